@@ -1,0 +1,333 @@
+// taskpool: wires the pieces together. Parses flags, reads records on a thread of their own into
+// the bounded queue, runs the scheduler over the process executor, prints and reports.
+#include <fcntl.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <thread>
+
+#include "cli/joblog.h"
+#include "cli/options.h"
+#include "cli/printer.h"
+#include "cli/report.h"
+#include "core/bounded_queue.h"
+#include "core/error.h"
+#include "core/input.h"
+#include "core/scheduler.h"
+#include "core/template.h"
+#include "tasks/dry_run_executor.h"
+#include "tasks/process_executor.h"
+
+namespace taskpool {
+namespace {
+
+// Exit statuses, as GNU parallel's.
+constexpr int kMaxFailedStatus = 101;
+constexpr int kUsageStatus = 255;
+
+volatile sig_atomic_t g_stop_signals = 0;
+
+void on_stop_signal(int) { g_stop_signals = g_stop_signals + 1; }
+
+// Blocks the signals the run handles (in this thread and every thread made after), installs
+// their handlers, and returns the mask from before, which children and ppoll use.
+sigset_t setup_signals() {
+  struct sigaction action = {};
+  action.sa_handler = on_stop_signal;
+  sigemptyset(&action.sa_mask);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &action, nullptr);
+  install_child_signal_handler();
+  signal(SIGPIPE, SIG_IGN);  // a closed stdout is an EPIPE we handle, not a death
+
+  sigset_t handled;
+  sigemptyset(&handled);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGCHLD}) sigaddset(&handled, sig);
+  sigset_t original;
+  if (pthread_sigmask(SIG_BLOCK, &handled, &original) != 0) die_on_system_error("pthread_sigmask");
+  return original;
+}
+
+std::unique_ptr<RecordStream> open_records(const RunConfig& config) {
+  std::vector<std::unique_ptr<ValueSource>> sources;
+  for (const std::string& path : config.arg_files) {
+    sources.push_back(open_file_source(path, config.delimiter));
+  }
+  for (const auto& list : config.arg_lists) sources.push_back(std::make_unique<ListSource>(list));
+  if (sources.empty()) {
+    if (isatty(STDIN_FILENO)) {
+      std::fputs("taskpool: reading records from the terminal (end with Ctrl-D)\n", stderr);
+    }
+    sources.push_back(std::make_unique<FileSource>(STDIN_FILENO, config.delimiter, "stdin", false));
+  }
+  std::optional<ColumnSplitter> columns;
+  if (config.colsep) columns.emplace(*config.colsep);
+  return std::make_unique<RecordStream>(std::move(sources), std::move(columns));
+}
+
+// Jobs from the bounded queue that the reader thread fills.
+class QueueJobSource final : public JobSource {
+ public:
+  explicit QueueJobSource(BoundedQueue<Record>& queue) : queue_(queue) {}
+  State poll(Record& out) override {
+    switch (queue_.try_pop(out)) {
+      case BoundedQueue<Record>::State::kItem:
+        return State::kReady;
+      case BoundedQueue<Record>::State::kEmpty:
+        return State::kNotYet;
+      case BoundedQueue<Record>::State::kClosed:
+        return State::kEnd;
+    }
+    return State::kEnd;
+  }
+
+ private:
+  BoundedQueue<Record>& queue_;
+};
+
+// Jobs from records held in memory (--compare runs the same input twice).
+class MemoryJobSource final : public JobSource {
+ public:
+  explicit MemoryJobSource(const std::vector<Record>& records) : records_(records) {}
+  State poll(Record& out) override {
+    if (pos_ == records_.size()) return State::kEnd;
+    out = records_[pos_++];
+    return State::kReady;
+  }
+
+ private:
+  const std::vector<Record>& records_;
+  size_t pos_ = 0;
+};
+
+// Feeds the printer and the joblog. An output error stops the run: nothing more is started,
+// running jobs are terminated, and the error is reported at the end.
+class Reporter final : public RunObserver {
+ public:
+  Reporter(OutputPrinter* printer, JobLog* joblog) : printer_(printer), joblog_(joblog) {}
+
+  void on_start(const Job& job, const Attempt& attempt) override {
+    guard([&] {
+      if (printer_) printer_->job_started(job, attempt);
+    });
+  }
+  void on_job_end(const Job& job, const Attempt& attempt, Completion& completion) override {
+    if (!completion.started && !completion.error.empty()) {
+      guard([&] { write_all(STDERR_FILENO, "taskpool: " + completion.error + "\n", "standard error"); });
+    }
+    guard([&] {
+      if (joblog_) joblog_->write(attempt, completion);
+    });
+    guard([&] {
+      if (printer_) printer_->job_ended(job, attempt, completion);
+    });
+  }
+  void lines(WorkerId worker, Stream stream, std::string_view data) {
+    guard([&] { printer_->lines(worker, stream, data); });
+  }
+
+  bool failed() const { return broken_pipe_ || !error_.empty(); }
+  bool broken_pipe() const { return broken_pipe_; }
+  const std::string& error() const { return error_; }
+
+ private:
+  template <typename F>
+  void guard(F&& f) {
+    if (broken_pipe_) return;
+    try {
+      f();
+    } catch (const BrokenPipe&) {
+      broken_pipe_ = true;
+    } catch (const Error& e) {
+      if (error_.empty()) error_ = e.what();
+    }
+  }
+
+  OutputPrinter* printer_;
+  JobLog* joblog_;
+  bool broken_pipe_ = false;
+  std::string error_;
+};
+
+StopRequest stop_request(const Reporter& reporter) {
+  if (reporter.failed() || g_stop_signals >= 2) return StopRequest::kImmediate;
+  if (g_stop_signals == 1) return StopRequest::kGraceful;
+  return StopRequest::kNone;
+}
+
+int exit_status(const RunStats& stats) {
+  const uint64_t failed = stats.failed + stats.not_started;
+  return failed > kMaxFailedStatus - 1 ? kMaxFailedStatus : static_cast<int>(failed);
+}
+
+// Writes the --summary-json document to `path` ("-" is standard output).
+void write_json(const std::string& path, const std::string& json) {
+  if (path == "-") {
+    write_all(STDOUT_FILENO, json + "\n", "standard output");
+    return;
+  }
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (fd < 0) throw system_error("--summary-json: cannot open '" + path + "'");
+  const std::string what = "--summary-json file '" + path + "'";
+  try {
+    write_all(fd, json + "\n", what.c_str());
+  } catch (...) {
+    ::close(fd);
+    throw;
+  }
+  if (::close(fd) != 0) throw system_error("--summary-json: cannot write '" + path + "'");
+}
+
+void write_summaries(const RunConfig& config, const RunStats& stats) {
+  const bool text = config.summary == SummaryWhen::kAlways ||
+                    (config.summary == SummaryWhen::kAuto && isatty(STDERR_FILENO));
+  if (text) std::fputs(summary_text(stats).c_str(), stderr);
+  if (!config.summary_json) return;
+  const std::string mode = config.mode == DispatchMode::kBatch ? "batch" : "pool";
+  write_json(*config.summary_json, summary_json(stats, mode));
+}
+
+SchedulerOptions scheduler_options(const RunConfig& config) {
+  SchedulerOptions options;
+  options.workers = config.jobs;
+  options.mode = config.mode;
+  // Bounds what -k holds back: a few times the workers, at least 1024 jobs.
+  if (config.keep_order) options.keep_order_window = std::max<uint64_t>(1024, 4ULL * config.jobs);
+  return options;
+}
+
+int run_compare(const RunConfig& config, const CommandTemplate& command, const sigset_t& mask) {
+  std::vector<Record> records;
+  auto stream = open_records(config);
+  while (auto record = stream->next()) records.push_back(std::move(*record));
+
+  SteadyClock clock;
+  Reporter reporter(nullptr, nullptr);
+  auto build = [&](const Job& job, WorkerId worker) { return command.expand(job, worker); };
+  RunStats results[2];
+  const DispatchMode modes[2] = {DispatchMode::kBatch, DispatchMode::kPool};
+  for (int i = 0; i < 2; ++i) {
+    ProcessExecutorOptions exec_options;
+    exec_options.output = OutputMode::kDiscard;
+    ProcessExecutor executor(exec_options, mask);
+    MemoryJobSource source(records);
+    SchedulerOptions options = scheduler_options(config);
+    options.mode = modes[i];
+    Scheduler scheduler(options, clock, executor, source, build, reporter,
+                        [&] { return stop_request(reporter); });
+    results[i] = scheduler.run();
+    if (g_stop_signals > 0) break;
+  }
+  std::string text = comparison_text(results[0], results[1]);
+  write_all(STDOUT_FILENO, text, "standard output");
+  if (config.summary_json) {
+    write_json(*config.summary_json, comparison_json(results[0], results[1]));
+  }
+  return std::max(exit_status(results[0]), exit_status(results[1]));
+}
+
+// The reader thread's state. Shared, because a reader blocked on a terminal or a never-ending
+// pipe cannot be joined at exit: it is then left behind, and the process exit ends it.
+struct Reader {
+  BoundedQueue<Record> queue;
+  std::unique_ptr<RecordStream> records;
+  std::atomic<bool> done{false};
+  std::string error;  // written by the reader before done
+
+  Reader(size_t capacity, std::function<void()> wake, std::unique_ptr<RecordStream> r)
+      : queue(capacity, std::move(wake)), records(std::move(r)) {}
+
+  void run() {
+    try {
+      while (auto record = records->next()) {
+        if (!queue.push(std::move(*record))) break;
+      }
+    } catch (const Error& e) {
+      error = e.what();
+    }
+    done = true;
+    queue.close();
+  }
+};
+
+int run(const RunConfig& config) {
+  const CommandTemplate command(config.command);
+  const sigset_t mask = setup_signals();
+  if (config.compare) return run_compare(config, command, mask);
+
+  std::unique_ptr<JobLog> joblog;
+  if (config.joblog) joblog = std::make_unique<JobLog>(*config.joblog);
+  OutputPrinter printer({config.keep_order, config.tag, config.dry_run});
+  Reporter reporter(&printer, joblog.get());
+
+  SteadyClock clock;
+  std::unique_ptr<Executor> executor;
+  if (config.dry_run) {
+    executor = std::make_unique<DryRunExecutor>(clock);
+  } else {
+    ProcessExecutorOptions options;
+    if (config.line_buffer) {
+      options.output = OutputMode::kLines;
+      options.on_output = [&](WorkerId worker, Stream stream, std::string_view data) {
+        reporter.lines(worker, stream, data);
+      };
+    }
+    executor = std::make_unique<ProcessExecutor>(options, mask);
+  }
+
+  const size_t capacity = std::max<size_t>(1024, 2 * static_cast<size_t>(config.jobs));
+  auto reader = std::make_shared<Reader>(capacity, [e = executor.get()] { e->wake(); },
+                                         open_records(config));
+  std::thread reader_thread([reader] { reader->run(); });
+
+  QueueJobSource source(reader->queue);
+  auto build = [&](const Job& job, WorkerId worker) { return command.expand(job, worker); };
+  Scheduler scheduler(scheduler_options(config), clock, *executor, source, build, reporter,
+                      [&] { return stop_request(reporter); });
+  RunStats stats = scheduler.run();
+
+  reader->queue.cancel();
+  if (reader->done) {
+    reader_thread.join();
+  } else {
+    reader_thread.detach();  // blocked in read(); the Reader outlives us through its shared_ptr
+  }
+  executor.reset();
+
+  if (reporter.broken_pipe()) {
+    // Behave like a program killed by SIGPIPE, as `yes | head -1` expects: quietly.
+    signal(SIGPIPE, SIG_DFL);
+    sigset_t pipe_only;
+    sigemptyset(&pipe_only);
+    sigaddset(&pipe_only, SIGPIPE);
+    pthread_sigmask(SIG_UNBLOCK, &pipe_only, nullptr);
+    raise(SIGPIPE);
+  }
+  if (!config.dry_run) write_summaries(config, stats);
+  if (reader->done && !reader->error.empty()) {
+    std::fprintf(stderr, "taskpool: %s\n", reader->error.c_str());
+    return kUsageStatus;
+  }
+  if (!reporter.error().empty()) {
+    std::fprintf(stderr, "taskpool: %s\n", reporter.error().c_str());
+    return kUsageStatus;
+  }
+  return exit_status(stats);
+}
+
+}  // namespace
+}  // namespace taskpool
+
+int main(int argc, char** argv) {
+  const taskpool::ParseOutcome parsed = taskpool::parse_command_line(argc, argv);
+  if (!parsed.config) return parsed.exit_status;
+  try {
+    return taskpool::run(*parsed.config);
+  } catch (const taskpool::Error& e) {
+    std::fprintf(stderr, "taskpool: %s\n", e.what());
+    return taskpool::kUsageStatus;
+  }
+}

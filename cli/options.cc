@@ -1,0 +1,196 @@
+#include "cli/options.h"
+
+#include <unistd.h>
+
+#include <CLI/CLI.hpp>
+#include <charconv>
+#include <cstdio>
+#include <thread>
+
+#include "core/error.h"
+
+namespace taskpool {
+namespace {
+
+constexpr const char* kSeparator = ":::";
+// What -j0 means: "as many as possible", capped the way GNU parallel's practical limit is.
+constexpr int kManyWorkers = 250;
+
+int default_jobs() {
+  const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  return cpus > 0 ? static_cast<int>(cpus) : 1;
+}
+
+int parse_jobs(const std::string& value) {
+  int jobs = 0;
+  const char* end = value.data() + value.size();
+  const auto [ptr, ec] = std::from_chars(value.data(), end, jobs);
+  if (value.empty() || ec != std::errc() || ptr != end || jobs < 0) {
+    throw UsageError("-j/--jobs: '" + value + "' is not a number of workers (a whole number >= 0)");
+  }
+  if (jobs > 100000) throw UsageError("-j/--jobs: " + value + " workers is more than 100000");
+  return jobs == 0 ? kManyWorkers : jobs;
+}
+
+DispatchMode parse_mode(const std::string& value) {
+  if (value == "pool") return DispatchMode::kPool;
+  if (value == "batch") return DispatchMode::kBatch;
+  throw UsageError("--mode: '" + value + "' is not a mode (use pool or batch)");
+}
+
+// Splits argv at the ::: separators: what comes before goes to CLI11, each list after is a
+// list of values. As in GNU parallel, the first ::: ends the options and the command.
+std::vector<std::vector<std::string>> split_lists(int argc, char** argv, int& options_end) {
+  std::vector<std::vector<std::string>> lists;
+  options_end = argc;
+  for (int i = 1; i < argc; ++i) {
+    if (std::string_view(argv[i]) == kSeparator) {
+      if (options_end == argc) options_end = i;
+      lists.emplace_back();
+    } else if (!lists.empty()) {
+      lists.back().emplace_back(argv[i]);
+    }
+  }
+  return lists;
+}
+
+std::string help_footer() {
+  return R"(
+Records come from ::: lists (every combination when there are several), else from -a files,
+else from standard input. {} is the record, {.} without extension, {/} basename, {//} dirname,
+{/.} basename without extension, {#} the job number, {%} the worker number, {N} the N-th list
+or column. A command without any of them gets the record as its last argument; no command
+runs each record as a command line.
+
+Exit status: 0 when every job succeeded, else the number of failed jobs (101 for more than
+100), 255 for invalid usage.
+
+--compare needs the input twice, so it holds all of it in memory.)";
+}
+
+}  // namespace
+
+char parse_delimiter(const std::string& value) {
+  if (value.size() == 1) return value[0];
+  if (value == "\\n") return '\n';
+  if (value == "\\t") return '\t';
+  if (value == "\\r") return '\r';
+  if (value == "\\0") return '\0';
+  if (value == "\\\\") return '\\';
+  if (value.size() == 4 && value[0] == '\\' && value[1] == 'x') {
+    unsigned byte = 0;
+    const auto [ptr, ec] = std::from_chars(value.data() + 2, value.data() + 4, byte, 16);
+    if (ec == std::errc() && ptr == value.data() + 4) return static_cast<char>(byte);
+  }
+  throw UsageError("-d/--delimiter: '" + value +
+                   "' is not one character (or \\n, \\t, \\r, \\0, \\\\, \\xHH)");
+}
+
+ParseOutcome parse_command_line(int argc, char** argv) {
+  RunConfig config;
+  int options_end = argc;
+  config.arg_lists = split_lists(argc, argv, options_end);
+
+  CLI::App app{
+      "taskpool: run commands in parallel through a pool of workers\n"
+      "Usage: taskpool [OPTIONS] [--] [COMMAND [ARG...]] [::: VALUES... [::: VALUES...]]",
+      "taskpool"};
+  app.prefix_command();  // the first word that is not an option starts the command
+  app.set_version_flag("--version", std::string("taskpool ") + TASKPOOL_VERSION);
+  app.footer(help_footer());
+  app.get_formatter()->column_width(30);
+
+  std::string jobs = std::to_string(default_jobs());
+  std::string mode = "pool";
+  std::string delimiter;
+  bool null = false;
+  bool summary = false;
+  bool no_summary = false;
+
+  const char* input = "Input";
+  app.add_option("-a,--arg-file", config.arg_files, "Read records from FILE (repeatable)")
+      ->type_name("FILE")
+      ->group(input);
+  app.add_flag("-0,--null", null, "Records end at NUL, not newline")->group(input);
+  app.add_option("-d,--delimiter", delimiter, "Records end at CHAR (\\n, \\t, \\0, \\xHH too)")
+      ->type_name("CHAR")
+      ->group(input);
+  app.add_option("--colsep", config.colsep, "Split records into columns {1} {2}... at REGEX")
+      ->type_name("REGEX")
+      ->group(input);
+
+  const char* pool = "Pool";
+  app.add_option("-j,--jobs", jobs, "Number of workers (default: CPUs; 0: 250)")
+      ->type_name("N")
+      ->group(pool);
+  app.add_option("--mode", mode, "pool: start a job whenever a worker is free (default); "
+                                 "batch: start N, wait for all N, repeat")
+      ->type_name("pool|batch")
+      ->group(pool);
+  app.add_flag("--compare", config.compare,
+               "Run the input in batch mode, then pool mode, and compare (input held in memory)")
+      ->group(pool);
+
+  const char* output = "Output";
+  app.add_flag("-k,--keep-order", config.keep_order, "Print output in input order")->group(output);
+  app.add_flag("--line-buffer,--lb", config.line_buffer, "Print whole lines as they arrive")
+      ->group(output);
+  app.add_flag("--tag", config.tag, "Prefix output lines with the record and a tab")
+      ->group(output);
+  app.add_flag("--dry-run", config.dry_run, "Print the commands, run nothing")->group(output);
+
+  const char* reporting = "Reporting";
+  app.add_option("--joblog", config.joblog, "Write GNU parallel's job log to FILE")
+      ->type_name("FILE")
+      ->group(reporting);
+  app.add_flag("--summary", summary, "Print the summary to stderr (default: when a terminal)")
+      ->group(reporting);
+  app.add_flag("--no-summary", no_summary, "Never print the summary")->group(reporting);
+  app.add_option("--summary-json", config.summary_json, "Write the summary as JSON to FILE (- stdout)")
+      ->type_name("FILE")
+      ->group(reporting);
+
+  try {
+    std::vector<std::string> args;
+    for (int i = options_end - 1; i >= 1; --i) args.emplace_back(argv[i]);
+    app.parse(args);
+    config.command = app.remaining();
+    if (!config.command.empty() && config.command.front() == "--") {
+      config.command.erase(config.command.begin());
+    }
+    config.jobs = parse_jobs(jobs);
+    config.mode = parse_mode(mode);
+    if (null && !delimiter.empty()) throw UsageError("-0/--null and -d/--delimiter exclude each other");
+    if (null) config.delimiter = '\0';
+    if (!delimiter.empty()) config.delimiter = parse_delimiter(delimiter);
+    if (summary && no_summary) throw UsageError("--summary and --no-summary exclude each other");
+    if (summary) config.summary = SummaryWhen::kAlways;
+    if (no_summary) config.summary = SummaryWhen::kNever;
+    if (config.compare && config.mode == DispatchMode::kBatch && app.count("--mode") > 0) {
+      throw UsageError("--compare runs both modes; leave out --mode");
+    }
+    if (config.compare && config.dry_run) {
+      throw UsageError("--compare and --dry-run exclude each other");
+    }
+    if (config.colsep && config.colsep->empty()) throw UsageError("--colsep: the pattern is empty");
+    if (config.joblog && config.joblog->empty()) throw UsageError("--joblog: the file name is empty");
+    if (config.summary_json && config.summary_json->empty()) {
+      throw UsageError("--summary-json: the file name is empty (use - for stdout)");
+    }
+  } catch (const CLI::CallForHelp&) {
+    std::fputs(app.help().c_str(), stdout);
+    return {std::nullopt, 0};
+  } catch (const CLI::CallForVersion&) {
+    std::printf("taskpool %s\n", TASKPOOL_VERSION);
+    return {std::nullopt, 0};
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "taskpool: %s\nRun 'taskpool --help' for the options.\n", e.what());
+    return {std::nullopt, 255};
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "taskpool: %s\n", e.what());
+    return {std::nullopt, 255};
+  }
+  return {std::move(config), 0};
+}
+
+}  // namespace taskpool

@@ -1,0 +1,45 @@
+// The command line, parsed into a plain configuration. CLI11 stays in options.cc.
+#pragma once
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/scheduler.h"
+
+namespace taskpool {
+
+enum class SummaryWhen { kAuto, kAlways, kNever };
+
+struct RunConfig {
+  std::vector<std::string> command;                 // the command words (may be empty)
+  std::vector<std::vector<std::string>> arg_lists;  // the ::: lists, in order
+  std::vector<std::string> arg_files;               // -a FILE, in order
+  char delimiter = '\n';
+  std::optional<std::string> colsep;
+  int jobs = 1;
+  DispatchMode mode = DispatchMode::kPool;
+  bool compare = false;
+  bool keep_order = false;
+  bool line_buffer = false;
+  bool tag = false;
+  bool dry_run = false;
+  std::optional<std::string> joblog;
+  SummaryWhen summary = SummaryWhen::kAuto;
+  std::optional<std::string> summary_json;  // a path, or "-" for stdout
+};
+
+struct ParseOutcome {
+  std::optional<RunConfig> config;  // set when the program should run
+  int exit_status = 0;              // otherwise: exit with this (after --help, --version, errors)
+};
+
+// Parses argv. Prints --help and --version output itself, and errors as
+// "taskpool: <message>" on stderr with exit status 255.
+ParseOutcome parse_command_line(int argc, char** argv);
+
+// The -d/--delimiter value as one byte: a single character, or \n \t \r \0 \\ or \xHH.
+// Throws UsageError naming the flag.
+char parse_delimiter(const std::string& value);
+
+}  // namespace taskpool

@@ -1,0 +1,101 @@
+#include "cli/printer.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+
+#include "core/error.h"
+
+namespace taskpool {
+
+void write_all(int fd, std::string_view data, const char* what) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EPIPE) throw BrokenPipe();
+      throw system_error(std::string("cannot write ") + what);
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+}
+
+std::string tag_of(const Record& record) {
+  std::string tag;
+  for (const std::string& field : record.fields) {
+    if (!tag.empty()) tag += ' ';
+    tag += field;
+  }
+  tag += '\t';
+  return tag;
+}
+
+OutputPrinter::OutputPrinter(Options options, int out_fd, int err_fd)
+    : options_(options), out_fd_(out_fd), err_fd_(err_fd) {}
+
+void OutputPrinter::job_started(const Job& job, const Attempt& attempt) {
+  if (options_.tag) tags_[attempt.worker] = tag_of(job.record);
+}
+
+void OutputPrinter::job_ended(const Job& job, const Attempt& attempt, Completion& completion) {
+  Held held;
+  if (options_.tag) held.tag = tag_of(job.record);
+  if (options_.print_commands) held.command = attempt.command.line + '\n';
+  held.out = std::move(completion.stdout_data);
+  held.err = std::move(completion.stderr_data);
+  if (!options_.keep_order) {
+    print(held);
+    return;
+  }
+  if (job.seq != next_to_print_) {
+    held_.emplace(job.seq, std::move(held));
+    return;
+  }
+  print(held);
+  ++next_to_print_;
+  for (auto it = held_.begin(); it != held_.end() && it->first == next_to_print_;) {
+    print(it->second);
+    ++next_to_print_;
+    it = held_.erase(it);
+  }
+}
+
+void OutputPrinter::print(const Held& held) {
+  if (!held.command.empty()) write_all(out_fd_, held.command, "standard output");
+  if (held.out) write_stream(out_fd_, held.tag, *held.out);
+  if (held.err) write_stream(err_fd_, held.tag, *held.err);
+}
+
+void OutputPrinter::write_stream(int fd, const std::string& tag, const OutputBuffer& buffer) {
+  const char* what = fd == err_fd_ ? "standard error" : "standard output";
+  if (tag.empty()) {
+    buffer.for_each_chunk([&](std::string_view chunk) { write_all(fd, chunk, what); });
+    return;
+  }
+  bool at_line_start = true;
+  buffer.for_each_chunk([&](std::string_view chunk) { write_tagged(fd, tag, chunk, at_line_start); });
+}
+
+void OutputPrinter::write_tagged(int fd, const std::string& tag, std::string_view data,
+                                 bool& at_line_start) {
+  std::string out;
+  out.reserve(data.size() + tag.size() * 4);
+  for (char c : data) {
+    if (at_line_start) out += tag;
+    out += c;
+    at_line_start = c == '\n';
+  }
+  write_all(fd, out, fd == err_fd_ ? "standard error" : "standard output");
+}
+
+void OutputPrinter::lines(WorkerId worker, Stream stream, std::string_view data) {
+  const int fd = stream == Stream::kStdout ? out_fd_ : err_fd_;
+  if (!options_.tag) {
+    write_all(fd, data, stream == Stream::kStdout ? "standard output" : "standard error");
+    return;
+  }
+  bool at_line_start = true;
+  write_tagged(fd, tags_[worker], data, at_line_start);
+}
+
+}  // namespace taskpool

@@ -1,0 +1,66 @@
+// Prints job output: each job's output whole and never mixed with another's, in completion order
+// or (with -k) in input order; or, with --line-buffer, whole lines as they arrive.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+
+#include "core/error.h"
+#include "core/job.h"
+#include "tasks/process_executor.h"
+
+namespace taskpool {
+
+// Writes all of `data` to `fd`, retrying on EINTR and short writes. Throws Error on failure;
+// a closed pipe throws BrokenPipe.
+void write_all(int fd, std::string_view data, const char* what);
+
+class BrokenPipe : public Error {
+ public:
+  BrokenPipe() : Error("standard output was closed") {}
+};
+
+// Not thread-safe: called on the scheduler's thread.
+class OutputPrinter {
+ public:
+  struct Options {
+    bool keep_order = false;
+    bool tag = false;
+    bool print_commands = false;  // --dry-run: print each command line instead of its output
+  };
+  OutputPrinter(Options options, int out_fd = 1, int err_fd = 2);
+
+  void job_started(const Job& job, const Attempt& attempt);
+  // Prints (or, with -k, holds until earlier jobs are printed) the job's output.
+  void job_ended(const Job& job, const Attempt& attempt, Completion& completion);
+  // --line-buffer: complete lines from the attempt running on `worker`.
+  void lines(WorkerId worker, Stream stream, std::string_view data);
+
+  size_t held() const { return held_.size(); }
+
+ private:
+  struct Held {
+    std::string tag;
+    std::string command;
+    std::unique_ptr<OutputBuffer> out;
+    std::unique_ptr<OutputBuffer> err;
+  };
+  void print(const Held& held);
+  void write_stream(int fd, const std::string& tag, const OutputBuffer& buffer);
+  void write_tagged(int fd, const std::string& tag, std::string_view data, bool& at_line_start);
+
+  Options options_;
+  int out_fd_;
+  int err_fd_;
+  uint64_t next_to_print_ = 1;
+  std::map<uint64_t, Held> held_;                     // -k: ended, waiting for earlier jobs
+  std::unordered_map<WorkerId, std::string> tags_;   // --line-buffer --tag: per running worker
+};
+
+// GNU parallel's tag: the record's fields joined by spaces, then a tab.
+std::string tag_of(const Record& record);
+
+}  // namespace taskpool

@@ -1,0 +1,87 @@
+#include "cli/report.h"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+namespace taskpool {
+
+std::string human_duration(Duration d) {
+  const double s = to_seconds(d);
+  if (s < 1.0) return fmt::format("{:.0f} ms", s * 1000);
+  if (s < 60.0) return fmt::format("{:.2f} s", s);
+  const auto total = static_cast<long long>(std::llround(s));
+  if (total < 3600) return fmt::format("{}m {:02}s", total / 60, total % 60);
+  return fmt::format("{}h {:02}m", total / 3600, (total % 3600) / 60);
+}
+
+std::string summary_text(const RunStats& stats) {
+  std::string out = fmt::format("taskpool: {} jobs, {} succeeded, {} failed", stats.jobs,
+                                stats.succeeded, stats.failed);
+  if (stats.not_started > 0) out += fmt::format(", {} not started", stats.not_started);
+  out += fmt::format(" in {} ({:.2f} jobs/s)\n", human_duration(stats.wall()),
+                     stats.jobs_per_second());
+  const Histogram& h = stats.latency;
+  if (h.count() > 0) {
+    out += fmt::format("  latency   min {}  p50 {}  p95 {}  p99 {}  max {}\n",
+                       human_duration(h.min()), human_duration(h.percentile(50)),
+                       human_duration(h.percentile(95)), human_duration(h.percentile(99)),
+                       human_duration(h.max()));
+  }
+  out += fmt::format("  workers   {}, utilization {:.1f} %, idle {:.2f} worker-s\n", stats.workers,
+                     stats.utilization() * 100, to_seconds(stats.idle()));
+  return out;
+}
+
+std::string summary_json(const RunStats& stats, std::string_view mode) {
+  const Histogram& h = stats.latency;
+  return fmt::format(
+      "{{\"mode\": \"{}\", \"workers\": {}, "
+      "\"jobs\": {{\"total\": {}, \"succeeded\": {}, \"failed\": {}, \"not_started\": {}}}, "
+      "\"attempts\": {}, \"wall_seconds\": {:.6f}, \"jobs_per_second\": {:.3f}, "
+      "\"busy_worker_seconds\": {:.6f}, \"idle_worker_seconds\": {:.6f}, \"utilization\": {:.4f}, "
+      "\"latency_seconds\": {{\"min\": {:.6f}, \"p50\": {:.6f}, \"p95\": {:.6f}, "
+      "\"p99\": {:.6f}, \"max\": {:.6f}}}}}",
+      mode, stats.workers, stats.jobs + stats.not_started, stats.succeeded, stats.failed,
+      stats.not_started, stats.attempts, to_seconds(stats.wall()), stats.jobs_per_second(),
+      to_seconds(stats.busy), to_seconds(stats.idle()), stats.utilization(),
+      to_seconds(h.min()), to_seconds(h.percentile(50)), to_seconds(h.percentile(95)),
+      to_seconds(h.percentile(99)), to_seconds(h.max()));
+}
+
+double speedup(const RunStats& batch, const RunStats& pool) {
+  const double b = to_seconds(batch.wall());
+  const double p = to_seconds(pool.wall());
+  return b > 0 && p > 0 ? b / p : 1.0;
+}
+
+std::string comparison_text(const RunStats& batch, const RunStats& pool) {
+  std::string out = fmt::format("{:<26}{:>14}{:>14}\n", "", "batch", "pool");
+  auto row = [&](std::string_view name, const std::string& b, const std::string& p) {
+    out += fmt::format("{:<26}{:>14}{:>14}\n", name, b, p);
+  };
+  row("jobs", fmt::format("{}", batch.jobs), fmt::format("{}", pool.jobs));
+  row("failed", fmt::format("{}", batch.failed), fmt::format("{}", pool.failed));
+  row("wall time", human_duration(batch.wall()), human_duration(pool.wall()));
+  row("throughput (jobs/s)", fmt::format("{:.2f}", batch.jobs_per_second()),
+      fmt::format("{:.2f}", pool.jobs_per_second()));
+  row("worker utilization", fmt::format("{:.1f} %", batch.utilization() * 100),
+      fmt::format("{:.1f} %", pool.utilization() * 100));
+  row("idle worker-seconds", fmt::format("{:.2f}", to_seconds(batch.idle())),
+      fmt::format("{:.2f}", to_seconds(pool.idle())));
+  row("latency p50", human_duration(batch.latency.percentile(50)),
+      human_duration(pool.latency.percentile(50)));
+  row("latency p95", human_duration(batch.latency.percentile(95)),
+      human_duration(pool.latency.percentile(95)));
+  row("latency max", human_duration(batch.latency.max()), human_duration(pool.latency.max()));
+  out += fmt::format("speed-up of pool over batch: {:.2f}x\n", speedup(batch, pool));
+  return out;
+}
+
+std::string comparison_json(const RunStats& batch, const RunStats& pool) {
+  return fmt::format("{{\"batch\": {}, \"pool\": {}, \"speedup\": {:.4f}}}",
+                     summary_json(batch, "batch"), summary_json(pool, "pool"),
+                     speedup(batch, pool));
+}
+
+}  // namespace taskpool

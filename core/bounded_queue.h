@@ -1,0 +1,81 @@
+// The bounded queue between the reader thread and the scheduler: the reader blocks when it is
+// full (backpressure), the scheduler never blocks on it.
+#pragma once
+
+#include <condition_variable>
+#include <cstddef>
+#include <deque>
+#include <functional>
+#include <mutex>
+#include <optional>
+
+namespace taskpool {
+
+// Thread-safe. One producer, one consumer.
+template <typename T>
+class BoundedQueue {
+ public:
+  enum class State { kItem, kEmpty, kClosed };
+
+  // `on_change` is called (from the producer's thread, without the lock held) after each push
+  // and after close(), so a consumer waiting elsewhere can be woken.
+  explicit BoundedQueue(size_t capacity, std::function<void()> on_change = {})
+      : capacity_(capacity == 0 ? 1 : capacity), on_change_(std::move(on_change)) {}
+
+  // Blocks while full. Returns false (dropping `item`) when the consumer cancelled.
+  bool push(T item) {
+    {
+      std::unique_lock lock(mu_);
+      not_full_.wait(lock, [&] { return items_.size() < capacity_ || cancelled_; });
+      if (cancelled_) return false;
+      items_.push_back(std::move(item));
+    }
+    if (on_change_) on_change_();
+    return true;
+  }
+
+  // Producer: no more items.
+  void close() {
+    {
+      std::lock_guard lock(mu_);
+      closed_ = true;
+    }
+    if (on_change_) on_change_();
+  }
+
+  // Consumer: wants no more items; a blocked push() returns false.
+  void cancel() {
+    {
+      std::lock_guard lock(mu_);
+      cancelled_ = true;
+      items_.clear();
+    }
+    not_full_.notify_all();
+  }
+
+  // Never blocks. kClosed only once the queue is both closed and empty.
+  State try_pop(T& out) {
+    std::lock_guard lock(mu_);
+    if (items_.empty()) return closed_ ? State::kClosed : State::kEmpty;
+    out = std::move(items_.front());
+    items_.pop_front();
+    not_full_.notify_one();
+    return State::kItem;
+  }
+
+  size_t size() const {
+    std::lock_guard lock(mu_);
+    return items_.size();
+  }
+
+ private:
+  const size_t capacity_;
+  std::function<void()> on_change_;
+  mutable std::mutex mu_;
+  std::condition_variable not_full_;
+  std::deque<T> items_;  // guarded by mu_
+  bool closed_ = false;     // guarded by mu_
+  bool cancelled_ = false;  // guarded by mu_
+};
+
+}  // namespace taskpool

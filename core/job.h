@@ -1,0 +1,58 @@
+// The words of the data model: record, job, attempt, worker, completion. See DESIGN.md.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/command.h"
+#include "core/output_buffer.h"
+#include "core/time.h"
+
+namespace taskpool {
+
+// One input item. A line (or NUL- or delimiter-ended item) is one field, or several with
+// --colsep; one combination of ::: lists has one field per list. `{}` stands for all fields,
+// one word each; `{N}` for field N.
+struct Record {
+  std::vector<std::string> fields;
+};
+
+// A worker is a concurrency slot, numbered 1..N. It is busy with at most one attempt.
+using WorkerId = int;
+
+// A record with its sequence number (from 1, in input order).
+struct Job {
+  uint64_t seq = 0;
+  Record record;
+};
+
+// One run of a job on one worker.
+struct Attempt {
+  uint64_t seq = 0;     // the job's sequence number
+  int number = 1;       // 1 for the first attempt, 2 for the first retry, ...
+  WorkerId worker = 0;  // 1..N
+  Command command;
+};
+
+// How an attempt ended, as reported by the executor.
+struct Completion {
+  WorkerId worker = 0;
+  int exit_status = 0;    // the exit code; 0 when killed by a signal or not started
+  int signal = 0;         // the signal that killed it, or 0
+  bool started = true;    // false when it could not be started at all (see error)
+  std::string error;      // why it could not start, or empty
+  TimePoint start{};
+  TimePoint end{};
+  uint64_t stdout_bytes = 0;
+  uint64_t stderr_bytes = 0;
+  // The whole output when the executor captured it; null when it was passed through or discarded.
+  std::unique_ptr<OutputBuffer> stdout_data;
+  std::unique_ptr<OutputBuffer> stderr_data;
+
+  bool succeeded() const { return started && signal == 0 && exit_status == 0; }
+  Duration runtime() const { return end - start; }
+};
+
+}  // namespace taskpool

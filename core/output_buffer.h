@@ -1,0 +1,40 @@
+// The output of one attempt, held until it can be printed. Memory is bounded: past a limit the
+// content moves to an unlinked temporary file.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <string_view>
+
+namespace taskpool {
+
+// Not thread-safe. Move-only; owns its temporary file.
+class OutputBuffer {
+ public:
+  static constexpr size_t kDefaultMemoryLimit = 256 * 1024;
+
+  explicit OutputBuffer(size_t memory_limit = kDefaultMemoryLimit);
+  ~OutputBuffer();
+  OutputBuffer(OutputBuffer&&) noexcept;
+  OutputBuffer& operator=(OutputBuffer&&) noexcept;
+  OutputBuffer(const OutputBuffer&) = delete;
+  OutputBuffer& operator=(const OutputBuffer&) = delete;
+
+  // Throws Error when the temporary file cannot be created or written (e.g. disk full).
+  void append(std::string_view data);
+  uint64_t size() const { return size_; }
+  bool empty() const { return size_ == 0; }
+  bool spilled() const { return fd_ >= 0; }
+
+  // Calls `sink` with the content in order, in chunks. Throws Error on a read error.
+  void for_each_chunk(const std::function<void(std::string_view)>& sink) const;
+
+ private:
+  size_t memory_limit_;
+  std::string memory_;
+  int fd_ = -1;
+  uint64_t size_ = 0;
+};
+
+}  // namespace taskpool

@@ -1,0 +1,57 @@
+// Aggregated statistics of a run, in constant memory whatever the number of jobs.
+#pragma once
+
+#include <array>
+#include <cstdint>
+
+#include "core/time.h"
+
+namespace taskpool {
+
+// A log-bucketed histogram of durations: exact below 16 µs, then 16 buckets per power of two up
+// to about 25 days, so a percentile (the middle of its bucket) is within 3.2 % of the true value.
+// Min and max are exact.
+// Not thread-safe.
+class Histogram {
+ public:
+  void add(Duration d);
+  uint64_t count() const { return count_; }
+  Duration min() const { return count_ ? min_ : Duration{0}; }
+  Duration max() const { return count_ ? max_ : Duration{0}; }
+  // The p-th percentile (0 <= p <= 100), clamped to [min, max]. 0 when empty.
+  Duration percentile(double p) const;
+
+  static constexpr int kSubBuckets = 16;
+  static constexpr int kOctaves = 38;
+  static constexpr int kBuckets = kSubBuckets * kOctaves;
+  static int bucket_of(uint64_t micros);
+  static uint64_t bucket_upper(int bucket);  // in µs, exclusive
+
+ private:
+  std::array<uint64_t, kBuckets> buckets_{};
+  uint64_t count_ = 0;
+  Duration min_{0};
+  Duration max_{0};
+};
+
+struct RunStats {
+  int workers = 0;
+  uint64_t jobs = 0;        // jobs that finished (succeeded + failed)
+  uint64_t succeeded = 0;
+  uint64_t failed = 0;
+  uint64_t attempts = 0;    // attempts that ended, including retried ones
+  uint64_t not_started = 0; // jobs read but never started (stopped run)
+  TimePoint start{};
+  TimePoint end{};
+  Duration busy{0};         // sum of attempt runtimes: busy worker-time
+  Histogram latency;        // per job: start of its first attempt to end of its last
+
+  Duration wall() const { return end - start; }
+  double jobs_per_second() const;
+  // busy worker-seconds / (workers × wall seconds), in [0, 1].
+  double utilization() const;
+  // workers × wall - busy, never negative.
+  Duration idle() const;
+};
+
+}  // namespace taskpool

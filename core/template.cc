@@ -1,0 +1,210 @@
+#include "core/template.h"
+
+#include <cstdio>
+#include <utility>
+
+#include "core/shell_quote.h"
+
+namespace taskpool {
+
+namespace {
+
+std::string join(const std::vector<std::string>& words, char separator) {
+  std::string joined;
+  for (size_t i = 0; i < words.size(); ++i) {
+    if (i > 0) joined += separator;
+    joined += words[i];
+  }
+  return joined;
+}
+
+// Perl's File::Basename::fileparse on Unix: the directory part keeps its trailing slash and is
+// "./" when there is none.
+std::pair<std::string, std::string> file_parse(std::string_view path) {
+  const size_t slash = path.rfind('/');
+  if (slash == std::string_view::npos) return {"./", std::string(path)};
+  return {std::string(path.substr(0, slash + 1)), std::string(path.substr(slash + 1))};
+}
+
+// s{(.)/*\z}{$1}s: trailing slashes go, but never the first character.
+void strip_trailing_slashes(std::string& path) {
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
+}
+
+}  // namespace
+
+std::string remove_extension(std::string_view s) {
+  const size_t dot = s.rfind('.');
+  if (dot == std::string_view::npos || s.find('/', dot) != std::string_view::npos) {
+    return std::string(s);
+  }
+  return std::string(s.substr(0, dot));
+}
+
+std::string base_name(std::string_view s) {
+  const size_t slash = s.rfind('/');
+  return std::string(slash == std::string_view::npos ? s : s.substr(slash + 1));
+}
+
+std::string dir_name(std::string_view s) {
+  auto [dir, base] = file_parse(s);
+  strip_trailing_slashes(dir);
+  if (base.empty()) {
+    std::tie(dir, base) = file_parse(dir);
+    strip_trailing_slashes(dir);
+  }
+  return dir;
+}
+
+namespace {
+
+// Parses a replacement string other than the record's at `text[pos]` ('{'). Returns its length,
+// or 0 when the braces hold something else (which stays literal text, as in GNU parallel).
+template <typename Segment>
+size_t parse_replacement(std::string_view text, size_t pos, Segment& segment) {
+  const size_t close = text.find('}', pos);
+  if (close == std::string_view::npos) return 0;
+  std::string_view inside = text.substr(pos + 1, close - pos - 1);
+  using Kind = typename Segment::Kind;
+  using T = typename Segment::Transform;
+  if (inside == "#") {
+    segment.kind = Kind::kSeq;
+    return close - pos + 1;
+  }
+  if (inside == "%") {
+    segment.kind = Kind::kWorker;
+    return close - pos + 1;
+  }
+  size_t digits = 0;
+  while (digits < inside.size() && inside[digits] >= '0' && inside[digits] <= '9') ++digits;
+  size_t field = 0;
+  if (digits > 0) {
+    if (digits > 9) return 0;
+    for (size_t i = 0; i < digits; ++i) field = field * 10 + static_cast<size_t>(inside[i] - '0');
+    if (field == 0) return 0;
+    inside.remove_prefix(digits);
+  }
+  T transform;
+  if (inside.empty() && field > 0) {
+    transform = T::kNone;
+  } else if (inside == ".") {
+    transform = T::kNoExt;
+  } else if (inside == "/") {
+    transform = T::kBase;
+  } else if (inside == "//") {
+    transform = T::kDir;
+  } else if (inside == "/.") {
+    transform = T::kBaseNoExt;
+  } else {
+    return 0;
+  }
+  segment.kind = field > 0 ? Kind::kField : Kind::kRecord;
+  segment.field = field;
+  segment.transform = transform;
+  return close - pos + 1;
+}
+
+}  // namespace
+
+CommandTemplate::CommandTemplate(const std::vector<std::string>& words, std::string replace)
+    : text_(join(words, ' ')) {
+  if (words.empty() || (words.size() == 1 && words.front() == replace)) {
+    record_is_command_ = true;
+    return;
+  }
+  bool has_replacement = false;
+  std::string_view text = text_;
+  std::string literal;
+  const auto flush_literal = [&] {
+    if (literal.empty()) return;
+    Segment segment;
+    segment.literal = std::move(literal);
+    segments_.push_back(std::move(segment));
+    literal.clear();
+  };
+  size_t pos = 0;
+  while (pos < text.size()) {
+    if (!replace.empty() && text.substr(pos, replace.size()) == replace) {
+      flush_literal();
+      Segment segment;
+      segment.kind = Segment::Kind::kRecord;
+      segments_.push_back(std::move(segment));
+      has_replacement = true;
+      pos += replace.size();
+      continue;
+    }
+    if (text[pos] == '{') {
+      Segment segment;
+      if (const size_t length = parse_replacement(text, pos, segment); length > 0) {
+        flush_literal();
+        segments_.push_back(std::move(segment));
+        has_replacement = true;
+        pos += length;
+        continue;
+      }
+    }
+    literal += text[pos++];
+  }
+  if (!has_replacement) {
+    literal += ' ';
+    flush_literal();
+    Segment segment;
+    segment.kind = Segment::Kind::kRecord;
+    segments_.push_back(std::move(segment));
+  }
+  flush_literal();
+}
+
+namespace {
+
+template <typename T>
+std::string transformed(T transform, const std::string& value) {
+  switch (transform) {
+    case T::kNone:
+      return shell_quote(value);
+    case T::kNoExt:
+      return shell_quote(remove_extension(value));
+    case T::kBase:
+      return shell_quote(base_name(value));
+    case T::kDir:
+      return shell_quote(dir_name(value));
+    case T::kBaseNoExt:
+      return shell_quote(remove_extension(base_name(value)));
+  }
+  return shell_quote(value);
+}
+
+}  // namespace
+
+Command CommandTemplate::expand(const Job& job, WorkerId worker) const {
+  const auto& fields = job.record.fields;
+  if (record_is_command_) return make_command(join(fields, ' '));
+  std::string line;
+  for (const auto& segment : segments_) {
+    switch (segment.kind) {
+      case Segment::Kind::kLiteral:
+        line += segment.literal;
+        break;
+      case Segment::Kind::kRecord:
+        if (fields.empty()) line += "''";
+        for (size_t i = 0; i < fields.size(); ++i) {
+          if (i > 0) line += ' ';
+          line += transformed(segment.transform, fields[i]);
+        }
+        break;
+      case Segment::Kind::kField:
+        line += transformed(segment.transform,
+                      segment.field <= fields.size() ? fields[segment.field - 1] : std::string());
+        break;
+      case Segment::Kind::kSeq:
+        line += std::to_string(job.seq);
+        break;
+      case Segment::Kind::kWorker:
+        line += std::to_string(worker);
+        break;
+    }
+  }
+  return make_command(std::move(line));
+}
+
+}  // namespace taskpool

@@ -1,0 +1,57 @@
+// The command template: command words with replacement strings, expanded once per attempt.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/command.h"
+#include "core/job.h"
+
+namespace taskpool {
+
+// Replacement strings, with GNU parallel's meaning:
+//   {}    the record (all fields, one shell word each)
+//   {.}   without extension        {/}   basename        {//}  dirname (Perl's dirname)
+//   {/.}  basename without extension
+//   {#}   the job's sequence number  {%}   the worker number
+//   {N}   field N (a ::: list or a --colsep column), also {N.} {N/} {N//} {N/.}
+// Every substituted value is shell-quoted. A template without any replacement string gets
+// " {}" appended. With no command words, or words that are exactly "{}", the record itself is
+// the command line (not quoted).
+//
+// Thread-compatible: const methods may be called concurrently.
+class CommandTemplate {
+ public:
+  // `words` are joined with single spaces into one command line, as GNU parallel does.
+  // `replace` is the string that stands for the record (default "{}"; -I changes it).
+  explicit CommandTemplate(const std::vector<std::string>& words, std::string replace = "{}");
+
+  bool record_is_command() const { return record_is_command_; }
+  // The template as the user wrote it (joined words), for messages.
+  const std::string& text() const { return text_; }
+
+  // The command for `job` on `worker`: the shell line, and argv when no shell is needed.
+  Command expand(const Job& job, WorkerId worker) const;
+
+ private:
+  struct Segment {
+    enum class Kind { kLiteral, kRecord, kField, kSeq, kWorker };
+    enum class Transform { kNone, kNoExt, kBase, kDir, kBaseNoExt };
+    Kind kind = Kind::kLiteral;
+    Transform transform = Transform::kNone;
+    size_t field = 0;  // 1-based, for kField
+    std::string literal;
+  };
+
+  std::string text_;
+  std::vector<Segment> segments_;
+  bool record_is_command_ = false;
+};
+
+// The transforms on their own, for tests and reuse: GNU parallel's {.} {/} {//} {/.}.
+std::string remove_extension(std::string_view s);  // s:\.[^/.]*$::
+std::string base_name(std::string_view s);         // s:.*/::
+std::string dir_name(std::string_view s);          // Perl File::Basename::dirname
+
+}  // namespace taskpool

@@ -1,0 +1,478 @@
+#include "tasks/process_executor.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <spawn.h>
+#include <sys/eventfd.h>
+#include <sys/ioctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+#include <span>
+#include <utility>
+
+#include "core/error.h"
+
+namespace taskpool {
+
+namespace {
+
+constexpr size_t kReadChunk = 64 * 1024;
+
+// One child that writes without pause must not keep wait() from serving the others. ppoll is
+// level-triggered, so what is left is read in the next round.
+constexpr size_t kReadLimitPerRound = 16 * kReadChunk;
+
+TimePoint now() { return std::chrono::steady_clock::now(); }
+
+// For the posix_spawn* calls that only fail without memory: they report the error as a value.
+void check_spawn_call(int error, const char* call) {
+  if (error == 0) return;
+  errno = error;
+  die_on_system_error(call);
+}
+
+// Owns one file descriptor.
+class UniqueFd final {
+ public:
+  UniqueFd() = default;
+  explicit UniqueFd(int fd) : fd_(fd) {}
+  ~UniqueFd() { reset(); }
+  UniqueFd(UniqueFd&& other) noexcept : fd_(std::exchange(other.fd_, -1)) {}
+  UniqueFd& operator=(UniqueFd&& other) noexcept {
+    if (this != &other) {
+      reset();
+      fd_ = std::exchange(other.fd_, -1);
+    }
+    return *this;
+  }
+  UniqueFd(const UniqueFd&) = delete;
+  UniqueFd& operator=(const UniqueFd&) = delete;
+
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+  // Not retried on EINTR: Linux has released the descriptor even then, and a second close could
+  // hit one that was opened in the meantime.
+  void reset() {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = -1;
+  }
+
+ private:
+  int fd_ = -1;
+};
+
+// Moves `fd` out of 0..2. A child gets its stdin, stdout and stderr by dup2 in that order; a
+// source descriptor among them (possible when taskpool itself runs with one of them closed) would
+// be overwritten before its own dup2. Returns -1 with errno set on failure.
+int above_stdio(int fd) {
+  if (fd < 0 || fd > STDERR_FILENO) return fd;
+  const int moved = fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+  const int saved_errno = errno;
+  ::close(fd);
+  errno = saved_errno;
+  return moved;
+}
+
+struct Pipe {
+  UniqueFd read;   // taskpool's end, non-blocking: one ppoll serves every child
+  UniqueFd write;  // the child's end, blocking as programs expect
+};
+
+// Returns 0 or the errno of the failure.
+int make_pipe(Pipe& pipe) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) return errno;
+  pipe.read = UniqueFd(fds[0]);
+  pipe.write = UniqueFd(above_stdio(fds[1]));
+  if (!pipe.write.valid()) return errno;
+  const int flags = fcntl(pipe.read.get(), F_GETFL);
+  if (flags < 0 || fcntl(pipe.read.get(), F_SETFL, flags | O_NONBLOCK) != 0) {
+    die_on_system_error("fcntl");
+  }
+  return 0;
+}
+
+class SpawnAttributes final {
+ public:
+  explicit SpawnAttributes(const sigset_t& mask) {
+    check_spawn_call(posix_spawnattr_init(&attributes_), "posix_spawnattr_init");
+    // Ignored signals stay ignored across exec; a command must not inherit taskpool's SIG_IGN
+    // for SIGPIPE (it would never die writing to a closed pipe) or any of these.
+    sigset_t defaults;
+    sigemptyset(&defaults);
+    for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGCHLD, SIGQUIT}) sigaddset(&defaults, sig);
+    check_spawn_call(posix_spawnattr_setsigdefault(&attributes_, &defaults),
+                     "posix_spawnattr_setsigdefault");
+    check_spawn_call(posix_spawnattr_setsigmask(&attributes_, &mask), "posix_spawnattr_setsigmask");
+    // A group of its own: cancel reaches the command's whole tree, and the terminal's Ctrl-C
+    // reaches taskpool alone, which then decides how the commands end.
+    check_spawn_call(posix_spawnattr_setpgroup(&attributes_, 0), "posix_spawnattr_setpgroup");
+    check_spawn_call(
+        posix_spawnattr_setflags(&attributes_,
+                                 static_cast<short>(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                                    POSIX_SPAWN_SETSIGDEF)),
+        "posix_spawnattr_setflags");
+  }
+  ~SpawnAttributes() { posix_spawnattr_destroy(&attributes_); }
+  SpawnAttributes(const SpawnAttributes&) = delete;
+  SpawnAttributes& operator=(const SpawnAttributes&) = delete;
+
+  const posix_spawnattr_t* get() const { return &attributes_; }
+
+ private:
+  posix_spawnattr_t attributes_;
+};
+
+class FileActions final {
+ public:
+  FileActions() {
+    check_spawn_call(posix_spawn_file_actions_init(&actions_), "posix_spawn_file_actions_init");
+  }
+  ~FileActions() { posix_spawn_file_actions_destroy(&actions_); }
+  FileActions(const FileActions&) = delete;
+  FileActions& operator=(const FileActions&) = delete;
+
+  void dup2(int from, int to) {
+    check_spawn_call(posix_spawn_file_actions_adddup2(&actions_, from, to),
+                     "posix_spawn_file_actions_adddup2");
+  }
+  const posix_spawn_file_actions_t* get() const { return &actions_; }
+
+ private:
+  posix_spawn_file_actions_t actions_;
+};
+
+// Returns 0 and sets `pid`, or returns the errno of the failed spawn or exec (glibc's posix_spawn
+// waits for the exec and reports its failure).
+int spawn(const std::string& path, const std::vector<std::string>& argv, const FileActions& actions,
+          const SpawnAttributes& attributes, pid_t& pid) {
+  std::vector<char*> args;
+  args.reserve(argv.size() + 1);
+  for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+  args.push_back(nullptr);
+  return posix_spawn(&pid, path.c_str(), actions.get(), attributes.get(), args.data(), environ);
+}
+
+std::string search_path() {
+  if (const char* path = std::getenv("PATH")) return path;
+  // Without PATH the shell searches a default of its own; this is the system's.
+  const size_t size = confstr(_CS_PATH, nullptr, 0);
+  if (size == 0) return "/bin:/usr/bin";
+  std::string path(size, '\0');
+  confstr(_CS_PATH, path.data(), size);
+  path.resize(size - 1);
+  return path;
+}
+
+// Signals the process group of a child (its own, made at spawn), so the command's children end
+// too. A command that moved to another group is signalled on its own as well.
+void signal_child(pid_t pid, int sig) {
+  const bool group_signalled = kill(-pid, sig) == 0;
+  if (!group_signalled || getpgid(pid) != pid) kill(pid, sig);
+}
+
+timespec time_until(TimePoint deadline) {
+  const TimePoint current = now();
+  const Duration left = deadline > current ? deadline - current : Duration::zero();
+  const auto nanoseconds = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+  timespec result;
+  result.tv_sec = static_cast<time_t>(nanoseconds / 1'000'000'000);
+  result.tv_nsec = static_cast<long>(nanoseconds % 1'000'000'000);
+  return result;
+}
+
+// One of a child's output streams, as taskpool reads it.
+struct ChildOutput {
+  explicit ChildOutput(Stream s) : stream(s) {}
+
+  Stream stream;
+  UniqueFd fd;          // invalid at end of file, for kDiscard, and once the child has ended
+  std::string partial;  // kLines: the start of a line whose end has not come yet
+};
+
+void pass_lines(const ProcessExecutorOptions& options, WorkerId worker, ChildOutput& output,
+                std::string_view data) {
+  const size_t last_newline = data.rfind('\n');
+  if (last_newline == std::string_view::npos) {
+    output.partial.append(data);
+    return;
+  }
+  const std::string_view lines = data.substr(0, last_newline + 1);
+  if (output.partial.empty()) {
+    if (options.on_output) options.on_output(worker, output.stream, lines);
+  } else {
+    output.partial.append(lines);
+    if (options.on_output) options.on_output(worker, output.stream, output.partial);
+  }
+  output.partial.assign(data.substr(last_newline + 1));
+}
+
+void deliver(const ProcessExecutorOptions& options, Completion& completion, ChildOutput& output,
+             std::string_view data) {
+  const bool is_stdout = output.stream == Stream::kStdout;
+  (is_stdout ? completion.stdout_bytes : completion.stderr_bytes) += data.size();
+  switch (options.output) {
+    case OutputMode::kCapture:
+      (is_stdout ? completion.stdout_data : completion.stderr_data)->append(data);
+      break;
+    case OutputMode::kLines:
+      pass_lines(options, completion.worker, output, data);
+      break;
+    case OutputMode::kDiscard:
+      break;
+  }
+}
+
+// Reads what is there, up to `limit` bytes, without waiting; closes the stream at end of file.
+void read_output(const ProcessExecutorOptions& options, Completion& completion, ChildOutput& output,
+                 std::span<char> buffer, size_t limit) {
+  while (output.fd.valid() && limit > 0) {
+    const ssize_t n = ::read(output.fd.get(), buffer.data(), std::min(buffer.size(), limit));
+    if (n > 0) {
+      const auto size = static_cast<size_t>(n);
+      deliver(options, completion, output, std::string_view(buffer.data(), size));
+      limit -= size;
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else if (n < 0 && errno == EAGAIN) {
+      return;
+    } else {
+      output.fd.reset();  // end of file, or a read error that no retry would mend
+    }
+  }
+}
+
+// After the child has ended: takes only what is in the pipe now. Its own children may keep the
+// pipe open long after (`sleep 100 &`), and the attempt must not wait for them.
+void finish_output(const ProcessExecutorOptions& options, Completion& completion,
+                   ChildOutput& output, std::span<char> buffer) {
+  int available = 0;
+  if (output.fd.valid() && ioctl(output.fd.get(), FIONREAD, &available) == 0 && available > 0) {
+    read_output(options, completion, output, buffer, static_cast<size_t>(available));
+  }
+  output.fd.reset();
+  if (!output.partial.empty()) {
+    if (options.on_output) options.on_output(completion.worker, output.stream, output.partial);
+    output.partial.clear();
+  }
+}
+
+}  // namespace
+
+struct ProcessExecutor::Child {
+  pid_t pid = -1;  // -1 once reaped: the number may belong to another process from then on
+  Completion completion;
+  ChildOutput out{Stream::kStdout};
+  ChildOutput err{Stream::kStderr};
+
+  // Returns true when the child has ended and its completion is whole.
+  bool reap(const ProcessExecutorOptions& options, std::span<char> buffer) {
+    if (pid > 0) {
+      int status = 0;
+      const pid_t reaped = waitpid(pid, &status, WNOHANG);
+      if (reaped == 0) return false;
+      if (reaped < 0) {
+        if (errno == EINTR) return false;
+        die_on_system_error("waitpid");  // ECHILD: someone else reaped our child
+      }
+      pid = -1;
+      completion.end = now();
+      if (WIFSIGNALED(status)) {
+        completion.signal = WTERMSIG(status);
+        completion.exit_status = 0;
+      } else {
+        completion.exit_status = WEXITSTATUS(status);
+      }
+    }
+    finish_output(options, completion, out, buffer);
+    finish_output(options, completion, err, buffer);
+    return true;
+  }
+};
+
+ProcessExecutor::ProcessExecutor(ProcessExecutorOptions options, const sigset_t& original_mask)
+    : options_(std::move(options)), original_mask_(original_mask), programs_(search_path()) {
+  dev_null_fd_ = above_stdio(::open("/dev/null", O_RDWR | O_CLOEXEC));
+  if (dev_null_fd_ < 0) throw system_error("cannot open /dev/null");
+  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake_fd_ < 0) {
+    const Error error = system_error("eventfd");
+    ::close(dev_null_fd_);
+    throw error;
+  }
+}
+
+ProcessExecutor::~ProcessExecutor() {
+  for (const auto& child : children_) {
+    if (child->pid > 0) signal_child(child->pid, SIGKILL);
+  }
+  for (const auto& child : children_) {
+    if (child->pid <= 0) continue;
+    int status;
+    while (waitpid(child->pid, &status, 0) < 0 && errno == EINTR) {
+    }
+  }
+  children_.clear();
+  ::close(wake_fd_);
+  ::close(dev_null_fd_);
+}
+
+void ProcessExecutor::start(const Attempt& attempt) {
+  auto child = std::make_unique<Child>();
+  Completion& completion = child->completion;
+  completion.worker = attempt.worker;
+  completion.start = now();
+  const auto not_started = [&](int exit_status, std::string error) {
+    completion.started = false;
+    completion.exit_status = exit_status;
+    completion.error = std::move(error);
+    completion.end = now();
+    ready_.push_back(std::move(completion));
+  };
+
+  const Command& command = attempt.command;
+  const bool direct = !command.argv.empty();
+  std::vector<std::string> shell_argv;
+  if (!direct) shell_argv = {options_.shell, "-c", command.line};
+  const std::vector<std::string>& argv = direct ? command.argv : shell_argv;
+  std::optional<std::string> path = programs_.resolve(argv.front());
+  if (!path) return not_started(127, argv.front() + ": command not found");
+
+  Pipe out;
+  Pipe err;
+  FileActions actions;
+  actions.dup2(dev_null_fd_, STDIN_FILENO);
+  if (options_.output == OutputMode::kDiscard) {
+    actions.dup2(dev_null_fd_, STDOUT_FILENO);
+    actions.dup2(dev_null_fd_, STDERR_FILENO);
+  } else {
+    int error = make_pipe(out);
+    if (error == 0) error = make_pipe(err);
+    if (error != 0) {
+      return not_started(126, argv.front() + ": cannot create a pipe: " + std::strerror(error));
+    }
+    actions.dup2(out.write.get(), STDOUT_FILENO);
+    actions.dup2(err.write.get(), STDERR_FILENO);
+  }
+  const SpawnAttributes attributes(original_mask_);
+
+  pid_t pid = -1;
+  int error = spawn(*path, argv, actions, attributes, pid);
+  if (error == ENOEXEC && direct) {
+    // A script without "#!": the shell runs such a file itself, so it goes through the shell.
+    shell_argv = {options_.shell, "-c", command.line};
+    path = programs_.resolve(options_.shell);
+    if (!path) return not_started(127, options_.shell + ": command not found");
+    error = spawn(*path, shell_argv, actions, attributes, pid);
+  }
+  if (error != 0) {
+    // The statuses the shell gives for the same failures.
+    return not_started(error == ENOENT ? 127 : 126, *path + ": " + std::strerror(error));
+  }
+
+  child->pid = pid;
+  if (options_.output == OutputMode::kCapture) {
+    completion.stdout_data = std::make_unique<OutputBuffer>(options_.memory_limit);
+    completion.stderr_data = std::make_unique<OutputBuffer>(options_.memory_limit);
+  }
+  child->out.fd = std::move(out.read);
+  child->err.fd = std::move(err.read);
+  children_.push_back(std::move(child));
+  // The write ends close here: from now on only the child (and its children) hold them, so the
+  // pipes reach end of file when they are done.
+}
+
+void ProcessExecutor::cancel(WorkerId worker, CancelMode mode) {
+  for (const auto& child : children_) {
+    if (child->completion.worker != worker || child->pid <= 0) continue;
+    signal_child(child->pid, mode == CancelMode::kTerminate ? SIGTERM : SIGKILL);
+    return;
+  }
+}
+
+std::vector<Completion> ProcessExecutor::wait(TimePoint deadline) {
+  const std::unique_ptr<char[]> storage(new char[kReadChunk]);
+  const std::span<char> buffer(storage.get(), kReadChunk);
+  const auto reap_ended = [&] {
+    for (auto it = children_.begin(); it != children_.end();) {
+      if ((*it)->reap(options_, buffer)) {
+        ready_.push_back(std::move((*it)->completion));
+        it = children_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+  };
+
+  reap_ended();
+  std::vector<pollfd> fds;
+  std::vector<std::pair<Child*, ChildOutput*>> sources;  // fds[i + 1] belongs to sources[i]
+  while (ready_.empty()) {
+    fds.clear();
+    sources.clear();
+    fds.push_back({wake_fd_, POLLIN, 0});
+    for (const auto& child : children_) {
+      for (ChildOutput* output : {&child->out, &child->err}) {
+        if (!output->fd.valid()) continue;
+        fds.push_back({output->fd.get(), POLLIN, 0});
+        sources.emplace_back(child.get(), output);
+      }
+    }
+    timespec timeout;
+    if (deadline != kNever) timeout = time_until(deadline);
+    // SIGCHLD (and whatever the caller handles) is blocked everywhere else, so a child that ends
+    // at any moment, even before this call, interrupts it: no exit is missed.
+    const int ready =
+        ppoll(fds.data(), fds.size(), deadline == kNever ? nullptr : &timeout, &original_mask_);
+    if (ready < 0) {
+      if (errno != EINTR) throw system_error("ppoll");
+      reap_ended();
+      break;  // SIGCHLD, or a signal the caller wants to see to
+    }
+    if (ready == 0) break;  // the deadline
+    for (size_t i = 1; i < fds.size(); ++i) {
+      if (fds[i].revents == 0) continue;
+      auto [child, output] = sources[i - 1];
+      read_output(options_, child->completion, *output, buffer, kReadLimitPerRound);
+    }
+    if (fds[0].revents != 0) {
+      uint64_t count;
+      [[maybe_unused]] const ssize_t n = ::read(wake_fd_, &count, sizeof count);
+      break;
+    }
+    if (deadline != kNever && now() >= deadline) break;
+  }
+  return std::exchange(ready_, {});
+}
+
+void ProcessExecutor::wake() {
+  const uint64_t one = 1;
+  // Fails only when the counter is near overflow, and then a wake-up is pending anyway.
+  [[maybe_unused]] const ssize_t n = ::write(wake_fd_, &one, sizeof one);
+}
+
+size_t ProcessExecutor::running() const { return children_.size(); }
+
+namespace {
+void on_child_signal(int) {}
+}  // namespace
+
+void install_child_signal_handler() {
+  struct sigaction action = {};
+  action.sa_handler = on_child_signal;
+  sigemptyset(&action.sa_mask);
+  // No SA_RESTART: the signal is there to interrupt ppoll. SA_NOCLDSTOP: a stopped child has not
+  // ended.
+  action.sa_flags = SA_NOCLDSTOP;
+  if (sigaction(SIGCHLD, &action, nullptr) != 0) die_on_system_error("sigaction");
+}
+
+}  // namespace taskpool

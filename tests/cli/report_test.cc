@@ -1,0 +1,62 @@
+#include "cli/report.h"
+
+#include <doctest/doctest.h>
+
+namespace taskpool {
+namespace {
+
+using namespace std::chrono_literals;
+
+RunStats sample(Duration wall, Duration busy, uint64_t jobs, uint64_t failed) {
+  RunStats s;
+  s.workers = 4;
+  s.jobs = jobs;
+  s.succeeded = jobs - failed;
+  s.failed = failed;
+  s.attempts = jobs;
+  s.start = TimePoint{};
+  s.end = TimePoint{} + wall;
+  s.busy = busy;
+  for (uint64_t i = 0; i < jobs; ++i) s.latency.add(100ms * static_cast<int>(i + 1));
+  return s;
+}
+
+TEST_CASE("human durations pick a readable unit") {
+  CHECK(human_duration(850ms) == "850 ms");
+  CHECK(human_duration(2010ms) == "2.01 s");
+  CHECK(human_duration(185s) == "3m 05s");
+  CHECK(human_duration(3720s) == "1h 02m");
+}
+
+TEST_CASE("the text summary states counts, time, rate, latency and utilization") {
+  const std::string text = summary_text(sample(2s, 6s, 10, 1));
+  CHECK(text.rfind("taskpool: 10 jobs, 9 succeeded, 1 failed in 2.00 s (5.00 jobs/s)\n", 0) == 0);
+  CHECK(text.find("latency   min 100 ms") != std::string::npos);
+  CHECK(text.find("max 1.00 s") != std::string::npos);
+  CHECK(text.find("workers   4, utilization 75.0 %, idle 2.00 worker-s") != std::string::npos);
+}
+
+TEST_CASE("the JSON summary carries the same figures") {
+  const std::string json = summary_json(sample(2s, 6s, 10, 1), "pool");
+  CHECK(json.find("\"mode\": \"pool\"") != std::string::npos);
+  CHECK(json.find("\"jobs\": {\"total\": 10, \"succeeded\": 9, \"failed\": 1, \"not_started\": 0}") !=
+        std::string::npos);
+  CHECK(json.find("\"utilization\": 0.7500") != std::string::npos);
+  CHECK(json.find("\"max\": 1.000000") != std::string::npos);
+}
+
+TEST_CASE("the comparison shows both modes and the speed-up") {
+  const RunStats batch = sample(4s, 6s, 10, 0);
+  const RunStats pool = sample(2s, 6s, 10, 0);
+  CHECK(speedup(batch, pool) == doctest::Approx(2.0));
+  const std::string text = comparison_text(batch, pool);
+  CHECK(text.find("batch") != std::string::npos);
+  CHECK(text.find("pool") != std::string::npos);
+  CHECK(text.find("speed-up of pool over batch: 2.00x") != std::string::npos);
+  const std::string json = comparison_json(batch, pool);
+  CHECK(json.find("\"speedup\": 2.0000") != std::string::npos);
+  CHECK(json.find("\"batch\": {\"mode\": \"batch\"") != std::string::npos);
+}
+
+}  // namespace
+}  // namespace taskpool

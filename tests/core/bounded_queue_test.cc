@@ -1,0 +1,68 @@
+#include "core/bounded_queue.h"
+
+#include <doctest/doctest.h>
+
+#include <atomic>
+#include <thread>
+#include <vector>
+
+namespace taskpool {
+namespace {
+
+TEST_CASE("items come out in order, and the queue reports empty and closed") {
+  BoundedQueue<int> q(4);
+  int out = 0;
+  CHECK(q.try_pop(out) == BoundedQueue<int>::State::kEmpty);
+  CHECK(q.push(1));
+  CHECK(q.push(2));
+  CHECK(q.try_pop(out) == BoundedQueue<int>::State::kItem);
+  CHECK(out == 1);
+  q.close();
+  CHECK(q.try_pop(out) == BoundedQueue<int>::State::kItem);
+  CHECK(out == 2);
+  CHECK(q.try_pop(out) == BoundedQueue<int>::State::kClosed);
+}
+
+TEST_CASE("a full queue blocks the producer until the consumer takes an item") {
+  std::atomic<int> notified{0};
+  BoundedQueue<int> q(2, [&] { ++notified; });
+  std::atomic<int> pushed{0};
+  std::thread producer([&] {
+    for (int i = 0; i < 100; ++i) {
+      REQUIRE(q.push(i));
+      ++pushed;
+    }
+    q.close();
+  });
+  // The producer can never be more than the capacity ahead of the consumer.
+  std::vector<int> got;
+  int out = 0;
+  while (true) {
+    const auto state = q.try_pop(out);
+    if (state == BoundedQueue<int>::State::kClosed) break;
+    if (state == BoundedQueue<int>::State::kEmpty) {
+      std::this_thread::yield();
+      continue;
+    }
+    got.push_back(out);
+    CHECK(q.size() <= 2);
+    CHECK(pushed.load() <= static_cast<int>(got.size()) + 2);
+  }
+  producer.join();
+  REQUIRE(got.size() == 100);
+  for (int i = 0; i < 100; ++i) CHECK(got[i] == i);
+  CHECK(notified.load() == 101);  // every push and the close
+}
+
+TEST_CASE("cancel releases a blocked producer and drops the item") {
+  BoundedQueue<int> q(1);
+  REQUIRE(q.push(1));
+  std::atomic<bool> result{true};
+  std::thread producer([&] { result = q.push(2); });
+  q.cancel();
+  producer.join();
+  CHECK_FALSE(result.load());
+}
+
+}  // namespace
+}  // namespace taskpool

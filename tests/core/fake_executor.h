@@ -1,0 +1,168 @@
+// A fake clock and a fake executor for scheduler tests: attempts take the time a script says,
+// and time only moves when the scheduler waits. Nothing sleeps, nothing is spawned.
+#pragma once
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/executor.h"
+#include "core/scheduler.h"
+
+namespace taskpool::testing {
+
+class FakeClock final : public Clock {
+ public:
+  TimePoint now() const override { return now_; }
+  void advance_to(TimePoint t) { now_ = std::max(now_, t); }
+  void advance(Duration d) { now_ += d; }
+
+ private:
+  TimePoint now_ = TimePoint{} + std::chrono::hours(1);
+};
+
+struct StartEvent {
+  uint64_t seq;
+  int number;
+  WorkerId worker;
+  TimePoint at;
+  std::string line;
+};
+
+struct Outcome {
+  Duration duration = std::chrono::seconds(1);
+  int exit_status = 0;
+};
+
+class FakeExecutor final : public Executor {
+ public:
+  // `script(seq, attempt number)` says how an attempt goes.
+  FakeExecutor(FakeClock& clock, std::function<Outcome(uint64_t, int)> script)
+      : clock_(clock), script_(std::move(script)) {}
+
+  void start(const Attempt& attempt) override {
+    const Outcome outcome = script_(attempt.seq, attempt.number);
+    running_[attempt.worker] = Run{attempt.seq, clock_.now(), clock_.now() + outcome.duration,
+                                   outcome.exit_status, false};
+    starts.push_back({attempt.seq, attempt.number, attempt.worker, clock_.now(),
+                      attempt.command.line});
+    max_running = std::max(max_running, running_.size());
+  }
+
+  void cancel(WorkerId worker, CancelMode mode) override {
+    cancels.emplace_back(worker, mode);
+    auto it = running_.find(worker);
+    if (it == running_.end()) return;
+    // A cancelled attempt ends at once, killed by the signal that was sent.
+    it->second.end = clock_.now();
+    it->second.signal = mode == CancelMode::kKill ? 9 : 15;
+  }
+
+  std::vector<Completion> wait(TimePoint deadline) override {
+    ++waits;
+    TimePoint earliest = kNever;
+    for (const auto& [worker, run] : running_) earliest = std::min(earliest, run.end);
+    if (interrupt_at && *interrupt_at < std::min(earliest, deadline)) {
+      // A signal arrives while attempts run: wait() returns early with nothing ended.
+      clock_.advance_to(*interrupt_at);
+      interrupt_at.reset();
+      return {};
+    }
+    if (earliest == kNever) {
+      // Nothing runs: a real executor would sleep until a wake(); the fake returns at once.
+      if (deadline != kNever) clock_.advance_to(deadline);
+      return {};
+    }
+    if (earliest > deadline) {
+      clock_.advance_to(deadline);
+      return {};
+    }
+    clock_.advance_to(earliest);
+    std::vector<Completion> done;
+    for (auto it = running_.begin(); it != running_.end();) {
+      if (it->second.end > earliest) {
+        ++it;
+        continue;
+      }
+      Completion c;
+      c.worker = it->first;
+      c.start = it->second.start;
+      c.end = it->second.end;
+      c.exit_status = it->second.signal ? 0 : it->second.exit_status;
+      c.signal = it->second.signal;
+      done.push_back(std::move(c));
+      it = running_.erase(it);
+    }
+    return done;
+  }
+
+  void wake() override {}
+
+  size_t running() const { return running_.size(); }
+
+  std::vector<StartEvent> starts;
+  std::vector<std::pair<WorkerId, CancelMode>> cancels;
+  size_t max_running = 0;
+  std::optional<TimePoint> interrupt_at;
+  int waits = 0;
+
+ private:
+  struct Run {
+    uint64_t seq;
+    TimePoint start;
+    TimePoint end;
+    int exit_status;
+    int signal;
+  };
+  FakeClock& clock_;
+  std::function<Outcome(uint64_t, int)> script_;
+  std::map<WorkerId, Run> running_;
+};
+
+// Jobs from a list of values; optionally "not yet" for the first few polls.
+class ListJobSource final : public JobSource {
+ public:
+  explicit ListJobSource(std::vector<std::string> values, int not_yet_first = 0)
+      : values_(std::move(values)), not_yet_(not_yet_first) {}
+  State poll(Record& out) override {
+    if (not_yet_ > 0) {
+      --not_yet_;
+      return State::kNotYet;
+    }
+    if (pos_ == values_.size()) return State::kEnd;
+    out.fields = {values_[pos_++]};
+    return State::kReady;
+  }
+
+ private:
+  std::vector<std::string> values_;
+  size_t pos_ = 0;
+  int not_yet_;
+};
+
+class RecordingObserver final : public RunObserver {
+ public:
+  void on_start(const Job&, const Attempt& attempt) override { started.push_back(attempt.seq); }
+  void on_job_end(const Job&, const Attempt& attempt, Completion& completion) override {
+    ended.push_back(attempt.seq);
+    exit_statuses.push_back(completion.exit_status);
+  }
+  std::vector<uint64_t> started;
+  std::vector<uint64_t> ended;
+  std::vector<int> exit_statuses;
+};
+
+inline Command command_for(const Job& job, WorkerId worker) {
+  return Command{"job " + job.record.fields.at(0) + " on " + std::to_string(worker), {}};
+}
+
+inline std::vector<std::string> numbered(size_t n) {
+  std::vector<std::string> values;
+  for (size_t i = 1; i <= n; ++i) values.push_back(std::to_string(i));
+  return values;
+}
+
+}  // namespace taskpool::testing

@@ -1,0 +1,406 @@
+#include "core/input.h"
+
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "core/error.h"
+
+namespace taskpool {
+namespace {
+
+using Values = std::vector<std::string>;
+
+// The values as text, with brackets and escapes, for comparisons whose failure shows them.
+std::string show(const Values& values) {
+  std::string out = "{";
+  for (const std::string& v : values) {
+    if (out.size() > 1) out += ", ";
+    out += '"';
+    for (const char c : v) {
+      const auto u = static_cast<unsigned char>(c);
+      if (c == '"' || c == '\\') {
+        out += '\\';
+        out += c;
+      } else if (u < 0x20 || u == 0x7f) {
+        static const char kHex[] = "0123456789abcdef";
+        out += "\\x";
+        out += kHex[u >> 4];
+        out += kHex[u & 15];
+      } else {
+        out += c;
+      }
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
+std::string show(const std::vector<Values>& records) {
+  std::string out = "[";
+  for (const Values& r : records) out += show(r);
+  return out + "]";
+}
+
+Values drain(ValueSource& source) {
+  Values values;
+  while (std::optional<std::string> v = source.next()) values.push_back(std::move(*v));
+  CHECK_FALSE(source.next().has_value());
+  return values;
+}
+
+std::vector<Values> drain(RecordStream& stream) {
+  std::vector<Values> records;
+  while (std::optional<Record> r = stream.next()) records.push_back(std::move(r->fields));
+  CHECK_FALSE(stream.next().has_value());
+  return records;
+}
+
+void write_all(int fd, const std::string& data) {
+  size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    REQUIRE(n > 0);
+    done += static_cast<size_t>(n);
+  }
+}
+
+// A file in /tmp with the given content, removed at the end of the test.
+class TempFile {
+ public:
+  explicit TempFile(const std::string& content) {
+    char path[] = "/tmp/taskpool-input-test-XXXXXX";
+    const int fd = mkstemp(path);
+    REQUIRE(fd >= 0);
+    write_all(fd, content);
+    close(fd);
+    path_ = path;
+  }
+  ~TempFile() { unlink(path_.c_str()); }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+};
+
+// A pipe whose read end holds `content` followed by end of input (small content only).
+int pipe_with(const std::string& content) {
+  int fds[2];
+  REQUIRE(pipe2(fds, O_CLOEXEC) == 0);
+  write_all(fds[1], content);
+  close(fds[1]);
+  return fds[0];
+}
+
+bool fd_is_open(int fd) { return fcntl(fd, F_GETFD) != -1 || errno != EBADF; }
+
+std::unique_ptr<ValueSource> list(Values values) {
+  return std::make_unique<ListSource>(std::move(values));
+}
+
+std::vector<std::unique_ptr<ValueSource>> sources_of(std::vector<Values> lists) {
+  std::vector<std::unique_ptr<ValueSource>> sources;
+  for (Values& values : lists) sources.push_back(list(std::move(values)));
+  return sources;
+}
+
+std::vector<Values> records_of(std::vector<Values> lists,
+                               std::optional<ColumnSplitter> columns = std::nullopt) {
+  RecordStream stream(sources_of(std::move(lists)), std::move(columns));
+  return drain(stream);
+}
+
+// An endless source that counts how many values were taken from it.
+class CountingSource final : public ValueSource {
+ public:
+  explicit CountingSource(int* taken) : taken_(taken) {}
+  std::optional<std::string> next() override {
+    ++*taken_;
+    return "v" + std::to_string(*taken_);
+  }
+
+ private:
+  int* taken_;
+};
+
+TEST_CASE("ListSource gives its values in order, then nothing") {
+  ListSource source({"a", "", "b c", "a"});
+  CHECK(show(drain(source)) == show({"a", "", "b c", "a"}));
+  CHECK_FALSE(source.next().has_value());
+
+  ListSource empty({});
+  CHECK_FALSE(empty.next().has_value());
+  CHECK_FALSE(empty.next().has_value());
+}
+
+TEST_CASE("FileSource reads delimited values from a descriptor") {
+  SUBCASE("newlines") {
+    FileSource source(pipe_with("a\n\nb c\nlast"), '\n', "pipe", true);
+    CHECK(show(drain(source)) == show({"a", "", "b c", "last"}));
+  }
+  SUBCASE("NULs") {
+    FileSource source(pipe_with(std::string("a\nb\0c\0", 6)), '\0', "pipe", true);
+    CHECK(show(drain(source)) == show({"a\nb", "c"}));
+  }
+  SUBCASE("empty") {
+    FileSource source(pipe_with(""), '\n', "pipe", true);
+    CHECK_FALSE(source.next().has_value());
+  }
+}
+
+TEST_CASE("FileSource closes the descriptor only when it owns it") {
+  const int owned = pipe_with("x\n");
+  {
+    FileSource source(owned, '\n', "owned", true);
+    CHECK(source.next() == std::optional<std::string>("x"));
+    CHECK(fd_is_open(owned));
+  }
+  CHECK_FALSE(fd_is_open(owned));
+
+  const int borrowed = pipe_with("y\n");
+  {
+    FileSource source(borrowed, '\n', "borrowed", false);
+    CHECK(source.next() == std::optional<std::string>("y"));
+  }
+  CHECK(fd_is_open(borrowed));
+  close(borrowed);
+}
+
+TEST_CASE("open_file_source reads a file by path") {
+  const TempFile file("one\ntwo\n\nthree");
+  std::unique_ptr<ValueSource> source = open_file_source(file.path(), '\n');
+  REQUIRE(source != nullptr);
+  CHECK(show(drain(*source)) == show({"one", "two", "", "three"}));
+
+  const TempFile nul_file(std::string("a b\0c\n\0", 7));
+  std::unique_ptr<ValueSource> nul_source = open_file_source(nul_file.path(), '\0');
+  REQUIRE(nul_source != nullptr);
+  CHECK(show(drain(*nul_source)) == show({"a b", "c\n"}));
+}
+
+TEST_CASE("open_file_source of a missing path throws an Error naming the path") {
+  const std::string path = "/nonexistent/taskpool-input-missing.txt";
+  try {
+    std::unique_ptr<ValueSource> source = open_file_source(path, '\n');
+    FAIL("open_file_source should have thrown");
+  } catch (const Error& e) {
+    const std::string message = e.what();
+    CHECK(message.find(path) != std::string::npos);
+    CHECK(message.find("No such file or directory") != std::string::npos);
+  }
+}
+
+TEST_CASE("a directory as input is an Error naming it") {
+  char dir_template[] = "/tmp/taskpool-input-dir-XXXXXX";
+  const char* dir = mkdtemp(dir_template);
+  REQUIRE(dir != nullptr);
+  const std::string path = dir;
+  std::string message;
+  try {
+    std::unique_ptr<ValueSource> source = open_file_source(path, '\n');
+    if (source) source->next();
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  rmdir(dir);
+  CHECK(message.find(path) != std::string::npos);
+}
+
+TEST_CASE("open_file_source of - reads stdin and leaves it open") {
+  const int saved = dup(0);
+  REQUIRE(saved >= 0);
+  const int fd = pipe_with("from\nstdin\n");
+  REQUIRE(dup2(fd, 0) == 0);
+  close(fd);
+  Values values;
+  {
+    std::unique_ptr<ValueSource> source = open_file_source("-", '\n');
+    REQUIRE(source != nullptr);
+    values = drain(*source);
+  }
+  const bool stdin_open = fd_is_open(0);
+  REQUIRE(dup2(saved, 0) == 0);
+  close(saved);
+  CHECK(show(values) == show({"from", "stdin"}));
+  CHECK(stdin_open);
+}
+
+TEST_CASE("ColumnSplitter on a single character") {
+  for (const std::string& tab : {std::string("\\t"), std::string("\t")}) {
+    CAPTURE(tab);
+    const ColumnSplitter columns(tab);
+    CHECK(show(columns.split("a\tb\tc")) == show({"a", "b", "c"}));
+    // As GNU parallel does, adjacent separators make an empty column.
+    CHECK(show(columns.split("a\t\tb")) == show({"a", "", "b"}));
+    CHECK(show(columns.split("a b")) == show({"a b"}));
+    CHECK(show(columns.split("\ta")) == show({"", "a"}));
+    CHECK(show(columns.split("a\t")) == show({"a", ""}));
+  }
+  const ColumnSplitter comma(",");
+  CHECK(show(comma.split("a,b,,c")) == show({"a", "b", "", "c"}));
+  CHECK(show(comma.split("a,b,")) == show({"a", "b", ""}));
+  CHECK(show(comma.split("a,,")) == show({"a", "", ""}));
+  CHECK(show(comma.split(",a")) == show({"", "a"}));
+  CHECK(show(comma.split("abc")) == show({"abc"}));
+  CHECK(show(comma.split("")) == show({""}));
+  CHECK(show(comma.split(",")) == show({"", ""}));
+  CHECK(show(comma.split("a b,c\td")) == show({"a b", "c\td"}));
+}
+
+TEST_CASE("ColumnSplitter on escaped regex characters") {
+  CHECK(show(ColumnSplitter("\\.").split("a.b.c")) == show({"a", "b", "c"}));
+  CHECK(show(ColumnSplitter("\\|").split("a|b")) == show({"a", "b"}));
+  CHECK(show(ColumnSplitter("\\*").split("a*b")) == show({"a", "b"}));
+  CHECK(show(ColumnSplitter("\\.").split("abc")) == show({"abc"}));
+}
+
+TEST_CASE("ColumnSplitter on a regular expression") {
+  const ColumnSplitter spaces(" +");
+  CHECK(show(spaces.split("a  b   c")) == show({"a", "b", "c"}));
+  CHECK(show(spaces.split("a b")) == show({"a", "b"}));
+  CHECK(show(spaces.split(" a")) == show({"", "a"}));
+  CHECK(show(spaces.split("abc")) == show({"abc"}));
+
+  const ColumnSplitter either("[,;]");
+  CHECK(show(either.split("a,b;c")) == show({"a", "b", "c"}));
+  CHECK(show(either.split("a;;b")) == show({"a", "", "b"}));
+
+  CHECK(show(ColumnSplitter("ab").split("1ab2ab3")) == show({"1", "2", "3"}));
+  CHECK(show(ColumnSplitter("\\s*:\\s*").split("k : v:w")) == show({"k", "v", "w"}));
+  CHECK(show(ColumnSplitter("\\t+").split("a\t\t\tb")) == show({"a", "b"}));
+}
+
+TEST_CASE("an invalid --colsep regular expression is a usage error") {
+  for (const char* pattern : {"(", "[", "*", "a)"}) {
+    CAPTURE(pattern);
+    try {
+      ColumnSplitter columns(pattern);
+      FAIL("ColumnSplitter should have thrown");
+    } catch (const UsageError& e) {
+      CHECK(std::string(e.what()).find("--colsep") != std::string::npos);
+    }
+  }
+}
+
+TEST_CASE("one source: each value is a record with one field") {
+  CHECK(show(records_of({{"a", "b c", ""}})) == show({{"a"}, {"b c"}, {""}}));
+  CHECK(records_of({{}}).empty());
+}
+
+TEST_CASE("one source with columns: each value is split into fields") {
+  CHECK(show(records_of({{"a\tb", "c", "d\t\te"}}, ColumnSplitter("\\t"))) ==
+        show({{"a", "b"}, {"c"}, {"d", "", "e"}}));
+  CHECK(show(records_of({{"1,2,3", ",x"}}, ColumnSplitter(","))) ==
+        show({{"1", "2", "3"}, {"", "x"}}));
+}
+
+TEST_CASE("several sources: every combination, the first source varying slowest") {
+  CHECK(show(records_of({{"a", "b"}, {"1", "2"}})) ==
+        show({{"a", "1"}, {"a", "2"}, {"b", "1"}, {"b", "2"}}));
+  CHECK(show(records_of({{"a", "b"}, {"1", "2"}, {"x", "y"}})) ==
+        show({{"a", "1", "x"},
+              {"a", "1", "y"},
+              {"a", "2", "x"},
+              {"a", "2", "y"},
+              {"b", "1", "x"},
+              {"b", "1", "y"},
+              {"b", "2", "x"},
+              {"b", "2", "y"}}));
+  CHECK(show(records_of({{"a"}, {"1", "2", "3"}})) == show({{"a", "1"}, {"a", "2"}, {"a", "3"}}));
+  CHECK(show(records_of({{"a", "b", "c"}, {"1"}})) == show({{"a", "1"}, {"b", "1"}, {"c", "1"}}));
+  CHECK(show(records_of({{"a b", ""}, {"", "x"}})) ==
+        show({{"a b", ""}, {"a b", "x"}, {"", ""}, {"", "x"}}));
+}
+
+TEST_CASE("an empty source makes no combinations") {
+  CHECK(records_of({{"a", "b"}, {}}).empty());
+  CHECK(records_of({{}, {"1", "2"}}).empty());
+  CHECK(records_of({{"a"}, {"1"}, {}}).empty());
+  CHECK(records_of({{"a"}, {}, {"1"}}).empty());
+}
+
+TEST_CASE("sources of different kinds combine") {
+  const TempFile file("1\n2\n");
+  std::vector<std::unique_ptr<ValueSource>> sources;
+  sources.push_back(std::make_unique<FileSource>(pipe_with("a\nb\n"), '\n', "pipe", true));
+  sources.push_back(open_file_source(file.path(), '\n'));
+  RecordStream stream(std::move(sources), std::nullopt);
+  CHECK(show(drain(stream)) == show({{"a", "1"}, {"a", "2"}, {"b", "1"}, {"b", "2"}}));
+}
+
+TEST_CASE("the first source is streamed, not read ahead") {
+  SUBCASE("alone") {
+    int taken = 0;
+    std::vector<std::unique_ptr<ValueSource>> sources;
+    sources.push_back(std::make_unique<CountingSource>(&taken));
+    RecordStream stream(std::move(sources), std::nullopt);
+    for (int i = 1; i <= 5; ++i) {
+      const std::optional<Record> r = stream.next();
+      REQUIRE(r.has_value());
+      CHECK(show(r->fields) == show({"v" + std::to_string(i)}));
+    }
+    CHECK(taken <= 6);
+  }
+  SUBCASE("with other sources") {
+    int taken = 0;
+    std::vector<std::unique_ptr<ValueSource>> sources;
+    sources.push_back(std::make_unique<CountingSource>(&taken));
+    sources.push_back(list({"1", "2"}));
+    RecordStream stream(std::move(sources), std::nullopt);
+    const std::vector<Values> expected = {{"v1", "1"}, {"v1", "2"}, {"v2", "1"},
+                                          {"v2", "2"}, {"v3", "1"}, {"v3", "2"}};
+    for (const Values& fields : expected) {
+      const std::optional<Record> r = stream.next();
+      REQUIRE(r.has_value());
+      CHECK(show(r->fields) == show(fields));
+    }
+    CHECK(taken <= 4);
+  }
+  SUBCASE("columns of a streamed source") {
+    int taken = 0;
+    std::vector<std::unique_ptr<ValueSource>> sources;
+    sources.push_back(std::make_unique<CountingSource>(&taken));
+    RecordStream stream(std::move(sources), ColumnSplitter("1"));
+    const std::optional<Record> r = stream.next();
+    REQUIRE(r.has_value());
+    CHECK(show(r->fields) == show({"v", ""}));
+    CHECK(taken <= 2);
+  }
+}
+
+TEST_CASE("records from a pipe arrive while the writer is still writing") {
+  int fds[2];
+  REQUIRE(pipe2(fds, O_CLOEXEC) == 0);
+  std::vector<std::unique_ptr<ValueSource>> sources;
+  sources.push_back(std::make_unique<FileSource>(fds[0], '\n', "live pipe", true));
+  RecordStream stream(std::move(sources), std::nullopt);
+  write_all(fds[1], "first\n");
+  // Nothing more is written until the first record has been read.
+  const std::optional<Record> first = stream.next();
+  REQUIRE(first.has_value());
+  CHECK(show(first->fields) == show({"first"}));
+  std::thread writer([&] {
+    write_all(fds[1], "second\n");
+    close(fds[1]);
+  });
+  const std::optional<Record> second = stream.next();
+  writer.join();
+  REQUIRE(second.has_value());
+  CHECK(show(second->fields) == show({"second"}));
+  CHECK_FALSE(stream.next().has_value());
+}
+
+}  // namespace
+}  // namespace taskpool

@@ -1,0 +1,368 @@
+#include "core/record_reader.h"
+
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <chrono>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "core/error.h"
+
+namespace taskpool {
+namespace {
+
+using Records = std::vector<std::string>;
+
+// The records as text, with brackets and escapes, for comparisons whose failure shows them.
+std::string show(const Records& records) {
+  std::string out = "{";
+  for (const std::string& r : records) {
+    if (out.size() > 1) out += ", ";
+    if (r.size() > 200) {
+      out += "<" + std::to_string(r.size()) + " bytes>";
+      continue;
+    }
+    out += '"';
+    for (const char c : r) {
+      const auto u = static_cast<unsigned char>(c);
+      if (c == '"' || c == '\\') {
+        out += '\\';
+        out += c;
+      } else if (u < 0x20 || u >= 0x7f) {
+        static const char kHex[] = "0123456789abcdef";
+        out += "\\x";
+        out += kHex[u >> 4];
+        out += kHex[u & 15];
+      } else {
+        out += c;
+      }
+    }
+    out += '"';
+  }
+  return out + "}";
+}
+
+void write_all(int fd, const std::string& data) {
+  size_t done = 0;
+  while (done < data.size()) {
+    const ssize_t n = write(fd, data.data() + done, data.size() - done);
+    if (n < 0 && errno == EINTR) continue;
+    REQUIRE(n > 0);
+    done += static_cast<size_t>(n);
+  }
+}
+
+// A seekable in-memory file holding `content`, positioned at its start.
+class MemFile {
+ public:
+  explicit MemFile(const std::string& content) : fd_(memfd_create("records", MFD_CLOEXEC)) {
+    REQUIRE(fd_ >= 0);
+    write_all(fd_, content);
+    REQUIRE(lseek(fd_, 0, SEEK_SET) == 0);
+  }
+  ~MemFile() { close(fd_); }
+  MemFile(const MemFile&) = delete;
+  MemFile& operator=(const MemFile&) = delete;
+  int fd() const { return fd_; }
+
+ private:
+  int fd_;
+};
+
+class Pipe {
+ public:
+  Pipe() { REQUIRE(pipe2(fds_, O_CLOEXEC) == 0); }
+  ~Pipe() {
+    close_write();
+    close(fds_[0]);
+  }
+  Pipe(const Pipe&) = delete;
+  Pipe& operator=(const Pipe&) = delete;
+  int read_fd() const { return fds_[0]; }
+  int write_fd() const { return fds_[1]; }
+  void close_write() {
+    if (fds_[1] >= 0) close(fds_[1]);
+    fds_[1] = -1;
+  }
+
+ private:
+  int fds_[2];
+};
+
+Records read_all(RecordReader& reader) {
+  Records records;
+  while (std::optional<std::string> r = reader.next()) records.push_back(std::move(*r));
+  // The end stays the end.
+  CHECK_FALSE(reader.next().has_value());
+  return records;
+}
+
+Records read_file(const std::string& content, char delimiter = '\n') {
+  MemFile file(content);
+  RecordReader reader(file.fd(), delimiter, "test input");
+  return read_all(reader);
+}
+
+// The same content through a pipe, written by another thread.
+Records read_pipe(const std::string& content, char delimiter = '\n') {
+  Pipe pipe;
+  std::thread writer([&] {
+    write_all(pipe.write_fd(), content);
+    pipe.close_write();
+  });
+  RecordReader reader(pipe.read_fd(), delimiter, "test pipe");
+  Records records = read_all(reader);
+  writer.join();
+  return records;
+}
+
+void check_records(const std::string& content, char delimiter, const Records& expected) {
+  CAPTURE(show({content}));
+  CHECK(show(read_file(content, delimiter)) == show(expected));
+  CHECK(show(read_pipe(content, delimiter)) == show(expected));
+}
+
+// Letters that differ from their neighbours, never a delimiter used here.
+std::string pattern(size_t size, unsigned seed) {
+  std::string data(size, 'x');
+  for (size_t i = 0; i < size; ++i) {
+    data[i] = static_cast<char>('A' + (i * 31 + seed) % 57);
+  }
+  return data;
+}
+
+TEST_CASE("newline-ended records") {
+  check_records("a\nb\n", '\n', {"a", "b"});
+  check_records("one line\n", '\n', {"one line"});
+  check_records("  spaced  \n\ttab\n", '\n', {"  spaced  ", "\ttab"});
+  // NUL is data when records end at newlines.
+  check_records(std::string("a\0b\nc\n", 6), '\n', {std::string("a\0b", 3), "c"});
+}
+
+TEST_CASE("a final record without a delimiter is still a record") {
+  check_records("a\nb", '\n', {"a", "b"});
+  check_records("only", '\n', {"only"});
+  check_records("a\n\nb", '\n', {"a", "", "b"});
+}
+
+TEST_CASE("empty records are kept, a trailing delimiter adds none") {
+  check_records("a\n\nb\n", '\n', {"a", "", "b"});
+  check_records("\n", '\n', {""});
+  check_records("\n\n", '\n', {"", ""});
+  check_records("\na\n", '\n', {"", "a"});
+  check_records("a\n\n", '\n', {"a", ""});
+  check_records("a\n", '\n', {"a"});
+}
+
+TEST_CASE("empty input has no records") {
+  check_records("", '\n', {});
+  check_records("", '\0', {});
+  check_records("", ',', {});
+}
+
+TEST_CASE("carriage returns are data") {
+  check_records("a\r\nb\r\n", '\n', {"a\r", "b\r"});
+  check_records("\r\n", '\n', {"\r"});
+  check_records("a\rb\n", '\n', {"a\rb"});
+}
+
+TEST_CASE("NUL-ended records") {
+  check_records(std::string("a\0b\0", 4), '\0', {"a", "b"});
+  check_records(std::string("a\nb\0c", 5), '\0', {"a\nb", "c"});
+  check_records(std::string("a\0\0b\0", 5), '\0', {"a", "", "b"});
+  check_records(std::string("line1\nline2\n\0", 13), '\0', {"line1\nline2\n"});
+}
+
+TEST_CASE("a custom delimiter") {
+  check_records("a,b,c", ',', {"a", "b", "c"});
+  check_records("a\n,b,", ',', {"a\n", "b"});
+  check_records(",,", ',', {"", ""});
+  check_records("a\xff" "b\xff", '\xff', {"a", "b"});
+  check_records("x\x80y", '\x80', {"x", "y"});
+}
+
+TEST_CASE("a 1 MiB record") {
+  const std::string big = pattern(1024 * 1024, 1);
+  check_records(big + "\nshort\n" + big, '\n', {big, "short", big});
+}
+
+TEST_CASE("records across the 64 KiB read boundary") {
+  const size_t k64 = 64 * 1024;
+  Records expected;
+  std::string content;
+  unsigned seed = 0;
+  for (size_t size : {k64 - 1, size_t{1}, k64, size_t{0}, k64 + 1, size_t{100000}, size_t{3},
+                      2 * k64 - 5, size_t{10}, k64 - 2, size_t{0}, size_t{0}, 3 * k64}) {
+    expected.push_back(pattern(size, ++seed));
+    content += expected.back() + "\n";
+  }
+  check_records(content, '\n', expected);
+
+  // A delimiter as the last byte of a 64 KiB block, and as the first byte of the next.
+  for (size_t first : {k64 - 1, k64, k64 - 2, k64 + 1}) {
+    CAPTURE(first);
+    const std::string a = pattern(first, 5);
+    const std::string b = pattern(30, 6);
+    check_records(a + "\n" + b + "\n", '\n', {a, b});
+  }
+}
+
+TEST_CASE("many small records") {
+  Records expected;
+  std::string content;
+  for (int i = 0; i < 100000; ++i) {
+    expected.push_back(std::to_string(i));
+    content += expected.back() + '\0';
+  }
+  const Records got = read_pipe(content, '\0');
+  REQUIRE(got.size() == expected.size());
+  CHECK(got == expected);
+}
+
+TEST_CASE("a slow writer in small pieces") {
+  Pipe pipe;
+  const std::vector<std::string> pieces = {"he", "llo\nwo", "rld", "\n", "\n", "la", "s", "t"};
+  std::thread writer([&] {
+    for (const std::string& piece : pieces) {
+      write_all(pipe.write_fd(), piece);
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    pipe.close_write();
+  });
+  RecordReader reader(pipe.read_fd(), '\n', "slow pipe");
+  const Records got = read_all(reader);
+  writer.join();
+  CHECK(show(got) == show({"hello", "world", "", "last"}));
+}
+
+TEST_CASE("a byte at a time") {
+  std::string content;
+  Records expected;
+  for (int i = 0; i < 300; ++i) {
+    expected.push_back(i % 7 == 0 ? "" : "r" + std::to_string(i));
+    content += expected.back() + "\n";
+  }
+  Pipe pipe;
+  std::thread writer([&] {
+    for (const char c : content) write_all(pipe.write_fd(), std::string(1, c));
+    pipe.close_write();
+  });
+  RecordReader reader(pipe.read_fd(), '\n', "byte pipe");
+  const Records got = read_all(reader);
+  writer.join();
+  CHECK(show(got) == show(expected));
+}
+
+TEST_CASE("a record is returned as soon as its delimiter arrives") {
+  Pipe pipe;
+  std::atomic<bool> first_read{false};
+  std::atomic<bool> waited_in_vain{false};
+  std::thread writer([&] {
+    write_all(pipe.write_fd(), "first\nsec");
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!first_read.load()) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        waited_in_vain = true;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    write_all(pipe.write_fd(), "ond\n");
+    pipe.close_write();
+  });
+  RecordReader reader(pipe.read_fd(), '\n', "live pipe");
+  const std::optional<std::string> first = reader.next();
+  first_read = true;
+  const std::optional<std::string> second = reader.next();
+  const std::optional<std::string> end = reader.next();
+  writer.join();
+  CHECK_FALSE(waited_in_vain.load());
+  CHECK(first == std::optional<std::string>("first"));
+  CHECK(second == std::optional<std::string>("second"));
+  CHECK_FALSE(end.has_value());
+}
+
+void ignore_signal(int) {}
+
+TEST_CASE("a signal during a read does not end the input") {
+  struct sigaction action = {};
+  action.sa_handler = ignore_signal;
+  sigemptyset(&action.sa_mask);
+  action.sa_flags = 0;  // no SA_RESTART: a blocked read fails with EINTR
+  struct sigaction old_action = {};
+  REQUIRE(sigaction(SIGUSR1, &action, &old_action) == 0);
+
+  Pipe pipe;
+  const pthread_t reader_thread = pthread_self();
+  std::thread writer([&] {
+    for (int i = 0; i < 20; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      pthread_kill(reader_thread, SIGUSR1);
+    }
+    write_all(pipe.write_fd(), "after ");
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    pthread_kill(reader_thread, SIGUSR1);
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    write_all(pipe.write_fd(), "signals\n");
+    for (int i = 0; i < 5; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+      pthread_kill(reader_thread, SIGUSR1);
+    }
+    pipe.close_write();
+  });
+  RecordReader reader(pipe.read_fd(), '\n', "signalled pipe");
+  std::optional<std::string> got;
+  std::string error;
+  try {
+    got = reader.next();
+    CHECK_FALSE(reader.next().has_value());
+  } catch (const Error& e) {
+    error = e.what();
+  }
+  writer.join();
+  sigaction(SIGUSR1, &old_action, nullptr);
+  CHECK(error == "");
+  CHECK(got == std::optional<std::string>("after signals"));
+}
+
+TEST_CASE("a read error throws an Error naming the input") {
+  SUBCASE("a directory") {
+    const int fd = open("/", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    REQUIRE(fd >= 0);
+    RecordReader reader(fd, '\n', "my-input-list.txt");
+    try {
+      reader.next();
+      FAIL("next() should have thrown");
+    } catch (const Error& e) {
+      const std::string message = e.what();
+      CHECK(message.find("my-input-list.txt") != std::string::npos);
+      CHECK(message.find("Is a directory") != std::string::npos);
+    }
+    close(fd);
+  }
+  SUBCASE("a closed descriptor") {
+    int fds[2];
+    REQUIRE(pipe2(fds, O_CLOEXEC) == 0);
+    close(fds[0]);
+    close(fds[1]);
+    RecordReader reader(fds[0], '\0', "closed-input");
+    try {
+      reader.next();
+      FAIL("next() should have thrown");
+    } catch (const Error& e) {
+      CHECK(std::string(e.what()).find("closed-input") != std::string::npos);
+    }
+  }
+}
+
+}  // namespace
+}  // namespace taskpool

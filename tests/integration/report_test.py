@@ -1,0 +1,162 @@
+"""What taskpool reports about a run: --dry-run, the text summary and --summary-json."""
+
+import json
+import os
+import re
+import unittest
+
+from helpers import (TaskpoolTestCase, parallel, requires_gnu_parallel, taskpool)
+
+SUMMARY_LINE = re.compile(r"(\d+) jobs, (\d+) succeeded, (\d+) failed")
+
+
+class DryRunTest(TaskpoolTestCase):
+
+    def test_prints_commands_quoted(self):
+        r = taskpool("--dry-run", "echo", ":::", "a b")
+        self.assertExit(r, 0)
+        self.assertEqual(r.out, "echo 'a b'\n")
+
+    def test_runs_nothing(self):
+        r = taskpool("-k", "--dry-run", "touch", "{}", ":::", "one", "two", cwd=self.tmp)
+        self.assertExit(r, 0)
+        self.assertEqual(r.out, "touch one\ntouch two\n")
+        self.assertEqual(os.listdir(self.tmp), [], "--dry-run ran a command")
+
+    def test_runs_nothing_for_command_line_records(self):
+        r = taskpool("-k", "--dry-run", input=b"touch one\ntouch two; touch three\n", cwd=self.tmp)
+        self.assertExit(r, 0)
+        self.assertEqual(r.out, "touch one\ntouch two; touch three\n")
+        self.assertEqual(os.listdir(self.tmp), [])
+
+    def test_replacement_strings(self):
+        r = taskpool("-k", "--dry-run", "cp", "{}", "{.}.jpg", "{/}", "{//}", "{/.}", "{#}",
+                     ":::", "dir/a b.png", "x.png")
+        self.assertExit(r, 0)
+        self.assertEqual(r.out, "cp 'dir/a b.png' 'dir/a b'.jpg 'a b.png' dir 'a b' 1\n"
+                                "cp x.png x.jpg x.png . x 2\n")
+
+    def test_failing_commands_are_not_counted(self):
+        r = taskpool("--dry-run", "false", ":::", "1", "2")
+        self.assertExit(r, 0)
+
+    @requires_gnu_parallel
+    def test_matches_gnu_parallel(self):
+        args = ["-k", "--dry-run", "echo", "{}", "{#}", "x{.}y", ":::", "a b", "plain", "it's",
+                "$(x)", "semi;colon", "d/f.e"]
+        mine, ref = taskpool(*args), parallel(*args)
+        self.assertExit(mine, 0)
+        self.assertEqual(mine.stdout, ref.stdout)
+
+
+class SummaryTest(TaskpoolTestCase):
+
+    def test_summary_on_stderr(self):
+        r = taskpool("--summary", "-j2", "exit {}", ":::", "0", "1", "0", "2", "0")
+        self.assertExit(r, 2)
+        self.assertEqual(r.stdout, b"")
+        m = SUMMARY_LINE.search(r.err)
+        self.assertIsNotNone(m, f"no summary on stderr: {r.err!r}")
+        self.assertEqual(m.groups(), ("5", "3", "2"))
+        for figure in ("jobs/s", "p50", "p95", "p99", "max", "utilization"):
+            self.assertIn(figure, r.err, f"the summary has no {figure}")
+
+    def test_no_summary_prints_nothing(self):
+        r = taskpool("--no-summary", "-j2", "exit {}", ":::", "0", "1")
+        self.assertExit(r, 1)
+        self.assertEqual(r.stderr, b"")
+
+    def test_no_summary_when_stderr_is_not_a_terminal(self):
+        r = taskpool("-j2", "true", ":::", "0", "1")
+        self.assertExit(r, 0)
+        self.assertEqual(r.stderr, b"")
+
+    def test_summary_when_stderr_is_a_terminal(self):
+        master, slave = os.openpty()
+        try:
+            r = taskpool("-j2", "true", ":::", "0", "1", stderr_fd=slave)
+            os.close(slave)
+            slave = -1
+            err = b""
+            while True:
+                try:
+                    chunk = os.read(master, 4096)
+                except OSError:  # EIO: the terminal's other end is closed
+                    break
+                if not chunk:
+                    break
+                err += chunk
+        finally:
+            if slave >= 0:
+                os.close(slave)
+            os.close(master)
+        self.assertExit(r, 0)
+        self.assertRegex(err.decode(), SUMMARY_LINE.pattern)
+        self.assertEqual(SUMMARY_LINE.search(err.decode()).groups(), ("2", "2", "0"))
+
+
+class SummaryJsonTest(TaskpoolTestCase):
+
+    def check_counts(self, data, total, succeeded, failed):
+        self.assertEqual(data["jobs"]["total"], total)
+        self.assertEqual(data["jobs"]["succeeded"], succeeded)
+        self.assertEqual(data["jobs"]["failed"], failed)
+
+    def test_to_a_file(self):
+        out = self.path("summary.json")
+        r = taskpool("-j3", "--summary-json", out, "exit {}", ":::", "0", "1", "0", "4", "0", "0")
+        self.assertExit(r, 2)
+        self.assertEqual(r.stdout, b"")
+        data = json.loads(out.read_text())
+        self.check_counts(data, 6, 4, 2)
+        self.assertEqual(data["workers"], 3)
+        self.assertEqual(data["mode"], "pool")
+        lat = data["latency_seconds"]
+        self.assertLessEqual(lat["min"], lat["p50"])
+        self.assertLessEqual(lat["p50"], lat["p95"])
+        self.assertLessEqual(lat["p95"], lat["p99"])
+        self.assertLessEqual(lat["p99"], lat["max"])
+        self.assertGreater(data["wall_seconds"], 0)
+        self.assertGreaterEqual(data["utilization"], 0)
+        self.assertLessEqual(data["utilization"], 1.0001)
+
+    def test_to_stdout_after_the_jobs_output(self):
+        r = taskpool("-k", "--summary-json", "-", "echo", ":::", "a", "b")
+        self.assertExit(r, 0)
+        lines = r.out.splitlines()
+        self.assertEqual(lines[:2], ["a", "b"])
+        data = json.loads("\n".join(lines[2:]))
+        self.check_counts(data, 2, 2, 0)
+
+    def test_batch_mode_and_many_failures(self):
+        out = self.path("summary.json")
+        r = taskpool("-j4", "--mode", "batch", "--summary-json", out, "false", ":::",
+                     *map(str, range(120)))
+        self.assertExit(r, 101)
+        data = json.loads(out.read_text())
+        self.check_counts(data, 120, 0, 120)
+        self.assertEqual(data["mode"], "batch")
+
+    def test_missing_programs_count_as_failed(self):
+        out = self.path("summary.json")
+        r = taskpool("--summary-json", out, "{}", ":::", "true", "taskpool-no-such-program-xyz")
+        self.assertExit(r, 1)
+        self.check_counts(json.loads(out.read_text()), 2, 1, 1)
+
+    def test_with_summary_text_too(self):
+        out = self.path("summary.json")
+        r = taskpool("--summary", "--summary-json", out, "true", ":::", "1", "2", "3")
+        self.assertExit(r, 0)
+        self.assertEqual(SUMMARY_LINE.search(r.err).groups(), ("3", "3", "0"))
+        self.check_counts(json.loads(out.read_text()), 3, 3, 0)
+
+    def test_no_jobs(self):
+        out = self.path("summary.json")
+        r = taskpool("--summary-json", out, "echo", input=b"")
+        self.assertExit(r, 0)
+        self.assertEqual(r.stdout, b"")
+        self.check_counts(json.loads(out.read_text()), 0, 0, 0)
+
+
+if __name__ == "__main__":
+    unittest.main()

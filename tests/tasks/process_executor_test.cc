@@ -1,0 +1,746 @@
+#include "tasks/process_executor.h"
+
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <initializer_list>
+#include <map>
+#include <optional>
+#include <set>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <tuple>
+#include <vector>
+
+namespace taskpool {
+namespace {
+
+using namespace std::chrono_literals;
+namespace fs = std::filesystem;
+
+TimePoint now() { return std::chrono::steady_clock::now(); }
+
+// Sets the calling thread's signal mask for one test and puts the old one back.
+class ScopedSignalMask {
+ public:
+  ScopedSignalMask(int how, std::initializer_list<int> signals) {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int sig : signals) sigaddset(&set, sig);
+    REQUIRE(pthread_sigmask(how, &set, &previous_) == 0);
+  }
+  ~ScopedSignalMask() { pthread_sigmask(SIG_SETMASK, &previous_, nullptr); }
+  ScopedSignalMask(const ScopedSignalMask&) = delete;
+  ScopedSignalMask& operator=(const ScopedSignalMask&) = delete;
+
+  const sigset_t& previous() const { return previous_; }
+
+ private:
+  sigset_t previous_;
+};
+
+// What the executor's contract asks of its caller: the SIGCHLD handler installed, SIGCHLD blocked
+// outside wait(), and the mask from before passed in.
+class SignalSetup {
+ public:
+  SignalSetup() {
+    install_child_signal_handler();
+    blocked_.emplace(SIG_BLOCK, std::initializer_list<int>{SIGCHLD});
+  }
+  const sigset_t& original() const { return blocked_->previous(); }
+
+ private:
+  std::optional<ScopedSignalMask> blocked_;
+};
+
+// Ends the test program if a test hangs, instead of hanging the whole run.
+class Watchdog {
+ public:
+  explicit Watchdog(unsigned seconds) { alarm(seconds); }
+  ~Watchdog() { alarm(0); }
+  Watchdog(const Watchdog&) = delete;
+  Watchdog& operator=(const Watchdog&) = delete;
+};
+
+class TempDir {
+ public:
+  TempDir() {
+    std::string pattern = (fs::temp_directory_path() / "taskpool-exec-test-XXXXXX").string();
+    REQUIRE(mkdtemp(pattern.data()) != nullptr);
+    path_ = pattern;
+  }
+  ~TempDir() {
+    std::error_code ignored;
+    fs::remove_all(path_, ignored);
+  }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+
+  std::string file(const std::string& name, const std::string& content, mode_t mode) const {
+    const fs::path file = path_ / name;
+    {
+      std::ofstream out(file);
+      out << content;
+      REQUIRE(out.good());
+    }
+    REQUIRE(chmod(file.c_str(), mode) == 0);
+    return file.string();
+  }
+
+ private:
+  fs::path path_;
+};
+
+Attempt shell_attempt(WorkerId worker, std::string line) {
+  Attempt attempt;
+  attempt.worker = worker;
+  attempt.command.line = std::move(line);
+  return attempt;
+}
+
+// The words need no quoting in these tests, so joining them gives the matching line.
+Attempt direct_attempt(WorkerId worker, std::vector<std::string> argv) {
+  Attempt attempt;
+  attempt.worker = worker;
+  for (const std::string& word : argv) {
+    if (!attempt.command.line.empty()) attempt.command.line += ' ';
+    attempt.command.line += word;
+  }
+  attempt.command.argv = std::move(argv);
+  return attempt;
+}
+
+// Waits for `count` completions; fails the test when they take longer than `limit`.
+std::vector<Completion> collect(ProcessExecutor& executor, size_t count, Duration limit = 30s) {
+  std::vector<Completion> all;
+  const TimePoint deadline = now() + limit;
+  while (all.size() < count && now() < deadline) {
+    for (Completion& completion : executor.wait(deadline)) all.push_back(std::move(completion));
+  }
+  REQUIRE(all.size() == count);
+  return all;
+}
+
+Completion run(ProcessExecutor& executor, const Attempt& attempt) {
+  executor.start(attempt);
+  return std::move(collect(executor, 1).front());
+}
+
+std::string text(const std::unique_ptr<OutputBuffer>& buffer) {
+  REQUIRE(buffer != nullptr);
+  std::string result;
+  buffer->for_each_chunk([&](std::string_view chunk) { result.append(chunk); });
+  return result;
+}
+
+// Polls `condition` until it holds or `limit` passes.
+bool eventually(const std::function<bool()>& condition, Duration limit = 30s) {
+  const TimePoint deadline = now() + limit;
+  while (!condition()) {
+    if (now() >= deadline) return false;
+    std::this_thread::sleep_for(10ms);
+  }
+  return true;
+}
+
+struct ProcessState {
+  char state = '?';
+  pid_t pgrp = 0;
+};
+
+// From /proc/<pid>/stat; nullopt when there is no such process.
+std::optional<ProcessState> process_state(pid_t pid) {
+  std::ifstream in("/proc/" + std::to_string(pid) + "/stat");
+  std::string line;
+  if (!std::getline(in, line)) return std::nullopt;
+  // "pid (comm) state ppid pgrp ...": comm may hold spaces and parentheses, the last ')' ends it.
+  std::istringstream fields(line.substr(line.rfind(')') + 1));
+  ProcessState result;
+  pid_t ppid = 0;
+  fields >> result.state >> ppid >> result.pgrp;
+  return result;
+}
+
+// Alive and still in process group `pgrp` (a reused pid is another process).
+bool alive_in_group(pid_t pid, pid_t pgrp) {
+  const auto state = process_state(pid);
+  return state && state->state != 'Z' && state->state != 'X' && state->pgrp == pgrp;
+}
+
+size_t open_fd_count() {
+  size_t count = 0;
+  for ([[maybe_unused]] const auto& entry : fs::directory_iterator("/proc/self/fd")) ++count;
+  return count;
+}
+
+std::set<int> fds_of(const std::string& proc_dir) {
+  std::set<int> fds;
+  for (const auto& entry : fs::directory_iterator(proc_dir + "/fd")) {
+    fds.insert(std::stoi(entry.path().filename().string()));
+  }
+  return fds;
+}
+
+// The descriptors of this process that a child inherits unless they are close-on-exec.
+std::set<int> inheritable_fds() {
+  std::set<int> result;
+  for (int fd : fds_of("/proc/self")) {
+    const int flags = fcntl(fd, F_GETFD);
+    if (flags >= 0 && (flags & FD_CLOEXEC) == 0) result.insert(fd);
+  }
+  return result;
+}
+
+// Collects what on_output receives.
+struct LineLog {
+  std::vector<std::tuple<WorkerId, Stream, std::string>> calls;
+
+  ProcessExecutorOptions options() {
+    ProcessExecutorOptions options;
+    options.output = OutputMode::kLines;
+    options.on_output = [this](WorkerId worker, Stream stream, std::string_view data) {
+      calls.emplace_back(worker, stream, std::string(data));
+    };
+    return options;
+  }
+  std::vector<std::string> pieces(WorkerId worker, Stream stream) const {
+    std::vector<std::string> result;
+    for (const auto& [w, s, data] : calls) {
+      if (w == worker && s == stream) result.push_back(data);
+    }
+    return result;
+  }
+  std::string joined(WorkerId worker, Stream stream) const {
+    std::string result;
+    for (const std::string& piece : pieces(worker, stream)) result += piece;
+    return result;
+  }
+};
+
+// Lets wait() run until `worker` has printed a whole first line on stdout, and returns it.
+std::string first_line(ProcessExecutor& executor, const LineLog& log, WorkerId worker) {
+  const TimePoint deadline = now() + 30s;
+  while (log.pieces(worker, Stream::kStdout).empty() && now() < deadline) {
+    REQUIRE(executor.wait(now() + 100ms).empty());
+  }
+  const auto pieces = log.pieces(worker, Stream::kStdout);
+  REQUIRE(!pieces.empty());
+  return pieces.front().substr(0, pieces.front().find('\n'));
+}
+
+std::vector<pid_t> pids_in(const std::string& line) {
+  std::istringstream in(line);
+  std::vector<pid_t> pids;
+  for (pid_t pid; in >> pid;) pids.push_back(pid);
+  return pids;
+}
+
+uint64_t signal_bit(int sig) { return uint64_t{1} << (sig - 1); }
+
+TEST_CASE("process executor: direct exec captures stdout and stderr apart, and the exit status") {
+  SignalSetup signals;
+  ProcessExecutor executor({}, signals.original());
+  Attempt attempt = direct_attempt(4, {"sh", "-c", "echo out; echo err >&2; exit 7"});
+  attempt.command.line = "echo the line is not what runs";
+  const TimePoint before = now();
+  const Completion c = run(executor, attempt);
+  CHECK(c.worker == 4);
+  CHECK(c.started);
+  CHECK(c.error.empty());
+  CHECK(c.exit_status == 7);
+  CHECK(c.signal == 0);
+  CHECK_FALSE(c.succeeded());
+  CHECK(text(c.stdout_data) == "out\n");
+  CHECK(text(c.stderr_data) == "err\n");
+  CHECK(c.stdout_bytes == 4);
+  CHECK(c.stderr_bytes == 4);
+  CHECK(c.start >= before);
+  CHECK(c.end >= c.start);
+  CHECK(c.end <= now());
+  CHECK(executor.running() == 0);
+}
+
+TEST_CASE("process executor: direct exec passes the words as they are, with no shell") {
+  SignalSetup signals;
+  ProcessExecutor executor({}, signals.original());
+  const Completion c = run(executor, direct_attempt(1, {"echo", "$HOME", "a  b", "*"}));
+  CHECK(c.succeeded());
+  CHECK(text(c.stdout_data) == "$HOME a  b *\n");
+}
+
+TEST_CASE("process executor: a line without argv runs through the shell") {
+  SignalSetup signals;
+  ProcessExecutor executor({}, signals.original());
+  const Completion c = run(executor, shell_attempt(2, "echo hi | tr a-z A-Z"));
+  CHECK(c.succeeded());
+  CHECK(c.worker == 2);
+  CHECK(text(c.stdout_data) == "HI\n");
+  CHECK(text(c.stderr_data).empty());
+}
+
+TEST_CASE("process executor: exit status") {
+  SignalSetup signals;
+  ProcessExecutor executor({}, signals.original());
+  const Completion shell = run(executor, shell_attempt(1, "exit 42"));
+  CHECK(shell.started);
+  CHECK(shell.exit_status == 42);
+  CHECK(shell.signal == 0);
+  const Completion direct = run(executor, direct_attempt(1, {"false"}));
+  CHECK(direct.exit_status == 1);
+  CHECK(run(executor, direct_attempt(1, {"true"})).succeeded());
+}
+
+TEST_CASE("process executor: killed by a signal") {
+  SignalSetup signals;
+  ProcessExecutor executor({}, signals.original());
+  const Completion c = run(executor, shell_attempt(1, "kill -9 $$"));
+  CHECK(c.started);
+  CHECK(c.signal == 9);
+  CHECK(c.exit_status == 0);
+  CHECK_FALSE(c.succeeded());
+}
+
+TEST_CASE("process executor: a program not on PATH is not started") {
+  SignalSetup signals;
+  ProcessExecutor executor({}, signals.original());
+  executor.start(direct_attempt(3, {"taskpool-test-no-such-program", "x"}));
+  CHECK(executor.running() == 0);
+  const auto completions = executor.wait(now());  // reported at once, not after a deadline
+  REQUIRE(completions.size() == 1);
+  const Completion& c = completions.front();
+  CHECK(c.worker == 3);
+  CHECK_FALSE(c.started);
+  CHECK(c.exit_status == 127);
+  CHECK(c.error == "taskpool-test-no-such-program: command not found");
+  CHECK(c.stdout_data == nullptr);
+  CHECK(c.end >= c.start);
+}
+
+TEST_CASE("process executor: a path that does not exist") {
+  SignalSetup signals;
+  ProcessExecutor executor({}, signals.original());
+  const Completion c = run(executor, direct_attempt(1, {"/nonexistent-taskpool-dir/prog"}));
+  CHECK_FALSE(c.started);
+  CHECK(c.exit_status == 127);
+  CHECK(c.error == "/nonexistent-taskpool-dir/prog: No such file or directory");
+}
+
+TEST_CASE("process executor: a file without execute permission") {
+  SignalSetup signals;
+  TempDir tmp;
+  const std::string path = tmp.file("not-executable", "echo should not run\n", 0644);
+  ProcessExecutor executor({}, signals.original());
+  const Completion c = run(executor, direct_attempt(1, {path}));
+  CHECK_FALSE(c.started);
+  CHECK(c.exit_status == 126);
+  CHECK(c.error == path + ": Permission denied");
+}
+
+TEST_CASE("process executor: a script without #! runs through the shell") {
+  SignalSetup signals;
+  TempDir tmp;
+  const std::string path = tmp.file("script", "echo \"script ran with $1\"\n", 0755);
+  ProcessExecutor executor({}, signals.original());
+  const Completion c = run(executor, direct_attempt(1, {path, "arg1"}));
+  CHECK(c.started);
+  CHECK(c.succeeded());
+  CHECK(text(c.stdout_data) == "script ran with arg1\n");
+  CHECK(text(c.stderr_data).empty());
+}
+
+TEST_CASE("process executor: many children at once, each completion on its worker") {
+  SignalSetup signals;
+  ProcessExecutor executor({}, signals.original());
+  constexpr int kChildren = 50;
+  for (WorkerId worker = 1; worker <= kChildren; ++worker) {
+    executor.start(direct_attempt(worker, {"echo", "output of " + std::to_string(worker)}));
+  }
+  CHECK(executor.running() == kChildren);
+  std::set<WorkerId> seen;
+  for (const Completion& c : collect(executor, kChildren, 60s)) {
+    CHECK(c.succeeded());
+    CHECK(text(c.stdout_data) == "output of " + std::to_string(c.worker) + "\n");
+    seen.insert(c.worker);
+  }
+  CHECK(seen.size() == kChildren);
+  CHECK(executor.running() == 0);
+}
+
+TEST_CASE("process executor: output past the memory limit spills to a file, byte for byte") {
+  SignalSetup signals;
+  ProcessExecutorOptions options;
+  options.memory_limit = 4096;
+  ProcessExecutor executor(options, signals.original());
+  const Completion c = run(executor, direct_attempt(1, {"seq", "1", "100000"}));
+  std::string expected;
+  for (int i = 1; i <= 100000; ++i) expected += std::to_string(i) + "\n";
+  CHECK(c.succeeded());
+  REQUIRE(c.stdout_data != nullptr);
+  CHECK(c.stdout_data->spilled());
+  CHECK(c.stdout_data->size() == expected.size());
+  CHECK(c.stdout_bytes == expected.size());
+  CHECK(text(c.stdout_data) == expected);
+  CHECK_FALSE(c.stderr_data->spilled());
+  CHECK(c.stderr_bytes == 0);
+}
+
+TEST_CASE("process executor: kDiscard keeps no output") {
+  SignalSetup signals;
+  ProcessExecutorOptions options;
+  options.output = OutputMode::kDiscard;
+  ProcessExecutor executor(options, signals.original());
+  const Completion c = run(executor, shell_attempt(1, "echo out; echo err >&2; exit 3"));
+  CHECK(c.started);
+  CHECK(c.exit_status == 3);
+  CHECK(c.stdout_data == nullptr);
+  CHECK(c.stderr_data == nullptr);
+  CHECK(c.stdout_bytes == 0);
+  CHECK(c.stderr_bytes == 0);
+}
+
+TEST_CASE("process executor: kLines passes whole lines in order, and the unterminated rest") {
+  SignalSetup signals;
+  LineLog log;
+  ProcessExecutor executor(log.options(), signals.original());
+  const Completion c =
+      run(executor, shell_attempt(3,
+                                  "printf 'one\\ntwo\\n'; printf 'e1\\ne' >&2; printf 'thr'; "
+                                  "sleep 0.1; printf 'ee\\nfour'; printf '2' >&2"));
+  CHECK(c.succeeded());
+  CHECK(c.stdout_data == nullptr);
+  CHECK(c.stderr_data == nullptr);
+  CHECK(c.stdout_bytes == 18);
+  CHECK(c.stderr_bytes == 5);
+
+  CHECK(log.joined(3, Stream::kStdout) == "one\ntwo\nthree\nfour");
+  CHECK(log.joined(3, Stream::kStderr) == "e1\ne2");
+  const auto out = log.pieces(3, Stream::kStdout);
+  const auto err = log.pieces(3, Stream::kStderr);
+  REQUIRE(out.size() >= 2);
+  REQUIRE(err.size() >= 2);
+  for (size_t i = 0; i + 1 < out.size(); ++i) CHECK(out[i].back() == '\n');
+  for (size_t i = 0; i + 1 < err.size(); ++i) CHECK(err[i].back() == '\n');
+  CHECK(out.back() == "four");
+  CHECK(err.back() == "e2");
+  for (const auto& [worker, stream, data] : log.calls) CHECK(worker == 3);
+}
+
+TEST_CASE("process executor: cancel ends the attempt on that worker, and only that one") {
+  SignalSetup signals;
+  ProcessExecutor executor({}, signals.original());
+  executor.start(direct_attempt(1, {"sleep", "100"}));
+  executor.start(direct_attempt(2, {"sleep", "100"}));
+  executor.cancel(3, CancelMode::kKill);  // no attempt there: nothing happens
+  CHECK(executor.wait(now() + 50ms).empty());
+  CHECK(executor.running() == 2);
+
+  executor.cancel(1, CancelMode::kTerminate);
+  auto first = collect(executor, 1);
+  CHECK(first.front().worker == 1);
+  CHECK(first.front().started);
+  CHECK(first.front().signal == SIGTERM);
+  CHECK(first.front().exit_status == 0);
+  CHECK(executor.running() == 1);
+
+  executor.cancel(2, CancelMode::kKill);
+  auto second = collect(executor, 1);
+  CHECK(second.front().worker == 2);
+  CHECK(second.front().signal == SIGKILL);
+  CHECK(executor.running() == 0);
+}
+
+TEST_CASE("process executor: cancel reaches the children of the command too") {
+  SignalSetup signals;
+  LineLog log;
+  ProcessExecutor executor(log.options(), signals.original());
+  executor.start(shell_attempt(1, "sleep 100 & echo $! $$; wait"));
+  const auto pids = pids_in(first_line(executor, log, 1));
+  REQUIRE(pids.size() == 2);
+  const pid_t grandchild = pids[0];
+  const pid_t group = pids[1];
+  REQUIRE(grandchild > 1);
+  REQUIRE(group > 1);
+  CHECK(group != getpgrp());
+  CHECK(alive_in_group(grandchild, group));
+
+  executor.cancel(1, CancelMode::kTerminate);
+  const auto completions = collect(executor, 1);
+  CHECK(completions.front().signal == SIGTERM);
+  CHECK(eventually([&] { return !alive_in_group(grandchild, group); }));
+  if (alive_in_group(grandchild, group)) kill(-group, SIGKILL);
+}
+
+TEST_CASE("process executor: a child of the command holding stdout open does not hold the end") {
+  SignalSetup signals;
+  ProcessExecutor executor({}, signals.original());
+  const TimePoint before = now();
+  const Completion c = run(executor, shell_attempt(1, "sleep 30 & echo done $$"));
+  const Duration took = now() - before;
+  CHECK(c.succeeded());
+  const std::string out = text(c.stdout_data);
+  CHECK(out.rfind("done ", 0) == 0);
+  CHECK(took < 10s);
+  const auto pids = pids_in(out.substr(5));
+  REQUIRE(pids.size() == 1);
+  REQUIRE(pids[0] > 1);
+  kill(-pids[0], SIGKILL);  // the sleep left behind
+}
+
+TEST_CASE("process executor: wake() makes wait(kNever) return") {
+  SignalSetup signals;
+  ProcessExecutor executor({}, signals.original());
+  executor.start(direct_attempt(1, {"sleep", "100"}));
+  {
+    Watchdog watchdog(120);
+    executor.wake();  // before wait(): the next one returns
+    CHECK(executor.wait(kNever).empty());
+
+    std::thread waker([&] {
+      std::this_thread::sleep_for(100ms);
+      executor.wake();
+    });
+    CHECK(executor.wait(kNever).empty());
+    waker.join();
+  }
+  CHECK(executor.running() == 1);
+  executor.cancel(1, CancelMode::kKill);
+  CHECK(collect(executor, 1).front().signal == SIGKILL);
+}
+
+TEST_CASE("process executor: wait honours its deadline") {
+  SignalSetup signals;
+  ProcessExecutor executor({}, signals.original());
+  executor.start(direct_attempt(1, {"sleep", "100"}));
+
+  TimePoint before = now();
+  CHECK(executor.wait(before - 1s).empty());
+  CHECK(now() - before < 5s);
+
+  before = now();
+  CHECK(executor.wait(before + 200ms).empty());
+  CHECK(now() - before >= 200ms);
+  CHECK(now() - before < 10s);
+
+  executor.cancel(1, CancelMode::kKill);
+  CHECK(collect(executor, 1).size() == 1);
+}
+
+// Makes this program's stdin a pipe that never ends, for one test, so a child that inherited it
+// would block reading.
+class EndlessStdin {
+ public:
+  EndlessStdin() {
+    int fds[2];
+    REQUIRE(pipe2(fds, O_CLOEXEC) == 0);
+    read_end_ = fds[0];
+    write_end_ = fds[1];
+    saved_ = fcntl(STDIN_FILENO, F_DUPFD_CLOEXEC, 3);  // -1 when stdin was closed
+    REQUIRE(dup2(read_end_, STDIN_FILENO) == STDIN_FILENO);
+  }
+  ~EndlessStdin() {
+    if (saved_ >= 0) {
+      dup2(saved_, STDIN_FILENO);
+      close(saved_);
+    } else {
+      close(STDIN_FILENO);
+    }
+    close(read_end_);
+    close(write_end_);
+  }
+  EndlessStdin(const EndlessStdin&) = delete;
+  EndlessStdin& operator=(const EndlessStdin&) = delete;
+
+ private:
+  int read_end_ = -1;
+  int write_end_ = -1;
+  int saved_ = -1;
+};
+
+TEST_CASE("process executor: stdin is /dev/null") {
+  SignalSetup signals;
+  EndlessStdin stdin_pipe;
+  ProcessExecutor executor({}, signals.original());
+  executor.start(direct_attempt(1, {"cat"}));
+  const auto cat = collect(executor, 1, 20s);
+  CHECK(cat.front().succeeded());
+  CHECK(cat.front().stdout_bytes == 0);
+  const Completion link = run(executor, direct_attempt(1, {"readlink", "/proc/self/fd/0"}));
+  CHECK(text(link.stdout_data) == "/dev/null\n");
+}
+
+TEST_CASE("process executor: a child gets its own process group") {
+  SignalSetup signals;
+  ProcessExecutor executor({}, signals.original());
+  const Completion c = run(executor, direct_attempt(1, {"cat", "/proc/self/stat"}));
+  const std::string stat = text(c.stdout_data);
+  const pid_t pid = std::stoi(stat);
+  std::istringstream fields(stat.substr(stat.rfind(')') + 1));
+  char state = 0;
+  pid_t ppid = 0;
+  pid_t pgrp = 0;
+  fields >> state >> ppid >> pgrp;
+  CHECK(ppid == getpid());
+  CHECK(pgrp == pid);
+  CHECK(pgrp != getpgrp());
+}
+
+TEST_CASE("process executor: a child gets the original signal mask and default dispositions") {
+  // SIGUSR2 blocked before: it is part of the original mask, which the child must get.
+  ScopedSignalMask usr2(SIG_BLOCK, {SIGUSR2});
+  struct sigaction ignore = {};
+  ignore.sa_handler = SIG_IGN;
+  struct sigaction old_pipe;
+  REQUIRE(sigaction(SIGPIPE, &ignore, &old_pipe) == 0);
+  SignalSetup signals;
+  ProcessExecutor executor({}, signals.original());
+  const Completion c = run(executor, direct_attempt(1, {"grep", "^Sig", "/proc/self/status"}));
+  sigaction(SIGPIPE, &old_pipe, nullptr);
+
+  std::map<std::string, uint64_t> masks;
+  std::istringstream lines(text(c.stdout_data));
+  for (std::string name, value; lines >> name >> value;) {
+    masks[name] = std::stoull(value, nullptr, 16);
+  }
+  REQUIRE(masks.count("SigBlk:") == 1);
+  REQUIRE(masks.count("SigIgn:") == 1);
+  CHECK((masks["SigBlk:"] & signal_bit(SIGUSR2)) != 0);
+  CHECK((masks["SigBlk:"] & signal_bit(SIGCHLD)) == 0);
+  CHECK((masks["SigIgn:"] & signal_bit(SIGPIPE)) == 0);
+}
+
+TEST_CASE("process executor: a child inherits none of the executor's descriptors") {
+  SignalSetup signals;
+  LineLog log;
+  ProcessExecutor executor(log.options(), signals.original());
+  executor.start(direct_attempt(1, {"sleep", "100"}));  // its pipes are open meanwhile
+  executor.start(shell_attempt(2, "echo $$; exec sleep 100"));
+  const auto pids = pids_in(first_line(executor, log, 2));
+  REQUIRE(pids.size() == 1);
+  const std::string proc = "/proc/" + std::to_string(pids[0]);
+
+  const std::set<int> allowed = [] {
+    std::set<int> fds = inheritable_fds();  // whatever the test program itself was given
+    fds.insert({0, 1, 2});
+    return fds;
+  }();
+  for (int fd : fds_of(proc)) {
+    INFO("fd " << fd);
+    CHECK(allowed.count(fd) == 1);
+  }
+  CHECK(fs::read_symlink(proc + "/fd/0") == "/dev/null");
+  const std::string out = fs::read_symlink(proc + "/fd/1").string();
+  const std::string err = fs::read_symlink(proc + "/fd/2").string();
+  CHECK(out.rfind("pipe:", 0) == 0);
+  CHECK(err.rfind("pipe:", 0) == 0);
+  CHECK(out != err);
+
+  executor.cancel(1, CancelMode::kKill);
+  executor.cancel(2, CancelMode::kKill);
+  CHECK(collect(executor, 2).size() == 2);
+}
+
+TEST_CASE("process executor: the destructor kills and reaps what still runs") {
+  SignalSetup signals;
+  LineLog log;
+  pid_t shell = 0;
+  pid_t grandchild = 0;
+  {
+    ProcessExecutor executor(log.options(), signals.original());
+    executor.start(shell_attempt(1, "sleep 100 & echo $! $$; wait"));
+    const auto pids = pids_in(first_line(executor, log, 1));
+    REQUIRE(pids.size() == 2);
+    grandchild = pids[0];
+    shell = pids[1];
+    REQUIRE(shell > 1);
+    CHECK(alive_in_group(shell, shell));
+  }
+  errno = 0;
+  CHECK(kill(shell, 0) == -1);  // reaped, not a zombie left behind
+  CHECK(errno == ESRCH);
+  CHECK(eventually([&] { return !alive_in_group(grandchild, shell); }));
+}
+
+TEST_CASE("process executor: running out of descriptors fails that attempt only") {
+  SignalSetup signals;
+  ProcessExecutor executor({}, signals.original());
+  rlimit old_limit;
+  REQUIRE(getrlimit(RLIMIT_NOFILE, &old_limit) == 0);
+  const int lowest_free = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  REQUIRE(lowest_free >= 0);
+  close(lowest_free);
+  {
+    // One descriptor left: not enough for a pipe.
+    rlimit tight = old_limit;
+    tight.rlim_cur = static_cast<rlim_t>(lowest_free) + 1;
+    REQUIRE(setrlimit(RLIMIT_NOFILE, &tight) == 0);
+    executor.start(direct_attempt(1, {"echo", "hi"}));
+    REQUIRE(setrlimit(RLIMIT_NOFILE, &old_limit) == 0);
+  }
+  const auto failed = collect(executor, 1);
+  CHECK_FALSE(failed.front().started);
+  CHECK(failed.front().exit_status == 126);
+  CHECK(failed.front().error.find("echo") != std::string::npos);
+  CHECK(failed.front().error.find("Too many open files") != std::string::npos);
+
+  const Completion c = run(executor, direct_attempt(1, {"echo", "hi"}));
+  CHECK(c.succeeded());
+  CHECK(text(c.stdout_data) == "hi\n");
+}
+
+TEST_CASE("process executor: no descriptor outlives its attempt") {
+  SignalSetup signals;
+  TempDir tmp;
+  const std::string not_executable = tmp.file("not-executable", "true\n", 0644);
+  const size_t before = open_fd_count();
+  {
+    ProcessExecutor executor({}, signals.original());
+    const size_t idle = open_fd_count();
+    constexpr int kJobs = 200;
+    constexpr WorkerId kWorkers = 20;
+    int started = 0;
+    int ended = 0;
+    const auto start = [&](WorkerId worker) {
+      switch (started++ % 4) {
+        case 0:
+          executor.start(direct_attempt(worker, {"echo", std::to_string(started)}));
+          break;
+        case 1:
+          executor.start(shell_attempt(worker, "echo err >&2; exit 1"));
+          break;
+        case 2:
+          executor.start(direct_attempt(worker, {"taskpool-test-no-such-program"}));
+          break;
+        default:
+          executor.start(direct_attempt(worker, {not_executable}));
+          break;
+      }
+    };
+    for (WorkerId worker = 1; worker <= kWorkers; ++worker) start(worker);
+    const TimePoint deadline = now() + 120s;
+    while (ended < kJobs && now() < deadline) {
+      for (const Completion& c : executor.wait(deadline)) {
+        ++ended;
+        if (started < kJobs) start(c.worker);
+      }
+    }
+    REQUIRE(ended == kJobs);
+    CHECK(executor.running() == 0);
+    CHECK(open_fd_count() == idle);
+  }
+  CHECK(open_fd_count() == before);
+}
+
+}  // namespace
+}  // namespace taskpool
