@@ -4,7 +4,12 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
+#include <cerrno>
+#include <charconv>
 #include <chrono>
+#include <optional>
 
 #include "cli/printer.h"
 #include "core/error.h"
@@ -28,14 +33,17 @@ std::string joblog_line(const Attempt& attempt, const Completion& completion, do
     if (c == '\n') c = '\0';
   }
   const double runtime = completion.started ? to_seconds(completion.runtime()) : 0.0;
+  const int exit_value = completion.timed_out ? -1 : completion.exit_status;
   return fmt::format("{}\t:\t{:.3f}\t{:10.3f}\t0\t{}\t{}\t{}\t{}\n", attempt.seq, start_epoch,
-                     runtime, completion.stdout_bytes, completion.exit_status, completion.signal,
-                     command);
+                     runtime, completion.stdout_bytes, exit_value, completion.signal, command);
 }
 
-JobLog::JobLog(const std::string& path) : path_(path) {
-  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+JobLog::JobLog(const std::string& path, bool append) : path_(path) {
+  const int mode = append ? O_APPEND : O_TRUNC;
+  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | mode, 0666);
   if (fd_ < 0) throw system_error("--joblog: cannot open '" + path + "'");
+  struct stat st;
+  if (fstat(fd_, &st) == 0 && st.st_size > 0) return;
   write_all(fd_, kHeader, ("joblog '" + path_ + "'").c_str());
 }
 
@@ -46,6 +54,79 @@ JobLog::~JobLog() {
 void JobLog::write(const Attempt& attempt, const Completion& completion) {
   const double start = wall_clock_.epoch_seconds(completion.start);
   write_all(fd_, joblog_line(attempt, completion, start), ("joblog '" + path_ + "'").c_str());
+}
+
+namespace {
+
+std::optional<int64_t> parse_integer(std::string_view text) {
+  int64_t value = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
+}  // namespace
+
+std::unordered_map<uint64_t, bool> parse_joblog(std::string_view text, const std::string& name) {
+  std::unordered_map<uint64_t, bool> jobs;
+  if (text.empty()) return jobs;
+  const std::string_view header(JobLog::kHeader);
+  if (!text.starts_with(header)) {
+    throw Error("'" + name + "' is not a joblog: its first line is not the joblog header (" +
+                std::string(header.substr(0, header.size() - 1)) + ")");
+  }
+  text.remove_prefix(header.size());
+  size_t line_number = 1;
+  while (!text.empty()) {
+    ++line_number;
+    const size_t newline = text.find('\n');
+    if (newline == std::string_view::npos) break;  // cut off while being written
+    std::string_view line = text.substr(0, newline);
+    text.remove_prefix(newline + 1);
+    // Seq Host Starttime JobRuntime Send Receive Exitval Signal Command: the command may hold tabs.
+    std::string_view columns[8];
+    for (auto& column : columns) {
+      const size_t tab = line.find('\t');
+      if (tab == std::string_view::npos) {
+        throw Error("'" + name + "' line " + std::to_string(line_number) +
+                    ": not a joblog line (expected 9 tab-separated columns)");
+      }
+      column = line.substr(0, tab);
+      line.remove_prefix(tab + 1);
+    }
+    const auto seq = parse_integer(columns[0]);
+    const auto exit_value = parse_integer(columns[6]);
+    const auto signal = parse_integer(columns[7]);
+    if (!seq || *seq < 1 || !exit_value || !signal) {
+      throw Error("'" + name + "' line " + std::to_string(line_number) +
+                  ": Seq, Exitval and Signal must be whole numbers");
+    }
+    jobs[static_cast<uint64_t>(*seq)] = *exit_value == 0 && *signal == 0;
+  }
+  return jobs;
+}
+
+std::unordered_map<uint64_t, bool> read_joblog(const std::string& path) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return {};
+    throw system_error("--joblog: cannot read '" + path + "'");
+  }
+  std::string text;
+  char buffer[65536];
+  for (;;) {
+    const ssize_t n = ::read(fd, buffer, sizeof buffer);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      const Error error = system_error("--joblog: cannot read '" + path + "'");
+      ::close(fd);
+      throw error;
+    }
+    if (n == 0) break;
+    text.append(buffer, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  return parse_joblog(text, path);
 }
 
 }  // namespace taskpool

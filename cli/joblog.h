@@ -1,7 +1,10 @@
 // GNU parallel's job log: a header, then one tab-separated line per attempt.
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <string_view>
+#include <unordered_map>
 
 #include "core/job.h"
 #include "core/time.h"
@@ -25,7 +28,9 @@ class JobLog {
   static constexpr const char* kHeader =
       "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand\n";
 
-  explicit JobLog(const std::string& path);
+  // `append`: add to an existing joblog (--resume) instead of starting a new one; the header is
+  // written only when the file is new or empty.
+  explicit JobLog(const std::string& path, bool append = false);
   ~JobLog();
   JobLog(const JobLog&) = delete;
   JobLog& operator=(const JobLog&) = delete;
@@ -38,7 +43,16 @@ class JobLog {
   WallClock wall_clock_;
 };
 
-// One line of the log, without writing it (for tests).
+// One line of the log, without writing it (for tests). A timed-out attempt has Exitval -1, as in
+// GNU parallel.
 std::string joblog_line(const Attempt& attempt, const Completion& completion, double start_epoch);
+
+// The jobs a joblog lists: sequence number -> whether its last line says it succeeded (Exitval and
+// Signal 0). An unfinished last line (no newline: the run was cut off while writing it) is
+// ignored. Throws Error naming `name` and the line when the text is not a joblog.
+std::unordered_map<uint64_t, bool> parse_joblog(std::string_view text, const std::string& name);
+
+// Reads and parses the joblog at `path` for --resume; a missing file lists no jobs.
+std::unordered_map<uint64_t, bool> read_joblog(const std::string& path);
 
 }  // namespace taskpool

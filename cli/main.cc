@@ -9,6 +9,9 @@
 #include <memory>
 #include <optional>
 #include <thread>
+#include <unordered_map>
+
+#include <fmt/format.h>
 
 #include "cli/joblog.h"
 #include "cli/options.h"
@@ -71,7 +74,9 @@ std::unique_ptr<RecordStream> open_records(const RunConfig& config) {
 // Jobs from the bounded queue that the reader thread fills.
 class QueueJobSource final : public JobSource {
  public:
-  explicit QueueJobSource(BoundedQueue<Record>& queue) : queue_(queue) {}
+  QueueJobSource(BoundedQueue<Record>& queue, const std::atomic<uint64_t>& seen)
+      : queue_(queue), seen_(seen) {}
+  uint64_t records_seen() const override { return seen_.load(std::memory_order_relaxed); }
   State poll(Record& out) override {
     switch (queue_.try_pop(out)) {
       case BoundedQueue<Record>::State::kItem:
@@ -86,6 +91,7 @@ class QueueJobSource final : public JobSource {
 
  private:
   BoundedQueue<Record>& queue_;
+  const std::atomic<uint64_t>& seen_;
 };
 
 // Jobs from records held in memory (--compare runs the same input twice).
@@ -103,6 +109,14 @@ class MemoryJobSource final : public JobSource {
   size_t pos_ = 0;
 };
 
+// "exited with status 3", "was killed by signal 9", "timed out".
+std::string outcome(const Completion& completion) {
+  if (completion.timed_out) return "timed out";
+  if (!completion.started) return completion.error;
+  if (completion.signal != 0) return fmt::format("was killed by signal {}", completion.signal);
+  return fmt::format("exited with status {}", completion.exit_status);
+}
+
 // Feeds the printer and the joblog. An output error stops the run: nothing more is started,
 // running jobs are terminated, and the error is reported at the end.
 class Reporter final : public RunObserver {
@@ -114,9 +128,26 @@ class Reporter final : public RunObserver {
       if (printer_) printer_->job_started(job, attempt);
     });
   }
+  void on_retry(const Job& job, const Attempt& attempt, const Completion& completion,
+                Duration delay) override {
+    guard([&] {
+      write_all(STDERR_FILENO,
+                fmt::format("taskpool: job {} {} (attempt {}); retrying in {}: {}\n", job.seq,
+                            outcome(completion), attempt.number, human_duration(delay),
+                            attempt.command.line),
+                "standard error");
+    });
+  }
   void on_job_end(const Job& job, const Attempt& attempt, Completion& completion) override {
     if (!completion.started && !completion.error.empty()) {
       guard([&] { write_all(STDERR_FILENO, "taskpool: " + completion.error + "\n", "standard error"); });
+    } else if (completion.timed_out) {
+      guard([&] {
+        write_all(STDERR_FILENO,
+                  fmt::format("taskpool: job {} {}: {}\n", job.seq, outcome(completion),
+                              attempt.command.line),
+                  "standard error");
+      });
     }
     guard([&] {
       if (joblog_) joblog_->write(attempt, completion);
@@ -159,6 +190,7 @@ StopRequest stop_request(const Reporter& reporter) {
 }
 
 int exit_status(const RunStats& stats) {
+  if (stats.halt_exit_status) return std::min(*stats.halt_exit_status, 255);
   const uint64_t failed = stats.failed + stats.not_started;
   return failed > kMaxFailedStatus - 1 ? kMaxFailedStatus : static_cast<int>(failed);
 }
@@ -194,6 +226,14 @@ SchedulerOptions scheduler_options(const RunConfig& config) {
   SchedulerOptions options;
   options.workers = config.jobs;
   options.mode = config.mode;
+  options.retry = config.retry;
+  options.timeout = config.timeout;
+  options.kill_after = config.kill_after;
+  options.rate = config.rate;
+  options.burst = config.burst;
+  options.deadline = config.deadline;
+  options.grace = config.grace;
+  options.halt = config.halt;
   // Bounds what -k holds back: a few times the workers, at least 1024 jobs.
   if (config.keep_order) options.keep_order_window = std::max<uint64_t>(1024, 4ULL * config.jobs);
   return options;
@@ -235,6 +275,7 @@ struct Reader {
   BoundedQueue<Record> queue;
   std::unique_ptr<RecordStream> records;
   std::atomic<bool> done{false};
+  std::atomic<uint64_t> seen{0};  // records read so far
   std::string error;  // written by the reader before done
 
   Reader(size_t capacity, std::function<void()> wake, std::unique_ptr<RecordStream> r)
@@ -243,6 +284,7 @@ struct Reader {
   void run() {
     try {
       while (auto record = records->next()) {
+        seen.fetch_add(1, std::memory_order_relaxed);
         if (!queue.push(std::move(*record))) break;
       }
     } catch (const Error& e) {
@@ -258,8 +300,19 @@ int run(const RunConfig& config) {
   const sigset_t mask = setup_signals();
   if (config.compare) return run_compare(config, command, mask);
 
+  SchedulerOptions options = scheduler_options(config);
   std::unique_ptr<JobLog> joblog;
-  if (config.joblog) joblog = std::make_unique<JobLog>(*config.joblog);
+  if (config.joblog) {
+    if (config.resume != RunConfig::Resume::kNo) {
+      auto done = std::make_shared<std::unordered_map<uint64_t, bool>>(read_joblog(*config.joblog));
+      const bool only_succeeded = config.resume == RunConfig::Resume::kSucceeded;
+      options.skip = [done, only_succeeded](uint64_t seq) {
+        const auto it = done->find(seq);
+        return it != done->end() && (it->second || !only_succeeded);
+      };
+    }
+    joblog = std::make_unique<JobLog>(*config.joblog, config.resume != RunConfig::Resume::kNo);
+  }
   OutputPrinter printer({config.keep_order, config.tag, config.dry_run});
   Reporter reporter(&printer, joblog.get());
 
@@ -283,9 +336,9 @@ int run(const RunConfig& config) {
                                          open_records(config));
   std::thread reader_thread([reader] { reader->run(); });
 
-  QueueJobSource source(reader->queue);
+  QueueJobSource source(reader->queue, reader->seen);
   auto build = [&](const Job& job, WorkerId worker) { return command.expand(job, worker); };
-  Scheduler scheduler(scheduler_options(config), clock, *executor, source, build, reporter,
+  Scheduler scheduler(std::move(options), clock, *executor, source, build, reporter,
                       [&] { return stop_request(reporter); });
   RunStats stats = scheduler.run();
 

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "core/error.h"
+#include "core/parse.h"
 
 namespace taskpool {
 namespace {
@@ -30,6 +31,17 @@ int parse_jobs(const std::string& value) {
   }
   if (jobs > 100000) throw UsageError("-j/--jobs: " + value + " workers is more than 100000");
   return jobs == 0 ? kManyWorkers : jobs;
+}
+
+uint64_t parse_count(const char* flag, const std::string& value, uint64_t max) {
+  uint64_t count = 0;
+  const char* end = value.data() + value.size();
+  const auto [ptr, ec] = std::from_chars(value.data(), end, count);
+  if (value.empty() || ec != std::errc() || ptr != end || count > max) {
+    throw UsageError(std::string(flag) + ": '" + value + "' is not a whole number from 0 to " +
+                     std::to_string(max));
+  }
+  return count;
 }
 
 DispatchMode parse_mode(const std::string& value) {
@@ -131,6 +143,46 @@ ParseOutcome parse_command_line(int argc, char** argv) {
                "Run the input in batch mode, then pool mode, and compare (input held in memory)")
       ->group(pool);
 
+  const char* resilience = "Resilience";
+  std::string retries = "0", backoff = "1s", backoff_max = "60s", timeout, kill_after = "5s";
+  std::string rate, burst = "1", deadline, grace = "5s", halt = "never";
+  bool resume = false;
+  bool resume_failed = false;
+  app.add_option("--retries", retries, "Try a failed job up to N more times (default 0)")
+      ->type_name("N")
+      ->group(resilience);
+  app.add_option("--backoff", backoff, "Delay before the first retry, doubling each time (1s)")
+      ->type_name("DUR")
+      ->group(resilience);
+  app.add_option("--backoff-max", backoff_max, "Longest delay between retries (60s)")
+      ->type_name("DUR")
+      ->group(resilience);
+  app.add_option("--timeout", timeout, "End an attempt that runs longer than DUR")
+      ->type_name("DUR")
+      ->group(resilience);
+  app.add_option("--kill-after", kill_after, "SIGKILL this long after SIGTERM (5s)")
+      ->type_name("DUR")
+      ->group(resilience);
+  app.add_option("--rate", rate, "Start at most R attempts per second (10/s, 600/m, 3600/h)")
+      ->type_name("R")
+      ->group(resilience);
+  app.add_option("--burst", burst, "With --rate: let B attempts start at once (1)")
+      ->type_name("B")
+      ->group(resilience);
+  app.add_option("--deadline", deadline, "After DUR start nothing, end running jobs, report")
+      ->type_name("DUR")
+      ->group(resilience);
+  app.add_option("--grace", grace, "After the deadline, SIGKILL this long after SIGTERM (5s)")
+      ->type_name("DUR")
+      ->group(resilience);
+  app.add_option("--halt", halt, "Stop early: soon|now,fail|success|done=N or N% (never)")
+      ->type_name("WHEN,WHY=N")
+      ->group(resilience);
+  app.add_flag("--resume", resume, "With --joblog: skip jobs the joblog lists")->group(resilience);
+  app.add_flag("--resume-failed", resume_failed,
+               "With --joblog: skip jobs the joblog lists as succeeded, run the rest")
+      ->group(resilience);
+
   const char* output = "Output";
   app.add_flag("-k,--keep-order", config.keep_order, "Print output in input order")->group(output);
   app.add_flag("--line-buffer,--lb", config.line_buffer, "Print whole lines as they arrive")
@@ -159,6 +211,34 @@ ParseOutcome parse_command_line(int argc, char** argv) {
       config.command.erase(config.command.begin());
     }
     config.jobs = parse_jobs(jobs);
+    config.retry.retries = parse_count("--retries", retries, 1000000);
+    config.retry.backoff = parse_duration("--backoff", backoff);
+    config.retry.backoff_max = parse_duration("--backoff-max", backoff_max);
+    if (app.count("--timeout") > 0) {
+      config.timeout = parse_duration("--timeout", timeout);
+      if (config.timeout == Duration::zero()) {
+        throw UsageError("--timeout: '" + timeout + "' is not a duration above zero");
+      }
+    }
+    config.kill_after = parse_duration("--kill-after", kill_after);
+    if (app.count("--rate") > 0) config.rate = parse_rate("--rate", rate);
+    config.burst = static_cast<int>(parse_count("--burst", burst, 1000000));
+    if (config.burst < 1) throw UsageError("--burst: '" + burst + "' is not a count of at least 1");
+    if (app.count("--deadline") > 0) {
+      config.deadline = parse_duration("--deadline", deadline);
+      if (config.deadline == Duration::zero()) {
+        throw UsageError("--deadline: '" + deadline + "' is not a duration above zero");
+      }
+    }
+    config.grace = parse_duration("--grace", grace);
+    config.halt = parse_halt(halt);
+    if (resume && resume_failed) throw UsageError("--resume and --resume-failed exclude each other");
+    if (resume) config.resume = RunConfig::Resume::kDone;
+    if (resume_failed) config.resume = RunConfig::Resume::kSucceeded;
+    if (config.resume != RunConfig::Resume::kNo && !config.joblog) {
+      throw UsageError(std::string(resume ? "--resume" : "--resume-failed") +
+                       " needs --joblog FILE (the joblog of the run to resume)");
+    }
     config.mode = parse_mode(mode);
     if (null && !delimiter.empty()) throw UsageError("-0/--null and -d/--delimiter exclude each other");
     if (null) config.delimiter = '\0';

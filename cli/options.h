@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "core/policy.h"
 #include "core/scheduler.h"
 
 namespace taskpool {
@@ -24,6 +25,15 @@ struct RunConfig {
   bool line_buffer = false;
   bool tag = false;
   bool dry_run = false;
+  RetryPolicy retry;
+  Duration timeout{0};
+  Duration kill_after = std::chrono::seconds(5);
+  std::optional<double> rate;
+  int burst = 1;
+  Duration deadline{0};
+  Duration grace = std::chrono::seconds(5);
+  HaltPolicy halt;
+  enum class Resume { kNo, kDone, kSucceeded } resume = Resume::kNo;  // --resume, --resume-failed
   std::optional<std::string> joblog;
   SummaryWhen summary = SummaryWhen::kAuto;
   std::optional<std::string> summary_json;  // a path, or "-" for stdout

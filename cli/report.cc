@@ -18,9 +18,26 @@ std::string human_duration(Duration d) {
 std::string summary_text(const RunStats& stats) {
   std::string out = fmt::format("taskpool: {} jobs, {} succeeded, {} failed", stats.jobs,
                                 stats.succeeded, stats.failed);
+  if (stats.retried > 0) out += fmt::format(", {} retried", stats.retried);
+  if (stats.timed_out > 0) out += fmt::format(", {} attempts timed out", stats.timed_out);
+  if (stats.killed > 0) out += fmt::format(", {} killed", stats.killed);
   if (stats.not_started > 0) out += fmt::format(", {} not started", stats.not_started);
+  if (stats.skipped > 0) out += fmt::format(", {} skipped as done", stats.skipped);
   out += fmt::format(" in {} ({:.2f} jobs/s)\n", human_duration(stats.wall()),
                      stats.jobs_per_second());
+  switch (stats.stop_cause) {
+    case StopCause::kNone:
+      break;
+    case StopCause::kSignal:
+      out += "  stopped   on a signal or an output error, before the input ended\n";
+      break;
+    case StopCause::kDeadline:
+      out += "  stopped   the --deadline was reached\n";
+      break;
+    case StopCause::kHalt:
+      out += "  stopped   the --halt condition was met\n";
+      break;
+  }
   const Histogram& h = stats.latency;
   if (h.count() > 0) {
     out += fmt::format("  latency   min {}  p50 {}  p95 {}  p99 {}  max {}\n",
@@ -33,17 +50,39 @@ std::string summary_text(const RunStats& stats) {
   return out;
 }
 
+namespace {
+
+std::string_view stop_cause_json(StopCause cause) {
+  switch (cause) {
+    case StopCause::kNone:
+      return "null";
+    case StopCause::kSignal:
+      return "\"signal\"";
+    case StopCause::kDeadline:
+      return "\"deadline\"";
+    case StopCause::kHalt:
+      return "\"halt\"";
+  }
+  return "null";
+}
+
+}  // namespace
+
 std::string summary_json(const RunStats& stats, std::string_view mode) {
   const Histogram& h = stats.latency;
   return fmt::format(
       "{{\"mode\": \"{}\", \"workers\": {}, "
-      "\"jobs\": {{\"total\": {}, \"succeeded\": {}, \"failed\": {}, \"not_started\": {}}}, "
-      "\"attempts\": {}, \"wall_seconds\": {:.6f}, \"jobs_per_second\": {:.3f}, "
+      "\"jobs\": {{\"total\": {}, \"succeeded\": {}, \"failed\": {}, \"not_started\": {}, "
+      "\"retried\": {}, \"killed\": {}, \"skipped\": {}}}, "
+      "\"attempts\": {}, \"timed_out_attempts\": {}, \"stopped\": {}, "
+      "\"wall_seconds\": {:.6f}, \"jobs_per_second\": {:.3f}, "
       "\"busy_worker_seconds\": {:.6f}, \"idle_worker_seconds\": {:.6f}, \"utilization\": {:.4f}, "
       "\"latency_seconds\": {{\"min\": {:.6f}, \"p50\": {:.6f}, \"p95\": {:.6f}, "
       "\"p99\": {:.6f}, \"max\": {:.6f}}}}}",
       mode, stats.workers, stats.jobs + stats.not_started, stats.succeeded, stats.failed,
-      stats.not_started, stats.attempts, to_seconds(stats.wall()), stats.jobs_per_second(),
+      stats.not_started, stats.retried, stats.killed, stats.skipped, stats.attempts,
+      stats.timed_out, stop_cause_json(stats.stop_cause), to_seconds(stats.wall()),
+      stats.jobs_per_second(),
       to_seconds(stats.busy), to_seconds(stats.idle()), stats.utilization(),
       to_seconds(h.min()), to_seconds(h.percentile(50)), to_seconds(h.percentile(95)),
       to_seconds(h.percentile(99)), to_seconds(h.max()));

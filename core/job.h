@@ -45,6 +45,10 @@ struct Completion {
   std::string error;      // why it could not start, or empty
   TimePoint start{};
   TimePoint end{};
+  // Set by the scheduler: it ended the attempt for running past --timeout, or because the run
+  // was stopped (deadline, --halt now, a second signal).
+  bool timed_out = false;
+  bool stopped = false;
   uint64_t stdout_bytes = 0;
   uint64_t stderr_bytes = 0;
   // The whole output when the executor captured it; null when it was passed through or discarded.

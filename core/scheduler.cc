@@ -3,13 +3,25 @@
 #include <algorithm>
 #include <cassert>
 #include <functional>
+#include <random>
 
 namespace taskpool {
+
+namespace {
+
+std::function<double()> default_random() {
+  auto engine = std::make_shared<std::minstd_rand>(
+      static_cast<std::minstd_rand::result_type>(
+          std::chrono::steady_clock::now().time_since_epoch().count()));
+  return [engine] { return std::uniform_real_distribution<double>(0.0, 1.0)(*engine); };
+}
+
+}  // namespace
 
 Scheduler::Scheduler(SchedulerOptions options, Clock& clock, Executor& executor,
                      JobSource& source, CommandBuilder build, RunObserver& observer,
                      StopCheck stop_check)
-    : options_(options),
+    : options_(std::move(options)),
       clock_(clock),
       executor_(executor),
       source_(source),
@@ -22,6 +34,10 @@ Scheduler::Scheduler(SchedulerOptions options, Clock& clock, Executor& executor,
     options_.keep_order_window =
         std::max<uint64_t>(options_.keep_order_window, static_cast<uint64_t>(options_.workers));
   }
+  if (!options_.random) options_.random = default_random();
+  // Jobs waiting for a retry keep their record; past this many, new jobs wait instead of
+  // failing into the retry queue without bound.
+  max_waiting_ = std::max<size_t>(64, 4 * static_cast<size_t>(options_.workers));
   running_.resize(static_cast<size_t>(options_.workers));
   for (WorkerId w = options_.workers; w >= 1; --w) free_workers_.push_back(w);
   std::make_heap(free_workers_.begin(), free_workers_.end(), std::greater<>());
@@ -30,38 +46,59 @@ Scheduler::Scheduler(SchedulerOptions options, Clock& clock, Executor& executor,
 RunStats Scheduler::run() {
   stats_.workers = options_.workers;
   stats_.start = clock_.now();
+  if (options_.deadline > Duration::zero()) deadline_at_ = stats_.start + options_.deadline;
+  if (options_.rate) bucket_.emplace(*options_.rate, options_.burst, stats_.start);
   while (true) {
-    if (stop_check_) apply_stop(stop_check_());
-    if (stop_ == StopRequest::kNone) start_ready_jobs();
-    const bool nothing_left = input_done_ && ready_.empty();
+    const TimePoint now = clock_.now();
+    if (stop_check_) apply_stop(stop_check_(), StopCause::kSignal);
+    if (now >= deadline_at_) apply_stop(StopRequest::kImmediate, StopCause::kDeadline);
+    check_timers(now);
+    wake_at_ = kNever;
+    if (stop_ == StopRequest::kNone) start_ready_jobs(now);
+    const bool nothing_left = input_done_ && ready_.empty() && waiting_.empty();
     if (running_count_ == 0 && (nothing_left || stop_ != StopRequest::kNone)) break;
     for (Completion& completion : executor_.wait(next_wakeup())) handle(std::move(completion));
-    if (kill_at_ != kNever && clock_.now() >= kill_at_) {
-      kill_at_ = kNever;
-      for (auto& slot : running_) {
-        if (slot) executor_.cancel(slot->attempt.worker, CancelMode::kKill);
-      }
-    }
   }
-  stats_.not_started = ready_.size();
+  // Jobs still waiting for a retry end with the attempt that failed last.
+  while (!waiting_.empty()) {
+    Waiting entry = pop_waiting();
+    finish_job(entry.job, entry.last_attempt, entry.last, entry.first_start);
+  }
+  const uint64_t pulled = next_seq_ - 1;
+  stats_.not_started = ready_.size() + (std::max(pulled, source_.records_seen()) - pulled);
   stats_.end = clock_.now();
   return stats_;
 }
 
 bool Scheduler::pull_one() {
-  if (input_done_) return false;
   Record record;
-  switch (source_.poll(record)) {
-    case JobSource::State::kReady:
-      ready_.push_back(Job{next_seq_++, std::move(record)});
-      return true;
-    case JobSource::State::kNotYet:
-      return false;
-    case JobSource::State::kEnd:
-      input_done_ = true;
-      return false;
+  while (!input_done_) {
+    switch (source_.poll(record)) {
+      case JobSource::State::kReady: {
+        const uint64_t seq = next_seq_++;
+        if (options_.skip && options_.skip(seq)) {
+          ++stats_.skipped;
+          mark_ended(seq);
+          continue;
+        }
+        ready_.push_back(Job{seq, std::move(record)});
+        return true;
+      }
+      case JobSource::State::kNotYet:
+        return false;
+      case JobSource::State::kEnd:
+        input_done_ = true;
+        return false;
+    }
   }
   return false;
+}
+
+Scheduler::Waiting Scheduler::pop_waiting() {
+  std::pop_heap(waiting_.begin(), waiting_.end(), LaterFirst());
+  Waiting entry = std::move(waiting_.back());
+  waiting_.pop_back();
+  return entry;
 }
 
 bool Scheduler::order_window_allows(uint64_t seq) const {
@@ -69,58 +106,164 @@ bool Scheduler::order_window_allows(uint64_t seq) const {
          seq - lowest_unfinished_ < options_.keep_order_window;
 }
 
-void Scheduler::start_ready_jobs() {
-  const auto workers = static_cast<size_t>(options_.workers);
-  if (options_.mode == DispatchMode::kBatch) {
+bool Scheduler::retry_due(TimePoint now) const {
+  return !waiting_.empty() && waiting_.front().due <= now;
+}
+
+bool Scheduler::new_job_available() {
+  if (waiting_.size() >= max_waiting_) return false;
+  if (ready_.empty() && !pull_one()) return false;
+  return order_window_allows(ready_.front().seq);
+}
+
+void Scheduler::start_ready_jobs(TimePoint now) {
+  if (options_.mode == DispatchMode::kBatch && batch_left_ == 0) {
     // A batch starts only when the previous one has wholly ended, and only full (but the last).
     if (running_count_ != 0) return;
-    while (ready_.size() < workers && pull_one()) {
+    const auto workers = static_cast<size_t>(options_.workers);
+    const auto due = static_cast<size_t>(std::count_if(
+        waiting_.begin(), waiting_.end(), [&](const Waiting& w) { return w.due <= now; }));
+    while (ready_.size() + due < workers && waiting_.size() < max_waiting_ && pull_one()) {
     }
-    if (ready_.size() < workers && !input_done_) return;
+    const size_t available = std::min(workers, ready_.size() + due);
+    if (available < workers && !input_done_) {
+      if (!waiting_.empty()) wake_at_ = waiting_.front().due;
+      return;
+    }
+    if (available == 0) {
+      if (!waiting_.empty()) wake_at_ = waiting_.front().due;
+      return;
+    }
+    batch_left_ = available;
   }
   while (!free_workers_.empty()) {
-    if (ready_.empty() && !pull_one()) return;
-    if (!order_window_allows(ready_.front().seq)) return;
-    Job job = std::move(ready_.front());
-    ready_.pop_front();
-    start_job(std::move(job));
+    if (options_.mode == DispatchMode::kBatch && batch_left_ == 0) return;
+    // A retry that is due goes first: its job is older than any new one.
+    const bool retry = retry_due(now);
+    if (!retry && (options_.mode == DispatchMode::kBatch ? ready_.empty()
+                                                           : !new_job_available())) {
+      if (!waiting_.empty()) wake_at_ = waiting_.front().due;
+      return;
+    }
+    if (bucket_ && !bucket_->try_take(now)) {
+      wake_at_ = bucket_->next_token(now);
+      return;
+    }
+    start_next(now, retry);
+    if (options_.mode == DispatchMode::kBatch) --batch_left_;
   }
 }
 
-void Scheduler::start_job(Job job) {
+void Scheduler::start_next(TimePoint now, bool retry) {
   std::pop_heap(free_workers_.begin(), free_workers_.end(), std::greater<>());
   const WorkerId worker = free_workers_.back();
   free_workers_.pop_back();
 
-  Attempt attempt{job.seq, 1, worker, build_(job, worker)};
-  const TimePoint now = clock_.now();
-  executor_.start(attempt);
-  observer_.on_start(job, attempt);
-  running_[static_cast<size_t>(worker - 1)] = Running{std::move(job), std::move(attempt), now};
+  Running slot;
+  if (retry) {
+    Waiting entry = pop_waiting();
+    slot.job = std::move(entry.job);
+    slot.attempt.number = entry.next_attempt;
+    slot.first_start = entry.first_start;
+  } else {
+    slot.job = std::move(ready_.front());
+    ready_.pop_front();
+    slot.first_start = now;
+  }
+  slot.attempt.seq = slot.job.seq;
+  slot.attempt.worker = worker;
+  slot.attempt.command = build_(slot.job, worker);
+  if (options_.timeout > Duration::zero()) slot.timeout_at = now + options_.timeout;
+  executor_.start(slot.attempt);
+  observer_.on_start(slot.job, slot.attempt);
+  running_[static_cast<size_t>(worker - 1)] = std::move(slot);
   ++running_count_;
+}
+
+void Scheduler::check_timers(TimePoint now) {
+  for (auto& slot : running_) {
+    if (!slot) continue;
+    if (now >= slot->kill_at) {
+      slot->kill_at = kNever;
+      executor_.cancel(slot->attempt.worker, CancelMode::kKill);
+    }
+    if (now >= slot->timeout_at) {
+      slot->timeout_at = kNever;
+      slot->timed_out = true;
+      slot->kill_at = std::min(slot->kill_at, now + options_.kill_after);
+      executor_.cancel(slot->attempt.worker, CancelMode::kTerminate);
+    }
+  }
 }
 
 void Scheduler::handle(Completion completion) {
   auto& slot = running_.at(static_cast<size_t>(completion.worker - 1));
   assert(slot.has_value());
+  Running done = std::move(*slot);
+  slot.reset();
+  --running_count_;
+  free_workers_.push_back(done.attempt.worker);
+  std::push_heap(free_workers_.begin(), free_workers_.end(), std::greater<>());
+
   ++stats_.attempts;
   if (completion.started) stats_.busy += completion.runtime();
+  completion.timed_out = done.timed_out;
+  completion.stopped = done.stopped;
+  if (done.timed_out) ++stats_.timed_out;
 
+  // An attempt that could not start at all (a missing program) would fail the same way again.
+  const bool retry = !completion.succeeded() && completion.started &&
+                     done.attempt.number <= options_.retry.retries &&
+                     stop_ == StopRequest::kNone;
+  if (!retry) {
+    finish_job(done.job, done.attempt, completion, done.first_start);
+    return;
+  }
+  const Duration delay = backoff_delay(options_.retry, done.attempt.number, options_.random());
+  observer_.on_retry(done.job, done.attempt, completion, delay);
+  completion.stdout_data.reset();
+  completion.stderr_data.reset();
+  const TimePoint now = clock_.now();
+  waiting_.push_back(Waiting{now + delay, std::move(done.job), done.attempt.number + 1,
+                             done.first_start, std::move(completion), std::move(done.attempt)});
+  std::push_heap(waiting_.begin(), waiting_.end(), LaterFirst());
+}
+
+void Scheduler::finish_job(const Job& job, const Attempt& attempt, Completion& completion,
+                           TimePoint first_start) {
   ++stats_.jobs;
   if (completion.succeeded()) {
     ++stats_.succeeded;
   } else {
     ++stats_.failed;
   }
+  if (attempt.number > 1) ++stats_.retried;
+  if (completion.stopped) ++stats_.killed;
   const TimePoint end = completion.started ? completion.end : clock_.now();
-  stats_.latency.add(end - slot->first_start);
-  mark_ended(slot->attempt.seq);
-  observer_.on_job_end(slot->job, slot->attempt, completion);
+  stats_.latency.add(std::max(Duration::zero(), end - first_start));
+  mark_ended(job.seq);
+  observer_.on_job_end(job, attempt, completion);
+  check_halt(completion);
+}
 
-  free_workers_.push_back(slot->attempt.worker);
-  std::push_heap(free_workers_.begin(), free_workers_.end(), std::greater<>());
-  slot.reset();
-  --running_count_;
+void Scheduler::check_halt(const Completion& completion) {
+  const HaltPolicy& halt = options_.halt;
+  if (halt.when == HaltPolicy::When::kNever || stats_.stop_cause == StopCause::kHalt) return;
+  const uint64_t read = std::max(next_seq_ - 1, source_.records_seen()) - stats_.skipped;
+  const HaltTally tally{stats_.failed, stats_.succeeded, read};
+  if (!halt_reached(halt, tally)) return;
+  // GNU parallel's exit statuses for a halt: the failing job's own for fail=1, the percentage
+  // for fail=N%, 0 for success; otherwise the usual count of failed jobs.
+  if (halt.count == HaltPolicy::Count::kSuccess) {
+    stats_.halt_exit_status = 0;
+  } else if (halt.count == HaltPolicy::Count::kFail && halt.percent) {
+    stats_.halt_exit_status = static_cast<int>(stats_.failed * 100 / std::max<uint64_t>(1, read));
+  } else if (halt.count == HaltPolicy::Count::kFail && halt.threshold == 1) {
+    stats_.halt_exit_status =
+        completion.signal != 0 ? 128 + completion.signal : completion.exit_status;
+  }
+  apply_stop(halt.when == HaltPolicy::When::kNow ? StopRequest::kImmediate : StopRequest::kGraceful,
+             StopCause::kHalt);
 }
 
 void Scheduler::mark_ended(uint64_t seq) {
@@ -134,16 +277,29 @@ void Scheduler::mark_ended(uint64_t seq) {
   }
 }
 
-void Scheduler::apply_stop(StopRequest request) {
+void Scheduler::apply_stop(StopRequest request, StopCause cause) {
   if (request <= stop_) return;
   stop_ = request;
+  if (stats_.stop_cause == StopCause::kNone) stats_.stop_cause = cause;
   if (request != StopRequest::kImmediate) return;
+  const TimePoint now = clock_.now();
+  const Duration delay = cause == StopCause::kDeadline ? options_.grace : options_.kill_after;
   for (auto& slot : running_) {
-    if (slot) executor_.cancel(slot->attempt.worker, CancelMode::kTerminate);
+    if (!slot) continue;
+    slot->stopped = true;
+    slot->timeout_at = kNever;
+    slot->kill_at = std::min(slot->kill_at, now + delay);
+    executor_.cancel(slot->attempt.worker, CancelMode::kTerminate);
   }
-  kill_at_ = clock_.now() + options_.kill_after;
 }
 
-TimePoint Scheduler::next_wakeup() const { return kill_at_; }
+TimePoint Scheduler::next_wakeup() const {
+  TimePoint at = wake_at_;
+  if (stop_ != StopRequest::kImmediate) at = std::min(at, deadline_at_);
+  for (const auto& slot : running_) {
+    if (slot) at = std::min({at, slot->timeout_at, slot->kill_at});
+  }
+  return at;
+}
 
 }  // namespace taskpool

@@ -9,6 +9,7 @@
 
 #include "core/executor.h"
 #include "core/job.h"
+#include "core/policy.h"
 #include "core/stats.h"
 #include "core/time.h"
 
@@ -26,6 +27,9 @@ class JobSource {
   enum class State { kReady, kNotYet, kEnd };
   virtual ~JobSource() = default;
   virtual State poll(Record& out) = 0;
+  // Records read from the input so far, including those not polled yet (0 when unknown). Lets
+  // --halt percentages and the not-started count see past the queue.
+  virtual uint64_t records_seen() const { return 0; }
 };
 
 // What the scheduler reports while it runs. Called on the scheduler's thread.
@@ -33,6 +37,10 @@ class RunObserver {
  public:
   virtual ~RunObserver() = default;
   virtual void on_start(const Job& /*job*/, const Attempt& /*attempt*/) {}
+  // An attempt failed and the job will be tried again after `delay`. Its output is dropped after
+  // this call (only the last attempt's output is printed, as GNU parallel does).
+  virtual void on_retry(const Job& /*job*/, const Attempt& /*attempt*/,
+                        const Completion& /*completion*/, Duration /*delay*/) {}
   // The job's last attempt ended; `completion` (with its output) may be moved from.
   virtual void on_job_end(const Job& /*job*/, const Attempt& /*attempt*/,
                           Completion& /*completion*/) {}
@@ -50,7 +58,20 @@ struct SchedulerOptions {
   // With --keep-order: never start job S while job S - keep_order_window has not ended, which
   // bounds the output held back for reordering. 0: no bound.
   uint64_t keep_order_window = 0;
+  RetryPolicy retry;
+  Duration timeout{0};  // per attempt; 0: none
+  // From SIGTERM to SIGKILL, for timeouts and for an immediate stop.
   Duration kill_after = std::chrono::seconds(5);
+  std::optional<double> rate;  // attempt starts per second
+  int burst = 1;
+  Duration deadline{0};  // for the whole run; 0: none
+  // After the deadline, from SIGTERM to SIGKILL.
+  Duration grace = std::chrono::seconds(5);
+  HaltPolicy halt;
+  // Jobs to leave out (--resume): called with each job's sequence number.
+  std::function<bool(uint64_t)> skip;
+  // Uniform in [0, 1), for backoff jitter. Default: a generator seeded from the clock.
+  std::function<double()> random;
 };
 
 // Runs jobs until the source ends (or a stop), then returns the statistics.
@@ -70,15 +91,40 @@ class Scheduler {
     Job job;
     Attempt attempt;
     TimePoint first_start{};
+    TimePoint timeout_at = kNever;  // when it gets SIGTERM for running too long
+    TimePoint kill_at = kNever;     // when it gets SIGKILL
+    bool timed_out = false;
+    bool stopped = false;
+  };
+  // A job whose attempt failed, waiting for its retry without holding a worker.
+  struct Waiting {
+    TimePoint due;
+    Job job;
+    int next_attempt;
+    TimePoint first_start;
+    Completion last;  // the failed attempt, reported if the retry never comes
+    Attempt last_attempt;
+  };
+  struct LaterFirst {
+    bool operator()(const Waiting& a, const Waiting& b) const {
+      return a.due != b.due ? a.due > b.due : a.job.seq > b.job.seq;
+    }
   };
 
   bool pull_one();
+  Waiting pop_waiting();
   bool order_window_allows(uint64_t seq) const;
-  void start_ready_jobs();
-  void start_job(Job job);
+  bool retry_due(TimePoint now) const;
+  bool new_job_available();
+  void start_ready_jobs(TimePoint now);
+  void start_next(TimePoint now, bool retry);
+  void check_timers(TimePoint now);
   void handle(Completion completion);
+  void finish_job(const Job& job, const Attempt& attempt, Completion& completion,
+                  TimePoint first_start);
+  void check_halt(const Completion& completion);
   void mark_ended(uint64_t seq);
-  void apply_stop(StopRequest request);
+  void apply_stop(StopRequest request, StopCause cause);
   TimePoint next_wakeup() const;
 
   SchedulerOptions options_;
@@ -94,10 +140,15 @@ class Scheduler {
   size_t running_count_ = 0;
   std::vector<WorkerId> free_workers_;  // a min-heap: the lowest free worker starts next
   std::deque<Job> ready_;               // pulled from the source, not yet started
+  std::vector<Waiting> waiting_;  // a min-heap on (due, seq), ordered by LaterFirst
+  size_t max_waiting_ = 0;              // beyond this many waiting retries, no new job starts
   uint64_t next_seq_ = 1;
   bool input_done_ = false;
   StopRequest stop_ = StopRequest::kNone;
-  TimePoint kill_at_ = kNever;
+  TimePoint deadline_at_ = kNever;
+  std::optional<TokenBucket> bucket_;
+  TimePoint wake_at_ = kNever;  // when start_ready_jobs can start something it could not now
+  size_t batch_left_ = 0;       // batch mode: attempts of the current batch not started yet
   // --keep-order bookkeeping: the lowest job not yet ended, and which jobs above it have ended.
   uint64_t lowest_unfinished_ = 1;
   std::deque<bool> ended_window_;  // ended_window_[s - lowest_unfinished_]

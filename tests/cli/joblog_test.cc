@@ -3,6 +3,7 @@
 #include <doctest/doctest.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 
@@ -62,6 +63,81 @@ TEST_CASE("a joblog that cannot be opened is an error naming the file") {
   } catch (const Error& e) {
     CHECK(std::string(e.what()).find("/nonexistent-dir/x/log") != std::string::npos);
   }
+}
+
+TEST_CASE("a timed-out attempt has Exitval -1, as in GNU parallel") {
+  Attempt a{3, 1, 1, Command{"sleep 100", {}}};
+  Completion c;
+  c.signal = 15;
+  c.timed_out = true;
+  c.end = c.start + 1s;
+  CHECK(joblog_line(a, c, 2.0) == "3\t:\t2.000\t     1.000\t0\t0\t-1\t15\tsleep 100\n");
+}
+
+TEST_CASE("appending to a joblog keeps its lines and writes no second header") {
+  char dir[] = "/tmp/taskpool-joblog-XXXXXX";
+  REQUIRE(mkdtemp(dir) != nullptr);
+  const std::string path = std::string(dir) + "/log";
+  Attempt a{1, 1, 1, Command{"true", {}}};
+  Completion ok;
+  { JobLog(path).write(a, ok); }
+  a.seq = 2;
+  Completion failed;
+  failed.exit_status = 1;
+  { JobLog(path, true).write(a, failed); }
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  const auto jobs = parse_joblog(text.str(), path);
+  CHECK(jobs.size() == 2);
+  CHECK(jobs.at(1));
+  CHECK_FALSE(jobs.at(2));
+  const std::string s = text.str();
+  CHECK(s.find("Seq\t", 1) == std::string::npos);
+  // A new joblog in append mode still gets its header.
+  const std::string fresh = std::string(dir) + "/fresh";
+  { JobLog(fresh, true).write(a, ok); }
+  CHECK(read_joblog(fresh).size() == 1);
+  unlink(path.c_str());
+  unlink(fresh.c_str());
+  rmdir(dir);
+}
+
+TEST_CASE("parsing a joblog: the last line of a job wins, tabs in commands, a cut-off line") {
+  const std::string header = JobLog::kHeader;
+  const std::string text = header +
+                           "1\t:\t1.0\t0.1\t0\t0\t1\t0\tfalse\n"
+                           "2\t:\t1.0\t0.1\t0\t0\t0\t0\tprintf 'a\tb'\n"
+                           "1\t:\t2.0\t0.1\t0\t0\t0\t0\tfalse\n"
+                           "3\t:\t1.0\t0.1\t0\t0\t-1\t15\tsleep 9\n"
+                           "4\t:\t1.0\t0.1\t0\t0\t0\t0\ttr";
+  const auto jobs = parse_joblog(text, "log");
+  CHECK(jobs.size() == 3);
+  CHECK(jobs.at(1));
+  CHECK(jobs.at(2));
+  CHECK_FALSE(jobs.at(3));
+  CHECK(jobs.count(4) == 0);
+  CHECK(parse_joblog("", "log").empty());
+}
+
+TEST_CASE("a foreign or corrupt joblog is an error naming the file and the line") {
+  const std::string header = JobLog::kHeader;
+  const auto error_of = [](const std::string& text) -> std::string {
+    try {
+      parse_joblog(text, "jobs.log");
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "";
+  };
+  CHECK(error_of("hello world\n").find("'jobs.log' is not a joblog") != std::string::npos);
+  CHECK(error_of(header + "1\t:\t1.0\n").find("'jobs.log' line 2") != std::string::npos);
+  CHECK(error_of(header + "1\t:\t1.0\t0.1\t0\t0\t0\t0\ta\nx\t:\t1\t1\t0\t0\t0\t0\tb\n")
+            .find("line 3") != std::string::npos);
+  CHECK(error_of(header + "1\t:\t1.0\t0.1\t0\t0\tok\t0\ta\n").find("Exitval") !=
+        std::string::npos);
+  CHECK(error_of(header + "0\t:\t1.0\t0.1\t0\t0\t0\t0\ta\n").find("line 2") !=
+        std::string::npos);
 }
 
 }  // namespace
