@@ -122,6 +122,7 @@ ParseOutcome parse_command_line(int argc, char** argv) {
   const char* input = "Input";
   app.add_option("-a,--arg-file", config.arg_files, "Read records from FILE (repeatable)")
       ->type_name("FILE")
+      ->allow_extra_args(false)
       ->group(input);
   app.add_flag("-0,--null", null, "Records end at NUL, not newline")->group(input);
   app.add_option("-d,--delimiter", delimiter, "Records end at CHAR (\\n, \\t, \\0, \\xHH too)")
@@ -209,6 +210,12 @@ ParseOutcome parse_command_line(int argc, char** argv) {
     config.command = app.remaining();
     if (!config.command.empty() && config.command.front() == "--") {
       config.command.erase(config.command.begin());
+    } else if (!config.command.empty() && config.command.front().size() > 1 &&
+               config.command.front()[0] == '-') {
+      // The command starts at the first word that is not an option; one that looks like an
+      // option is a typo far more often than a program whose name starts with '-'.
+      throw UsageError("unknown option '" + config.command.front() +
+                       "' (put -- before a command that starts with '-')");
     }
     config.jobs = parse_jobs(jobs);
     config.retry.retries = parse_count("--retries", retries, 1000000);

@@ -193,8 +193,11 @@ Command CommandTemplate::expand(const Job& job, WorkerId worker) const {
         }
         break;
       case Segment::Kind::kField:
-        line += transformed(segment.transform,
-                      segment.field <= fields.size() ? fields[segment.field - 1] : std::string());
+        // A field the record does not have is nothing at all, as in GNU parallel (an empty
+        // field that exists is '').
+        if (segment.field <= fields.size()) {
+          line += transformed(segment.transform, fields[segment.field - 1]);
+        }
         break;
       case Segment::Kind::kSeq:
         line += std::to_string(job.seq);

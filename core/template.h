@@ -15,7 +15,8 @@ namespace taskpool {
 //   {.}   without extension        {/}   basename        {//}  dirname (Perl's dirname)
 //   {/.}  basename without extension
 //   {#}   the job's sequence number  {%}   the worker number
-//   {N}   field N (a ::: list or a --colsep column), also {N.} {N/} {N//} {N/.}
+//   {N}   field N (a ::: list or a --colsep column), also {N.} {N/} {N//} {N/.}; nothing
+//         when the record has fewer fields
 // Every substituted value is shell-quoted. A template without any replacement string gets
 // " {}" appended. With no command words, or words that are exactly "{}", the record itself is
 // the command line (not quoted).

@@ -35,8 +35,8 @@ struct ProcessExecutorOptions {
 // Signal handling contract: the caller blocks SIGCHLD (and the signals it handles) in every
 // thread before constructing the executor, and passes the mask from before that. wait()
 // unblocks that mask only inside ppoll, so handlers run there and wait() returns early; children
-// get the original mask, default SIGPIPE/SIGINT/SIGTERM/SIGHUP/SIGCHLD, stdin from /dev/null,
-// and a process group of their own.
+// get the original mask, default SIGPIPE/SIGINT/SIGTERM/SIGHUP/SIGCHLD/SIGQUIT, stdin from
+// /dev/null, and a process group of their own.
 // Not thread-safe, except wake().
 class ProcessExecutor final : public Executor {
  public:

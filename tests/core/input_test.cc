@@ -5,7 +5,9 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
+#include <chrono>
 #include <memory>
 #include <optional>
 #include <string>
@@ -45,7 +47,9 @@ std::string show(const Values& values) {
   return out + "}";
 }
 
-std::string show(const std::vector<Values>& records) {
+using Records = std::vector<Values>;
+
+std::string show_records(const Records& records) {
   std::string out = "[";
   for (const Values& r : records) out += show(r);
   return out + "]";
@@ -58,8 +62,8 @@ Values drain(ValueSource& source) {
   return values;
 }
 
-std::vector<Values> drain(RecordStream& stream) {
-  std::vector<Values> records;
+Records drain(RecordStream& stream) {
+  Records records;
   while (std::optional<Record> r = stream.next()) records.push_back(std::move(r->fields));
   CHECK_FALSE(stream.next().has_value());
   return records;
@@ -110,14 +114,13 @@ std::unique_ptr<ValueSource> list(Values values) {
   return std::make_unique<ListSource>(std::move(values));
 }
 
-std::vector<std::unique_ptr<ValueSource>> sources_of(std::vector<Values> lists) {
+std::vector<std::unique_ptr<ValueSource>> sources_of(Records lists) {
   std::vector<std::unique_ptr<ValueSource>> sources;
   for (Values& values : lists) sources.push_back(list(std::move(values)));
   return sources;
 }
 
-std::vector<Values> records_of(std::vector<Values> lists,
-                               std::optional<ColumnSplitter> columns = std::nullopt) {
+Records records_of(Records lists, std::optional<ColumnSplitter> columns = std::nullopt) {
   RecordStream stream(sources_of(std::move(lists)), std::move(columns));
   return drain(stream);
 }
@@ -295,33 +298,36 @@ TEST_CASE("an invalid --colsep regular expression is a usage error") {
 }
 
 TEST_CASE("one source: each value is a record with one field") {
-  CHECK(show(records_of({{"a", "b c", ""}})) == show({{"a"}, {"b c"}, {""}}));
+  CHECK(show_records(records_of({{"a", "b c", ""}})) ==
+        show_records(Records{{"a"}, {"b c"}, {""}}));
   CHECK(records_of({{}}).empty());
 }
 
 TEST_CASE("one source with columns: each value is split into fields") {
-  CHECK(show(records_of({{"a\tb", "c", "d\t\te"}}, ColumnSplitter("\\t"))) ==
-        show({{"a", "b"}, {"c"}, {"d", "", "e"}}));
-  CHECK(show(records_of({{"1,2,3", ",x"}}, ColumnSplitter(","))) ==
-        show({{"1", "2", "3"}, {"", "x"}}));
+  CHECK(show_records(records_of({{"a\tb", "c", "d\t\te"}}, ColumnSplitter("\\t"))) ==
+        show_records(Records{{"a", "b"}, {"c"}, {"d", "", "e"}}));
+  CHECK(show_records(records_of({{"1,2,3", ",x"}}, ColumnSplitter(","))) ==
+        show_records(Records{{"1", "2", "3"}, {"", "x"}}));
 }
 
 TEST_CASE("several sources: every combination, the first source varying slowest") {
-  CHECK(show(records_of({{"a", "b"}, {"1", "2"}})) ==
-        show({{"a", "1"}, {"a", "2"}, {"b", "1"}, {"b", "2"}}));
-  CHECK(show(records_of({{"a", "b"}, {"1", "2"}, {"x", "y"}})) ==
-        show({{"a", "1", "x"},
-              {"a", "1", "y"},
-              {"a", "2", "x"},
-              {"a", "2", "y"},
-              {"b", "1", "x"},
-              {"b", "1", "y"},
-              {"b", "2", "x"},
-              {"b", "2", "y"}}));
-  CHECK(show(records_of({{"a"}, {"1", "2", "3"}})) == show({{"a", "1"}, {"a", "2"}, {"a", "3"}}));
-  CHECK(show(records_of({{"a", "b", "c"}, {"1"}})) == show({{"a", "1"}, {"b", "1"}, {"c", "1"}}));
-  CHECK(show(records_of({{"a b", ""}, {"", "x"}})) ==
-        show({{"a b", ""}, {"a b", "x"}, {"", ""}, {"", "x"}}));
+  CHECK(show_records(records_of({{"a", "b"}, {"1", "2"}})) ==
+        show_records(Records{{"a", "1"}, {"a", "2"}, {"b", "1"}, {"b", "2"}}));
+  CHECK(show_records(records_of({{"a", "b"}, {"1", "2"}, {"x", "y"}})) ==
+        show_records(Records{{"a", "1", "x"},
+                             {"a", "1", "y"},
+                             {"a", "2", "x"},
+                             {"a", "2", "y"},
+                             {"b", "1", "x"},
+                             {"b", "1", "y"},
+                             {"b", "2", "x"},
+                             {"b", "2", "y"}}));
+  CHECK(show_records(records_of({{"a"}, {"1", "2", "3"}})) ==
+        show_records(Records{{"a", "1"}, {"a", "2"}, {"a", "3"}}));
+  CHECK(show_records(records_of({{"a", "b", "c"}, {"1"}})) ==
+        show_records(Records{{"a", "1"}, {"b", "1"}, {"c", "1"}}));
+  CHECK(show_records(records_of({{"a b", ""}, {"", "x"}})) ==
+        show_records(Records{{"a b", ""}, {"a b", "x"}, {"", ""}, {"", "x"}}));
 }
 
 TEST_CASE("an empty source makes no combinations") {
@@ -337,7 +343,8 @@ TEST_CASE("sources of different kinds combine") {
   sources.push_back(std::make_unique<FileSource>(pipe_with("a\nb\n"), '\n', "pipe", true));
   sources.push_back(open_file_source(file.path(), '\n'));
   RecordStream stream(std::move(sources), std::nullopt);
-  CHECK(show(drain(stream)) == show({{"a", "1"}, {"a", "2"}, {"b", "1"}, {"b", "2"}}));
+  CHECK(show_records(drain(stream)) ==
+        show_records(Records{{"a", "1"}, {"a", "2"}, {"b", "1"}, {"b", "2"}}));
 }
 
 TEST_CASE("the first source is streamed, not read ahead") {
@@ -359,8 +366,8 @@ TEST_CASE("the first source is streamed, not read ahead") {
     sources.push_back(std::make_unique<CountingSource>(&taken));
     sources.push_back(list({"1", "2"}));
     RecordStream stream(std::move(sources), std::nullopt);
-    const std::vector<Values> expected = {{"v1", "1"}, {"v1", "2"}, {"v2", "1"},
-                                          {"v2", "2"}, {"v3", "1"}, {"v3", "2"}};
+    const Records expected = {{"v1", "1"}, {"v1", "2"}, {"v2", "1"},
+                              {"v2", "2"}, {"v3", "1"}, {"v3", "2"}};
     for (const Values& fields : expected) {
       const std::optional<Record> r = stream.next();
       REQUIRE(r.has_value());
@@ -383,23 +390,36 @@ TEST_CASE("the first source is streamed, not read ahead") {
 TEST_CASE("records from a pipe arrive while the writer is still writing") {
   int fds[2];
   REQUIRE(pipe2(fds, O_CLOEXEC) == 0);
-  std::vector<std::unique_ptr<ValueSource>> sources;
-  sources.push_back(std::make_unique<FileSource>(fds[0], '\n', "live pipe", true));
-  RecordStream stream(std::move(sources), std::nullopt);
-  write_all(fds[1], "first\n");
-  // Nothing more is written until the first record has been read.
-  const std::optional<Record> first = stream.next();
-  REQUIRE(first.has_value());
-  CHECK(show(first->fields) == show({"first"}));
+  std::atomic<bool> first_read{false};
+  std::atomic<bool> waited_in_vain{false};
   std::thread writer([&] {
+    write_all(fds[1], "first\n");
+    // Nothing more is written until the first record has been read.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!first_read.load()) {
+      if (std::chrono::steady_clock::now() > deadline) {
+        waited_in_vain = true;
+        break;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
     write_all(fds[1], "second\n");
     close(fds[1]);
   });
+  std::vector<std::unique_ptr<ValueSource>> sources;
+  sources.push_back(std::make_unique<FileSource>(fds[0], '\n', "live pipe", true));
+  RecordStream stream(std::move(sources), std::nullopt);
+  const std::optional<Record> first = stream.next();
+  first_read = true;
   const std::optional<Record> second = stream.next();
+  const std::optional<Record> end = stream.next();
   writer.join();
+  CHECK_FALSE(waited_in_vain.load());
+  REQUIRE(first.has_value());
+  CHECK(show(first->fields) == show({"first"}));
   REQUIRE(second.has_value());
   CHECK(show(second->fields) == show({"second"}));
-  CHECK_FALSE(stream.next().has_value());
+  CHECK_FALSE(end.has_value());
 }
 
 }  // namespace

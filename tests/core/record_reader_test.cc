@@ -186,7 +186,10 @@ TEST_CASE("a custom delimiter") {
   check_records("a,b,c", ',', {"a", "b", "c"});
   check_records("a\n,b,", ',', {"a\n", "b"});
   check_records(",,", ',', {"", ""});
-  check_records("a\xff" "b\xff", '\xff', {"a", "b"});
+  check_records(
+      "a\xff"
+      "b\xff",
+      '\xff', {"a", "b"});
   check_records("x\x80y", '\x80', {"x", "y"});
 }
 

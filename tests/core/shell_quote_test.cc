@@ -177,9 +177,8 @@ TEST_CASE("is_shell_safe accepts only letters, digits and _-./+") {
   CHECK_FALSE(is_shell_safe("a\tb"));
   CHECK_FALSE(is_shell_safe("a\nb"));
   CHECK_FALSE(is_shell_safe(std::string("a\0b", 3)));
-  for (const char* unsafe :
-       {"'", "\"", "$", "`", "\\", ";", "&", "|", "<", ">", "(", ")", "{", "}", "[", "]", "*",
-        "?", "~", "#", "!", "=", "%", ",", ":", "@", "^"}) {
+  for (const char* unsafe : {"'", "\"", "$", "`", "\\", ";", "&", "|", "<", ">", "(", ")", "{", "}",
+                             "[", "]",  "*", "?", "~",  "#", "!", "=", "%", ",", ":", "@", "^"}) {
     CAPTURE(unsafe);
     CHECK_FALSE(is_shell_safe(unsafe));
     CHECK_FALSE(is_shell_safe(std::string("abc") + unsafe + "def"));
@@ -269,8 +268,8 @@ TEST_CASE("a quoted value cannot run a command") {
   REQUIRE(dir != nullptr);
   const std::string d = dir;
   const std::vector<std::string> attacks = {
-      "x; touch pwned", "x && touch pwned", "x | touch pwned", "$(touch pwned)", "`touch pwned`",
-      "x'; touch pwned; '", "x\ntouch pwned", "x\"; touch pwned; \"",
+      "x; touch pwned", "x && touch pwned",   "x | touch pwned", "$(touch pwned)",
+      "`touch pwned`",  "x'; touch pwned; '", "x\ntouch pwned",  "x\"; touch pwned; \"",
   };
   for (const std::string& attack : attacks) {
     CAPTURE(attack);

@@ -103,7 +103,7 @@ TEST_CASE("every replacement string on one field") {
   CHECK(line_of({"echo", "{1/}"}, one) == "echo file.tar.gz");
   CHECK(line_of({"echo", "{1//}"}, one) == "echo dir.x/sub");
   CHECK(line_of({"echo", "{1/.}"}, one) == "echo file.tar");
-  CHECK(line_of({"echo", "{2}"}, one) == "echo ''");
+  CHECK(line_of({"echo", "{2}"}, one) == "echo ");
   CHECK(line_of({"echo", "{}", "{.}", "{/}", "{//}", "{/.}"}, one) ==
         "echo dir.x/sub/file.tar.gz dir.x/sub/file.tar file.tar.gz dir.x/sub file.tar");
   CHECK(line_of({"echo", "{/}-{//}/{/.}.{#}"}, one) == "echo file.tar.gz-dir.x/sub/file.tar.1");
@@ -120,9 +120,9 @@ TEST_CASE("replacement strings on several fields") {
   CHECK(line_of({"echo", "{2//}"}, fields) == "echo c");
   CHECK(line_of({"echo", "{2/.}"}, fields) == "echo d");
   CHECK(line_of({"echo", "{1//}"}, fields) == "echo .");
-  CHECK(line_of({"echo", "{3}"}, fields) == "echo ''");
-  CHECK(line_of({"echo", "x{3}x"}, fields) == "echo x''x");
-  CHECK(line_of({"echo", "{3.}", "{3/}"}, fields) == "echo '' ''");
+  CHECK(line_of({"echo", "{3}"}, fields) == "echo ");
+  CHECK(line_of({"echo", "x{3}x"}, fields) == "echo xx");
+  CHECK(line_of({"echo", "{3.}", "{3/}"}, fields) == "echo  ");
   // {} and its transforms give every field, each its own word.
   CHECK(line_of({"echo", "{}"}, {"a", "b", "c"}) == "echo a b c");
   CHECK(line_of({"echo", "{.}", "{/}"}, {"a.x/b.y", "c/d.z"}) == "echo a.x/b c/d b.y d.z");
@@ -138,7 +138,7 @@ TEST_CASE("replacement strings on several fields") {
 TEST_CASE("field numbers of more than one digit") {
   Words fields;
   for (int i = 1; i <= 11; ++i) fields.push_back("f" + std::to_string(i));
-  CHECK(line_of({"echo", "{10}", "{11}", "{1}", "{12}"}, fields) == "echo f10 f11 f1 ''");
+  CHECK(line_of({"echo", "{10}", "{11}", "{1}", "{12}"}, fields) == "echo f10 f11 f1 ");
   CHECK(line_of({"echo", "{10/}"}, fields) == "echo f10");
 }
 
@@ -201,9 +201,27 @@ TEST_CASE("substituted values are quoted so the shell sees the exact value") {
   CHECK(line_of({"echo", "{.}"}, {"a;b.c"}) == "echo 'a;b'");
 
   const Words hostile = {
-      "a b",  "'",    "\"",   "$(touch /tmp/taskpool-template-pwned)", "`id`", "x; y",   "a && b",
-      "*",    "?",    "~",    "-n",   "#x",   "a\nb", "\t", "\\",   "é",   "\x01\x1f\x7f\x80\xff",
-      "{}",   "{1}",  "{#}",  "",
+      "a b",
+      "'",
+      "\"",
+      "$(touch /tmp/taskpool-template-pwned)",
+      "`id`",
+      "x; y",
+      "a && b",
+      "*",
+      "?",
+      "~",
+      "-n",
+      "#x",
+      "a\nb",
+      "\t",
+      "\\",
+      "é",
+      "\x01\x1f\x7f\x80\xff",
+      "{}",
+      "{1}",
+      "{#}",
+      "",
   };
   for (const std::string& value : hostile) {
     CAPTURE(value);
@@ -212,7 +230,9 @@ TEST_CASE("substituted values are quoted so the shell sees the exact value") {
     CHECK(sh_output(line_of({"printf", "%s"}, {value})) == value);
     CHECK(sh_output(line_of({"printf", "'%s\\0'", "{}"}, {value, value})) ==
           value + '\0' + value + '\0');
-    CHECK(sh_output(line_of({"printf", "%s", "{/}"}, {"d/" + value})) == value);
+    if (value.find('/') == std::string::npos) {
+      CHECK(sh_output(line_of({"printf", "%s", "{/}"}, {"d/" + value})) == value);
+    }
     // The value never becomes a template of its own.
     CHECK(sh_output(line_of({"printf", "%s", "{}{#}"}, {value})) == value + "1");
   }
@@ -249,8 +269,7 @@ TEST_CASE("{#} is the sequence number and {%} the worker") {
 
 TEST_CASE("another replacement string for the record (-I)") {
   const Job job = job_of({"a b"});
-  CHECK(CommandTemplate({"mv", "XX", "XX.bak"}, "XX").expand(job, 1).line ==
-        "mv 'a b' 'a b'.bak");
+  CHECK(CommandTemplate({"mv", "XX", "XX.bak"}, "XX").expand(job, 1).line == "mv 'a b' 'a b'.bak");
   CHECK(CommandTemplate({"echo", "XX", "{}"}, "XX").expand(job, 1).line == "echo 'a b' {}");
   CHECK(CommandTemplate({"echo"}, "XX").expand(job, 1).line == "echo 'a b'");
   CHECK(CommandTemplate({"echo", "{}"}, "XX").expand(job, 1).line == "echo {} 'a b'");
@@ -321,11 +340,26 @@ TEST_CASE("expand can be called from several threads at once") {
 
 TEST_CASE("remove_extension is s:\\.[^/.]*$::") {
   const std::vector<std::pair<std::string, std::string>> table = {
-      {"x.tar.gz", "x.tar"}, {"file.txt", "file"},     {"abc", "abc"},       {"", ""},
-      {".bashrc", ""},       {"a/.bashrc", "a/"},      {"a.b/c", "a.b/c"},   {"a/b.c/d.e", "a/b.c/d"},
-      {"a b.c", "a b"},      {".a.b", ".a"},           {"a.", "a"},          {"a..b", "a."},
-      {"a.b.c/", "a.b.c/"},  {"a/b.c/", "a/b.c/"},     {".x/y", ".x/y"},     {"a b.c d", "a b"},
-      {".", ""},             {"/", "/"},               {"a/.", "a/"},        {"é.ü", "é"},
+      {"x.tar.gz", "x.tar"},
+      {"file.txt", "file"},
+      {"abc", "abc"},
+      {"", ""},
+      {".bashrc", ""},
+      {"a/.bashrc", "a/"},
+      {"a.b/c", "a.b/c"},
+      {"a/b.c/d.e", "a/b.c/d"},
+      {"a b.c", "a b"},
+      {".a.b", ".a"},
+      {"a.", "a"},
+      {"a..b", "a."},
+      {"a.b.c/", "a.b.c/"},
+      {"a/b.c/", "a/b.c/"},
+      {".x/y", ".x/y"},
+      {"a b.c d", "a b"},
+      {".", ""},
+      {"/", "/"},
+      {"a/.", "a/"},
+      {"é.ü", "é"},
   };
   for (const auto& [in, out] : table) {
     CAPTURE(in);
@@ -335,9 +369,9 @@ TEST_CASE("remove_extension is s:\\.[^/.]*$::") {
 
 TEST_CASE("base_name is s:.*/::") {
   const std::vector<std::pair<std::string, std::string>> table = {
-      {"a/b", "b"},   {"x", "x"},     {"a/b/", ""},  {"/", ""},     {"", ""},
-      {"/a", "a"},    {"a//b", "b"},  {"//", ""},    {"///x", "x"}, {"a/b///", ""},
-      {"a/b.c", "b.c"}, {"dir.x/sub/file.tar.gz", "file.tar.gz"},
+      {"a/b", "b"},  {"x", "x"},     {"a/b/", ""},     {"/", ""},
+      {"", ""},      {"/a", "a"},    {"a//b", "b"},    {"//", ""},
+      {"///x", "x"}, {"a/b///", ""}, {"a/b.c", "b.c"}, {"dir.x/sub/file.tar.gz", "file.tar.gz"},
   };
   for (const auto& [in, out] : table) {
     CAPTURE(in);
@@ -347,9 +381,9 @@ TEST_CASE("base_name is s:.*/::") {
 
 TEST_CASE("dir_name is Perl's File::Basename::dirname") {
   const std::vector<std::pair<std::string, std::string>> table = {
-      {"x", "."},      {"/abs/", "/"},  {"", "."},      {"a/b", "a"},       {"a/b/", "a"},
-      {"/", "/"},      {"//a", "/"},    {"a//b/", "a"}, {"/a", "/"},        {"//", "/"},
-      {"///", "/"},    {"a/", "."},     {"./a", "."},   {"../a/b", "../a"}, {"a//b//", "a"},
+      {"x", "."},       {"/abs/", "/"}, {"", "."},          {"a/b", "a"},       {"a/b/", "a"},
+      {"/", "/"},       {"//a", "/"},   {"a//b/", "a"},     {"/a", "/"},        {"//", "/"},
+      {"///", "/"},     {"a/", "."},    {"./a", "."},       {"../a/b", "../a"}, {"a//b//", "a"},
       {"a/b/c", "a/b"}, {"a//b", "a"},  {"a b/c d", "a b"},
   };
   for (const auto& [in, out] : table) {

@@ -80,7 +80,13 @@ class SameAsGnuParallelTest(TaskpoolTestCase):
 
     def test_colsep_comma(self):
         self.same("-k", "--colsep", ",", "show-args", "{1}", "{2}", "{3}",
-                  input=b"a,b,c\nd,e\n,f,\nsingle\n")
+                  input=b"a,b,c\nd,e,f\n,f,\nx,,\n")
+
+    def test_colsep_column_beyond_the_record_is_empty(self):
+        # GNU parallel: a column the record does not have expands to nothing (no argument),
+        # while an empty column that exists is an empty argument.
+        self.same("-k", "--colsep", ",", "show-args", "{1}", "{2}", "{3}",
+                  input=b"d,e\nsingle\n")
 
     def test_colsep_tab(self):
         self.same("-k", "--colsep", "\\t", "show-args", "{2}", "{1}",

@@ -164,6 +164,10 @@ class UsageErrorTest(TaskpoolTestCase):
     def test_unknown_flag(self):
         self.usage_error("--frobnicate", "echo", ":::", "x", names=["--frobnicate"])
 
+    def test_unknown_flag_after_a_valid_one(self):
+        self.usage_error("-j2", "--no-such-flag", "touch", "pwned", ":::", "x",
+                         names=["--no-such-flag"])
+
     def test_bad_mode(self):
         self.usage_error("--mode", "fast", "echo", ":::", "x", names=["fast"])
 

@@ -100,7 +100,7 @@ class JoblogTest(TaskpoolTestCase):
 
     @requires_gnu_parallel
     def test_same_structure_as_gnu_parallel(self):
-        args = ["-k", "-j1", "{1} {2}", ":::", "echo", "exit", ":::", "0", "2", "two words"]
+        args = ["-k", "-j1", "echo {}; test {} = 0", ":::", "0", "2", "two words", "it's"]
         mine = taskpool("--joblog", self.path("mine"), *args)
         ref = parallel("--joblog", self.path("ref"), *args)
         self.assertEqual(mine.code, ref.code)

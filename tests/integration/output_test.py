@@ -141,6 +141,13 @@ class OutputTest(TaskpoolTestCase):
         self.assertEqual(mine.stdout, b"a\ta\nb\tb\ntwo words\ttwo words\n")
 
     @requires_gnu_parallel
+    def test_tag_with_several_lists_matches_gnu_parallel(self):
+        args = ["-k", "--tag", "echo", ":::", "a", "b", ":::", "1", "2"]
+        mine, ref = taskpool(*args), parallel(*args)
+        self.assertExit(mine, 0)
+        self.assertEqual(mine.stdout, ref.stdout)
+
+    @requires_gnu_parallel
     def test_tag_stderr_matches_gnu_parallel(self):
         args = ["-k", "--tag", "echo err >&2; echo out", ":::", "a", "b"]
         mine, ref = taskpool(*args), parallel(*args)

