@@ -66,6 +66,14 @@ std::vector<std::vector<std::string>> split_lists(int argc, char** argv, int& op
   return lists;
 }
 
+// CLI11's usage line knows nothing of the command and the ::: lists.
+class UsageFormatter final : public CLI::Formatter {
+ public:
+  std::string make_usage(const CLI::App*, std::string) const override {
+    return "\nUsage: taskpool [OPTIONS] [--] [COMMAND [ARG...]] [::: VALUES... [::: VALUES...]]\n";
+  }
+};
+
 std::string help_footer() {
   return R"(
 Records come from ::: lists (every combination when there are several), else from -a files,
@@ -103,14 +111,13 @@ ParseOutcome parse_command_line(int argc, char** argv) {
   int options_end = argc;
   config.arg_lists = split_lists(argc, argv, options_end);
 
-  CLI::App app{
-      "taskpool: run commands in parallel through a pool of workers\n"
-      "Usage: taskpool [OPTIONS] [--] [COMMAND [ARG...]] [::: VALUES... [::: VALUES...]]",
-      "taskpool"};
+  CLI::App app{"taskpool: run commands in parallel through a pool of workers", "taskpool"};
+  auto formatter = std::make_shared<UsageFormatter>();
+  formatter->column_width(30);
+  app.formatter(formatter);
   app.prefix_command();  // the first word that is not an option starts the command
   app.set_version_flag("--version", std::string("taskpool ") + TASKPOOL_VERSION);
   app.footer(help_footer());
-  app.get_formatter()->column_width(30);
 
   std::string jobs = std::to_string(default_jobs());
   std::string mode = "pool";
@@ -122,6 +129,8 @@ ParseOutcome parse_command_line(int argc, char** argv) {
   const char* input = "Input";
   app.add_option("-a,--arg-file", config.arg_files, "Read records from FILE (repeatable)")
       ->type_name("FILE")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
       ->allow_extra_args(false)
       ->group(input);
   app.add_flag("-0,--null", null, "Records end at NUL, not newline")->group(input);
