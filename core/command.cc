@@ -100,7 +100,9 @@ std::optional<std::vector<std::string>> split_simple_command(std::string_view li
     } else if (c == '~') {
       // Literal inside a word; a tilde prefix (at the start, or after = or : as bash reads
       // assignment-like words) expands to a home directory.
-      if (at_word_start || word.back() == '=' || word.back() == ':') return std::nullopt;
+      if (at_word_start || (!word.empty() && (word.back() == '=' || word.back() == ':'))) {
+        return std::nullopt;
+      }
       word += '~';
       ++i;
     } else if (is_plain_byte(c)) {

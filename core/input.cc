@@ -82,14 +82,19 @@ std::vector<std::string> ColumnSplitter::split(const std::string& value) const {
     columns.push_back(value.substr(start));
     return columns;
   }
+  // Perl's split, which GNU parallel uses: an empty match splits between two characters, but
+  // never where the previous match ended (so never at the very start).
   size_t start = 0;
+  size_t previous_end = 0;
   auto it = std::sregex_iterator(value.begin(), value.end(), regex_);
   for (; it != std::sregex_iterator(); ++it) {
     const auto& match = *it;
-    if (match.length(0) == 0) continue;  // an empty match splits nothing
     const auto at = static_cast<size_t>(match.position(0));
+    const auto length = static_cast<size_t>(match.length(0));
+    if (length == 0 && at == previous_end) continue;
     columns.push_back(value.substr(start, at - start));
-    start = at + static_cast<size_t>(match.length(0));
+    start = at + length;
+    previous_end = start;
   }
   columns.push_back(value.substr(start));
   return columns;

@@ -58,9 +58,9 @@ class ColumnSplitter {
   std::regex regex_;
 };
 
-// Makes records from sources. One source: each value is a record (split into fields by
-// `columns` when given). Several sources: every combination, one field per source, the first
-// source varying slowest, as GNU parallel does. The first source is streamed; the others are
+// Makes records from sources. One source: each value is a record. Several sources: every
+// combination, one field per source, the first source varying slowest, as GNU parallel does.
+// With `columns`, every source's value is split into fields, as GNU parallel's --colsep does. The first source is streamed; the others are
 // read into memory when the first record is asked for.
 class RecordStream {
  public:

@@ -160,7 +160,7 @@ TEST_CASE("operators, redirections and expansions need the shell") {
            "cat a>out",    "cat a >> out", "cat a 2>&1",    "cat (a)",      "(cat a)",
            "cat a)",       "cat $HOME",    "cat a$b",       "cat ${x}",     "cat $(id)",
            "cat `id`",     "cat a`id`",    "cat \"$HOME\"", "cat \"`id`\"", "cat \"a\\b\"",
-           "cat \"\\\"\"", "cat a\nb",     "cat a\n",       "cat a\\\nb",
+           "cat \"\\\"\"", "cat \"a!b\"",  "cat a\nb",      "cat a\n",      "cat a\\\nb",
        }) {
     check_rejected(line);
   }

@@ -285,6 +285,13 @@ TEST_CASE("ColumnSplitter on a regular expression") {
   CHECK(show(ColumnSplitter("\\t+").split("a\t\t\tb")) == show({"a", "b"}));
 }
 
+TEST_CASE("a --colsep regular expression that matches the empty string splits between characters") {
+  // Perl's split(/re/, value, -1), which GNU parallel uses: an empty match separates two
+  // characters, and the empty match at the end leaves an empty last column.
+  CHECK(show(ColumnSplitter(" *").split("ab c")) == show({"a", "b", "c", ""}));
+  CHECK(show(ColumnSplitter(",?").split("xy,z")) == show({"x", "y", "z", ""}));
+}
+
 TEST_CASE("an invalid --colsep regular expression is a usage error") {
   for (const char* pattern : {"(", "[", "*", "a)"}) {
     CAPTURE(pattern);
@@ -328,6 +335,11 @@ TEST_CASE("several sources: every combination, the first source varying slowest"
         show_records(Records{{"a", "1"}, {"b", "1"}, {"c", "1"}}));
   CHECK(show_records(records_of({{"a b", ""}, {"", "x"}})) ==
         show_records(Records{{"a b", ""}, {"a b", "x"}, {"", ""}, {"", "x"}}));
+}
+
+TEST_CASE("with columns, the value of every source is split, as GNU parallel does") {
+  CHECK(show_records(records_of({{"a,b", "c"}, {"1,2"}}, ColumnSplitter(","))) ==
+        show_records(Records{{"a", "b", "1", "2"}, {"c", "1", "2"}}));
 }
 
 TEST_CASE("an empty source makes no combinations") {

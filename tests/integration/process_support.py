@@ -24,9 +24,7 @@ def _state(pid: int) -> Optional[str]:
     """The process state letter from /proc (R, S, Z, ...), or None when there is no process."""
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    except OSError:
+    except OSError:  # no such process (any more)
         return None
     fields = stat[stat.rfind(")") + 2:].split()
     return fields[0] if fields else None
@@ -114,7 +112,9 @@ class Background:
     """taskpool running in a session and process group of its own, as a shell would start a
     foreground job, with standard output and error going to files."""
 
-    def __init__(self, directory: Path, *args: Union[str, os.PathLike], env: Optional[dict] = None):
+    def __init__(self, directory: Path, *args: Union[str, os.PathLike],
+                 env: Optional[dict] = None):
+        """Runs taskpool with `args` in `directory`, where its output files go too."""
         self._out_path = directory / "taskpool.stdout"
         self._err_path = directory / "taskpool.stderr"
         self._out = open(self._out_path, "wb")
@@ -122,8 +122,8 @@ class Background:
         self.start = time.monotonic()
         self.proc = subprocess.Popen(
             [os.fspath(TASKPOOL), *map(os.fspath, args)], stdin=subprocess.DEVNULL,
-            stdout=self._out, stderr=self._err, env=env if env is not None else test_env(),
-            start_new_session=True)
+            stdout=self._out, stderr=self._err, cwd=directory,
+            env=env if env is not None else test_env(), start_new_session=True)
 
     @property
     def pid(self) -> int:

@@ -1,0 +1,178 @@
+"""taskpool and the signals a user sends it. The first SIGINT, SIGTERM or SIGHUP stops the
+starting of jobs and lets the running ones finish; a second SIGINT or SIGTERM ends the running
+ones (SIGTERM to their process groups, SIGKILL after --kill-after). Jobs not started count as
+failed in the exit status, and no process of a job is left running.
+
+taskpool runs in a process group of its own and the test signals that whole group, as a
+terminal does for Ctrl-C: the jobs, in process groups of their own, only get what taskpool
+forwards."""
+
+import signal
+import time
+import unittest
+
+from helpers import TaskpoolTestCase
+from process_support import (Background, SurvivorCheck, joblog_by_seq, read_json, read_pids,
+                             unique_seconds, wait_until)
+
+RECORDS = ["1", "2", "3", "4", "5"]
+# How long a test waits for jobs to start or taskpool to react, on a loaded machine.
+PATIENCE = 20
+
+
+class SignalCase(TaskpoolTestCase, SurvivorCheck):
+
+    def start(self, line, *options, workers="2"):
+        """Runs `line` for each of RECORDS in the background, -j2, with a joblog and a JSON
+        summary. The line must write its PIDs to {}.pid once running (see started_line)."""
+        self.joblog = self.path("joblog")
+        self.summary = self.path("summary.json")
+        run = Background(self.tmp, f"-j{workers}", "--joblog", self.joblog,
+                         "--summary-json", self.summary, *options, line, ":::", *RECORDS)
+        self.addCleanup(run.kill)
+        return run
+
+    @staticmethod
+    def started_line(before, after):
+        """A job's command line: `before`, then the job's PIDs ($$, and $! when `before` started
+        something in the background) written to {}.pid as a marker, then `after`."""
+        return (f'{before} echo "$$ ${{!:-}}" > {{}}.pid.tmp && mv {{}}.pid.tmp {{}}.pid; '
+                f'{after}')
+
+    def started(self):
+        return sorted(p.name for p in self.tmp.glob("*.pid"))
+
+    def wait_for_jobs(self, run, count):
+        """Waits until `count` jobs have written their marker."""
+        ok = wait_until(lambda: len(self.started()) >= count or not run.running(), PATIENCE)
+        self.assertTrue(ok and run.running(),
+                        f"{count} jobs did not start; started: {self.started()}; "
+                        f"stderr: {run.stderr_text()!r}")
+
+    def job_pids(self):
+        return [pid for name in self.started() for pid in read_pids(self.tmp / name)]
+
+
+class FirstSignalTest(SignalCase):
+
+    def check_running_jobs_finish(self, sig):
+        seconds = unique_seconds(2)
+        self.cleanup_processes(seconds)
+        run = self.start(self.started_line("", f"sleep {seconds}; echo done {{}}"))
+        self.wait_for_jobs(run, 2)
+        run.signal(sig)
+        r = run.wait(PATIENCE)
+        self.assertExit(r, 3, f"{sig.name}: 3 jobs were not started")
+        self.assertEqual(self.started(), ["1.pid", "2.pid"], "a job started after the signal")
+        self.assertEqual(sorted(r.out.splitlines()), ["done 1", "done 2"])
+        rows = joblog_by_seq(self.joblog)
+        self.assertEqual(sorted(rows), [1, 2])
+        for row in rows.values():
+            # Ended by neither the signal sent to taskpool nor anything taskpool forwarded.
+            self.assertEqual((row[6], row[7]), ("0", "0"), f"job {row[0]} was interrupted")
+        report = read_json(self.summary)
+        self.assertEqual(report["stopped"], "signal")
+        jobs = report["jobs"]
+        self.assertEqual((jobs["succeeded"], jobs["failed"], jobs["killed"], jobs["not_started"]),
+                         (2, 0, 0, 3))
+        self.assertNoSurvivors(seconds, self.job_pids())
+
+    def test_sigint_lets_running_jobs_finish_and_starts_no_more(self):
+        self.check_running_jobs_finish(signal.SIGINT)
+
+    def test_sigterm_lets_running_jobs_finish_and_starts_no_more(self):
+        self.check_running_jobs_finish(signal.SIGTERM)
+
+    def test_sighup_lets_running_jobs_finish_and_starts_no_more(self):
+        self.check_running_jobs_finish(signal.SIGHUP)
+
+    def test_sigint_ends_a_wait_for_a_retry(self):
+        run = Background(self.tmp, "-j1", "--retries", "5", "--backoff", "20s",
+                         "--summary-json", self.path("summary.json"), "false", ":::", "x")
+        self.addCleanup(run.kill)
+        ok = wait_until(lambda: "retrying in" in run.stderr_text() or not run.running(), PATIENCE)
+        self.assertTrue(ok and run.running(), run.stderr_text())
+        sent = time.monotonic()
+        run.signal(signal.SIGINT)
+        r = run.wait(PATIENCE)
+        self.assertLess(time.monotonic() - sent, 3, "taskpool waited for the retry's backoff")
+        self.assertExit(r, 1)
+        report = read_json(self.path("summary.json"))
+        self.assertEqual(report["attempts"], 1)
+        self.assertEqual(report["jobs"]["failed"], 1)
+
+
+class SecondSignalTest(SignalCase):
+
+    def check_running_jobs_end(self, first, second):
+        seconds = unique_seconds(30)
+        self.cleanup_processes(seconds)
+        run = self.start(self.started_line(f"sleep {seconds} &", "wait"))
+        self.wait_for_jobs(run, 2)
+        run.signal(first)
+        time.sleep(0.3)
+        self.assertTrue(run.running(), "taskpool ended on the first signal")
+        sent = time.monotonic()
+        run.signal(second)
+        r = run.wait(PATIENCE)
+        self.assertLess(time.monotonic() - sent, 2.0,
+                        f"{first.name} then {second.name}: running jobs were not ended at once")
+        self.assertExit(r, 5, "2 killed and 3 not started")
+        self.assertEqual(self.started(), ["1.pid", "2.pid"])
+        rows = joblog_by_seq(self.joblog)
+        self.assertEqual(sorted(rows), [1, 2], "joblog lines for the jobs that ran")
+        for row in rows.values():
+            self.assertEqual(row[7], "15", f"Signal of job {row[0]}")
+        report = read_json(self.summary)
+        self.assertEqual(report["stopped"], "signal")
+        jobs = report["jobs"]
+        self.assertEqual((jobs["failed"], jobs["killed"], jobs["not_started"]), (2, 2, 3))
+        self.assertEqual(len(self.job_pids()), 4, "each job wrote its shell's and sleep's PIDs")
+        self.assertNoSurvivors(seconds, self.job_pids())
+
+    def test_second_sigint_ends_running_jobs(self):
+        self.check_running_jobs_end(signal.SIGINT, signal.SIGINT)
+
+    def test_second_sigterm_ends_running_jobs(self):
+        self.check_running_jobs_end(signal.SIGTERM, signal.SIGTERM)
+
+    def test_sigterm_after_sigint_ends_running_jobs(self):
+        self.check_running_jobs_end(signal.SIGINT, signal.SIGTERM)
+
+    def test_job_ignoring_sigterm_is_killed_after_kill_after(self):
+        seconds = unique_seconds(30)
+        self.cleanup_processes(seconds)
+        run = self.start(self.started_line('trap "" TERM;', f"sleep {seconds}"),
+                         "--kill-after", "0.5")
+        self.wait_for_jobs(run, 2)
+        run.signal(signal.SIGINT)
+        time.sleep(0.3)
+        sent = time.monotonic()
+        run.signal(signal.SIGINT)
+        r = run.wait(PATIENCE)
+        waited = time.monotonic() - sent
+        self.assertGreaterEqual(waited, 0.4, "SIGKILL came before --kill-after")
+        self.assertLess(waited, 4)
+        self.assertExit(r, 5)
+        rows = joblog_by_seq(self.joblog)
+        self.assertEqual({row[7] for row in rows.values()}, {"9"}, "Signal of the jobs")
+        self.assertNoSurvivors(seconds, self.job_pids())
+
+    def test_background_process_ignoring_sigterm_is_killed_after_kill_after(self):
+        # The job's shell dies of the SIGTERM; the background subshell ignores it and only the
+        # SIGKILL of the process group, --kill-after later, ends it.
+        seconds = unique_seconds(30)
+        self.cleanup_processes(seconds)
+        run = self.start(self.started_line(f'(trap "" TERM; sleep {seconds}) &', "wait"),
+                         "--kill-after", "0.5")
+        self.wait_for_jobs(run, 2)
+        run.signal(signal.SIGINT)
+        time.sleep(0.3)
+        run.signal(signal.SIGINT)
+        r = run.wait(PATIENCE)
+        self.assertExit(r, 5)
+        self.assertNoSurvivors(seconds, self.job_pids())
+
+
+if __name__ == "__main__":
+    unittest.main()
