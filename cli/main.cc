@@ -6,6 +6,7 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -56,19 +57,34 @@ sigset_t setup_signals() {
 
 std::unique_ptr<RecordStream> open_records(const RunConfig& config) {
   std::vector<std::unique_ptr<ValueSource>> sources;
+  std::vector<bool> linked;
   for (const std::string& path : config.arg_files) {
     sources.push_back(open_file_source(path, config.delimiter));
+    linked.push_back(false);
   }
-  for (const auto& list : config.arg_lists) sources.push_back(std::make_unique<ListSource>(list));
+  for (const auto& source : config.sources) {
+    if (source.file) {
+      sources.push_back(open_file_source(*source.file, config.delimiter));
+    } else {
+      sources.push_back(std::make_unique<ListSource>(source.values));
+    }
+    linked.push_back(source.linked);
+  }
   if (sources.empty()) {
     if (isatty(STDIN_FILENO)) {
       std::fputs("taskpool: reading records from the terminal (end with Ctrl-D)\n", stderr);
     }
     sources.push_back(std::make_unique<FileSource>(STDIN_FILENO, config.delimiter, "stdin", false));
+    linked.push_back(false);
+  }
+  if (config.eof_string) {
+    for (auto& source : sources) {
+      source = std::make_unique<EndAtSource>(std::move(source), *config.eof_string);
+    }
   }
   std::optional<ColumnSplitter> columns;
   if (config.colsep) columns.emplace(*config.colsep);
-  return std::make_unique<RecordStream>(std::move(sources), std::move(columns));
+  return std::make_unique<RecordStream>(std::move(sources), std::move(columns), std::move(linked));
 }
 
 // Jobs from the bounded queue that the reader thread fills.
@@ -239,10 +255,47 @@ SchedulerOptions scheduler_options(const RunConfig& config) {
   return options;
 }
 
+// The longest command line that exec accepts, as xargs computes it: the system's argument
+// space less the environment and a margin, and never more than one argument may be (the shell
+// gets the whole line as one).
+size_t max_command_length() {
+  constexpr size_t kMaxArgument = 128 * 1024 - 1;  // MAX_ARG_STRLEN, less the NUL
+  const long arg_max = sysconf(_SC_ARG_MAX);
+  size_t environment = 0;
+  for (char** e = environ; *e != nullptr; ++e) environment += std::strlen(*e) + 1 + sizeof(char*);
+  const size_t room = arg_max > 0 ? static_cast<size_t>(arg_max) : 131072;
+  const size_t usable = room > environment + 2048 ? room - environment - 2048 : 4096;
+  return std::min(kMaxArgument, usable);
+}
+
+// How records become jobs: one each, or grouped for -n, -N, -L, -X, -m.
+std::optional<RecordGrouper::Options> grouping(const RunConfig& config,
+                                               const CommandTemplate& command) {
+  if (config.max_args == 0 && config.fill == RunConfig::Fill::kNone) return std::nullopt;
+  RecordGrouper::Options options;
+  options.max_records = config.max_args;
+  if (!config.positional) {
+    options.max_length = std::min(max_command_length(), config.max_chars.value_or(SIZE_MAX));
+    const WorkerId widest = config.jobs;
+    // A copy: the reader thread may outlive run() when it is stuck reading a terminal.
+    options.length = [command, widest](const Record& record, bool first) {
+      if (!first) return command.added_length(record);
+      // Measured with a 13-digit {#}, wider than any run's.
+      return command.expand(Job{1'000'000'000'000, record}, widest).line.size() + 1;
+    };
+  }
+  if (config.fill != RunConfig::Fill::kNone) options.spread_over = static_cast<size_t>(config.jobs);
+  return options;
+}
+
 int run_compare(const RunConfig& config, const CommandTemplate& command, const sigset_t& mask) {
   std::vector<Record> records;
   auto stream = open_records(config);
-  while (auto record = stream->next()) records.push_back(std::move(*record));
+  std::optional<RecordGrouper> grouper;
+  if (auto options = grouping(config, command)) grouper.emplace(*stream, std::move(*options));
+  while (auto record = grouper ? grouper->next() : stream->next()) {
+    records.push_back(std::move(*record));
+  }
 
   SteadyClock clock;
   Reporter reporter(nullptr, nullptr);
@@ -273,17 +326,23 @@ int run_compare(const RunConfig& config, const CommandTemplate& command, const s
 // pipe cannot be joined at exit: it is then left behind, and the process exit ends it.
 struct Reader {
   BoundedQueue<Record> queue;
-  std::unique_ptr<RecordStream> records;
+  std::unique_ptr<RecordStream> stream;
+  std::unique_ptr<RecordGrouper> grouper;  // set when several records make one job
   std::atomic<bool> done{false};
   std::atomic<uint64_t> seen{0};  // records read so far
   std::string error;  // written by the reader before done
 
-  Reader(size_t capacity, std::function<void()> wake, std::unique_ptr<RecordStream> r)
-      : queue(capacity, std::move(wake)), records(std::move(r)) {}
+  Reader(size_t capacity, std::function<void()> wake, std::unique_ptr<RecordStream> records,
+         std::optional<RecordGrouper::Options> grouping)
+      : queue(capacity, std::move(wake)), stream(std::move(records)) {
+    if (grouping) grouper = std::make_unique<RecordGrouper>(*stream, std::move(*grouping));
+  }
+
+  std::optional<Record> next() { return grouper ? grouper->next() : stream->next(); }
 
   void run() {
     try {
-      while (auto record = records->next()) {
+      while (auto record = next()) {
         seen.fetch_add(1, std::memory_order_relaxed);
         if (!queue.push(std::move(*record))) break;
       }
@@ -296,7 +355,8 @@ struct Reader {
 };
 
 int run(const RunConfig& config) {
-  const CommandTemplate command(config.command);
+  const CommandTemplate command(config.command, config.replace,
+                                config.fill == RunConfig::Fill::kContext);
   const sigset_t mask = setup_signals();
   if (config.compare) return run_compare(config, command, mask);
 
@@ -333,7 +393,7 @@ int run(const RunConfig& config) {
 
   const size_t capacity = std::max<size_t>(1024, 2 * static_cast<size_t>(config.jobs));
   auto reader = std::make_shared<Reader>(capacity, [e = executor.get()] { e->wake(); },
-                                         open_records(config));
+                                         open_records(config), grouping(config, command));
   std::thread reader_thread([reader] { reader->run(); });
 
   QueueJobSource source(reader->queue, reader->seen);

@@ -13,7 +13,6 @@
 namespace taskpool {
 namespace {
 
-constexpr const char* kSeparator = ":::";
 // What -j0 means: "as many as possible", capped the way GNU parallel's practical limit is.
 constexpr int kManyWorkers = 250;
 
@@ -50,20 +49,38 @@ DispatchMode parse_mode(const std::string& value) {
   throw UsageError("--mode: '" + value + "' is not a mode (use pool or batch)");
 }
 
-// Splits argv at the ::: separators: what comes before goes to CLI11, each list after is a
-// list of values. As in GNU parallel, the first ::: ends the options and the command.
-std::vector<std::vector<std::string>> split_lists(int argc, char** argv, int& options_end) {
-  std::vector<std::vector<std::string>> lists;
+// Splits argv at the input-source separators (::: ::::, and :::+ ::::+ to link a source to the
+// one before): what comes before goes to CLI11. As in GNU parallel, the first separator ends the
+// options and the command.
+std::vector<RunConfig::Source> split_sources(int argc, char** argv, int& options_end) {
+  std::vector<RunConfig::Source> sources;
   options_end = argc;
+  bool file_source = false;
   for (int i = 1; i < argc; ++i) {
-    if (std::string_view(argv[i]) == kSeparator) {
+    const std::string_view arg = argv[i];
+    if (arg == ":::" || arg == ":::+" || arg == "::::" || arg == "::::+") {
       if (options_end == argc) options_end = i;
-      lists.emplace_back();
-    } else if (!lists.empty()) {
-      lists.back().emplace_back(argv[i]);
+      if (file_source && !sources.back().file) {
+        throw UsageError(std::string(argv[i - 1]) + " needs a file name after it");
+      }
+      RunConfig::Source& source = sources.emplace_back();
+      source.linked = arg.back() == '+';
+      if (source.linked && sources.size() == 1) {
+        throw UsageError(std::string(arg) + " links to the input source before it, and there is none");
+      }
+      file_source = arg.starts_with("::::");
+    } else if (sources.empty()) {
+      continue;
+    } else if (file_source) {
+      // :::: takes any number of files, each a source of its own; only the first is linked.
+      if (sources.back().file) sources.emplace_back();
+      sources.back().file = std::string(arg);
+    } else {
+      sources.back().values.emplace_back(arg);
     }
   }
-  return lists;
+  if (file_source && !sources.back().file) throw UsageError(":::: needs a file name after it");
+  return sources;
 }
 
 // CLI11's usage line knows nothing of the command and the ::: lists.
@@ -109,7 +126,12 @@ char parse_delimiter(const std::string& value) {
 ParseOutcome parse_command_line(int argc, char** argv) {
   RunConfig config;
   int options_end = argc;
-  config.arg_lists = split_lists(argc, argv, options_end);
+  try {
+    config.sources = split_sources(argc, argv, options_end);
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "taskpool: %s\n", e.what());
+    return {std::nullopt, 255};
+  }
 
   CLI::App app{"taskpool: run commands in parallel through a pool of workers", "taskpool"};
   auto formatter = std::make_shared<UsageFormatter>();
@@ -140,6 +162,37 @@ ParseOutcome parse_command_line(int argc, char** argv) {
   app.add_option("--colsep", config.colsep, "Split records into columns {1} {2}... at REGEX")
       ->type_name("REGEX")
       ->group(input);
+
+  const char* records = "Several records per command (xargs habits)";
+  std::string max_args, max_replace_args, max_lines, max_chars;
+  bool context_fill = false, multi_fill = false, no_run_if_empty = false;
+  app.add_option("-n,--max-args", max_args, "Up to N records per command")
+      ->type_name("N")
+      ->group(records);
+  app.add_option("-N,--max-replace-args", max_replace_args,
+                 "N records per command, as {1}..{N}")
+      ->type_name("N")
+      ->group(records);
+  app.add_option("-L,--max-lines", max_lines, "N lines per command, as -N")
+      ->type_name("N")
+      ->group(records);
+  app.add_flag("-X,--xargs", context_fill,
+               "As many records per command as fit, repeating the word around {}")
+      ->group(records);
+  app.add_flag("-m", multi_fill, "As many records per command as fit, all in place of {}")
+      ->group(records);
+  app.add_option("-s,--max-chars", max_chars, "Command lines of at most N bytes (-X, -m, -n)")
+      ->type_name("N")
+      ->group(records);
+  app.add_option("-I", config.replace, "Use STR instead of {} for the record")
+      ->type_name("STR")
+      ->group(records);
+  app.add_option("-E", config.eof_string, "Stop reading input at a record equal to STR")
+      ->type_name("STR")
+      ->group(records);
+  app.add_flag("-r,--no-run-if-empty", no_run_if_empty,
+               "Run nothing when there are no records (always so)")
+      ->group(records);
 
   const char* pool = "Pool";
   app.add_option("-j,--jobs", jobs, "Number of workers (default: CPUs; 0: 250)")
@@ -227,6 +280,35 @@ ParseOutcome parse_command_line(int argc, char** argv) {
                        "' (put -- before a command that starts with '-')");
     }
     config.jobs = parse_jobs(jobs);
+    const int counts = (max_args.empty() ? 0 : 1) + (max_replace_args.empty() ? 0 : 1) +
+                       (max_lines.empty() ? 0 : 1);
+    if (counts > 1) throw UsageError("-n, -N and -L exclude each other");
+    if (context_fill && multi_fill) throw UsageError("-X and -m exclude each other");
+    if (!max_args.empty()) config.max_args = parse_count("-n/--max-args", max_args, 1000000);
+    if (!max_replace_args.empty()) {
+      config.max_args = parse_count("-N/--max-replace-args", max_replace_args, 1000000);
+      config.positional = true;
+    }
+    if (!max_lines.empty()) {
+      config.max_args = parse_count("-L/--max-lines", max_lines, 1000000);
+      config.positional = true;
+    }
+    if (counts > 0 && config.max_args == 0) {
+      throw UsageError("-n, -N and -L need at least 1 record per command");
+    }
+    if (config.positional && (context_fill || multi_fill)) {
+      throw UsageError("-N and -L give an exact count; they exclude -X and -m");
+    }
+    if (context_fill) config.fill = RunConfig::Fill::kContext;
+    if (multi_fill) config.fill = RunConfig::Fill::kMulti;
+    if (!max_chars.empty()) {
+      config.max_chars = parse_count("-s/--max-chars", max_chars, 1u << 30);
+      if (*config.max_chars == 0) throw UsageError("-s/--max-chars: 0 leaves no room for a command");
+    }
+    if (config.replace.empty()) throw UsageError("-I: the replacement string is empty");
+    if (config.eof_string && config.eof_string->empty()) {
+      throw UsageError("-E: the end-of-input string is empty");
+    }
     config.retry.retries = parse_count("--retries", retries, 1000000);
     config.retry.backoff = parse_duration("--backoff", backoff);
     config.retry.backoff_max = parse_duration("--backoff-max", backoff_max);

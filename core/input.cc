@@ -101,48 +101,60 @@ std::vector<std::string> ColumnSplitter::split(const std::string& value) const {
 }
 
 RecordStream::RecordStream(std::vector<std::unique_ptr<ValueSource>> sources,
-                           std::optional<ColumnSplitter> columns)
-    : sources_(std::move(sources)), columns_(std::move(columns)) {}
+                           std::optional<ColumnSplitter> columns, std::vector<bool> linked)
+    : sources_(std::move(sources)), columns_(std::move(columns)) {
+  for (size_t i = 0; i < sources_.size(); ++i) {
+    if (i > 0 && i < linked.size() && linked[i]) {
+      groups_.back().second = i;
+    } else {
+      groups_.emplace_back(i, i);
+    }
+  }
+}
+
+std::optional<RecordStream::Fields> RecordStream::next_row(size_t first, size_t last) {
+  Fields fields;
+  for (size_t i = first; i <= last; ++i) {
+    auto value = sources_[i]->next();
+    if (!value) return std::nullopt;
+    if (!columns_) {
+      fields.push_back(std::move(*value));
+      continue;
+    }
+    for (auto& column : columns_->split(*value)) fields.push_back(std::move(column));
+  }
+  return fields;
+}
 
 std::optional<Record> RecordStream::next() {
-  if (sources_.empty()) return std::nullopt;
-  if (sources_.size() == 1) {
-    auto value = sources_.front()->next();
-    if (!value) return std::nullopt;
-    Record record;
-    if (columns_) {
-      record.fields = columns_->split(*value);
-    } else {
-      record.fields.push_back(std::move(*value));
-    }
-    return record;
+  if (groups_.empty()) return std::nullopt;
+  if (groups_.size() == 1) {
+    auto fields = next_row(groups_[0].first, groups_[0].second);
+    if (!fields) return std::nullopt;
+    return Record{std::move(*fields)};
   }
   if (!loaded_) {
     loaded_ = true;
-    for (size_t i = 1; i < sources_.size(); ++i) {
-      auto& values = rest_.emplace_back();
-      while (auto value = sources_[i]->next()) values.push_back(std::move(*value));
-      if (values.empty()) empty_product_ = true;
+    for (size_t g = 1; g < groups_.size(); ++g) {
+      auto& rows = rest_.emplace_back();
+      while (auto row = next_row(groups_[g].first, groups_[g].second)) {
+        rows.push_back(std::move(*row));
+      }
+      if (rows.empty()) empty_product_ = true;
     }
     index_.assign(rest_.size(), 0);
   }
   if (empty_product_) return std::nullopt;
   if (!current_first_) {
-    current_first_ = sources_.front()->next();
+    current_first_ = next_row(groups_[0].first, groups_[0].second);
     if (!current_first_) return std::nullopt;
   }
   Record record;
-  record.fields.reserve(sources_.size());
-  const auto add = [&](const std::string& value) {
-    if (!columns_) {
-      record.fields.push_back(value);
-      return;
-    }
-    // As in GNU parallel, --colsep splits the value of every source into columns.
-    for (auto& column : columns_->split(value)) record.fields.push_back(std::move(column));
-  };
-  add(*current_first_);
-  for (size_t i = 0; i < rest_.size(); ++i) add(rest_[i][index_[i]]);
+  record.fields = *current_first_;
+  for (size_t i = 0; i < rest_.size(); ++i) {
+    const Fields& row = rest_[i][index_[i]];
+    record.fields.insert(record.fields.end(), row.begin(), row.end());
+  }
   // Advance like an odometer: the last source varies fastest.
   size_t i = rest_.size();
   while (i > 0) {
@@ -152,6 +164,65 @@ std::optional<Record> RecordStream::next() {
   }
   current_first_.reset();
   return record;
+}
+
+std::optional<std::string> EndAtSource::next() {
+  if (ended_) return std::nullopt;
+  auto value = inner_->next();
+  if (value && *value == end_) ended_ = true;
+  if (ended_) return std::nullopt;
+  return value;
+}
+
+std::optional<Record> RecordGrouper::next() {
+  if (!spread_.empty()) {
+    Record group = std::move(spread_.front());
+    spread_.pop_front();
+    return group;
+  }
+  Record group;
+  size_t count = 0;
+  size_t length = 0;
+  std::vector<size_t> sizes;  // fields per record, for spreading the first group
+  bool input_ended = false;
+  while (options_.max_records == 0 || count < options_.max_records) {
+    std::optional<Record> record = std::move(pending_);
+    pending_.reset();
+    if (!record) record = records_.next();
+    if (!record) {
+      input_ended = true;
+      break;
+    }
+    if (options_.max_length > 0 && options_.length) {
+      const size_t added = options_.length(*record, count == 0);
+      if (count > 0 && length + added > options_.max_length) {
+        pending_ = std::move(record);
+        break;
+      }
+      length += added;
+    }
+    sizes.push_back(record->fields.size());
+    for (auto& field : record->fields) group.fields.push_back(std::move(field));
+    ++count;
+  }
+  const bool was_first = first_group_;
+  first_group_ = false;
+  if (count == 0) return std::nullopt;
+  if (!(was_first && input_ended && options_.spread_over > 1 && count > 1)) return group;
+
+  // The whole input is in hand: ceil(count / spread_over) records per job.
+  const size_t jobs = std::min(count, options_.spread_over);
+  const size_t per_job = (count + jobs - 1) / jobs;
+  size_t field = 0;
+  for (size_t first = 0; first < count; first += per_job) {
+    Record& part = spread_.emplace_back();
+    for (size_t r = first; r < std::min(count, first + per_job); ++r) {
+      for (size_t f = 0; f < sizes[r]; ++f) part.fields.push_back(std::move(group.fields[field++]));
+    }
+  }
+  Record head = std::move(spread_.front());
+  spread_.pop_front();
+  return head;
 }
 
 }  // namespace taskpool

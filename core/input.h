@@ -1,6 +1,8 @@
 // Input sources and how they combine into records.
 #pragma once
 
+#include <deque>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <regex>
@@ -42,6 +44,20 @@ class FileSource final : public ValueSource {
   RecordReader reader_;
 };
 
+// Ends `inner` at the first value equal to `end` (xargs' and GNU parallel's -E): that value and
+// everything after it are not read.
+class EndAtSource final : public ValueSource {
+ public:
+  EndAtSource(std::unique_ptr<ValueSource> inner, std::string end)
+      : inner_(std::move(inner)), end_(std::move(end)) {}
+  std::optional<std::string> next() override;
+
+ private:
+  std::unique_ptr<ValueSource> inner_;
+  std::string end_;
+  bool ended_ = false;
+};
+
 // Opens `path` ("-" is stdin) as a FileSource. Throws Error naming the path when it cannot.
 std::unique_ptr<ValueSource> open_file_source(const std::string& path, char delimiter);
 
@@ -60,22 +76,56 @@ class ColumnSplitter {
 
 // Makes records from sources. One source: each value is a record. Several sources: every
 // combination, one field per source, the first source varying slowest, as GNU parallel does.
-// With `columns`, every source's value is split into fields, as GNU parallel's --colsep does. The first source is streamed; the others are
-// read into memory when the first record is asked for.
+// A source marked in `linked` (:::+) is not combined but paired with the one before it, element
+// by element, ending with the shorter. With `columns`, every source's value is split into fields,
+// as GNU parallel's --colsep does. The first source (with those linked to it) is streamed; the
+// others are read into memory when the first record is asked for.
 class RecordStream {
  public:
   RecordStream(std::vector<std::unique_ptr<ValueSource>> sources,
-               std::optional<ColumnSplitter> columns);
+               std::optional<ColumnSplitter> columns, std::vector<bool> linked = {});
   std::optional<Record> next();
 
  private:
+  using Fields = std::vector<std::string>;
+  // The next fields of the linked sources from `first` to `last`, or nullopt when one ended.
+  std::optional<Fields> next_row(size_t first, size_t last);
+
   std::vector<std::unique_ptr<ValueSource>> sources_;
   std::optional<ColumnSplitter> columns_;
+  std::vector<std::pair<size_t, size_t>> groups_;  // [first, last] of linked sources
   bool loaded_ = false;
   bool empty_product_ = false;
-  std::vector<std::vector<std::string>> rest_;  // sources 2..n, in memory
-  std::optional<std::string> current_first_;
-  std::vector<size_t> index_;                   // position in each of rest_
+  std::vector<std::vector<Fields>> rest_;  // rows of groups 2..n, in memory
+  std::optional<Fields> current_first_;
+  std::vector<size_t> index_;  // position in each of rest_
+};
+
+// Puts several records into one job (-n, -N, -X, -m): their fields, in order, make the job's
+// record. A group ends at `max_records` records, or before the record that would take the
+// command line past `max_length` (as measured by `length`: the line for the first record, then
+// what each further record adds). A record too long on its own still makes a group of one, so
+// that job fails alone and the run goes on.
+class RecordGrouper {
+ public:
+  struct Options {
+    size_t max_records = 0;  // 0: no limit by count
+    size_t max_length = 0;   // 0: no limit by length
+    std::function<size_t(const Record&, bool first)> length;
+    // When the whole input fits in the first group, spread it over this many jobs instead of
+    // one, as GNU parallel does for -X and -m, so small inputs still run in parallel.
+    size_t spread_over = 1;
+  };
+  RecordGrouper(RecordStream& records, Options options)
+      : records_(records), options_(std::move(options)) {}
+  std::optional<Record> next();
+
+ private:
+  RecordStream& records_;
+  Options options_;
+  std::optional<Record> pending_;  // read, but did not fit in the last group
+  std::deque<Record> spread_;      // the first group, split up
+  bool first_group_ = true;
 };
 
 }  // namespace taskpool

@@ -106,7 +106,8 @@ size_t parse_replacement(std::string_view text, size_t pos, Segment& segment) {
 
 }  // namespace
 
-CommandTemplate::CommandTemplate(const std::vector<std::string>& words, std::string replace)
+CommandTemplate::CommandTemplate(const std::vector<std::string>& words, std::string replace,
+                                 bool context)
     : text_(join(words, ' ')) {
   if (words.empty() || (words.size() == 1 && words.front() == replace)) {
     record_is_command_ = true;
@@ -153,6 +154,28 @@ CommandTemplate::CommandTemplate(const std::vector<std::string>& words, std::str
     segments_.push_back(std::move(segment));
   }
   flush_literal();
+  if (context) take_context();
+}
+
+void CommandTemplate::take_context() {
+  constexpr std::string_view kBlanks = " \t\n";
+  for (size_t i = 0; i < segments_.size(); ++i) {
+    Segment& segment = segments_[i];
+    if (segment.kind != Segment::Kind::kRecord) continue;
+    if (i > 0 && segments_[i - 1].kind == Segment::Kind::kLiteral) {
+      std::string& before = segments_[i - 1].literal;
+      const size_t blank = before.find_last_of(kBlanks);
+      const size_t start = blank == std::string::npos ? 0 : blank + 1;
+      segment.prefix = before.substr(start);
+      before.erase(start);
+    }
+    if (i + 1 < segments_.size() && segments_[i + 1].kind == Segment::Kind::kLiteral) {
+      std::string& after = segments_[i + 1].literal;
+      const size_t end = std::min(after.find_first_of(kBlanks), after.size());
+      segment.suffix = after.substr(0, end);
+      after.erase(0, end);
+    }
+  }
 }
 
 namespace {
@@ -186,10 +209,12 @@ Command CommandTemplate::expand(const Job& job, WorkerId worker) const {
         line += segment.literal;
         break;
       case Segment::Kind::kRecord:
-        if (fields.empty()) line += "''";
+        if (fields.empty()) line += segment.prefix + "''" + segment.suffix;
         for (size_t i = 0; i < fields.size(); ++i) {
           if (i > 0) line += ' ';
+          line += segment.prefix;
           line += transformed(segment.transform, fields[i]);
+          line += segment.suffix;
         }
         break;
       case Segment::Kind::kField:
@@ -208,6 +233,23 @@ Command CommandTemplate::expand(const Job& job, WorkerId worker) const {
     }
   }
   return make_command(std::move(line));
+}
+
+size_t CommandTemplate::added_length(const Record& record) const {
+  if (record_is_command_) {
+    size_t length = 0;
+    for (const auto& field : record.fields) length += field.size() + 1;
+    return length;
+  }
+  size_t length = 0;
+  for (const auto& segment : segments_) {
+    if (segment.kind != Segment::Kind::kRecord) continue;
+    for (const auto& field : record.fields) {
+      length += 1 + segment.prefix.size() + transformed(segment.transform, field).size() +
+                segment.suffix.size();
+    }
+  }
+  return length;
 }
 
 }  // namespace taskpool

@@ -26,7 +26,11 @@ class CommandTemplate {
  public:
   // `words` are joined with single spaces into one command line, as GNU parallel does.
   // `replace` is the string that stands for the record (default "{}"; -I changes it).
-  explicit CommandTemplate(const std::vector<std::string>& words, std::string replace = "{}");
+  // `context` (-X): with several fields, the whole word around a record string is repeated for
+  // each field (`pre{}post` gives `pre1post pre2post`), instead of the fields going in its place
+  // (`pre1 2post`).
+  explicit CommandTemplate(const std::vector<std::string>& words, std::string replace = "{}",
+                           bool context = false);
 
   bool record_is_command() const { return record_is_command_; }
   // The template as the user wrote it (joined words), for messages.
@@ -34,6 +38,11 @@ class CommandTemplate {
 
   // The command for `job` on `worker`: the shell line, and argv when no shell is needed.
   Command expand(const Job& job, WorkerId worker) const;
+
+  // How much longer the command line gets when `record`'s fields are added to a job that already
+  // has fields (-X, -m, -n filling a command line), counting one byte for each argument's
+  // terminating NUL.
+  size_t added_length(const Record& record) const;
 
  private:
   struct Segment {
@@ -43,7 +52,10 @@ class CommandTemplate {
     Transform transform = Transform::kNone;
     size_t field = 0;  // 1-based, for kField
     std::string literal;
+    std::string prefix, suffix;  // kRecord with context: the rest of the word around it
   };
+
+  void take_context();
 
   std::string text_;
   std::vector<Segment> segments_;

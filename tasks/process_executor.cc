@@ -373,6 +373,11 @@ void ProcessExecutor::start(const Attempt& attempt) {
     if (!path) return not_started(127, options_.shell + ": command not found");
     error = spawn(*path, shell_argv, actions, attributes, pid);
   }
+  if (error == E2BIG) {
+    return not_started(126, argv.front() + ": argument too long: the command line is " +
+                                std::to_string(command.line.size()) +
+                                " bytes, more than the system lets a program take");
+  }
   if (error != 0) {
     // The statuses the shell gives for the same failures.
     return not_started(error == ENOENT ? 127 : 126, *path + ": " + std::strerror(error));
