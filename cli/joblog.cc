@@ -40,11 +40,29 @@ std::string joblog_line(const Attempt& attempt, const Completion& completion, do
 
 JobLog::JobLog(const std::string& path, bool append) : path_(path) {
   const int mode = append ? O_APPEND : O_TRUNC;
-  fd_ = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC | mode, 0666);
+  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | mode, 0666);
   if (fd_ < 0) throw system_error("--joblog: cannot open '" + path + "'");
   struct stat st;
-  if (fstat(fd_, &st) == 0 && st.st_size > 0) return;
+  if (fstat(fd_, &st) != 0) throw system_error("--joblog: cannot read '" + path + "'");
+  if (st.st_size > 0) {
+    drop_cut_off_line(st.st_size);
+    return;
+  }
   write_all(fd_, kHeader, ("joblog '" + path_ + "'").c_str());
+}
+
+// A run killed while writing its last line leaves it without a newline; a new line appended to
+// it would merge with it. It goes (the parser ignores it too, so its job runs again).
+void JobLog::drop_cut_off_line(off_t size) {
+  char last = '\n';
+  if (pread(fd_, &last, 1, size - 1) != 1 || last == '\n') return;
+  std::string tail;
+  const off_t start = size > 65536 ? size - 65536 : 0;
+  tail.resize(static_cast<size_t>(size - start));
+  if (pread(fd_, tail.data(), tail.size(), start) != static_cast<ssize_t>(tail.size())) return;
+  const size_t newline = tail.rfind('\n');
+  const off_t keep = newline == std::string::npos ? start : start + static_cast<off_t>(newline) + 1;
+  if (ftruncate(fd_, keep) != 0) throw system_error("--joblog: cannot repair '" + path_ + "'");
 }
 
 JobLog::~JobLog() {

@@ -1,6 +1,8 @@
 // GNU parallel's job log: a header, then one tab-separated line per attempt.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -38,6 +40,8 @@ class JobLog {
   void write(const Attempt& attempt, const Completion& completion);
 
  private:
+  void drop_cut_off_line(off_t size);
+
   std::string path_;
   int fd_ = -1;
   WallClock wall_clock_;

@@ -267,7 +267,15 @@ ParseOutcome parse_command_line(int argc, char** argv) {
 
   try {
     std::vector<std::string> args;
-    for (int i = options_end - 1; i >= 1; --i) args.emplace_back(argv[i]);
+    for (int i = options_end - 1; i >= 1; --i) {
+      const std::string_view arg = argv[i];
+      // CLI11 would take the next word as the value of "--flag=": a script's empty variable
+      // must not turn the command into an option value.
+      if (arg.starts_with("--") && arg.ends_with('=') && arg.find('=') == arg.size() - 1) {
+        throw UsageError(std::string(arg.substr(0, arg.size() - 1)) + ": the value is empty");
+      }
+      args.emplace_back(arg);
+    }
     app.parse(args);
     config.command = app.remaining();
     if (!config.command.empty() && config.command.front() == "--") {

@@ -66,6 +66,9 @@ RunStats Scheduler::run() {
   }
   const uint64_t pulled = next_seq_ - 1;
   stats_.not_started = ready_.size() + (std::max(pulled, source_.records_seen()) - pulled);
+  if (halt_counts_failures_) {
+    stats_.halt_exit_status = static_cast<int>(std::min<uint64_t>(stats_.failed, 101));
+  }
   stats_.end = clock_.now();
   return stats_;
 }
@@ -261,6 +264,10 @@ void Scheduler::check_halt(const Completion& completion) {
   } else if (halt.count == HaltPolicy::Count::kFail && halt.threshold == 1) {
     stats_.halt_exit_status =
         completion.signal != 0 ? 128 + completion.signal : completion.exit_status;
+  } else {
+    // The jobs that failed, counted when the run ends; those the halt kept from starting do
+    // not count.
+    halt_counts_failures_ = true;
   }
   apply_stop(halt.when == HaltPolicy::When::kNow ? StopRequest::kImmediate : StopRequest::kGraceful,
              StopCause::kHalt);

@@ -148,7 +148,8 @@ class Scheduler {
   TimePoint deadline_at_ = kNever;
   std::optional<TokenBucket> bucket_;
   TimePoint wake_at_ = kNever;  // when start_ready_jobs can start something it could not now
-  size_t batch_left_ = 0;       // batch mode: attempts of the current batch not started yet
+  size_t batch_left_ = 0;
+  bool halt_counts_failures_ = false;  // the exit status is the count of failed jobs       // batch mode: attempts of the current batch not started yet
   // --keep-order bookkeeping: the lowest job not yet ended, and which jobs above it have ended.
   uint64_t lowest_unfinished_ = 1;
   std::deque<bool> ended_window_;  // ended_window_[s - lowest_unfinished_]

@@ -269,6 +269,7 @@ void finish_output(const ProcessExecutorOptions& options, Completion& completion
 
 struct ProcessExecutor::Child {
   pid_t pid = -1;  // -1 once reaped: the number may belong to another process from then on
+  bool cancelled = false;
   Completion completion;
   ChildOutput out{Stream::kStdout};
   ChildOutput err{Stream::kStderr};
@@ -276,6 +277,16 @@ struct ProcessExecutor::Child {
   // Returns true when the child has ended and its completion is whole.
   bool reap(const ProcessExecutorOptions& options, std::span<char> buffer) {
     if (pid > 0) {
+      if (cancelled) {
+        // The job was told to end. Whatever is left of its process group once its leader has
+        // exited (a background process that ignores SIGTERM) is killed now: it would otherwise
+        // outlive taskpool. The leader is not reaped yet, so its number still names the group.
+        siginfo_t info{};
+        if (waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
+            info.si_pid == pid) {
+          kill(-pid, SIGKILL);
+        }
+      }
       int status = 0;
       const pid_t reaped = waitpid(pid, &status, WNOHANG);
       if (reaped == 0) return false;
@@ -398,6 +409,7 @@ void ProcessExecutor::start(const Attempt& attempt) {
 void ProcessExecutor::cancel(WorkerId worker, CancelMode mode) {
   for (const auto& child : children_) {
     if (child->completion.worker != worker || child->pid <= 0) continue;
+    child->cancelled = true;
     signal_child(child->pid, mode == CancelMode::kTerminate ? SIGTERM : SIGKILL);
     return;
   }

@@ -140,5 +140,25 @@ TEST_CASE("a foreign or corrupt joblog is an error naming the file and the line"
         std::string::npos);
 }
 
+TEST_CASE("appending to a joblog cut off mid-line drops the partial line first") {
+  char dir[] = "/tmp/taskpool-joblog-XXXXXX";
+  REQUIRE(mkdtemp(dir) != nullptr);
+  const std::string path = std::string(dir) + "/log";
+  {
+    std::ofstream out(path);
+    out << JobLog::kHeader << "1\t:\t1.0\t0.1\t0\t0\t0\t0\ttrue\n2\t:\t1.0\t0.";
+  }
+  Attempt a{2, 1, 1, Command{"false", {}}};
+  Completion failed;
+  failed.exit_status = 1;
+  { JobLog(path, true).write(a, failed); }
+  const auto jobs = read_joblog(path);
+  CHECK(jobs.size() == 2);
+  CHECK(jobs.at(1));
+  CHECK_FALSE(jobs.at(2));
+  unlink(path.c_str());
+  rmdir(dir);
+}
+
 }  // namespace
 }  // namespace taskpool

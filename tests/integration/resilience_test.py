@@ -468,16 +468,30 @@ class ResumeTest(TaskpoolTestCase):
         self.assertEqual(results[0], results[1], "taskpool (first) and GNU parallel (second)")
 
     def test_line_cut_off_at_the_end_of_the_joblog_runs_its_job_again(self):
+        # As after a run killed while writing its joblog: the last line lacks its end.
         d = self.path("run")
         self.first_run(taskpool, d)
         text = (d / "joblog").read_text()
         last = text.splitlines()[-1]
-        (d / "joblog").write_text(text[:-len(last) - 1] + last[:len(last) // 2])
+        seq, host, start, runtime = last.split("\t")[:4]
+        # Cut inside JobRuntime ("     0.012"), just after its decimal point.
+        cut = "\t".join([seq, host, start, runtime[:runtime.index(".") + 1]])
+        (d / "joblog").write_text(text[:-len(last) - 1] + cut)
+        status = 1 if seq in ("2", "4") else 0
         r = self.resume_run(taskpool, d, "--resume")
+        self.assertExit(r, status)
         expected = dict.fromkeys(self.RECORDS, 1)
-        expected[last.split("\t")[0]] = 2
+        expected[seq] = 2
+        self.assertEqual(self.runs(d), expected, f"only job {seq} runs again")
+        # The joblog is whole again: a further --resume reads it and runs nothing.
+        r = self.resume_run(taskpool, d, "--resume")
+        self.assertExit(r, 0, "resuming a second time")
         self.assertEqual(self.runs(d), expected)
-        self.assertExit(r, 1 if last.split("\t")[0] in ("2", "4") else 0)
+        rows = joblog_rows(d / "joblog")
+        self.assertEqual(sorted(row[0] for row in rows), self.RECORDS)
+        for row in rows:
+            self.assertEqual(len(row), 9, f"joblog line {row}")
+            self.assertTrue(row[6].lstrip("-").isdigit() and row[7].isdigit(), row)
 
     def test_missing_joblog_runs_everything(self):
         d = self.path("run")
@@ -485,7 +499,11 @@ class ResumeTest(TaskpoolTestCase):
         r = self.resume_run(taskpool, d, "--resume")
         self.assertExit(r, 0)
         self.assertEqual(self.runs(d), dict.fromkeys(self.RECORDS, 1))
-        self.assertEqual(sorted(row[0] for row in joblog_rows(d / "joblog")), self.RECORDS)
+        rows = joblog_rows(d / "joblog")
+        self.assertEqual(sorted(row[0] for row in rows), self.RECORDS)
+        for row in rows:
+            self.assertEqual(len(row), 9, f"joblog line {row}")
+            self.assertTrue(row[6].lstrip("-").isdigit() and row[7].isdigit(), row)
 
     def test_empty_joblog_runs_everything(self):
         d = self.path("run")
