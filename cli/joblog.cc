@@ -33,12 +33,19 @@ std::string joblog_line(const Attempt& attempt, const Completion& completion, do
     if (c == '\n') c = '\0';
   }
   const double runtime = completion.started ? to_seconds(completion.runtime()) : 0.0;
-  const int exit_value = completion.timed_out ? -1 : completion.exit_status;
+  // GNU parallel's mark for an attempt killed for running too long.
+  const int exit_value = completion.timed_out && completion.signal != 0 ? -1 : completion.exit_status;
   return fmt::format("{}\t:\t{:.3f}\t{:10.3f}\t0\t{}\t{}\t{}\t{}\n", attempt.seq, start_epoch,
                      runtime, completion.stdout_bytes, exit_value, completion.signal, command);
 }
 
 JobLog::JobLog(const std::string& path, bool append) : path_(path) {
+  if (path == "-") {  // standard output, as in GNU parallel
+    fd_ = STDOUT_FILENO;
+    owns_fd_ = false;
+    write_all(fd_, kHeader, "standard output");
+    return;
+  }
   const int mode = append ? O_APPEND : O_TRUNC;
   fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | mode, 0666);
   if (fd_ < 0) throw system_error("--joblog: cannot open '" + path + "'");
@@ -66,7 +73,7 @@ void JobLog::drop_cut_off_line(off_t size) {
 }
 
 JobLog::~JobLog() {
-  if (fd_ >= 0) ::close(fd_);
+  if (fd_ >= 0 && owns_fd_) ::close(fd_);
 }
 
 void JobLog::write(const Attempt& attempt, const Completion& completion) {

@@ -32,6 +32,7 @@ class JobLog {
 
   // `append`: add to an existing joblog (--resume) instead of starting a new one; the header is
   // written only when the file is new or empty.
+  // "-" is standard output.
   explicit JobLog(const std::string& path, bool append = false);
   ~JobLog();
   JobLog(const JobLog&) = delete;
@@ -44,6 +45,7 @@ class JobLog {
 
   std::string path_;
   int fd_ = -1;
+  bool owns_fd_ = true;
   WallClock wall_clock_;
 };
 

@@ -14,6 +14,7 @@
 
 #include <fmt/format.h>
 
+#include "cli/fetch.h"
 #include "cli/joblog.h"
 #include "cli/options.h"
 #include "cli/printer.h"
@@ -24,6 +25,7 @@
 #include "core/scheduler.h"
 #include "core/template.h"
 #include "tasks/dry_run_executor.h"
+#include "tasks/fetch_executor.h"
 #include "tasks/process_executor.h"
 
 namespace taskpool {
@@ -139,6 +141,12 @@ class Reporter final : public RunObserver {
  public:
   Reporter(OutputPrinter* printer, JobLog* joblog) : printer_(printer), joblog_(joblog) {}
 
+  // With --fetch: the downloads' report, and the paths to forget once a job has ended.
+  void set_fetch(FetchReport* report, FetchCommands* commands) {
+    fetch_report_ = report;
+    fetch_commands_ = commands;
+  }
+
   void on_start(const Job& job, const Attempt& attempt) override {
     guard([&] {
       if (printer_) printer_->job_started(job, attempt);
@@ -146,6 +154,7 @@ class Reporter final : public RunObserver {
   }
   void on_retry(const Job& job, const Attempt& attempt, const Completion& completion,
                 Duration delay) override {
+    if (fetch_report_) fetch_report_->add_attempt(completion);
     guard([&] {
       write_all(STDERR_FILENO,
                 fmt::format("taskpool: job {} {} (attempt {}); retrying in {}: {}\n", job.seq,
@@ -155,7 +164,12 @@ class Reporter final : public RunObserver {
     });
   }
   void on_job_end(const Job& job, const Attempt& attempt, Completion& completion) override {
-    if (!completion.started && !completion.error.empty()) {
+    if (fetch_report_) {
+      fetch_report_->add_attempt(completion);
+      if (!completion.succeeded()) fetch_report_->add_failure(attempt.command.line, completion);
+      fetch_commands_->forget(job.seq);
+    }
+    if (!completion.succeeded() && !completion.error.empty()) {
       guard([&] { write_all(STDERR_FILENO, "taskpool: " + completion.error + "\n", "standard error"); });
     } else if (completion.timed_out) {
       guard([&] {
@@ -195,6 +209,8 @@ class Reporter final : public RunObserver {
 
   OutputPrinter* printer_;
   JobLog* joblog_;
+  FetchReport* fetch_report_ = nullptr;
+  FetchCommands* fetch_commands_ = nullptr;
   bool broken_pipe_ = false;
   std::string error_;
 };
@@ -229,13 +245,19 @@ void write_json(const std::string& path, const std::string& json) {
   if (::close(fd) != 0) throw system_error("--summary-json: cannot write '" + path + "'");
 }
 
-void write_summaries(const RunConfig& config, const RunStats& stats) {
+void write_summaries(const RunConfig& config, const RunStats& stats, const FetchReport* fetch) {
   const bool text = config.summary == SummaryWhen::kAlways ||
                     (config.summary == SummaryWhen::kAuto && isatty(STDERR_FILENO));
-  if (text) std::fputs(summary_text(stats).c_str(), stderr);
+  if (text) {
+    std::string summary = summary_text(stats);
+    if (fetch) summary += fetch->text(stats.wall());
+    std::fputs(summary.c_str(), stderr);
+  }
   if (!config.summary_json) return;
   const std::string mode = config.mode == DispatchMode::kBatch ? "batch" : "pool";
-  write_json(*config.summary_json, summary_json(stats, mode));
+  std::string json = summary_json(stats, mode);
+  if (fetch) json.insert(json.size() - 1, ", \"fetch\": " + fetch->json(stats.wall()));
+  write_json(*config.summary_json, json);
 }
 
 SchedulerOptions scheduler_options(const RunConfig& config) {
@@ -378,8 +400,24 @@ int run(const RunConfig& config) {
 
   SteadyClock clock;
   std::unique_ptr<Executor> executor;
+  FetchCommands fetch_commands;
+  FetchReport fetch_report;
+  if (config.fetch) reporter.set_fetch(&fetch_report, &fetch_commands);
   if (config.dry_run) {
     executor = std::make_unique<DryRunExecutor>(clock);
+  } else if (config.fetch) {
+    FetchOptions fetch;
+    fetch.output_dir = config.output_dir;
+    fetch.overwrite = config.overwrite;
+    fetch.resume = config.resume_downloads;
+    // A transfer's own timeout, so that it ends as curl's timeout (28) and can be retried.
+    fetch.timeout = config.timeout;
+    options.timeout = Duration::zero();
+    fetch.connect_timeout = config.connect_timeout;
+    fetch.max_per_host = config.max_per_host;
+    fetch.limit_rate = config.limit_rate;
+    fetch.user_agent = std::string("taskpool/") + TASKPOOL_VERSION;
+    executor = std::make_unique<FetchExecutor>(std::move(fetch), mask);
   } else {
     ProcessExecutorOptions options;
     if (config.line_buffer) {
@@ -397,7 +435,9 @@ int run(const RunConfig& config) {
   std::thread reader_thread([reader] { reader->run(); });
 
   QueueJobSource source(reader->queue, reader->seen);
-  auto build = [&](const Job& job, WorkerId worker) { return command.expand(job, worker); };
+  auto build = [&](const Job& job, WorkerId worker) {
+    return config.fetch ? fetch_commands.build(job) : command.expand(job, worker);
+  };
   Scheduler scheduler(std::move(options), clock, *executor, source, build, reporter,
                       [&] { return stop_request(reporter); });
   RunStats stats = scheduler.run();
@@ -419,7 +459,7 @@ int run(const RunConfig& config) {
     pthread_sigmask(SIG_UNBLOCK, &pipe_only, nullptr);
     raise(SIGPIPE);
   }
-  if (!config.dry_run) write_summaries(config, stats);
+  if (!config.dry_run) write_summaries(config, stats, config.fetch ? &fetch_report : nullptr);
   if (reader->done && !reader->error.empty()) {
     std::fprintf(stderr, "taskpool: %s\n", reader->error.c_str());
     return kUsageStatus;

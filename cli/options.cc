@@ -43,6 +43,24 @@ uint64_t parse_count(const char* flag, const std::string& value, uint64_t max) {
   return count;
 }
 
+// "500k", "2M", "1G" or a number of bytes.
+long long parse_bytes(const char* flag, const std::string& value) {
+  std::string digits = value;
+  long long scale = 1;
+  if (!digits.empty()) {
+    switch (digits.back()) {
+      case 'k': case 'K': scale = 1024; break;
+      case 'm': case 'M': scale = 1024 * 1024; break;
+      case 'g': case 'G': scale = 1024LL * 1024 * 1024; break;
+      default: break;
+    }
+    if (scale != 1) digits.pop_back();
+  }
+  const uint64_t count = parse_count(flag, digits, 1ULL << 40);
+  if (count == 0) throw UsageError(std::string(flag) + ": '" + value + "' is not above zero");
+  return static_cast<long long>(count) * scale;
+}
+
 DispatchMode parse_mode(const std::string& value) {
   if (value == "pool") return DispatchMode::kPool;
   if (value == "batch") return DispatchMode::kBatch;
@@ -246,6 +264,27 @@ ParseOutcome parse_command_line(int argc, char** argv) {
                "With --joblog: skip jobs the joblog lists as succeeded, run the rest")
       ->group(resilience);
 
+  const char* fetch = "Fetch (downloads)";
+  std::string connect_timeout, max_per_host, limit_rate;
+  app.add_flag("--fetch", config.fetch, "Records are URLs (or URL<TAB>PATH) to download")
+      ->group(fetch);
+  app.add_option("-o,--output-dir", config.output_dir, "Save downloads in DIR (default: .)")
+      ->type_name("DIR")
+      ->group(fetch);
+  app.add_flag("--overwrite", config.overwrite, "Replace files that exist")->group(fetch);
+  app.add_flag("--continue", config.resume_downloads,
+               "Resume NAME.part files; count existing files as done")
+      ->group(fetch);
+  app.add_option("--connect-timeout", connect_timeout, "Give up connecting after DUR")
+      ->type_name("DUR")
+      ->group(fetch);
+  app.add_option("--max-per-host", max_per_host, "At most N transfers to one host at once")
+      ->type_name("N")
+      ->group(fetch);
+  app.add_option("--limit-rate", limit_rate, "At most BYTES per second per transfer (k, M, G)")
+      ->type_name("BYTES")
+      ->group(fetch);
+
   const char* output = "Output";
   app.add_flag("-k,--keep-order", config.keep_order, "Print output in input order")->group(output);
   app.add_flag("--line-buffer,--lb", config.line_buffer, "Print whole lines as they arrive")
@@ -288,6 +327,32 @@ ParseOutcome parse_command_line(int argc, char** argv) {
                        "' (put -- before a command that starts with '-')");
     }
     config.jobs = parse_jobs(jobs);
+    if (app.count("--connect-timeout") > 0) {
+      config.connect_timeout = parse_duration("--connect-timeout", connect_timeout);
+    }
+    if (!max_per_host.empty()) {
+      config.max_per_host = static_cast<long>(parse_count("--max-per-host", max_per_host, 100000));
+    }
+    if (app.count("--limit-rate") > 0) config.limit_rate = parse_bytes("--limit-rate", limit_rate);
+    const bool fetch_flags = app.count("--output-dir") + app.count("--overwrite") +
+                                 app.count("--continue") + app.count("--connect-timeout") +
+                                 app.count("--max-per-host") + app.count("--limit-rate") >
+                             0;
+    if (fetch_flags && !config.fetch) {
+      throw UsageError("-o, --overwrite, --continue, --connect-timeout, --max-per-host and "
+                       "--limit-rate are for --fetch");
+    }
+    if (config.fetch) {
+      if (!config.command.empty()) {
+        throw UsageError("--fetch downloads its records and runs no command; drop '" +
+                         config.command.front() + "'");
+      }
+      if (config.compare) throw UsageError("--fetch and --compare exclude each other");
+      if (config.max_args > 0 || config.fill != RunConfig::Fill::kNone) {
+        throw UsageError("--fetch downloads one URL per job; -n, -N, -L, -X and -m do not apply");
+      }
+      if (config.output_dir.empty()) throw UsageError("-o/--output-dir: the directory is empty");
+    }
     const int counts = (max_args.empty() ? 0 : 1) + (max_replace_args.empty() ? 0 : 1) +
                        (max_lines.empty() ? 0 : 1);
     if (counts > 1) throw UsageError("-n, -N and -L exclude each other");
@@ -341,6 +406,9 @@ ParseOutcome parse_command_line(int argc, char** argv) {
     if (resume && resume_failed) throw UsageError("--resume and --resume-failed exclude each other");
     if (resume) config.resume = RunConfig::Resume::kDone;
     if (resume_failed) config.resume = RunConfig::Resume::kSucceeded;
+    if (config.resume != RunConfig::Resume::kNo && config.joblog == "-") {
+      throw UsageError("--resume needs a joblog file to read, not standard output");
+    }
     if (config.resume != RunConfig::Resume::kNo && !config.joblog) {
       throw UsageError(std::string(resume ? "--resume" : "--resume-failed") +
                        " needs --joblog FILE (the joblog of the run to resume)");

@@ -47,6 +47,14 @@ struct RunConfig {
   Duration grace = std::chrono::seconds(5);
   HaltPolicy halt;
   enum class Resume { kNo, kDone, kSucceeded } resume = Resume::kNo;  // --resume, --resume-failed
+  // --fetch: records are URLs to download.
+  bool fetch = false;
+  std::string output_dir = ".";
+  bool overwrite = false;
+  bool resume_downloads = false;  // --continue
+  Duration connect_timeout{0};
+  long max_per_host = 0;
+  long long limit_rate = 0;
   std::optional<std::string> joblog;
   SummaryWhen summary = SummaryWhen::kAuto;
   std::optional<std::string> summary_json;  // a path, or "-" for stdout

@@ -3,6 +3,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -49,6 +50,11 @@ struct Completion {
   // was stopped (deadline, --halt now, a second signal).
   bool timed_out = false;
   bool stopped = false;
+  // Set by executors whose attempts know more: trying again cannot help (a 404), or the other
+  // side asked for this delay before trying again (Retry-After).
+  bool permanent = false;
+  std::optional<Duration> retry_after;
+  int http_status = 0;  // downloads: the last HTTP status, 0 when none
   uint64_t stdout_bytes = 0;
   uint64_t stderr_bytes = 0;
   // The whole output when the executor captured it; null when it was passed through or discarded.

@@ -210,19 +210,26 @@ void Scheduler::handle(Completion completion) {
 
   ++stats_.attempts;
   if (completion.started) stats_.busy += completion.runtime();
-  completion.timed_out = done.timed_out;
+  // An executor may know of a timeout itself (a download's own); the scheduler's is the other.
+  completion.timed_out = completion.timed_out || done.timed_out;
   completion.stopped = done.stopped;
-  if (done.timed_out) ++stats_.timed_out;
+  if (completion.timed_out) ++stats_.timed_out;
 
-  // An attempt that could not start at all (a missing program) would fail the same way again.
-  const bool retry = !completion.succeeded() && completion.started &&
+  // An attempt that could not start at all (a missing program) would fail the same way again,
+  // and so would one its executor calls permanent (a 404).
+  const bool retry = !completion.succeeded() && completion.started && !completion.permanent &&
                      done.attempt.number <= options_.retry.retries &&
                      stop_ == StopRequest::kNone;
   if (!retry) {
     finish_job(done.job, done.attempt, completion, done.first_start);
     return;
   }
-  const Duration delay = backoff_delay(options_.retry, done.attempt.number, options_.random());
+  Duration delay = backoff_delay(options_.retry, done.attempt.number, options_.random());
+  if (completion.retry_after) {
+    // The other side knows best when to come back, within the user's cap.
+    delay = std::max(delay, std::min(*completion.retry_after,
+                                     std::max(options_.retry.backoff_max, options_.retry.backoff)));
+  }
   observer_.on_retry(done.job, done.attempt, completion, delay);
   completion.stdout_data.reset();
   completion.stderr_data.reset();

@@ -1,0 +1,126 @@
+#include "cli/fetch.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+
+namespace taskpool {
+
+namespace {
+
+std::string json_string(std::string_view text) {
+  std::string out = "\"";
+  for (const char c : text) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          out += fmt::format("\\u{:04x}", static_cast<unsigned char>(c));
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+double megabytes_per_second(uint64_t bytes, Duration wall) {
+  const double seconds = to_seconds(wall);
+  return seconds > 0 ? static_cast<double>(bytes) / 1e6 / seconds : 0.0;
+}
+
+}  // namespace
+
+Command FetchCommands::build(const Job& job) {
+  const auto& fields = job.record.fields;
+  std::string url = fields.empty() ? std::string() : fields[0];
+  std::string explicit_path;
+  bool has_path = fields.size() >= 2;
+  if (has_path) {
+    explicit_path = fields[1];
+  } else if (const size_t tab = url.find('\t'); tab != std::string::npos) {
+    explicit_path = url.substr(tab + 1);
+    url.resize(tab);
+    has_path = true;
+  }
+  auto it = paths_.find(job.seq);
+  if (it == paths_.end()) {
+    std::vector<std::string> argv{url};
+    if (!has_path) {
+      argv.push_back(names_.claim(file_name_for_url(url)));
+    } else if (auto path = safe_relative_path(explicit_path)) {
+      argv.push_back(names_.claim(*path));
+    } else {
+      argv.push_back("");
+      argv.push_back("the path '" + explicit_path +
+                     "' is not a file name inside the output directory");
+    }
+    it = paths_.emplace(job.seq, std::move(argv)).first;
+  }
+  return Command{url, it->second};
+}
+
+void FetchReport::add_attempt(const Completion& completion) {
+  bytes_ += completion.stdout_bytes;
+  if (completion.http_status != 0) ++statuses_[completion.http_status];
+}
+
+void FetchReport::add_failure(const std::string& url, const Completion& completion) {
+  if (failures_.size() >= kMaxListed) {
+    ++unlisted_failures_;
+    return;
+  }
+  std::string reason = completion.error;
+  // The message starts with the URL, which the list has in its own field.
+  if (reason.starts_with(url + ": ")) reason.erase(0, url.size() + 2);
+  if (reason.empty() && completion.signal != 0) reason = "stopped";
+  failures_.push_back({url, reason, completion.http_status});
+}
+
+std::string FetchReport::text(Duration wall) const {
+  std::string out = fmt::format("  fetched   {:.1f} MB ({:.2f} MB/s)", bytes_ / 1e6,
+                                megabytes_per_second(bytes_, wall));
+  if (!statuses_.empty()) {
+    out += ", HTTP";
+    for (const auto& [status, count] : statuses_) out += fmt::format(" {}x{}", status, count);
+  }
+  out += '\n';
+  constexpr size_t kShown = 5;
+  for (size_t i = 0; i < std::min(kShown, failures_.size()); ++i) {
+    out += fmt::format("  failed    {}: {}\n", failures_[i].url, failures_[i].reason);
+  }
+  const uint64_t more = failures_.size() + unlisted_failures_ - std::min(kShown, failures_.size());
+  if (more > 0) out += fmt::format("  failed    ... and {} more (see --summary-json)\n", more);
+  return out;
+}
+
+std::string FetchReport::json(Duration wall) const {
+  std::string statuses;
+  for (const auto& [status, count] : statuses_) {
+    if (!statuses.empty()) statuses += ", ";
+    statuses += fmt::format("\"{}\": {}", status, count);
+  }
+  std::string failed;
+  for (const Failure& f : failures_) {
+    if (!failed.empty()) failed += ", ";
+    failed += fmt::format("{{\"url\": {}, \"reason\": {}, \"http_status\": {}}}", json_string(f.url),
+                          json_string(f.reason), f.http_status);
+  }
+  return fmt::format(
+      "{{\"bytes\": {}, \"mb_per_second\": {:.3f}, \"http_statuses\": {{{}}}, \"failed\": [{}], "
+      "\"failed_not_listed\": {}}}",
+      bytes_, megabytes_per_second(bytes_, wall), statuses, failed, unlisted_failures_);
+}
+
+}  // namespace taskpool

@@ -1,0 +1,413 @@
+#include "tasks/fetch_executor.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <ctime>
+#include <filesystem>
+#include <string_view>
+
+#include "core/error.h"
+#include "tasks/curl_api.h"
+
+namespace taskpool {
+
+namespace {
+
+TimePoint now() { return std::chrono::steady_clock::now(); }
+
+CURLM* multi_of(void* multi) { return static_cast<CURLM*>(multi); }
+
+timespec time_until(TimePoint deadline) {
+  const TimePoint current = now();
+  const Duration left = deadline > current ? deadline - current : Duration::zero();
+  const auto ns = left.count();
+  return timespec{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
+}
+
+// Retry-After: a number of seconds or an HTTP date.
+std::optional<Duration> parse_retry_after(std::string_view value) {
+  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
+  while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) {
+    value.remove_suffix(1);
+  }
+  long seconds = 0;
+  const auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
+  if (ec == std::errc() && ptr == value.data() + value.size()) {
+    return std::chrono::seconds(std::max(0L, seconds));
+  }
+  std::tm tm{};
+  const std::string text(value);
+  const char* end = strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
+  if (end == nullptr) return std::nullopt;
+  const time_t when = timegm(&tm);
+  const time_t current = std::time(nullptr);
+  return std::chrono::seconds(when > current ? when - current : 0);
+}
+
+bool starts_with_no_case(std::string_view text, std::string_view prefix) {
+  if (text.size() < prefix.size()) return false;
+  for (size_t i = 0; i < prefix.size(); ++i) {
+    if (std::tolower(static_cast<unsigned char>(text[i])) != prefix[i]) return false;
+  }
+  return true;
+}
+
+// Failures that trying again cannot mend. Everything else (connection problems, timeouts, short
+// bodies, 408, 429 and 5xx answers) may go better next time.
+bool is_permanent(int code, long http_status) {
+  if (code == CURLE_HTTP_RETURNED_ERROR) {
+    return http_status >= 400 && http_status < 500 && http_status != 408 && http_status != 429;
+  }
+  switch (code) {
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT:
+    case CURLE_TOO_MANY_REDIRECTS:
+    case CURLE_WRITE_ERROR:
+    case CURLE_LOGIN_DENIED:
+    case CURLE_REMOTE_ACCESS_DENIED:
+    case CURLE_REMOTE_FILE_NOT_FOUND:
+      return true;
+    default:
+      return false;
+  }
+}
+
+}  // namespace
+
+struct FetchExecutor::Transfer {
+  FetchExecutor* owner = nullptr;
+  CURL* easy = nullptr;
+  int fd = -1;
+  std::string url;
+  std::string final_path;
+  std::string part_path;
+  curl_off_t resume_from = 0;
+  bool restarted = false;
+  int write_error = 0;
+  std::optional<Duration> retry_after;
+  Completion completion;
+  char error[CURL_ERROR_SIZE] = {};
+
+  ~Transfer() {
+    if (easy != nullptr) curl_api().easy_cleanup(easy);
+    if (fd >= 0) ::close(fd);
+  }
+};
+
+namespace {
+
+size_t on_body(char* data, size_t size, size_t count, void* user) {
+  auto* transfer = static_cast<FetchExecutor::Transfer*>(user);
+  const size_t total = size * count;
+  size_t written = 0;
+  while (written < total) {
+    const ssize_t n = ::write(transfer->fd, data + written, total - written);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      transfer->write_error = errno;
+      return 0;  // libcurl ends the transfer with CURLE_WRITE_ERROR
+    }
+    written += static_cast<size_t>(n);
+  }
+  transfer->completion.stdout_bytes += total;
+  return total;
+}
+
+size_t on_header(char* data, size_t size, size_t count, void* user) {
+  auto* transfer = static_cast<FetchExecutor::Transfer*>(user);
+  const std::string_view line(data, size * count);
+  if (line.starts_with("HTTP/")) {
+    transfer->retry_after.reset();  // a new response (after a redirect)
+  } else if (starts_with_no_case(line, "retry-after:")) {
+    transfer->retry_after = parse_retry_after(line.substr(12));
+  }
+  return size * count;
+}
+
+}  // namespace
+
+int on_socket(void* /*easy*/, int socket, int what, void* user, void* /*socket_data*/) {
+  auto* self = static_cast<FetchExecutor*>(user);
+  if (what == CURL_POLL_REMOVE) {
+    self->sockets_.erase(socket);
+    return 0;
+  }
+  short events = 0;
+  if (what == CURL_POLL_IN || what == CURL_POLL_INOUT) events |= POLLIN;
+  if (what == CURL_POLL_OUT || what == CURL_POLL_INOUT) events |= POLLOUT;
+  self->sockets_[socket] = events;
+  return 0;
+}
+
+int on_timer(void* /*multi*/, long timeout_ms, void* user) {
+  auto* self = static_cast<FetchExecutor*>(user);
+  self->timer_ = timeout_ms < 0 ? kNever : now() + std::chrono::milliseconds(timeout_ms);
+  return 0;
+}
+
+FetchExecutor::FetchExecutor(FetchOptions options, const sigset_t& original_mask)
+    : options_(std::move(options)), original_mask_(original_mask) {
+  const CurlApi& curl = curl_api();
+  std::error_code error;
+  std::filesystem::create_directories(options_.output_dir, error);
+  if (error || !std::filesystem::is_directory(options_.output_dir)) {
+    throw Error("-o/--output-dir: cannot make the directory '" + options_.output_dir + "'" +
+                (error ? ": " + error.message() : ""));
+  }
+  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (wake_fd_ < 0) throw system_error("eventfd");
+  CURLM* multi = curl.multi_init();
+  if (multi == nullptr) {
+    ::close(wake_fd_);
+    throw Error("libcurl cannot make a multi handle");
+  }
+  multi_ = multi;
+  using SocketCallback = int (*)(void*, int, int, void*, void*);
+  using TimerCallback = int (*)(void*, long, void*);
+  curl.multi_setopt(multi, CURLMOPT_SOCKETFUNCTION, static_cast<SocketCallback>(on_socket));
+  curl.multi_setopt(multi, CURLMOPT_SOCKETDATA, this);
+  curl.multi_setopt(multi, CURLMOPT_TIMERFUNCTION, static_cast<TimerCallback>(on_timer));
+  curl.multi_setopt(multi, CURLMOPT_TIMERDATA, this);
+  if (options_.max_per_host > 0) {
+    curl.multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, options_.max_per_host);
+  }
+}
+
+FetchExecutor::~FetchExecutor() {
+  const CurlApi& curl = curl_api();
+  for (auto& [worker, transfer] : transfers_) curl.multi_remove_handle(multi_of(multi_), transfer->easy);
+  transfers_.clear();
+  curl.multi_cleanup(multi_of(multi_));
+  ::close(wake_fd_);
+}
+
+void FetchExecutor::fail_now(Completion completion, int exit_status, std::string error,
+                             bool permanent) {
+  completion.exit_status = exit_status;
+  completion.error = std::move(error);
+  completion.permanent = permanent;
+  completion.end = now();
+  ready_.push_back(std::move(completion));
+}
+
+void FetchExecutor::start(const Attempt& attempt) {
+  const CurlApi& curl = curl_api();
+  auto transfer = std::make_unique<Transfer>();
+  transfer->owner = this;
+  Completion& completion = transfer->completion;
+  completion.worker = attempt.worker;
+  completion.start = now();
+  const auto& argv = attempt.command.argv;
+  transfer->url = argv.empty() ? attempt.command.line : argv[0];
+  if (argv.size() < 2 || argv[1].empty()) {
+    const std::string why = argv.size() > 2 ? argv[2] : "no file name";
+    return fail_now(std::move(completion), CURLE_WRITE_ERROR, transfer->url + ": " + why, true);
+  }
+  transfer->final_path = options_.output_dir + "/" + argv[1];
+  transfer->part_path = transfer->final_path + ".part";
+
+  struct stat st;
+  if (lstat(transfer->final_path.c_str(), &st) == 0 && !options_.overwrite) {
+    if (options_.resume) {
+      completion.end = now();  // already downloaded: done
+      ready_.push_back(std::move(completion));
+      return;
+    }
+    return fail_now(std::move(completion), CURLE_WRITE_ERROR,
+                    transfer->url + ": " + transfer->final_path +
+                        " exists (--overwrite replaces it, --continue keeps it)",
+                    true);
+  }
+  std::error_code error;
+  std::filesystem::create_directories(
+      std::filesystem::path(transfer->final_path).parent_path(), error);
+  int flags = O_WRONLY | O_CREAT | O_CLOEXEC;
+  flags |= options_.resume ? O_APPEND : O_TRUNC;
+  transfer->fd = ::open(transfer->part_path.c_str(), flags, 0666);
+  if (transfer->fd < 0) {
+    return fail_now(std::move(completion), CURLE_WRITE_ERROR,
+                    transfer->url + ": cannot write " + transfer->part_path + ": " +
+                        std::strerror(errno),
+                    true);
+  }
+  if (options_.resume && fstat(transfer->fd, &st) == 0) transfer->resume_from = st.st_size;
+
+  CURL* easy = curl.easy_init();
+  if (easy == nullptr) {
+    return fail_now(std::move(completion), CURLE_OUT_OF_MEMORY, "libcurl: no easy handle", false);
+  }
+  transfer->easy = easy;
+  using DataCallback = size_t (*)(char*, size_t, size_t, void*);
+  curl.easy_setopt(easy, CURLOPT_URL, transfer->url.c_str());
+  curl.easy_setopt(easy, CURLOPT_PRIVATE, transfer.get());
+  curl.easy_setopt(easy, CURLOPT_WRITEFUNCTION, static_cast<DataCallback>(on_body));
+  curl.easy_setopt(easy, CURLOPT_WRITEDATA, transfer.get());
+  curl.easy_setopt(easy, CURLOPT_HEADERFUNCTION, static_cast<DataCallback>(on_header));
+  curl.easy_setopt(easy, CURLOPT_HEADERDATA, transfer.get());
+  curl.easy_setopt(easy, CURLOPT_ERRORBUFFER, transfer->error);
+  curl.easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 1L);
+  curl.easy_setopt(easy, CURLOPT_MAXREDIRS, options_.max_redirects);
+  curl.easy_setopt(easy, CURLOPT_FAILONERROR, 1L);
+  curl.easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+  curl.easy_setopt(easy, CURLOPT_USERAGENT, options_.user_agent.c_str());
+  curl.easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl.easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  if (options_.connect_timeout > Duration::zero()) {
+    curl.easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
+                     static_cast<long>(options_.connect_timeout.count() / 1'000'000));
+  }
+  if (options_.timeout > Duration::zero()) {
+    curl.easy_setopt(easy, CURLOPT_TIMEOUT_MS,
+                     static_cast<long>(options_.timeout.count() / 1'000'000));
+  }
+  if (options_.limit_rate > 0) {
+    curl.easy_setopt(easy, CURLOPT_MAX_RECV_SPEED_LARGE,
+                     static_cast<curl_off_t>(options_.limit_rate));
+  }
+  if (transfer->resume_from > 0) {
+    curl.easy_setopt(easy, CURLOPT_RESUME_FROM_LARGE, transfer->resume_from);
+  }
+  if (curl.multi_add_handle(multi_of(multi_), easy) != CURLM_OK) {
+    return fail_now(std::move(completion), CURLE_FAILED_INIT, "libcurl: cannot add a transfer",
+                    false);
+  }
+  transfers_[attempt.worker] = std::move(transfer);
+}
+
+void FetchExecutor::finish(Transfer& transfer, int code) {
+  const CurlApi& curl = curl_api();
+  long http_status = 0;
+  curl.easy_getinfo(transfer.easy, CURLINFO_RESPONSE_CODE, &http_status);
+  Completion& completion = transfer.completion;
+  completion.http_status = static_cast<int>(http_status);
+  const bool range_refused =
+      code == CURLE_RANGE_ERROR || (code == CURLE_HTTP_RETURNED_ERROR && http_status == 416);
+  if (transfer.resume_from > 0 && range_refused && !transfer.restarted) {
+    // The server cannot resume this file: start it over in the same attempt.
+    transfer.restarted = true;
+    transfer.resume_from = 0;
+    completion.stdout_bytes = 0;
+    if (ftruncate(transfer.fd, 0) == 0) {
+      curl.easy_setopt(transfer.easy, CURLOPT_RESUME_FROM_LARGE, static_cast<curl_off_t>(0));
+      if (curl.multi_add_handle(multi_of(multi_), transfer.easy) == CURLM_OK) return;
+    }
+  }
+  ::close(transfer.fd);
+  transfer.fd = -1;
+  completion.end = now();
+  if (code == CURLE_OK) {
+    if (::rename(transfer.part_path.c_str(), transfer.final_path.c_str()) != 0) {
+      completion.exit_status = CURLE_WRITE_ERROR;
+      completion.permanent = true;
+      completion.error = transfer.url + ": cannot rename " + transfer.part_path + " to " +
+                         transfer.final_path + ": " + std::strerror(errno);
+    }
+  } else {
+    // An empty .part holds nothing to continue from.
+    struct stat st;
+    if (::stat(transfer.part_path.c_str(), &st) == 0 && st.st_size == 0) {
+      ::unlink(transfer.part_path.c_str());
+    }
+    completion.exit_status = code;
+    completion.permanent = is_permanent(code, http_status);
+    completion.retry_after = transfer.retry_after;
+    completion.timed_out = code == CURLE_OPERATION_TIMEDOUT;
+    std::string reason = transfer.error[0] != '\0' ? transfer.error : curl.easy_strerror(
+                                                                          static_cast<CURLcode>(code));
+    if (transfer.write_error != 0) {
+      reason = "cannot write " + transfer.part_path + ": " + std::strerror(transfer.write_error);
+    }
+    completion.error = transfer.url + ": " + reason;
+  }
+  const WorkerId worker = completion.worker;
+  ready_.push_back(std::move(completion));
+  transfers_.erase(worker);
+}
+
+void FetchExecutor::collect_done() {
+  const CurlApi& curl = curl_api();
+  int left = 0;
+  while (CURLMsg* message = curl.multi_info_read(multi_of(multi_), &left)) {
+    if (message->msg != CURLMSG_DONE) continue;
+    CURL* easy = message->easy_handle;
+    const int code = message->data.result;
+    Transfer* transfer = nullptr;
+    curl.easy_getinfo(easy, CURLINFO_PRIVATE, &transfer);
+    curl.multi_remove_handle(multi_of(multi_), easy);
+    if (transfer != nullptr) finish(*transfer, code);
+  }
+}
+
+void FetchExecutor::drive(int socket, int events) {
+  int running = 0;
+  curl_api().multi_socket_action(multi_of(multi_), socket, events, &running);
+}
+
+void FetchExecutor::cancel(WorkerId worker, CancelMode mode) {
+  const auto it = transfers_.find(worker);
+  if (it == transfers_.end()) return;
+  Transfer& transfer = *it->second;
+  curl_api().multi_remove_handle(multi_of(multi_), transfer.easy);
+  transfer.completion.signal = mode == CancelMode::kKill ? 9 : 15;
+  transfer.completion.end = now();
+  transfer.completion.error = transfer.url + ": stopped; " + transfer.part_path +
+                              " is kept for --continue";
+  ready_.push_back(std::move(transfer.completion));
+  transfers_.erase(it);
+}
+
+std::vector<Completion> FetchExecutor::wait(TimePoint deadline) {
+  std::vector<pollfd> fds;
+  while (true) {
+    if (timer_ <= now()) {
+      timer_ = kNever;
+      drive(CURL_SOCKET_TIMEOUT, 0);
+    }
+    collect_done();
+    if (!ready_.empty()) break;
+    if (now() >= deadline) break;
+    fds.clear();
+    fds.push_back({wake_fd_, POLLIN, 0});
+    for (const auto& [socket, events] : sockets_) fds.push_back({socket, events, 0});
+    const TimePoint until = std::min(deadline, timer_);
+    const timespec timeout = time_until(until);
+    const int n = ppoll(fds.data(), fds.size(), until == kNever ? nullptr : &timeout,
+                        &original_mask_);
+    if (n < 0) {
+      if (errno == EINTR) break;  // a signal: the scheduler looks at it
+      throw system_error("ppoll");
+    }
+    if (fds[0].revents != 0) {
+      uint64_t count = 0;
+      [[maybe_unused]] const ssize_t r = ::read(wake_fd_, &count, sizeof count);
+      collect_done();
+      break;
+    }
+    for (size_t i = 1; i < fds.size(); ++i) {
+      if (fds[i].revents == 0) continue;
+      int events = 0;
+      if (fds[i].revents & (POLLIN | POLLHUP)) events |= CURL_CSELECT_IN;
+      if (fds[i].revents & POLLOUT) events |= CURL_CSELECT_OUT;
+      if (fds[i].revents & (POLLERR | POLLNVAL)) events |= CURL_CSELECT_ERR;
+      drive(fds[i].fd, events);
+    }
+  }
+  std::vector<Completion> done;
+  done.swap(ready_);
+  return done;
+}
+
+void FetchExecutor::wake() {
+  const uint64_t one = 1;
+  [[maybe_unused]] const ssize_t r = ::write(wake_fd_, &one, sizeof one);
+}
+
+}  // namespace taskpool

@@ -1,0 +1,78 @@
+// Runs attempts as HTTP(S) downloads, all through one libcurl multi handle driven from one
+// ppoll loop: -j transfers at once without a thread per transfer, connections reused, HTTP/2
+// where the server offers it.
+#pragma once
+
+#include <signal.h>
+
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/executor.h"
+
+namespace taskpool {
+
+struct FetchOptions {
+  std::string output_dir = ".";
+  bool overwrite = false;   // replace existing files
+  bool resume = false;      // --continue: resume NAME.part, keep complete files
+  Duration timeout{0};      // per transfer; 0: none
+  Duration connect_timeout{0};
+  long max_per_host = 0;    // 0: no limit
+  long long limit_rate = 0; // bytes per second per transfer; 0: none
+  long max_redirects = 10;
+  std::string user_agent;
+};
+
+// An attempt's Command for a download: argv = {url, path relative to the output directory}, or
+// {url, "", message} when the record's path was refused (the attempt then fails with it).
+//
+// Completions: exit_status is curl's exit code for the same failure (0 on success; 22 HTTP
+// status >= 400, 28 timeout, 7 no connection, 18 body shorter than announced, 47 too many
+// redirects, 23 a local file problem), http_status the last HTTP status, stdout_bytes the bytes
+// received, error a message for a failure, permanent set when trying again cannot help, and
+// retry_after when the server asked for a delay. A cancelled transfer ends with signal 15 (or 9)
+// and keeps its .part file.
+//
+// Data goes to NAME.part, renamed to NAME only when the transfer completed (libcurl checks the
+// size against Content-Length). Signal handling as ProcessExecutor: the caller blocks the signals
+// it handles and passes the mask from before; wait() unblocks it only inside ppoll.
+// Not thread-safe, except wake().
+class FetchExecutor final : public Executor {
+ public:
+  // Throws Error when libcurl cannot be loaded or the output directory cannot be made.
+  FetchExecutor(FetchOptions options, const sigset_t& original_mask);
+  ~FetchExecutor() override;
+  FetchExecutor(const FetchExecutor&) = delete;
+  FetchExecutor& operator=(const FetchExecutor&) = delete;
+
+  void start(const Attempt& attempt) override;
+  void cancel(WorkerId worker, CancelMode mode) override;
+  std::vector<Completion> wait(TimePoint deadline) override;
+  void wake() override;
+
+  struct Transfer;
+
+ private:
+  void finish(Transfer& transfer, int curl_code);
+  void drive(int socket, int events);
+  void collect_done();
+  void fail_now(Completion completion, int exit_status, std::string error, bool permanent);
+
+  FetchOptions options_;
+  sigset_t original_mask_;
+  void* multi_ = nullptr;  // CURLM*
+  int wake_fd_ = -1;
+  std::unordered_map<int, short> sockets_;  // what libcurl wants polled, by socket
+  TimePoint timer_ = kNever;                // when libcurl wants to be called for timeouts
+  std::unordered_map<WorkerId, std::unique_ptr<Transfer>> transfers_;
+  std::vector<Completion> ready_;
+
+  friend int on_socket(void*, int, int, void*, void*);
+  friend int on_timer(void*, long, void*);
+};
+
+}  // namespace taskpool

@@ -1,0 +1,473 @@
+#include "tasks/fetch_names.h"
+
+#include <doctest/doctest.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace taskpool {
+namespace {
+
+using namespace std::string_literals;  // "a\0b"s keeps its NUL
+
+struct Expectation {
+  std::string input;
+  std::string expected;
+};
+
+std::string repeat(std::string_view piece, size_t times) {
+  std::string out;
+  for (size_t i = 0; i < times; ++i) out += piece;
+  return out;
+}
+
+bool is_valid_utf8(std::string_view s) {
+  size_t i = 0;
+  while (i < s.size()) {
+    const auto lead = static_cast<unsigned char>(s[i]);
+    size_t length = lead < 0x80 ? 1 : (lead >> 5) == 0x6 ? 2 : (lead >> 4) == 0xE ? 3 : 4;
+    if ((lead >> 3) == 0x1F || (lead >> 6) == 0x2) return false;
+    if (i + length > s.size()) return false;
+    for (size_t k = 1; k < length; ++k) {
+      if ((static_cast<unsigned char>(s[i + k]) >> 6) != 0x2) return false;
+    }
+    i += length;
+  }
+  return true;
+}
+
+// What every name taskpool writes into the output directory must be. Returns why not, or "".
+std::string unsafe_component_reason(const std::string& name) {
+  if (name.empty()) return "empty";
+  if (name == "." || name == "..") return "a dot name";
+  if (name.size() > kMaxFileName) return "too long";
+  for (const char c : name) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (c == '/') return "has a slash";
+    if (byte < 0x20 || byte == 0x7f) return "has a control byte";
+  }
+  // The file lands in the output directory itself, one level down, whatever the name says.
+  const std::filesystem::path joined = (std::filesystem::path("out/") += name).lexically_normal();
+  if (joined.parent_path() != "out" || joined.filename() != name) return "escapes out/";
+  return "";
+}
+
+// Same for a relative path from a URL<TAB>PATH record: every component safe, nothing to normalize.
+std::string unsafe_path_reason(const std::string& path) {
+  if (path.starts_with('/')) return "absolute";
+  size_t start = 0;
+  for (;;) {
+    const size_t slash = path.find('/', start);
+    const std::string reason = unsafe_component_reason(path.substr(start, slash - start));
+    if (!reason.empty()) return "component " + reason;
+    if (slash == std::string::npos) break;
+    start = slash + 1;
+  }
+  const std::string joined = (std::filesystem::path("out/") += path).lexically_normal().string();
+  if (joined != "out/" + path) return "not normal";
+  return "";
+}
+
+// Strings built to break names: raw bytes, encoded bytes, and pieces of traversal attempts.
+class HostileStrings {
+ public:
+  explicit HostileStrings(uint32_t seed) : random_(seed) {}
+
+  std::string next() {
+    switch (pick(4)) {
+      case 0:
+        return random_bytes();
+      case 1:
+        return random_percent_encoding();
+      case 2:
+        return random_pieces(pick(2) == 0 ? 12 : 400);
+      default:
+        return "http://h/" + random_pieces(12);
+    }
+  }
+
+ private:
+  size_t pick(size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(random_); }
+
+  size_t length() { return pick(10) == 0 ? 900 + pick(400) : pick(40); }
+
+  std::string random_bytes() {
+    std::string out(length(), '\0');
+    for (char& c : out) c = static_cast<char>(pick(256));
+    return out;
+  }
+
+  std::string random_percent_encoding() {
+    static constexpr char kHex[] = "0123456789abcdefABCDEF";
+    std::string out;
+    const size_t n = length();
+    for (size_t i = 0; i < n; ++i) {
+      out += '%';
+      for (int digit = 0; digit < 2; ++digit) {
+        // Now and then a byte that is not a hex digit, for invalid sequences.
+        out += pick(20) == 0 ? static_cast<char>(pick(256)) : kHex[pick(sizeof(kHex) - 1)];
+      }
+    }
+    return out;
+  }
+
+  std::string random_pieces(size_t max_pieces) {
+    static const std::vector<std::string> kPieces = {"../",
+                                                     "..",
+                                                     ".",
+                                                     "/",
+                                                     "//",
+                                                     "%2e",
+                                                     "%2E",
+                                                     "%2f",
+                                                     "%2F",
+                                                     "%2e%2e%2f",
+                                                     "%252e",
+                                                     "%25",
+                                                     "%",
+                                                     "%%",
+                                                     "%0",
+                                                     "%00",
+                                                     "%0a",
+                                                     "%0D",
+                                                     "%7f",
+                                                     "%ff",
+                                                     "\\",
+                                                     "..\\",
+                                                     "://",
+                                                     "http://h/",
+                                                     "?",
+                                                     "#",
+                                                     "-",
+                                                     " ",
+                                                     "\t",
+                                                     "\n",
+                                                     "\0"s,
+                                                     "\x7f",
+                                                     "a",
+                                                     "b.txt",
+                                                     "\xC3\xA9",
+                                                     "\xE6\x97\xA5",
+                                                     "\xF0\x9F\x98\x80",
+                                                     "\xE6\x97",
+                                                     "\x80",
+                                                     "\xFF",
+                                                     "%E6%97%A5",
+                                                     repeat("x", 150)};
+    std::string out;
+    const size_t n = pick(max_pieces + 1);
+    for (size_t i = 0; i < n; ++i) out += kPieces[pick(kPieces.size())];
+    return out;
+  }
+
+  std::mt19937 random_;
+};
+
+TEST_CASE("file_name_for_url: the last path segment, without query and fragment") {
+  const std::vector<Expectation> cases = {
+      {"http://h/a/b.txt?x=1#f", "b.txt"},
+      {"http://h/", "index.html"},
+      {"http://h", "index.html"},
+      {"https://example.com/dir/", "index.html"},
+      {"http://h?x=1", "index.html"},
+      {"http://h#part/of/fragment", "index.html"},
+      {"http://h/a?next=/b/c.txt", "a"},
+      {"http://h/a#/b/c.txt", "a"},
+      {"http://user:pw@h:8080/f.tar.gz", "f.tar.gz"},
+      {"HTTP://H/F", "F"},
+      {"file:///etc/passwd", "passwd"},
+      {"//h/x.bin", "x.bin"},  // scheme-relative
+      {"//h", "index.html"},
+      {"example.com/a.txt", "a.txt"},  // no scheme: all path
+      {"a.txt", "a.txt"},
+      {"x?u=http://h/y", "x"},
+      {"archive.org/web/2020/http://example.com", "example.com"},  // not a scheme: all path
+      {"", "index.html"},
+      {"http://h/a/", "index.html"},
+  };
+  for (const Expectation& c : cases) {
+    CAPTURE(c.input);
+    CHECK(file_name_for_url(c.input) == c.expected);
+  }
+}
+
+TEST_CASE("file_name_for_url: percent-decodes once, keeping invalid sequences") {
+  const std::vector<Expectation> cases = {
+      {"http://h/a%20b.txt", "a b.txt"},
+      {"http://h/%41%4a%4A%6a", "AJJj"},  // either case of hex digit
+      {"http://h/caf%C3%A9", "caf\xC3\xA9"},
+      {"http://h/100%", "100%"},
+      {"http://h/%zz%4", "%zz%4"},
+      {"http://h/%4", "%4"},
+      {"http://h/%%41", "%A"},
+      {"http://h/%252e", "%2e"},  // decoded once: "%25" is the '%', the rest stays
+      {"http://h/%252e%252e%252f", "%2e%2e%2f"},
+      {"http://h/a+b", "a+b"},  // '+' is a space only in form data
+      {"http://h/x%2Fy", "x_y"},
+      {"http://h/x%2fy", "x_y"},
+  };
+  for (const Expectation& c : cases) {
+    CAPTURE(c.input);
+    CHECK(file_name_for_url(c.input) == c.expected);
+  }
+}
+
+TEST_CASE("file_name_for_url: traversal and control bytes end up as one harmless name") {
+  const std::vector<Expectation> cases = {
+      {"../../x", "x"},
+      {"http://h/../../x", "x"},
+      {"http://h/%2e%2e%2fx", ".._x"},
+      {"http://h/%2e%2e%2f%2e%2e%2fetc%2fpasswd", ".._.._etc_passwd"},
+      {"http://h/..", "_.."},
+      {"http://h/a/..", "_.."},
+      {"http://h/%2e%2e", "_.."},
+      {"http://h/%2E%2E", "_.."},
+      {"..", "_.."},
+      {"http://h/.", "index.html"},
+      {"http://h/%2e", "index.html"},
+      {"http://h/a%00b", "a_b"},
+      {"http://h/%00", "_"},
+      {"http://h/a%0ab%09c%0D", "a_b_c_"},
+      {"http://h/a%7Fb", "a_b"},
+      {"http://h/-rf", "-rf"},  // taskpool never hands names to a shell
+      {"http://h/x.%20", "x. "},
+      {"http://h/x...", "x..."},
+      {"http://h/a\\..\\b", "a\\..\\b"},  // a backslash is no separator here
+  };
+  for (const Expectation& c : cases) {
+    CAPTURE(c.input);
+    CHECK(file_name_for_url(c.input) == c.expected);
+  }
+}
+
+TEST_CASE("file_name_for_url: long encoded names are cut on a character boundary") {
+  const std::string name = file_name_for_url("http://h/" + repeat("%E6%97%A5", 400) + ".txt");
+  CHECK(name == repeat("\xE6\x97\xA5", 65) + ".txt");
+  CHECK(name.size() <= kMaxFileName);
+  CHECK(is_valid_utf8(name));
+}
+
+TEST_CASE("sanitize_file_name: slashes and control bytes become '_'") {
+  CHECK(sanitize_file_name("a/b") == "a_b");
+  CHECK(sanitize_file_name("/") == "_");
+  CHECK(sanitize_file_name("a\0b"s) == "a_b");
+  CHECK(sanitize_file_name("\x01\x1f\x7f") == "___");
+  CHECK(sanitize_file_name("a\nb\tc\rd") == "a_b_c_d");
+  CHECK(sanitize_file_name(" \x20~") == "  ~");  // printable bytes stay
+  CHECK(sanitize_file_name("caf\xC3\xA9 \xF0\x9F\x98\x80") == "caf\xC3\xA9 \xF0\x9F\x98\x80");
+  CHECK(sanitize_file_name("\x80\xFF") == "\x80\xFF");  // not UTF-8, yet a valid name
+}
+
+TEST_CASE("sanitize_file_name: names the file system treats specially are replaced") {
+  CHECK(sanitize_file_name("") == "index.html");
+  CHECK(sanitize_file_name(".") == "index.html");
+  CHECK(sanitize_file_name("..") == "_..");
+  CHECK(sanitize_file_name("...") == "...");
+  CHECK(sanitize_file_name(".hidden") == ".hidden");
+  CHECK(sanitize_file_name("-n") == "-n");
+  CHECK(sanitize_file_name("trailing. ") == "trailing. ");
+  CHECK(sanitize_file_name("./") == "._");
+  CHECK(sanitize_file_name("../") == ".._");
+}
+
+TEST_CASE("sanitize_file_name: long names are cut to kMaxFileName") {
+  const std::string a(kMaxFileName, 'a');
+  CHECK(sanitize_file_name(a) == a);
+  CHECK(sanitize_file_name(a + "b") == a);
+  CHECK(sanitize_file_name(repeat("a", 1000)) == a);
+
+  SUBCASE("a short extension is kept") {
+    CHECK(sanitize_file_name(repeat("a", 1000) + ".txt") == repeat("a", kMaxFileName - 4) + ".txt");
+    CHECK(sanitize_file_name(repeat("a", 199) + ".txt") == repeat("a", 196) + ".txt");
+    const std::string extension16 = "." + repeat("e", 15);
+    CHECK(sanitize_file_name(repeat("a", 1000) + extension16) ==
+          repeat("a", kMaxFileName - 16) + extension16);
+    CHECK(sanitize_file_name(repeat("a", 1000) + ".tar.gz") ==
+          repeat("a", kMaxFileName - 3) + ".gz");
+  }
+  SUBCASE("a long extension is just part of the name") {
+    CHECK(sanitize_file_name(repeat("a", 1000) + "." + repeat("e", 16)) == a);
+    CHECK(sanitize_file_name(repeat("b", 300) + ".x" + repeat("a", 1000)) == repeat("b", 200));
+  }
+  SUBCASE("a leading dot is no extension") {
+    CHECK(sanitize_file_name("." + repeat("a", 1000)) == "." + repeat("a", kMaxFileName - 1));
+  }
+  SUBCASE("multi-byte characters are never cut in half") {
+    const std::string two = "\xC3\xA9";
+    const std::string three = "\xE6\x97\xA5";
+    const std::string four = "\xF0\x9F\x98\x80";
+    CHECK(sanitize_file_name(repeat(two, 600)) == repeat(two, 100));
+    CHECK(sanitize_file_name(repeat(three, 400)) == repeat(three, 66));
+    CHECK(sanitize_file_name(repeat(three, 400) + ".txt") == repeat(three, 65) + ".txt");
+    CHECK(sanitize_file_name(repeat(four, 300) + ".json") == repeat(four, 48) + ".json");
+    CHECK(sanitize_file_name("a" + repeat(four, 300)) == "a" + repeat(four, 49));
+  }
+  SUBCASE("bytes that are not UTF-8 are cut at the limit") {
+    CHECK(sanitize_file_name(repeat("\x80", 300)) == repeat("\x80", kMaxFileName));
+  }
+  SUBCASE("control bytes are replaced in long names too") {
+    CHECK(sanitize_file_name(repeat("\n", 300) + ".t\tt") == repeat("_", 196) + ".t_t");
+  }
+}
+
+TEST_CASE("safe_relative_path: relative paths are kept, cleaned up") {
+  const std::vector<Expectation> cases = {
+      {"a/b/c.txt", "a/b/c.txt"},
+      {"a", "a"},
+      {"a//b", "a/b"},
+      {"./a", "a"},
+      {"a/./b", "a/b"},
+      {"././a//./b", "a/b"},
+      {"-a/-b", "-a/-b"},
+      {"a\tb/c\nd", "a_b/c_d"},
+      {"a\0b/c"s, "a_b/c"},
+      {"...", "..."},
+      {"a/...", "a/..."},
+      {"..a/b..", "..a/b.."},
+      {"%2e%2e/x", "%2e%2e/x"},  // written by the user, not percent-encoded
+      {"a b/c ", "a b/c "},
+      {"d/" + repeat("a", 1000) + ".txt", "d/" + repeat("a", kMaxFileName - 4) + ".txt"},
+  };
+  for (const Expectation& c : cases) {
+    CAPTURE(c.input);
+    const std::optional<std::string> got = safe_relative_path(c.input);
+    REQUIRE(got.has_value());
+    CHECK(*got == c.expected);
+  }
+}
+
+TEST_CASE("safe_relative_path: refuses paths that leave the output directory or name no file") {
+  const std::vector<std::string> refused = {
+      "",   "/etc/passwd", "//a", "/",  "..", "../a",  "a/../b", "a/..", "a/b/../../..",
+      "a/", "a/.",         ".",   "./", "//", "a/b//", "./././",
+  };
+  for (const std::string& path : refused) {
+    CAPTURE(path);
+    CHECK_FALSE(safe_relative_path(path).has_value());
+  }
+}
+
+TEST_CASE("NameRegistry: later claims of one path get numbered suffixes") {
+  NameRegistry names;
+  CHECK(names.claim("a.txt") == "a.txt");
+  CHECK(names.claim("a.txt") == "a.txt.1");
+  CHECK(names.claim("a.txt") == "a.txt.2");
+  CHECK(names.claim("b.txt") == "b.txt");
+  CHECK(names.claim("a.txt") == "a.txt.3");
+}
+
+TEST_CASE("NameRegistry: a suffixed name another download already has is skipped") {
+  NameRegistry names;
+  CHECK(names.claim("a.txt.1") == "a.txt.1");
+  CHECK(names.claim("a.txt") == "a.txt");
+  CHECK(names.claim("a.txt") == "a.txt.2");
+  CHECK(names.claim("a.txt.2") == "a.txt.2.1");
+  CHECK(names.claim("a.txt") == "a.txt.3");
+}
+
+TEST_CASE("NameRegistry: paths in directories are numbered by their file name") {
+  NameRegistry names;
+  CHECK(names.claim("d/a") == "d/a");
+  CHECK(names.claim("d/a") == "d/a.1");
+  CHECK(names.claim("e/a") == "e/a");
+  CHECK(names.claim("a") == "a");
+  CHECK(names.claim("d.1/a") == "d.1/a");
+}
+
+TEST_CASE("NameRegistry: a file does not take the name of a directory already in use") {
+  NameRegistry names;
+  CHECK(names.claim("d/e/a") == "d/e/a");
+  CHECK(names.claim("d") == "d.1");
+  CHECK(names.claim("d/e") == "d/e.1");
+  CHECK(names.claim("d/e/b") == "d/e/b");
+}
+
+TEST_CASE("NameRegistry: suffixes keep long names within kMaxFileName") {
+  NameRegistry names;
+  const std::string a(kMaxFileName, 'a');
+  CHECK(names.claim(a) == a);
+  CHECK(names.claim(a) == repeat("a", kMaxFileName - 2) + ".1");
+  CHECK(names.claim("d/" + a) == "d/" + a);
+  CHECK(names.claim("d/" + a) == "d/" + repeat("a", kMaxFileName - 2) + ".1");
+
+  const std::string three = "\xE6\x97\xA5";
+  const std::string wide = repeat(three, 66);  // 198 bytes
+  std::string last;
+  for (int i = 0; i <= 10; ++i) last = names.claim(wide);
+  CHECK(last == repeat(three, 65) + ".10");  // 198 + 3 bytes would not fit
+  CHECK(is_valid_utf8(last));
+}
+
+TEST_CASE("NameRegistry: the same claims in the same order give the same paths") {
+  const std::vector<std::string> claims = {"a", "b", "a", "a.1", "a", "d/a", "d", "d/a", "b"};
+  NameRegistry first;
+  NameRegistry second;
+  for (const std::string& path : claims) {
+    CAPTURE(path);
+    CHECK(first.claim(path) == second.claim(path));
+  }
+}
+
+TEST_CASE("NameRegistry: many downloads of one name all get distinct names") {
+  // Many URLs ending in '/' all map to "index.html".
+  NameRegistry names;
+  CHECK(names.claim("index.html") == "index.html");
+  std::string last;
+  for (int i = 1; i <= 50000; ++i) last = names.claim("index.html");
+  CHECK(last == "index.html.50000");
+  CHECK(names.claim("index.html.50001") == "index.html.50001");
+  CHECK(names.claim("index.html") == "index.html.50002");
+}
+
+TEST_CASE("file names stay one safe component for hostile input") {
+  HostileStrings inputs(20240611);
+  for (int i = 0; i < 20000; ++i) {
+    const std::string input = inputs.next();
+    CAPTURE(input);
+    const std::string from_url = file_name_for_url(input);
+    CAPTURE(from_url);
+    CHECK(unsafe_component_reason(from_url) == "");
+    const std::string sanitized = sanitize_file_name(input);
+    CAPTURE(sanitized);
+    CHECK(unsafe_component_reason(sanitized) == "");
+  }
+}
+
+TEST_CASE("explicit paths stay inside the output directory for hostile input") {
+  HostileStrings inputs(7);
+  int accepted = 0;
+  for (int i = 0; i < 20000; ++i) {
+    const std::string input = inputs.next();
+    CAPTURE(input);
+    const std::optional<std::string> path = safe_relative_path(input);
+    if (!path) continue;
+    ++accepted;
+    CAPTURE(*path);
+    CHECK(unsafe_path_reason(*path) == "");
+  }
+  CHECK(accepted > 1000);  // the property must not hold only because everything is refused
+}
+
+TEST_CASE("long valid UTF-8 names stay valid UTF-8") {
+  std::mt19937 random(99);
+  const std::vector<std::string> characters = {"a", ".", "\xC3\xA9", "\xE6\x97\xA5",
+                                               "\xF0\x9F\x98\x80"};
+  for (int i = 0; i < 2000; ++i) {
+    std::string name;
+    const size_t n = std::uniform_int_distribution<size_t>(150, 600)(random);
+    for (size_t k = 0; k < n; ++k) {
+      name += characters[std::uniform_int_distribution<size_t>(0, characters.size() - 1)(random)];
+    }
+    CAPTURE(name);
+    const std::string sanitized = sanitize_file_name(name);
+    CHECK(is_valid_utf8(sanitized));
+    CHECK(sanitized.size() <= kMaxFileName);
+    CHECK(sanitized.size() + 3 >= std::min(name.size(), kMaxFileName));  // cut no more than needed
+  }
+}
+
+}  // namespace
+}  // namespace taskpool
