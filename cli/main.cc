@@ -277,17 +277,17 @@ SchedulerOptions scheduler_options(const RunConfig& config) {
   return options;
 }
 
-// The longest command line that exec accepts, as xargs computes it: the system's argument
-// space less the environment and a margin, and never more than one argument may be (the shell
-// gets the whole line as one).
-size_t max_command_length() {
-  constexpr size_t kMaxArgument = 128 * 1024 - 1;  // MAX_ARG_STRLEN, less the NUL
+// What exec accepts, as xargs computes it. The whole line may be one argument (the shell gets it
+// so), and Linux takes at most 128 KiB for one argument. All arguments with their pointers, and
+// the environment, share ARG_MAX; a margin of 2048 bytes is kept, as xargs keeps.
+constexpr size_t kMaxArgument = 128 * 1024 - 1;
+
+size_t max_exec_bytes() {
   const long arg_max = sysconf(_SC_ARG_MAX);
   size_t environment = 0;
   for (char** e = environ; *e != nullptr; ++e) environment += std::strlen(*e) + 1 + sizeof(char*);
   const size_t room = arg_max > 0 ? static_cast<size_t>(arg_max) : 131072;
-  const size_t usable = room > environment + 2048 ? room - environment - 2048 : 4096;
-  return std::min(kMaxArgument, usable);
+  return room > environment + 4096 ? room - environment - 2048 : 2048;
 }
 
 // How records become jobs: one each, or grouped for -n, -N, -L, -X, -m.
@@ -296,14 +296,18 @@ std::optional<RecordGrouper::Options> grouping(const RunConfig& config,
   if (config.max_args == 0 && config.fill == RunConfig::Fill::kNone) return std::nullopt;
   RecordGrouper::Options options;
   options.max_records = config.max_args;
+  options.continue_lines = config.continue_lines;
   if (!config.positional) {
-    options.max_length = std::min(max_command_length(), config.max_chars.value_or(SIZE_MAX));
+    options.max_length = std::min(kMaxArgument, config.max_chars.value_or(SIZE_MAX));
+    options.max_exec_bytes = max_exec_bytes();
     const WorkerId widest = config.jobs;
     // A copy: the reader thread may outlive run() when it is stuck reading a terminal.
-    options.length = [command, widest](const Record& record, bool first) {
-      if (!first) return command.added_length(record);
-      // Measured with a 13-digit {#}, wider than any run's.
-      return command.expand(Job{1'000'000'000'000, record}, widest).line.size() + 1;
+    options.length = [command, widest](const Record& record,
+                                       bool first) -> RecordGrouper::Measure {
+      if (!first) return {command.added_length(record), command.added_words(record)};
+      // Measured with a 13-digit {#}, wider than any run's; "+ 1" for the terminating NUL.
+      const Command c = command.expand(Job{1'000'000'000'000, record}, widest);
+      return {c.line.size() + 1, c.argv.empty() ? 3 : c.argv.size()};
     };
   }
   if (config.fill != RunConfig::Fill::kNone) options.spread_over = static_cast<size_t>(config.jobs);

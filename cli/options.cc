@@ -37,7 +37,7 @@ uint64_t parse_count(const char* flag, const std::string& value, uint64_t max) {
   const char* end = value.data() + value.size();
   const auto [ptr, ec] = std::from_chars(value.data(), end, count);
   if (value.empty() || ec != std::errc() || ptr != end || count > max) {
-    throw UsageError(std::string(flag) + ": '" + value + "' is not a whole number from 0 to " +
+    throw UsageError(std::string(flag) + ": '" + value + "' is not a whole number up to " +
                      std::to_string(max));
   }
   return count;
@@ -191,7 +191,8 @@ ParseOutcome parse_command_line(int argc, char** argv) {
                  "N records per command, as {1}..{N}")
       ->type_name("N")
       ->group(records);
-  app.add_option("-L,--max-lines", max_lines, "N lines per command, as -N")
+  app.add_option("-L,--max-lines", max_lines,
+                 "N lines per command, as -N; a line ending in a blank goes on")
       ->type_name("N")
       ->group(records);
   app.add_flag("-X,--xargs", context_fill,
@@ -365,6 +366,7 @@ ParseOutcome parse_command_line(int argc, char** argv) {
     if (!max_lines.empty()) {
       config.max_args = parse_count("-L/--max-lines", max_lines, 1000000);
       config.positional = true;
+      config.continue_lines = true;
     }
     if (counts > 0 && config.max_args == 0) {
       throw UsageError("-n, -N and -L need at least 1 record per command");

@@ -26,6 +26,7 @@ struct RunConfig {
   std::optional<std::string> eof_string;            // -E: input ends at this record
   size_t max_args = 0;       // -n, -N, -L: records per command (0: one, no grouping)
   bool positional = false;   // -N or -L: exactly that many, as {1}..{N}, not shortened to fit
+  bool continue_lines = false;  // -L: a line ending in a blank goes on with the next
   enum class Fill { kNone, kMulti, kContext } fill = Fill::kNone;  // -m, -X
   std::optional<size_t> max_chars;                  // -s
   std::string replace = "{}";                       // -I

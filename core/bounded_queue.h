@@ -17,20 +17,23 @@ class BoundedQueue {
  public:
   enum class State { kItem, kEmpty, kClosed };
 
-  // `on_change` is called (from the producer's thread, without the lock held) after each push
-  // and after close(), so a consumer waiting elsewhere can be woken.
+  // `on_change` is called (from the producer's thread, without the lock held) after a push into
+  // an empty queue and after close(), so a consumer that found the queue empty and waits
+  // elsewhere is woken; pushes it would find anyway cost no wake-up.
   explicit BoundedQueue(size_t capacity, std::function<void()> on_change = {})
       : capacity_(capacity == 0 ? 1 : capacity), on_change_(std::move(on_change)) {}
 
   // Blocks while full. Returns false (dropping `item`) when the consumer cancelled.
   bool push(T item) {
+    bool was_empty = false;
     {
       std::unique_lock lock(mu_);
       not_full_.wait(lock, [&] { return items_.size() < capacity_ || cancelled_; });
       if (cancelled_) return false;
+      was_empty = items_.empty();
       items_.push_back(std::move(item));
     }
-    if (on_change_) on_change_();
+    if (was_empty && on_change_) on_change_();
     return true;
   }
 
@@ -57,9 +60,10 @@ class BoundedQueue {
   State try_pop(T& out) {
     std::lock_guard lock(mu_);
     if (items_.empty()) return closed_ ? State::kClosed : State::kEmpty;
+    const bool was_full = items_.size() == capacity_;
     out = std::move(items_.front());
     items_.pop_front();
-    not_full_.notify_one();
+    if (was_full) not_full_.notify_one();  // only a full queue has a producer waiting
     return State::kItem;
   }
 

@@ -174,6 +174,24 @@ std::optional<std::string> EndAtSource::next() {
   return value;
 }
 
+std::optional<Record> RecordGrouper::next_record() {
+  std::optional<Record> record = records_.next();
+  if (!options_.continue_lines) return record;
+  const auto ends_in_blank = [](const Record& r) {
+    return !r.fields.empty() && !r.fields.back().empty() &&
+           (r.fields.back().back() == ' ' || r.fields.back().back() == '\t');
+  };
+  while (record && ends_in_blank(*record)) {
+    std::optional<Record> more = records_.next();
+    if (!more || more->fields.empty()) break;
+    record->fields.back() += more->fields.front();
+    for (size_t i = 1; i < more->fields.size(); ++i) {
+      record->fields.push_back(std::move(more->fields[i]));
+    }
+  }
+  return record;
+}
+
 std::optional<Record> RecordGrouper::next() {
   if (!spread_.empty()) {
     Record group = std::move(spread_.front());
@@ -182,24 +200,30 @@ std::optional<Record> RecordGrouper::next() {
   }
   Record group;
   size_t count = 0;
-  size_t length = 0;
+  size_t chars = 0;
+  size_t exec_bytes = 0;
   std::vector<size_t> sizes;  // fields per record, for spreading the first group
   bool input_ended = false;
   while (options_.max_records == 0 || count < options_.max_records) {
     std::optional<Record> record = std::move(pending_);
     pending_.reset();
-    if (!record) record = records_.next();
+    if (!record) record = next_record();
     if (!record) {
       input_ended = true;
       break;
     }
-    if (options_.max_length > 0 && options_.length) {
-      const size_t added = options_.length(*record, count == 0);
-      if (count > 0 && length + added > options_.max_length) {
+    if (options_.length && (options_.max_length > 0 || options_.max_exec_bytes > 0)) {
+      const Measure added = options_.length(*record, count == 0);
+      const size_t added_bytes = added.chars + sizeof(char*) * added.words;
+      const bool too_long = options_.max_length > 0 && chars + added.chars > options_.max_length;
+      const bool too_big =
+          options_.max_exec_bytes > 0 && exec_bytes + added_bytes > options_.max_exec_bytes;
+      if (count > 0 && (too_long || too_big)) {
         pending_ = std::move(record);
         break;
       }
-      length += added;
+      chars += added.chars;
+      exec_bytes += added_bytes;
     }
     sizes.push_back(record->fields.size());
     for (auto& field : record->fields) group.fields.push_back(std::move(field));

@@ -103,24 +103,35 @@ class RecordStream {
 
 // Puts several records into one job (-n, -N, -X, -m): their fields, in order, make the job's
 // record. A group ends at `max_records` records, or before the record that would take the
-// command line past `max_length` (as measured by `length`: the line for the first record, then
-// what each further record adds). A record too long on its own still makes a group of one, so
-// that job fails alone and the run goes on.
+// command line past a limit, as measured by `length` (the line for the first record, then what
+// each further record adds): `max_length` bounds its characters, `max_exec_bytes` its characters
+// plus the pointer the kernel stores for each word. A record too long on its own still makes a
+// group of one, so that job fails alone and the run goes on.
 class RecordGrouper {
  public:
+  struct Measure {
+    Measure(size_t c = 0, size_t w = 0) : chars(c), words(w) {}  // NOLINT: a bare size is chars
+    size_t chars;
+    size_t words;
+  };
   struct Options {
-    size_t max_records = 0;  // 0: no limit by count
-    size_t max_length = 0;   // 0: no limit by length
-    std::function<size_t(const Record&, bool first)> length;
+    size_t max_records = 0;     // 0: no limit by count
+    size_t max_length = 0;      // on characters; 0: no limit
+    size_t max_exec_bytes = 0;  // on characters and word pointers; 0: no limit
+    std::function<Measure(const Record&, bool first)> length;
     // When the whole input fits in the first group, spread it over this many jobs instead of
     // one, as GNU parallel does for -X and -m, so small inputs still run in parallel.
     size_t spread_over = 1;
+    // -L: a record that ends in a blank (space or tab) goes on with the next one, as one record.
+    bool continue_lines = false;
   };
   RecordGrouper(RecordStream& records, Options options)
       : records_(records), options_(std::move(options)) {}
   std::optional<Record> next();
 
  private:
+  std::optional<Record> next_record();
+
   RecordStream& records_;
   Options options_;
   std::optional<Record> pending_;  // read, but did not fit in the last group

@@ -252,4 +252,13 @@ size_t CommandTemplate::added_length(const Record& record) const {
   return length;
 }
 
+size_t CommandTemplate::added_words(const Record& record) const {
+  if (record_is_command_) return record.fields.size();
+  size_t segments = 0;
+  for (const auto& segment : segments_) {
+    if (segment.kind == Segment::Kind::kRecord) ++segments;
+  }
+  return segments * record.fields.size();
+}
+
 }  // namespace taskpool

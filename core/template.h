@@ -43,6 +43,8 @@ class CommandTemplate {
   // has fields (-X, -m, -n filling a command line), counting one byte for each argument's
   // terminating NUL.
   size_t added_length(const Record& record) const;
+  // How many more words (arguments) `record`'s fields add to such a job.
+  size_t added_words(const Record& record) const;
 
  private:
   struct Segment {

@@ -69,10 +69,12 @@ TEST_CASE("-E ends a source at the first value equal to the end string") {
 
 TEST_CASE("grouping by count: -n and -N put up to N records in each job") {
   auto stream = stream_of({numbers(10)});
-  RecordGrouper grouper(*stream, {3, 0, {}, 1});
+  RecordGrouper::Options three;
+  three.max_records = 3;
+  RecordGrouper grouper(*stream, three);
   CHECK(drain(grouper) == Records{{"1", "2", "3"}, {"4", "5", "6"}, {"7", "8", "9"}, {"10"}});
   auto empty = stream_of({{}});
-  RecordGrouper none(*empty, {3, 0, {}, 1});
+  RecordGrouper none(*empty, three);
   CHECK(drain(none).empty());
 }
 
@@ -86,6 +88,16 @@ TEST_CASE("grouping by length: a job takes records until the next would not fit"
   // "eeeeeeeeee" is too long on its own: it still makes a job of its own, which then fails.
   CHECK(drain(grouper) ==
         Records{{"aaaa", "bb"}, {"ccccc", "d"}, {"eeeeeeeeee"}, {"f"}});
+}
+
+TEST_CASE("the exec limit counts a pointer for each word besides the characters") {
+  auto stream = stream_of({numbers(9)});
+  RecordGrouper::Options options;
+  options.max_length = 1000;
+  options.max_exec_bytes = 3 * (2 + sizeof(char*));
+  options.length = [](const Record&, bool) { return RecordGrouper::Measure{2, 1}; };
+  RecordGrouper grouper(*stream, options);
+  CHECK(drain(grouper) == Records{{"1", "2", "3"}, {"4", "5", "6"}, {"7", "8", "9"}});
 }
 
 TEST_CASE("count and length limits together: whichever comes first") {
@@ -135,6 +147,15 @@ TEST_CASE("a large input is not spread: only whole-input first groups are") {
   options.spread_over = 4;
   RecordGrouper grouper(*stream, options);
   CHECK(drain(grouper) == Records{{"1", "2", "3", "4"}, {"5", "6", "7", "8"}, {"9", "10"}});
+}
+
+TEST_CASE("-L: a line that ends in a blank goes on with the next one") {
+  auto stream = stream_of({{"a b", "c ", "d", "e\t", "f ", "g", "h", "last "}});
+  RecordGrouper::Options options;
+  options.max_records = 2;
+  options.continue_lines = true;
+  RecordGrouper grouper(*stream, options);
+  CHECK(drain(grouper) == Records{{"a b", "c d"}, {"e\tf g", "h"}, {"last "}});
 }
 
 Command expand(const CommandTemplate& t, Values fields) {
