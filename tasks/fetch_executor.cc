@@ -89,6 +89,7 @@ struct FetchExecutor::Transfer {
   std::string url;
   std::string final_path;
   std::string part_path;
+  std::string range;  // the Range request's value, kept alive for libcurl
   curl_off_t resume_from = 0;
   bool restarted = false;
   int write_error = 0;
@@ -126,6 +127,14 @@ size_t on_header(char* data, size_t size, size_t count, void* user) {
   const std::string_view line(data, size * count);
   if (line.starts_with("HTTP/")) {
     transfer->retry_after.reset();  // a new response (after a redirect)
+    // "HTTP/1.1 200 OK": a server that ignores the Range request sends the whole file; what the
+    // .part held goes, and the body starts it over.
+    const size_t space = line.find(' ');
+    if (space != std::string_view::npos && line.substr(space + 1).starts_with("200") &&
+        transfer->resume_from > 0) {
+      if (ftruncate(transfer->fd, 0) != 0) return 0;
+      transfer->resume_from = 0;
+    }
   } else if (starts_with_no_case(line, "retry-after:")) {
     transfer->retry_after = parse_retry_after(line.substr(12));
   }
@@ -271,9 +280,16 @@ void FetchExecutor::start(const Attempt& attempt) {
   if (options_.limit_rate > 0) {
     curl.easy_setopt(easy, CURLOPT_MAX_RECV_SPEED_LARGE,
                      static_cast<curl_off_t>(options_.limit_rate));
+    // libcurl reads up to 100 buffers in a row before it looks at the rate again; small buffers
+    // keep that burst near half a second's worth, so the limit holds for small files too.
+    const long buffer = std::clamp<long long>(options_.limit_rate / 200, 1024, CURL_MAX_READ_SIZE);
+    curl.easy_setopt(easy, CURLOPT_BUFFERSIZE, buffer);
   }
   if (transfer->resume_from > 0) {
-    curl.easy_setopt(easy, CURLOPT_RESUME_FROM_LARGE, transfer->resume_from);
+    // A Range header rather than CURLOPT_RESUME_FROM, which fails when the server answers with
+    // the whole file: taking that answer costs no second request.
+    transfer->range = std::to_string(transfer->resume_from) + "-";
+    curl.easy_setopt(easy, CURLOPT_RANGE, transfer->range.c_str());
   }
   if (curl.multi_add_handle(multi_of(multi_), easy) != CURLM_OK) {
     return fail_now(std::move(completion), CURLE_FAILED_INIT, "libcurl: cannot add a transfer",
@@ -291,12 +307,13 @@ void FetchExecutor::finish(Transfer& transfer, int code) {
   const bool range_refused =
       code == CURLE_RANGE_ERROR || (code == CURLE_HTTP_RETURNED_ERROR && http_status == 416);
   if (transfer.resume_from > 0 && range_refused && !transfer.restarted) {
-    // The server cannot resume this file: start it over in the same attempt.
+    // 416: the .part is not a prefix the server can continue (it may be whole, or stale). Start
+    // over in the same attempt.
     transfer.restarted = true;
     transfer.resume_from = 0;
     completion.stdout_bytes = 0;
     if (ftruncate(transfer.fd, 0) == 0) {
-      curl.easy_setopt(transfer.easy, CURLOPT_RESUME_FROM_LARGE, static_cast<curl_off_t>(0));
+      curl.easy_setopt(transfer.easy, CURLOPT_RANGE, static_cast<const char*>(nullptr));
       if (curl.multi_add_handle(multi_of(multi_), transfer.easy) == CURLM_OK) return;
     }
   }

@@ -1,0 +1,462 @@
+#!/usr/bin/env python3
+"""A small HTTP/1.1 server for testing taskpool --fetch: serves files from a root directory and
+generated content, and injects faults chosen by the request path. Standard library only.
+
+Run it on its own:
+
+    python3 tests/fetch_server.py --root DIR [--port 0] [--host 127.0.0.1]
+
+prints the port it listens on as its first line of standard output, then serves until killed.
+Or import it:
+
+    with FetchServer(root) as server:
+        url = server.url("/a.txt")
+        ...
+        server.requests("/a.txt")   # what taskpool asked for: path, Range, User-Agent, status
+
+Paths. A fault prefix applies to the rest of the path, which is served in turn, so prefixes
+combine (/fail-then-ok/1/redirect/2/gen/1000/x). Every "once" or "first N" counts the requests
+for the whole request path (query included) within this server, so it is deterministic per path.
+
+    /NAME                   the file NAME under the root (percent-decoded; "", "." and ".."
+                            segments are dropped, so nothing outside the root is served; a
+                            directory serves its index.html); the query string is ignored
+    /query?file=NAME        the file NAME under the root
+    /gen/SIZE/NAME          SIZE bytes of generated content (see generated_bytes), streamed
+    /fail-then-ok/N/REST    500 for the first N requests, then REST
+    /429/REST               the first request gets 429 with "Retry-After: 1", then REST
+    /429-after/S/REST       the first request gets 429 with "Retry-After: S", then REST
+    /503-date/REST          the first request gets 503 with Retry-After as an HTTP date 1 to 2 s
+                            ahead, then REST
+    /status/CODE/REST       always CODE (an empty body)
+    /404...                 any path whose first segment starts with 404: 404 (an empty body)
+    /redirect/N/REST        N 302 redirects (to /redirect/N-1/REST), then REST
+    /redirect-loop...       302 redirects forever
+    /delay/MS/REST          waits MS milliseconds, then REST
+    /slow/REST              the headers, then the body 1 KiB every 0.5 s
+    /slow-once/REST         the first request as /slow/, later ones at full speed
+    /reset/REST             the headers with the full Content-Length, half the body, then a TCP
+                            reset (SO_LINGER 0)
+    /reset-once/REST        the first request as /reset/, later ones complete
+    /short/REST             the full Content-Length, half the body, then a normal close
+    /short-once/REST        the first request as /short/, later ones complete
+    /no-range/REST          the whole body with 200, whatever the Range header says
+
+Range requests ("bytes=A-B", "bytes=A-", "bytes=-N") get 206 with Content-Range, or 416 when
+the range starts at or after the end. Error responses have an empty body.
+"""
+
+import argparse
+import email.utils
+import hashlib
+import math
+import os
+import random
+import socket
+import struct
+import sys
+import threading
+import time
+import urllib.parse
+from dataclasses import dataclass, replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Callable, Dict, Iterator, List, Optional, Tuple
+
+GEN_BLOCK = 64 * 1024
+SLOW_CHUNK = 1024
+SLOW_INTERVAL = 0.5
+SEND_CHUNK = 64 * 1024
+
+
+# ---------------------------------------------------------------------------------------------
+# Generated content: deterministic bytes that depend only on their offset, made in blocks.
+
+def _gen_block(index: int) -> bytes:
+    return random.Random(index).randbytes(GEN_BLOCK)
+
+
+def generated_chunks(start: int, end: int) -> Iterator[bytes]:
+    """The generated content's bytes [start, end), in chunks of at most GEN_BLOCK bytes."""
+    pos = start
+    while pos < end:
+        index = pos // GEN_BLOCK
+        block = _gen_block(index)
+        lo = pos - index * GEN_BLOCK
+        hi = min(GEN_BLOCK, end - index * GEN_BLOCK)
+        yield block[lo:hi]
+        pos += hi - lo
+
+
+def generated_bytes(size: int, start: int = 0) -> bytes:
+    """The bytes a /gen/SIZE/NAME file holds from `start` on (for small sizes)."""
+    return b"".join(generated_chunks(start, size))
+
+
+_sha_cache: Dict[int, str] = {}
+
+
+def generated_sha256(size: int) -> str:
+    """The sha256 (hex) of a /gen/SIZE/NAME file, computed by streaming it."""
+    if size not in _sha_cache:
+        h = hashlib.sha256()
+        for chunk in generated_chunks(0, size):
+            h.update(chunk)
+        _sha_cache[size] = h.hexdigest()
+    return _sha_cache[size]
+
+
+# ---------------------------------------------------------------------------------------------
+# What the server saw.
+
+@dataclass
+class RequestRecord:
+    method: str
+    path: str                 # as in the request line, query included
+    range: Optional[str]      # the Range header, if any
+    user_agent: Optional[str]
+    client: Tuple[str, int]   # the client's address: one per connection
+    time: float               # time.monotonic() when the request arrived
+    status: int = 0           # the status sent (0 until sent)
+    body_bytes: int = 0       # body bytes written to the socket
+
+
+class _Body:
+    """Content to serve: its size and a reader of a byte range."""
+
+    def __init__(self, size: int, read: Callable[[int, int], Iterator[bytes]]):
+        self.size = size
+        self.read = read
+
+
+def _file_body(path: Path) -> _Body:
+    size = path.stat().st_size
+
+    def read(start: int, end: int) -> Iterator[bytes]:
+        with open(path, "rb") as f:
+            f.seek(start)
+            left = end - start
+            while left > 0:
+                chunk = f.read(min(SEND_CHUNK, left))
+                if not chunk:
+                    return
+                left -= len(chunk)
+                yield chunk
+
+    return _Body(size, read)
+
+
+def _parse_range(header: str, size: int) -> Optional[Tuple[int, int]]:
+    """(start, end) with end exclusive for a single "bytes=" range; None when the header is not
+    one we handle (the whole body is sent); (size, size) when unsatisfiable."""
+    header = header.strip()
+    if not header.startswith("bytes=") or "," in header:
+        return None
+    spec = header[len("bytes="):].strip()
+    first, dash, last = spec.partition("-")
+    if not dash:
+        return None
+    try:
+        if first == "":
+            n = int(last)
+            if n <= 0:
+                return (size, size)
+            return (max(0, size - n), size)
+        start = int(first)
+        end = int(last) + 1 if last != "" else size
+    except ValueError:
+        return None
+    if start >= size or end <= start:
+        return (size, size)
+    return (start, min(end, size))
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: "_Server"
+
+    def log_message(self, format, *args):  # quiet: tests read server.requests() instead
+        pass
+
+    def do_GET(self):
+        self._serve(head=False)
+
+    def do_HEAD(self):
+        self._serve(head=True)
+
+    # -- responses ------------------------------------------------------------------------
+
+    def _serve(self, head: bool) -> None:
+        owner = self.server.owner
+        record = RequestRecord(self.command, self.path, self.headers.get("Range"),
+                               self.headers.get("User-Agent"), self.client_address,
+                               time.monotonic())
+        self._record = record
+        self._head = head
+        owner._begin(record)
+        try:
+            split = urllib.parse.urlsplit(self.path)
+            self._query = urllib.parse.parse_qs(split.query)
+            self._dispatch(split.path, modes=())
+        except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError):
+            self.close_connection = True
+        finally:
+            owner._end(record)
+
+    def _count(self, kind: str) -> int:
+        """How many requests for this path reached `kind`, this one included."""
+        return self.server.owner._bump((kind, self.path))
+
+    def _send_empty(self, status: int, headers: Dict[str, str] = {}) -> None:
+        self._record.status = status
+        self.send_response(status)
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.send_header("Content-Length", "0")
+        self.end_headers()
+
+    def _dispatch(self, path: str, modes: tuple) -> None:
+        segs = path.lstrip("/").split("/")
+        head, rest = segs[0], segs[1:]
+
+        def rest_path(skip: int = 0) -> str:
+            return "/" + "/".join(rest[skip:])
+
+        if head.startswith("404"):
+            return self._send_empty(404)
+        if head == "status" and rest:
+            return self._send_empty(int(rest[0]))
+        if head == "fail-then-ok" and rest:
+            if self._count("fail-then-ok") <= int(rest[0]):
+                return self._send_empty(500)
+            return self._dispatch(rest_path(1), modes)
+        if head == "429":
+            if self._count("429") == 1:
+                return self._send_empty(429, {"Retry-After": "1"})
+            return self._dispatch(rest_path(), modes)
+        if head == "429-after" and rest:
+            if self._count("429-after") == 1:
+                return self._send_empty(429, {"Retry-After": rest[0]})
+            return self._dispatch(rest_path(1), modes)
+        if head == "503-date":
+            if self._count("503-date") == 1:
+                when = email.utils.formatdate(math.floor(time.time()) + 2, usegmt=True)
+                return self._send_empty(503, {"Retry-After": when})
+            return self._dispatch(rest_path(), modes)
+        if head == "redirect" and rest:
+            n = int(rest[0])
+            if n > 0:
+                target = f"/redirect/{n - 1}/" + "/".join(rest[1:])
+                query = urllib.parse.urlsplit(self.path).query
+                if query:
+                    target += "?" + query
+                return self._send_empty(302, {"Location": target})
+            return self._dispatch(rest_path(1), modes)
+        if head == "redirect-loop":
+            hop = int(self._query.get("hop", ["0"])[0])
+            return self._send_empty(302, {"Location": f"{path}?hop={hop + 1}"})
+        if head == "delay" and rest:
+            time.sleep(int(rest[0]) / 1000)
+            return self._dispatch(rest_path(1), modes)
+        if head in ("slow", "reset", "short", "no-range"):
+            return self._dispatch(rest_path(), modes + (head,))
+        if head in ("slow-once", "reset-once", "short-once"):
+            if self._count(head) == 1:
+                modes = modes + (head[:-len("-once")],)
+            return self._dispatch(rest_path(), modes)
+
+        body = self._content(head, rest)
+        if body is None:
+            return self._send_empty(404)
+        self._send_body(body, modes)
+
+    def _content(self, head: str, rest: List[str]) -> Optional[_Body]:
+        if head == "gen" and rest:
+            try:
+                size = int(rest[0])
+            except ValueError:
+                return None
+            return _Body(size, generated_chunks)
+        if head == "query":
+            names = self._query.get("file")
+            return self._file(names[0]) if names else None
+        return self._file("/".join([head] + rest))
+
+    def _file(self, raw: str) -> Optional[_Body]:
+        decoded = os.fsdecode(urllib.parse.unquote_to_bytes(raw))
+        parts = [p for p in decoded.split("/") if p not in ("", ".", "..")]
+        path = self.server.owner.root.joinpath(*parts)
+        try:
+            if path.is_dir():
+                path = path / "index.html"
+            if not path.is_file():
+                return None
+        except (OSError, ValueError):  # a name too long, or with a NUL byte
+            return None
+        return _file_body(path)
+
+    def _send_body(self, body: _Body, modes: tuple) -> None:
+        start, end, status = 0, body.size, 200
+        range_header = self.headers.get("Range")
+        if range_header and "no-range" not in modes:
+            parsed = _parse_range(range_header, body.size)
+            if parsed is not None:
+                start, end = parsed
+                if start >= body.size:
+                    return self._send_empty(416, {"Content-Range": f"bytes */{body.size}"})
+                status = 206
+        length = end - start
+        self._record.status = status
+        self.send_response(status)
+        self.send_header("Content-Type", "application/octet-stream")
+        self.send_header("Content-Length", str(length))
+        self.send_header("Accept-Ranges", "none" if "no-range" in modes else "bytes")
+        if status == 206:
+            self.send_header("Content-Range", f"bytes {start}-{end - 1}/{body.size}")
+        self.end_headers()
+        if self._head:
+            return
+
+        if "reset" in modes or "short" in modes:
+            end = start + length // 2
+        stop = self.server.owner._stopping
+        for chunk in body.read(start, end):
+            if "slow" in modes:
+                for i in range(0, len(chunk), SLOW_CHUNK):
+                    if stop.is_set():
+                        self.close_connection = True
+                        return
+                    self._write(chunk[i:i + SLOW_CHUNK])
+                    time.sleep(SLOW_INTERVAL)
+            else:
+                self._write(chunk)
+        if "reset" in modes:
+            self._reset()
+        elif "short" in modes:
+            self.close_connection = True
+
+    def _write(self, data: bytes) -> None:
+        self.wfile.write(data)
+        self._record.body_bytes += len(data)
+
+    def _reset(self) -> None:
+        """Ends the connection with a TCP reset once the client had time to read what was sent."""
+        self.close_connection = True
+        time.sleep(0.2)
+        conn = self.connection
+        conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        # The socket closes for real only once the reader made from it is closed too.
+        self.rfile.close()
+        conn.close()
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    owner: "FetchServer"
+
+
+class FetchServer:
+    """The test server, serving in a thread of its own (start/stop, or use it with `with`)."""
+
+    def __init__(self, root, host: str = "127.0.0.1", port: int = 0):
+        self.root = Path(root)
+        self._lock = threading.Lock()
+        self._requests: List[RequestRecord] = []
+        self._counters: Dict[Tuple[str, str], int] = {}
+        self._in_flight = 0
+        self.max_in_flight = 0
+        self._stopping = threading.Event()
+        self._httpd = _Server((host, port), _Handler)
+        self._httpd.owner = self
+        self.host = host
+        self.port = self._httpd.server_address[1]
+        self._thread: Optional[threading.Thread] = None
+
+    # -- life --------------------------------------------------------------------------------
+
+    def start(self) -> "FetchServer":
+        self._thread = threading.Thread(target=self._httpd.serve_forever,
+                                        kwargs={"poll_interval": 0.05}, daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        if self._thread is not None:
+            self._httpd.shutdown()
+            self._thread.join()
+            self._thread = None
+        self._httpd.server_close()
+
+    def __enter__(self) -> "FetchServer":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def serve_forever(self) -> None:
+        self._httpd.serve_forever()
+
+    # -- addresses ---------------------------------------------------------------------------
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def url(self, path: str) -> str:
+        """The URL for `path` (which starts with '/'; passed on as it is, not quoted)."""
+        return self.base_url + path
+
+    # -- what was seen -----------------------------------------------------------------------
+
+    def requests(self, path: Optional[str] = None) -> List[RequestRecord]:
+        """Copies of the requests seen so far, in arrival order; only those for `path` (the
+        request line's path, query included) when given."""
+        with self._lock:
+            return [replace(r) for r in self._requests if path is None or r.path == path]
+
+    def requests_under(self, prefix: str) -> List[RequestRecord]:
+        with self._lock:
+            return [replace(r) for r in self._requests if r.path.startswith(prefix)]
+
+    def reset(self) -> None:
+        """Forgets the requests, the counters of the faults, and the maximum in flight."""
+        with self._lock:
+            self._requests.clear()
+            self._counters.clear()
+            self.max_in_flight = self._in_flight
+
+    def _begin(self, record: RequestRecord) -> None:
+        with self._lock:
+            self._requests.append(record)
+            self._in_flight += 1
+            self.max_in_flight = max(self.max_in_flight, self._in_flight)
+
+    def _end(self, record: RequestRecord) -> None:
+        with self._lock:
+            self._in_flight -= 1
+
+    def _bump(self, key: Tuple[str, str]) -> int:
+        with self._lock:
+            self._counters[key] = self._counters.get(key, 0) + 1
+            return self._counters[key]
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--root", required=True, help="the directory whose files are served")
+    parser.add_argument("--port", type=int, default=0, help="0 (default): any free port")
+    parser.add_argument("--host", default="127.0.0.1")
+    args = parser.parse_args(argv)
+    server = FetchServer(args.root, args.host, args.port)
+    print(server.port, flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

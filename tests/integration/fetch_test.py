@@ -1,0 +1,671 @@
+"""taskpool --fetch against a real HTTP server on 127.0.0.1 (tests/fetch_server.py, started on an
+ephemeral port for each test): downloads land complete and correct (sha256 checked), failures are
+retried or not as documented, nothing half-done looks done (a failed transfer leaves at most
+NAME.part), names from hostile URLs stay inside the output directory, and the joblog and JSON
+summary describe the downloads. Times are bounded generously: the machine may be loaded."""
+
+import hashlib
+import os
+import random
+import signal
+import sys
+import time
+import unittest
+from pathlib import Path
+from typing import Dict, List, Optional
+
+from helpers import REPO, TaskpoolTestCase, kill_group, taskpool
+from process_support import Background, joblog_rows, read_json, wait_until
+
+sys.path.insert(0, str(REPO / "tests"))
+from fetch_server import FetchServer, generated_bytes, generated_sha256  # noqa: E402
+
+RUN_TIMEOUT = 30  # seconds, for one taskpool run
+BIG = 104857600   # bytes: the large download that gets interrupted and resumed
+
+
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def files_under(root: Path) -> List[Path]:
+    """Every file, link and empty directory under root, relative to it."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        d = Path(dirpath)
+        found += [(d / n).relative_to(root) for n in filenames]
+        found += [(d / n).relative_to(root) for n in dirnames if (d / n).is_symlink()]
+        if not dirnames and not filenames and d != root:
+            found.append(d.relative_to(root))
+    return sorted(found)
+
+
+class FetchCase(TaskpoolTestCase):
+    """Each test gets a server whose root is `served/`, and `out/` as the output directory."""
+
+    def setUp(self):
+        super().setUp()
+        self.root = self.path("served")
+        self.root.mkdir()
+        self.out = self.path("out")
+        self.server = FetchServer(self.root).start()
+        self.addCleanup(self.server.stop)
+
+    def serve(self, name: str, data: bytes) -> bytes:
+        """Puts a file under the server's root; returns its content."""
+        p = self.root / name
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(data)
+        return data
+
+    def serve_random(self, name: str, size: int, seed: Optional[int] = None) -> bytes:
+        rng = random.Random(seed if seed is not None else name)
+        return self.serve(name, rng.randbytes(size))
+
+    def url(self, path: str) -> str:
+        return self.server.url(path)
+
+    def fetch(self, *args, urls: Optional[List[str]] = None, out: Optional[Path] = None,
+              timeout: float = RUN_TIMEOUT, **kwargs):
+        """Runs `taskpool --fetch -o OUT ARGS` with the URLs as standard input lines."""
+        if urls is not None:
+            kwargs["input"] = "".join(u + "\n" for u in urls).encode()
+        return taskpool("--fetch", "-o", out or self.out, *args, timeout=timeout, **kwargs)
+
+    # -- assertions ------------------------------------------------------------------------
+
+    def assertDownloaded(self, name: str, data: bytes, where: Optional[Path] = None):
+        where = where or self.out
+        path = where / name
+        self.assertTrue(path.is_file(), f"{name} was not downloaded; {where} has "
+                        f"{files_under(where) if where.exists() else 'nothing'}")
+        got = path.read_bytes()
+        self.assertEqual(sha256(got), sha256(data),
+                         f"{name}: {len(got)} bytes differ from the {len(data)} served")
+        self.assertFalse(Path(str(path) + ".part").exists(), f"{name}.part left after success")
+
+    def assertNotDone(self, name: str, where: Optional[Path] = None):
+        """The download failed: no NAME, and nothing in the directory but .part files."""
+        where = where or self.out
+        self.assertFalse((where / name).exists(),
+                         f"a failed download left {name}, which looks complete")
+        if where.exists():
+            others = [p for p in files_under(where) if not p.name.endswith(".part")]
+            self.assertEqual(others, [], "a failed download left files that are not .part")
+
+    def joblog(self, log: Path) -> Dict[str, List[str]]:
+        """The joblog's rows by their Command column (the URL)."""
+        return {row[8]: row for row in joblog_rows(log)}
+
+    def assertJoblog(self, log: Path, url: str, exitval: int, received: Optional[int] = None):
+        rows = self.joblog(log)
+        self.assertIn(url, rows, f"no joblog line with the URL as its command: {list(rows)}")
+        row = rows[url]
+        self.assertEqual(int(row[6]), exitval, f"Exitval for {url}: {row}")
+        if received is not None:
+            self.assertEqual(int(row[5]), received, f"Receive for {url}: {row}")
+
+    def requests(self, path: str):
+        return self.server.requests(path)
+
+    def gets(self, path: str):
+        """The GET requests for `path` (a HEAD request first would be fine)."""
+        return [q for q in self.server.requests(path) if q.method == "GET"]
+
+
+class DownloadTest(FetchCase):
+
+    def test_many_small_files_at_j8_are_all_correct(self):
+        sizes = [0, 1, 2, 100, 1023, 1024, 1025, 65535, 65536, 65537, 300000]
+        sizes += [random.Random(i).randrange(1, 20000) for i in range(40)]
+        files = {f"f{i:02d}.bin": self.serve_random(f"f{i:02d}.bin", n)
+                 for i, n in enumerate(sizes)}
+        urls = [self.url("/" + name) for name in files]
+        log = self.path("joblog")
+        r = self.fetch("-j", "8", "--joblog", log, urls=urls)
+        self.assertExit(r, 0)
+        for name, data in files.items():
+            self.assertDownloaded(name, data)
+        self.assertEqual(sorted(p.name for p in self.out.iterdir()), sorted(files))
+        rows = joblog_rows(log)
+        self.assertEqual(len(rows), len(urls), "one joblog line per URL")
+        for name, data in files.items():
+            self.assertJoblog(log, self.url("/" + name), 0, len(data))
+
+    def test_urls_from_an_arg_file_and_from_a_command_line_list(self):
+        a = self.serve_random("a.bin", 5000)
+        b = self.serve_random("b.bin", 7000)
+        c = self.serve_random("c.bin", 9000)
+        listing = self.write("urls.txt", self.url("/a.bin") + "\n" + self.url("/b.bin") + "\n")
+        r = self.fetch("-a", listing)
+        self.assertExit(r, 0)
+        r = self.fetch(":::", self.url("/c.bin"))
+        self.assertExit(r, 0)
+        self.assertDownloaded("a.bin", a)
+        self.assertDownloaded("b.bin", b)
+        self.assertDownloaded("c.bin", c)
+
+    def test_output_directory_is_created_when_missing(self):
+        data = self.serve_random("a.bin", 3000)
+        where = self.path("new/nested/dir")
+        r = self.fetch(urls=[self.url("/a.bin")], out=where)
+        self.assertExit(r, 0)
+        self.assertDownloaded("a.bin", data, where)
+
+    def test_default_output_directory_is_the_current_directory(self):
+        data = self.serve_random("a.bin", 3000)
+        cwd = self.path("cwd")
+        cwd.mkdir()
+        r = taskpool("--fetch", ":::", self.url("/a.bin"), cwd=cwd, timeout=RUN_TIMEOUT)
+        self.assertExit(r, 0)
+        self.assertDownloaded("a.bin", data, cwd)
+
+    def test_query_string_is_not_part_of_the_file_name(self):
+        a = self.serve_random("a.txt", 500)
+        b = self.serve_random("b.txt", 600)
+        r = self.fetch(urls=[self.url("/a.txt?v=2&x=y"), self.url("/query?file=b.txt")])
+        self.assertExit(r, 0)
+        self.assertDownloaded("a.txt", a)
+        self.assertDownloaded("query", b)
+        self.assertEqual(sorted(p.name for p in self.out.iterdir()), ["a.txt", "query"])
+
+    def test_url_with_an_empty_last_segment_is_saved_as_index_html(self):
+        top = self.serve("index.html", b"<p>top</p>\n")
+        sub = self.serve("d/index.html", b"<p>sub</p>\n")
+        r = self.fetch("-j", "1", urls=[self.url("/"), self.url("/d/")])
+        self.assertExit(r, 0)
+        self.assertDownloaded("index.html", top)
+        self.assertDownloaded("index.html.1", sub)
+
+    def test_user_agent_names_taskpool_and_its_version(self):
+        self.serve_random("a.bin", 100)
+        version = taskpool("--version").out.split()[-1]
+        r = self.fetch(urls=[self.url("/a.bin"), self.url("/redirect/1/a.bin")])
+        self.assertExit(r, 0)
+        agents = {req.user_agent for req in self.server.requests()}
+        self.assertEqual(agents, {f"taskpool/{version}"})
+
+    def test_connections_are_reused_between_transfers(self):
+        names = [f"r{i}.bin" for i in range(10)]
+        for name in names:
+            self.serve_random(name, 2000)
+        r = self.fetch("-j", "1", urls=[self.url("/" + n) for n in names])
+        self.assertExit(r, 0)
+        reqs = self.server.requests()
+        connections = {req.client for req in reqs}
+        self.assertLess(len(connections), len(reqs),
+                        f"{len(reqs)} requests over {len(connections)} connections")
+
+    def test_j_runs_transfers_at_the_same_time(self):
+        for i in range(8):
+            self.serve(f"d{i}.txt", b"x" * 100)
+        urls = [self.url(f"/delay/500/d{i}.txt") for i in range(8)]
+        r = self.fetch("-j", "8", urls=urls)
+        self.assertExit(r, 0)
+        self.assertGreaterEqual(self.server.max_in_flight, 4,
+                                "-j 8 did not run transfers at the same time")
+
+    def test_max_per_host_bounds_transfers_to_one_host(self):
+        for i in range(8):
+            self.serve(f"d{i}.txt", b"x" * 100)
+        urls = [self.url(f"/delay/300/d{i}.txt") for i in range(8)]
+        r = self.fetch("-j", "8", "--max-per-host", "2", urls=urls)
+        self.assertExit(r, 0)
+        self.assertLessEqual(self.server.max_in_flight, 2)
+        for i in range(8):
+            self.assertDownloaded(f"d{i}.txt", b"x" * 100)
+
+    def test_limit_rate_slows_each_transfer(self):
+        # The limit is an average over seconds, and several MB fit in the socket buffers at
+        # once, so the transfer is long and the bound far below the 5 s expected.
+        size = 20000000
+        r = self.fetch("--limit-rate", "4M", urls=[self.url(f"/gen/{size}/r.bin")])
+        self.assertExit(r, 0)
+        self.assertEqual(file_sha256(self.out / "r.bin"), generated_sha256(size))
+        self.assertGreaterEqual(r.seconds, 2, "20 MB at 4 MB/s took less than 2 s")
+
+    def test_no_urls_is_success(self):
+        r = self.fetch(urls=[])
+        self.assertExit(r, 0)
+
+    def test_fetch_with_a_command_is_a_usage_error(self):
+        r = taskpool("--fetch", "echo", ":::", self.url("/a"), cwd=self.tmp, timeout=RUN_TIMEOUT)
+        self.assertExit(r, 255)
+        self.assertNotEqual(r.err.strip(), "", "no message for the usage error")
+        r = taskpool("--fetch", "echo", input=b"", cwd=self.tmp, timeout=RUN_TIMEOUT)
+        self.assertExit(r, 255)
+        self.assertEqual(self.server.requests(), [])
+
+
+class HttpFailureTest(FetchCase):
+
+    def setUp(self):
+        super().setUp()
+        self.data = self.serve_random("a.bin", 200000)
+        self.log = self.path("joblog")
+
+    def test_500_then_200_succeeds_with_retries(self):
+        url = self.url("/fail-then-ok/1/a.bin")
+        r = self.fetch("--retries", "2", "--backoff", "0", "--joblog", self.log, urls=[url])
+        self.assertExit(r, 0)
+        self.assertDownloaded("a.bin", self.data)
+        self.assertEqual([q.status for q in self.requests("/fail-then-ok/1/a.bin")], [500, 200])
+        self.assertJoblog(self.log, url, 0, len(self.data))
+
+    def test_500_fails_without_retries_and_leaves_no_file(self):
+        url = self.url("/fail-then-ok/1/a.bin")
+        r = self.fetch("--joblog", self.log, urls=[url])
+        self.assertExit(r, 1)
+        self.assertNotDone("a.bin")
+        self.assertEqual(len(self.requests("/fail-then-ok/1/a.bin")), 1)
+        self.assertJoblog(self.log, url, 22)
+
+    def test_retries_run_out_on_a_server_that_keeps_failing(self):
+        url = self.url("/fail-then-ok/5/a.bin")
+        r = self.fetch("--retries", "2", "--backoff", "0", "--joblog", self.log, urls=[url])
+        self.assertExit(r, 1)
+        self.assertNotDone("a.bin")
+        self.assertEqual(len(self.requests("/fail-then-ok/5/a.bin")), 3)
+        self.assertJoblog(self.log, url, 22)
+
+    def test_transient_statuses_are_retried_and_other_client_errors_are_not(self):
+        retried = [408, 429, 500, 502, 503, 504]
+        final = [400, 401, 403, 404, 410]
+        paths = {code: f"/status/{code}/s{code}" for code in retried + final}
+        r = self.fetch("-j", "4", "--retries", "2", "--backoff", "0", "--joblog", self.log,
+                       urls=[self.url(p) for p in paths.values()])
+        self.assertExit(r, len(paths))
+        for code, path in paths.items():
+            want = 3 if code in retried else 1
+            self.assertEqual(len(self.requests(path)), want,
+                             f"HTTP {code}: {len(self.requests(path))} requests, expected {want}")
+            self.assertJoblog(self.log, self.url(path), 22)
+            self.assertNotDone(f"s{code}")
+
+    def test_404_is_not_retried_and_fails_with_exitval_22(self):
+        url = self.url("/404/missing.bin")
+        r = self.fetch("--retries", "3", "--backoff", "0", "--joblog", self.log, urls=[url])
+        self.assertExit(r, 1)
+        self.assertEqual(len(self.requests("/404/missing.bin")), 1, "a 404 was retried")
+        self.assertJoblog(self.log, url, 22)
+        self.assertNotDone("missing.bin")
+
+    def test_429_waits_for_retry_after_before_the_retry(self):
+        r = self.fetch("--retries", "1", "--backoff", "0", urls=[self.url("/429/a.bin")])
+        self.assertExit(r, 0)
+        self.assertDownloaded("a.bin", self.data)
+        reqs = self.requests("/429/a.bin")
+        self.assertEqual([q.status for q in reqs], [429, 200])
+        self.assertGreaterEqual(reqs[1].time - reqs[0].time, 0.9,
+                                "the retry came before Retry-After: 1 had passed")
+
+    def test_retry_after_is_capped_by_backoff_max(self):
+        path = "/429-after/30/a.bin"
+        r = self.fetch("--retries", "1", "--backoff", "0", "--backoff-max", "1s",
+                       urls=[self.url(path)])
+        self.assertExit(r, 0)
+        self.assertDownloaded("a.bin", self.data)
+        reqs = self.requests(path)
+        self.assertEqual([q.status for q in reqs], [429, 200])
+        self.assertLess(reqs[1].time - reqs[0].time, 10,
+                        "Retry-After: 30 was not capped by --backoff-max 1s")
+
+    def test_503_with_retry_after_as_a_date_waits_until_then(self):
+        r = self.fetch("--retries", "1", "--backoff", "0", urls=[self.url("/503-date/a.bin")])
+        self.assertExit(r, 0)
+        self.assertDownloaded("a.bin", self.data)
+        reqs = self.requests("/503-date/a.bin")
+        self.assertEqual([q.status for q in reqs], [503, 200])
+        # The date is 1 to 2 s ahead, with a resolution of one second.
+        self.assertGreaterEqual(reqs[1].time - reqs[0].time, 0.5,
+                                "the retry did not wait for the Retry-After date")
+
+    def test_redirect_chain_is_followed(self):
+        url = self.url("/redirect/3/a.bin")
+        r = self.fetch("--joblog", self.log, urls=[url])
+        self.assertExit(r, 0)
+        self.assertDownloaded("a.bin", self.data)
+        self.assertEqual(len(self.server.requests_under("/redirect/")), 4)
+        self.assertJoblog(self.log, url, 0, len(self.data))
+
+    def test_redirect_loop_fails_with_exitval_47(self):
+        url = self.url("/redirect-loop")
+        r = self.fetch("--joblog", self.log, urls=[url])
+        self.assertExit(r, 1)
+        self.assertNotDone("redirect-loop")
+        n = len(self.server.requests_under("/redirect-loop"))
+        self.assertGreater(n, 1, "no redirect was followed")
+        self.assertLessEqual(n, 12, "more than 10 redirects were followed")
+        self.assertJoblog(self.log, url, 47)
+
+    def test_failed_url_does_not_affect_the_others(self):
+        b = self.serve_random("b.bin", 3000)
+        r = self.fetch("-j", "2", urls=[self.url("/a.bin"), self.url("/404/x"),
+                                        self.url("/b.bin")])
+        self.assertExit(r, 1)
+        self.assertDownloaded("a.bin", self.data)
+        self.assertDownloaded("b.bin", b)
+        self.assertFalse((self.out / "x").exists())
+
+
+class TransferFailureTest(FetchCase):
+
+    def setUp(self):
+        super().setUp()
+        self.data = self.serve_random("a.bin", 200000)
+        self.small = self.serve_random("s.bin", 64 * 1024)
+        self.log = self.path("joblog")
+
+    def test_unreachable_server_fails_with_exitval_7(self):
+        closed = FetchServer(self.root)
+        port = closed.port
+        closed.stop()  # never started: the port is free again and nothing listens on it
+        url = f"http://127.0.0.1:{port}/a.bin"
+        r = self.fetch("--retries", "1", "--backoff", "0", "--joblog", self.log, urls=[url])
+        self.assertExit(r, 1)
+        self.assertNotDone("a.bin")
+        self.assertJoblog(self.log, url, 7)
+
+    def test_slow_body_is_ended_by_timeout_with_exitval_28(self):
+        url = self.url("/slow/s.bin")
+        r = self.fetch("--timeout", "1", "--joblog", self.log, urls=[url])
+        self.assertExit(r, 1)
+        self.assertLess(r.seconds, 10, "--timeout 1 did not end a transfer of 32 s")
+        self.assertNotDone("s.bin")
+        self.assertEqual(len(self.requests("/slow/s.bin")), 1)
+        self.assertJoblog(self.log, url, 28)
+
+    def test_timed_out_transfer_is_retried(self):
+        url = self.url("/slow/s.bin")
+        r = self.fetch("--timeout", "1", "--retries", "1", "--backoff", "0",
+                       "--joblog", self.log, urls=[url])
+        self.assertExit(r, 1)
+        self.assertLess(r.seconds, 15)
+        self.assertEqual(len(self.requests("/slow/s.bin")), 2, "the timed-out transfer was "
+                         "not retried")
+        self.assertNotDone("s.bin")
+        self.assertJoblog(self.log, url, 28)
+
+    def test_timed_out_transfer_succeeds_on_a_fast_retry(self):
+        r = self.fetch("--timeout", "1", "--retries", "1", "--backoff", "0",
+                       urls=[self.url("/slow-once/s.bin")])
+        self.assertExit(r, 0)
+        self.assertDownloaded("s.bin", self.small)
+        self.assertEqual(len(self.requests("/slow-once/s.bin")), 2)
+
+    def test_connection_reset_half_way_fails_with_exitval_56(self):
+        url = self.url("/reset/a.bin")
+        r = self.fetch("--joblog", self.log, urls=[url])
+        self.assertExit(r, 1)
+        self.assertNotDone("a.bin")
+        self.assertJoblog(self.log, url, 56)
+
+    def test_connection_reset_is_retried_and_then_completes(self):
+        r = self.fetch("--retries", "2", "--backoff", "0", urls=[self.url("/reset-once/a.bin")])
+        self.assertExit(r, 0)
+        self.assertDownloaded("a.bin", self.data)
+        self.assertGreaterEqual(len(self.requests("/reset-once/a.bin")), 2)
+
+    def test_body_shorter_than_content_length_fails_with_exitval_18(self):
+        url = self.url("/short/a.bin")
+        r = self.fetch("--joblog", self.log, urls=[url])
+        self.assertExit(r, 1)
+        self.assertNotDone("a.bin")
+        self.assertJoblog(self.log, url, 18)
+
+    def test_short_body_is_retried_and_then_completes(self):
+        r = self.fetch("--retries", "2", "--backoff", "0", urls=[self.url("/short-once/a.bin")])
+        self.assertExit(r, 0)
+        self.assertDownloaded("a.bin", self.data)
+        self.assertGreaterEqual(len(self.requests("/short-once/a.bin")), 2)
+
+    def test_deadline_ends_transfers_and_keeps_their_part_files(self):
+        r = self.fetch("--deadline", "1s", urls=[self.url("/slow/s.bin")])
+        self.assertNotEqual(r.code, 0, "an unfinished download counted as done")
+        self.assertLess(r.seconds, 10, "--deadline 1s did not end a transfer of 32 s")
+        self.assertNotDone("s.bin")
+        self.assertTrue((self.out / "s.bin.part").exists(), "the .part file was not kept")
+
+    def test_second_sigint_ends_transfers_and_keeps_their_part_files(self):
+        run = Background(self.tmp, "--fetch", "-o", self.out, ":::", self.url("/slow/s.bin"))
+        self.addCleanup(run.kill)
+        part = self.out / "s.bin.part"
+        self.assertTrue(wait_until(lambda: part.exists() and part.stat().st_size > 0, 15),
+                        "no data arrived in s.bin.part")
+        run.signal(signal.SIGINT)
+        time.sleep(0.5)
+        if run.running():
+            run.signal(signal.SIGINT)
+        sent = time.monotonic()
+        r = run.wait(15)
+        self.assertLess(time.monotonic() - sent, 5, "taskpool did not end its transfer promptly")
+        self.assertNotEqual(r.code, 0)
+        self.assertNotDone("s.bin")
+        self.assertTrue(part.exists(), "the .part file was not kept")
+
+
+class ExistingFileTest(FetchCase):
+
+    def setUp(self):
+        super().setUp()
+        self.data = self.serve_random("a.bin", 50000)
+        self.out.mkdir()
+        self.log = self.path("joblog")
+
+    def test_existing_file_is_not_overwritten_without_flags(self):
+        old = b"the user's own file\n"
+        (self.out / "a.bin").write_bytes(old)
+        url = self.url("/a.bin")
+        r = self.fetch("--joblog", self.log, urls=[url])
+        self.assertExit(r, 1)
+        self.assertEqual((self.out / "a.bin").read_bytes(), old, "an existing file was replaced")
+        self.assertIn("exist", r.err.lower(), "the message does not say that the file exists")
+        self.assertJoblog(self.log, url, 23)
+
+    def test_existing_file_is_replaced_with_overwrite(self):
+        (self.out / "a.bin").write_bytes(b"old content\n")
+        r = self.fetch("--overwrite", urls=[self.url("/a.bin")])
+        self.assertExit(r, 0)
+        self.assertDownloaded("a.bin", self.data)
+        self.assertEqual(sorted(p.name for p in self.out.iterdir()), ["a.bin"])
+
+    def test_existing_complete_file_counts_as_done_with_continue(self):
+        (self.out / "a.bin").write_bytes(self.data)
+        before = (self.out / "a.bin").stat().st_mtime_ns
+        url = self.url("/a.bin")
+        r = self.fetch("--continue", "--joblog", self.log, urls=[url])
+        self.assertExit(r, 0)
+        self.assertDownloaded("a.bin", self.data)
+        self.assertEqual((self.out / "a.bin").stat().st_mtime_ns, before, "the file was rewritten")
+        sent = sum(q.body_bytes for q in self.requests("/a.bin"))
+        self.assertEqual(sent, 0, "the body of a file already there was downloaded again")
+        self.assertJoblog(self.log, url, 0)
+
+    def test_part_file_without_continue_is_started_over(self):
+        (self.out / "a.bin.part").write_bytes(b"garbage from an older run" * 100)
+        r = self.fetch(urls=[self.url("/a.bin")])
+        self.assertExit(r, 0)
+        self.assertDownloaded("a.bin", self.data)
+
+
+class ContinueTest(FetchCase):
+
+    def test_continue_resumes_a_part_file_with_a_range_request(self):
+        size, have = 300000, 100000
+        self.out.mkdir()
+        (self.out / "c.bin.part").write_bytes(generated_bytes(have))
+        path = f"/gen/{size}/c.bin"
+        r = self.fetch("--continue", urls=[self.url(path)])
+        self.assertExit(r, 0)
+        self.assertDownloaded("c.bin", generated_bytes(size))
+        reqs = self.gets(path)
+        self.assertEqual([(q.range, q.status) for q in reqs], [(f"bytes={have}-", 206)])
+        self.assertEqual(reqs[0].body_bytes, size - have)
+
+    def test_continue_starts_over_when_the_server_ignores_ranges(self):
+        data = self.serve_random("n.bin", 100000)
+        self.out.mkdir()
+        (self.out / "n.bin.part").write_bytes(b"not the start of n.bin" * 200)
+        r = self.fetch("--continue", urls=[self.url("/no-range/n.bin")])
+        self.assertExit(r, 0)
+        self.assertDownloaded("n.bin", data)
+        self.assertEqual([q.status for q in self.gets("/no-range/n.bin")], [200])
+
+    def test_continue_after_an_interrupted_download_of_100_mb(self):
+        path = f"/gen/{BIG}/big.bin"
+        run = Background(self.tmp, "--fetch", "--limit-rate", "2M", "-o", self.out,
+                         ":::", self.url(path))
+        self.addCleanup(run.kill)
+        part, final = self.out / "big.bin.part", self.out / "big.bin"
+        arrived = wait_until(lambda: (part.exists() and part.stat().st_size >= 1 << 20)
+                             or not run.running(), 20)
+        running = run.running()
+        kill_group(run.proc)
+        run.wait(10)
+        self.assertTrue(arrived and running,
+                        f"taskpool ended or got no data within 20 s: {run.stderr_text()[-2000:]}")
+        self.assertFalse(final.exists(), "an interrupted download left big.bin")
+        self.assertTrue(part.exists(), "an interrupted download left no big.bin.part")
+        have = part.stat().st_size
+        self.assertLess(have, BIG, "--limit-rate 2M let 100 MB through at once")
+
+        self.server.reset()
+        r = self.fetch("--continue", urls=[self.url(path)], timeout=60)
+        self.assertExit(r, 0)
+        self.assertFalse(part.exists(), "big.bin.part left after the download completed")
+        self.assertEqual(final.stat().st_size, BIG)
+        self.assertEqual(file_sha256(final), generated_sha256(BIG))
+        reqs = self.gets(path)
+        self.assertEqual(reqs[0].range, f"bytes={have}-", "the download was not resumed")
+        self.assertEqual(reqs[0].status, 206)
+        self.assertEqual(sum(q.body_bytes for q in reqs), BIG - have,
+                         "more than the missing part was downloaded")
+
+
+class NameTest(FetchCase):
+
+    def test_urls_with_the_same_name_get_numbered_suffixes(self):
+        first = self.serve_random("a.txt", 1000)
+        second = self.serve_random("d1/a.txt", 2000)
+        third = self.serve_random("d2/a.txt", 3000)
+        r = self.fetch("-j", "3", urls=[self.url("/a.txt"), self.url("/d1/a.txt"),
+                                        self.url("/d2/a.txt")])
+        self.assertExit(r, 0)
+        self.assertDownloaded("a.txt", first)
+        self.assertDownloaded("a.txt.1", second)
+        self.assertDownloaded("a.txt.2", third)
+
+    def test_hostile_names_land_inside_the_output_directory(self):
+        x = self.serve("x", b"the file x\n")
+        index = self.serve("index.html", b"<p>index</p>\n")
+        newline = self.serve("a\nb.txt", b"a name with a newline\n")
+        long_name = "n" * 1000
+        # What each URL serves: the server drops "..", "." and empty segments after decoding.
+        cases = {
+            "/../../x": x,
+            "/%2e%2e%2fx": x,
+            "/..": index,
+            "/%2e%2e": index,
+            "/": index,
+            "/a%0ab.txt": newline,
+            "/gen/2000/" + long_name: generated_bytes(2000),
+        }
+        parent = self.path("a/b/parent")
+        parent.mkdir(parents=True)
+        log = self.path("joblog")
+        r = taskpool("--fetch", "-j", "4", "--joblog", log, "-o", "out",
+                     input="".join(self.url(p) + "\n" for p in cases).encode(),
+                     cwd=parent, timeout=RUN_TIMEOUT)
+        self.assertExit(r, 0)
+
+        out = parent / "out"
+        allowed = {Path("joblog"), Path("served/x"), Path("served/index.html"),
+                   Path("served/a\nb.txt")}
+        escaped = [p for p in files_under(self.tmp)
+                   if p not in allowed and not p.is_relative_to("a/b/parent/out")]
+        self.assertEqual(escaped, [], "files were created outside the output directory")
+
+        names = [p.name for p in out.iterdir()]
+        self.assertEqual(len(names), len(cases), f"not one file per URL: {names!r}")
+        for name in names:
+            self.assertTrue((out / name).is_file(), f"{name!r} is not a file in the directory")
+            self.assertNotIn(name, (".", ".."))
+            self.assertFalse(any(ord(c) < 0x20 or ord(c) == 0x7f for c in name),
+                             f"control character in {name!r}")
+            self.assertLessEqual(len(os.fsencode(name)), 200, f"name too long: {name!r}")
+            self.assertFalse(name.endswith(".part"), f"{name!r} left after success")
+        self.assertTrue(any(n.startswith("nnnnnnnnnn") for n in names),
+                        f"the long name was not kept, shortened: {names!r}")
+        got = sorted(sha256((out / n).read_bytes()) for n in names)
+        self.assertEqual(got, sorted(sha256(d) for d in cases.values()))
+
+    def test_explicit_path_creates_subdirectories(self):
+        data = self.serve_random("f.bin", 4000)
+        r = self.fetch(urls=[self.url("/f.bin") + "\tsub/dir/f.txt"])
+        self.assertExit(r, 0)
+        self.assertDownloaded("sub/dir/f.txt", data)
+        self.assertEqual(files_under(self.out), [Path("sub/dir/f.txt")])
+
+    def test_explicit_path_outside_the_output_directory_fails_that_job_only(self):
+        good = self.serve_random("g.bin", 4000)
+        self.serve_random("e1.bin", 100)
+        self.serve_random("e2.bin", 100)
+        absolute = self.path("abs-evil")
+        out = self.path("deep/out")
+        log = self.path("joblog")
+        r = self.fetch("--joblog", log, out=out, urls=[
+            self.url("/e1.bin") + "\t../evil",
+            self.url("/e2.bin") + f"\t{absolute}",
+            self.url("/g.bin") + "\tgood.bin",
+        ])
+        self.assertExit(r, 2)
+        self.assertDownloaded("good.bin", good, out)
+        self.assertFalse(absolute.exists(), "an absolute PATH was written")
+        evil = [p for p in files_under(self.tmp) if "evil" in str(p)]
+        self.assertEqual(evil, [], "a PATH with '..' was written")
+        self.assertEqual(files_under(out), [Path("good.bin")])
+        self.assertJoblog(log, self.url("/e1.bin"), 23)
+        self.assertJoblog(log, self.url("/e2.bin"), 23)
+        self.assertJoblog(log, self.url("/g.bin"), 0, len(good))
+
+
+class ReportTest(FetchCase):
+
+    def test_joblog_and_json_summary_describe_the_downloads(self):
+        files = {n: self.serve_random(n, size)
+                 for n, size in (("a.bin", 10), ("b.bin", 2000), ("c.bin", 70000))}
+        urls = [self.url("/" + n) for n in files] + [self.url("/404/gone.bin")]
+        log, summary = self.path("joblog"), self.path("summary.json")
+        r = self.fetch("-j", "2", "--joblog", log, "--summary-json", summary, urls=urls)
+        self.assertExit(r, 1)
+        for name, data in files.items():
+            self.assertDownloaded(name, data)
+            self.assertJoblog(log, self.url("/" + name), 0, len(data))
+        self.assertJoblog(log, self.url("/404/gone.bin"), 22)
+        self.assertEqual(sorted(int(row[0]) for row in joblog_rows(log)), [1, 2, 3, 4])
+
+        report = read_json(summary)
+        self.assertIn("fetch", report)
+        fetch = report["fetch"]
+        self.assertEqual(fetch["bytes"], sum(len(d) for d in files.values()))
+        self.assertIsInstance(fetch["mb_per_second"], (int, float))
+        self.assertGreaterEqual(fetch["mb_per_second"], 0)
+        self.assertEqual(fetch["http_statuses"], {"200": 3, "404": 1})
+        self.assertEqual(len(fetch["failed"]), 1)
+        failed = fetch["failed"][0]
+        self.assertEqual(failed["url"], self.url("/404/gone.bin"))
+        self.assertEqual(failed["http_status"], 404)
+        self.assertIsInstance(failed["reason"], str)
+        self.assertNotEqual(failed["reason"], "")
+
+
+if __name__ == "__main__":
+    unittest.main()
