@@ -238,7 +238,8 @@ void FetchExecutor::start(const Attempt& attempt) {
   std::error_code error;
   std::filesystem::create_directories(
       std::filesystem::path(transfer->final_path).parent_path(), error);
-  int flags = O_WRONLY | O_CREAT | O_CLOEXEC;
+  // O_NOFOLLOW: a NAME.part that is a symbolic link must not send the data somewhere else.
+  int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW;
   flags |= options_.resume ? O_APPEND : O_TRUNC;
   transfer->fd = ::open(transfer->part_path.c_str(), flags, 0666);
   if (transfer->fd < 0) {

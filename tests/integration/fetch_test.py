@@ -14,7 +14,7 @@ import unittest
 from pathlib import Path
 from typing import Dict, List, Optional
 
-from helpers import REPO, TaskpoolTestCase, kill_group, taskpool
+from helpers import REPO, TaskpoolTestCase, kill_group, taskpool, test_env
 from process_support import Background, joblog_rows, read_json, wait_until
 
 sys.path.insert(0, str(REPO / "tests"))
@@ -22,6 +22,16 @@ from fetch_server import FetchServer, generated_bytes, generated_sha256  # noqa:
 
 RUN_TIMEOUT = 30  # seconds, for one taskpool run
 BIG = 104857600   # bytes: the large download that gets interrupted and resumed
+
+
+def fetch_env() -> dict:
+    """The environment for taskpool, without proxy settings: the server is on 127.0.0.1."""
+    env = test_env()
+    for name in ("http_proxy", "https_proxy", "all_proxy", "HTTP_PROXY", "HTTPS_PROXY",
+                 "ALL_PROXY"):
+        env.pop(name, None)
+    env["no_proxy"] = env["NO_PROXY"] = "*"
+    return env
 
 
 def sha256(data: bytes) -> str:
@@ -78,6 +88,7 @@ class FetchCase(TaskpoolTestCase):
         """Runs `taskpool --fetch -o OUT ARGS` with the URLs as standard input lines."""
         if urls is not None:
             kwargs["input"] = "".join(u + "\n" for u in urls).encode()
+        kwargs.setdefault("env", fetch_env())
         return taskpool("--fetch", "-o", out or self.out, *args, timeout=timeout, **kwargs)
 
     # -- assertions ------------------------------------------------------------------------
@@ -164,7 +175,8 @@ class DownloadTest(FetchCase):
         data = self.serve_random("a.bin", 3000)
         cwd = self.path("cwd")
         cwd.mkdir()
-        r = taskpool("--fetch", ":::", self.url("/a.bin"), cwd=cwd, timeout=RUN_TIMEOUT)
+        r = taskpool("--fetch", ":::", self.url("/a.bin"), cwd=cwd, timeout=RUN_TIMEOUT,
+                     env=fetch_env())
         self.assertExit(r, 0)
         self.assertDownloaded("a.bin", data, cwd)
 
@@ -435,7 +447,8 @@ class TransferFailureTest(FetchCase):
         self.assertTrue((self.out / "s.bin.part").exists(), "the .part file was not kept")
 
     def test_second_sigint_ends_transfers_and_keeps_their_part_files(self):
-        run = Background(self.tmp, "--fetch", "-o", self.out, ":::", self.url("/slow/s.bin"))
+        run = Background(self.tmp, "--fetch", "-o", self.out, ":::", self.url("/slow/s.bin"),
+                         env=fetch_env())
         self.addCleanup(run.kill)
         part = self.out / "s.bin.part"
         self.assertTrue(wait_until(lambda: part.exists() and part.stat().st_size > 0, 15),
@@ -489,6 +502,23 @@ class ExistingFileTest(FetchCase):
         self.assertEqual(sent, 0, "the body of a file already there was downloaded again")
         self.assertJoblog(self.log, url, 0)
 
+    def test_part_file_that_is_a_symbolic_link_is_not_written_through(self):
+        victim = self.write("victim", b"a file outside the output directory\n")
+        part = self.out / "a.bin.part"
+        for flags in ([], ["--continue"]):
+            part.symlink_to(victim)
+            self.fetch(*flags, urls=[self.url("/a.bin")])
+            self.assertTrue(victim.read_bytes() == b"a file outside the output directory\n",
+                            f"{' '.join(['taskpool --fetch', *flags])} wrote through a.bin.part, "
+                            "a link to a file outside the output directory")
+            final = self.out / "a.bin"
+            if final.exists() or final.is_symlink():
+                self.assertFalse(final.is_symlink(), "a.bin is a link out of the directory")
+                self.assertDownloaded("a.bin", self.data)
+                final.unlink()
+            if part.is_symlink():
+                part.unlink()
+
     def test_part_file_without_continue_is_started_over(self):
         (self.out / "a.bin.part").write_bytes(b"garbage from an older run" * 100)
         r = self.fetch(urls=[self.url("/a.bin")])
@@ -522,7 +552,7 @@ class ContinueTest(FetchCase):
     def test_continue_after_an_interrupted_download_of_100_mb(self):
         path = f"/gen/{BIG}/big.bin"
         run = Background(self.tmp, "--fetch", "--limit-rate", "2M", "-o", self.out,
-                         ":::", self.url(path))
+                         ":::", self.url(path), env=fetch_env())
         self.addCleanup(run.kill)
         part, final = self.out / "big.bin.part", self.out / "big.bin"
         arrived = wait_until(lambda: (part.exists() and part.stat().st_size >= 1 << 20)
@@ -583,7 +613,7 @@ class NameTest(FetchCase):
         log = self.path("joblog")
         r = taskpool("--fetch", "-j", "4", "--joblog", log, "-o", "out",
                      input="".join(self.url(p) + "\n" for p in cases).encode(),
-                     cwd=parent, timeout=RUN_TIMEOUT)
+                     cwd=parent, timeout=RUN_TIMEOUT, env=fetch_env())
         self.assertExit(r, 0)
 
         out = parent / "out"
