@@ -10,6 +10,7 @@
 #include <memory>
 #include <optional>
 #include <thread>
+#include <tuple>
 #include <unordered_map>
 
 #include <fmt/format.h>
@@ -18,7 +19,9 @@
 #include "cli/joblog.h"
 #include "cli/options.h"
 #include "cli/printer.h"
+#include "cli/progress.h"
 #include "cli/report.h"
+#include "cli/timeline.h"
 #include "core/bounded_queue.h"
 #include "core/error.h"
 #include "core/input.h"
@@ -147,47 +150,65 @@ class Reporter final : public RunObserver {
     fetch_commands_ = commands;
   }
 
+  // --progress: the display, and where the counts of records read come from.
+  void set_progress(ProgressDisplay* display, std::function<std::pair<uint64_t, bool>()> input) {
+    progress_ = display;
+    input_ = std::move(input);
+  }
+  // --timeline: where attempts are drawn.
+  void set_timeline(Timeline* timeline) { timeline_ = timeline; }
+
   void on_start(const Job& job, const Attempt& attempt) override {
+    ++running_;
     guard([&] {
       if (printer_) printer_->job_started(job, attempt);
     });
   }
   void on_retry(const Job& job, const Attempt& attempt, const Completion& completion,
                 Duration delay) override {
+    --running_;
     if (fetch_report_) fetch_report_->add_attempt(completion);
-    guard([&] {
-      write_all(STDERR_FILENO,
-                fmt::format("taskpool: job {} {} (attempt {}); retrying in {}: {}\n", job.seq,
-                            outcome(completion), attempt.number, human_duration(delay),
-                            attempt.command.line),
-                "standard error");
-    });
+    if (timeline_) timeline_->add(completion, true);
+    say(fmt::format("taskpool: job {} {} (attempt {}); retrying in {}: {}\n", job.seq,
+                    outcome(completion), attempt.number, human_duration(delay),
+                    attempt.command.line));
   }
   void on_job_end(const Job& job, const Attempt& attempt, Completion& completion) override {
+    --running_;
+    ++done_;
+    if (!completion.succeeded()) ++failed_;
+    if (timeline_) timeline_->add(completion, false);
     if (fetch_report_) {
       fetch_report_->add_attempt(completion);
       if (!completion.succeeded()) fetch_report_->add_failure(attempt.command.line, completion);
       fetch_commands_->forget(job.seq);
     }
     if (!completion.succeeded() && !completion.error.empty()) {
-      guard([&] { write_all(STDERR_FILENO, "taskpool: " + completion.error + "\n", "standard error"); });
+      say("taskpool: " + completion.error + "\n");
     } else if (completion.timed_out) {
-      guard([&] {
-        write_all(STDERR_FILENO,
-                  fmt::format("taskpool: job {} {}: {}\n", job.seq, outcome(completion),
-                              attempt.command.line),
-                  "standard error");
-      });
+      say(fmt::format("taskpool: job {} {}: {}\n", job.seq, outcome(completion),
+                      attempt.command.line));
     }
     guard([&] {
       if (joblog_) joblog_->write(attempt, completion);
     });
     guard([&] {
-      if (printer_) printer_->job_ended(job, attempt, completion);
+      if (!printer_) return;
+      if (progress_ && printer_->has_output(completion)) progress_->clear();
+      printer_->job_ended(job, attempt, completion);
+    });
+    show_progress(false);
+  }
+  void on_tick(TimePoint) override { show_progress(false); }
+  void lines(WorkerId worker, Stream stream, std::string_view data) {
+    guard([&] {
+      if (progress_) progress_->clear();
+      printer_->lines(worker, stream, data);
     });
   }
-  void lines(WorkerId worker, Stream stream, std::string_view data) {
-    guard([&] { printer_->lines(worker, stream, data); });
+  // The last progress line, at the end of the run.
+  void finish_progress() {
+    if (progress_) guard([&] { progress_->finish(counters()); });
   }
 
   bool failed() const { return broken_pipe_ || !error_.empty(); }
@@ -207,8 +228,36 @@ class Reporter final : public RunObserver {
     }
   }
 
+  ProgressCounters counters() const {
+    ProgressCounters c;
+    c.done = done_;
+    c.failed = failed_;
+    c.running = running_;
+    if (input_) std::tie(c.read, c.input_complete) = input_();
+    c.read = std::max(c.read, done_ + running_);
+    c.elapsed = std::chrono::steady_clock::now() - start_;
+    return c;
+  }
+  void show_progress(bool force) {
+    if (progress_) guard([&] { progress_->update(counters(), std::chrono::steady_clock::now(), force); });
+  }
+  // A message on stderr, with the progress line out of its way.
+  void say(const std::string& message) {
+    guard([&] {
+      if (progress_) progress_->clear();
+      write_all(STDERR_FILENO, message, "standard error");
+    });
+  }
+
   OutputPrinter* printer_;
   JobLog* joblog_;
+  ProgressDisplay* progress_ = nullptr;
+  std::function<std::pair<uint64_t, bool>()> input_;
+  Timeline* timeline_ = nullptr;
+  uint64_t done_ = 0;
+  uint64_t failed_ = 0;
+  uint64_t running_ = 0;
+  TimePoint start_ = std::chrono::steady_clock::now();
   FetchReport* fetch_report_ = nullptr;
   FetchCommands* fetch_commands_ = nullptr;
   bool broken_pipe_ = false;
@@ -324,11 +373,17 @@ int run_compare(const RunConfig& config, const CommandTemplate& command, const s
   }
 
   SteadyClock clock;
-  Reporter reporter(nullptr, nullptr);
   auto build = [&](const Job& job, WorkerId worker) { return command.expand(job, worker); };
   RunStats results[2];
   const DispatchMode modes[2] = {DispatchMode::kBatch, DispatchMode::kPool};
+  std::vector<Timeline> timelines;
+  timelines.reserve(2);
   for (int i = 0; i < 2; ++i) {
+    Reporter reporter(nullptr, nullptr);
+    if (config.timeline) {
+      timelines.emplace_back(i == 0 ? "batch mode" : "pool mode", config.jobs, clock.now());
+      reporter.set_timeline(&timelines.back());
+    }
     ProcessExecutorOptions exec_options;
     exec_options.output = OutputMode::kDiscard;
     ProcessExecutor executor(exec_options, mask);
@@ -338,7 +393,13 @@ int run_compare(const RunConfig& config, const CommandTemplate& command, const s
     Scheduler scheduler(options, clock, executor, source, build, reporter,
                         [&] { return stop_request(reporter); });
     results[i] = scheduler.run();
+    if (config.timeline) timelines.back().finish(results[i].end);
     if (g_stop_signals > 0) break;
+  }
+  if (config.timeline) {
+    std::vector<const Timeline*> runs;
+    for (const Timeline& t : timelines) runs.push_back(&t);
+    write_timeline(*config.timeline, runs);
   }
   std::string text = comparison_text(results[0], results[1]);
   write_all(STDOUT_FILENO, text, "standard output");
@@ -439,12 +500,29 @@ int run(const RunConfig& config) {
   std::thread reader_thread([reader] { reader->run(); });
 
   QueueJobSource source(reader->queue, reader->seen);
+  std::optional<ProgressDisplay> progress;
+  if (config.progress) {
+    const bool terminal = is_smart_terminal(STDERR_FILENO);
+    const bool color = terminal && std::getenv("NO_COLOR") == nullptr;
+    progress.emplace(STDERR_FILENO, terminal, config.progress_interval, config.eta, color);
+    options.tick_interval = terminal ? std::chrono::milliseconds(100) : config.progress_interval;
+    reporter.set_progress(&*progress, [r = reader.get()] {
+      return std::make_pair(r->seen.load(std::memory_order_relaxed), r->done.load());
+    });
+  }
+  std::optional<Timeline> timeline;
+  if (config.timeline) {
+    timeline.emplace(config.mode == DispatchMode::kBatch ? "batch mode" : "pool mode", config.jobs,
+                     clock.now());
+    reporter.set_timeline(&*timeline);
+  }
   auto build = [&](const Job& job, WorkerId worker) {
     return config.fetch ? fetch_commands.build(job) : command.expand(job, worker);
   };
   Scheduler scheduler(std::move(options), clock, *executor, source, build, reporter,
                       [&] { return stop_request(reporter); });
   RunStats stats = scheduler.run();
+  reporter.finish_progress();
 
   reader->queue.cancel();
   if (reader->done) {
@@ -462,6 +540,10 @@ int run(const RunConfig& config) {
     sigaddset(&pipe_only, SIGPIPE);
     pthread_sigmask(SIG_UNBLOCK, &pipe_only, nullptr);
     raise(SIGPIPE);
+  }
+  if (timeline) {
+    timeline->finish(stats.end);
+    write_timeline(*config.timeline, {&*timeline});
   }
   if (!config.dry_run) write_summaries(config, stats, config.fetch ? &fetch_report : nullptr);
   if (reader->done && !reader->error.empty()) {

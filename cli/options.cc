@@ -301,6 +301,19 @@ ParseOutcome parse_command_line(int argc, char** argv) {
   app.add_flag("--summary", summary, "Print the summary to stderr (default: when a terminal)")
       ->group(reporting);
   app.add_flag("--no-summary", no_summary, "Never print the summary")->group(reporting);
+  std::string progress_interval;
+  app.add_flag("--progress,--bar", config.progress,
+               "Show progress on stderr (redrawn on a terminal, a line every 30s elsewhere)")
+      ->group(reporting);
+  app.add_option("--progress-interval", progress_interval,
+                 "Where stderr is no terminal: a progress line every DUR (30s)")
+      ->type_name("DUR")
+      ->group(reporting);
+  app.add_flag("--eta", config.eta, "Show progress with an estimate of the time left")
+      ->group(reporting);
+  app.add_option("--timeline", config.timeline, "Draw the run as an SVG chart in FILE")
+      ->type_name("FILE.svg")
+      ->group(reporting);
   app.add_option("--summary-json", config.summary_json, "Write the summary as JSON to FILE (- stdout)")
       ->type_name("FILE")
       ->group(reporting);
@@ -328,6 +341,17 @@ ParseOutcome parse_command_line(int argc, char** argv) {
                        "' (put -- before a command that starts with '-')");
     }
     config.jobs = parse_jobs(jobs);
+    if (config.eta) config.progress = true;
+    if (app.count("--progress-interval") > 0) {
+      config.progress_interval = parse_duration("--progress-interval", progress_interval);
+      if (config.progress_interval < std::chrono::milliseconds(100)) {
+        throw UsageError("--progress-interval: '" + progress_interval +
+                         "' is shorter than 100ms");
+      }
+    }
+    if (config.timeline && config.timeline->empty()) {
+      throw UsageError("--timeline: the file name is empty");
+    }
     if (app.count("--connect-timeout") > 0) {
       config.connect_timeout = parse_duration("--connect-timeout", connect_timeout);
     }

@@ -56,6 +56,10 @@ struct RunConfig {
   Duration connect_timeout{0};
   long max_per_host = 0;
   long long limit_rate = 0;
+  bool progress = false;  // --progress, --bar, --eta
+  bool eta = false;
+  Duration progress_interval = std::chrono::seconds(30);
+  std::optional<std::string> timeline;  // --timeline FILE.svg
   std::optional<std::string> joblog;
   SummaryWhen summary = SummaryWhen::kAuto;
   std::optional<std::string> summary_json;  // a path, or "-" for stdout

@@ -37,6 +37,11 @@ void OutputPrinter::job_started(const Job& job, const Attempt& attempt) {
   if (options_.tag) tags_[attempt.worker] = tag_of(job.record);
 }
 
+bool OutputPrinter::has_output(const Completion& completion) const {
+  return options_.print_commands || (completion.stdout_data && !completion.stdout_data->empty()) ||
+         (completion.stderr_data && !completion.stderr_data->empty()) || !held_.empty();
+}
+
 void OutputPrinter::job_ended(const Job& job, const Attempt& attempt, Completion& completion) {
   Held held;
   if (options_.tag) held.tag = tag_of(job.record);

@@ -34,6 +34,8 @@ class OutputPrinter {
   OutputPrinter(Options options, int out_fd = 1, int err_fd = 2);
 
   void job_started(const Job& job, const Attempt& attempt);
+  // Whether job_ended would print something for this completion now or later.
+  bool has_output(const Completion& completion) const;
   // Prints (or, with -k, holds until earlier jobs are printed) the job's output.
   void job_ended(const Job& job, const Attempt& attempt, Completion& completion);
   // --line-buffer: complete lines from the attempt running on `worker`.

@@ -48,8 +48,13 @@ RunStats Scheduler::run() {
   stats_.start = clock_.now();
   if (options_.deadline > Duration::zero()) deadline_at_ = stats_.start + options_.deadline;
   if (options_.rate) bucket_.emplace(*options_.rate, options_.burst, stats_.start);
+  if (options_.tick_interval > Duration::zero()) next_tick_ = stats_.start + options_.tick_interval;
   while (true) {
     const TimePoint now = clock_.now();
+    if (now >= next_tick_) {
+      observer_.on_tick(now);
+      next_tick_ = now + options_.tick_interval;
+    }
     if (stop_check_) apply_stop(stop_check_(), StopCause::kSignal);
     if (now >= deadline_at_) apply_stop(StopRequest::kImmediate, StopCause::kDeadline);
     check_timers(now);
@@ -308,7 +313,7 @@ void Scheduler::apply_stop(StopRequest request, StopCause cause) {
 }
 
 TimePoint Scheduler::next_wakeup() const {
-  TimePoint at = wake_at_;
+  TimePoint at = std::min(wake_at_, next_tick_);
   if (stop_ != StopRequest::kImmediate) at = std::min(at, deadline_at_);
   for (const auto& slot : running_) {
     if (slot) at = std::min({at, slot->timeout_at, slot->kill_at});

@@ -44,6 +44,8 @@ class RunObserver {
   // The job's last attempt ended; `completion` (with its output) may be moved from.
   virtual void on_job_end(const Job& /*job*/, const Attempt& /*attempt*/,
                           Completion& /*completion*/) {}
+  // Every SchedulerOptions::tick_interval, whatever else happens (progress reports).
+  virtual void on_tick(TimePoint /*now*/) {}
 };
 
 enum class StopRequest {
@@ -70,6 +72,8 @@ struct SchedulerOptions {
   HaltPolicy halt;
   // Jobs to leave out (--resume): called with each job's sequence number.
   std::function<bool(uint64_t)> skip;
+  // How often RunObserver::on_tick is called; 0: never.
+  Duration tick_interval{0};
   // Uniform in [0, 1), for backoff jitter. Default: a generator seeded from the clock.
   std::function<double()> random;
 };
@@ -148,6 +152,7 @@ class Scheduler {
   TimePoint deadline_at_ = kNever;
   std::optional<TokenBucket> bucket_;
   TimePoint wake_at_ = kNever;  // when start_ready_jobs can start something it could not now
+  TimePoint next_tick_ = kNever;
   size_t batch_left_ = 0;
   bool halt_counts_failures_ = false;  // the exit status is the count of failed jobs       // batch mode: attempts of the current batch not started yet
   // --keep-order bookkeeping: the lowest job not yet ended, and which jobs above it have ended.

@@ -348,5 +348,21 @@ TEST_CASE("batch mode retries failed jobs in a later batch") {
   CHECK(run.attempts_of(4) == std::vector<double>{2});
 }
 
+TEST_CASE("ticks come at their interval even while nothing ends") {
+  Run run(1, [](uint64_t, int) { return Outcome{10s, 0}; });
+  struct Ticks final : RunObserver {
+    void on_tick(TimePoint now) override { at.push_back(now); }
+    std::vector<TimePoint> at;
+  } ticks;
+  SchedulerOptions options = workers(1);
+  options.tick_interval = 3s;
+  Scheduler scheduler(options, run.clock, run.executor, run.source, testing::command_for, ticks);
+  scheduler.run();
+  REQUIRE(ticks.at.size() == 3);  // at 3, 6 and 9 s; the job ends at 10 s
+  for (size_t i = 0; i < 3; ++i) {
+    CHECK(to_seconds(ticks.at[i] - run.start) == doctest::Approx(3.0 * static_cast<double>(i + 1)));
+  }
+}
+
 }  // namespace
 }  // namespace taskpool

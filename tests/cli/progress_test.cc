@@ -1,0 +1,143 @@
+#include "cli/progress.h"
+
+#include <doctest/doctest.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "cli/timeline.h"
+
+namespace taskpool {
+namespace {
+
+using namespace std::chrono_literals;
+
+ProgressCounters counters(uint64_t done, uint64_t failed, uint64_t running, uint64_t read,
+                          bool complete, Duration elapsed) {
+  ProgressCounters c;
+  c.done = done;
+  c.failed = failed;
+  c.running = running;
+  c.read = read;
+  c.input_complete = complete;
+  c.elapsed = elapsed;
+  return c;
+}
+
+TEST_CASE("the progress line once the input is complete: done of total, rate, ETA") {
+  CHECK(progress_line(counters(120, 3, 4, 500, true, 10s), 0, false, false) ==
+        "taskpool: 120/500 done (24%), 3 failed, 4 running, 12.0 jobs/s, 10.00 s, ETA 31.67 s");
+}
+
+TEST_CASE("while the input streams: no total, and an ETA only with --eta, marked as a bound") {
+  CHECK(progress_line(counters(50, 0, 2, 80, false, 5s), 0, false, false) ==
+        "taskpool: 50 done, 0 failed, 2 running, 10.0 jobs/s, 5.00 s");
+  CHECK(progress_line(counters(50, 0, 2, 80, false, 5s), 0, true, false) ==
+        "taskpool: 50 done, 0 failed, 2 running, 10.0 jobs/s, 5.00 s, ETA >= 3.00 s");
+}
+
+TEST_CASE("the progress line is cut at whole parts to fit the width") {
+  const auto c = counters(120, 3, 4, 500, true, 10s);
+  CHECK(progress_line(c, 40, false, false) == "taskpool: 120/500 done (24%), 3 failed");
+  CHECK(progress_line(c, 10, false, false) == "taskpool: ");
+  for (size_t width = 10; width < 100; ++width) {
+    CHECK(progress_line(c, width, false, false).size() <= width);
+  }
+}
+
+TEST_CASE("colour marks failures only, and only when asked; escape codes take no width") {
+  const auto failing = counters(10, 2, 1, 20, true, 1s);
+  const std::string plain = progress_line(failing, 0, false, false);
+  CHECK(plain.find('\x1b') == std::string::npos);
+  const std::string colored = progress_line(failing, 0, false, true);
+  CHECK(colored.find("\x1b[31m2 failed\x1b[0m") != std::string::npos);
+  CHECK(progress_line(counters(10, 0, 1, 20, true, 1s), 0, false, true).find('\x1b') ==
+        std::string::npos);
+  CHECK(progress_line(failing, 48, false, true).find("failed") != std::string::npos);
+}
+
+TEST_CASE("no jobs done yet gives no ETA and no division by zero") {
+  CHECK(progress_line(counters(0, 0, 2, 10, true, 0s), 0, true, false) ==
+        "taskpool: 0/10 done (0%), 0 failed, 2 running, 0.0 jobs/s, 0 ms");
+}
+
+TEST_CASE("outside a terminal, progress is plain lines at the interval, no escape codes") {
+  int fds[2];
+  REQUIRE(pipe(fds) == 0);
+  {
+    ProgressDisplay display(fds[1], false, 30s, false, false);
+    const TimePoint t0{};
+    display.update(counters(1, 0, 1, 5, true, 1s), t0);
+    display.update(counters(2, 0, 1, 5, true, 2s), t0 + 10s);  // too soon: nothing
+    display.update(counters(3, 0, 1, 5, true, 31s), t0 + 31s);
+    display.clear();  // nothing to erase in a log
+    display.finish(counters(5, 0, 0, 5, true, 40s));
+  }
+  close(fds[1]);
+  std::string text(4096, '\0');
+  text.resize(static_cast<size_t>(read(fds[0], text.data(), text.size())));
+  close(fds[0]);
+  CHECK(text.find('\x1b') == std::string::npos);
+  CHECK(text.find('\r') == std::string::npos);
+  CHECK(text ==
+        "taskpool: 1/5 done (20%), 0 failed, 1 running, 1.0 jobs/s, 1.00 s, ETA 4.00 s\n"
+        "taskpool: 3/5 done (60%), 0 failed, 1 running, 0.1 jobs/s, 31.00 s, ETA 20.67 s\n"
+        "taskpool: 5/5 done (100%), 0 failed, 0 running, 0.1 jobs/s, 40.00 s, ETA 0 ms\n");
+}
+
+Completion attempt(WorkerId worker, TimePoint start, Duration length, int exit_status = 0) {
+  Completion c;
+  c.worker = worker;
+  c.start = start;
+  c.end = start + length;
+  c.exit_status = exit_status;
+  return c;
+}
+
+TEST_CASE("the timeline has one row per worker and one bar per attempt, coloured by outcome") {
+  const TimePoint t0{};
+  Timeline timeline("pool mode", 3, t0);
+  timeline.add(attempt(1, t0, 1s), false);
+  timeline.add(attempt(2, t0, 2s, 1), true);  // failed, will be retried
+  timeline.add(attempt(2, t0 + 3s, 1s, 1), false);
+  Completion timed_out = attempt(3, t0, 4s);
+  timed_out.timed_out = true;
+  timed_out.signal = 15;
+  timeline.add(timed_out, false);
+  Completion never;  // could not start: nothing to draw
+  never.started = false;
+  timeline.add(never, false);
+  timeline.finish(t0 + 4s);
+  const std::string svg = timeline_svg({&timeline});
+  const auto count = [&](const std::string& what) {
+    size_t n = 0;
+    for (size_t at = svg.find(what); at != std::string::npos; at = svg.find(what, at + 1)) ++n;
+    return n;
+  };
+  CHECK(svg.rfind("<?xml", 0) == 0);
+  CHECK(count("class=\"worker\"") == 3);
+  CHECK(count("class=\"attempt\"") == 4);
+  CHECK(count("data-outcome=\"ok\"") == 1);
+  CHECK(count("data-outcome=\"retried\"") == 1);
+  CHECK(count("data-outcome=\"failed\"") == 1);
+  CHECK(count("data-outcome=\"timed out\"") == 1);
+  CHECK(svg.find("pool mode") != std::string::npos);
+}
+
+TEST_CASE("two runs share one time scale, one panel each") {
+  const TimePoint t0{};
+  Timeline batch("batch mode", 2, t0);
+  batch.add(attempt(1, t0, 4s), false);
+  batch.finish(t0 + 4s);
+  Timeline pool("pool mode", 2, t0);
+  pool.add(attempt(1, t0, 2s), false);
+  pool.finish(t0 + 2s);
+  const std::string svg = timeline_svg({&batch, &pool});
+  // The 4 s batch bar spans the whole axis (960 px); the 2 s pool bar half of it.
+  CHECK(svg.find("width=\"960.00\"") != std::string::npos);
+  CHECK(svg.find("width=\"480.00\"") != std::string::npos);
+  CHECK(svg.find("data-title=\"batch mode\"") < svg.find("data-title=\"pool mode\""));
+}
+
+}  // namespace
+}  // namespace taskpool
