@@ -3,6 +3,7 @@
 import os
 import pty
 import select
+import shutil
 import subprocess
 import time
 import unittest
@@ -117,6 +118,24 @@ class TimelineTest(TaskpoolTestCase):
         attempts = [e for e in doc.getElementsByTagName("rect")
                     if e.getAttribute("class") == "attempt"]
         self.assertEqual(len(attempts), 16)
+
+    @unittest.skipUnless(shutil.which("chromium"),
+                         "Debian's chromium is not installed (apt-get install chromium); "
+                         "the timeline was not rendered")
+    def test_timeline_renders_in_a_browser(self):
+        svg = self.path("render.svg")
+        r = taskpool("-j2", "--timeline", svg, "sleep", ":::", "0.2", "0.1", "0.1")
+        self.assertExit(r, 0)
+        png = self.path("render.png")
+        shot = subprocess.run(
+            ["chromium", "--headless", "--no-sandbox", "--disable-gpu",
+             f"--screenshot={png}", "--window-size=1100,300", svg.as_uri()],
+            capture_output=True, timeout=90, env=test_env({"HOME": str(self.path("home"))}))
+        self.assertEqual(shot.returncode, 0, shot.stderr.decode(errors="replace"))
+        data = png.read_bytes()
+        self.assertTrue(data.startswith(b"\x89PNG\r\n\x1a\n"))
+        # A blank page compresses to almost nothing; bars, labels and ticks do not.
+        self.assertGreater(len(data), 5000)
 
     def test_timeline_file_that_cannot_be_written_is_an_error(self):
         r = taskpool("--timeline", "/nonexistent-dir/t.svg", "true", ":::", "1")
