@@ -361,7 +361,9 @@ TEST_CASE("remove_extension is s:\\.[^/.]*$::") {
       {"a/.", "a/"},
       {"é.ü", "é"},
   };
-  for (const auto& [in, out] : table) {
+  for (const auto& row : table) {
+    const auto& in = row.first;
+    const auto& out = row.second;
     CAPTURE(in);
     CHECK(remove_extension(in) == out);
   }
@@ -373,7 +375,9 @@ TEST_CASE("base_name is s:.*/::") {
       {"", ""},      {"/a", "a"},    {"a//b", "b"},    {"//", ""},
       {"///x", "x"}, {"a/b///", ""}, {"a/b.c", "b.c"}, {"dir.x/sub/file.tar.gz", "file.tar.gz"},
   };
-  for (const auto& [in, out] : table) {
+  for (const auto& row : table) {
+    const auto& in = row.first;
+    const auto& out = row.second;
     CAPTURE(in);
     CHECK(base_name(in) == out);
   }
@@ -386,7 +390,9 @@ TEST_CASE("dir_name is Perl's File::Basename::dirname") {
       {"///", "/"},     {"a/", "."},    {"./a", "."},       {"../a/b", "../a"}, {"a//b//", "a"},
       {"a/b/c", "a/b"}, {"a//b", "a"},  {"a b/c d", "a b"},
   };
-  for (const auto& [in, out] : table) {
+  for (const auto& row : table) {
+    const auto& in = row.first;
+    const auto& out = row.second;
     CAPTURE(in);
     CHECK(dir_name(in) == out);
   }
@@ -396,7 +402,9 @@ TEST_CASE("{/.} is the basename without its extension") {
   const std::vector<std::pair<std::string, std::string>> table = {
       {"a/b.c/d.e", "d"}, {"a/.x", "''"}, {"x.tar.gz", "x.tar"}, {"a/b/", "''"}, {"f", "f"},
   };
-  for (const auto& [in, out] : table) {
+  for (const auto& row : table) {
+    const auto& in = row.first;
+    const auto& out = row.second;
     CAPTURE(in);
     CHECK(line_of({"echo", "{/.}"}, {in}) == "echo " + out);
   }
