@@ -494,7 +494,11 @@ int run(const RunConfig& config) {
     executor = std::make_unique<ProcessExecutor>(options, mask);
   }
 
-  const size_t capacity = std::max<size_t>(1024, 2 * static_cast<size_t>(config.jobs));
+  // The queue holds jobs; with -X and friends one job may hold thousands of records, so a few
+  // jobs per worker are enough read-ahead there.
+  const bool grouped = config.max_args > 0 || config.fill != RunConfig::Fill::kNone;
+  const size_t capacity = grouped ? 2 * static_cast<size_t>(config.jobs) + 2
+                                  : std::max<size_t>(1024, 2 * static_cast<size_t>(config.jobs));
   auto reader = std::make_shared<Reader>(capacity, [e = executor.get()] { e->wake(); },
                                          open_records(config), grouping(config, command));
   std::thread reader_thread([reader] { reader->run(); });
