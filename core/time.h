@@ -2,6 +2,8 @@
 // scheduler can be tested with a fake one.
 #pragma once
 
+#include <time.h>
+
 #include <chrono>
 
 namespace taskpool {
@@ -12,6 +14,15 @@ using TimePoint = std::chrono::steady_clock::time_point;
 inline constexpr TimePoint kNever = TimePoint::max();
 
 inline double to_seconds(Duration d) { return std::chrono::duration<double>(d).count(); }
+
+// The time from now until `deadline` (zero once it has passed), as poll(2) and ppoll(2) take it.
+inline timespec timespec_until(TimePoint deadline) {
+  const TimePoint current = std::chrono::steady_clock::now();
+  const Duration left = deadline > current ? deadline - current : Duration::zero();
+  const auto nanoseconds = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
+  return timespec{static_cast<time_t>(nanoseconds / 1'000'000'000),
+                  static_cast<long>(nanoseconds % 1'000'000'000)};
+}
 
 // Thread-safe.
 class Clock {

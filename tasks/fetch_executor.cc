@@ -25,12 +25,6 @@ TimePoint now() { return std::chrono::steady_clock::now(); }
 
 CURLM* multi_of(void* multi) { return static_cast<CURLM*>(multi); }
 
-timespec time_until(TimePoint deadline) {
-  const TimePoint current = now();
-  const Duration left = deadline > current ? deadline - current : Duration::zero();
-  const auto ns = left.count();
-  return timespec{static_cast<time_t>(ns / 1'000'000'000), static_cast<long>(ns % 1'000'000'000)};
-}
 
 // Retry-After: a number of seconds or an HTTP date.
 std::optional<Duration> parse_retry_after(std::string_view value) {
@@ -403,7 +397,7 @@ std::vector<Completion> FetchExecutor::wait(TimePoint deadline) {
     fds.push_back({wake_fd_, POLLIN, 0});
     for (const auto& [socket, events] : sockets_) fds.push_back({socket, events, 0});
     const TimePoint until = std::min(deadline, timer_);
-    const timespec timeout = time_until(until);
+    const timespec timeout = timespec_until(until);
     const int n = ppoll(fds.data(), fds.size(), until == kNever ? nullptr : &timeout,
                         &original_mask_);
     if (n < 0) {

@@ -179,15 +179,6 @@ void signal_child(pid_t pid, int sig) {
   if (!group_signalled || getpgid(pid) != pid) kill(pid, sig);
 }
 
-timespec time_until(TimePoint deadline) {
-  const TimePoint current = now();
-  const Duration left = deadline > current ? deadline - current : Duration::zero();
-  const auto nanoseconds = std::chrono::duration_cast<std::chrono::nanoseconds>(left).count();
-  timespec result;
-  result.tv_sec = static_cast<time_t>(nanoseconds / 1'000'000'000);
-  result.tv_nsec = static_cast<long>(nanoseconds % 1'000'000'000);
-  return result;
-}
 
 // One of a child's output streams, as taskpool reads it.
 struct ChildOutput {
@@ -444,7 +435,7 @@ std::vector<Completion> ProcessExecutor::wait(TimePoint deadline) {
       }
     }
     timespec timeout;
-    if (deadline != kNever) timeout = time_until(deadline);
+    if (deadline != kNever) timeout = timespec_until(deadline);
     // SIGCHLD (and whatever the caller handles) is blocked everywhere else, so a child that ends
     // at any moment, even before this call, interrupts it: no exit is missed.
     const int ready =
