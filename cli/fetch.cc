@@ -114,8 +114,8 @@ std::string FetchReport::json(Duration wall) const {
   std::string failed;
   for (const Failure& f : failures_) {
     if (!failed.empty()) failed += ", ";
-    failed += fmt::format("{{\"url\": {}, \"reason\": {}, \"http_status\": {}}}", json_string(f.url),
-                          json_string(f.reason), f.http_status);
+    failed += fmt::format("{{\"url\": {}, \"reason\": {}, \"http_status\": {}}}",
+                          json_string(f.url), json_string(f.reason), f.http_status);
   }
   return fmt::format(
       "{{\"bytes\": {}, \"mb_per_second\": {:.3f}, \"http_statuses\": {{{}}}, \"failed\": [{}], "

@@ -2,9 +2,8 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <unistd.h>
-
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <charconv>
@@ -18,9 +17,9 @@ namespace taskpool {
 
 WallClock::WallClock()
     : steady_origin_(std::chrono::steady_clock::now()),
-      epoch_origin_(std::chrono::duration<double>(
-                        std::chrono::system_clock::now().time_since_epoch())
-                        .count()) {}
+      epoch_origin_(
+          std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+              .count()) {}
 
 double WallClock::epoch_seconds(TimePoint t) const {
   return epoch_origin_ + to_seconds(t - steady_origin_);
@@ -34,7 +33,8 @@ std::string joblog_line(const Attempt& attempt, const Completion& completion, do
   }
   const double runtime = completion.started ? to_seconds(completion.runtime()) : 0.0;
   // GNU parallel's mark for an attempt killed for running too long.
-  const int exit_value = completion.timed_out && completion.signal != 0 ? -1 : completion.exit_status;
+  const int exit_value =
+      completion.timed_out && completion.signal != 0 ? -1 : completion.exit_status;
   return fmt::format("{}\t:\t{:.3f}\t{:10.3f}\t0\t{}\t{}\t{}\t{}\n", attempt.seq, start_epoch,
                      runtime, completion.stdout_bytes, exit_value, completion.signal, command);
 }

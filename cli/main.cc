@@ -1,6 +1,7 @@
 // taskpool: wires the pieces together. Parses flags, reads records on a thread of their own into
 // the bounded queue, runs the scheduler over the process executor, prints and reports.
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <signal.h>
 #include <unistd.h>
 
@@ -12,8 +13,6 @@
 #include <thread>
 #include <tuple>
 #include <unordered_map>
-
-#include <fmt/format.h>
 
 #include "cli/fetch.h"
 #include "cli/joblog.h"
@@ -239,7 +238,8 @@ class Reporter final : public RunObserver {
     return c;
   }
   void show_progress(bool force) {
-    if (progress_) guard([&] { progress_->update(counters(), std::chrono::steady_clock::now(), force); });
+    if (progress_)
+      guard([&] { progress_->update(counters(), std::chrono::steady_clock::now(), force); });
   }
   // A message on stderr, with the progress line out of its way.
   void say(const std::string& message) {
@@ -351,8 +351,7 @@ std::optional<RecordGrouper::Options> grouping(const RunConfig& config,
     options.max_exec_bytes = max_exec_bytes();
     const WorkerId widest = config.jobs;
     // A copy: the reader thread may outlive run() when it is stuck reading a terminal.
-    options.length = [command, widest](const Record& record,
-                                       bool first) -> RecordGrouper::Measure {
+    options.length = [command, widest](const Record& record, bool first) -> RecordGrouper::Measure {
       if (!first) return {command.added_length(record), command.added_words(record)};
       // Measured with a 13-digit {#}, wider than any run's; "+ 1" for the terminating NUL.
       const Command c = command.expand(Job{1'000'000'000'000, record}, widest);
@@ -417,7 +416,7 @@ struct Reader {
   std::unique_ptr<RecordGrouper> grouper;  // set when several records make one job
   std::atomic<bool> done{false};
   std::atomic<uint64_t> seen{0};  // records read so far
-  std::string error;  // written by the reader before done
+  std::string error;              // written by the reader before done
 
   Reader(size_t capacity, std::function<void()> wake, std::unique_ptr<RecordStream> records,
          std::optional<RecordGrouper::Options> grouping)
@@ -499,8 +498,9 @@ int run(const RunConfig& config) {
   const bool grouped = config.max_args > 0 || config.fill != RunConfig::Fill::kNone;
   const size_t capacity = grouped ? 2 * static_cast<size_t>(config.jobs) + 2
                                   : std::max<size_t>(1024, 2 * static_cast<size_t>(config.jobs));
-  auto reader = std::make_shared<Reader>(capacity, [e = executor.get()] { e->wake(); },
-                                         open_records(config), grouping(config, command));
+  auto reader = std::make_shared<Reader>(
+      capacity, [e = executor.get()] { e->wake(); }, open_records(config),
+      grouping(config, command));
   std::thread reader_thread([reader] { reader->run(); });
 
   QueueJobSource source(reader->queue, reader->seen);

@@ -49,10 +49,20 @@ long long parse_bytes(const char* flag, const std::string& value) {
   long long scale = 1;
   if (!digits.empty()) {
     switch (digits.back()) {
-      case 'k': case 'K': scale = 1024; break;
-      case 'm': case 'M': scale = 1024 * 1024; break;
-      case 'g': case 'G': scale = 1024LL * 1024 * 1024; break;
-      default: break;
+      case 'k':
+      case 'K':
+        scale = 1024;
+        break;
+      case 'm':
+      case 'M':
+        scale = 1024 * 1024;
+        break;
+      case 'g':
+      case 'G':
+        scale = 1024LL * 1024 * 1024;
+        break;
+      default:
+        break;
     }
     if (scale != 1) digits.pop_back();
   }
@@ -84,7 +94,8 @@ std::vector<RunConfig::Source> split_sources(int argc, char** argv, int& options
       RunConfig::Source& source = sources.emplace_back();
       source.linked = arg.back() == '+';
       if (source.linked && sources.size() == 1) {
-        throw UsageError(std::string(arg) + " links to the input source before it, and there is none");
+        throw UsageError(std::string(arg) +
+                         " links to the input source before it, and there is none");
       }
       file_source = arg.starts_with("::::");
     } else if (sources.empty()) {
@@ -187,8 +198,7 @@ ParseOutcome parse_command_line(int argc, char** argv) {
   app.add_option("-n,--max-args", max_args, "Up to N records per command")
       ->type_name("N")
       ->group(records);
-  app.add_option("-N,--max-replace-args", max_replace_args,
-                 "N records per command, as {1}..{N}")
+  app.add_option("-N,--max-replace-args", max_replace_args, "N records per command, as {1}..{N}")
       ->type_name("N")
       ->group(records);
   app.add_option("-L,--max-lines", max_lines,
@@ -217,8 +227,9 @@ ParseOutcome parse_command_line(int argc, char** argv) {
   app.add_option("-j,--jobs", jobs, "Number of workers (default: CPUs; 0: 250)")
       ->type_name("N")
       ->group(pool);
-  app.add_option("--mode", mode, "pool: start a job whenever a worker is free (default); "
-                                 "batch: start N, wait for all N, repeat")
+  app.add_option("--mode", mode,
+                 "pool: start a job whenever a worker is free (default); "
+                 "batch: start N, wait for all N, repeat")
       ->type_name("pool|batch")
       ->group(pool);
   app.add_flag("--compare", config.compare,
@@ -290,8 +301,7 @@ ParseOutcome parse_command_line(int argc, char** argv) {
   app.add_flag("-k,--keep-order", config.keep_order, "Print output in input order")->group(output);
   app.add_flag("--line-buffer,--lb", config.line_buffer, "Print whole lines as they arrive")
       ->group(output);
-  app.add_flag("--tag", config.tag, "Prefix output lines with the record and a tab")
-      ->group(output);
+  app.add_flag("--tag", config.tag, "Prefix output lines with the record and a tab")->group(output);
   app.add_flag("--dry-run", config.dry_run, "Print the commands, run nothing")->group(output);
 
   const char* reporting = "Reporting";
@@ -314,7 +324,8 @@ ParseOutcome parse_command_line(int argc, char** argv) {
   app.add_option("--timeline", config.timeline, "Draw the run as an SVG chart in FILE")
       ->type_name("FILE.svg")
       ->group(reporting);
-  app.add_option("--summary-json", config.summary_json, "Write the summary as JSON to FILE (- stdout)")
+  app.add_option("--summary-json", config.summary_json,
+                 "Write the summary as JSON to FILE (- stdout)")
       ->type_name("FILE")
       ->group(reporting);
 
@@ -345,8 +356,7 @@ ParseOutcome parse_command_line(int argc, char** argv) {
     if (app.count("--progress-interval") > 0) {
       config.progress_interval = parse_duration("--progress-interval", progress_interval);
       if (config.progress_interval < std::chrono::milliseconds(100)) {
-        throw UsageError("--progress-interval: '" + progress_interval +
-                         "' is shorter than 100ms");
+        throw UsageError("--progress-interval: '" + progress_interval + "' is shorter than 100ms");
       }
     }
     if (config.timeline && config.timeline->empty()) {
@@ -364,8 +374,9 @@ ParseOutcome parse_command_line(int argc, char** argv) {
                                  app.count("--max-per-host") + app.count("--limit-rate") >
                              0;
     if (fetch_flags && !config.fetch) {
-      throw UsageError("-o, --overwrite, --continue, --connect-timeout, --max-per-host and "
-                       "--limit-rate are for --fetch");
+      throw UsageError(
+          "-o, --overwrite, --continue, --connect-timeout, --max-per-host and "
+          "--limit-rate are for --fetch");
     }
     if (config.fetch) {
       if (!config.command.empty()) {
@@ -402,7 +413,8 @@ ParseOutcome parse_command_line(int argc, char** argv) {
     if (multi_fill) config.fill = RunConfig::Fill::kMulti;
     if (!max_chars.empty()) {
       config.max_chars = parse_count("-s/--max-chars", max_chars, 1u << 30);
-      if (*config.max_chars == 0) throw UsageError("-s/--max-chars: 0 leaves no room for a command");
+      if (*config.max_chars == 0)
+        throw UsageError("-s/--max-chars: 0 leaves no room for a command");
     }
     if (config.replace.empty()) throw UsageError("-I: the replacement string is empty");
     if (config.eof_string && config.eof_string->empty()) {
@@ -429,7 +441,8 @@ ParseOutcome parse_command_line(int argc, char** argv) {
     }
     config.grace = parse_duration("--grace", grace);
     config.halt = parse_halt(halt);
-    if (resume && resume_failed) throw UsageError("--resume and --resume-failed exclude each other");
+    if (resume && resume_failed)
+      throw UsageError("--resume and --resume-failed exclude each other");
     if (resume) config.resume = RunConfig::Resume::kDone;
     if (resume_failed) config.resume = RunConfig::Resume::kSucceeded;
     if (config.resume != RunConfig::Resume::kNo && config.joblog == "-") {
@@ -440,7 +453,8 @@ ParseOutcome parse_command_line(int argc, char** argv) {
                        " needs --joblog FILE (the joblog of the run to resume)");
     }
     config.mode = parse_mode(mode);
-    if (null && !delimiter.empty()) throw UsageError("-0/--null and -d/--delimiter exclude each other");
+    if (null && !delimiter.empty())
+      throw UsageError("-0/--null and -d/--delimiter exclude each other");
     if (null) config.delimiter = '\0';
     if (!delimiter.empty()) config.delimiter = parse_delimiter(delimiter);
     if (summary && no_summary) throw UsageError("--summary and --no-summary exclude each other");
@@ -453,7 +467,8 @@ ParseOutcome parse_command_line(int argc, char** argv) {
       throw UsageError("--compare and --dry-run exclude each other");
     }
     if (config.colsep && config.colsep->empty()) throw UsageError("--colsep: the pattern is empty");
-    if (config.joblog && config.joblog->empty()) throw UsageError("--joblog: the file name is empty");
+    if (config.joblog && config.joblog->empty())
+      throw UsageError("--joblog: the file name is empty");
     if (config.summary_json && config.summary_json->empty()) {
       throw UsageError("--summary-json: the file name is empty (use - for stdout)");
     }

@@ -13,7 +13,7 @@ namespace taskpool {
 enum class SummaryWhen { kAuto, kAlways, kNever };
 
 struct RunConfig {
-  std::vector<std::string> command;                 // the command words (may be empty)
+  std::vector<std::string> command;  // the command words (may be empty)
   // An input source after the command: `::: VALUES` or `:::: FILE`; `:::+` and `::::+` link it to
   // the source before it (element by element instead of every combination).
   struct Source {
@@ -21,15 +21,15 @@ struct RunConfig {
     std::optional<std::string> file;  // for ::::
     bool linked = false;
   };
-  std::vector<Source> sources;                      // in order
-  std::vector<std::string> arg_files;               // -a FILE, in order
-  std::optional<std::string> eof_string;            // -E: input ends at this record
-  size_t max_args = 0;       // -n, -N, -L: records per command (0: one, no grouping)
-  bool positional = false;   // -N or -L: exactly that many, as {1}..{N}, not shortened to fit
+  std::vector<Source> sources;            // in order
+  std::vector<std::string> arg_files;     // -a FILE, in order
+  std::optional<std::string> eof_string;  // -E: input ends at this record
+  size_t max_args = 0;                    // -n, -N, -L: records per command (0: one, no grouping)
+  bool positional = false;      // -N or -L: exactly that many, as {1}..{N}, not shortened to fit
   bool continue_lines = false;  // -L: a line ending in a blank goes on with the next
   enum class Fill { kNone, kMulti, kContext } fill = Fill::kNone;  // -m, -X
-  std::optional<size_t> max_chars;                  // -s
-  std::string replace = "{}";                       // -I
+  std::optional<size_t> max_chars;                                 // -s
+  std::string replace = "{}";                                      // -I
   char delimiter = '\n';
   std::optional<std::string> colsep;
   int jobs = 1;

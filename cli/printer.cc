@@ -78,7 +78,8 @@ void OutputPrinter::write_stream(int fd, const std::string& tag, const OutputBuf
     return;
   }
   bool at_line_start = true;
-  buffer.for_each_chunk([&](std::string_view chunk) { write_tagged(fd, tag, chunk, at_line_start); });
+  buffer.for_each_chunk(
+      [&](std::string_view chunk) { write_tagged(fd, tag, chunk, at_line_start); });
 }
 
 void OutputPrinter::write_tagged(int fd, const std::string& tag, std::string_view data,

@@ -58,8 +58,8 @@ class OutputPrinter {
   int out_fd_;
   int err_fd_;
   uint64_t next_to_print_ = 1;
-  std::map<uint64_t, Held> held_;                     // -k: ended, waiting for earlier jobs
-  std::unordered_map<WorkerId, std::string> tags_;   // --line-buffer --tag: per running worker
+  std::map<uint64_t, Held> held_;                   // -k: ended, waiting for earlier jobs
+  std::unordered_map<WorkerId, std::string> tags_;  // --line-buffer --tag: per running worker
 };
 
 // GNU parallel's tag: the record's fields joined by spaces, then a tab.

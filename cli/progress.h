@@ -10,10 +10,10 @@
 namespace taskpool {
 
 struct ProgressCounters {
-  uint64_t done = 0;      // jobs ended (succeeded or failed)
+  uint64_t done = 0;  // jobs ended (succeeded or failed)
   uint64_t failed = 0;
   uint64_t running = 0;
-  uint64_t read = 0;      // records read so far (jobs in all, once the input is complete)
+  uint64_t read = 0;  // records read so far (jobs in all, once the input is complete)
   bool input_complete = false;
   Duration elapsed{0};
 };

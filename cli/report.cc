@@ -40,10 +40,10 @@ std::string summary_text(const RunStats& stats) {
   }
   const Histogram& h = stats.latency;
   if (h.count() > 0) {
-    out += fmt::format("  latency   min {}  p50 {}  p95 {}  p99 {}  max {}\n",
-                       human_duration(h.min()), human_duration(h.percentile(50)),
-                       human_duration(h.percentile(95)), human_duration(h.percentile(99)),
-                       human_duration(h.max()));
+    out +=
+        fmt::format("  latency   min {}  p50 {}  p95 {}  p99 {}  max {}\n", human_duration(h.min()),
+                    human_duration(h.percentile(50)), human_duration(h.percentile(95)),
+                    human_duration(h.percentile(99)), human_duration(h.max()));
   }
   out += fmt::format("  workers   {}, utilization {:.1f} %, idle {:.2f} worker-s\n", stats.workers,
                      stats.utilization() * 100, to_seconds(stats.idle()));
@@ -82,10 +82,9 @@ std::string summary_json(const RunStats& stats, std::string_view mode) {
       mode, stats.workers, stats.jobs + stats.not_started, stats.succeeded, stats.failed,
       stats.not_started, stats.retried, stats.killed, stats.skipped, stats.attempts,
       stats.timed_out, stop_cause_json(stats.stop_cause), to_seconds(stats.wall()),
-      stats.jobs_per_second(),
-      to_seconds(stats.busy), to_seconds(stats.idle()), stats.utilization(),
-      to_seconds(h.min()), to_seconds(h.percentile(50)), to_seconds(h.percentile(95)),
-      to_seconds(h.percentile(99)), to_seconds(h.max()));
+      stats.jobs_per_second(), to_seconds(stats.busy), to_seconds(stats.idle()),
+      stats.utilization(), to_seconds(h.min()), to_seconds(h.percentile(50)),
+      to_seconds(h.percentile(95)), to_seconds(h.percentile(99)), to_seconds(h.max()));
 }
 
 double speedup(const RunStats& batch, const RunStats& pool) {

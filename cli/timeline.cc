@@ -14,10 +14,10 @@ namespace taskpool {
 
 namespace {
 
-constexpr double kWidth = 960;      // pixels for the time axis
-constexpr double kLeft = 90;        // room for worker labels
-constexpr double kRow = 18;         // pixels per worker
-constexpr double kPanelHeader = 40; // title and axis
+constexpr double kWidth = 960;       // pixels for the time axis
+constexpr double kLeft = 90;         // room for worker labels
+constexpr double kRow = 18;          // pixels per worker
+constexpr double kPanelHeader = 40;  // title and axis
 constexpr double kLegend = 30;
 
 struct Style {
@@ -45,11 +45,20 @@ std::string escape(std::string_view text) {
   std::string out;
   for (const char c : text) {
     switch (c) {
-      case '<': out += "&lt;"; break;
-      case '>': out += "&gt;"; break;
-      case '&': out += "&amp;"; break;
-      case '"': out += "&quot;"; break;
-      default: out += c;
+      case '<':
+        out += "&lt;";
+        break;
+      case '>':
+        out += "&gt;";
+        break;
+      case '&':
+        out += "&amp;";
+        break;
+      case '"':
+        out += "&quot;";
+        break;
+      default:
+        out += c;
     }
   }
   return out;
@@ -113,8 +122,9 @@ std::string timeline_svg(const std::vector<const Timeline*>& runs) {
   const double step = tick_step(length);
   for (const Timeline* run : runs) {
     svg += fmt::format("<g class=\"run\" data-title=\"{}\">\n", escape(run->title()));
-    svg += fmt::format("<text x=\"4\" y=\"{:.1f}\" font-size=\"13\" font-weight=\"bold\">{}</text>\n",
-                       y + 16, escape(run->title()));
+    svg +=
+        fmt::format("<text x=\"4\" y=\"{:.1f}\" font-size=\"13\" font-weight=\"bold\">{}</text>\n",
+                    y + 16, escape(run->title()));
     const double top = y + kPanelHeader;
     const double rows = kRow * run->workers();
     // Time axis with ticks; the grey background is idle worker time.
@@ -145,18 +155,19 @@ std::string timeline_svg(const std::vector<const Timeline*>& runs) {
           bar.worker, bar.start, bar.end, s.name);
     }
     if (run->not_drawn() > 0) {
-      svg += fmt::format("<text x=\"{:.1f}\" y=\"{:.1f}\" fill=\"#b00\">{} more attempts not "
-                         "drawn</text>\n",
-                         kLeft, top + rows + 12, run->not_drawn());
+      svg += fmt::format(
+          "<text x=\"{:.1f}\" y=\"{:.1f}\" fill=\"#b00\">{} more attempts not "
+          "drawn</text>\n",
+          kLeft, top + rows + 12, run->not_drawn());
     }
     svg += "</g>\n";
     y = top + rows + 10;
   }
   // The legend.
   double x = kLeft;
-  for (const auto outcome : {Timeline::Outcome::kOk, Timeline::Outcome::kFailed,
-                             Timeline::Outcome::kRetried, Timeline::Outcome::kTimedOut,
-                             Timeline::Outcome::kKilled}) {
+  for (const auto outcome :
+       {Timeline::Outcome::kOk, Timeline::Outcome::kFailed, Timeline::Outcome::kRetried,
+        Timeline::Outcome::kTimedOut, Timeline::Outcome::kKilled}) {
     const Style s = style_of(outcome);
     svg += fmt::format(
         "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"12\" height=\"12\" fill=\"{}\"/>"

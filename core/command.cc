@@ -10,27 +10,37 @@ namespace {
 
 // Reserved words of POSIX sh and bash: as a first word they start syntax, not a program.
 constexpr std::array<std::string_view, 22> kKeywords = {
-    "!",  "{",  "}",     "[[",   "]]",    "case",  "coproc", "do",     "done",   "elif", "else",
-    "esac", "fi", "for", "function", "if", "in", "select", "then", "time", "until", "while"};
+    "!",    "{",  "}",   "[[",       "]]", "case", "coproc", "do",   "done", "elif",  "else",
+    "esac", "fi", "for", "function", "if", "in",   "select", "then", "time", "until", "while"};
 
 // Builtins of dash and bash. The shell runs these itself, so exec'ing a program of the same name
 // could behave differently (or not exist at all, like `cd`).
 constexpr std::array<std::string_view, 61> kBuiltins = {
-    ".",       ":",        "[",        "alias",    "bg",      "bind",     "break",   "builtin",
-    "caller",  "cd",       "command",  "compgen",  "complete", "compopt", "continue", "declare",
-    "dirs",    "disown",   "echo",     "enable",   "eval",    "exec",     "exit",    "export",
-    "false",   "fc",       "fg",       "getopts",  "hash",    "help",     "history", "jobs",
-    "kill",    "let",      "local",    "logout",   "mapfile", "popd",     "printf",  "pushd",
-    "pwd",     "read",     "readarray", "readonly", "return", "set",      "shift",   "shopt",
-    "source",  "suspend",  "test",     "times",    "trap",    "true",     "type",    "typeset",
-    "ulimit",  "umask",    "unalias",  "unset",    "wait"};
+    ".",      ":",       "[",         "alias",    "bg",       "bind",    "break",    "builtin",
+    "caller", "cd",      "command",   "compgen",  "complete", "compopt", "continue", "declare",
+    "dirs",   "disown",  "echo",      "enable",   "eval",     "exec",    "exit",     "export",
+    "false",  "fc",      "fg",        "getopts",  "hash",     "help",    "history",  "jobs",
+    "kill",   "let",     "local",     "logout",   "mapfile",  "popd",    "printf",   "pushd",
+    "pwd",    "read",    "readarray", "readonly", "return",   "set",     "shift",    "shopt",
+    "source", "suspend", "test",      "times",    "trap",     "true",    "type",     "typeset",
+    "ulimit", "umask",   "unalias",   "unset",    "wait"};
 
 bool is_plain_byte(unsigned char c) {
   if (c >= 0x80) return true;
   if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9')) return true;
   switch (c) {
-    case '_': case '-': case '.': case '/': case ':': case ',': case '+': case '@': case '%':
-    case '^': case '=': case '#':
+    case '_':
+    case '-':
+    case '.':
+    case '/':
+    case ':':
+    case ',':
+    case '+':
+    case '@':
+    case '%':
+    case '^':
+    case '=':
+    case '#':
       return true;
     default:
       return false;

@@ -40,12 +40,18 @@ std::optional<char> single_character(const std::string& pattern) {
   }
   if (pattern.size() == 2 && pattern[0] == '\\') {
     switch (pattern[1]) {
-      case 't': return '\t';
-      case 'n': return '\n';
-      case 'r': return '\r';
-      case 'f': return '\f';
-      case 'v': return '\v';
-      case '0': return '\0';
+      case 't':
+        return '\t';
+      case 'n':
+        return '\n';
+      case 'r':
+        return '\r';
+      case 'f':
+        return '\f';
+      case 'v':
+        return '\v';
+      case '0':
+        return '\0';
       default:
         if (kSpecial.find(pattern[1]) != std::string_view::npos || pattern[1] == '/' ||
             pattern[1] == ',' || pattern[1] == ' ' || pattern[1] == ':' || pattern[1] == ';') {
@@ -58,7 +64,8 @@ std::optional<char> single_character(const std::string& pattern) {
 
 }  // namespace
 
-ColumnSplitter::ColumnSplitter(const std::string& pattern) : single_char_(single_character(pattern)) {
+ColumnSplitter::ColumnSplitter(const std::string& pattern)
+    : single_char_(single_character(pattern)) {
   if (single_char_) return;
   try {
     // ECMAScript understands \t, \s, \d and friends, as Perl (GNU parallel's language) does.

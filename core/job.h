@@ -40,10 +40,10 @@ struct Attempt {
 // How an attempt ended, as reported by the executor.
 struct Completion {
   WorkerId worker = 0;
-  int exit_status = 0;    // the exit code; 0 when killed by a signal; 127 or 126 when not started
-  int signal = 0;         // the signal that killed it, or 0
-  bool started = true;    // false when it could not be started at all (see error)
-  std::string error;      // why it could not start, or empty
+  int exit_status = 0;  // the exit code; 0 when killed by a signal; 127 or 126 when not started
+  int signal = 0;       // the signal that killed it, or 0
+  bool started = true;  // false when it could not be started at all (see error)
+  std::string error;    // why it could not start, or empty
   TimePoint start{};
   TimePoint end{};
   // Set by the scheduler: it ended the attempt for running past --timeout, or because the run

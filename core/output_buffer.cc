@@ -25,8 +25,8 @@ std::string temp_dir() {
 
 // "cannot write temporary output file in /tmp: No space left on device (...)"
 Error temp_file_error(const char* action, int error, const char* hint) {
-  std::string message = std::string("cannot ") + action + " temporary output file in " + temp_dir() +
-                        ": " + std::strerror(error);
+  std::string message = std::string("cannot ") + action + " temporary output file in " +
+                        temp_dir() + ": " + std::strerror(error);
   if (hint != nullptr) message = message + " (" + hint + ")";
   return Error(message);
 }

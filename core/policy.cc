@@ -17,10 +17,7 @@ Duration backoff_delay(const RetryPolicy& policy, int failed_attempt, double ran
 }
 
 TokenBucket::TokenBucket(double rate_per_second, int burst, TimePoint start)
-    : rate_(rate_per_second / 1e9),
-      burst_(std::max(1, burst)),
-      tokens_(burst_),
-      last_(start) {}
+    : rate_(rate_per_second / 1e9), burst_(std::max(1, burst)), tokens_(burst_), last_(start) {}
 
 void TokenBucket::refill(TimePoint now) {
   if (now <= last_) return;

@@ -10,7 +10,7 @@
 namespace taskpool {
 
 struct RetryPolicy {
-  int retries = 0;                            // attempts after the first one
+  int retries = 0;                             // attempts after the first one
   Duration backoff = std::chrono::seconds(1);  // the delay before the first retry
   Duration backoff_max = std::chrono::seconds(60);
 };
@@ -34,7 +34,7 @@ class TokenBucket {
  private:
   void refill(TimePoint now);
 
-  double rate_;    // tokens per nanosecond
+  double rate_;  // tokens per nanosecond
   double burst_;
   double tokens_;
   TimePoint last_;
@@ -46,7 +46,7 @@ struct HaltPolicy {
   enum class Count { kFail, kSuccess, kDone };
   When when = When::kNever;
   Count count = Count::kFail;
-  uint64_t threshold = 1;     // a number of jobs, or a percentage when `percent`
+  uint64_t threshold = 1;  // a number of jobs, or a percentage when `percent`
   bool percent = false;
 };
 

@@ -21,7 +21,8 @@ std::optional<std::string> RecordReader::next() {
   size_t scanned = pos_;  // bytes before this are known to hold no delimiter
   for (;;) {
     if (scanned < buffer_.size()) {
-      const void* found = std::memchr(buffer_.data() + scanned, delimiter_, buffer_.size() - scanned);
+      const void* found =
+          std::memchr(buffer_.data() + scanned, delimiter_, buffer_.size() - scanned);
       if (found != nullptr) {
         const size_t end = static_cast<size_t>(static_cast<const char*>(found) - buffer_.data());
         std::string record = buffer_.substr(pos_, end - pos_);

@@ -10,17 +10,15 @@ namespace taskpool {
 namespace {
 
 std::function<double()> default_random() {
-  auto engine = std::make_shared<std::minstd_rand>(
-      static_cast<std::minstd_rand::result_type>(
-          std::chrono::steady_clock::now().time_since_epoch().count()));
+  auto engine = std::make_shared<std::minstd_rand>(static_cast<std::minstd_rand::result_type>(
+      std::chrono::steady_clock::now().time_since_epoch().count()));
   return [engine] { return std::uniform_real_distribution<double>(0.0, 1.0)(*engine); };
 }
 
 }  // namespace
 
-Scheduler::Scheduler(SchedulerOptions options, Clock& clock, Executor& executor,
-                     JobSource& source, CommandBuilder build, RunObserver& observer,
-                     StopCheck stop_check)
+Scheduler::Scheduler(SchedulerOptions options, Clock& clock, Executor& executor, JobSource& source,
+                     CommandBuilder build, RunObserver& observer, StopCheck stop_check)
     : options_(std::move(options)),
       clock_(clock),
       executor_(executor),
@@ -110,8 +108,7 @@ Scheduler::Waiting Scheduler::pop_waiting() {
 }
 
 bool Scheduler::order_window_allows(uint64_t seq) const {
-  return options_.keep_order_window == 0 ||
-         seq - lowest_unfinished_ < options_.keep_order_window;
+  return options_.keep_order_window == 0 || seq - lowest_unfinished_ < options_.keep_order_window;
 }
 
 bool Scheduler::retry_due(TimePoint now) const {
@@ -148,8 +145,7 @@ void Scheduler::start_ready_jobs(TimePoint now) {
     if (options_.mode == DispatchMode::kBatch && batch_left_ == 0) return;
     // A retry that is due goes first: its job is older than any new one.
     const bool retry = retry_due(now);
-    if (!retry && (options_.mode == DispatchMode::kBatch ? ready_.empty()
-                                                           : !new_job_available())) {
+    if (!retry && (options_.mode == DispatchMode::kBatch ? ready_.empty() : !new_job_available())) {
       if (!waiting_.empty()) wake_at_ = waiting_.front().due;
       return;
     }
@@ -223,8 +219,7 @@ void Scheduler::handle(Completion completion) {
   // An attempt that could not start at all (a missing program) would fail the same way again,
   // and so would one its executor calls permanent (a 404).
   const bool retry = !completion.succeeded() && completion.started && !completion.permanent &&
-                     done.attempt.number <= options_.retry.retries &&
-                     stop_ == StopRequest::kNone;
+                     done.attempt.number <= options_.retry.retries && stop_ == StopRequest::kNone;
   if (!retry) {
     finish_job(done.job, done.attempt, completion, done.first_start);
     return;

@@ -144,7 +144,7 @@ class Scheduler {
   size_t running_count_ = 0;
   std::vector<WorkerId> free_workers_;  // a min-heap: the lowest free worker starts next
   std::deque<Job> ready_;               // pulled from the source, not yet started
-  std::vector<Waiting> waiting_;  // a min-heap on (due, seq), ordered by LaterFirst
+  std::vector<Waiting> waiting_;        // a min-heap on (due, seq), ordered by LaterFirst
   size_t max_waiting_ = 0;              // beyond this many waiting retries, no new job starts
   uint64_t next_seq_ = 1;
   bool input_done_ = false;
@@ -154,7 +154,8 @@ class Scheduler {
   TimePoint wake_at_ = kNever;  // when start_ready_jobs can start something it could not now
   TimePoint next_tick_ = kNever;
   size_t batch_left_ = 0;
-  bool halt_counts_failures_ = false;  // the exit status is the count of failed jobs       // batch mode: attempts of the current batch not started yet
+  bool halt_counts_failures_ = false;  // the exit status is the count of failed jobs       // batch
+                                       // mode: attempts of the current batch not started yet
   // --keep-order bookkeeping: the lowest job not yet ended, and which jobs above it have ended.
   uint64_t lowest_unfinished_ = 1;
   std::deque<bool> ended_window_;  // ended_window_[s - lowest_unfinished_]

@@ -12,8 +12,8 @@ namespace taskpool {
 bool is_shell_safe(std::string_view s);
 
 // Returns `s` quoted so that the shell reads it back as exactly `s`, one word: unchanged when
-// is_shell_safe(s), otherwise in single quotes with each ' written as '"'"' (as GNU parallel does). Empty
-// gives ''.
+// is_shell_safe(s), otherwise in single quotes with each ' written as '"'"' (as GNU parallel does).
+// Empty gives ''.
 std::string shell_quote(std::string_view s);
 
 }  // namespace taskpool

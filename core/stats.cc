@@ -22,7 +22,8 @@ uint64_t Histogram::bucket_upper(int bucket) {
 
 void Histogram::add(Duration d) {
   if (d < Duration{0}) d = Duration{0};
-  const auto micros = static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(d).count());
+  const auto micros =
+      static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::microseconds>(d).count());
   ++buckets_[bucket_of(micros)];
   if (count_ == 0 || d < min_) min_ = d;
   if (count_ == 0 || d > max_) max_ = d;
@@ -41,10 +42,10 @@ Duration Histogram::percentile(double p) const {
     const uint64_t lower = b == 0 ? 0 : bucket_upper(b - 1);
     const uint64_t upper = bucket_upper(b);
     // Buckets below 16 µs hold one whole microsecond each: report it as it is.
-    const double middle_us = b < kSubBuckets ? static_cast<double>(lower)
-                                             : (static_cast<double>(lower) + upper) / 2.0;
-    const Duration middle = std::chrono::duration_cast<Duration>(
-        std::chrono::duration<double, std::micro>(middle_us));
+    const double middle_us =
+        b < kSubBuckets ? static_cast<double>(lower) : (static_cast<double>(lower) + upper) / 2.0;
+    const Duration middle =
+        std::chrono::duration_cast<Duration>(std::chrono::duration<double, std::micro>(middle_us));
     return std::clamp(middle, min_, max_);
   }
   return max_;

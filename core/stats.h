@@ -40,19 +40,19 @@ class Histogram {
 
 struct RunStats {
   int workers = 0;
-  uint64_t jobs = 0;        // jobs that finished (succeeded + failed)
+  uint64_t jobs = 0;  // jobs that finished (succeeded + failed)
   uint64_t succeeded = 0;
   uint64_t failed = 0;
-  uint64_t attempts = 0;    // attempts that ended, including retried ones
-  uint64_t not_started = 0; // jobs read but never started (stopped run)
-  uint64_t retried = 0;     // finished jobs that needed more than one attempt
-  uint64_t timed_out = 0;   // attempts ended for running past --timeout
-  uint64_t killed = 0;      // jobs whose last attempt was ended by a stop (deadline, halt, signal)
-  uint64_t skipped = 0;     // jobs skipped because the joblog says they are done (--resume)
+  uint64_t attempts = 0;     // attempts that ended, including retried ones
+  uint64_t not_started = 0;  // jobs read but never started (stopped run)
+  uint64_t retried = 0;      // finished jobs that needed more than one attempt
+  uint64_t timed_out = 0;    // attempts ended for running past --timeout
+  uint64_t killed = 0;       // jobs whose last attempt was ended by a stop (deadline, halt, signal)
+  uint64_t skipped = 0;      // jobs skipped because the joblog says they are done (--resume)
   TimePoint start{};
   TimePoint end{};
-  Duration busy{0};         // sum of attempt runtimes: busy worker-time
-  Histogram latency;        // per job: start of its first attempt to end of its last
+  Duration busy{0};   // sum of attempt runtimes: busy worker-time
+  Histogram latency;  // per job: start of its first attempt to end of its last
   StopCause stop_cause = StopCause::kNone;
   // Set when --halt decided the exit status (GNU parallel's rules); otherwise the caller derives
   // it from the counts.

@@ -15,8 +15,8 @@ template <typename F>
 void resolve(void* library, const char* name, F& function) {
   function = reinterpret_cast<F>(dlsym(library, name));
   if (function == nullptr) {
-    throw Error(std::string("the libcurl on this system lacks ") + name + " (libcurl 7.66 or newer " +
-                "is needed for --fetch)");
+    throw Error(std::string("the libcurl on this system lacks ") + name +
+                " (libcurl 7.66 or newer " + "is needed for --fetch)");
   }
 }
 

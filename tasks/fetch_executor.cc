@@ -25,7 +25,6 @@ TimePoint now() { return std::chrono::steady_clock::now(); }
 
 CURLM* multi_of(void* multi) { return static_cast<CURLM*>(multi); }
 
-
 // Retry-After: a number of seconds or an HTTP date.
 std::optional<Duration> parse_retry_after(std::string_view value) {
   while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
@@ -186,7 +185,8 @@ FetchExecutor::FetchExecutor(FetchOptions options, const sigset_t& original_mask
 
 FetchExecutor::~FetchExecutor() {
   const CurlApi& curl = curl_api();
-  for (auto& [worker, transfer] : transfers_) curl.multi_remove_handle(multi_of(multi_), transfer->easy);
+  for (auto& [worker, transfer] : transfers_)
+    curl.multi_remove_handle(multi_of(multi_), transfer->easy);
   transfers_.clear();
   curl.multi_cleanup(multi_of(multi_));
   ::close(wake_fd_);
@@ -231,18 +231,18 @@ void FetchExecutor::start(const Attempt& attempt) {
   }
   if (argv[1].find('/') != std::string::npos) {  // made by the constructor otherwise
     std::error_code error;
-    std::filesystem::create_directories(
-        std::filesystem::path(transfer->final_path).parent_path(), error);
+    std::filesystem::create_directories(std::filesystem::path(transfer->final_path).parent_path(),
+                                        error);
   }
   // O_NOFOLLOW: a NAME.part that is a symbolic link must not send the data somewhere else.
   int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW;
   flags |= options_.resume ? O_APPEND : O_TRUNC;
   transfer->fd = ::open(transfer->part_path.c_str(), flags, 0666);
   if (transfer->fd < 0) {
-    return fail_now(std::move(completion), CURLE_WRITE_ERROR,
-                    transfer->url + ": cannot write " + transfer->part_path + ": " +
-                        std::strerror(errno),
-                    true);
+    return fail_now(
+        std::move(completion), CURLE_WRITE_ERROR,
+        transfer->url + ": cannot write " + transfer->part_path + ": " + std::strerror(errno),
+        true);
   }
   if (options_.resume && fstat(transfer->fd, &st) == 0) transfer->resume_from = st.st_size;
 
@@ -339,8 +339,9 @@ void FetchExecutor::finish(Transfer& transfer, int code) {
     completion.permanent = is_permanent(code, http_status);
     completion.retry_after = transfer.retry_after;
     completion.timed_out = code == CURLE_OPERATION_TIMEDOUT;
-    std::string reason = transfer.error[0] != '\0' ? transfer.error : curl.easy_strerror(
-                                                                          static_cast<CURLcode>(code));
+    std::string reason = transfer.error[0] != '\0'
+                             ? transfer.error
+                             : curl.easy_strerror(static_cast<CURLcode>(code));
     if (transfer.write_error != 0) {
       reason = "cannot write " + transfer.part_path + ": " + std::strerror(transfer.write_error);
     }
@@ -377,8 +378,8 @@ void FetchExecutor::cancel(WorkerId worker, CancelMode mode) {
   curl_api().multi_remove_handle(multi_of(multi_), transfer.easy);
   transfer.completion.signal = mode == CancelMode::kKill ? 9 : 15;
   transfer.completion.end = now();
-  transfer.completion.error = transfer.url + ": stopped; " + transfer.part_path +
-                              " is kept for --continue";
+  transfer.completion.error =
+      transfer.url + ": stopped; " + transfer.part_path + " is kept for --continue";
   ready_.push_back(std::move(transfer.completion));
   transfers_.erase(it);
 }
@@ -398,8 +399,8 @@ std::vector<Completion> FetchExecutor::wait(TimePoint deadline) {
     for (const auto& [socket, events] : sockets_) fds.push_back({socket, events, 0});
     const TimePoint until = std::min(deadline, timer_);
     const timespec timeout = timespec_until(until);
-    const int n = ppoll(fds.data(), fds.size(), until == kNever ? nullptr : &timeout,
-                        &original_mask_);
+    const int n =
+        ppoll(fds.data(), fds.size(), until == kNever ? nullptr : &timeout, &original_mask_);
     if (n < 0) {
       if (errno == EINTR) break;  // a signal: the scheduler looks at it
       throw system_error("ppoll");

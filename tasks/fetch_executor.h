@@ -17,12 +17,12 @@ namespace taskpool {
 
 struct FetchOptions {
   std::string output_dir = ".";
-  bool overwrite = false;   // replace existing files
-  bool resume = false;      // --continue: resume NAME.part, keep complete files
-  Duration timeout{0};      // per transfer; 0: none
+  bool overwrite = false;  // replace existing files
+  bool resume = false;     // --continue: resume NAME.part, keep complete files
+  Duration timeout{0};     // per transfer; 0: none
   Duration connect_timeout{0};
-  long max_per_host = 0;    // 0: no limit
-  long long limit_rate = 0; // bytes per second per transfer; 0: none
+  long max_per_host = 0;     // 0: no limit
+  long long limit_rate = 0;  // bytes per second per transfer; 0: none
   long max_redirects = 10;
   std::string user_agent;
 };

@@ -179,7 +179,6 @@ void signal_child(pid_t pid, int sig) {
   if (!group_signalled || getpgid(pid) != pid) kill(pid, sig);
 }
 
-
 // One of a child's output streams, as taskpool reads it.
 struct ChildOutput {
   explicit ChildOutput(Stream s) : stream(s) {}

@@ -10,7 +10,9 @@ namespace {
 
 using Argv = std::vector<std::string>;
 
-Job job(uint64_t seq, std::vector<std::string> fields) { return Job{seq, Record{std::move(fields)}}; }
+Job job(uint64_t seq, std::vector<std::string> fields) {
+  return Job{seq, Record{std::move(fields)}};
+}
 
 TEST_CASE("a download's command is its URL and its file, chosen once per job") {
   FetchCommands commands;
@@ -29,7 +31,8 @@ TEST_CASE("URL<TAB>PATH and two columns choose the path; unsafe paths are refuse
   FetchCommands commands;
   CHECK(commands.build(job(1, {"http://h/x\tsub/dir/f.bin"})).argv ==
         Argv{"http://h/x", "sub/dir/f.bin"});
-  CHECK(commands.build(job(2, {"http://h/y", "other.bin"})).argv == Argv{"http://h/y", "other.bin"});
+  CHECK(commands.build(job(2, {"http://h/y", "other.bin"})).argv ==
+        Argv{"http://h/y", "other.bin"});
   for (const char* bad : {"../evil", "/abs/path", "a/../../b", "dir/"}) {
     CAPTURE(bad);
     const Command refused = commands.build(job(3, {std::string("http://h/z\t") + bad}));

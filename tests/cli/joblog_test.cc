@@ -134,10 +134,8 @@ TEST_CASE("a foreign or corrupt joblog is an error naming the file and the line"
   CHECK(error_of(header + "1\t:\t1.0\n").find("'jobs.log' line 2") != std::string::npos);
   CHECK(error_of(header + "1\t:\t1.0\t0.1\t0\t0\t0\t0\ta\nx\t:\t1\t1\t0\t0\t0\t0\tb\n")
             .find("line 3") != std::string::npos);
-  CHECK(error_of(header + "1\t:\t1.0\t0.1\t0\t0\tok\t0\ta\n").find("Exitval") !=
-        std::string::npos);
-  CHECK(error_of(header + "0\t:\t1.0\t0.1\t0\t0\t0\t0\ta\n").find("line 2") !=
-        std::string::npos);
+  CHECK(error_of(header + "1\t:\t1.0\t0.1\t0\t0\tok\t0\ta\n").find("Exitval") != std::string::npos);
+  CHECK(error_of(header + "0\t:\t1.0\t0.1\t0\t0\t0\t0\ta\n").find("line 2") != std::string::npos);
 }
 
 TEST_CASE("appending to a joblog cut off mid-line drops the partial line first") {

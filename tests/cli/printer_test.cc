@@ -29,7 +29,9 @@ struct Capture {
   }
 };
 
-Job job(uint64_t seq, std::vector<std::string> fields) { return Job{seq, Record{std::move(fields)}}; }
+Job job(uint64_t seq, std::vector<std::string> fields) {
+  return Job{seq, Record{std::move(fields)}};
+}
 
 Completion output(WorkerId worker, const std::string& out, const std::string& err = "") {
   Completion c;

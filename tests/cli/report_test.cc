@@ -40,8 +40,7 @@ TEST_CASE("the JSON summary carries the same figures") {
   const std::string json = summary_json(sample(2s, 6s, 10, 1), "pool");
   CHECK(json.find("\"mode\": \"pool\"") != std::string::npos);
   CHECK(json.find("\"jobs\": {\"total\": 10, \"succeeded\": 9, \"failed\": 1, \"not_started\": 0, "
-                  "\"retried\": 0, \"killed\": 0, \"skipped\": 0}") !=
-        std::string::npos);
+                  "\"retried\": 0, \"killed\": 0, \"skipped\": 0}") != std::string::npos);
   CHECK(json.find("\"utilization\": 0.7500") != std::string::npos);
   CHECK(json.find("\"max\": 1.000000") != std::string::npos);
 }

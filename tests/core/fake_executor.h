@@ -45,10 +45,10 @@ class FakeExecutor final : public Executor {
 
   void start(const Attempt& attempt) override {
     const Outcome outcome = script_(attempt.seq, attempt.number);
-    running_[attempt.worker] = Run{attempt.seq, clock_.now(), clock_.now() + outcome.duration,
-                                   outcome.exit_status, false};
-    starts.push_back({attempt.seq, attempt.number, attempt.worker, clock_.now(),
-                      attempt.command.line});
+    running_[attempt.worker] =
+        Run{attempt.seq, clock_.now(), clock_.now() + outcome.duration, outcome.exit_status, false};
+    starts.push_back(
+        {attempt.seq, attempt.number, attempt.worker, clock_.now(), attempt.command.line});
     max_running = std::max(max_running, running_.size());
   }
 

@@ -47,12 +47,12 @@ TEST_CASE("a linked source pairs with the one before it, ending with the shorter
 TEST_CASE("linked groups combine with other sources like one source") {
   // ::: x y ::: a b :::+ 1 2 : the linked pair (a 1), (b 2) varies fastest.
   auto stream = stream_of({{"x", "y"}, {"a", "b"}, {"1", "2"}}, {false, false, true});
-  CHECK(drain(*stream) == Records{{"x", "a", "1"}, {"x", "b", "2"}, {"y", "a", "1"},
-                                  {"y", "b", "2"}});
+  CHECK(drain(*stream) ==
+        Records{{"x", "a", "1"}, {"x", "b", "2"}, {"y", "a", "1"}, {"y", "b", "2"}});
   // ::: a b :::+ 1 2 ::: x y : the first group is linked and streamed.
   auto first = stream_of({{"a", "b"}, {"1", "2"}, {"x", "y"}}, {false, true, false});
-  CHECK(drain(*first) == Records{{"a", "1", "x"}, {"a", "1", "y"}, {"b", "2", "x"},
-                                 {"b", "2", "y"}});
+  CHECK(drain(*first) ==
+        Records{{"a", "1", "x"}, {"a", "1", "y"}, {"b", "2", "x"}, {"b", "2", "y"}});
 }
 
 TEST_CASE("-E ends a source at the first value equal to the end string") {
@@ -86,8 +86,7 @@ TEST_CASE("grouping by length: a job takes records until the next would not fit"
   options.length = [](const Record& r, bool) { return r.fields.at(0).size() + 1; };
   RecordGrouper grouper(*stream, options);
   // "eeeeeeeeee" is too long on its own: it still makes a job of its own, which then fails.
-  CHECK(drain(grouper) ==
-        Records{{"aaaa", "bb"}, {"ccccc", "d"}, {"eeeeeeeeee"}, {"f"}});
+  CHECK(drain(grouper) == Records{{"aaaa", "bb"}, {"ccccc", "d"}, {"eeeeeeeeee"}, {"f"}});
 }
 
 TEST_CASE("the exec limit counts a pointer for each word besides the characters") {

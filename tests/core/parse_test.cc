@@ -84,9 +84,9 @@ TEST_CASE("--halt takes GNU parallel's forms") {
 }
 
 TEST_CASE("bad --halt values are rejected with the flag named") {
-  for (const char* bad : {"sometimes", "now,fail=0", "now", "now,fail", "later,fail=1",
-                          "now,crash=1", "soon,fail=x", "soon,fail=101%", "0%", "100%", "",
-                          "now,fail=-1", "3"}) {
+  for (const char* bad :
+       {"sometimes", "now,fail=0", "now", "now,fail", "later,fail=1", "now,crash=1", "soon,fail=x",
+        "soon,fail=101%", "0%", "100%", "", "now,fail=-1", "3"}) {
     CAPTURE(bad);
     CHECK(usage_error([&] { parse_halt(bad); }).find("--halt") != std::string::npos);
   }

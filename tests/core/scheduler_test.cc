@@ -20,12 +20,13 @@ struct Harness {
   explicit Harness(std::vector<Duration> durations, std::vector<int> statuses = {})
       : durations_(std::move(durations)),
         statuses_(std::move(statuses)),
-        executor(clock, [this](uint64_t seq, int) {
-          Outcome o;
-          o.duration = durations_.at(seq - 1);
-          o.exit_status = statuses_.empty() ? 0 : statuses_.at(seq - 1);
-          return o;
-        }),
+        executor(clock,
+                 [this](uint64_t seq, int) {
+                   Outcome o;
+                   o.duration = durations_.at(seq - 1);
+                   o.exit_status = statuses_.empty() ? 0 : statuses_.at(seq - 1);
+                   return o;
+                 }),
         source(testing::numbered(durations_.size())) {}
 
   RunStats run(SchedulerOptions options, Scheduler::StopCheck stop = {}) {
@@ -231,11 +232,9 @@ TEST_CASE("attempts that ignore the terminate request are killed after kill_afte
   RecordingObserver observer;
   SchedulerOptions options = with(1);
   options.kill_after = 3s;
-  Scheduler scheduler(options, clock, stubborn, source, testing::command_for, observer,
-                      [&] {
-                        return clock.now() >= start + 1s ? StopRequest::kImmediate
-                                                         : StopRequest::kNone;
-                      });
+  Scheduler scheduler(options, clock, stubborn, source, testing::command_for, observer, [&] {
+    return clock.now() >= start + 1s ? StopRequest::kImmediate : StopRequest::kNone;
+  });
   const RunStats stats = scheduler.run();
   CHECK(stubborn.modes == std::vector<CancelMode>{CancelMode::kTerminate, CancelMode::kKill});
   CHECK(to_seconds(stats.wall()) == doctest::Approx(4));
