@@ -33,14 +33,12 @@ int parse_jobs(const std::string& value) {
 }
 
 uint64_t parse_count(const char* flag, const std::string& value, uint64_t max) {
-  uint64_t count = 0;
-  const char* end = value.data() + value.size();
-  const auto [ptr, ec] = std::from_chars(value.data(), end, count);
-  if (value.empty() || ec != std::errc() || ptr != end || count > max) {
+  const std::optional<uint64_t> count = parse_whole_number(value);
+  if (!count || *count > max) {
     throw UsageError(std::string(flag) + ": '" + value + "' is not a whole number up to " +
                      std::to_string(max));
   }
-  return count;
+  return *count;
 }
 
 // "500k", "2M", "1G" or a number of bytes.

@@ -34,18 +34,18 @@ std::optional<double> parse_number(std::string_view text) {
   return value;
 }
 
-std::optional<uint64_t> parse_count(std::string_view text) {
-  uint64_t value = 0;
-  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) return std::nullopt;
-  return value;
-}
-
 [[noreturn]] void bad_value(std::string_view flag, std::string_view text, std::string_view what) {
   throw UsageError(std::string(flag) + ": '" + std::string(text) + "' is not " + std::string(what));
 }
 
 }  // namespace
+
+std::optional<uint64_t> parse_whole_number(std::string_view text) {
+  uint64_t value = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (text.empty() || ec != std::errc() || ptr != text.data() + text.size()) return std::nullopt;
+  return value;
+}
 
 Duration parse_duration(std::string_view flag, std::string_view text) {
   constexpr std::string_view kWhat = "a duration (like 500ms, 2s, 1.5m, 1h, or seconds)";
@@ -109,7 +109,7 @@ HaltPolicy parse_halt(std::string_view text) {
   if (text == "-1") return {When::kSoon, Count::kSuccess, 1, false};
   if (text == "-2") return {When::kNow, Count::kSuccess, 1, false};
   if (text.ends_with('%') && text.find(',') == std::string_view::npos) {
-    const auto value = parse_count(text.substr(0, text.size() - 1));
+    const auto value = parse_whole_number(text.substr(0, text.size() - 1));
     if (!value || *value < 1 || *value > 99) bad_value(kFlag, text, kWhat);
     return {When::kSoon, Count::kFail, *value, true};
   }
@@ -142,7 +142,7 @@ HaltPolicy parse_halt(std::string_view text) {
     policy.percent = true;
     value.remove_suffix(1);
   }
-  const auto threshold = parse_count(value);
+  const auto threshold = parse_whole_number(value);
   if (!threshold || *threshold == 0 || (policy.percent && *threshold > 100)) {
     bad_value(kFlag, text, kWhat);
   }

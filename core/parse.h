@@ -2,6 +2,8 @@
 // Each throws UsageError naming the flag and the bad value.
 #pragma once
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -9,6 +11,9 @@
 #include "core/time.h"
 
 namespace taskpool {
+
+// Digits only: no sign, no blanks. Nullopt when `text` is anything else or too large.
+std::optional<uint64_t> parse_whole_number(std::string_view text);
 
 // "500ms", "2s", "1.5m", "1h", "1d", or a bare number of seconds. Not negative.
 Duration parse_duration(std::string_view flag, std::string_view text);
