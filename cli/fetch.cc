@@ -62,7 +62,7 @@ Command FetchCommands::build(const Job& job) {
     } else if (auto path = safe_relative_path(explicit_path)) {
       argv.push_back(names_.claim(*path));
     } else {
-      argv.push_back("");
+      argv.emplace_back("");
       argv.push_back("the path '" + explicit_path +
                      "' is not a file name inside the output directory");
     }

@@ -51,25 +51,25 @@ JobLog::JobLog(const std::string& path, bool append) : path_(path) {
   if (fd_ < 0) throw system_error("--joblog: cannot open '" + path + "'");
   struct stat st;
   if (fstat(fd_, &st) != 0) throw system_error("--joblog: cannot read '" + path + "'");
-  if (st.st_size > 0) {
-    drop_cut_off_line(st.st_size);
-    return;
-  }
+  // A joblog cut off inside its header line is empty once the cut-off line has gone.
+  if (st.st_size > 0 && drop_cut_off_line(st.st_size) > 0) return;
   write_all(fd_, kHeader, ("joblog '" + path_ + "'").c_str());
 }
 
 // A run killed while writing its last line leaves it without a newline; a new line appended to
 // it would merge with it. It goes (the parser ignores it too, so its job runs again).
-void JobLog::drop_cut_off_line(off_t size) {
+// Returns the size left.
+off_t JobLog::drop_cut_off_line(off_t size) {
   char last = '\n';
-  if (pread(fd_, &last, 1, size - 1) != 1 || last == '\n') return;
+  if (pread(fd_, &last, 1, size - 1) != 1 || last == '\n') return size;
   std::string tail;
   const off_t start = size > 65536 ? size - 65536 : 0;
   tail.resize(static_cast<size_t>(size - start));
-  if (pread(fd_, tail.data(), tail.size(), start) != static_cast<ssize_t>(tail.size())) return;
+  if (pread(fd_, tail.data(), tail.size(), start) != static_cast<ssize_t>(tail.size())) return size;
   const size_t newline = tail.rfind('\n');
   const off_t keep = newline == std::string::npos ? start : start + static_cast<off_t>(newline) + 1;
   if (ftruncate(fd_, keep) != 0) throw system_error("--joblog: cannot repair '" + path_ + "'");
+  return keep;
 }
 
 JobLog::~JobLog() {
@@ -94,8 +94,9 @@ std::optional<int64_t> parse_integer(std::string_view text) {
 
 std::unordered_map<uint64_t, bool> parse_joblog(std::string_view text, const std::string& name) {
   std::unordered_map<uint64_t, bool> jobs;
-  if (text.empty()) return jobs;
   const std::string_view header(JobLog::kHeader);
+  // Empty, or cut off while its header was being written: no job has ended yet.
+  if (header.starts_with(text) && text.size() < header.size()) return jobs;
   if (!text.starts_with(header)) {
     throw Error("'" + name + "' is not a joblog: its first line is not the joblog header (" +
                 std::string(header.substr(0, header.size() - 1)) + ")");

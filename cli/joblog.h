@@ -41,7 +41,7 @@ class JobLog {
   void write(const Attempt& attempt, const Completion& completion);
 
  private:
-  void drop_cut_off_line(off_t size);
+  off_t drop_cut_off_line(off_t size);
 
   std::string path_;
   int fd_ = -1;

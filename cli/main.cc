@@ -1,14 +1,20 @@
 // taskpool: wires the pieces together. Parses flags, reads records on a thread of their own into
 // the bounded queue, runs the scheduler over the process executor, prints and reports.
+#include <dirent.h>
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <signal.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <thread>
 #include <tuple>
@@ -37,23 +43,39 @@ namespace {
 constexpr int kMaxFailedStatus = 101;
 constexpr int kUsageStatus = 255;
 
-volatile sig_atomic_t g_stop_signals = 0;
+std::atomic<int> g_stop_signals{0};
+static_assert(std::atomic<int>::is_always_lock_free, "used in a signal handler");
+// Written by the stop signals' handler; the executors wait on it (see their wake_fd option).
+int g_signal_wake_fd = -1;
 
-void on_stop_signal(int) { g_stop_signals = g_stop_signals + 1; }
+void on_stop_signal(int) {
+  const int saved_errno = errno;
+  g_stop_signals.fetch_add(1);
+  const uint64_t one = 1;
+  [[maybe_unused]] const ssize_t n = ::write(g_signal_wake_fd, &one, sizeof one);
+  errno = saved_errno;
+}
 
-// Blocks the signals the run handles (in this thread and every thread made after), installs
-// their handlers, and returns the mask from before, which children and ppoll use.
+// Installs the handlers, blocks SIGCHLD (in this thread and every thread made after), and
+// returns the mask from before, which children and ppoll use. SIGINT, SIGTERM and SIGHUP are not
+// blocked: a blocked signal that comes twice before it is handled counts once, and a second
+// Ctrl-C must not be lost. Their handler wakes the executor's ppoll through an eventfd, so one
+// that comes just before ppoll starts is not slept through either.
 sigset_t setup_signals() {
+  g_signal_wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  if (g_signal_wake_fd < 0) die_on_system_error("eventfd");
   struct sigaction action = {};
   action.sa_handler = on_stop_signal;
+  action.sa_flags = SA_RESTART;  // the calls they interrupt go on, but ppoll
   sigemptyset(&action.sa_mask);
+  for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&action.sa_mask, sig);
   for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &action, nullptr);
   install_child_signal_handler();
   signal(SIGPIPE, SIG_IGN);  // a closed stdout is an EPIPE we handle, not a death
 
   sigset_t handled;
   sigemptyset(&handled);
-  for (int sig : {SIGINT, SIGTERM, SIGHUP, SIGCHLD}) sigaddset(&handled, sig);
+  sigaddset(&handled, SIGCHLD);
   sigset_t original;
   if (pthread_sigmask(SIG_BLOCK, &handled, &original) != 0) die_on_system_error("pthread_sigmask");
   return original;
@@ -210,6 +232,10 @@ class Reporter final : public RunObserver {
     if (progress_) guard([&] { progress_->finish(counters()); });
   }
 
+  // An error found elsewhere that stops the run as an output error does.
+  void fail(const std::string& message) {
+    if (error_.empty()) error_ = message;
+  }
   bool failed() const { return broken_pipe_ || !error_.empty(); }
   bool broken_pipe() const { return broken_pipe_; }
   const std::string& error() const { return error_; }
@@ -309,7 +335,7 @@ void write_summaries(const RunConfig& config, const RunStats& stats, const Fetch
   write_json(*config.summary_json, json);
 }
 
-SchedulerOptions scheduler_options(const RunConfig& config) {
+SchedulerOptions scheduler_options(const RunConfig& config, uint64_t max_keep_order_window) {
   SchedulerOptions options;
   options.workers = config.jobs;
   options.mode = config.mode;
@@ -322,8 +348,68 @@ SchedulerOptions scheduler_options(const RunConfig& config) {
   options.grace = config.grace;
   options.halt = config.halt;
   // Bounds what -k holds back: a few times the workers, at least 1024 jobs.
-  if (config.keep_order) options.keep_order_window = std::max<uint64_t>(1024, 4ULL * config.jobs);
+  if (config.keep_order) {
+    options.keep_order_window = std::min(std::max<uint64_t>(1024, 4ULL * config.jobs),
+                                         std::max<uint64_t>(max_keep_order_window, config.jobs));
+  }
   return options;
+}
+
+// File descriptors. A running command holds its two pipes and, once its output passes the memory
+// limit, up to two temporary files; a download its socket, its .part file and libcurl's share (a
+// cached connection, the resolver's pair). A dry run and --compare (output discarded) need none
+// per job. With -k, each job that ended and waits for earlier ones may keep two temporary files.
+// taskpool's own (/dev/null, the wake-up, joblog, summary, timeline) and a job being started.
+constexpr rlim_t kReservedDescriptors = 16;
+
+rlim_t descriptors_per_job(const RunConfig& config) {
+  if (config.dry_run || config.compare) return 0;
+  return config.fetch ? 6 : 4;
+}
+
+rlim_t open_descriptors() {
+  DIR* dir = opendir("/proc/self/fd");
+  if (dir == nullptr) return 3;
+  rlim_t count = 0;
+  while (const dirent* entry = readdir(dir)) {
+    if (entry->d_name[0] != '.') ++count;
+  }
+  closedir(dir);
+  return count > 0 ? count - 1 : 0;  // not the directory's own
+}
+
+// Raises the soft RLIMIT_NOFILE as far as -j needs, within the hard limit (jobs inherit it).
+// When even the hard limit is too low, runs fewer workers and says so on stderr: failing jobs
+// with EMFILE mid-run would be worse. Returns the longest -k window whose held output fits.
+uint64_t fit_descriptors(RunConfig& config) {
+  const rlim_t per_job = descriptors_per_job(config);
+  rlimit limit{};
+  if (per_job == 0 || getrlimit(RLIMIT_NOFILE, &limit) != 0) return UINT64_MAX;
+  const rlim_t files =
+      config.arg_files.size() +
+      static_cast<rlim_t>(std::count_if(config.sources.begin(), config.sources.end(),
+                                        [](const auto& s) { return s.file.has_value(); }));
+  const rlim_t base = open_descriptors() + files + kReservedDescriptors;
+  const rlim_t needed = base + per_job * static_cast<rlim_t>(config.jobs);
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < needed) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max == RLIM_INFINITY ? needed : std::min(needed, limit.rlim_max);
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  if (limit.rlim_cur == RLIM_INFINITY) return UINT64_MAX;
+  if (limit.rlim_cur < needed) {
+    const rlim_t room = limit.rlim_cur > base ? (limit.rlim_cur - base) / per_job : 0;
+    const int jobs = static_cast<int>(std::max<rlim_t>(1, room));
+    std::fputs(fmt::format("taskpool: warning: only enough file descriptors (ulimit -n: {}) for "
+                           "{} jobs at once; running -j {} instead of -j {} (raise the hard "
+                           "limit, ulimit -Hn, to run more)\n",
+                           limit.rlim_cur, jobs, jobs, config.jobs)
+                   .c_str(),
+               stderr);
+    config.jobs = jobs;
+  }
+  const rlim_t used = base + per_job * static_cast<rlim_t>(config.jobs);
+  return limit.rlim_cur > used ? (limit.rlim_cur - used) / 2 : 0;
 }
 
 // What exec accepts, as xargs computes it. The whole line may be one argument (the shell gets it
@@ -362,7 +448,8 @@ std::optional<RecordGrouper::Options> grouping(const RunConfig& config,
   return options;
 }
 
-int run_compare(const RunConfig& config, const CommandTemplate& command, const sigset_t& mask) {
+int run_compare(const RunConfig& config, const CommandTemplate& command, const sigset_t& mask,
+                uint64_t max_keep_order_window) {
   std::vector<Record> records;
   auto stream = open_records(config);
   std::optional<RecordGrouper> grouper;
@@ -385,9 +472,10 @@ int run_compare(const RunConfig& config, const CommandTemplate& command, const s
     }
     ProcessExecutorOptions exec_options;
     exec_options.output = OutputMode::kDiscard;
+    exec_options.wake_fd = g_signal_wake_fd;
     ProcessExecutor executor(exec_options, mask);
     MemoryJobSource source(records);
-    SchedulerOptions options = scheduler_options(config);
+    SchedulerOptions options = scheduler_options(config, max_keep_order_window);
     options.mode = modes[i];
     Scheduler scheduler(options, clock, executor, source, build, reporter,
                         [&] { return stop_request(reporter); });
@@ -397,6 +485,7 @@ int run_compare(const RunConfig& config, const CommandTemplate& command, const s
   }
   if (config.timeline) {
     std::vector<const Timeline*> runs;
+    runs.reserve(timelines.size());
     for (const Timeline& t : timelines) runs.push_back(&t);
     write_timeline(*config.timeline, runs);
   }
@@ -418,10 +507,16 @@ struct Reader {
   std::atomic<uint64_t> seen{0};  // records read so far
   std::string error;              // written by the reader before done
 
-  Reader(size_t capacity, std::function<void()> wake, std::unique_ptr<RecordStream> records,
+  Reader(size_t capacity, Executor* executor, std::unique_ptr<RecordStream> records,
          std::optional<RecordGrouper::Options> grouping)
-      : queue(capacity, std::move(wake)), stream(std::move(records)) {
+      : queue(capacity, [this] { wake(); }), stream(std::move(records)), executor_(executor) {
     if (grouping) grouper = std::make_unique<RecordGrouper>(*stream, std::move(*grouping));
+  }
+
+  // Before the executor goes: a reader left behind must not wake it any more.
+  void forget_executor() {
+    const std::lock_guard lock(executor_mu_);
+    executor_ = nullptr;
   }
 
   std::optional<Record> next() { return grouper ? grouper->next() : stream->next(); }
@@ -438,15 +533,50 @@ struct Reader {
     done = true;
     queue.close();
   }
+
+ private:
+  void wake() {
+    const std::lock_guard lock(executor_mu_);
+    if (executor_ != nullptr) executor_->wake();
+  }
+
+  std::mutex executor_mu_;
+  Executor* executor_;  // guarded by executor_mu_
 };
 
-int run(const RunConfig& config) {
+// Lets the reader thread go when the run ends, also by an exception (a joinable std::thread
+// would end the program): the queue is cancelled, a finished reader is joined, and one blocked
+// in read() is left behind, no longer able to wake the executor.
+class ReaderStop {
+ public:
+  ReaderStop(Reader& reader, std::thread& thread) : reader_(reader), thread_(thread) {}
+  ~ReaderStop() { stop(); }
+  ReaderStop(const ReaderStop&) = delete;
+  ReaderStop& operator=(const ReaderStop&) = delete;
+
+  void stop() {
+    if (!thread_.joinable()) return;
+    reader_.queue.cancel();
+    reader_.forget_executor();
+    if (reader_.done) {
+      thread_.join();
+    } else {
+      thread_.detach();  // blocked in read(); the Reader outlives us through its shared_ptr
+    }
+  }
+
+ private:
+  Reader& reader_;
+  std::thread& thread_;
+};
+
+int run(const RunConfig& config, uint64_t max_keep_order_window) {
   const CommandTemplate command(config.command, config.replace,
                                 config.fill == RunConfig::Fill::kContext);
   const sigset_t mask = setup_signals();
-  if (config.compare) return run_compare(config, command, mask);
+  if (config.compare) return run_compare(config, command, mask, max_keep_order_window);
 
-  SchedulerOptions options = scheduler_options(config);
+  SchedulerOptions options = scheduler_options(config, max_keep_order_window);
   std::unique_ptr<JobLog> joblog;
   if (config.joblog) {
     if (config.resume != RunConfig::Resume::kNo) {
@@ -464,6 +594,7 @@ int run(const RunConfig& config) {
 
   SteadyClock clock;
   std::unique_ptr<Executor> executor;
+  const ProcessExecutor* processes = nullptr;  // when jobs are commands
   FetchCommands fetch_commands;
   FetchReport fetch_report;
   if (config.fetch) reporter.set_fetch(&fetch_report, &fetch_commands);
@@ -481,27 +612,37 @@ int run(const RunConfig& config) {
     fetch.max_per_host = config.max_per_host;
     fetch.limit_rate = config.limit_rate;
     fetch.user_agent = std::string("taskpool/") + TASKPOOL_VERSION;
+    fetch.wake_fd = g_signal_wake_fd;
     executor = std::make_unique<FetchExecutor>(std::move(fetch), mask);
   } else {
-    ProcessExecutorOptions options;
+    ProcessExecutorOptions process;
+    process.wake_fd = g_signal_wake_fd;
     if (config.line_buffer) {
-      options.output = OutputMode::kLines;
-      options.on_output = [&](WorkerId worker, Stream stream, std::string_view data) {
+      process.output = OutputMode::kLines;
+      process.on_output = [&](WorkerId worker, Stream stream, std::string_view data) {
         reporter.lines(worker, stream, data);
       };
     }
-    executor = std::make_unique<ProcessExecutor>(options, mask);
+    auto process_executor = std::make_unique<ProcessExecutor>(std::move(process), mask);
+    processes = process_executor.get();
+    executor = std::move(process_executor);
   }
+  // Output that cannot be kept (no room for a temporary file) stops the run as an output error.
+  const auto check_output = [&] {
+    if (processes != nullptr && !processes->output_error().empty()) {
+      reporter.fail(processes->output_error());
+    }
+  };
 
   // The queue holds jobs; with -X and friends one job may hold thousands of records, so a few
   // jobs per worker are enough read-ahead there.
   const bool grouped = config.max_args > 0 || config.fill != RunConfig::Fill::kNone;
   const size_t capacity = grouped ? 2 * static_cast<size_t>(config.jobs) + 2
                                   : std::max<size_t>(1024, 2 * static_cast<size_t>(config.jobs));
-  auto reader = std::make_shared<Reader>(
-      capacity, [e = executor.get()] { e->wake(); }, open_records(config),
-      grouping(config, command));
+  auto reader = std::make_shared<Reader>(capacity, executor.get(), open_records(config),
+                                         grouping(config, command));
   std::thread reader_thread([reader] { reader->run(); });
+  ReaderStop reader_stop(*reader, reader_thread);
 
   QueueJobSource source(reader->queue, reader->seen);
   std::optional<ProgressDisplay> progress;
@@ -523,17 +664,16 @@ int run(const RunConfig& config) {
   auto build = [&](const Job& job, WorkerId worker) {
     return config.fetch ? fetch_commands.build(job) : command.expand(job, worker);
   };
-  Scheduler scheduler(std::move(options), clock, *executor, source, build, reporter,
-                      [&] { return stop_request(reporter); });
+  Scheduler scheduler(std::move(options), clock, *executor, source, build, reporter, [&] {
+    check_output();
+    return stop_request(reporter);
+  });
   RunStats stats = scheduler.run();
+  const bool input_read = reader->done;
+  check_output();
   reporter.finish_progress();
 
-  reader->queue.cancel();
-  if (reader->done) {
-    reader_thread.join();
-  } else {
-    reader_thread.detach();  // blocked in read(); the Reader outlives us through its shared_ptr
-  }
+  reader_stop.stop();
   executor.reset();
 
   if (reporter.broken_pipe()) {
@@ -558,7 +698,12 @@ int run(const RunConfig& config) {
     std::fprintf(stderr, "taskpool: %s\n", reporter.error().c_str());
     return kUsageStatus;
   }
-  return exit_status(stats);
+  const int status = exit_status(stats);
+  // Stopped by a signal or the deadline before the input was read to its end: records may be
+  // left that no count shows, so even a run that read none has not succeeded.
+  const bool cut_short =
+      stats.stop_cause == StopCause::kSignal || stats.stop_cause == StopCause::kDeadline;
+  return status == 0 && cut_short && !input_read ? 1 : status;
 }
 
 }  // namespace
@@ -567,8 +712,10 @@ int run(const RunConfig& config) {
 int main(int argc, char** argv) {
   const taskpool::ParseOutcome parsed = taskpool::parse_command_line(argc, argv);
   if (!parsed.config) return parsed.exit_status;
+  taskpool::RunConfig config = *parsed.config;
+  const uint64_t max_keep_order_window = taskpool::fit_descriptors(config);
   try {
-    return taskpool::run(*parsed.config);
+    return taskpool::run(config, max_keep_order_window);
   } catch (const taskpool::Error& e) {
     std::fprintf(stderr, "taskpool: %s\n", e.what());
     return taskpool::kUsageStatus;

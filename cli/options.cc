@@ -7,6 +7,7 @@
 #include <cstdio>
 #include <thread>
 
+#include "cli/printer.h"
 #include "core/error.h"
 #include "core/parse.h"
 
@@ -130,6 +131,19 @@ Exit status: 0 when every job succeeded, else the number of failed jobs (101 for
 100), 255 for invalid usage.
 
 --compare needs the input twice, so it holds all of it in memory.)";
+}
+
+// --help and --version: a failed write (a full disk, an I/O error) is an error, as in a run. A
+// closed pipe stays quiet, as it was with stdio: SIGPIPE ends us, or (ignored) the text is lost.
+ParseOutcome print_and_exit(const std::string& text) {
+  try {
+    write_all(STDOUT_FILENO, text, "standard output");
+  } catch (const BrokenPipe&) {
+  } catch (const Error& e) {
+    std::fprintf(stderr, "taskpool: %s\n", e.what());
+    return {std::nullopt, 255};
+  }
+  return {std::nullopt, 0};
 }
 
 }  // namespace
@@ -418,7 +432,7 @@ ParseOutcome parse_command_line(int argc, char** argv) {
     if (config.eof_string && config.eof_string->empty()) {
       throw UsageError("-E: the end-of-input string is empty");
     }
-    config.retry.retries = parse_count("--retries", retries, 1000000);
+    config.retry.retries = static_cast<int>(parse_count("--retries", retries, 1000000));
     config.retry.backoff = parse_duration("--backoff", backoff);
     config.retry.backoff_max = parse_duration("--backoff-max", backoff_max);
     if (app.count("--timeout") > 0) {
@@ -471,11 +485,9 @@ ParseOutcome parse_command_line(int argc, char** argv) {
       throw UsageError("--summary-json: the file name is empty (use - for stdout)");
     }
   } catch (const CLI::CallForHelp&) {
-    std::fputs(app.help().c_str(), stdout);
-    return {std::nullopt, 0};
+    return print_and_exit(app.help());
   } catch (const CLI::CallForVersion&) {
-    std::printf("taskpool %s\n", TASKPOOL_VERSION);
-    return {std::nullopt, 0};
+    return print_and_exit(std::string("taskpool ") + TASKPOOL_VERSION + "\n");
   } catch (const CLI::ParseError& e) {
     std::fprintf(stderr, "taskpool: %s\nRun 'taskpool --help' for the options.\n", e.what());
     return {std::nullopt, 255};

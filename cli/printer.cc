@@ -34,7 +34,7 @@ OutputPrinter::OutputPrinter(Options options, int out_fd, int err_fd)
     : options_(options), out_fd_(out_fd), err_fd_(err_fd) {}
 
 void OutputPrinter::job_started(const Job& job, const Attempt& attempt) {
-  if (options_.tag) tags_[attempt.worker] = tag_of(job.record);
+  if (options_.tag) tags_[attempt.worker] = LineTag{tag_of(job.record)};
 }
 
 bool OutputPrinter::has_output(const Completion& completion) const {
@@ -100,8 +100,8 @@ void OutputPrinter::lines(WorkerId worker, Stream stream, std::string_view data)
     write_all(fd, data, stream == Stream::kStdout ? "standard output" : "standard error");
     return;
   }
-  bool at_line_start = true;
-  write_tagged(fd, tags_[worker], data, at_line_start);
+  LineTag& line_tag = tags_[worker];
+  write_tagged(fd, line_tag.tag, data, line_tag.at_line_start[static_cast<int>(stream)]);
 }
 
 }  // namespace taskpool

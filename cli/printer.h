@@ -31,14 +31,15 @@ class OutputPrinter {
     bool tag = false;
     bool print_commands = false;  // --dry-run: print each command line instead of its output
   };
-  OutputPrinter(Options options, int out_fd = 1, int err_fd = 2);
+  explicit OutputPrinter(Options options, int out_fd = 1, int err_fd = 2);
 
   void job_started(const Job& job, const Attempt& attempt);
   // Whether job_ended would print something for this completion now or later.
   bool has_output(const Completion& completion) const;
   // Prints (or, with -k, holds until earlier jobs are printed) the job's output.
   void job_ended(const Job& job, const Attempt& attempt, Completion& completion);
-  // --line-buffer: complete lines from the attempt running on `worker`.
+  // --line-buffer: complete lines from the attempt running on `worker` (a long line may come in
+  // several calls, one right after the other; with --tag, only its first part is tagged).
   void lines(WorkerId worker, Stream stream, std::string_view data);
 
   size_t held() const { return held_.size(); }
@@ -58,8 +59,13 @@ class OutputPrinter {
   int out_fd_;
   int err_fd_;
   uint64_t next_to_print_ = 1;
-  std::map<uint64_t, Held> held_;                   // -k: ended, waiting for earlier jobs
-  std::unordered_map<WorkerId, std::string> tags_;  // --line-buffer --tag: per running worker
+  std::map<uint64_t, Held> held_;  // -k: ended, waiting for earlier jobs
+  // --line-buffer --tag: per running worker, its tag and whether each stream is at a line start.
+  struct LineTag {
+    std::string tag;
+    bool at_line_start[2] = {true, true};  // by Stream
+  };
+  std::unordered_map<WorkerId, LineTag> tags_;
 };
 
 // GNU parallel's tag: the record's fields joined by spaces, then a tab.

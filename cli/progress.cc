@@ -56,10 +56,12 @@ std::string progress_line(const ProgressCounters& c, size_t width, bool eta, boo
   }
   std::string line;
   for (const std::string& part : parts) {
-    const std::string next = line.empty() ? part : line + ", " + part;
+    std::string next = line;
+    if (!next.empty()) next += ", ";
+    next += part;
     const size_t columns = next.size() - (next.find(kRed) != std::string::npos ? invisible : 0);
     if (width > 0 && columns > width) break;
-    line = next;
+    line = std::move(next);
   }
   if (line.empty()) line = parts.front().substr(0, width);
   return line;

@@ -110,7 +110,10 @@ class RecordStream {
 class RecordGrouper {
  public:
   struct Measure {
-    Measure(size_t c = 0, size_t w = 0) : chars(c), words(w) {}  // NOLINT: a bare size is chars
+    // Implicit on purpose: a bare size is chars.
+    // cppcheck-suppress noExplicitConstructor
+    // NOLINTNEXTLINE(google-explicit-constructor,hicpp-explicit-conversions)
+    Measure(size_t c = 0, size_t w = 0) : chars(c), words(w) {}
     size_t chars;
     size_t words;
   };

@@ -22,6 +22,7 @@ std::optional<std::string> RecordReader::next() {
   for (;;) {
     if (scanned < buffer_.size()) {
       const void* found =
+          // NOLINTNEXTLINE(bugprone-not-null-terminated-result): a byte search, no C string
           std::memchr(buffer_.data() + scanned, delimiter_, buffer_.size() - scanned);
       if (found != nullptr) {
         const size_t end = static_cast<size_t>(static_cast<const char*>(found) - buffer_.data());

@@ -8,7 +8,7 @@ namespace taskpool {
 
 int Histogram::bucket_of(uint64_t micros) {
   if (micros < kSubBuckets) return static_cast<int>(micros);
-  const int exponent = std::bit_width(micros) - 1;  // >= 4
+  const int exponent = static_cast<int>(std::bit_width(micros)) - 1;  // >= 4
   const int mantissa = static_cast<int>(micros >> (exponent - 4)) - kSubBuckets;
   return std::min((exponent - 3) * kSubBuckets + mantissa, kBuckets - 1);
 }

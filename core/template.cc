@@ -106,7 +106,7 @@ size_t parse_replacement(std::string_view text, size_t pos, Segment& segment) {
 
 }  // namespace
 
-CommandTemplate::CommandTemplate(const std::vector<std::string>& words, std::string replace,
+CommandTemplate::CommandTemplate(const std::vector<std::string>& words, const std::string& replace,
                                  bool context)
     : text_(join(words, ' ')) {
   if (words.empty() || (words.size() == 1 && words.front() == replace)) {

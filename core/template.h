@@ -29,7 +29,7 @@ class CommandTemplate {
   // `context` (-X): with several fields, the whole word around a record string is repeated for
   // each field (`pre{}post` gives `pre1post pre2post`), instead of the fields going in its place
   // (`pre1 2post`).
-  explicit CommandTemplate(const std::vector<std::string>& words, std::string replace = "{}",
+  explicit CommandTemplate(const std::vector<std::string>& words, const std::string& replace = "{}",
                            bool context = false);
 
   bool record_is_command() const { return record_is_command_; }

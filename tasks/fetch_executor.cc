@@ -164,7 +164,8 @@ FetchExecutor::FetchExecutor(FetchOptions options, const sigset_t& original_mask
     throw Error("-o/--output-dir: cannot make the directory '" + options_.output_dir + "'" +
                 (error ? ": " + error.message() : ""));
   }
-  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  wake_fd_ = options_.wake_fd >= 0 ? fcntl(options_.wake_fd, F_DUPFD_CLOEXEC, 0)
+                                   : eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd_ < 0) throw system_error("eventfd");
   CURLM* multi = curl.multi_init();
   if (multi == nullptr) {

@@ -25,6 +25,7 @@ struct FetchOptions {
   long long limit_rate = 0;  // bytes per second per transfer; 0: none
   long max_redirects = 10;
   std::string user_agent;
+  int wake_fd = -1;  // as ProcessExecutorOptions::wake_fd
 };
 
 // An attempt's Command for a download: argv = {url, path relative to the output directory}, or

@@ -184,9 +184,22 @@ struct ChildOutput {
   explicit ChildOutput(Stream s) : stream(s) {}
 
   Stream stream;
-  UniqueFd fd;          // invalid at end of file, for kDiscard, and once the child has ended
-  std::string partial;  // kLines: the start of a line whose end has not come yet
+  UniqueFd fd;  // invalid at end of file, for kDiscard, and once the child has ended
+  // kLines: the start of a line whose end has not come yet. A line longer than the memory limit
+  // waits in a temporary file, as captured output does.
+  OutputBuffer partial;
+  bool lost = false;  // what came could not be kept (no room for a temporary file): count only
 };
+
+// Passes what `output.partial` holds to on_output, in order, and empties it.
+void pass_partial(const ProcessExecutorOptions& options, WorkerId worker, ChildOutput& output) {
+  if (output.partial.empty()) return;
+  if (options.on_output) {
+    output.partial.for_each_chunk(
+        [&](std::string_view chunk) { options.on_output(worker, output.stream, chunk); });
+  }
+  output.partial = OutputBuffer(options.memory_limit);
+}
 
 void pass_lines(const ProcessExecutorOptions& options, WorkerId worker, ChildOutput& output,
                 std::string_view data) {
@@ -198,17 +211,24 @@ void pass_lines(const ProcessExecutorOptions& options, WorkerId worker, ChildOut
   const std::string_view lines = data.substr(0, last_newline + 1);
   if (output.partial.empty()) {
     if (options.on_output) options.on_output(worker, output.stream, lines);
-  } else {
+  } else if (!output.partial.spilled() &&
+             output.partial.size() + lines.size() <= options.memory_limit) {
     output.partial.append(lines);
-    if (options.on_output) options.on_output(worker, output.stream, output.partial);
+    pass_partial(options, worker, output);
+  } else {
+    // A long line: its start goes first, then the rest, one call right after the other.
+    pass_partial(options, worker, output);
+    if (options.on_output) options.on_output(worker, output.stream, lines);
   }
-  output.partial.assign(data.substr(last_newline + 1));
+  output.partial.append(data.substr(last_newline + 1));
 }
 
+// Throws Error when output that must be kept finds no room (see OutputBuffer::append).
 void deliver(const ProcessExecutorOptions& options, Completion& completion, ChildOutput& output,
              std::string_view data) {
   const bool is_stdout = output.stream == Stream::kStdout;
   (is_stdout ? completion.stdout_bytes : completion.stderr_bytes) += data.size();
+  if (output.lost) return;
   switch (options.output) {
     case OutputMode::kCapture:
       (is_stdout ? completion.stdout_data : completion.stderr_data)->append(data);
@@ -222,13 +242,20 @@ void deliver(const ProcessExecutorOptions& options, Completion& completion, Chil
 }
 
 // Reads what is there, up to `limit` bytes, without waiting; closes the stream at end of file.
+// Output that cannot be kept is counted and dropped from then on; the first such error goes to
+// `error`.
 void read_output(const ProcessExecutorOptions& options, Completion& completion, ChildOutput& output,
-                 std::span<char> buffer, size_t limit) {
+                 std::span<char> buffer, size_t limit, std::string& error) {
   while (output.fd.valid() && limit > 0) {
     const ssize_t n = ::read(output.fd.get(), buffer.data(), std::min(buffer.size(), limit));
     if (n > 0) {
       const auto size = static_cast<size_t>(n);
-      deliver(options, completion, output, std::string_view(buffer.data(), size));
+      try {
+        deliver(options, completion, output, std::string_view(buffer.data(), size));
+      } catch (const Error& e) {
+        output.lost = true;
+        if (error.empty()) error = e.what();
+      }
       limit -= size;
     } else if (n < 0 && errno == EINTR) {
       continue;
@@ -243,15 +270,16 @@ void read_output(const ProcessExecutorOptions& options, Completion& completion, 
 // After the child has ended: takes only what is in the pipe now. Its own children may keep the
 // pipe open long after (`sleep 100 &`), and the attempt must not wait for them.
 void finish_output(const ProcessExecutorOptions& options, Completion& completion,
-                   ChildOutput& output, std::span<char> buffer) {
+                   ChildOutput& output, std::span<char> buffer, std::string& error) {
   int available = 0;
   if (output.fd.valid() && ioctl(output.fd.get(), FIONREAD, &available) == 0 && available > 0) {
-    read_output(options, completion, output, buffer, static_cast<size_t>(available));
+    read_output(options, completion, output, buffer, static_cast<size_t>(available), error);
   }
   output.fd.reset();
-  if (!output.partial.empty()) {
-    if (options.on_output) options.on_output(completion.worker, output.stream, output.partial);
-    output.partial.clear();
+  try {
+    pass_partial(options, completion.worker, output);
+  } catch (const Error& e) {
+    if (error.empty()) error = e.what();
   }
 }
 
@@ -265,16 +293,20 @@ struct ProcessExecutor::Child {
   ChildOutput err{Stream::kStderr};
 
   // Returns true when the child has ended and its completion is whole.
-  bool reap(const ProcessExecutorOptions& options, std::span<char> buffer) {
+  bool reap(const ProcessExecutorOptions& options, std::span<char> buffer, std::string& error) {
     if (pid > 0) {
       if (cancelled) {
         // The job was told to end. Whatever is left of its process group once its leader has
         // exited (a background process that ignores SIGTERM) is killed now: it would otherwise
-        // outlive taskpool. The leader is not reaped yet, so its number still names the group.
+        // outlive taskpool. The leader is not reaped yet, so its number still names the group;
+        // a leader that has not exited at the check is not reaped in this round either (it could
+        // exit right after the check, and its group would then be missed).
         siginfo_t info{};
-        if (waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0 &&
-            info.si_pid == pid) {
+        if (waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0) {
+          if (info.si_pid != pid) return false;
           kill(-pid, SIGKILL);
+        } else if (errno == EINTR) {
+          return false;
         }
       }
       int status = 0;
@@ -293,8 +325,8 @@ struct ProcessExecutor::Child {
         completion.exit_status = WEXITSTATUS(status);
       }
     }
-    finish_output(options, completion, out, buffer);
-    finish_output(options, completion, err, buffer);
+    finish_output(options, completion, out, buffer, error);
+    finish_output(options, completion, err, buffer, error);
     return true;
   }
 };
@@ -303,7 +335,8 @@ ProcessExecutor::ProcessExecutor(ProcessExecutorOptions options, const sigset_t&
     : options_(std::move(options)), original_mask_(original_mask), programs_(search_path()) {
   dev_null_fd_ = above_stdio(::open("/dev/null", O_RDWR | O_CLOEXEC));
   if (dev_null_fd_ < 0) throw system_error("cannot open /dev/null");
-  wake_fd_ = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+  wake_fd_ = options_.wake_fd >= 0 ? fcntl(options_.wake_fd, F_DUPFD_CLOEXEC, 0)
+                                   : eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   if (wake_fd_ < 0) {
     const Error error = system_error("eventfd");
     ::close(dev_null_fd_);
@@ -340,6 +373,18 @@ void ProcessExecutor::start(const Attempt& attempt) {
   };
 
   const Command& command = attempt.command;
+  const auto holds_nul = [](const std::string& text) {
+    return text.find('\0') != std::string::npos;
+  };
+  if (holds_nul(command.line) || std::ranges::any_of(command.argv, holds_nul)) {
+    // An argument ends at its first NUL byte: running the command would silently pass a shorter
+    // argument than the record holds.
+    const std::string program =
+        command.line.substr(0, command.line.find_first_of(std::string_view(" \t\n\0", 4)));
+    return not_started(126, program +
+                                ": the command line holds a NUL byte, which no program "
+                                "can receive in an argument (NUL-separated records: use -0)");
+  }
   const bool direct = !command.argv.empty();
   std::vector<std::string> shell_argv;
   if (!direct) shell_argv = {options_.shell, "-c", command.line};
@@ -385,6 +430,10 @@ void ProcessExecutor::start(const Attempt& attempt) {
   }
 
   child->pid = pid;
+  if (options_.output == OutputMode::kLines) {
+    child->out.partial = OutputBuffer(options_.memory_limit);
+    child->err.partial = OutputBuffer(options_.memory_limit);
+  }
   if (options_.output == OutputMode::kCapture) {
     completion.stdout_data = std::make_unique<OutputBuffer>(options_.memory_limit);
     completion.stderr_data = std::make_unique<OutputBuffer>(options_.memory_limit);
@@ -410,7 +459,7 @@ std::vector<Completion> ProcessExecutor::wait(TimePoint deadline) {
   const std::span<char> buffer(storage.get(), kReadChunk);
   const auto reap_ended = [&] {
     for (auto it = children_.begin(); it != children_.end();) {
-      if ((*it)->reap(options_, buffer)) {
+      if ((*it)->reap(options_, buffer, output_error_)) {
         ready_.push_back(std::move((*it)->completion));
         it = children_.erase(it);
       } else {
@@ -448,8 +497,9 @@ std::vector<Completion> ProcessExecutor::wait(TimePoint deadline) {
     for (size_t i = 1; i < fds.size(); ++i) {
       if (fds[i].revents == 0) continue;
       auto [child, output] = sources[i - 1];
-      read_output(options_, child->completion, *output, buffer, kReadLimitPerRound);
+      read_output(options_, child->completion, *output, buffer, kReadLimitPerRound, output_error_);
     }
+    if (!output_error_.empty()) break;  // the caller decides whether the run goes on
     if (fds[0].revents != 0) {
       uint64_t count;
       [[maybe_unused]] const ssize_t n = ::read(wake_fd_, &count, sizeof count);

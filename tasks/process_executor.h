@@ -26,15 +26,20 @@ enum class Stream { kStdout, kStderr };
 struct ProcessExecutorOptions {
   OutputMode output = OutputMode::kCapture;
   // kLines: called with one or more complete lines (each ending in '\n'), or the unterminated
-  // rest when the attempt ends. On the scheduler's thread, inside wait().
+  // rest when the attempt ends. A line longer than memory_limit waits in a temporary file and
+  // comes in several calls, one right after the other. On the scheduler's thread, inside wait().
   std::function<void(WorkerId, Stream, std::string_view)> on_output;
   std::string shell = "/bin/sh";
   size_t memory_limit = 256 * 1024;  // per captured stream, before spilling to a file
+  // An eventfd that, besides wake(), ends wait() when written to (a signal handler's); a
+  // duplicate is kept. -1: an eventfd of its own.
+  int wake_fd = -1;
 };
 
-// Signal handling contract: the caller blocks SIGCHLD (and the signals it handles) in every
-// thread before constructing the executor, and passes the mask from before that. wait()
-// unblocks that mask only inside ppoll, so handlers run there and wait() returns early; children
+// Signal handling contract: the caller blocks SIGCHLD (and the signals it handles, or has their
+// handlers write to wake_fd) in every thread before constructing the executor, and passes the
+// mask from before that. wait() unblocks that mask only inside ppoll, so handlers run there and
+// wait() returns early; children
 // get the original mask, default SIGPIPE/SIGINT/SIGTERM/SIGHUP/SIGCHLD/SIGQUIT, stdin from
 // /dev/null, and a process group of their own.
 // Not thread-safe, except wake().
@@ -51,6 +56,9 @@ class ProcessExecutor final : public Executor {
   void wake() override;
 
   size_t running() const;
+  // The first failure to keep an attempt's output (no room for a temporary file), or empty. The
+  // output that came after it is counted, not kept; wait() returns as soon as it happens.
+  const std::string& output_error() const { return output_error_; }
 
  private:
   struct Child;
@@ -61,6 +69,7 @@ class ProcessExecutor final : public Executor {
   int wake_fd_ = -1;      // eventfd
   std::vector<std::unique_ptr<Child>> children_;  // running ones
   std::vector<Completion> ready_;                 // ended, not yet returned by wait()
+  std::string output_error_;
 };
 
 // Installs the SIGCHLD handler that ProcessExecutor relies on (a no-op handler, so the signal

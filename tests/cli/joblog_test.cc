@@ -158,5 +158,26 @@ TEST_CASE("appending to a joblog cut off mid-line drops the partial line first")
   rmdir(dir);
 }
 
+TEST_CASE("a joblog cut off inside its header holds no job, and appending rewrites the header") {
+  const std::string header = JobLog::kHeader;
+  CHECK(parse_joblog(header.substr(0, 5), "log").empty());
+  CHECK(parse_joblog(header.substr(0, header.size() - 1), "log").empty());
+  CHECK_THROWS_AS(parse_joblog(header.substr(0, 5) + "X", "log"), Error);
+
+  char dir[] = "/tmp/taskpool-joblog-XXXXXX";
+  REQUIRE(mkdtemp(dir) != nullptr);
+  const std::string path = std::string(dir) + "/log";
+  { std::ofstream(path) << header.substr(0, 7); }
+  Attempt a{1, 1, 1, Command{"true", {}}};
+  { JobLog(path, true).write(a, Completion{}); }
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  CHECK(text.str().starts_with(header));
+  CHECK(read_joblog(path).size() == 1);
+  unlink(path.c_str());
+  rmdir(dir);
+}
+
 }  // namespace
 }  // namespace taskpool

@@ -12,8 +12,6 @@
 #include <string>
 #include <vector>
 
-extern char** environ;
-
 namespace taskpool {
 namespace {
 
@@ -290,13 +288,13 @@ TEST_CASE("make_command keeps the line and fills argv only for simple commands")
 
 // A random word from pieces that never need the shell.
 std::string random_word(std::mt19937& random) {
-  static const std::string plain =
+  static const std::string kPlain =
       "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_./+-,:@%=";
-  static const std::string single_quoted =
+  static const std::string kSingleQuoted =
       "abc XYZ 019 $`\\\"*?[]~#;|&<>(){}!=%^\t"
       "\xc3\xa9\xe6\x97\xa5";
-  static const std::string double_quoted = "abc XYZ 019 '*?[]~#;|&<>(){}=%^\t";
-  static const std::string escaped = "abc XYZ019 $`\\\"'*?[]~#;|&<>(){}!=%^\t";
+  static const std::string kDoubleQuoted = "abc XYZ 019 '*?[]~#;|&<>(){}=%^\t";
+  static const std::string kEscaped = "abc XYZ019 $`\\\"'*?[]~#;|&<>(){}!=%^\t";
   auto pick = [&](const std::string& from, size_t max_len, bool allow_empty) {
     std::uniform_int_distribution<size_t> len(allow_empty ? 0 : 1, max_len);
     std::uniform_int_distribution<size_t> at(0, from.size() - 1);
@@ -310,16 +308,16 @@ std::string random_word(std::mt19937& random) {
   for (int n = pieces(random); n > 0; --n) {
     switch (kind(random)) {
       case 0:
-        word += pick(plain, 6, false);
+        word += pick(kPlain, 6, false);
         break;
       case 1:
-        word += "'" + pick(single_quoted, 6, true) + "'";
+        word += "'" + pick(kSingleQuoted, 6, true) + "'";
         break;
       case 2:
-        word += "\"" + pick(double_quoted, 6, true) + "\"";
+        word += "\"" + pick(kDoubleQuoted, 6, true) + "\"";
         break;
       default:
-        word += "\\" + pick(escaped, 1, false);
+        word += "\\" + pick(kEscaped, 1, false);
         break;
     }
   }

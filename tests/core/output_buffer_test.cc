@@ -130,7 +130,7 @@ TEST_CASE("OutputBuffer: move construction and assignment carry the content") {
     c.append("old");
     c = std::move(b);
     CHECK(read_all(c) == "abc");
-    CHECK(b.empty());  // NOLINT(bugprone-use-after-move)
+    CHECK(b.empty());  // NOLINT(bugprone-use-after-move): moved-from is empty by contract
   }
   SUBCASE("spilled") {
     const std::string data = pattern(300 * 1024);
@@ -139,7 +139,7 @@ TEST_CASE("OutputBuffer: move construction and assignment carry the content") {
     REQUIRE(a.spilled());
     OutputBuffer b(std::move(a));
     CHECK(b.spilled());
-    CHECK(!a.spilled());  // NOLINT(bugprone-use-after-move)
+    CHECK(!a.spilled());  // NOLINT(bugprone-use-after-move): the file moved with the content
     CHECK(read_all(b) == data);
 
     OutputBuffer c(1024);
@@ -149,7 +149,7 @@ TEST_CASE("OutputBuffer: move construction and assignment carry the content") {
     CHECK(read_all(c) == data);
 
     // The moved-from buffer is usable again.
-    b.append("again");  // NOLINT(bugprone-use-after-move)
+    b.append("again");  // NOLINT(bugprone-use-after-move): reuse after a move is the test
     CHECK(read_all(b) == "again");
   }
 }

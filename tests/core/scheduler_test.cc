@@ -30,15 +30,19 @@ struct Harness {
         source(testing::numbered(durations_.size())) {}
 
   RunStats run(SchedulerOptions options, Scheduler::StopCheck stop = {}) {
-    Scheduler scheduler(options, clock, executor, source, testing::command_for, observer,
+    Scheduler scheduler(std::move(options), clock, executor, source, testing::command_for, observer,
                         std::move(stop));
     return scheduler.run();
   }
 
   double seconds_since_start(TimePoint t) const { return to_seconds(t - start); }
 
+ private:
+  // Declared before executor, whose outcome function reads them.
   std::vector<Duration> durations_;
   std::vector<int> statuses_;
+
+ public:
   FakeClock clock;
   TimePoint start = clock.now();
   FakeExecutor executor;
@@ -92,7 +96,7 @@ TEST_CASE("-j is respected at every instant, and pool is never slower than batch
   std::mt19937 random(42);
   std::uniform_int_distribution<int> millis(1, 2000);
   std::vector<Duration> durations;
-  for (int i = 0; i < 200; ++i) durations.push_back(std::chrono::milliseconds(millis(random)));
+  for (int i = 0; i < 200; ++i) durations.emplace_back(std::chrono::milliseconds(millis(random)));
   for (int workers : {1, 3, 8}) {
     CAPTURE(workers);
     Harness pool(durations);

@@ -13,7 +13,8 @@
 #include <string>
 #include <vector>
 
-extern char** environ;
+#include "core/job.h"
+#include "core/template.h"
 
 namespace taskpool {
 namespace {
@@ -143,13 +144,13 @@ std::vector<std::string> hostile_strings() {
   };
   std::string low;
   for (int c = 0x01; c <= 0x1f; ++c) {
-    strings.push_back(std::string(1, static_cast<char>(c)));
+    strings.emplace_back(1, static_cast<char>(c));
     low += static_cast<char>(c);
   }
   strings.push_back(low);
   std::string high;
   for (int c = 0x80; c <= 0xff; ++c) {
-    strings.push_back(std::string(1, static_cast<char>(c)));
+    strings.emplace_back(1, static_cast<char>(c));
     high += static_cast<char>(c);
   }
   strings.push_back(high);
@@ -285,6 +286,58 @@ TEST_CASE("a quoted value cannot run a command") {
   CHECK(stat((d + "/pwned").c_str(), &st) == 0);
   unlink((d + "/pwned").c_str());
   rmdir(dir);
+}
+
+// Random strings over the bytes the shell reads as syntax (and a few plain ones), so quotes,
+// backslashes and expansions come packed together, as uniform random bytes seldom have them.
+std::vector<std::string> quote_heavy_strings(size_t count) {
+  constexpr std::string_view kBytes = "'\"\\$`!*?[]{}()<>;&|#~=% \t\na-./+\x01\x7f\xc3\xa9\xff";
+  std::mt19937 random(4242);
+  std::uniform_int_distribution<size_t> pick(0, kBytes.size() - 1);
+  std::uniform_int_distribution<int> length(0, 24);
+  std::vector<std::string> strings;
+  for (size_t i = 0; i < count; ++i) {
+    std::string s(static_cast<size_t>(length(random)), ' ');
+    for (char& c : s) c = kBytes[pick(random)];
+    strings.push_back(std::move(s));
+  }
+  return strings;
+}
+
+TEST_CASE("quote-heavy random strings survive quoting through /bin/sh") {
+  for (const std::string& s : quote_heavy_strings(150)) {
+    CAPTURE(s);
+    CHECK(round_trip(s) == s);
+  }
+}
+
+// The fuzz target tests/fuzz/template_quote_fuzz.cc checks expansion with an in-process reader of
+// shell words; this checks the same lines with the real shell, and argv by running it directly.
+TEST_CASE("a record expanded into a command reaches the program byte for byte, shell or not") {
+  std::vector<std::string> records = hostile_strings();
+  const std::vector<std::string> more = quote_heavy_strings(100);
+  records.insert(records.end(), more.begin(), more.end());
+  // The shell's printf, so one shell runs every line; /usr/bin/printf needs no shell.
+  const CommandTemplate in_shell({"printf", "'%s\\0'", "{}"});
+  const CommandTemplate direct({"/usr/bin/printf", "'%s\\0'", "{}"});
+  std::string script;
+  std::string expected;
+  for (size_t i = 0; i < records.size(); ++i) {
+    const std::string& record = records[i];
+    CAPTURE(record);
+    Job job;
+    job.seq = i + 1;
+    job.record.fields = {record};
+    script += in_shell.expand(job, 1).line + "\n";
+    expected += record + std::string(1, '\0');
+    const Command c = direct.expand(job, 1);
+    REQUIRE(c.argv.size() == 3);
+    CHECK(c.argv[2] == record);
+    if (i % 4 == 0) CHECK(run(c.argv).out == record + std::string(1, '\0'));
+  }
+  const RunResult shell = run_sh(script);
+  CHECK(shell.status == 0);
+  CHECK(shell.out == expected);
 }
 
 }  // namespace

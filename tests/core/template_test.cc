@@ -14,8 +14,6 @@
 
 #include "core/job.h"
 
-extern char** environ;
-
 namespace taskpool {
 namespace {
 

@@ -73,6 +73,16 @@ class InputTest(TaskpoolTestCase):
         self.assertExit(r, 0)
         self.assertEqual(r.stdout, show_args_output(["a\nb"], ["c"]))
 
+    def test_a_nul_byte_in_a_line_fails_that_job_rather_than_cutting_the_argument(self):
+        # GNU parallel passes the two characters \0 instead; taskpool refuses to run the job, so
+        # no command ever sees a shortened argument.
+        for template in (["show-args"], ["show-args {} | cat"]):
+            r = self.tp("-k", *template, input=b"a\0b\nc\n")
+            self.assertExit(r, 1, template)
+            self.assertEqual(r.stdout, show_args_output(["c"]), template)
+            self.assertIn("show-args: the command line holds a NUL byte", r.err, template)
+            self.assertIn("use -0", r.err, template)
+
     def test_custom_delimiters(self):
         for flag, data in ((",", b"a b,c\n,d"), ("\\t", b"a b\tc\n\td"), ("\\x2c", b"a b,c\n,d")):
             r = self.tp("-k", "-d", flag, "show-args", input=data)

@@ -328,6 +328,20 @@ TEST_CASE("process executor: a program not on PATH is not started") {
   CHECK(c.end >= c.start);
 }
 
+TEST_CASE("process executor: a NUL byte in the command is refused, not cut short") {
+  SignalSetup signals;
+  ProcessExecutor executor({}, signals.original());
+  const std::string with_nul("a\0b", 3);
+  for (const Attempt& attempt :
+       {direct_attempt(1, {"echo", with_nul}), shell_attempt(1, "echo " + with_nul)}) {
+    const Completion c = run(executor, attempt);
+    CHECK_FALSE(c.started);
+    CHECK(c.exit_status == 126);
+    CHECK(c.error.find("NUL byte") != std::string::npos);
+    CHECK(c.stdout_data == nullptr);
+  }
+}
+
 TEST_CASE("process executor: a path that does not exist") {
   SignalSetup signals;
   ProcessExecutor executor({}, signals.original());
@@ -740,6 +754,59 @@ TEST_CASE("process executor: no descriptor outlives its attempt") {
     CHECK(open_fd_count() == idle);
   }
   CHECK(open_fd_count() == before);
+}
+
+TEST_CASE("process executor: kLines holds a line longer than the memory limit in a file") {
+  SignalSetup signals;
+  LineLog log;
+  ProcessExecutorOptions options = log.options();
+  options.memory_limit = 4096;
+  ProcessExecutor executor(options, signals.original());
+  // 100 000 bytes without a newline, then the newline and a short line, then a short rest.
+  const Completion c = run(executor, shell_attempt(2,
+                                                   "head -c 100000 /dev/zero | tr '\\0' x; "
+                                                   "printf '\\nshort\\nrest'"));
+  CHECK(c.succeeded());
+  CHECK(c.stdout_bytes == 100011);
+  const std::string long_line = std::string(100000, 'x') + "\n";
+  CHECK(log.joined(2, Stream::kStdout) == long_line + "short\nrest");
+  // The long line comes in pieces, one after the other, and no piece passes the newline early.
+  std::string line;
+  for (const std::string& piece : log.pieces(2, Stream::kStdout)) {
+    if (line.size() < long_line.size()) {
+      line += piece;
+      CHECK(line.size() <= long_line.size() + 6);
+    }
+  }
+  CHECK(line.starts_with(long_line));
+}
+
+TEST_CASE("process executor: output that cannot be kept is an error, and the run can go on") {
+  SignalSetup signals;
+  TempDir dir;
+  const char* old = std::getenv("TMPDIR");
+  const std::string saved = old != nullptr ? old : "";
+  const std::string missing =
+      (fs::path(dir.file("marker", "", 0644)).parent_path() / "missing").string();
+  setenv("TMPDIR", missing.c_str(), 1);
+  ProcessExecutorOptions options;
+  options.memory_limit = 4096;
+  std::optional<Completion> c;
+  std::string error;
+  {
+    ProcessExecutor executor(options, signals.original());
+    c = run(executor, direct_attempt(1, {"seq", "1", "100000"}));
+    error = executor.output_error();
+  }
+  if (old != nullptr) {
+    setenv("TMPDIR", saved.c_str(), 1);
+  } else {
+    unsetenv("TMPDIR");
+  }
+  CHECK(c->succeeded());
+  CHECK(c->stdout_bytes == 588895);  // counted, though not kept
+  CHECK(c->stdout_data->size() <= 4096);
+  CHECK(error.find("temporary output file in " + missing) != std::string::npos);
 }
 
 }  // namespace

@@ -1,0 +1,170 @@
+// Fuzzes the download file names (tasks/fetch_names.h): whatever the URL or the explicit path,
+// the file taskpool writes stays inside the output directory.
+//
+// Properties:
+//   file_name_for_url, sanitize_file_name  one safe component: non-empty, at most kMaxFileName
+//       bytes, no '/', NUL or control byte, never "." or ".."; sanitize_file_name changes nothing
+//       that is already such a name, so it is idempotent
+//   safe_relative_path  nullopt for an absolute path or one with a ".." component; otherwise
+//       components that are each one safe component, and the path joined to an output directory
+//       stays inside it
+//   NameRegistry  every claim gets a path no earlier claim got, in the same directory, within
+//       kMaxFileName, and never the name of a directory an earlier path is in
+//   and wherever a name is cut to kMaxFileName, valid UTF-8 stays valid, and a short extension
+//   (16 bytes with the dot) is kept
+//
+// Input: the whole text, then each of its lines, is tried as a URL, a name and an explicit path;
+// the names and paths the lines give are then claimed in order.
+#include <algorithm>
+#include <cstdint>
+#include <filesystem>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_set>
+#include <vector>
+
+#include "tasks/fetch_names.h"
+#include "tests/fuzz/fuzz_check.h"
+
+namespace taskpool {
+namespace {
+
+using fuzz::escaped;
+
+bool is_safe_component(std::string_view name) {
+  if (name.empty() || name.size() > kMaxFileName || name == "." || name == "..") return false;
+  for (const char c : name) {
+    const auto byte = static_cast<unsigned char>(c);
+    if (c == '/' || byte < 0x20 || byte == 0x7f) return false;
+  }
+  return true;
+}
+
+// Well-formed UTF-8 (RFC 3629: no overlong forms, surrogates or code points past U+10FFFF).
+bool is_utf8(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    size_t length = 1;
+    unsigned char low = 0x80, high = 0xbf;  // the range of the second byte
+    if (lead < 0x80) {
+      ++i;
+      continue;
+    } else if (lead >= 0xc2 && lead <= 0xdf) {
+      length = 2;
+    } else if (lead >= 0xe0 && lead <= 0xef) {
+      length = 3;
+      if (lead == 0xe0) low = 0xa0;
+      if (lead == 0xed) high = 0x9f;
+    } else if (lead >= 0xf0 && lead <= 0xf4) {
+      length = 4;
+      if (lead == 0xf0) low = 0x90;
+      if (lead == 0xf4) high = 0x8f;
+    } else {
+      return false;
+    }
+    if (i + length > text.size()) return false;
+    for (size_t k = 1; k < length; ++k) {
+      const auto byte = static_cast<unsigned char>(text[i + k]);
+      if (byte < (k == 1 ? low : 0x80) || byte > (k == 1 ? high : 0xbf)) return false;
+    }
+    i += length;
+  }
+  return true;
+}
+
+std::vector<std::string_view> components(std::string_view path) {
+  std::vector<std::string_view> out;
+  for (;;) {
+    const size_t slash = path.find('/');
+    out.push_back(path.substr(0, slash));
+    if (slash == std::string_view::npos) return out;
+    path.remove_prefix(slash + 1);
+  }
+}
+
+void check_name(std::string_view text) {
+  const std::string from_url = file_name_for_url(text);
+  FUZZ_CHECK(is_safe_component(from_url), escaped(text) + " -> " + escaped(from_url));
+  const std::string sanitized = sanitize_file_name(text);
+  FUZZ_CHECK(is_safe_component(sanitized), escaped(text) + " -> " + escaped(sanitized));
+  FUZZ_CHECK(sanitize_file_name(sanitized) == sanitized, escaped(sanitized));
+  if (is_safe_component(text)) FUZZ_CHECK(sanitized == text, escaped(text));
+  // A cut name is never cut inside a character, and keeps a short extension.
+  if (is_utf8(text)) FUZZ_CHECK(is_utf8(sanitized), escaped(text) + " -> " + escaped(sanitized));
+  const size_t dot = text.rfind('.');
+  if (text.size() > kMaxFileName && dot != std::string_view::npos && text.size() - dot <= 16 &&
+      text.find('/', dot) == std::string_view::npos) {
+    FUZZ_CHECK(std::string_view(sanitized).ends_with(sanitize_file_name(text.substr(dot))) ||
+                   text.substr(dot) == "." || text.substr(dot) == "..",
+               escaped(text) + " -> " + escaped(sanitized));
+  }
+}
+
+std::optional<std::string> check_path(std::string_view text) {
+  const auto path = safe_relative_path(text);
+  const auto parts = components(text);
+  const bool climbs = std::find(parts.begin(), parts.end(), "..") != parts.end();
+  if (text.starts_with('/') || climbs) {
+    FUZZ_CHECK(!path, escaped(text) + " -> " + escaped(path.value_or("")));
+  }
+  if (!path) return std::nullopt;
+  for (const std::string_view component : components(*path)) {
+    FUZZ_CHECK(is_safe_component(component), escaped(text) + " -> " + escaped(*path));
+  }
+  const std::filesystem::path joined = (std::filesystem::path("/out") / *path).lexically_normal();
+  FUZZ_CHECK(joined.native().starts_with("/out/") && joined.native().size() > 5,
+             escaped(text) + " -> " + joined.native());
+  return path;
+}
+
+std::string directory_of(std::string_view path) {
+  const size_t slash = path.rfind('/');
+  return std::string(slash == std::string_view::npos ? "" : path.substr(0, slash + 1));
+}
+
+void check_claims(const std::vector<std::string>& paths) {
+  NameRegistry registry;
+  std::unordered_set<std::string> given;
+  std::unordered_set<std::string> directories;
+  for (const std::string& path : paths) {
+    const std::string got = registry.claim(path);
+    FUZZ_CHECK(given.insert(got).second, "claimed twice: " + escaped(got));
+    FUZZ_CHECK(!directories.contains(got), "a directory in use: " + escaped(got));
+    FUZZ_CHECK(directory_of(got) == directory_of(path), escaped(path) + " -> " + escaped(got));
+    FUZZ_CHECK(is_safe_component(got.substr(directory_of(got).size())), escaped(got));
+    if (is_utf8(path)) FUZZ_CHECK(is_utf8(got), escaped(path) + " -> " + escaped(got));
+    for (size_t slash = got.find('/'); slash != std::string::npos;
+         slash = got.find('/', slash + 1)) {
+      directories.insert(got.substr(0, slash));
+    }
+  }
+  // The same claims in the same order give the same paths.
+  NameRegistry again;
+  std::unordered_set<std::string> given_again;
+  for (const std::string& path : paths) given_again.insert(again.claim(path));
+  FUZZ_CHECK(given_again == given, "claims are not deterministic");
+}
+
+}  // namespace
+}  // namespace taskpool
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  using namespace taskpool;
+  std::string_view input(reinterpret_cast<const char*>(data), size);
+  check_name(input);  // whole, newlines and all
+  check_path(input);
+  std::vector<std::string> claims;
+  for (int line = 0; line < 64; ++line) {
+    const size_t newline = input.find('\n');
+    const std::string_view text = input.substr(0, newline);
+    check_name(text);
+    claims.push_back(file_name_for_url(text));
+    if (auto path = check_path(text)) claims.push_back(std::move(*path));
+    if (newline == std::string_view::npos) break;
+    input.remove_prefix(newline + 1);
+  }
+  check_claims(claims);
+  return 0;
+}

@@ -1,0 +1,676 @@
+"""Stress and hostile inputs, bounded in time: many jobs (no descriptor leak, no zombie, no
+memory growth), huge and odd records, endless input, huge output, a closed or full output, a low
+`ulimit -n`, and storms of Ctrl-C, deadlines and timeouts over process trees.
+
+The default run is sized for a loaded 2-CPU machine (well under a minute). Set
+TASKPOOL_STRESS_LONG=1 for the long versions (100 000 jobs, 1 GiB of output, storms of 200 runs
+each). Random delays come from TASKPOOL_STRESS_SEED (a fixed default), printed in every failure
+message that depends on it.
+
+Limits (`ulimit -n`, `ulimit -f`) are set with util-linux's `prlimit`; SIGXFSZ is ignored first
+so that a write past `ulimit -f` fails with EFBIG instead of killing the writer. A real full file
+system is a small tmpfs, when the tests run as root and may mount one; those tests skip
+otherwise."""
+
+import os
+import random
+import secrets
+import select
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import unittest
+from pathlib import Path
+from typing import Callable, List, Optional
+
+from helpers import (REPO, TASKPOOL, TIMEOUT, TaskpoolTestCase, kill_group, run, sh,
+                     show_args_output, taskpool, test_env)
+from process_support import (Background, SurvivorCheck, processes_with_arg, read_json, read_pids,
+                             unique_seconds, wait_until)
+
+sys.path.insert(0, str(REPO / "tests"))
+from fetch_server import FetchServer  # noqa: E402
+from fetch_test import fetch_env  # noqa: E402
+
+LONG = os.environ.get("TASKPOOL_STRESS_LONG") == "1"
+SEED = int(os.environ.get("TASKPOOL_STRESS_SEED", "20240611"))
+MIB = 1024 * 1024
+PATIENCE = 30  # seconds: how long taskpool may take to react, on a loaded machine
+
+MANY_JOBS = 100_000 if LONG else 1_000
+BIG_OUTPUT = 1024 * MIB if LONG else 256 * MIB
+STORM_RUNS = 200 if LONG else 20
+EMPTY_LINES = 1_000_000
+DRY_RUN_LINES = 1_000_000 if LONG else 200_000
+
+PRLIMIT = shutil.which("prlimit")
+requires_prlimit = unittest.skipUnless(PRLIMIT, "prlimit (util-linux) is not installed")
+
+
+def limited(*limits: str, ignore_xfsz: bool = False) -> List[str]:
+    """The argv prefix that runs a program under `prlimit` limits such as '--nofile=64:64'."""
+    prefix = [PRLIMIT, *limits]
+    if ignore_xfsz:
+        # sh's `trap ''` sets SIG_IGN, which exec keeps: a write past the limit fails with EFBIG.
+        prefix = ["/bin/sh", "-c", 'trap "" XFSZ; exec "$@"', "sh", *prefix]
+    return prefix
+
+
+def children_of(pid: int) -> List[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def state_of(pid: int) -> Optional[str]:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    return stat[stat.rfind(")") + 2:].split()[0]
+
+
+def parent_and_group(pid: int):
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat[stat.rfind(")") + 2:].split()
+    return int(fields[1]), int(fields[2])
+
+
+def open_fds(pid: int) -> int:
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return 0
+
+
+class Measured:
+    """The outcome of run_measured: exit status, output size, stderr, peak memory, time."""
+
+    def __init__(self, code, out_bytes, head, err, max_rss, seconds):
+        self.code = code
+        self.out_bytes = out_bytes  # bytes read from stdout
+        self.head = head            # the first bytes of stdout (up to `keep`)
+        self.err = err
+        self.max_rss = max_rss      # bytes
+        self.seconds = seconds
+
+    def describe(self) -> str:
+        return (f"exit {self.code}, {self.out_bytes} bytes out, peak {self.max_rss / MIB:.1f} "
+                f"MiB, {self.seconds:.1f} s, stderr {self.err[:1000]!r}")
+
+
+def run_measured(argv, stdin_path: Optional[Path] = None, env: Optional[dict] = None,
+                 timeout: float = TIMEOUT, keep: int = 1 << 16,
+                 sample: Optional[Callable[[int], None]] = None) -> Measured:
+    """Runs argv with its stdout drained (and counted) by the test, calls `sample(pid)` about
+    every 50 ms while it runs, and returns its peak resident memory from wait4."""
+    stdin = open(stdin_path, "rb") if stdin_path else subprocess.DEVNULL
+    err = tempfile.TemporaryFile()
+    start = time.monotonic()
+    proc = subprocess.Popen([os.fspath(a) for a in argv], stdin=stdin, stdout=subprocess.PIPE,
+                            stderr=err, env=env or test_env(), start_new_session=True)
+    if stdin_path:
+        stdin.close()
+    out_bytes, head, pid = 0, b"", 0
+    deadline = start + timeout
+    fd = proc.stdout.fileno()
+    next_sample = 0.0
+    try:
+        while True:
+            now = time.monotonic()
+            if now > deadline:
+                raise AssertionError(f"timed out after {timeout} s: {argv!r}")
+            if sample and now >= next_sample:
+                sample(proc.pid)
+                next_sample = now + 0.05
+            ready, _, _ = select.select([fd], [], [], 0.05)
+            if ready:
+                chunk = os.read(fd, 1 << 20)
+                if not chunk:
+                    break
+                out_bytes += len(chunk)
+                if len(head) < keep:
+                    head += chunk[:keep - len(head)]
+        while True:
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout} s: {argv!r}")
+            if sample:
+                sample(proc.pid)
+            time.sleep(0.02)
+    finally:
+        if not pid:
+            kill_group(proc)
+            proc.wait()
+            err.close()
+        proc.stdout.close()
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    with err:
+        err.seek(0)
+        text = err.read().decode("utf-8", "replace")
+    return Measured(proc.returncode, out_bytes, head, text, usage.ru_maxrss * 1024,
+                    time.monotonic() - start)
+
+
+class TmpfsMixin:
+    """A small tmpfs of its own for a test, when the tests may mount one (as root)."""
+
+    def small_tmpfs(self, size: str) -> Path:
+        where = self.path("tmpfs")
+        where.mkdir()
+        try:
+            subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", where],
+                           check=True, capture_output=True, timeout=TIMEOUT)
+        except (OSError, subprocess.SubprocessError) as e:
+            raise unittest.SkipTest(f"cannot mount a tmpfs here (needs root): {e}")
+        self.addCleanup(subprocess.run, ["umount", "-l", where], capture_output=True,
+                        timeout=TIMEOUT)
+        return where
+
+    @staticmethod
+    def fill(where: Path, leave: int) -> None:
+        """Fills the file system at `where` but for about `leave` bytes."""
+        st = os.statvfs(where)
+        free = st.f_bavail * st.f_frsize
+        with open(where / "filler", "wb") as f:
+            f.write(b"\0" * max(0, free - leave))
+
+
+class ManyJobsTest(TaskpoolTestCase):
+
+    @requires_prlimit
+    def test_many_jobs_leak_no_descriptors_leave_no_zombies_and_keep_memory_flat(self):
+        # Under `ulimit -n 64` with 8 workers, a descriptor leaked per job fails the run after
+        # a few dozen jobs. Every 50 ms the test counts taskpool's descriptors and its children
+        # (zombies included): at most one per worker, however many jobs have ended.
+        records = self.write("records", "".join(f"{i}\n" for i in range(MANY_JOBS)))
+        small_records = self.write("small", "".join(f"{i}\n" for i in range(50)))
+        fds: List[int] = []
+        children: List[int] = []
+        zombies: List[int] = []
+
+        def sample(pid):
+            try:
+                if Path(f"/proc/{pid}/comm").read_text().strip() != "taskpool":
+                    return  # still prlimit, before its exec
+            except OSError:
+                return
+            n = open_fds(pid)
+            if n:
+                fds.append(n)
+            kids = children_of(pid)
+            children.append(len(kids))
+            zombies.append(sum(1 for k in kids if state_of(k) == "Z"))
+
+        summary = self.path("summary.json")
+        argv = [*limited("--nofile=64:64"), TASKPOOL, "-j8", "--summary-json", summary, "true"]
+        small = run_measured(argv, small_records)
+        self.assertEqual(small.code, 0, small.describe())
+        r = run_measured(argv, records, timeout=3600 if LONG else 120, sample=sample)
+        self.assertEqual(r.code, 0, r.describe())
+        self.assertEqual(r.err, "")
+        jobs = read_json(summary)["jobs"]
+        self.assertEqual((jobs["total"], jobs["succeeded"]), (MANY_JOBS, MANY_JOBS))
+        self.assertGreater(len(fds), 3, "taskpool ended before it could be sampled")
+        # Two pipes per running job, a few of its own (stdio, /dev/null, wake-ups), two more
+        # while a job is being started; near the end no more than at the start.
+        self.assertLessEqual(max(fds), 2 * 8 + 16, f"descriptor counts: {fds}")
+        tenth = max(1, len(fds) // 10)
+        self.assertLessEqual(min(fds[-tenth:]), max(fds[:tenth]), f"descriptor counts: {fds}")
+        self.assertLessEqual(max(children), 8, f"more children than workers: {children}")
+        self.assertLessEqual(max(zombies), 8, f"zombies: {zombies}")
+        growth = r.max_rss - small.max_rss
+        self.assertLess(growth, 16 * MIB,
+                        f"peak memory grew from {small.max_rss / MIB:.1f} MiB (50 jobs) to "
+                        f"{r.max_rss / MIB:.1f} MiB ({MANY_JOBS} jobs)")
+
+
+class HostileInputTest(TaskpoolTestCase):
+
+    BIG = 10 * MIB
+
+    def big_record(self, extra: bytes = b"") -> Path:
+        return self.write("big", b"a" * self.BIG + extra + b"\nsmall\n")
+
+    def test_10_mib_record_on_a_command_line_fails_that_job_clearly(self):
+        big = self.big_record()
+        for template in (["echo"], ["echo {} | wc -c"]):
+            r = taskpool("-k", *template, input=big.read_bytes())
+            self.assertExit(r, 1, f"{template}: the 10 MiB job fails, the other one runs")
+            self.assertIn("argument too long", r.err)
+            self.assertLess(len(r.err), 1000, "the message must not repeat the record")
+            self.assertEqual(r.out.split(), ["small"] if template == ["echo"] else ["6"])
+
+    def test_10_mib_record_works_where_it_is_not_on_a_command_line(self):
+        big = self.big_record()
+        r = taskpool("-k", "--dry-run", "echo", input=big.read_bytes())
+        self.assertExit(r, 0)
+        self.assertEqual(r.stdout, b"echo " + b"a" * self.BIG + b"\necho small\n")
+        # Only column 2 goes on the command line; {#} alone keeps the record off it.
+        tabbed = self.big_record(b"\tsecond")
+        r = taskpool("-k", "--colsep", "\t", "show-args", "{2}", input=tabbed.read_bytes())
+        self.assertExit(r, 0)
+        self.assertEqual(r.stdout, show_args_output(["second"], []))
+        r = taskpool("-k", "show-args", "job", "{#}", input=big.read_bytes())
+        self.assertExit(r, 0)
+        self.assertEqual(r.stdout, show_args_output(["job", "1"], ["job", "2"]))
+
+    def test_invalid_utf8_and_odd_bytes_arrive_unchanged_with_null(self):
+        records = [b"\xff\xfe\xfd", b"caf\xc3", b"\xc3\x28 \xe2\x82", b"tab\there", b"new\nline",
+                   b"\x01\x02\x1b[31m\x7f", b" lead and trail ", b"quote'\"$`\\!*?[a]",
+                   b"-n", b"--", b"{}", b"\xed\xa0\x80 surrogate", b"\r\n"]
+        data = b"".join(r + b"\0" for r in records)
+        expected = show_args_output(*[[r] for r in records])
+        r = taskpool("-0", "-k", "show-args", input=data)
+        self.assertExit(r, 0)
+        self.assertEqual(r.stdout, expected)
+        # Through the shell (a pipe in the template), quoted, still byte for byte.
+        r = taskpool("-0", "-k", "show-args {} | cat", input=data)
+        self.assertExit(r, 0)
+        self.assertEqual(r.stdout, expected)
+        # Several per command, and an empty record.
+        r = taskpool("-0", "-X", "-j1", "show-args", input=data + b"\0")
+        self.assertExit(r, 0)
+        self.assertEqual(r.stdout, show_args_output(records + [b""]))
+
+    def test_a_million_empty_lines(self):
+        lines = self.write("empty", b"\n" * EMPTY_LINES)
+        # -X: as many per command as fit. echo prints N-1 blanks and a newline for N empty
+        # arguments, so its output is one byte per record.
+        r = run_measured([TASKPOOL, "-X", "echo"], lines, timeout=120)
+        self.assertEqual(r.code, 0, r.describe())
+        self.assertEqual(r.out_bytes, EMPTY_LINES)
+        r = taskpool("--dry-run", "-m", "echo", input=lines.read_bytes(), timeout=120)
+        self.assertExit(r, 0)
+        self.assertEqual(r.stdout.count(b" ''"), EMPTY_LINES)
+        self.assertEqual(r.stdout.count(b"\n"), len(r.stdout.splitlines()))
+        # One job per record, as a dry run.
+        dry = self.write("dry", b"\n" * DRY_RUN_LINES)
+        r = run_measured([TASKPOOL, "--dry-run", "true"], dry, timeout=300 if LONG else 120)
+        self.assertEqual(r.code, 0, r.describe())
+        self.assertEqual(r.out_bytes, DRY_RUN_LINES * len(b"true ''\n"))
+
+    def test_no_input_at_all(self):
+        for args in (["echo"], ["-0", "echo"], ["-X", "echo"], ["--dry-run", "echo"],
+                     ["-a", "/dev/null", "echo"]):
+            r = taskpool("--summary-json", self.path("s.json"), *args, input=b"")
+            self.assertExit(r, 0, f"{args}")
+            self.assertEqual((r.stdout, r.stderr), (b"", b""), f"{args}")
+            if "--dry-run" not in args:
+                self.assertEqual(read_json(self.path("s.json"))["jobs"]["total"], 0)
+
+    def test_endless_input_stops_at_the_deadline(self):
+        summary = self.path("summary.json")
+        for deadline, args in (("2s", ["-j2", "true"]), ("1s", ["--dry-run", "true"])):
+            r = sh(f"yes | taskpool --deadline {deadline} --summary-json {summary} "
+                   f"{' '.join(args)} > /dev/null")
+            # The records read but never started count as failed: more than 100 of them.
+            self.assertExit(r, 101, f"{args}")
+            self.assertLess(r.seconds, 2 + PATIENCE, f"{args}")
+            self.assertEqual(read_json(summary)["stopped"], "deadline", f"{args}")
+            self.assertNotIn("rror", r.err)
+
+    def test_input_that_never_comes_stops_at_the_deadline(self):
+        # A fifo held open by a writer that never writes: the reader blocks forever.
+        fifo = self.path("fifo")
+        os.mkfifo(fifo)
+        holder = os.open(fifo, os.O_RDWR)  # keeps a writer, so no end of file comes
+        self.addCleanup(os.close, holder)
+        summary = self.path("summary.json")
+        start = time.monotonic()
+        r = sh(f"taskpool --deadline 2s --summary-json {summary} echo < {fifo}",
+               timeout=2 + PATIENCE)
+        self.assertExit(r, 1, "cut short before the input ended: not a success")
+        self.assertGreaterEqual(time.monotonic() - start, 1.9)
+        self.assertEqual(read_json(summary)["stopped"], "deadline")
+
+
+class BigOutputTest(TaskpoolTestCase, SurvivorCheck):
+
+    def output_env(self):
+        # Spooled output goes to the test's directory, not the machine's /tmp.
+        return test_env({"TMPDIR": str(self.tmp)})
+
+    def check_big_output(self, *options, source="/dev/zero"):
+        size = BIG_OUTPUT
+        r = run_measured([TASKPOOL, *options, "head", "-c", str(size), ":::", source],
+                         env=self.output_env(), timeout=600 if LONG else 120)
+        self.assertEqual(r.code, 0, f"{options}: {r.describe()}")
+        self.assertEqual(r.out_bytes, size, f"{options}: {r.describe()}")
+        self.assertLess(r.max_rss, 64 * MIB, f"{options}: {r.describe()}")
+        self.assertEqual(list(self.tmp.glob("taskpool-output-*")), [], "a spool file was left")
+
+    def test_big_output_grouped_keeps_memory_bounded(self):
+        self.check_big_output()
+
+    def test_big_output_keep_order_keeps_memory_bounded(self):
+        self.check_big_output("-k")
+
+    def test_big_output_line_buffer_without_newlines_keeps_memory_bounded(self):
+        # One line of BIG_OUTPUT bytes: it must not be held in memory until its newline.
+        self.check_big_output("--line-buffer")
+
+    @unittest.skipUnless(LONG, "TASKPOOL_STRESS_LONG=1")
+    def test_big_output_tag_keeps_memory_bounded(self):
+        size = BIG_OUTPUT
+        r = run_measured([TASKPOOL, "--tag", "head", "-c", str(size), ":::", "/dev/zero"],
+                         env=self.output_env(), timeout=600)
+        self.assertEqual(r.code, 0, r.describe())
+        self.assertEqual(r.out_bytes, size + len("/dev/zero\t"))
+        self.assertLess(r.max_rss, 64 * MIB, r.describe())
+
+    def test_long_line_with_line_buffer_and_tag_is_tagged_once_and_whole(self):
+        # A line longer than what is held in memory is still one line, with one tag.
+        size = 3 * MIB
+        script = f": {{}}; head -c {size} /dev/zero | tr '\\0' x; echo; echo next"
+        r = taskpool("--line-buffer", "--tag", script, ":::", "t", env=self.output_env())
+        self.assertExit(r, 0)
+        self.assertEqual(r.stdout, b"t\t" + b"x" * size + b"\nt\tnext\n")
+
+    def test_job_closing_its_stdout_early(self):
+        r = taskpool("-k", "-j2", "exec >&-; echo err {} >&2; sleep 0.2; echo late {} >&2",
+                     ":::", "1", "2", "3")
+        self.assertExit(r, 0)
+        self.assertEqual(r.stdout, b"")
+        self.assertEqual(r.err.splitlines(),
+                         ["err 1", "late 1", "err 2", "late 2", "err 3", "late 3"])
+        # Its output pipe closed, the job runs on.
+        r = taskpool("--line-buffer", "exec >&-; sleep 0.3; echo done {} >&2", ":::", "a")
+        self.assertExit(r, 0)
+        self.assertEqual(r.err, "done a\n")
+
+    def test_closed_output_ends_the_run_quietly_and_promptly(self):
+        # `taskpool ... | head -1`: head exits after one line; the next write gets EPIPE, and
+        # taskpool ends its running jobs and dies of SIGPIPE, as `yes | head -1` does (and GNU
+        # parallel). Jobs 1-4 print a line, then sleep (they hold four workers); the other jobs,
+        # on the fifth worker, keep output flowing so that the closed pipe is seen.
+        seconds = unique_seconds(30)
+        self.cleanup_processes(seconds)
+        records = self.write("records", "".join(f"{i}\n" for i in range(1, 100_001)))
+        with open(records, "rb") as stdin:
+            proc = subprocess.Popen(
+                [TASKPOOL, "-j5", "--line-buffer",
+                 f"echo {{}}; if [ {{}} -le 4 ]; then echo $$ >> pids; sleep {seconds}; fi"],
+                stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=self.tmp,
+                env=test_env(), start_new_session=True)
+        try:
+            first = proc.stdout.readline()
+            proc.stdout.close()
+            proc.stdout = None  # closed, as `head -1` closes it: communicate() reads stderr only
+            start = time.monotonic()
+            _, err = proc.communicate(timeout=PATIENCE)
+        finally:
+            kill_group(proc)
+            proc.wait()
+            proc.stderr.close()
+        self.assertTrue(first.strip().isdigit(), first)
+        self.assertLess(time.monotonic() - start, 10, "taskpool did not stop promptly")
+        self.assertEqual(proc.returncode, -signal.SIGPIPE)
+        self.assertEqual(err, b"", "error messages after the output was closed")
+        pids = self.tmp / "pids"  # the sleepers may have been ended before they wrote it
+        self.assertNoSurvivors(seconds, read_pids(pids) if pids.exists() else [])
+
+    def test_closed_output_with_keep_order_and_dry_run(self):
+        status = self.path("status")
+        for args in (["-k", "echo"], ["--dry-run", "echo"], ["-X", "-n", "10", "echo"]):
+            r = sh(f"{{ seq 100000 | taskpool {' '.join(args)}; echo $? > {status}; }} | "
+                   "head -n 1")
+            self.assertRegex(r.out, r"^(echo )?[0-9 ]+\n$", f"{args}")
+            self.assertEqual(r.err, "", f"{args}")
+            self.assertEqual(status.read_text().strip(), str(128 + signal.SIGPIPE), f"{args}")
+            self.assertLess(r.seconds, PATIENCE)
+
+
+class FullDiskTest(TaskpoolTestCase, TmpfsMixin):
+
+    def test_stdout_on_a_full_device(self):
+        for args in ("echo ::: a b", "head -c 1000000 ::: /dev/zero", "--dry-run echo ::: a",
+                     "--line-buffer echo ::: a", "-k echo ::: a b"):
+            r = sh(f"taskpool {args} > /dev/full", env=test_env({"TMPDIR": str(self.tmp)}))
+            self.assertExit(r, 255, args)
+            self.assertIn("standard output", r.err, args)
+            self.assertIn("No space left on device", r.err, args)
+            self.assertEqual(len(r.err.splitlines()), 1, f"{args}: one message: {r.err!r}")
+
+    @requires_prlimit
+    def test_joblog_past_the_file_size_limit(self):
+        log = self.path("joblog")
+        r = run([*limited("--fsize=600:600", ignore_xfsz=True), TASKPOOL, "-j2", "--joblog",
+                 log, "echo", ":::", *map(str, range(100))])
+        self.assertExit(r, 255)
+        self.assertIn(f"joblog '{log}'", r.err)
+        self.assertIn("File too large", r.err)
+        self.assertLess(len(r.stdout.splitlines()), 100, "the run went on after the error")
+
+    def test_joblog_on_a_full_file_system(self):
+        disk = self.small_tmpfs("64k")
+        self.fill(disk, 4096)
+        log = disk / "joblog"
+        r = taskpool("--dry-run", "--joblog", log, "true", input=b"x\n" * 10000)
+        self.assertExit(r, 255)
+        self.assertIn(f"joblog '{log}'", r.err)
+        self.assertIn("No space left on device", r.err)
+
+    @requires_prlimit
+    def test_spooled_output_past_the_file_size_limit(self):
+        # A job's output beyond 256 KiB goes to a temporary file; when it cannot grow, the run
+        # ends with a clear error (it must not crash).
+        r = run([*limited("--fsize=1000000:1000000", ignore_xfsz=True), TASKPOOL, "-j2",
+                 "head", "-c", "3000000", ":::", "/dev/zero", "/dev/zero"],
+                env=test_env({"TMPDIR": str(self.tmp)}))
+        self.assertExit(r, 255)
+        self.assertIn("temporary output file", r.err)
+        self.assertIn("File too large", r.err)
+        self.assertEqual(r.err.count("taskpool:"), 1, r.err)
+
+    def test_spooled_output_on_a_full_file_system(self):
+        disk = self.small_tmpfs("2m")
+        r = taskpool("-j2", "-k", "head", "-c", "3000000", ":::", "/dev/zero", "/dev/zero",
+                     env=test_env({"TMPDIR": str(disk)}))
+        self.assertExit(r, 255)
+        self.assertIn(f"temporary output file in {disk}", r.err)
+        self.assertIn("No space left on device", r.err)
+
+
+class FetchFullDiskTest(TaskpoolTestCase, TmpfsMixin):
+
+    SIZE = 3_000_000
+
+    def setUp(self):
+        super().setUp()
+        root = self.path("served")
+        root.mkdir()
+        self.server = FetchServer(root).start()
+        self.addCleanup(self.server.stop)
+        # taskpool drops the connection when the disk is full: no traceback for that.
+        self.server._httpd.handle_error = lambda request, client_address: None
+
+    def check_truncated(self, r, out: Path, why: str):
+        self.assertExit(r, 1, "the download fails")
+        self.assertIn("big.bin.part", r.err)
+        self.assertIn(why, r.err)
+        self.assertFalse((out / "big.bin").exists(), "a cut-off download looks complete")
+        part = out / "big.bin.part"
+        if part.exists():
+            self.assertLess(part.stat().st_size, self.SIZE)
+        log = {row.split("\t")[8]: row.split("\t") for row in
+               (self.path("joblog").read_text().splitlines()[1:])}
+        self.assertEqual(log[self.server.url(f"/gen/{self.SIZE}/big.bin")][6], "23")
+
+    @requires_prlimit
+    def test_download_past_the_file_size_limit(self):
+        out = self.path("out")
+        r = run([*limited("--fsize=1000000:1000000", ignore_xfsz=True), TASKPOOL, "--fetch",
+                 "-o", out, "--joblog", self.path("joblog"),
+                 ":::", self.server.url(f"/gen/{self.SIZE}/big.bin")],
+                env=fetch_env())
+        self.check_truncated(r, out, "File too large")
+
+    def test_download_to_a_full_file_system(self):
+        out = self.small_tmpfs("1m")
+        r = taskpool("--fetch", "-o", out, "--joblog", self.path("joblog"), "--retries", "2",
+                     "--backoff", "0", ":::", self.server.url(f"/gen/{self.SIZE}/big.bin"),
+                     env=fetch_env(), timeout=PATIENCE)
+        self.check_truncated(r, out, "No space left on device")
+        gets = [q for q in self.server.requests() if q.method == "GET"]
+        self.assertEqual(len(gets), 1, "a full disk is not retried")
+
+
+@requires_prlimit
+class DescriptorLimitTest(TaskpoolTestCase):
+
+    def test_many_workers_under_a_low_hard_limit_are_capped_with_a_warning(self):
+        summary = self.path("summary.json")
+        jobs = 300
+        r = run([*limited("--nofile=256:256"), TASKPOOL, "-j", "1000", "--summary-json", summary,
+                 "sleep", ":::", *["0.2"] * jobs], timeout=120)
+        self.assertExit(r, 0)
+        self.assertNotIn("Too many open files", r.err)
+        warning = r.err.strip()
+        self.assertEqual(len(warning.splitlines()), 1, r.err)
+        self.assertIn("warning", warning)
+        self.assertIn("-j", warning)
+        self.assertIn("ulimit -n", warning)
+        report = read_json(summary)
+        self.assertEqual(report["jobs"]["succeeded"], jobs)
+        self.assertLess(report["workers"], 256 // 2)
+        self.assertGreater(report["workers"], 8)
+
+    def test_many_workers_raise_the_soft_limit(self):
+        hard = int(subprocess.run([PRLIMIT, "--nofile", "--output=HARD", "--noheadings",
+                                   "--pid", str(os.getpid())], capture_output=True, text=True,
+                                  timeout=TIMEOUT).stdout.split()[0].replace("unlimited",
+                                                                             str(1 << 20)))
+        if hard < 8192:
+            self.skipTest(f"the hard limit ({hard}) is too low to raise the soft one to")
+        jobs = 300
+        summary = self.path("summary.json")
+        # Job 1 reports taskpool's own limit while all 300 run at once.
+        line = ('if [ {} = 1 ]; then grep "open files" /proc/$PPID/limits; fi; sleep 0.5')
+        r = run([*limited(f"--nofile=256:{hard}"), TASKPOOL, "-j", str(jobs), "--summary-json",
+                 summary, line, ":::", *map(str, range(1, jobs + 1))], timeout=120)
+        self.assertExit(r, 0)
+        self.assertEqual(r.err, "")
+        soft = int(r.out.split()[3])
+        self.assertGreater(soft, 2 * jobs, r.out)
+        self.assertEqual(read_json(summary)["workers"], jobs)
+
+    def test_zero_workers_under_a_low_limit(self):
+        # -j 0 is 250 workers: fewer when the descriptors do not allow it.
+        summary = self.path("summary.json")
+        r = run([*limited("--nofile=64:64"), TASKPOOL, "-j", "0", "--summary-json", summary,
+                 "true", ":::", *map(str, range(40))])
+        self.assertExit(r, 0)
+        self.assertIn("warning", r.err)
+        self.assertEqual(read_json(summary)["jobs"]["succeeded"], 40)
+
+    def test_fetch_with_many_workers_under_a_low_limit(self):
+        root = self.path("served")
+        root.mkdir()
+        for i in range(60):
+            (root / f"f{i}.txt").write_bytes(b"x" * (i + 1))
+        server = FetchServer(root).start()
+        self.addCleanup(server.stop)
+        env = test_env()
+        for name in ("http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY"):
+            env.pop(name, None)
+        env["no_proxy"] = env["NO_PROXY"] = "*"
+        out = self.path("out")
+        r = run([*limited("--nofile=64:64"), TASKPOOL, "--fetch", "-j", "500", "-o", out,
+                 ":::", *[server.url(f"/f{i}.txt") for i in range(60)]], env=env, timeout=120)
+        self.assertExit(r, 0)
+        self.assertNotIn("Too many open files", r.err)
+        self.assertIn("warning", r.err)
+        self.assertEqual(len(list(out.iterdir())), 60)
+
+
+class StormTest(TaskpoolTestCase, SurvivorCheck):
+    """Many runs over process trees, each stopped at a random moment; afterwards no process of
+    any tree is alive. Each job's shell starts two sleeps, one of them deaf to SIGTERM, and
+    writes the PIDs to a file; runs go five at a time."""
+
+    BATCH = 5
+    JOBS = 6
+    # Exit statuses of a stopped run: the jobs killed and those read but not started (all six
+    # when the input has been read); at least 1 when it was stopped before that.
+    STOPPED = set(range(1, JOBS + 1))
+
+    def job_line(self, seconds: str) -> str:
+        return (f': {{}}; (trap "" TERM; exec sleep {seconds}) & echo "$$ $!" >> pids; '
+                f'sleep {seconds} & echo "$!" >> pids; wait')
+
+    def storm(self, name: str, options: Callable[[random.Random], List[str]],
+              signals: Callable[[random.Random], List[float]], statuses):
+        rng = random.Random(f"{SEED}-{name}")
+        for first in range(0, STORM_RUNS, self.BATCH):
+            batch = []
+            for i in range(first, min(first + self.BATCH, STORM_RUNS)):
+                where = self.path(f"{name}-{i}")
+                where.mkdir()
+                # 60 s and a fraction that no other process on the machine sleeps.
+                seconds = f"60.{secrets.randbelow(9 * 10**8) + 10**8}"
+                self.cleanup_processes(seconds)
+                args = options(rng)
+                delays = signals(rng)
+                run_ = Background(where, "-j3", "--joblog", "joblog", *args,
+                                  self.job_line(seconds), ":::", *map(str, range(self.JOBS)))
+                self.addCleanup(run_.kill)
+                batch.append((i, where, seconds, args, delays, run_))
+            # Each run's signals at its own random moments.
+            events = sorted((sum(d[:k + 1]), j) for j, (_, _, _, _, d, _) in enumerate(batch)
+                            for k in range(len(d)))
+            start = time.monotonic()
+            for at, j in events:
+                time.sleep(max(0.0, at - (time.monotonic() - start)))
+                if batch[j][5].running():
+                    batch[j][5].signal(signal.SIGINT)
+            for i, where, seconds, args, delays, run_ in batch:
+                context = (f"{name} run {i} (TASKPOOL_STRESS_SEED={SEED}), options {args}, "
+                           f"signals after {delays}")
+                if delays and not wait_until(lambda: not run_.running(), PATIENCE / 3):
+                    # Two signals that come before taskpool gets the CPU again count as one
+                    # (the kernel keeps one pending); a user would press Ctrl-C once more.
+                    run_.signal(signal.SIGINT)
+                r = run_.wait(PATIENCE)
+                self.assertIn(r.code, statuses, f"{context}: stderr {r.err!r}")
+                pids = read_pids(where / "pids") if (where / "pids").exists() else []
+                found = [(p, state_of(p), parent_and_group(p))
+                         for p in processes_with_arg(seconds)]
+                try:
+                    self.assertNoSurvivors(seconds, pids)
+                except AssertionError as e:
+                    log = (where / "joblog").read_text() if (where / "joblog").exists() else ""
+                    raise AssertionError(
+                        f"{context}: {e}\nright after the exit (pid, state, (ppid, pgid)): "
+                        f"{found}\njob pids: {pids}\njoblog:\n{log}\nstderr: {r.err!r}") from None
+
+    def test_ctrl_c_storm(self):
+        # Ctrl-C twice (the second ends the running jobs), at random moments: possibly before
+        # taskpool has set up its handlers (it then dies of SIGINT, having started nothing).
+        self.storm("sigint", lambda rng: ["--kill-after", "0.3"],
+                   lambda rng: [rng.uniform(0, 0.5), rng.uniform(0.02, 0.3)],
+                   {-signal.SIGINT, *self.STOPPED})
+
+    def test_deadline_storm(self):
+        self.storm("deadline",
+                   lambda rng: ["--deadline", f"{rng.uniform(0.01, 0.6):.3f}", "--grace", "0.3"],
+                   lambda rng: [], self.STOPPED)
+
+    def test_timeout_storm(self):
+        self.storm("timeout",
+                   lambda rng: ["--timeout", f"{rng.uniform(0.01, 0.4):.3f}", "--kill-after",
+                                "0.2"],
+                   lambda rng: [], {self.JOBS})
+
+
+if __name__ == "__main__":
+    unittest.main()
