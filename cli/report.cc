@@ -37,6 +37,9 @@ std::string summary_text(const RunStats& stats) {
     case StopCause::kHalt:
       out += "  stopped   the --halt condition was met\n";
       break;
+    case StopCause::kNoWorkers:
+      out += "  stopped   every host is down\n";
+      break;
   }
   const Histogram& h = stats.latency;
   if (h.count() > 0) {
@@ -62,6 +65,8 @@ std::string_view stop_cause_json(StopCause cause) {
       return "\"deadline\"";
     case StopCause::kHalt:
       return "\"halt\"";
+    case StopCause::kNoWorkers:
+      return "\"hosts_down\"";
   }
   return "null";
 }
