@@ -31,6 +31,9 @@ using namespace std::chrono_literals;
 constexpr Duration kVerdictDelay = 500ms;
 // While a master connects: how often to look for its control socket.
 constexpr Duration kConnectPoll = 10ms;
+// A master that has made no control socket by then will not (ControlPath none in --ssh or the
+// ssh config, a prompt nobody answers): its host is given up.
+constexpr Duration kConnectLimit = 60s;
 // After "KILL" went to the host: how long the local ssh client gets to end before it is killed
 // here (the connection may be hung).
 constexpr Duration kLocalKillDelay = 1s;
@@ -118,8 +121,10 @@ struct HostExecutor::Connection {
   std::string socket;
   std::string log;  // the master's stderr
   pid_t pid = -1;   // the master; -1 before it starts and once it is reaped
+  TimePoint started{};
   bool ready = false;
   bool ended = false;
+  bool given_up = false;  // no socket within kConnectLimit
 };
 
 struct HostExecutor::Host {
@@ -260,6 +265,7 @@ void HostExecutor::start_master(Host& host, Connection& connection) {
   ::close(null);
   if (pid < 0) die_on_system_error("fork");
   connection.pid = pid;
+  connection.started = now();
 }
 
 void HostExecutor::start(const Attempt& attempt) {
@@ -375,12 +381,23 @@ void HostExecutor::check_masters() {
         connection.pid = -1;
         connection.ended = true;
         std::string reason = last_words(connection.log);
-        if (reason.empty()) {
+        if (connection.given_up) {
+          reason = fmt::format(
+              "no control socket after {} s (ControlPath none in --ssh or the ssh config, or "
+              "ssh waits for a password?)",
+              std::chrono::duration_cast<std::chrono::seconds>(kConnectLimit).count());
+        } else if (reason.empty()) {
           reason = WIFSIGNALED(status)
                        ? fmt::format("ssh was killed by signal {}", WTERMSIG(status))
                        : fmt::format("ssh exited with status {}", WEXITSTATUS(status));
         }
         host_down(static_cast<int>(h), reason);
+        continue;
+      }
+      if (!connection.ready && !connection.given_up && now() - connection.started > kConnectLimit &&
+          ::access(connection.socket.c_str(), F_OK) != 0) {
+        connection.given_up = true;
+        kill(connection.pid, SIGTERM);  // reaped, and its host marked down, on a later round
         continue;
       }
       if (!connection.ready && ::access(connection.socket.c_str(), F_OK) == 0) {
