@@ -33,9 +33,10 @@ def _run(argv, timeout=120, **kwargs) -> subprocess.CompletedProcess:
 
 
 def _install_openssh_server() -> Optional[str]:
-    """apt-get installs openssh-server without starting the system's sshd. Returns an error."""
+    """apt-get installs OpenSSH without starting the system's sshd. Returns an error."""
     if os.geteuid() != 0 or not shutil.which("apt-get"):
-        return "sshd is missing and this is not root with apt-get (apt-get install openssh-server)"
+        return ("OpenSSH is missing and this is not root with apt-get "
+                "(apt-get install openssh-client openssh-server)")
     env = dict(os.environ, DEBIAN_FRONTEND="noninteractive")
     # A service must not start: these tests start their own sshd processes.
     made_policy = False
@@ -44,7 +45,7 @@ def _install_openssh_server() -> Optional[str]:
         POLICY_RC_D.chmod(0o755)
         made_policy = True
     try:
-        install = ["apt-get", "install", "-y", "-qq", "openssh-server"]
+        install = ["apt-get", "install", "-y", "-qq", "openssh-client", "openssh-server"]
         r = _run(install, timeout=600, env=env)
         if r.returncode != 0:
             _run(["apt-get", "update", "-qq"], timeout=600, env=env)
@@ -62,10 +63,7 @@ def _install_openssh_server() -> Optional[str]:
 @functools.lru_cache(maxsize=None)
 def sshd_unavailable() -> Optional[str]:
     """None when sshd can run here (installing it if needed), else the reason it cannot."""
-    for tool in ("ssh", "ssh-keygen"):
-        if not shutil.which(tool):
-            return f"{tool} is missing (apt-get install openssh-client)"
-    if not Path(SSHD).exists():
+    if not (Path(SSHD).exists() and shutil.which("ssh") and shutil.which("ssh-keygen")):
         error = _install_openssh_server()
         if error:
             return error
