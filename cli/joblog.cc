@@ -25,7 +25,8 @@ double WallClock::epoch_seconds(TimePoint t) const {
   return epoch_origin_ + to_seconds(t - steady_origin_);
 }
 
-std::string joblog_line(const Attempt& attempt, const Completion& completion, double start_epoch) {
+std::string joblog_line(const Attempt& attempt, const Completion& completion, double start_epoch,
+                        std::string_view host) {
   std::string command = attempt.command.line;
   // As GNU parallel does: a newline would break the one-line-per-job format.
   for (char& c : command) {
@@ -35,8 +36,9 @@ std::string joblog_line(const Attempt& attempt, const Completion& completion, do
   // GNU parallel's mark for an attempt killed for running too long.
   const int exit_value =
       completion.timed_out && completion.signal != 0 ? -1 : completion.exit_status;
-  return fmt::format("{}\t:\t{:.3f}\t{:10.3f}\t0\t{}\t{}\t{}\t{}\n", attempt.seq, start_epoch,
-                     runtime, completion.stdout_bytes, exit_value, completion.signal, command);
+  return fmt::format("{}\t{}\t{:.3f}\t{:10.3f}\t0\t{}\t{}\t{}\t{}\n", attempt.seq, host,
+                     start_epoch, runtime, completion.stdout_bytes, exit_value, completion.signal,
+                     command);
 }
 
 JobLog::JobLog(const std::string& path, bool append) : path_(path) {
@@ -78,7 +80,10 @@ JobLog::~JobLog() {
 
 void JobLog::write(const Attempt& attempt, const Completion& completion) {
   const double start = wall_clock_.epoch_seconds(completion.start);
-  write_all(fd_, joblog_line(attempt, completion, start), ("joblog '" + path_ + "'").c_str());
+  const auto worker = static_cast<size_t>(attempt.worker - 1);
+  const std::string_view host =
+      worker < hosts_.size() ? std::string_view(hosts_[worker]) : std::string_view(":");
+  write_all(fd_, joblog_line(attempt, completion, start, host), ("joblog '" + path_ + "'").c_str());
 }
 
 namespace {

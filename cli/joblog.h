@@ -7,6 +7,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 #include "core/job.h"
 #include "core/time.h"
@@ -39,6 +40,8 @@ class JobLog {
   JobLog& operator=(const JobLog&) = delete;
 
   void write(const Attempt& attempt, const Completion& completion);
+  // The Host column for each worker (index: worker - 1), for -S; without it, ':' for all.
+  void set_hosts(std::vector<std::string> host_of_worker) { hosts_ = std::move(host_of_worker); }
 
  private:
   off_t drop_cut_off_line(off_t size);
@@ -47,11 +50,14 @@ class JobLog {
   int fd_ = -1;
   bool owns_fd_ = true;
   WallClock wall_clock_;
+  std::vector<std::string> hosts_;
 };
 
 // One line of the log, without writing it (for tests). A timed-out attempt has Exitval -1, as in
 // GNU parallel.
-std::string joblog_line(const Attempt& attempt, const Completion& completion, double start_epoch);
+// `host`: the Host column (':' is this machine).
+std::string joblog_line(const Attempt& attempt, const Completion& completion, double start_epoch,
+                        std::string_view host = ":");
 
 // The jobs a joblog lists: sequence number -> whether its last line says it succeeded (Exitval and
 // Signal 0). An unfinished last line (no newline: the run was cut off while writing it) is

@@ -34,6 +34,7 @@
 #include "core/template.h"
 #include "tasks/dry_run_executor.h"
 #include "tasks/fetch_executor.h"
+#include "tasks/host_executor.h"
 #include "tasks/process_executor.h"
 
 namespace taskpool {
@@ -176,6 +177,15 @@ class Reporter final : public RunObserver {
     progress_ = display;
     input_ = std::move(input);
   }
+  // -S: which host each worker belongs to, for the jobs counted per host.
+  void set_hosts(std::vector<int> worker_host, size_t hosts) {
+    worker_host_ = std::move(worker_host);
+    host_jobs_.assign(hosts, 0);
+  }
+  const std::vector<uint64_t>& host_jobs() const { return host_jobs_; }
+  void host_down(const SshLogin& host, const std::string& reason) {
+    say(fmt::format("taskpool: {} is down ({}); no more jobs go there\n", host.text, reason));
+  }
   // --timeline: where attempts are drawn.
   void set_timeline(Timeline* timeline) { timeline_ = timeline; }
 
@@ -194,9 +204,13 @@ class Reporter final : public RunObserver {
                     outcome(completion), attempt.number, human_duration(delay),
                     attempt.command.line));
   }
+  void on_returned(const Job&, const Attempt&, const Completion&) override { --running_; }
   void on_job_end(const Job& job, const Attempt& attempt, Completion& completion) override {
     --running_;
     ++done_;
+    if (!worker_host_.empty()) {
+      ++host_jobs_[static_cast<size_t>(worker_host_[static_cast<size_t>(attempt.worker - 1)])];
+    }
     if (!completion.succeeded()) ++failed_;
     if (timeline_) timeline_->add(completion, false);
     if (fetch_report_) {
@@ -286,6 +300,8 @@ class Reporter final : public RunObserver {
   TimePoint start_ = std::chrono::steady_clock::now();
   FetchReport* fetch_report_ = nullptr;
   FetchCommands* fetch_commands_ = nullptr;
+  std::vector<int> worker_host_;
+  std::vector<uint64_t> host_jobs_;
   bool broken_pipe_ = false;
   std::string error_;
 };
@@ -320,24 +336,44 @@ void write_json(const std::string& path, const std::string& json) {
   if (::close(fd) != 0) throw system_error("--summary-json: cannot write '" + path + "'");
 }
 
-void write_summaries(const RunConfig& config, const RunStats& stats, const FetchReport* fetch) {
+void write_summaries(const RunConfig& config, const RunStats& stats, const FetchReport* fetch,
+                     const std::vector<HostReport>& hosts) {
   const bool text = config.summary == SummaryWhen::kAlways ||
                     (config.summary == SummaryWhen::kAuto && isatty(STDERR_FILENO));
   if (text) {
     std::string summary = summary_text(stats);
     if (fetch) summary += fetch->text(stats.wall());
+    summary += hosts_text(hosts);
     std::fputs(summary.c_str(), stderr);
   }
   if (!config.summary_json) return;
   const std::string mode = config.mode == DispatchMode::kBatch ? "batch" : "pool";
   std::string json = summary_json(stats, mode);
   if (fetch) json.insert(json.size() - 1, ", \"fetch\": " + fetch->json(stats.wall()));
+  if (!hosts.empty()) json.insert(json.size() - 1, ", \"hosts\": " + hosts_json(hosts));
   write_json(*config.summary_json, json);
+}
+
+// With -S: each host's workers (N/, else -j); without: -j on this machine.
+std::vector<int> host_workers(const RunConfig& config) {
+  std::vector<int> workers;
+  for (const SshLogin& host : config.hosts) {
+    workers.push_back(host.workers != 0 ? host.workers : config.jobs);
+  }
+  return workers;
+}
+
+int total_workers(const RunConfig& config) {
+  if (config.hosts.empty()) return config.jobs;
+  int total = 0;
+  for (const int n : host_workers(config)) total += n;
+  return total;
 }
 
 SchedulerOptions scheduler_options(const RunConfig& config, uint64_t max_keep_order_window) {
   SchedulerOptions options;
-  options.workers = config.jobs;
+  options.workers = total_workers(config);
+  if (!config.hosts.empty()) options.worker_groups = interleave_groups(host_workers(config));
   options.mode = config.mode;
   options.retry = config.retry;
   options.timeout = config.timeout;
@@ -349,8 +385,9 @@ SchedulerOptions scheduler_options(const RunConfig& config, uint64_t max_keep_or
   options.halt = config.halt;
   // Bounds what -k holds back: a few times the workers, at least 1024 jobs.
   if (config.keep_order) {
-    options.keep_order_window = std::min(std::max<uint64_t>(1024, 4ULL * config.jobs),
-                                         std::max<uint64_t>(max_keep_order_window, config.jobs));
+    const auto workers = static_cast<uint64_t>(options.workers);
+    options.keep_order_window = std::min(std::max<uint64_t>(1024, 4 * workers),
+                                         std::max<uint64_t>(max_keep_order_window, workers));
   }
   return options;
 }
@@ -390,14 +427,15 @@ uint64_t fit_descriptors(RunConfig& config) {
       static_cast<rlim_t>(std::count_if(config.sources.begin(), config.sources.end(),
                                         [](const auto& s) { return s.file.has_value(); }));
   const rlim_t base = open_descriptors() + files + kReservedDescriptors;
-  const rlim_t needed = base + per_job * static_cast<rlim_t>(config.jobs);
+  // With -S, every host's workers run local processes (ssh clients) too.
+  const rlim_t needed = base + per_job * static_cast<rlim_t>(total_workers(config));
   if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < needed) {
     rlimit raised = limit;
     raised.rlim_cur = limit.rlim_max == RLIM_INFINITY ? needed : std::min(needed, limit.rlim_max);
     if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
   }
   if (limit.rlim_cur == RLIM_INFINITY) return UINT64_MAX;
-  if (limit.rlim_cur < needed) {
+  if (limit.rlim_cur < needed && config.hosts.empty()) {
     const rlim_t room = limit.rlim_cur > base ? (limit.rlim_cur - base) / per_job : 0;
     const int jobs = static_cast<int>(std::max<rlim_t>(1, room));
     std::fputs(fmt::format("taskpool: warning: only enough file descriptors (ulimit -n: {}) for "
@@ -408,7 +446,7 @@ uint64_t fit_descriptors(RunConfig& config) {
                stderr);
     config.jobs = jobs;
   }
-  const rlim_t used = base + per_job * static_cast<rlim_t>(config.jobs);
+  const rlim_t used = base + per_job * static_cast<rlim_t>(total_workers(config));
   return limit.rlim_cur > used ? (limit.rlim_cur - used) / 2 : 0;
 }
 
@@ -435,7 +473,7 @@ std::optional<RecordGrouper::Options> grouping(const RunConfig& config,
   if (!config.positional) {
     options.max_length = std::min(kMaxArgument, config.max_chars.value_or(SIZE_MAX));
     options.max_exec_bytes = max_exec_bytes();
-    const WorkerId widest = config.jobs;
+    const WorkerId widest = total_workers(config);
     // A copy: the reader thread may outlive run() when it is stuck reading a terminal.
     options.length = [command, widest](const Record& record, bool first) -> RecordGrouper::Measure {
       if (!first) return {command.added_length(record), command.added_words(record)};
@@ -444,7 +482,9 @@ std::optional<RecordGrouper::Options> grouping(const RunConfig& config,
       return {c.line.size() + 1, c.argv.empty() ? 3 : c.argv.size()};
     };
   }
-  if (config.fill != RunConfig::Fill::kNone) options.spread_over = static_cast<size_t>(config.jobs);
+  if (config.fill != RunConfig::Fill::kNone) {
+    options.spread_over = static_cast<size_t>(total_workers(config));
+  }
   return options;
 }
 
@@ -467,7 +507,8 @@ int run_compare(const RunConfig& config, const CommandTemplate& command, const s
   for (int i = 0; i < 2; ++i) {
     Reporter reporter(nullptr, nullptr);
     if (config.timeline) {
-      timelines.emplace_back(i == 0 ? "batch mode" : "pool mode", config.jobs, clock.now());
+      timelines.emplace_back(i == 0 ? "batch mode" : "pool mode", total_workers(config),
+                             clock.now());
       reporter.set_timeline(&timelines.back());
     }
     ProcessExecutorOptions exec_options;
@@ -595,6 +636,16 @@ int run(const RunConfig& config, uint64_t max_keep_order_window) {
   SteadyClock clock;
   std::unique_ptr<Executor> executor;
   const ProcessExecutor* processes = nullptr;  // when jobs are commands
+  HostExecutor* remote_executor = nullptr;     // set when jobs run on other machines
+  const bool remote = std::ranges::any_of(config.hosts, [](const SshLogin& h) { return !h.local; });
+  if (!config.hosts.empty()) {
+    std::vector<std::string> host_of_worker;
+    for (const int host : options.worker_groups) {
+      host_of_worker.push_back(config.hosts[static_cast<size_t>(host)].text);
+    }
+    reporter.set_hosts(options.worker_groups, config.hosts.size());
+    if (joblog) joblog->set_hosts(host_of_worker);
+  }
   FetchCommands fetch_commands;
   FetchReport fetch_report;
   if (config.fetch) reporter.set_fetch(&fetch_report, &fetch_commands);
@@ -623,9 +674,24 @@ int run(const RunConfig& config, uint64_t max_keep_order_window) {
         reporter.lines(worker, stream, data);
       };
     }
-    auto process_executor = std::make_unique<ProcessExecutor>(std::move(process), mask);
-    processes = process_executor.get();
-    executor = std::move(process_executor);
+    if (remote) {
+      HostExecutorOptions hosts;
+      hosts.hosts = config.hosts;
+      hosts.worker_host = options.worker_groups;
+      hosts.ssh = config.ssh;
+      hosts.process = std::move(process);
+      hosts.on_host_down = [&](const SshLogin& host, const std::string& reason) {
+        reporter.host_down(host, reason);
+      };
+      auto host_executor = std::make_unique<HostExecutor>(std::move(hosts), mask);
+      remote_executor = host_executor.get();
+      processes = &host_executor->processes();
+      executor = std::move(host_executor);
+    } else {
+      auto process_executor = std::make_unique<ProcessExecutor>(std::move(process), mask);
+      processes = process_executor.get();
+      executor = std::move(process_executor);
+    }
   }
   // Output that cannot be kept (no room for a temporary file) stops the run as an output error.
   const auto check_output = [&] {
@@ -657,8 +723,8 @@ int run(const RunConfig& config, uint64_t max_keep_order_window) {
   }
   std::optional<Timeline> timeline;
   if (config.timeline) {
-    timeline.emplace(config.mode == DispatchMode::kBatch ? "batch mode" : "pool mode", config.jobs,
-                     clock.now());
+    timeline.emplace(config.mode == DispatchMode::kBatch ? "batch mode" : "pool mode",
+                     total_workers(config), clock.now());
     reporter.set_timeline(&*timeline);
   }
   auto build = [&](const Job& job, WorkerId worker) {
@@ -674,6 +740,21 @@ int run(const RunConfig& config, uint64_t max_keep_order_window) {
   reporter.finish_progress();
 
   reader_stop.stop();
+  std::vector<HostReport> host_reports;
+  if (remote_executor != nullptr) {
+    const std::vector<int> workers = host_workers(config);
+    for (size_t h = 0; h < config.hosts.size(); ++h) {
+      HostReport& report = host_reports.emplace_back();
+      report.host = config.hosts[h].text;
+      report.workers = workers[h];
+      report.jobs = reporter.host_jobs()[h];
+      for (const auto& down : remote_executor->down_hosts()) {
+        if (down.host != report.host) continue;
+        report.down = true;
+        report.reason = down.reason;
+      }
+    }
+  }
   executor.reset();
 
   if (reporter.broken_pipe()) {
@@ -689,7 +770,13 @@ int run(const RunConfig& config, uint64_t max_keep_order_window) {
     timeline->finish(stats.end);
     write_timeline(*config.timeline, {&*timeline});
   }
-  if (!config.dry_run) write_summaries(config, stats, config.fetch ? &fetch_report : nullptr);
+  if (stats.stop_cause == StopCause::kNoWorkers) {
+    std::fprintf(stderr, "taskpool: every host is down; %llu jobs were not run\n",
+                 static_cast<unsigned long long>(stats.not_started));
+  }
+  if (!config.dry_run) {
+    write_summaries(config, stats, config.fetch ? &fetch_report : nullptr, host_reports);
+  }
   if (reader->done && !reader->error.empty()) {
     std::fprintf(stderr, "taskpool: %s\n", reader->error.c_str());
     return kUsageStatus;

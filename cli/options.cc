@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "cli/printer.h"
+#include "core/command.h"
 #include "core/error.h"
 #include "core/parse.h"
 
@@ -309,6 +310,27 @@ ParseOutcome parse_command_line(int argc, char** argv) {
       ->type_name("BYTES")
       ->group(fetch);
 
+  const char* remote = "Many machines (ssh)";
+  std::vector<std::string> sshlogins, sshloginfiles;
+  std::string ssh;
+  app.add_option("-S,--sshlogin", sshlogins,
+                 "Run jobs on these hosts: [N/][user@]host[:port],... (':' is this machine; "
+                 "N/ its workers, else -j each)")
+      ->type_name("HOSTS")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->allow_extra_args(false)
+      ->group(remote);
+  app.add_option("--sshloginfile,--slf", sshloginfiles, "Read hosts from FILE, one a line")
+      ->type_name("FILE")
+      ->expected(1)
+      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+      ->allow_extra_args(false)
+      ->group(remote);
+  app.add_option("--ssh", ssh, "The ssh command that reaches the hosts (default: ssh)")
+      ->type_name("CMD")
+      ->group(remote);
+
   const char* output = "Output";
   app.add_flag("-k,--keep-order", config.keep_order, "Print output in input order")->group(output);
   app.add_flag("--line-buffer,--lb", config.line_buffer, "Print whole lines as they arrive")
@@ -400,6 +422,32 @@ ParseOutcome parse_command_line(int argc, char** argv) {
         throw UsageError("--fetch downloads one URL per job; -n, -N, -L, -X and -m do not apply");
       }
       if (config.output_dir.empty()) throw UsageError("-o/--output-dir: the directory is empty");
+    }
+    for (const std::string& list : sshlogins) {
+      for (SshLogin& login : parse_sshlogins("-S/--sshlogin", list)) {
+        config.hosts.push_back(std::move(login));
+      }
+    }
+    for (const std::string& file : sshloginfiles) {
+      for (SshLogin& login : read_sshlogin_file(file)) config.hosts.push_back(std::move(login));
+    }
+    config.hosts = without_duplicates(std::move(config.hosts));
+    if (app.count("--ssh") > 0) {
+      if (config.hosts.empty()) throw UsageError("--ssh is for -S/--sshlogin or --sshloginfile");
+      auto words = split_simple_command(ssh);
+      if (!words || words->empty()) {
+        throw UsageError("--ssh: '" + ssh +
+                         "' is not a plain command with options (no shell syntax; a wrapper "
+                         "script or ~/.ssh/config can do more)");
+      }
+      config.ssh = std::move(*words);
+    }
+    if (!config.hosts.empty() && config.fetch) {
+      throw UsageError(
+          "--fetch downloads on this machine; -S/--sshlogin and --sshloginfile do not apply");
+    }
+    if (!config.hosts.empty() && config.compare) {
+      throw UsageError("--compare runs on this machine; leave out -S/--sshlogin");
     }
     const int counts = (max_args.empty() ? 0 : 1) + (max_replace_args.empty() ? 0 : 1) +
                        (max_lines.empty() ? 0 : 1);

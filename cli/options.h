@@ -7,6 +7,7 @@
 
 #include "core/policy.h"
 #include "core/scheduler.h"
+#include "tasks/sshlogin.h"
 
 namespace taskpool {
 
@@ -56,6 +57,10 @@ struct RunConfig {
   Duration connect_timeout{0};
   long max_per_host = 0;
   long long limit_rate = 0;
+  // -S/--sshlogin and --sshloginfile: the hosts to run on (empty: this machine alone), and
+  // --ssh, the ssh command as words.
+  std::vector<SshLogin> hosts;
+  std::vector<std::string> ssh = {"ssh"};
   bool progress = false;  // --progress, --bar, --eta
   bool eta = false;
   Duration progress_interval = std::chrono::seconds(30);

@@ -15,6 +15,55 @@ std::string human_duration(Duration d) {
   return fmt::format("{}h {:02}m", total / 3600, (total % 3600) / 60);
 }
 
+std::string json_string(std::string_view text) {
+  std::string out = "\"";
+  for (const char c : text) {
+    switch (c) {
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      default:
+        if (static_cast<unsigned char>(c) < 0x20) {
+          out += fmt::format("\\u{:04x}", static_cast<unsigned char>(c));
+        } else {
+          out += c;
+        }
+    }
+  }
+  return out + "\"";
+}
+
+std::string hosts_text(const std::vector<HostReport>& hosts) {
+  std::string out;
+  for (const HostReport& h : hosts) {
+    out += fmt::format("  host      {}: {} worker{}, {} job{}", h.host, h.workers,
+                       h.workers == 1 ? "" : "s", h.jobs, h.jobs == 1 ? "" : "s");
+    if (h.down) out += fmt::format(", down: {}", h.reason);
+    out += '\n';
+  }
+  return out;
+}
+
+std::string hosts_json(const std::vector<HostReport>& hosts) {
+  std::string out = "[";
+  for (const HostReport& h : hosts) {
+    if (out.size() > 1) out += ", ";
+    out += fmt::format(R"({{"host": {}, "workers": {}, "jobs": {}, "down": {}, "reason": {}}})",
+                       json_string(h.host), h.workers, h.jobs, h.down ? "true" : "false",
+                       h.down ? json_string(h.reason) : "null");
+  }
+  return out + "]";
+}
+
 std::string summary_text(const RunStats& stats) {
   std::string out = fmt::format("taskpool: {} jobs, {} succeeded, {} failed", stats.jobs,
                                 stats.succeeded, stats.failed);
@@ -36,6 +85,9 @@ std::string summary_text(const RunStats& stats) {
       break;
     case StopCause::kHalt:
       out += "  stopped   the --halt condition was met\n";
+      break;
+    case StopCause::kNoWorkers:
+      out += "  stopped   every host is down\n";
       break;
   }
   const Histogram& h = stats.latency;
@@ -62,6 +114,8 @@ std::string_view stop_cause_json(StopCause cause) {
       return "\"deadline\"";
     case StopCause::kHalt:
       return "\"halt\"";
+    case StopCause::kNoWorkers:
+      return "\"hosts_down\"";
   }
   return "null";
 }

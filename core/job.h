@@ -54,6 +54,12 @@ struct Completion {
   // side asked for this delay before trying again (Retry-After).
   bool permanent = false;
   std::optional<Duration> retry_after;
+  // Set by executors whose workers can be lost together (the workers of one remote host):
+  // `lost_worker`: the worker's group is gone, start nothing on any of its workers again.
+  // `never_ran`: the attempt did not begin (its host was down or went down before it ran), so
+  // the job waits for another worker and the attempt does not count.
+  bool lost_worker = false;
+  bool never_ran = false;
   int http_status = 0;  // downloads: the last HTTP status, 0 when none
   uint64_t stdout_bytes = 0;
   uint64_t stderr_bytes = 0;

@@ -17,6 +17,20 @@ std::function<double()> default_random() {
 
 }  // namespace
 
+std::vector<int> interleave_groups(const std::vector<int>& sizes) {
+  std::vector<int> groups;
+  std::vector<int> left = sizes;
+  for (bool more = true; more;) {
+    more = false;
+    for (size_t g = 0; g < left.size(); ++g) {
+      if (left[g] <= 0) continue;
+      groups.push_back(static_cast<int>(g));
+      more = --left[g] > 0 || more;
+    }
+  }
+  return groups;
+}
+
 Scheduler::Scheduler(SchedulerOptions options, Clock& clock, Executor& executor, JobSource& source,
                      CommandBuilder build, RunObserver& observer, StopCheck stop_check)
     : options_(std::move(options)),
@@ -37,6 +51,12 @@ Scheduler::Scheduler(SchedulerOptions options, Clock& clock, Executor& executor,
   // failing into the retry queue without bound.
   max_waiting_ = std::max<size_t>(64, 4 * static_cast<size_t>(options_.workers));
   running_.resize(static_cast<size_t>(options_.workers));
+  if (options_.worker_groups.empty()) {
+    options_.worker_groups.assign(static_cast<size_t>(options_.workers), 0);
+  }
+  assert(options_.worker_groups.size() == static_cast<size_t>(options_.workers));
+  group_down_.assign(static_cast<size_t>(std::ranges::max(options_.worker_groups)) + 1, false);
+  live_workers_ = options_.workers;
   for (WorkerId w = options_.workers; w >= 1; --w) free_workers_.push_back(w);
   std::make_heap(free_workers_.begin(), free_workers_.end(), std::greater<>());
 }
@@ -60,6 +80,11 @@ RunStats Scheduler::run() {
     if (stop_ == StopRequest::kNone) start_ready_jobs(now);
     const bool nothing_left = input_done_ && ready_.empty() && waiting_.empty();
     if (running_count_ == 0 && (nothing_left || stop_ != StopRequest::kNone)) break;
+    if (running_count_ == 0 && live_workers_ == 0) {
+      // Every group is lost: what is left can run nowhere.
+      if (jobs_left()) stats_.stop_cause = StopCause::kNoWorkers;
+      break;
+    }
     for (Completion& completion : executor_.wait(next_wakeup())) handle(std::move(completion));
   }
   // Jobs still waiting for a retry end with the attempt that failed last.
@@ -125,7 +150,7 @@ void Scheduler::start_ready_jobs(TimePoint now) {
   if (options_.mode == DispatchMode::kBatch && batch_left_ == 0) {
     // A batch starts only when the previous one has wholly ended, and only full (but the last).
     if (running_count_ != 0) return;
-    const auto workers = static_cast<size_t>(options_.workers);
+    const auto workers = static_cast<size_t>(live_workers_);
     const auto due = static_cast<size_t>(std::count_if(
         waiting_.begin(), waiting_.end(), [&](const Waiting& w) { return w.due <= now; }));
     while (ready_.size() + due < workers && waiting_.size() < max_waiting_ && pull_one()) {
@@ -206,8 +231,13 @@ void Scheduler::handle(Completion completion) {
   Running done = std::move(*slot);
   slot.reset();
   --running_count_;
-  free_workers_.push_back(done.attempt.worker);
-  std::push_heap(free_workers_.begin(), free_workers_.end(), std::greater<>());
+  const int group = options_.worker_groups[static_cast<size_t>(done.attempt.worker - 1)];
+  if (completion.lost_worker) retire_group(group);
+  if (!group_down_[static_cast<size_t>(group)]) {
+    free_workers_.push_back(done.attempt.worker);
+    std::push_heap(free_workers_.begin(), free_workers_.end(), std::greater<>());
+  }
+  if (completion.never_ran) return return_job(std::move(done), std::move(completion));
 
   ++stats_.attempts;
   if (completion.started) stats_.busy += completion.runtime();
@@ -238,6 +268,36 @@ void Scheduler::handle(Completion completion) {
                              done.first_start, std::move(completion), std::move(done.attempt)});
   std::push_heap(waiting_.begin(), waiting_.end(), LaterFirst());
 }
+
+void Scheduler::retire_group(int group) {
+  if (group_down_[static_cast<size_t>(group)]) return;
+  group_down_[static_cast<size_t>(group)] = true;
+  stats_.lost_groups.push_back(group);
+  live_workers_ -= static_cast<int>(std::ranges::count(options_.worker_groups, group));
+  std::erase_if(free_workers_, [&](WorkerId w) {
+    return options_.worker_groups[static_cast<size_t>(w - 1)] == group;
+  });
+  std::make_heap(free_workers_.begin(), free_workers_.end(), std::greater<>());
+  // A batch waits for workers that are gone no more.
+  batch_left_ = std::min(batch_left_, static_cast<size_t>(live_workers_));
+}
+
+void Scheduler::return_job(Running done, Completion completion) {
+  observer_.on_returned(done.job, done.attempt, completion);
+  if (done.attempt.number == 1) {
+    // Never tried anywhere: back to the head of the line, as if it had not been started.
+    ready_.push_front(std::move(done.job));
+    return;
+  }
+  // A retry that never ran: due again at once, and if the run ends first, it fails as this.
+  completion.stdout_data.reset();
+  completion.stderr_data.reset();
+  waiting_.push_back(Waiting{clock_.now(), std::move(done.job), done.attempt.number,
+                             done.first_start, std::move(completion), std::move(done.attempt)});
+  std::push_heap(waiting_.begin(), waiting_.end(), LaterFirst());
+}
+
+bool Scheduler::jobs_left() { return !ready_.empty() || !waiting_.empty() || pull_one(); }
 
 void Scheduler::finish_job(const Job& job, const Attempt& attempt, Completion& completion,
                            TimePoint first_start) {

@@ -44,6 +44,10 @@ class RunObserver {
   // The job's last attempt ended; `completion` (with its output) may be moved from.
   virtual void on_job_end(const Job& /*job*/, const Attempt& /*attempt*/,
                           Completion& /*completion*/) {}
+  // An attempt came back without having run (`never_ran`: its host was down); the job waits for
+  // another worker.
+  virtual void on_returned(const Job& /*job*/, const Attempt& /*attempt*/,
+                           const Completion& /*completion*/) {}
   // Every SchedulerOptions::tick_interval, whatever else happens (progress reports).
   virtual void on_tick(TimePoint /*now*/) {}
 };
@@ -74,9 +78,18 @@ struct SchedulerOptions {
   std::function<bool(uint64_t)> skip;
   // How often RunObserver::on_tick is called; 0: never.
   Duration tick_interval{0};
+  // Worker groups: worker_groups[w - 1] is the group of worker w (a group is, say, one remote
+  // host's workers). A completion with `lost_worker` retires its worker's whole group: nothing
+  // starts on it again. Empty: all workers are one group. See interleave_groups.
+  std::vector<int> worker_groups;
   // Uniform in [0, 1), for backoff jitter. Default: a generator seeded from the clock.
   std::function<double()> random;
 };
+
+// Worker groups for SchedulerOptions::worker_groups from the groups' sizes, taken in turn (group
+// 0's first worker, group 1's first, ..., group 0's second, ...) so that the lowest free worker,
+// which starts next, spreads jobs over the groups. Returns one group index per worker.
+std::vector<int> interleave_groups(const std::vector<int>& sizes);
 
 // Runs jobs until the source ends (or a stop), then returns the statistics.
 // Not thread-safe; run() is called once.
@@ -129,6 +142,9 @@ class Scheduler {
   void check_halt(const Completion& completion);
   void mark_ended(uint64_t seq);
   void apply_stop(StopRequest request, StopCause cause);
+  void retire_group(int group);
+  void return_job(Running done, Completion completion);
+  bool jobs_left();
   TimePoint next_wakeup() const;
 
   SchedulerOptions options_;
@@ -142,6 +158,8 @@ class Scheduler {
   RunStats stats_;
   std::vector<std::optional<Running>> running_;  // index: worker - 1
   size_t running_count_ = 0;
+  std::vector<bool> group_down_;        // index: group
+  int live_workers_ = 0;                // workers whose group is not down
   std::vector<WorkerId> free_workers_;  // a min-heap: the lowest free worker starts next
   std::deque<Job> ready_;               // pulled from the source, not yet started
   std::vector<Waiting> waiting_;        // a min-heap on (due, seq), ordered by LaterFirst
@@ -153,9 +171,8 @@ class Scheduler {
   std::optional<TokenBucket> bucket_;
   TimePoint wake_at_ = kNever;  // when start_ready_jobs can start something it could not now
   TimePoint next_tick_ = kNever;
-  size_t batch_left_ = 0;
-  bool halt_counts_failures_ = false;  // the exit status is the count of failed jobs       // batch
-                                       // mode: attempts of the current batch not started yet
+  size_t batch_left_ = 0;              // batch mode: attempts of the current batch not started yet
+  bool halt_counts_failures_ = false;  // the exit status is the count of failed jobs
   // --keep-order bookkeeping: the lowest job not yet ended, and which jobs above it have ended.
   uint64_t lowest_unfinished_ = 1;
   std::deque<bool> ended_window_;  // ended_window_[s - lowest_unfinished_]

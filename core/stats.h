@@ -4,13 +4,15 @@
 #include <array>
 #include <cstdint>
 #include <optional>
+#include <vector>
 
 #include "core/time.h"
 
 namespace taskpool {
 
 // Why a run ended before its input did.
-enum class StopCause { kNone, kSignal, kDeadline, kHalt };
+// kNoWorkers: every worker group was lost (every host is down) while jobs were left.
+enum class StopCause { kNone, kSignal, kDeadline, kHalt, kNoWorkers };
 
 // A log-bucketed histogram of durations: exact below 16 µs, then 16 buckets per power of two up
 // to about 25 days, so a percentile (the middle of its bucket) is within 3.2 % of the true value.
@@ -57,6 +59,8 @@ struct RunStats {
   // Set when --halt decided the exit status (GNU parallel's rules); otherwise the caller derives
   // it from the counts.
   std::optional<int> halt_exit_status;
+  // Worker groups (hosts) lost during the run, in the order they were lost.
+  std::vector<int> lost_groups;
 
   Duration wall() const { return end - start; }
   double jobs_per_second() const;

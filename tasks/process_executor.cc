@@ -359,7 +359,9 @@ ProcessExecutor::~ProcessExecutor() {
   ::close(dev_null_fd_);
 }
 
-void ProcessExecutor::start(const Attempt& attempt) {
+void ProcessExecutor::start(const Attempt& attempt) { start(attempt, dev_null_fd_); }
+
+void ProcessExecutor::start(const Attempt& attempt, int stdin_fd) {
   auto child = std::make_unique<Child>();
   Completion& completion = child->completion;
   completion.worker = attempt.worker;
@@ -395,7 +397,7 @@ void ProcessExecutor::start(const Attempt& attempt) {
   Pipe out;
   Pipe err;
   FileActions actions;
-  actions.dup2(dev_null_fd_, STDIN_FILENO);
+  actions.dup2(stdin_fd, STDIN_FILENO);
   if (options_.output == OutputMode::kDiscard) {
     actions.dup2(dev_null_fd_, STDOUT_FILENO);
     actions.dup2(dev_null_fd_, STDERR_FILENO);

@@ -51,6 +51,9 @@ class ProcessExecutor final : public Executor {
   ProcessExecutor& operator=(const ProcessExecutor&) = delete;
 
   void start(const Attempt& attempt) override;
+  // As start(), with `stdin_fd` as the child's standard input instead of /dev/null (the caller
+  // keeps its descriptor; the child gets a copy).
+  void start(const Attempt& attempt, int stdin_fd);
   void cancel(WorkerId worker, CancelMode mode) override;
   std::vector<Completion> wait(TimePoint deadline) override;
   void wake() override;

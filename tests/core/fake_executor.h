@@ -35,6 +35,8 @@ struct StartEvent {
 struct Outcome {
   Duration duration = std::chrono::seconds(1);
   int exit_status = 0;
+  bool lost_worker = false;  // the worker's group (host) is gone
+  bool never_ran = false;    // the attempt did not begin
 };
 
 class FakeExecutor final : public Executor {
@@ -44,9 +46,15 @@ class FakeExecutor final : public Executor {
       : clock_(clock), script_(std::move(script)) {}
 
   void start(const Attempt& attempt) override {
-    const Outcome outcome = script_(attempt.seq, attempt.number);
-    running_[attempt.worker] =
-        Run{attempt.seq, clock_.now(), clock_.now() + outcome.duration, outcome.exit_status, false};
+    Outcome outcome = script_(attempt.seq, attempt.number);
+    if (on_worker) on_worker(attempt.worker, outcome);
+    running_[attempt.worker] = Run{attempt.seq,
+                                   clock_.now(),
+                                   clock_.now() + outcome.duration,
+                                   outcome.exit_status,
+                                   0,
+                                   outcome.lost_worker,
+                                   outcome.never_ran};
     starts.push_back(
         {attempt.seq, attempt.number, attempt.worker, clock_.now(), attempt.command.line});
     max_running = std::max(max_running, running_.size());
@@ -93,6 +101,9 @@ class FakeExecutor final : public Executor {
       c.end = it->second.end;
       c.exit_status = it->second.signal ? 0 : it->second.exit_status;
       c.signal = it->second.signal;
+      c.lost_worker = it->second.lost_worker;
+      c.never_ran = it->second.never_ran;
+      if (c.never_ran) c.started = false;
       done.push_back(std::move(c));
       it = running_.erase(it);
     }
@@ -108,6 +119,8 @@ class FakeExecutor final : public Executor {
   size_t max_running = 0;
   std::optional<TimePoint> interrupt_at;
   int waits = 0;
+  // Called after the script, with the worker the attempt got: lets a test fail a host.
+  std::function<void(WorkerId, Outcome&)> on_worker;
 
  private:
   struct Run {
@@ -116,6 +129,8 @@ class FakeExecutor final : public Executor {
     TimePoint end;
     int exit_status;
     int signal;
+    bool lost_worker;
+    bool never_ran;
   };
   FakeClock& clock_;
   std::function<Outcome(uint64_t, int)> script_;

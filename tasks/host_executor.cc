@@ -1,0 +1,477 @@
+#include "tasks/host_executor.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <thread>
+#include <utility>
+
+#include "core/error.h"
+#include "core/shell_quote.h"
+#include "tasks/program_path.h"
+
+namespace taskpool {
+
+namespace {
+
+using namespace std::chrono_literals;
+
+// How long an ssh client's 255 waits for its master to end before it counts as the command's
+// own status. The master ends first when a connection dies (its clients notice because it
+// closed their sockets), so this is only a margin for the order in which the two are reaped.
+constexpr Duration kVerdictDelay = 500ms;
+// While a master connects: how often to look for its control socket.
+constexpr Duration kConnectPoll = 10ms;
+// A master that has made no control socket by then will not (ControlPath none in --ssh or the
+// ssh config, a prompt nobody answers): its host is given up.
+constexpr Duration kConnectLimit = 60s;
+// After "KILL" went to the host: how long the local ssh client gets to end before it is killed
+// here (the connection may be hung).
+constexpr Duration kLocalKillDelay = 1s;
+
+// Runs "$1" (the command line) in a process group of its own and passes on what the channel
+// asks: "TERM" or "KILL" lines become that signal to the group; the channel's end becomes
+// SIGTERM, then SIGKILL two seconds later. Exits with the command's status (128 + N when a
+// signal killed it, and then what is left of its group is killed). One line, for any login shell
+// that reads POSIX quoting; `wait` is silenced, or dash reports "Terminated" on the job's stderr.
+constexpr const char* kWrapper =
+    "exec 3<&0 </dev/null; "
+    "if command -v setsid >/dev/null 2>&1; then setsid /bin/sh -c \"$1\" 3<&- & "
+    "else /bin/sh -c \"$1\" 3<&- & fi; p=$!; "
+    "( while IFS= read -r m; do case $m in TERM|KILL) "
+    "kill -s \"$m\" -- \"-$p\" 2>/dev/null || kill -s \"$m\" \"$p\" 2>/dev/null;; esac; done; "
+    "trap \"\" TERM; kill -s TERM -- \"-$p\" 2>/dev/null || kill -s TERM \"$p\" 2>/dev/null; "
+    "sleep 2; kill -s KILL -- \"-$p\" 2>/dev/null || kill -s KILL \"$p\" 2>/dev/null "
+    ") <&3 >/dev/null 2>&1 & w=$!; exec 3<&-; "
+    "wait \"$p\" 2>/dev/null; s=$?; kill \"$w\" 2>/dev/null; "
+    "[ \"$s\" -gt 128 ] && kill -s KILL -- \"-$p\" 2>/dev/null; exit \"$s\"";
+
+TimePoint now() { return std::chrono::steady_clock::now(); }
+
+// Where the private directory goes: $TMPDIR when its path leaves room for a Unix socket's name
+// (108 bytes, with ssh's temporary suffix), else /tmp.
+std::string temp_root() {
+  const char* dir = std::getenv("TMPDIR");
+  if (dir != nullptr && *dir == '/' && std::strlen(dir) <= 48) return dir;
+  return "/tmp";
+}
+
+// The last line ssh wrote to its log that says something.
+std::string last_words(const std::string& path) {
+  std::string text;
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return {};
+  char buffer[4096];
+  for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) != 0;) {
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;
+    text.append(buffer, static_cast<size_t>(n));
+    if (text.size() > 65536) text.erase(0, text.size() - 4096);
+  }
+  ::close(fd);
+  std::string last;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string line = text.substr(start, end - start);
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    if (!line.empty()) last = line;
+    start = end + 1;
+  }
+  return last;
+}
+
+Completion not_run(WorkerId worker, bool lost, std::string error) {
+  Completion c;
+  c.worker = worker;
+  c.started = false;
+  c.exit_status = 255;
+  c.never_ran = true;
+  c.lost_worker = lost;
+  c.error = std::move(error);
+  c.start = c.end = now();
+  return c;
+}
+
+std::vector<std::string> login_args(const SshLogin& login) {
+  std::vector<std::string> args;
+  if (!login.user.empty()) args.insert(args.end(), {"-l", login.user});
+  if (login.port != 0) args.insert(args.end(), {"-p", std::to_string(login.port)});
+  args.push_back(login.host);
+  return args;
+}
+
+}  // namespace
+
+std::string remote_command(const std::string& line) {
+  return "/bin/sh -c " + shell_quote(kWrapper) + " sh " + shell_quote(line);
+}
+
+struct HostExecutor::Connection {
+  std::string socket;
+  std::string log;  // the master's stderr
+  pid_t pid = -1;   // the master; -1 before it starts and once it is reaped
+  TimePoint started{};
+  bool ready = false;
+  bool ended = false;
+  bool given_up = false;  // no socket within kConnectLimit
+};
+
+struct HostExecutor::Host {
+  SshLogin login;
+  std::vector<Connection> connections;
+  bool down = false;
+  std::string reason;
+};
+
+struct HostExecutor::Remote {
+  Attempt attempt;  // as the scheduler gave it
+  int host = 0;
+  int connection = 0;
+  bool spawned = false;
+  int control = -1;  // the write end of the ssh client's stdin: "TERM" and "KILL" go there
+  bool cancelled = false;
+  TimePoint local_kill_at = kNever;
+
+  Remote() = default;
+  Remote(const Remote&) = delete;
+  Remote& operator=(const Remote&) = delete;
+  ~Remote() { close_control(); }
+  void close_control() {
+    if (control >= 0) ::close(control);
+    control = -1;
+  }
+};
+
+HostExecutor::HostExecutor(HostExecutorOptions options, const sigset_t& original_mask)
+    : options_(std::move(options)), original_mask_(original_mask) {
+  const char* path_env = std::getenv("PATH");
+  ProgramPath programs(path_env != nullptr ? path_env : "/usr/bin:/bin");
+  if (options_.ssh.empty()) throw Error("--ssh: the ssh command is empty");
+  const auto ssh = programs.resolve(options_.ssh.front());
+  if (!ssh) throw Error("--ssh: '" + options_.ssh.front() + "': command not found");
+  ssh_path_ = *ssh;
+
+  std::vector<int> workers(options_.hosts.size(), 0);
+  for (const int host : options_.worker_host) {
+    worker_connection_.push_back(workers.at(static_cast<size_t>(host))++ / kSessionsPerConnection);
+  }
+  const bool remote =
+      std::ranges::any_of(options_.hosts, [](const SshLogin& h) { return !h.local; });
+  if (remote) {
+    std::string pattern = temp_root() + "/taskpool-ssh-XXXXXX";
+    if (mkdtemp(pattern.data()) == nullptr) {
+      throw system_error("cannot make a private directory for ssh's control sockets in " +
+                         temp_root());
+    }
+    directory_ = pattern;
+  }
+  for (size_t h = 0; h < options_.hosts.size(); ++h) {
+    auto host = std::make_unique<Host>();
+    host->login = options_.hosts[h];
+    if (!host->login.local) {
+      const int count = (workers[h] + kSessionsPerConnection - 1) / kSessionsPerConnection;
+      for (int c = 0; c < count; ++c) {
+        Connection& connection = host->connections.emplace_back();
+        connection.socket = fmt::format("{}/h{}c{}", directory_, h, c);
+        connection.log = connection.socket + ".log";
+      }
+    }
+    hosts_.push_back(std::move(host));
+  }
+  processes_ = std::make_unique<ProcessExecutor>(options_.process, original_mask_);
+  // Every connection at once: a slow or dead host delays only its own jobs.
+  for (auto& host : hosts_) {
+    for (Connection& connection : host->connections) start_master(*host, connection);
+  }
+}
+
+HostExecutor::~HostExecutor() {
+  processes_.reset();  // kills and reaps the ssh clients and local jobs still running
+  for (auto& host : hosts_) {
+    for (Connection& connection : host->connections) {
+      if (connection.pid > 0) kill(connection.pid, SIGTERM);
+    }
+  }
+  const TimePoint give_up = now() + 2s;
+  for (auto& host : hosts_) {
+    for (Connection& connection : host->connections) {
+      while (connection.pid > 0) {
+        int status;
+        const pid_t reaped = waitpid(connection.pid, &status, WNOHANG);
+        if (reaped == connection.pid || (reaped < 0 && errno != EINTR)) {
+          connection.pid = -1;
+        } else if (now() >= give_up) {
+          kill(connection.pid, SIGKILL);
+          while (waitpid(connection.pid, &status, 0) < 0 && errno == EINTR) {
+          }
+          connection.pid = -1;
+        } else {
+          std::this_thread::sleep_for(5ms);
+        }
+      }
+      ::unlink(connection.socket.c_str());
+      ::unlink(connection.log.c_str());
+    }
+  }
+  if (!directory_.empty()) ::rmdir(directory_.c_str());
+}
+
+void HostExecutor::start_master(Host& host, Connection& connection) {
+  std::vector<std::string> argv = options_.ssh;
+  argv[0] = ssh_path_;
+  // The user's --ssh options come first, and ssh keeps the first value it gets for an option.
+  for (const char* arg : {"-M", "-N", "-S"}) argv.emplace_back(arg);
+  argv.push_back(connection.socket);
+  for (const char* arg :
+       {"-o", "ControlPersist=no", "-o", "ServerAliveInterval=10", "-o", "ServerAliveCountMax=3"}) {
+    argv.emplace_back(arg);
+  }
+  for (std::string& arg : login_args(host.login)) argv.push_back(std::move(arg));
+  std::vector<char*> args;
+  args.reserve(argv.size() + 1);
+  for (std::string& arg : argv) args.push_back(arg.data());
+  args.push_back(nullptr);
+
+  const int log = ::open(connection.log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  const int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+  if (log < 0 || null < 0) die_on_system_error("open");
+  const pid_t parent = getpid();
+  // fork, not posix_spawn: the master must die with taskpool (PR_SET_PDEATHSIG), or a killed
+  // run would leave connections open. Only async-signal-safe calls until exec.
+  const pid_t pid = fork();
+  if (pid == 0) {
+    prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (getppid() != parent) _exit(255);
+    setpgid(0, 0);  // the terminal's Ctrl-C reaches taskpool, which decides
+    signal(SIGPIPE, SIG_DFL);
+    sigprocmask(SIG_SETMASK, &original_mask_, nullptr);
+    dup2(null, STDIN_FILENO);
+    dup2(null, STDOUT_FILENO);
+    dup2(log, STDERR_FILENO);
+    execv(args[0], args.data());
+    _exit(127);
+  }
+  ::close(log);
+  ::close(null);
+  if (pid < 0) die_on_system_error("fork");
+  connection.pid = pid;
+  connection.started = now();
+}
+
+void HostExecutor::start(const Attempt& attempt) {
+  const auto index = static_cast<size_t>(attempt.worker - 1);
+  const int h = options_.worker_host.at(index);
+  Host& host = *hosts_[static_cast<size_t>(h)];
+  if (host.login.local) return processes_->start(attempt);
+  if (host.down) {
+    ready_.push_back(
+        not_run(attempt.worker, true, fmt::format("{} is down: {}", host.login.text, host.reason)));
+    return;
+  }
+  auto remote = std::make_unique<Remote>();
+  remote->attempt = attempt;
+  remote->host = h;
+  remote->connection = worker_connection_[index];
+  Remote& r = *remote;
+  remotes_.push_back(std::move(remote));
+  if (host.connections[static_cast<size_t>(r.connection)].ready) spawn(r);
+}
+
+void HostExecutor::spawn(Remote& remote) {
+  const Host& host = *hosts_[static_cast<size_t>(remote.host)];
+  const Connection& connection = host.connections[static_cast<size_t>(remote.connection)];
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) die_on_system_error("pipe2");
+  for (int& fd : fds) {
+    if (fd > STDERR_FILENO) continue;  // taskpool started with a standard stream closed
+    const int moved = fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+    if (moved < 0) die_on_system_error("fcntl");
+    ::close(fd);
+    fd = moved;
+  }
+  // "TERM" and "KILL" are a few bytes; they must never block the scheduler.
+  if (fcntl(fds[1], F_SETFL, O_NONBLOCK) != 0) die_on_system_error("fcntl");
+
+  Attempt attempt = remote.attempt;
+  std::vector<std::string>& argv = attempt.command.argv;
+  argv = options_.ssh;
+  argv[0] = ssh_path_;
+  for (const char* arg : {"-S"}) argv.emplace_back(arg);
+  argv.push_back(connection.socket);
+  for (const char* arg : {"-o", "ControlMaster=no", "-T"}) argv.emplace_back(arg);
+  for (std::string& arg : login_args(host.login)) argv.push_back(std::move(arg));
+  argv.push_back(remote_command(remote.attempt.command.line));
+  processes_->start(attempt, fds[0]);
+  ::close(fds[0]);
+  remote.control = fds[1];
+  remote.spawned = true;
+}
+
+HostExecutor::Remote* HostExecutor::remote_on(WorkerId worker) {
+  for (auto& remote : remotes_) {
+    if (remote->attempt.worker == worker) return remote.get();
+  }
+  return nullptr;
+}
+
+void HostExecutor::cancel(WorkerId worker, CancelMode mode) {
+  Remote* remote = remote_on(worker);
+  if (remote == nullptr) return processes_->cancel(worker, mode);
+  remote->cancelled = true;
+  if (!remote->spawned) {
+    // Still waiting for its connection: it never ran, and never will.
+    ready_.push_back(not_run(worker, false, {}));
+    std::erase_if(remotes_, [&](const auto& r) { return r.get() == remote; });
+    return;
+  }
+  const std::string_view message = mode == CancelMode::kTerminate ? "TERM\n" : "KILL\n";
+  if (remote->control >= 0) {
+    [[maybe_unused]] const ssize_t n = ::write(remote->control, message.data(), message.size());
+  }
+  if (mode == CancelMode::kKill) {
+    remote->close_control();
+    remote->local_kill_at = std::min(remote->local_kill_at, now() + kLocalKillDelay);
+  }
+}
+
+void HostExecutor::finish(Completion completion) {
+  const auto it = std::ranges::find_if(remotes_, [&](const auto& r) {
+    return r->spawned && r->attempt.worker == completion.worker;
+  });
+  if (it == remotes_.end()) {  // a job of this machine
+    ready_.push_back(std::move(completion));
+    return;
+  }
+  const Remote& remote = **it;
+  // The wrapper reports a signal as 128 + N; when taskpool sent it, say so as for local jobs.
+  if (remote.cancelled && completion.signal == 0 &&
+      (completion.exit_status == 128 + SIGTERM || completion.exit_status == 128 + SIGKILL)) {
+    completion.signal = completion.exit_status - 128;
+    completion.exit_status = 0;
+  }
+  const int host = remote.host;
+  const int connection = remote.connection;
+  remotes_.erase(it);
+  if (completion.started && completion.signal == 0 && completion.exit_status == 255) {
+    held_.push_back(Held{std::move(completion), host, connection, now() + kVerdictDelay});
+    return;
+  }
+  ready_.push_back(std::move(completion));
+}
+
+void HostExecutor::check_masters() {
+  for (size_t h = 0; h < hosts_.size(); ++h) {
+    Host& host = *hosts_[h];
+    for (size_t c = 0; c < host.connections.size(); ++c) {
+      Connection& connection = host.connections[c];
+      if (connection.pid <= 0) continue;
+      int status = 0;
+      const pid_t reaped = waitpid(connection.pid, &status, WNOHANG);
+      if (reaped == connection.pid) {
+        connection.pid = -1;
+        connection.ended = true;
+        std::string reason = last_words(connection.log);
+        if (connection.given_up) {
+          reason = fmt::format(
+              "no control socket after {} s (ControlPath none in --ssh or the ssh config, or "
+              "ssh waits for a password?)",
+              std::chrono::duration_cast<std::chrono::seconds>(kConnectLimit).count());
+        } else if (reason.empty()) {
+          reason = WIFSIGNALED(status)
+                       ? fmt::format("ssh was killed by signal {}", WTERMSIG(status))
+                       : fmt::format("ssh exited with status {}", WEXITSTATUS(status));
+        }
+        host_down(static_cast<int>(h), reason);
+        continue;
+      }
+      if (!connection.ready && !connection.given_up && now() - connection.started > kConnectLimit &&
+          ::access(connection.socket.c_str(), F_OK) != 0) {
+        connection.given_up = true;
+        kill(connection.pid, SIGTERM);  // reaped, and its host marked down, on a later round
+        continue;
+      }
+      if (!connection.ready && ::access(connection.socket.c_str(), F_OK) == 0) {
+        connection.ready = true;
+        for (auto& remote : remotes_) {
+          if (!remote->spawned && remote->host == static_cast<int>(h) &&
+              remote->connection == static_cast<int>(c)) {
+            spawn(*remote);
+          }
+        }
+      }
+    }
+  }
+}
+
+void HostExecutor::host_down(int host_index, const std::string& reason) {
+  Host& host = *hosts_[static_cast<size_t>(host_index)];
+  if (host.down) return;
+  host.down = true;
+  host.reason = reason;
+  down_.push_back(Down{host.login.text, reason});
+  if (options_.on_host_down) options_.on_host_down(host.login, reason);
+  // What has not begun there runs elsewhere; what runs on a dead connection ends by itself
+  // (its ssh client exits 255) and is decided in decide_held().
+  std::erase_if(remotes_, [&](const std::unique_ptr<Remote>& remote) {
+    if (remote->host != host_index || remote->spawned) return false;
+    ready_.push_back(not_run(remote->attempt.worker, true,
+                             fmt::format("{} is down: {}", host.login.text, reason)));
+    return true;
+  });
+}
+
+void HostExecutor::decide_held() {
+  const TimePoint current = now();
+  std::erase_if(held_, [&](Held& held) {
+    const Host& host = *hosts_[static_cast<size_t>(held.host)];
+    if (host.connections[static_cast<size_t>(held.connection)].ended) {
+      held.completion.lost_worker = true;
+      held.completion.error = fmt::format("{}: the connection was lost while the job ran ({})",
+                                          host.login.text, host.reason);
+      ready_.push_back(std::move(held.completion));
+      return true;
+    }
+    if (held.decide_at > current) return false;
+    ready_.push_back(std::move(held.completion));  // the command's own 255
+    return true;
+  });
+}
+
+std::vector<Completion> HostExecutor::wait(TimePoint deadline) {
+  if (ready_.empty()) {
+    TimePoint until = deadline;
+    for (const auto& host : hosts_) {
+      for (const Connection& connection : host->connections) {
+        if (!connection.ready && !connection.ended) until = std::min(until, now() + kConnectPoll);
+      }
+    }
+    for (const Held& held : held_) until = std::min(until, held.decide_at);
+    for (const auto& remote : remotes_) until = std::min(until, remote->local_kill_at);
+    for (Completion& completion : processes_->wait(until)) finish(std::move(completion));
+  }
+  check_masters();
+  decide_held();
+  const TimePoint current = now();
+  for (auto& remote : remotes_) {
+    if (remote->spawned && remote->local_kill_at <= current) {
+      remote->local_kill_at = kNever;
+      processes_->cancel(remote->attempt.worker, CancelMode::kKill);
+    }
+  }
+  return std::exchange(ready_, {});
+}
+
+void HostExecutor::wake() { processes_->wake(); }
+
+}  // namespace taskpool
