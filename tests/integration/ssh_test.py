@@ -202,7 +202,8 @@ class StopTest(SshCase):
         a = self.hosts.hosts[0]
         seconds = unique_seconds(60)
         joblog = self.path("joblog")
-        r = self.run_taskpool("-S", a.login, "--timeout", "0.5", "--kill-after", "0.5",
+        # A timeout long enough for the remote shell to have set its trap, even on a loaded host.
+        r = self.run_taskpool("-S", a.login, "--timeout", "4", "--kill-after", "0.5",
                               "--joblog", joblog, f'trap "" TERM; sleep {seconds}; : {{}}', ":::", "x")
         self.assertExit(r, 1)
         self.assertEqual(joblog_by_seq(joblog)[1][7], "9")
