@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
+#include <cmath>
 #include <atomic>
 #include <cerrno>
 #include <cstdio>
@@ -20,8 +22,10 @@
 #include <tuple>
 #include <unordered_map>
 
+#include "cli/control.h"
 #include "cli/fetch.h"
 #include "cli/joblog.h"
+#include "cli/live.h"
 #include "cli/options.h"
 #include "cli/printer.h"
 #include "cli/progress.h"
@@ -72,6 +76,7 @@ sigset_t setup_signals() {
   for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&action.sa_mask, sig);
   for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaction(sig, &action, nullptr);
   install_child_signal_handler();
+  install_live_signal_handlers(g_signal_wake_fd);
   signal(SIGPIPE, SIG_IGN);  // a closed stdout is an EPIPE we handle, not a death
 
   sigset_t handled;
@@ -244,6 +249,12 @@ class Reporter final : public RunObserver {
   // The last progress line, at the end of the run.
   void finish_progress() {
     if (progress_) guard([&] { progress_->finish(counters()); });
+  }
+
+  // A message on stderr from elsewhere (warnings while the run goes on).
+  void message(const std::string& text) { say(text); }
+  void clear_progress() {
+    if (progress_) guard([&] { progress_->clear(); });
   }
 
   // An error found elsewhere that stops the run as an output error does.
@@ -450,6 +461,26 @@ uint64_t fit_descriptors(RunConfig& config) {
   return limit.rlim_cur > used ? (limit.rlim_cur - used) / 2 : 0;
 }
 
+// The most workers the file-descriptor limit allows (raising the soft limit as far as the hard
+// one when `wanted` needs it), for a pool that grows while it runs.
+int fit_workers(const RunConfig& config, int wanted) {
+  const rlim_t per_job = descriptors_per_job(config);
+  rlimit limit{};
+  if (per_job == 0 || getrlimit(RLIMIT_NOFILE, &limit) != 0) return wanted;
+  const rlim_t base = open_descriptors() + kReservedDescriptors;
+  const rlim_t needed = base + per_job * static_cast<rlim_t>(wanted);
+  if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < needed) {
+    rlimit raised = limit;
+    raised.rlim_cur = limit.rlim_max == RLIM_INFINITY ? needed : std::min(needed, limit.rlim_max);
+    if (setrlimit(RLIMIT_NOFILE, &raised) == 0) limit = raised;
+  }
+  if (limit.rlim_cur == RLIM_INFINITY || limit.rlim_cur >= needed) return wanted;
+  // Of the descriptors open now, the running jobs' are counted in `base` already: a rough
+  // bound, on the safe side.
+  const rlim_t room = limit.rlim_cur > base ? (limit.rlim_cur - base) / per_job : 0;
+  return static_cast<int>(std::clamp<rlim_t>(room, 1, static_cast<rlim_t>(wanted)));
+}
+
 // What exec accepts, as xargs computes it. The whole line may be one argument (the shell gets it
 // so), and Linux takes at most 128 KiB for one argument. All arguments with their pointers, and
 // the environment, share ARG_MAX; a margin of 2048 bytes is kept, as xargs keeps.
@@ -518,10 +549,21 @@ int run_compare(const RunConfig& config, const CommandTemplate& command, const s
     MemoryJobSource source(records);
     SchedulerOptions options = scheduler_options(config, max_keep_order_window);
     options.mode = modes[i];
+    LiveControl::Options live;
+    live.fit = [&config](int wanted) { return fit_workers(config, wanted); };
+    live.say = [&reporter](const std::string& message) { reporter.message(message); };
+    live.stop_self = [] { raise(SIGSTOP); };
+    LiveControl live_control(std::move(live));
+    options.live = [&live_control](Scheduler& s, TimePoint now) {
+      return live_control.poll(s, now);
+    };
     Scheduler scheduler(options, clock, executor, source, build, reporter,
                         [&] { return stop_request(reporter); });
     results[i] = scheduler.run();
-    if (config.timeline) timelines.back().finish(results[i].end);
+    if (config.timeline) {
+      timelines.back().finish(results[i].end);
+      timelines.back().set_worker_changes(results[i].worker_changes);
+    }
     if (g_stop_signals > 0) break;
   }
   if (config.timeline) {
@@ -538,6 +580,25 @@ int run_compare(const RunConfig& config, const CommandTemplate& command, const s
   return std::max(exit_status(results[0]), exit_status(results[1]));
 }
 
+// --priority-col: column `col` (from 1) of the record as a number; a missing or empty column is
+// 0. nullopt when it is not a number.
+std::optional<double> record_priority(const Record& record, size_t col) {
+  if (col > record.fields.size()) return 0.0;
+  std::string_view text = record.fields[col - 1];
+  while (!text.empty() && (text.front() == ' ' || text.front() == '\t')) text.remove_prefix(1);
+  while (!text.empty() && (text.back() == ' ' || text.back() == '\t' || text.back() == '\r')) {
+    text.remove_suffix(1);
+  }
+  if (text.empty()) return 0.0;
+  if (text.front() == '+') text.remove_prefix(1);
+  double value = 0;
+  const auto [ptr, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (ec != std::errc() || ptr != text.data() + text.size() || std::isnan(value)) {
+    return std::nullopt;
+  }
+  return value;
+}
+
 // The reader thread's state. Shared, because a reader blocked on a terminal or a never-ending
 // pipe cannot be joined at exit: it is then left behind, and the process exit ends it.
 struct Reader {
@@ -549,8 +610,11 @@ struct Reader {
   std::string error;              // written by the reader before done
 
   Reader(size_t capacity, Executor* executor, std::unique_ptr<RecordStream> records,
-         std::optional<RecordGrouper::Options> grouping)
-      : queue(capacity, [this] { wake(); }), stream(std::move(records)), executor_(executor) {
+         std::optional<RecordGrouper::Options> grouping, size_t priority_col)
+      : queue(capacity, [this] { wake(); }),
+        stream(std::move(records)),
+        priority_col_(priority_col),
+        executor_(executor) {
     if (grouping) grouper = std::make_unique<RecordGrouper>(*stream, std::move(*grouping));
   }
 
@@ -565,7 +629,13 @@ struct Reader {
   void run() {
     try {
       while (auto record = next()) {
-        seen.fetch_add(1, std::memory_order_relaxed);
+        const uint64_t number = seen.fetch_add(1, std::memory_order_relaxed) + 1;
+        if (priority_col_ != 0 && !record_priority(*record, priority_col_)) {
+          // Ends the input here: the records before it run, the run then fails.
+          throw UsageError(fmt::format(
+              "record {}: column {} is '{}', not a number (--priority-col)", number,
+              priority_col_, record->fields[priority_col_ - 1].substr(0, 40)));
+        }
         if (!queue.push(std::move(*record))) break;
       }
     } catch (const Error& e) {
@@ -581,6 +651,7 @@ struct Reader {
     if (executor_ != nullptr) executor_->wake();
   }
 
+  size_t priority_col_;
   std::mutex executor_mu_;
   Executor* executor_;  // guarded by executor_mu_
 };
@@ -634,6 +705,7 @@ int run(const RunConfig& config, uint64_t max_keep_order_window) {
   Reporter reporter(&printer, joblog.get());
 
   SteadyClock clock;
+  Scheduler* scheduler_ptr = nullptr;  // for the executor's callbacks, set once it exists
   std::unique_ptr<Executor> executor;
   const ProcessExecutor* processes = nullptr;  // when jobs are commands
   HostExecutor* remote_executor = nullptr;     // set when jobs run on other machines
@@ -668,6 +740,21 @@ int run(const RunConfig& config, uint64_t max_keep_order_window) {
   } else {
     ProcessExecutorOptions process;
     process.wake_fd = g_signal_wake_fd;
+    if (config.feedback) {
+      std::optional<ColumnSplitter> columns;
+      if (config.colsep) columns.emplace(*config.colsep);
+      process.on_feed = [&scheduler_ptr, columns](WorkerId, std::string line) {
+        Record record;
+        if (columns) {
+          record.fields = columns->split(line);
+        } else {
+          record.fields.push_back(std::move(line));
+        }
+        scheduler_ptr->feed(std::move(record));
+      };
+      process.feed_room = [&scheduler_ptr] { return scheduler_ptr->feed_room(); };
+      process.feed_delimiter = config.delimiter;
+    }
     if (config.line_buffer) {
       process.output = OutputMode::kLines;
       process.on_output = [&](WorkerId worker, Stream stream, std::string_view data) {
@@ -701,12 +788,43 @@ int run(const RunConfig& config, uint64_t max_keep_order_window) {
   };
 
   // The queue holds jobs; with -X and friends one job may hold thousands of records, so a few
-  // jobs per worker are enough read-ahead there.
+  // jobs per worker are enough read-ahead there. With priorities the scheduler holds the window
+  // it orders, and the queue only keeps it filled.
   const bool grouped = config.max_args > 0 || config.fill != RunConfig::Fill::kNone;
-  const size_t capacity = grouped ? 2 * static_cast<size_t>(config.jobs) + 2
-                                  : std::max<size_t>(1024, 2 * static_cast<size_t>(config.jobs));
+  size_t capacity = grouped ? 2 * static_cast<size_t>(config.jobs) + 2
+                            : std::max<size_t>(1024, 2 * static_cast<size_t>(config.jobs));
+  if (config.queue_size) capacity = *config.queue_size;
+  options.window = config.queue_size.value_or(1024);
+  if (config.priority_col != 0) {
+    const size_t col = config.priority_col;
+    options.priority = [col](const Job& job) { return record_priority(job.record, col).value_or(0); };
+    capacity = std::min<size_t>(capacity, 64);
+  }
+  options.max_records = config.max_records;
+
+  // The control socket comes before the reader thread: it sets the umask for a moment.
+  std::unique_ptr<ControlServer> control;
+  if (config.control) {
+    control = std::make_unique<ControlServer>(*config.control, [] {
+      const uint64_t one = 1;
+      [[maybe_unused]] const ssize_t n = ::write(g_signal_wake_fd, &one, sizeof one);
+    });
+  }
+  LiveControl::Options live;
+  live.jobs_file = config.jobs_file;
+  live.resizable = config.hosts.empty();
+  live.fit = [&config](int wanted) { return fit_workers(config, wanted); };
+  live.control = control.get();
+  live.say = [&reporter](const std::string& message) { reporter.message(message); };
+  live.stop_self = [&reporter] {
+    reporter.clear_progress();
+    raise(SIGSTOP);  // as the default action of Ctrl-Z would; returns on SIGCONT (fg, bg)
+  };
+  LiveControl live_control(std::move(live));
+  options.live = [&live_control](Scheduler& s, TimePoint now) { return live_control.poll(s, now); };
+
   auto reader = std::make_shared<Reader>(capacity, executor.get(), open_records(config),
-                                         grouping(config, command));
+                                         grouping(config, command), config.priority_col);
   std::thread reader_thread([reader] { reader->run(); });
   ReaderStop reader_stop(*reader, reader_thread);
 
@@ -734,7 +852,10 @@ int run(const RunConfig& config, uint64_t max_keep_order_window) {
     check_output();
     return stop_request(reporter);
   });
+  scheduler_ptr = &scheduler;
   RunStats stats = scheduler.run();
+  scheduler_ptr = nullptr;
+  control.reset();  // commands from now on find no socket
   const bool input_read = reader->done;
   check_output();
   reporter.finish_progress();
@@ -768,10 +889,18 @@ int run(const RunConfig& config, uint64_t max_keep_order_window) {
   }
   if (timeline) {
     timeline->finish(stats.end);
+    timeline->set_worker_changes(stats.worker_changes);
     write_timeline(*config.timeline, {&*timeline});
   }
   if (stats.stop_cause == StopCause::kNoWorkers) {
     std::fprintf(stderr, "taskpool: every host is down; %llu jobs were not run\n",
+                 static_cast<unsigned long long>(stats.not_started));
+  }
+  if (stats.stop_cause == StopCause::kMaxRecords) {
+    std::fprintf(stderr,
+                 "taskpool: --max-records %llu reached: stopped taking records; %llu more "
+                 "were not run\n",
+                 static_cast<unsigned long long>(config.max_records),
                  static_cast<unsigned long long>(stats.not_started));
   }
   if (!config.dry_run) {
@@ -797,6 +926,8 @@ int run(const RunConfig& config, uint64_t max_keep_order_window) {
 }  // namespace taskpool
 
 int main(int argc, char** argv) {
+  // `taskpool ctl SOCKET COMMAND`: a client of a running taskpool's --control socket.
+  if (argc >= 2 && std::strcmp(argv[1], "ctl") == 0) return taskpool::control_client(argc, argv);
   const taskpool::ParseOutcome parsed = taskpool::parse_command_line(argc, argv);
   if (!parsed.config) return parsed.exit_status;
   taskpool::RunConfig config = *parsed.config;

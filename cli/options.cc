@@ -1,12 +1,18 @@
 #include "cli/options.h"
 
+#include <fcntl.h>
 #include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
 
 #include <CLI/CLI.hpp>
 #include <charconv>
 #include <cstdio>
 #include <thread>
 
+#include "cli/live.h"
 #include "cli/printer.h"
 #include "core/command.h"
 #include "core/error.h"
@@ -15,23 +21,18 @@
 namespace taskpool {
 namespace {
 
-// What -j0 means: "as many as possible", capped the way GNU parallel's practical limit is.
-constexpr int kManyWorkers = 250;
-
-int default_jobs() {
-  const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-  return cpus > 0 ? static_cast<int>(cpus) : 1;
-}
-
-int parse_jobs(const std::string& value) {
-  int jobs = 0;
-  const char* end = value.data() + value.size();
-  const auto [ptr, ec] = std::from_chars(value.data(), end, jobs);
-  if (value.empty() || ec != std::errc() || ptr != end || jobs < 0) {
-    throw UsageError("-j/--jobs: '" + value + "' is not a number of workers (a whole number >= 0)");
+// -j: a number of workers, or a file that holds one (read again while the run goes on).
+void parse_jobs(const std::string& value, RunConfig& config) {
+  if (std::optional<int> jobs = parse_jobs_value(value, cpu_count())) {
+    config.jobs = *jobs;
+    return;
   }
-  if (jobs > 100000) throw UsageError("-j/--jobs: " + value + " workers is more than 100000");
-  return jobs == 0 ? kManyWorkers : jobs;
+  if (value.empty() || access(value.c_str(), F_OK) != 0) {
+    throw UsageError("-j/--jobs: '" + value + "' is not a number of workers (" + kJobsForms +
+                     ") nor a file that holds one");
+  }
+  config.jobs = read_jobs_file(value);
+  config.jobs_file = value;
 }
 
 uint64_t parse_count(const char* flag, const std::string& value, uint64_t max) {
@@ -183,7 +184,7 @@ ParseOutcome parse_command_line(int argc, char** argv) {
   app.set_version_flag("--version", std::string("taskpool ") + TASKPOOL_VERSION);
   app.footer(help_footer());
 
-  std::string jobs = std::to_string(default_jobs());
+  std::string jobs = std::to_string(cpu_count());
   std::string mode = "pool";
   std::string delimiter;
   bool null = false;
@@ -237,8 +238,10 @@ ParseOutcome parse_command_line(int argc, char** argv) {
       ->group(records);
 
   const char* pool = "Pool";
-  app.add_option("-j,--jobs", jobs, "Number of workers (default: CPUs; 0: 250)")
-      ->type_name("N")
+  app.add_option("-j,--jobs", jobs,
+                 "Workers: N, +N/-N (CPUs plus/minus N), N% of the CPUs, 0 (250), or a FILE "
+                 "holding one, read again when it changes (default: CPUs)")
+      ->type_name("N|FILE")
       ->group(pool);
   app.add_option("--mode", mode,
                  "pool: start a job whenever a worker is free (default); "
@@ -248,6 +251,29 @@ ParseOutcome parse_command_line(int argc, char** argv) {
   app.add_flag("--compare", config.compare,
                "Run the input in batch mode, then pool mode, and compare (input held in memory)")
       ->group(pool);
+
+  const char* live = "Live pool";
+  std::string priority_col, queue_size, max_records;
+  app.add_option("--control", config.control,
+                 "Take commands on the Unix socket SOCKET (taskpool ctl SOCKET pause|resume|"
+                 "jobs N|status)")
+      ->type_name("SOCKET")
+      ->group(live);
+  app.add_option("--priority-col", priority_col,
+                 "Column N of each record is a number; higher numbers start first")
+      ->type_name("N")
+      ->group(live);
+  app.add_option("--queue-size", queue_size,
+                 "Records read ahead of the running jobs, which priorities order (1024)")
+      ->type_name("N")
+      ->group(live);
+  app.add_flag("--feedback", config.feedback,
+               "Lines a job writes to file descriptor 3 become new records")
+      ->group(live);
+  app.add_option("--max-records", max_records,
+                 "Stop after N records in all, read or fed (a runaway --feedback)")
+      ->type_name("N")
+      ->group(live);
 
   const char* resilience = "Resilience";
   std::string retries = "0", backoff = "1s", backoff_max = "60s", timeout, kill_after = "5s";
@@ -385,7 +411,47 @@ ParseOutcome parse_command_line(int argc, char** argv) {
       throw UsageError("unknown option '" + config.command.front() +
                        "' (put -- before a command that starts with '-')");
     }
-    config.jobs = parse_jobs(jobs);
+    parse_jobs(jobs, config);
+    const bool grouping = !max_args.empty() || !max_replace_args.empty() || !max_lines.empty() ||
+                          context_fill || multi_fill;
+    if (!priority_col.empty()) {
+      config.priority_col = parse_count("--priority-col", priority_col, 1000000);
+      if (config.priority_col == 0) throw UsageError("--priority-col: columns count from 1");
+      if (grouping) {
+        throw UsageError(
+            "--priority-col orders single records; -n, -N, -L, -X and -m put several in one job");
+      }
+    }
+    if (!queue_size.empty()) {
+      config.queue_size = parse_count("--queue-size", queue_size, 10000000);
+      if (*config.queue_size == 0) throw UsageError("--queue-size: the queue needs room for 1");
+    }
+    if (!max_records.empty()) {
+      config.max_records = parse_count("--max-records", max_records, UINT64_MAX - 1);
+      if (config.max_records == 0) throw UsageError("--max-records: 0 leaves nothing to run");
+    }
+    if (config.control && config.control->empty()) {
+      throw UsageError("--control: the socket path is empty");
+    }
+    if (config.control && config.compare) {
+      throw UsageError("--compare runs the input twice on its own; leave out --control");
+    }
+    if (config.feedback) {
+      const char* other = config.fetch       ? "--fetch"
+                          : config.compare   ? "--compare"
+                          : grouping         ? "-n, -N, -L, -X and -m"
+                          : resume || resume_failed ? "--resume"
+                                             : nullptr;
+      if (other != nullptr) throw UsageError(std::string("--feedback and ") + other +
+                                             " exclude each other");
+      if (!sshlogins.empty() || !sshloginfiles.empty()) {
+        throw UsageError("--feedback runs jobs on this machine; leave out -S/--sshlogin");
+      }
+    }
+    if (config.jobs_file && (!sshlogins.empty() || !sshloginfiles.empty())) {
+      throw UsageError("-j FILE resizes the pool on this machine; with -S give each host its "
+                       "workers as N/host");
+    }
     if (config.eta) config.progress = true;
     if (app.count("--progress-interval") > 0) {
       config.progress_interval = parse_duration("--progress-interval", progress_interval);

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <optional>
+#include <string_view>
 #include <string>
 #include <vector>
 
@@ -34,6 +35,15 @@ struct RunConfig {
   char delimiter = '\n';
   std::optional<std::string> colsep;
   int jobs = 1;
+  // -j FILE: the number of workers is read from FILE, and again whenever it changes.
+  std::optional<std::string> jobs_file;
+  // The live pool: --control SOCKET, --priority-col N (1-based), --queue-size N, --feedback,
+  // --max-records N (0: no limit).
+  std::optional<std::string> control;
+  size_t priority_col = 0;
+  std::optional<size_t> queue_size;
+  bool feedback = false;
+  uint64_t max_records = 0;
   DispatchMode mode = DispatchMode::kPool;
   bool compare = false;
   bool keep_order = false;

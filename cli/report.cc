@@ -72,6 +72,7 @@ std::string summary_text(const RunStats& stats) {
   if (stats.killed > 0) out += fmt::format(", {} killed", stats.killed);
   if (stats.not_started > 0) out += fmt::format(", {} not started", stats.not_started);
   if (stats.skipped > 0) out += fmt::format(", {} skipped as done", stats.skipped);
+  if (stats.fed > 0) out += fmt::format(", {} fed back", stats.fed);
   out += fmt::format(" in {} ({:.2f} jobs/s)\n", human_duration(stats.wall()),
                      stats.jobs_per_second());
   switch (stats.stop_cause) {
@@ -89,6 +90,13 @@ std::string summary_text(const RunStats& stats) {
     case StopCause::kNoWorkers:
       out += "  stopped   every host is down\n";
       break;
+    case StopCause::kMaxRecords:
+      out += "  stopped   --max-records was reached\n";
+      break;
+  }
+  if (stats.suspended > Duration::zero()) {
+    out += fmt::format("  suspended {} (Ctrl-Z until fg; not counted by timeouts)\n",
+                       human_duration(stats.suspended));
   }
   const Histogram& h = stats.latency;
   if (h.count() > 0) {
@@ -97,7 +105,22 @@ std::string summary_text(const RunStats& stats) {
                     human_duration(h.percentile(50)), human_duration(h.percentile(95)),
                     human_duration(h.percentile(99)), human_duration(h.max()));
   }
-  out += fmt::format("  workers   {}, utilization {:.1f} %, idle {:.2f} worker-s\n", stats.workers,
+  std::string workers = fmt::format("{}", stats.workers);
+  if (!stats.worker_changes.empty()) {
+    // The changes in order, the first few and the last: "2 -> 4 -> 3".
+    constexpr size_t kShown = 6;
+    const auto& changes = stats.worker_changes;
+    for (size_t i = 0; i < changes.size(); ++i) {
+      if (changes.size() > kShown && i == kShown - 1) {
+        workers += " -> ...";
+        i = changes.size() - 1;
+      }
+      workers += fmt::format(" -> {}", changes[i].workers);
+    }
+    workers += fmt::format(" ({} change{}, {} at most)", changes.size(),
+                           changes.size() == 1 ? "" : "s", stats.max_workers);
+  }
+  out += fmt::format("  workers   {}, utilization {:.1f} %, idle {:.2f} worker-s\n", workers,
                      stats.utilization() * 100, to_seconds(stats.idle()));
   return out;
 }
@@ -116,6 +139,8 @@ std::string_view stop_cause_json(StopCause cause) {
       return "\"halt\"";
     case StopCause::kNoWorkers:
       return "\"hosts_down\"";
+    case StopCause::kMaxRecords:
+      return "\"max_records\"";
   }
   return "null";
 }
@@ -124,7 +149,14 @@ std::string_view stop_cause_json(StopCause cause) {
 
 std::string summary_json(const RunStats& stats, std::string_view mode) {
   const Histogram& h = stats.latency;
-  return fmt::format(
+  std::string changes = "[";
+  for (const WorkerChange& change : stats.worker_changes) {
+    if (changes.size() > 1) changes += ", ";
+    changes += fmt::format(R"({{"at_seconds": {:.6f}, "workers": {}}})",
+                           to_seconds(change.at - stats.start), change.workers);
+  }
+  changes += "]";
+  std::string json = fmt::format(
       "{{\"mode\": \"{}\", \"workers\": {}, "
       "\"jobs\": {{\"total\": {}, \"succeeded\": {}, \"failed\": {}, \"not_started\": {}, "
       "\"retried\": {}, \"killed\": {}, \"skipped\": {}}}, "
@@ -139,6 +171,12 @@ std::string summary_json(const RunStats& stats, std::string_view mode) {
       stats.jobs_per_second(), to_seconds(stats.busy), to_seconds(stats.idle()),
       stats.utilization(), to_seconds(h.min()), to_seconds(h.percentile(50)),
       to_seconds(h.percentile(95)), to_seconds(h.percentile(99)), to_seconds(h.max()));
+  json.insert(json.size() - 1,
+              fmt::format(R"(, "max_workers": {}, "worker_changes": {}, "worker_seconds": {:.6f}, )"
+                          R"("suspended_seconds": {:.6f}, "fed": {})",
+                          std::max(stats.max_workers, stats.workers), changes,
+                          to_seconds(stats.capacity()), to_seconds(stats.suspended), stats.fed));
+  return json;
 }
 
 double speedup(const RunStats& batch, const RunStats& pool) {

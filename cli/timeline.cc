@@ -78,7 +78,30 @@ double tick_step(double length) {
 }  // namespace
 
 Timeline::Timeline(std::string title, int workers, TimePoint start)
-    : title_(std::move(title)), workers_(workers), start_(start) {}
+    : title_(std::move(title)), workers_(workers), rows_(workers), start_(start) {}
+
+void Timeline::set_worker_changes(const std::vector<WorkerChange>& changes) {
+  changes_.clear();
+  rows_ = workers_;
+  for (const WorkerChange& change : changes) {
+    changes_.emplace_back(to_seconds(change.at - start_), change.workers);
+    rows_ = std::max(rows_, change.workers);
+  }
+}
+
+std::vector<std::pair<double, double>> Timeline::worker_spans(int w) const {
+  std::vector<std::pair<double, double>> spans;
+  double from = 0;
+  bool in = w <= workers_;
+  for (const auto& [at, workers] : changes_) {
+    const bool now_in = w <= workers;
+    if (in && !now_in) spans.emplace_back(from, at);
+    if (!in && now_in) from = at;
+    in = now_in;
+  }
+  if (in) spans.emplace_back(from, length_);
+  return spans;
+}
 
 void Timeline::add(const Completion& completion, bool retried) {
   if (!completion.started) return;  // nothing ran: no bar
@@ -137,11 +160,24 @@ std::string timeline_svg(const std::vector<const Timeline*>& runs) {
     }
     for (int w = 1; w <= run->workers(); ++w) {
       const double row_y = top + kRow * (w - 1);
+      svg += fmt::format("<g class=\"worker\" data-worker=\"{}\">", w);
+      for (const auto& [from, to] : run->worker_spans(w)) {
+        svg += fmt::format(
+            "<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" "
+            "fill=\"#f0f0f0\"/>",
+            kLeft + from * scale, row_y + 1, std::max(0.0, to - from) * scale, kRow - 2);
+      }
+      svg += fmt::format("<text x=\"4\" y=\"{:.1f}\">worker {}</text></g>\n", row_y + kRow - 5, w);
+    }
+    // Where the pool was resized: a mark with the new number of workers.
+    for (const auto& [at, workers] : run->changes()) {
+      const double x = kLeft + at * scale;
       svg += fmt::format(
-          "<g class=\"worker\" data-worker=\"{0}\"><rect x=\"{1:.1f}\" y=\"{2:.1f}\" "
-          "width=\"{3:.1f}\" height=\"{4:.1f}\" fill=\"#f0f0f0\"/>"
-          "<text x=\"4\" y=\"{5:.1f}\">worker {0}</text></g>\n",
-          w, kLeft, row_y + 1, run->length() * scale, kRow - 2, row_y + kRow - 5);
+          "<g class=\"resize\" data-workers=\"{0}\" data-at=\"{1:.3f}\"><line x1=\"{2:.1f}\" "
+          "y1=\"{3:.1f}\" x2=\"{2:.1f}\" y2=\"{4:.1f}\" stroke=\"#333\" "
+          "stroke-dasharray=\"3,2\"/><text x=\"{5:.1f}\" y=\"{6:.1f}\" fill=\"#333\">"
+          "-j {0}</text></g>\n",
+          workers, at, x, top, top + rows, x + 2, top + rows + 10);
     }
     for (const Timeline::Bar& bar : run->bars()) {
       const Style s = style_of(bar.outcome);

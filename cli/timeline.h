@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "core/job.h"
+#include "core/stats.h"
 #include "core/time.h"
 
 namespace taskpool {
@@ -28,16 +29,25 @@ class Timeline {
   // An attempt ended; `retried` when the job will be tried again.
   void add(const Completion& completion, bool retried);
   void finish(TimePoint end);
+  // The number of workers changed during the run: the chart gets a row for the most there were,
+  // each row's background only while its worker was in the pool, and a mark at each change.
+  void set_worker_changes(const std::vector<WorkerChange>& changes);
 
   const std::string& title() const { return title_; }
-  int workers() const { return workers_; }
+  int workers() const { return rows_; }  // rows: the most workers there were
+  // When worker w was in the pool: [start, end) seconds, in order.
+  std::vector<std::pair<double, double>> worker_spans(int w) const;
+  // (seconds, workers) at each change.
+  const std::vector<std::pair<double, int>>& changes() const { return changes_; }
   double length() const { return length_; }
   const std::vector<Bar>& bars() const { return bars_; }
   uint64_t not_drawn() const { return not_drawn_; }
 
  private:
   std::string title_;
-  int workers_;
+  int workers_;  // at the start
+  int rows_;
+  std::vector<std::pair<double, int>> changes_;
   TimePoint start_;
   double length_ = 0;
   std::vector<Bar> bars_;

@@ -33,6 +33,10 @@ class Executor {
 
   // Thread-safe: makes the current or the next wait() return promptly.
   virtual void wake() = 0;
+
+  // Stops (true) or continues (false) every running attempt, as a shell's Ctrl-Z and fg do for
+  // its jobs. Default: nothing (the attempts go on).
+  virtual void suspend(bool /*stopped*/) {}
 };
 
 }  // namespace taskpool

@@ -30,6 +30,8 @@ class TokenBucket {
   bool try_take(TimePoint now);
   // When the next token will be there (`now` when one already is).
   TimePoint next_token(TimePoint now);
+  // The time `d` before now did not happen (the run was suspended): no tokens came in it.
+  void shift(Duration d) { last_ += d; }
 
  private:
   void refill(TimePoint now);

@@ -39,7 +39,8 @@ Scheduler::Scheduler(SchedulerOptions options, Clock& clock, Executor& executor,
       source_(source),
       build_(std::move(build)),
       observer_(observer),
-      stop_check_(std::move(stop_check)) {
+      stop_check_(std::move(stop_check)),
+      ready_(options_.priority) {
   assert(options_.workers >= 1);
   // The reorder window must hold at least one full set of workers, or -k would idle them.
   if (options_.keep_order_window != 0) {
@@ -51,6 +52,8 @@ Scheduler::Scheduler(SchedulerOptions options, Clock& clock, Executor& executor,
   // failing into the retry queue without bound.
   max_waiting_ = std::max<size_t>(64, 4 * static_cast<size_t>(options_.workers));
   running_.resize(static_cast<size_t>(options_.workers));
+  workers_ = options_.workers;
+  grouped_ = !options_.worker_groups.empty();
   if (options_.worker_groups.empty()) {
     options_.worker_groups.assign(static_cast<size_t>(options_.workers), 0);
   }
@@ -63,12 +66,15 @@ Scheduler::Scheduler(SchedulerOptions options, Clock& clock, Executor& executor,
 
 RunStats Scheduler::run() {
   stats_.workers = options_.workers;
+  stats_.max_workers = options_.workers;
   stats_.start = clock_.now();
   if (options_.deadline > Duration::zero()) deadline_at_ = stats_.start + options_.deadline;
   if (options_.rate) bucket_.emplace(*options_.rate, options_.burst, stats_.start);
   if (options_.tick_interval > Duration::zero()) next_tick_ = stats_.start + options_.tick_interval;
   while (true) {
+    if (options_.live) live_at_ = options_.live(*this, clock_.now());
     const TimePoint now = clock_.now();
+    if (live_at_ <= now) live_at_ = kNever;  // a time gone by asks for no wake-up
     if (now >= next_tick_) {
       observer_.on_tick(now);
       next_tick_ = now + options_.tick_interval;
@@ -77,7 +83,7 @@ RunStats Scheduler::run() {
     if (now >= deadline_at_) apply_stop(StopRequest::kImmediate, StopCause::kDeadline);
     check_timers(now);
     wake_at_ = kNever;
-    if (stop_ == StopRequest::kNone) start_ready_jobs(now);
+    if (stop_ == StopRequest::kNone && !paused_) start_ready_jobs(now);
     const bool nothing_left = input_done_ && ready_.empty() && waiting_.empty();
     if (running_count_ == 0 && (nothing_left || stop_ != StopRequest::kNone)) break;
     if (running_count_ == 0 && live_workers_ == 0) {
@@ -92,13 +98,156 @@ RunStats Scheduler::run() {
     Waiting entry = pop_waiting();
     finish_job(entry.job, entry.last_attempt, entry.last, entry.first_start);
   }
-  const uint64_t pulled = next_seq_ - 1;
-  stats_.not_started = ready_.size() + (std::max(pulled, source_.records_seen()) - pulled);
+  stats_.not_started = ready_.size() + dropped_ +
+                       (std::max(source_taken_, source_.records_seen()) - source_taken_);
   if (halt_counts_failures_) {
     stats_.halt_exit_status = static_cast<int>(std::min<uint64_t>(stats_.failed, 101));
   }
   stats_.end = clock_.now();
+  if (!stats_.worker_changes.empty()) {
+    // The capacity the run had: each number of workers for as long as it held.
+    TimePoint from = stats_.start;
+    int workers = stats_.workers;
+    for (const WorkerChange& change : stats_.worker_changes) {
+      stats_.worker_time += (change.at - from) * workers;
+      from = change.at;
+      workers = change.workers;
+    }
+    stats_.worker_time += (stats_.end - from) * workers;
+  }
   return stats_;
+}
+
+bool Scheduler::set_workers(int workers) {
+  if (grouped_) return false;
+  workers = std::max(1, workers);
+  if (workers == workers_) return true;
+  if (workers > workers_) {
+    if (running_.size() < static_cast<size_t>(workers)) {
+      running_.resize(static_cast<size_t>(workers));
+      options_.worker_groups.resize(static_cast<size_t>(workers), 0);
+    }
+    // A worker above the old number may still be busy from before a shrink: it comes back free
+    // when its attempt ends.
+    for (WorkerId w = workers_ + 1; w <= workers; ++w) {
+      if (running_[static_cast<size_t>(w - 1)]) continue;
+      free_workers_.push_back(w);
+      std::push_heap(free_workers_.begin(), free_workers_.end(), std::greater<>());
+    }
+  } else {
+    std::erase_if(free_workers_, [&](WorkerId w) { return w > workers; });
+    std::make_heap(free_workers_.begin(), free_workers_.end(), std::greater<>());
+  }
+  workers_ = workers;
+  live_workers_ = workers;
+  max_waiting_ = std::max<size_t>(64, 4 * static_cast<size_t>(workers));
+  if (options_.keep_order_window != 0) {
+    options_.keep_order_window =
+        std::max<uint64_t>(options_.keep_order_window, static_cast<uint64_t>(workers));
+  }
+  batch_left_ = std::min(batch_left_, static_cast<size_t>(workers));
+  stats_.max_workers = std::max(stats_.max_workers, workers);
+  stats_.worker_changes.push_back({clock_.now(), workers});
+  return true;
+}
+
+void Scheduler::suspend(const std::function<void()>& stopped) {
+  const TimePoint before = clock_.now();
+  executor_.suspend(true);
+  stopped();
+  executor_.suspend(false);
+  const Duration gone = clock_.now() - before;
+  if (gone <= Duration::zero()) return;
+  stats_.suspended += gone;
+  const auto later = [gone](TimePoint& t) {
+    if (t != kNever) t += gone;
+  };
+  later(deadline_at_);
+  later(wake_at_);
+  for (auto& slot : running_) {
+    if (!slot) continue;
+    later(slot->timeout_at);
+    later(slot->kill_at);
+  }
+  for (Waiting& entry : waiting_) later(entry.due);  // all alike: the heap order holds
+  if (bucket_) bucket_->shift(gone);
+}
+
+PoolStatus Scheduler::status() const {
+  PoolStatus s;
+  s.workers = workers_;
+  s.running = running_count_;
+  const uint64_t seen = source_.records_seen();
+  s.queued = ready_.size() + (seen > source_taken_ ? seen - source_taken_ : 0);
+  s.retrying = waiting_.size();
+  s.paused = paused_;
+  s.jobs = stats_.jobs;
+  s.succeeded = stats_.succeeded;
+  s.failed = stats_.failed;
+  return s;
+}
+
+void Scheduler::feed(Record record) {
+  if (stop_ != StopRequest::kNone) {
+    ++dropped_;
+    return;
+  }
+  if (options_.max_records != 0 && records_ >= options_.max_records) {
+    ++dropped_;
+    apply_stop(StopRequest::kGraceful, StopCause::kMaxRecords);
+    return;
+  }
+  ++records_;
+  ++stats_.fed;
+  ready_.push(Job{next_seq_++, std::move(record)});
+}
+
+bool Scheduler::feed_room() const {
+  return stop_ != StopRequest::kNone || ready_.size() < options_.window;
+}
+
+void Scheduler::ReadyJobs::push(Job job, bool front) {
+  if (!priority_) {
+    if (front) {
+      fifo_.push_front(std::move(job));
+    } else {
+      fifo_.push_back(std::move(job));
+    }
+    return;
+  }
+  const double priority = priority_(job);
+  heap_.push_back(Entry{priority, std::move(job)});
+  std::push_heap(heap_.begin(), heap_.end(), lower);
+}
+
+const Job& Scheduler::ReadyJobs::next() const {
+  return priority_ ? heap_.front().job : fifo_.front();
+}
+
+Job Scheduler::ReadyJobs::pop() {
+  if (!priority_) {
+    Job job = std::move(fifo_.front());
+    fifo_.pop_front();
+    return job;
+  }
+  std::pop_heap(heap_.begin(), heap_.end(), lower);
+  Job job = std::move(heap_.back().job);
+  heap_.pop_back();
+  return job;
+}
+
+const Job& Scheduler::ReadyJobs::lowest() const {
+  if (!priority_) return fifo_.front();
+  return std::ranges::min_element(heap_, {}, [](const Entry& e) { return e.job.seq; })->job;
+}
+
+Job Scheduler::ReadyJobs::pop_lowest() {
+  if (!priority_) return pop();
+  const auto it = std::ranges::min_element(heap_, {}, [](const Entry& e) { return e.job.seq; });
+  Job job = std::move(it->job);
+  heap_.erase(it);
+  std::make_heap(heap_.begin(), heap_.end(), lower);
+  return job;
 }
 
 bool Scheduler::pull_one() {
@@ -106,13 +255,22 @@ bool Scheduler::pull_one() {
   while (!input_done_) {
     switch (source_.poll(record)) {
       case JobSource::State::kReady: {
+        ++source_taken_;
         const uint64_t seq = next_seq_++;
         if (options_.skip && options_.skip(seq)) {
           ++stats_.skipped;
           mark_ended(seq);
           continue;
         }
-        ready_.push_back(Job{seq, std::move(record)});
+        if (options_.max_records != 0 && records_ >= options_.max_records) {
+          // One record too many: it is not run, and nothing more is taken.
+          ++dropped_;
+          input_done_ = true;
+          apply_stop(StopRequest::kGraceful, StopCause::kMaxRecords);
+          return false;
+        }
+        ++records_;
+        ready_.push(Job{seq, std::move(record)});
         return true;
       }
       case JobSource::State::kNotYet:
@@ -140,10 +298,22 @@ bool Scheduler::retry_due(TimePoint now) const {
   return !waiting_.empty() && waiting_.front().due <= now;
 }
 
+void Scheduler::fill_window() {
+  if (!ready_.prioritized()) return;
+  while (ready_.size() < options_.window && pull_one()) {
+  }
+}
+
 bool Scheduler::new_job_available() {
+  take_lowest_ = false;
   if (waiting_.size() >= max_waiting_) return false;
+  fill_window();
   if (ready_.empty() && !pull_one()) return false;
-  return order_window_allows(ready_.front().seq);
+  if (order_window_allows(ready_.next().seq)) return true;
+  // Priorities reorder the jobs, but -k's window holds: the lowest job may always start (it is
+  // the one the window waits for, or comes right after it).
+  take_lowest_ = ready_.prioritized() && order_window_allows(ready_.lowest().seq);
+  return take_lowest_;
 }
 
 void Scheduler::start_ready_jobs(TimePoint now) {
@@ -153,6 +323,7 @@ void Scheduler::start_ready_jobs(TimePoint now) {
     const auto workers = static_cast<size_t>(live_workers_);
     const auto due = static_cast<size_t>(std::count_if(
         waiting_.begin(), waiting_.end(), [&](const Waiting& w) { return w.due <= now; }));
+    fill_window();
     while (ready_.size() + due < workers && waiting_.size() < max_waiting_ && pull_one()) {
     }
     const size_t available = std::min(workers, ready_.size() + due);
@@ -168,9 +339,13 @@ void Scheduler::start_ready_jobs(TimePoint now) {
   }
   while (!free_workers_.empty()) {
     if (options_.mode == DispatchMode::kBatch && batch_left_ == 0) return;
-    // A retry that is due goes first: its job is older than any new one.
-    const bool retry = retry_due(now);
-    if (!retry && (options_.mode == DispatchMode::kBatch ? ready_.empty() : !new_job_available())) {
+    // A retry that is due and a new job take turns, so that neither starves the other. In a
+    // batch, the batch's own retries go first.
+    const bool batch = options_.mode == DispatchMode::kBatch;
+    take_lowest_ = false;
+    bool retry = retry_due(now);
+    if (retry && !batch && last_was_retry_ && new_job_available()) retry = false;
+    if (!retry && (batch ? ready_.empty() : !new_job_available())) {
       if (!waiting_.empty()) wake_at_ = waiting_.front().due;
       return;
     }
@@ -179,7 +354,8 @@ void Scheduler::start_ready_jobs(TimePoint now) {
       return;
     }
     start_next(now, retry);
-    if (options_.mode == DispatchMode::kBatch) --batch_left_;
+    last_was_retry_ = retry;
+    if (batch) --batch_left_;
   }
 }
 
@@ -195,8 +371,7 @@ void Scheduler::start_next(TimePoint now, bool retry) {
     slot.attempt.number = entry.next_attempt;
     slot.first_start = entry.first_start;
   } else {
-    slot.job = std::move(ready_.front());
-    ready_.pop_front();
+    slot.job = take_lowest_ ? ready_.pop_lowest() : ready_.pop();
     slot.first_start = now;
   }
   slot.attempt.seq = slot.job.seq;
@@ -233,7 +408,8 @@ void Scheduler::handle(Completion completion) {
   --running_count_;
   const int group = options_.worker_groups[static_cast<size_t>(done.attempt.worker - 1)];
   if (completion.lost_worker) retire_group(group);
-  if (!group_down_[static_cast<size_t>(group)]) {
+  // A worker above workers_ was retired by set_workers while busy: it stays retired.
+  if (!group_down_[static_cast<size_t>(group)] && done.attempt.worker <= workers_) {
     free_workers_.push_back(done.attempt.worker);
     std::push_heap(free_workers_.begin(), free_workers_.end(), std::greater<>());
   }
@@ -286,7 +462,7 @@ void Scheduler::return_job(Running done, Completion completion) {
   observer_.on_returned(done.job, done.attempt, completion);
   if (done.attempt.number == 1) {
     // Never tried anywhere: back to the head of the line, as if it had not been started.
-    ready_.push_front(std::move(done.job));
+    ready_.push(std::move(done.job), /*front=*/true);
     return;
   }
   // A retry that never ran: due again at once, and if the run ends first, it fails as this.
@@ -319,7 +495,8 @@ void Scheduler::finish_job(const Job& job, const Attempt& attempt, Completion& c
 void Scheduler::check_halt(const Completion& completion) {
   const HaltPolicy& halt = options_.halt;
   if (halt.when == HaltPolicy::When::kNever || stats_.stop_cause == StopCause::kHalt) return;
-  const uint64_t read = std::max(next_seq_ - 1, source_.records_seen()) - stats_.skipped;
+  const uint64_t read =
+      std::max(source_taken_, source_.records_seen()) + stats_.fed - stats_.skipped;
   const HaltTally tally{stats_.failed, stats_.succeeded, read};
   if (!halt_reached(halt, tally)) return;
   // GNU parallel's exit statuses for a halt: the failing job's own for fail=1, the percentage
@@ -368,7 +545,7 @@ void Scheduler::apply_stop(StopRequest request, StopCause cause) {
 }
 
 TimePoint Scheduler::next_wakeup() const {
-  TimePoint at = std::min(wake_at_, next_tick_);
+  TimePoint at = std::min({wake_at_, next_tick_, live_at_});
   if (stop_ != StopRequest::kImmediate) at = std::min(at, deadline_at_);
   for (const auto& slot : running_) {
     if (slot) at = std::min({at, slot->timeout_at, slot->kill_at});

@@ -52,6 +52,8 @@ class RunObserver {
   virtual void on_tick(TimePoint /*now*/) {}
 };
 
+class Scheduler;
+
 enum class StopRequest {
   kNone,
   kGraceful,   // start nothing more; let running attempts finish
@@ -84,6 +86,34 @@ struct SchedulerOptions {
   std::vector<int> worker_groups;
   // Uniform in [0, 1), for backoff jitter. Default: a generator seeded from the clock.
   std::function<double()> random;
+
+  // Changes made while the run goes (resize, pause, suspend, status): called on the scheduler's
+  // thread at the top of every turn of the loop, so after every completion and wake-up. It may
+  // call the Scheduler's live methods. Returns when it wants to be called again at the latest
+  // (kNever: whenever the loop turns next).
+  std::function<TimePoint(Scheduler&, TimePoint now)> live;
+  // Among the jobs ready to start, those with a higher priority start first (ties: input order).
+  // The scheduler then holds up to `window` jobs ahead of the running ones to choose from.
+  // Unset: input order.
+  std::function<double(const Job&)> priority;
+  // Jobs held ready ahead of the running ones: the priority window, and the most records fed
+  // back by jobs (feed()) that wait before feeding jobs are held up (feed_room()).
+  size_t window = 1024;
+  // The most records taken in all, from the source and fed back; one more stops the run
+  // (StopCause::kMaxRecords) and is not run. 0: no limit.
+  uint64_t max_records = 0;
+};
+
+// A snapshot of a running pool (Scheduler::status()).
+struct PoolStatus {
+  int workers = 0;
+  size_t running = 0;
+  size_t queued = 0;    // ready to start: read or fed, not started yet
+  size_t retrying = 0;  // waiting for a retry
+  bool paused = false;
+  uint64_t jobs = 0;  // ended
+  uint64_t succeeded = 0;
+  uint64_t failed = 0;
 };
 
 // Worker groups for SchedulerOptions::worker_groups from the groups' sizes, taken in turn (group
@@ -103,7 +133,59 @@ class Scheduler {
 
   RunStats run();
 
+  // The live methods: call them from SchedulerOptions::live (or from the executor's callbacks,
+  // for feed), on the scheduler's thread.
+  //
+  // Sets the number of workers (>= 1). Growing adds workers numbered after the others, free at
+  // once. Shrinking retires the highest-numbered workers: a free one at once, a busy one when its
+  // attempt ends (nothing is killed). Only when all workers are one group (not with
+  // worker_groups): returns false and changes nothing otherwise.
+  bool set_workers(int workers);
+  int workers() const { return workers_; }
+  // Paused: start nothing (no new job, no retry); running attempts go on, timers run.
+  void set_paused(bool paused) { paused_ = paused; }
+  bool paused() const { return paused_; }
+  // Stops the whole run: suspends every running attempt (Executor::suspend), calls `stopped`,
+  // which returns when the run is to go on, and resumes the attempts. The time in between does
+  // not count towards the deadline, timeouts, backoff or rate (all move later by that much).
+  void suspend(const std::function<void()>& stopped);
+  PoolStatus status() const;
+  // A record fed back by a running job: it becomes a job, ahead of the source's records. The run
+  // does not end while a fed record waits. Past max_records it is dropped and stops the run.
+  void feed(Record record);
+  // Whether more fed records are welcome now: fewer than `window` wait, or the run is stopping
+  // (then they are dropped and counted). A job whose records are not welcome waits on its pipe.
+  bool feed_room() const;
+
  private:
+  // The jobs ready to start, in input order or (with a priority) highest priority first.
+  class ReadyJobs {
+   public:
+    explicit ReadyJobs(std::function<double(const Job&)> priority)
+        : priority_(std::move(priority)) {}
+    bool empty() const { return fifo_.empty() && heap_.empty(); }
+    size_t size() const { return fifo_.size() + heap_.size(); }
+    bool prioritized() const { return static_cast<bool>(priority_); }
+    void push(Job job, bool front = false);
+    const Job& next() const;
+    Job pop();
+    // The job with the lowest sequence number (for the -k window when priorities reorder).
+    const Job& lowest() const;
+    Job pop_lowest();
+
+   private:
+    struct Entry {
+      double priority;
+      Job job;
+    };
+    static bool lower(const Entry& a, const Entry& b) {
+      return a.priority != b.priority ? a.priority < b.priority : a.job.seq > b.job.seq;
+    }
+    std::function<double(const Job&)> priority_;
+    std::deque<Job> fifo_;       // without a priority
+    std::vector<Entry> heap_;    // with one: a max-heap by lower()
+  };
+
   struct Running {
     Job job;
     Attempt attempt;
@@ -146,6 +228,9 @@ class Scheduler {
   void return_job(Running done, Completion completion);
   bool jobs_left();
   TimePoint next_wakeup() const;
+  bool take_record();
+  void note_workers(TimePoint now);
+  void fill_window();
 
   SchedulerOptions options_;
   Clock& clock_;
@@ -161,7 +246,17 @@ class Scheduler {
   std::vector<bool> group_down_;        // index: group
   int live_workers_ = 0;                // workers whose group is not down
   std::vector<WorkerId> free_workers_;  // a min-heap: the lowest free worker starts next
-  std::deque<Job> ready_;               // pulled from the source, not yet started
+  int workers_ = 0;                     // workers 1..workers_ take attempts (set_workers)
+  ReadyJobs ready_;                     // pulled from the source or fed, not yet started
+  size_t fed_ready_ = 0;                // of which fed
+  bool paused_ = false;
+  bool last_was_retry_ = false;         // retries and new jobs take turns when both can start
+  bool take_lowest_ = false;            // new_job_available: start ready_.lowest(), not next()
+  uint64_t records_ = 0;                // taken from the source and fed, for max_records
+  uint64_t source_taken_ = 0;           // records polled from the source (skipped ones too)
+  uint64_t dropped_ = 0;                // records taken but never to run (max_records, a stop)
+  bool grouped_ = false;                // options_.worker_groups was given
+  TimePoint live_at_ = kNever;          // when options_.live wants to be called
   std::vector<Waiting> waiting_;        // a min-heap on (due, seq), ordered by LaterFirst
   size_t max_waiting_ = 0;              // beyond this many waiting retries, no new job starts
   uint64_t next_seq_ = 1;

@@ -56,15 +56,16 @@ double RunStats::jobs_per_second() const {
   return seconds > 0 ? static_cast<double>(jobs) / seconds : 0.0;
 }
 
-double RunStats::utilization() const {
-  const double capacity = to_seconds(wall()) * workers;
-  if (capacity <= 0) return 0.0;
-  return std::clamp(to_seconds(busy) / capacity, 0.0, 1.0);
+Duration RunStats::capacity() const {
+  return worker_changes.empty() ? wall() * workers : worker_time;
 }
 
-Duration RunStats::idle() const {
-  const Duration capacity = wall() * workers;
-  return std::max(Duration{0}, capacity - busy);
+double RunStats::utilization() const {
+  const double seconds = to_seconds(capacity());
+  if (seconds <= 0) return 0.0;
+  return std::clamp(to_seconds(busy) / seconds, 0.0, 1.0);
 }
+
+Duration RunStats::idle() const { return std::max(Duration{0}, capacity() - busy); }
 
 }  // namespace taskpool

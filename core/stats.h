@@ -12,7 +12,14 @@ namespace taskpool {
 
 // Why a run ended before its input did.
 // kNoWorkers: every worker group was lost (every host is down) while jobs were left.
-enum class StopCause { kNone, kSignal, kDeadline, kHalt, kNoWorkers };
+// kMaxRecords: more records came (from the input or fed by jobs) than SchedulerOptions::max_records.
+enum class StopCause { kNone, kSignal, kDeadline, kHalt, kNoWorkers, kMaxRecords };
+
+// The number of workers changed during the run (Scheduler::set_workers).
+struct WorkerChange {
+  TimePoint at;
+  int workers;
+};
 
 // A log-bucketed histogram of durations: exact below 16 µs, then 16 buckets per power of two up
 // to about 25 days, so a percentile (the middle of its bucket) is within 3.2 % of the true value.
@@ -41,7 +48,7 @@ class Histogram {
 };
 
 struct RunStats {
-  int workers = 0;
+  int workers = 0;  // at the start
   uint64_t jobs = 0;  // jobs that finished (succeeded + failed)
   uint64_t succeeded = 0;
   uint64_t failed = 0;
@@ -61,13 +68,23 @@ struct RunStats {
   std::optional<int> halt_exit_status;
   // Worker groups (hosts) lost during the run, in the order they were lost.
   std::vector<int> lost_groups;
+  // Every change of the number of workers, in order; the run's capacity in worker-time (the
+  // number of workers integrated over the run; 0 when it never changed); the most workers at
+  // once.
+  std::vector<WorkerChange> worker_changes;
+  Duration worker_time{0};
+  int max_workers = 0;
+  Duration suspended{0};  // time the run was stopped as a whole (Ctrl-Z until fg)
+  uint64_t fed = 0;       // records that jobs fed back (--feedback)
 
   Duration wall() const { return end - start; }
   double jobs_per_second() const;
-  // busy worker-seconds / (workers × wall seconds), in [0, 1].
+  // busy worker-seconds / capacity, in [0, 1].
   double utilization() const;
-  // workers × wall - busy, never negative.
+  // capacity - busy, never negative.
   Duration idle() const;
+  // Worker-time the run could use: workers × wall, or worker_time when the workers changed.
+  Duration capacity() const;
 };
 
 }  // namespace taskpool

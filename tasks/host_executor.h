@@ -60,6 +60,8 @@ class HostExecutor final : public Executor {
   void cancel(WorkerId worker, CancelMode mode) override;
   std::vector<Completion> wait(TimePoint deadline) override;
   void wake() override;
+  // Stops or continues the local ssh clients; the remote commands go on meanwhile.
+  void suspend(bool stopped) override { processes_->suspend(stopped); }
 
   struct Down {
     std::string host;    // its sshlogin as given

@@ -69,12 +69,16 @@ class UniqueFd final {
   int fd_ = -1;
 };
 
-// Moves `fd` out of 0..2. A child gets its stdin, stdout and stderr by dup2 in that order; a
-// source descriptor among them (possible when taskpool itself runs with one of them closed) would
-// be overwritten before its own dup2. Returns -1 with errno set on failure.
-int above_stdio(int fd) {
-  if (fd < 0 || fd > STDERR_FILENO) return fd;
-  const int moved = fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
+// The feedback pipe's number in a child.
+constexpr int kFeedFd = 3;
+
+// Moves `fd` above `highest` (2: out of 0..2). A child gets its stdin, stdout, stderr (and
+// feedback pipe) by dup2 in that order; a source descriptor among them (possible when taskpool
+// itself runs with one of them closed) would be overwritten before its own dup2. Returns -1 with
+// errno set on failure.
+int above_stdio(int fd, int highest = STDERR_FILENO) {
+  if (fd < 0 || fd > highest) return fd;
+  const int moved = fcntl(fd, F_DUPFD_CLOEXEC, highest + 1);
   const int saved_errno = errno;
   ::close(fd);
   errno = saved_errno;
@@ -86,12 +90,12 @@ struct Pipe {
   UniqueFd write;  // the child's end, blocking as programs expect
 };
 
-// Returns 0 or the errno of the failure.
-int make_pipe(Pipe& pipe) {
+// Returns 0 or the errno of the failure. The write end goes above `highest`.
+int make_pipe(Pipe& pipe, int highest = STDERR_FILENO) {
   int fds[2];
   if (pipe2(fds, O_CLOEXEC) != 0) return errno;
   pipe.read = UniqueFd(fds[0]);
-  pipe.write = UniqueFd(above_stdio(fds[1]));
+  pipe.write = UniqueFd(above_stdio(fds[1], highest));
   if (!pipe.write.valid()) return errno;
   const int flags = fcntl(pipe.read.get(), F_GETFL);
   if (flags < 0 || fcntl(pipe.read.get(), F_SETFL, flags | O_NONBLOCK) != 0) {
@@ -267,6 +271,61 @@ void read_output(const ProcessExecutorOptions& options, Completion& completion, 
   }
 }
 
+// A child's feedback pipe (file descriptor 3 in the child), as taskpool reads it.
+struct ChildFeed {
+  UniqueFd fd;          // invalid at end of file, and once the child has ended
+  std::string partial;  // the start of a record whose delimiter has not come yet
+};
+
+// Bytes waiting in a pipe.
+size_t available(const UniqueFd& fd) {
+  int count = 0;
+  if (!fd.valid() || ioctl(fd.get(), FIONREAD, &count) != 0 || count < 0) return 0;
+  return static_cast<size_t>(count);
+}
+
+// Passes every whole record in `data` (with what `feed.partial` held) to on_feed.
+void pass_records(const ProcessExecutorOptions& options, WorkerId worker, ChildFeed& feed,
+                  std::string_view data) {
+  for (size_t end; (end = data.find(options.feed_delimiter)) != std::string_view::npos;) {
+    feed.partial.append(data.substr(0, end));
+    options.on_feed(worker, std::exchange(feed.partial, {}));
+    data.remove_prefix(end + 1);
+  }
+  feed.partial.append(data);
+}
+
+// Reads from the feedback pipe without waiting: while `more()` says so (room for records, or
+// none needed), or up to `limit` bytes when `more` is empty. Closes it at end of file.
+void read_feed(const ProcessExecutorOptions& options, WorkerId worker, ChildFeed& feed,
+               std::span<char> buffer, size_t limit, const std::function<bool()>& more) {
+  // Small reads, so that the records taken past a full window stay few.
+  constexpr size_t kFeedChunk = 4096;
+  while (feed.fd.valid() && limit > 0 && (!more || more())) {
+    const ssize_t n = ::read(feed.fd.get(), buffer.data(), std::min({buffer.size(), limit, kFeedChunk}));
+    if (n > 0) {
+      pass_records(options, worker, feed, std::string_view(buffer.data(), static_cast<size_t>(n)));
+      limit -= static_cast<size_t>(n);
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else if (n < 0 && errno == EAGAIN) {
+      return;
+    } else {
+      feed.fd.reset();
+    }
+  }
+}
+
+// After the child has ended: takes what is in the feedback pipe now, and the last record even
+// without its delimiter.
+void finish_feed(const ProcessExecutorOptions& options, WorkerId worker, ChildFeed& feed,
+                 std::span<char> buffer) {
+  const size_t left = available(feed.fd);
+  if (left > 0) read_feed(options, worker, feed, buffer, left, {});
+  feed.fd.reset();
+  if (!feed.partial.empty()) options.on_feed(worker, std::exchange(feed.partial, {}));
+}
+
 // After the child has ended: takes only what is in the pipe now. Its own children may keep the
 // pipe open long after (`sleep 100 &`), and the attempt must not wait for them.
 void finish_output(const ProcessExecutorOptions& options, Completion& completion,
@@ -291,6 +350,7 @@ struct ProcessExecutor::Child {
   Completion completion;
   ChildOutput out{Stream::kStdout};
   ChildOutput err{Stream::kStderr};
+  ChildFeed feed;
 
   // Returns true when the child has ended and its completion is whole.
   bool reap(const ProcessExecutorOptions& options, std::span<char> buffer, std::string& error) {
@@ -327,6 +387,7 @@ struct ProcessExecutor::Child {
     }
     finish_output(options, completion, out, buffer, error);
     finish_output(options, completion, err, buffer, error);
+    if (options.on_feed) finish_feed(options, completion.worker, feed, buffer);
     return true;
   }
 };
@@ -410,6 +471,14 @@ void ProcessExecutor::start(const Attempt& attempt, int stdin_fd) {
     actions.dup2(out.write.get(), STDOUT_FILENO);
     actions.dup2(err.write.get(), STDERR_FILENO);
   }
+  Pipe feed;
+  if (options_.on_feed) {
+    // Above 3, so that no dup2 before this one overwrites it, nor is it its own target.
+    if (const int error = make_pipe(feed, kFeedFd); error != 0) {
+      return not_started(126, argv.front() + ": cannot create a pipe: " + std::strerror(error));
+    }
+    actions.dup2(feed.write.get(), kFeedFd);
+  }
   const SpawnAttributes attributes(original_mask_);
 
   pid_t pid = -1;
@@ -442,6 +511,7 @@ void ProcessExecutor::start(const Attempt& attempt, int stdin_fd) {
   }
   child->out.fd = std::move(out.read);
   child->err.fd = std::move(err.read);
+  child->feed.fd = std::move(feed.read);
   children_.push_back(std::move(child));
   // The write ends close here: from now on only the child (and its children) hold them, so the
   // pipes reach end of file when they are done.
@@ -473,9 +543,12 @@ std::vector<Completion> ProcessExecutor::wait(TimePoint deadline) {
   reap_ended();
   std::vector<pollfd> fds;
   std::vector<std::pair<Child*, ChildOutput*>> sources;  // fds[i + 1] belongs to sources[i]
-  while (ready_.empty()) {
+  std::vector<Child*> feeders;  // then fds[1 + sources.size() + i] belongs to feeders[i]
+  bool fed = false;
+  while (ready_.empty() && !fed) {
     fds.clear();
     sources.clear();
+    feeders.clear();
     fds.push_back({wake_fd_, POLLIN, 0});
     for (const auto& child : children_) {
       for (ChildOutput* output : {&child->out, &child->err}) {
@@ -484,22 +557,44 @@ std::vector<Completion> ProcessExecutor::wait(TimePoint deadline) {
         sources.emplace_back(child.get(), output);
       }
     }
+    const bool held = !read_feeds();
+    if (!held) {
+      for (const auto& child : children_) {
+        if (!child->feed.fd.valid()) continue;
+        fds.push_back({child->feed.fd.get(), POLLIN, 0});
+        feeders.push_back(child.get());
+      }
+    }
+    // Held feeders are looked at again now and then: when all running children come to wait on
+    // their pipes, they are read after all.
+    constexpr auto kHeldRecheck = std::chrono::milliseconds(50);
+    const TimePoint until = held ? std::min(deadline, now() + kHeldRecheck) : deadline;
     timespec timeout;
-    if (deadline != kNever) timeout = timespec_until(deadline);
+    if (until != kNever) timeout = timespec_until(until);
     // SIGCHLD (and whatever the caller handles) is blocked everywhere else, so a child that ends
     // at any moment, even before this call, interrupts it: no exit is missed.
     const int ready =
-        ppoll(fds.data(), fds.size(), deadline == kNever ? nullptr : &timeout, &original_mask_);
+        ppoll(fds.data(), fds.size(), until == kNever ? nullptr : &timeout, &original_mask_);
     if (ready < 0) {
       if (errno != EINTR) throw system_error("ppoll");
       reap_ended();
       break;  // SIGCHLD, or a signal the caller wants to see to
     }
-    if (ready == 0) break;  // the deadline
-    for (size_t i = 1; i < fds.size(); ++i) {
-      if (fds[i].revents == 0) continue;
-      auto [child, output] = sources[i - 1];
+    if (ready == 0) {
+      if (until < deadline) continue;  // only the recheck of held feeders
+      break;                           // the deadline
+    }
+    for (size_t i = 0; i < sources.size(); ++i) {
+      if (fds[i + 1].revents == 0) continue;
+      auto [child, output] = sources[i];
       read_output(options_, child->completion, *output, buffer, kReadLimitPerRound, output_error_);
+    }
+    for (size_t i = 0; i < feeders.size(); ++i) {
+      if (fds[1 + sources.size() + i].revents == 0) continue;
+      Child& child = *feeders[i];
+      read_feed(options_, child.completion.worker, child.feed, buffer, kReadLimitPerRound,
+                [this] { return read_feeds(); });
+      fed = true;  // the scheduler starts jobs for the records before more are read
     }
     if (!output_error_.empty()) break;  // the caller decides whether the run goes on
     if (fds[0].revents != 0) {
@@ -519,6 +614,26 @@ void ProcessExecutor::wake() {
 }
 
 size_t ProcessExecutor::running() const { return children_.size(); }
+
+bool ProcessExecutor::read_feeds() const {
+  if (!options_.feed_room || options_.feed_room()) return true;
+  // No room: read only when every running child has a record waiting in its pipe, since none of
+  // them might end otherwise and free a worker for the records already taken.
+  size_t running = 0;
+  size_t waiting = 0;
+  for (const auto& child : children_) {
+    if (child->pid <= 0) continue;
+    ++running;
+    if (available(child->feed.fd) > 0) ++waiting;
+  }
+  return running > 0 && waiting == running;
+}
+
+void ProcessExecutor::suspend(bool stopped) {
+  for (const auto& child : children_) {
+    if (child->pid > 0) signal_child(child->pid, stopped ? SIGSTOP : SIGCONT);
+  }
+}
 
 namespace {
 void on_child_signal(int) {}

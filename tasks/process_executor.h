@@ -34,6 +34,15 @@ struct ProcessExecutorOptions {
   // An eventfd that, besides wake(), ends wait() when written to (a signal handler's); a
   // duplicate is kept. -1: an eventfd of its own.
   int wake_fd = -1;
+  // --feedback: when set, every child gets a pipe as file descriptor 3, and each record it writes
+  // there (ended by feed_delimiter, or by the end of the pipe) is passed to on_feed, on the
+  // scheduler's thread inside wait(), which then returns. While feed_room() says no, the pipes
+  // are not read and their writers wait, unless every running child has a record waiting (none
+  // could end otherwise). What a child left in its pipe when it exited is taken in any case; what
+  // its background processes write after that is not.
+  std::function<void(WorkerId, std::string)> on_feed;
+  std::function<bool()> feed_room;
+  char feed_delimiter = '\n';
 };
 
 // Signal handling contract: the caller blocks SIGCHLD (and the signals it handles, or has their
@@ -57,6 +66,8 @@ class ProcessExecutor final : public Executor {
   void cancel(WorkerId worker, CancelMode mode) override;
   std::vector<Completion> wait(TimePoint deadline) override;
   void wake() override;
+  // SIGSTOP or SIGCONT to every running child's process group.
+  void suspend(bool stopped) override;
 
   size_t running() const;
   // The first failure to keep an attempt's output (no room for a temporary file), or empty. The
@@ -65,6 +76,7 @@ class ProcessExecutor final : public Executor {
 
  private:
   struct Child;
+  bool read_feeds() const;  // whether the feedback pipes are read now (see on_feed)
   ProcessExecutorOptions options_;
   sigset_t original_mask_;
   ProgramPath programs_;

@@ -124,6 +124,23 @@ TEST_CASE("the timeline has one row per worker and one bar per attempt, coloured
   CHECK(svg.find("pool mode") != std::string::npos);
 }
 
+TEST_CASE("a resized pool gets a row for the most workers, each shaded while it was there") {
+  const TimePoint t0{};
+  Timeline timeline("pool mode", 2, t0);
+  timeline.add(attempt(3, t0 + 1s, 1s), false);
+  timeline.finish(t0 + 4s);
+  timeline.set_worker_changes({{t0 + 1s, 3}, {t0 + 3s, 1}});
+  CHECK(timeline.workers() == 3);
+  using Spans = std::vector<std::pair<double, double>>;
+  CHECK(timeline.worker_spans(1) == Spans{{0, 4}});
+  CHECK(timeline.worker_spans(2) == Spans{{0, 3}});
+  CHECK(timeline.worker_spans(3) == Spans{{1, 3}});
+  const std::string svg = timeline_svg({&timeline});
+  CHECK(svg.find("class=\"resize\" data-workers=\"3\" data-at=\"1.000\"") != std::string::npos);
+  CHECK(svg.find("class=\"resize\" data-workers=\"1\" data-at=\"3.000\"") != std::string::npos);
+  CHECK(svg.find("data-worker=\"3\"") != std::string::npos);
+}
+
 TEST_CASE("two runs share one time scale, one panel each") {
   const TimePoint t0{};
   Timeline batch("batch mode", 2, t0);

@@ -45,6 +45,35 @@ TEST_CASE("the JSON summary carries the same figures") {
   CHECK(json.find("\"max\": 1.000000") != std::string::npos);
 }
 
+TEST_CASE("a resized pool: the summary shows the changes and counts capacity as it was") {
+  RunStats s = sample(4s, 6s, 10, 0);
+  s.workers = 2;
+  s.worker_changes = {{s.start + 1s, 4}, {s.start + 3s, 1}};
+  s.max_workers = 4;
+  // 1 s × 2 + 2 s × 4 + 1 s × 1 = 11 worker-seconds, not 4 s × 2.
+  s.worker_time = 11s;
+  s.fed = 3;
+  s.suspended = 2s;
+  const std::string text = summary_text(s);
+  CHECK(text.find("workers   2 -> 4 -> 1 (2 changes, 4 at most), utilization 54.5 %") !=
+        std::string::npos);
+  CHECK(text.find(", 3 fed back") != std::string::npos);
+  CHECK(text.find("suspended 2.00 s") != std::string::npos);
+  const std::string json = summary_json(s, "pool");
+  CHECK(json.find("\"max_workers\": 4, \"worker_changes\": [{\"at_seconds\": 1.000000, "
+                  "\"workers\": 4}, {\"at_seconds\": 3.000000, \"workers\": 1}], "
+                  "\"worker_seconds\": 11.000000, \"suspended_seconds\": 2.000000, "
+                  "\"fed\": 3}") != std::string::npos);
+  CHECK(json.back() == '}');
+}
+
+TEST_CASE("a run stopped by --max-records says so") {
+  RunStats s = sample(1s, 1s, 4, 0);
+  s.stop_cause = StopCause::kMaxRecords;
+  CHECK(summary_text(s).find("stopped   --max-records was reached") != std::string::npos);
+  CHECK(summary_json(s, "pool").find("\"stopped\": \"max_records\"") != std::string::npos);
+}
+
 TEST_CASE("the comparison shows both modes and the speed-up") {
   const RunStats batch = sample(4s, 6s, 10, 0);
   const RunStats pool = sample(2s, 6s, 10, 0);

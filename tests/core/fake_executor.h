@@ -95,6 +95,7 @@ class FakeExecutor final : public Executor {
         ++it;
         continue;
       }
+      if (on_end) on_end(it->second.seq, it->first);
       Completion c;
       c.worker = it->first;
       c.start = it->second.start;
@@ -111,6 +112,7 @@ class FakeExecutor final : public Executor {
   }
 
   void wake() override {}
+  void suspend(bool stopped) override { suspends.push_back(stopped); }
 
   size_t running() const { return running_.size(); }
 
@@ -121,6 +123,9 @@ class FakeExecutor final : public Executor {
   int waits = 0;
   // Called after the script, with the worker the attempt got: lets a test fail a host.
   std::function<void(WorkerId, Outcome&)> on_worker;
+  // Called as an attempt ends, before its completion is returned: lets a job feed records.
+  std::function<void(uint64_t seq, WorkerId)> on_end;
+  std::vector<bool> suspends;  // suspend() calls, in order
 
  private:
   struct Run {

@@ -156,7 +156,7 @@ class UsageErrorTest(TaskpoolTestCase):
         self.usage_error("-j", "lots", "touch", "pwned", ":::", "x", names=["-j", "lots"])
 
     def test_negative_jobs_value(self):
-        self.usage_error("--jobs", "-3", "echo", ":::", "x", names=["-3"])
+        self.usage_error("--jobs", "-999", "echo", ":::", "x", names=["-999"])
 
     def test_jobs_value_with_trailing_garbage(self):
         self.usage_error("-j", "4x", "echo", ":::", "x", names=["4x"])

@@ -1,0 +1,248 @@
+#include "cli/control.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <cstdio>
+#include <cstring>
+#include <utility>
+#include <vector>
+
+#include "core/error.h"
+
+namespace taskpool {
+
+namespace {
+
+// A command is one short line; anything longer is not one of ours.
+constexpr size_t kMaxCommand = 1024;
+// Connections served at once; more wait in the listen backlog.
+constexpr size_t kMaxClients = 16;
+// How long a command waits for the scheduler's thread, which turns at least this often.
+constexpr auto kAnswerTimeout = std::chrono::seconds(10);
+
+sockaddr_un socket_address(const std::string& path, const char* what) {
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  if (path.empty()) throw UsageError(std::string(what) + ": the socket path is empty");
+  if (path.size() >= sizeof address.sun_path) {
+    throw UsageError(std::string(what) + ": '" + path + "' is longer than a socket path can be (" +
+                     std::to_string(sizeof address.sun_path - 1) + " bytes)");
+  }
+  std::memcpy(address.sun_path, path.c_str(), path.size() + 1);
+  return address;
+}
+
+void send_all(int fd, std::string_view data) {
+  while (!data.empty()) {
+    const ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;  // the client left; its answer goes nowhere
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+}
+
+std::string_view trimmed(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\r')) {
+    s.remove_suffix(1);
+  }
+  return s;
+}
+
+}  // namespace
+
+ControlServer::ControlServer(std::string path, std::function<void()> wake)
+    : path_(std::move(path)), wake_(std::move(wake)) {
+  const sockaddr_un address = socket_address(path_, "--control");
+  struct stat st {};
+  if (lstat(path_.c_str(), &st) == 0) {
+    if (!S_ISSOCK(st.st_mode)) {
+      throw UsageError("--control: '" + path_ + "' exists and is not a socket; not replacing it");
+    }
+    // A socket nobody listens on is what an ended run left behind.
+    const int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (probe < 0) throw system_error("--control: socket");
+    const bool live =
+        ::connect(probe, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
+    ::close(probe);
+    if (live) throw UsageError("--control: another run is listening on '" + path_ + "'");
+    ::unlink(path_.c_str());
+  }
+  listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (listen_fd_ < 0) throw system_error("--control: socket");
+  // Only the user may connect: the socket file gets mode 0600. fchmod does not apply to a
+  // socket's file, so the umask sets it; nothing else creates files while this runs (the
+  // reader thread starts later).
+  const mode_t old_mask = umask(0177);
+  const int bound = ::bind(listen_fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address);
+  const int bind_errno = errno;
+  umask(old_mask);
+  if (bound != 0 || ::listen(listen_fd_, 16) != 0) {
+    errno = bound != 0 ? bind_errno : errno;
+    const Error error = system_error("--control: cannot listen on '" + path_ + "'");
+    ::close(listen_fd_);
+    if (bound == 0) ::unlink(path_.c_str());
+    throw error;
+  }
+  stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (stop_fd_ < 0) {
+    const Error error = system_error("eventfd");
+    ::close(listen_fd_);
+    ::unlink(path_.c_str());
+    throw error;
+  }
+  thread_ = std::thread([this] { listen_loop(); });
+}
+
+ControlServer::~ControlServer() {
+  {
+    const std::lock_guard lock(mu_);
+    closed_ = true;
+  }
+  answered_.notify_all();
+  const uint64_t one = 1;
+  [[maybe_unused]] const ssize_t n = ::write(stop_fd_, &one, sizeof one);
+  thread_.join();
+  ::close(stop_fd_);
+  ::close(listen_fd_);
+  ::unlink(path_.c_str());
+}
+
+void ControlServer::serve(const std::function<std::string(std::string_view)>& answer) {
+  std::unique_lock lock(mu_);
+  if (!command_) return;
+  const std::string command = std::move(*command_);
+  command_.reset();
+  lock.unlock();
+  std::string text = answer(command);
+  lock.lock();
+  answer_ = std::move(text);
+  lock.unlock();
+  answered_.notify_all();
+}
+
+std::string ControlServer::ask(std::string command) {
+  std::unique_lock lock(mu_);
+  if (closed_) return "error: the run has ended";
+  command_ = std::move(command);
+  answer_.reset();
+  lock.unlock();
+  wake_();
+  lock.lock();
+  const bool done = answered_.wait_for(lock, kAnswerTimeout, [&] { return answer_ || closed_; });
+  if (answer_) return std::exchange(answer_, std::nullopt).value();
+  command_.reset();
+  return done ? "error: the run has ended" : "error: the run did not answer in time";
+}
+
+void ControlServer::listen_loop() {
+  struct Client {
+    int fd;
+    std::string pending;
+  };
+  std::vector<Client> clients;
+  std::vector<pollfd> fds;
+  char buffer[512];
+  while (true) {
+    fds.clear();
+    fds.push_back({stop_fd_, POLLIN, 0});
+    fds.push_back({listen_fd_, static_cast<short>(clients.size() < kMaxClients ? POLLIN : 0), 0});
+    for (const Client& c : clients) fds.push_back({c.fd, POLLIN, 0});
+    if (::poll(fds.data(), fds.size(), -1) < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    if (fds[0].revents != 0) break;
+    if (fds[1].revents & POLLIN) {
+      const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      if (fd >= 0) clients.push_back({fd, {}});
+    }
+    for (size_t i = 2; i < fds.size(); ++i) {
+      if (fds[i].revents == 0) continue;
+      Client& client = clients[i - 2];
+      const ssize_t n = ::recv(client.fd, buffer, sizeof buffer, 0);
+      if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+      bool close_it = n <= 0;
+      if (n > 0) client.pending.append(buffer, static_cast<size_t>(n));
+      for (size_t end; !close_it && (end = client.pending.find('\n')) != std::string::npos;) {
+        const std::string line(trimmed(std::string_view(client.pending).substr(0, end)));
+        client.pending.erase(0, end + 1);
+        send_all(client.fd, ask(line) + "\n");
+      }
+      if (!close_it && client.pending.size() > kMaxCommand) {
+        send_all(client.fd, "error: a command is one line of at most " +
+                                std::to_string(kMaxCommand) + " bytes\n");
+        close_it = true;
+      }
+      if (close_it) {
+        ::close(client.fd);
+        client.fd = -1;
+      }
+    }
+    std::erase_if(clients, [](const Client& c) { return c.fd < 0; });
+  }
+  for (const Client& c : clients) ::close(c.fd);
+}
+
+int control_client(int argc, char** argv) {
+  if (argc < 4) {
+    std::fputs(
+        "taskpool ctl: usage: taskpool ctl SOCKET COMMAND (pause, resume, jobs N, status)\n",
+        stderr);
+    return 255;
+  }
+  const std::string path = argv[2];
+  std::string command;
+  for (int i = 3; i < argc; ++i) {
+    if (!command.empty()) command += ' ';
+    command += argv[i];
+  }
+  if (command.find('\n') != std::string::npos) {
+    std::fputs("taskpool ctl: a command is one line\n", stderr);
+    return 255;
+  }
+  sockaddr_un address{};
+  try {
+    address = socket_address(path, "taskpool ctl");
+  } catch (const Error& e) {
+    std::fprintf(stderr, "%s\n", e.what());
+    return 255;
+  }
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0 || ::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+    std::fprintf(stderr, "taskpool ctl: cannot connect to '%s': %s (is a run with --control "
+                         "'%s' going on?)\n",
+                 path.c_str(), std::strerror(errno), path.c_str());
+    if (fd >= 0) ::close(fd);
+    return 1;
+  }
+  send_all(fd, command + "\n");
+  std::string answer;
+  char buffer[4096];
+  while (answer.find('\n') == std::string::npos) {
+    const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    answer.append(buffer, static_cast<size_t>(n));
+  }
+  ::close(fd);
+  if (answer.empty()) {
+    std::fprintf(stderr, "taskpool ctl: '%s' closed without answering\n", path.c_str());
+    return 1;
+  }
+  answer.erase(std::min(answer.size(), answer.find('\n') + 1));
+  const bool error = answer.starts_with("error");
+  std::fputs(answer.c_str(), error ? stderr : stdout);
+  return error ? 1 : 0;
+}
+
+}  // namespace taskpool

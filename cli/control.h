@@ -1,0 +1,54 @@
+// --control SOCKET: a Unix socket that takes one-line commands while a run goes on (pause,
+// resume, jobs N, status), and `taskpool ctl SOCKET COMMAND`, which sends one.
+#pragma once
+
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <thread>
+
+namespace taskpool {
+
+// Listens on a thread of its own; each command waits there until the scheduler's thread answers
+// it through serve(). Answers are one line each: "ok ...", "error: ...", or a JSON object.
+class ControlServer {
+ public:
+  // Creates the socket with mode 0600 (a stale socket left by an ended run is replaced) and
+  // starts listening. `wake` is called after a command arrives, so that the scheduler's thread
+  // comes to serve() promptly; it must be thread-safe. Throws Error naming the path when the
+  // socket cannot be made, or another run is listening on it.
+  ControlServer(std::string path, std::function<void()> wake);
+  // Answers what is still waiting with an error, stops the thread, removes the socket.
+  ~ControlServer();
+  ControlServer(const ControlServer&) = delete;
+  ControlServer& operator=(const ControlServer&) = delete;
+
+  // On the scheduler's thread: answers the command waiting, if any, with answer(command).
+  void serve(const std::function<std::string(std::string_view)>& answer);
+
+ private:
+  void listen_loop();
+  std::string ask(std::string command);  // on the listening thread
+
+  std::string path_;
+  std::function<void()> wake_;
+  int listen_fd_ = -1;
+  int stop_fd_ = -1;  // an eventfd: the thread ends when it is written
+  std::thread thread_;
+
+  std::mutex mu_;
+  std::condition_variable answered_;
+  std::optional<std::string> command_;  // guarded by mu_: waiting for serve()
+  std::optional<std::string> answer_;   // guarded by mu_
+  bool closed_ = false;                 // guarded by mu_: the run is over
+};
+
+// `taskpool ctl SOCKET COMMAND...`: sends the words of COMMAND as one line, prints the answer.
+// Returns the exit status: 0 for an answer that is not an error, 1 for an error answer or when
+// the socket cannot be reached, 255 for a usage error.
+int control_client(int argc, char** argv);
+
+}  // namespace taskpool

@@ -1,0 +1,111 @@
+// -j values and --control commands, against a scheduler on the fake executor.
+#include "cli/live.h"
+
+#include <doctest/doctest.h>
+
+#include "core/error.h"
+#include "tests/core/fake_executor.h"
+
+namespace taskpool {
+namespace {
+
+using namespace std::chrono_literals;
+
+TEST_CASE("-j takes N, 0, +N, -N and N% of the CPUs") {
+  CHECK(parse_jobs_value("4", 8) == 4);
+  CHECK(parse_jobs_value(" 4\n", 8) == 4);
+  CHECK(parse_jobs_value("0", 8) == 250);
+  CHECK(parse_jobs_value("+2", 8) == 10);
+  CHECK(parse_jobs_value("-2", 8) == 6);
+  CHECK(parse_jobs_value("-7", 8) == 1);
+  CHECK(parse_jobs_value("50%", 8) == 4);
+  CHECK(parse_jobs_value("150%", 8) == 12);
+  CHECK(parse_jobs_value("10%", 8) == 1);
+  for (const char* bad : {"", "x", "4x", "1.5", "+", "%", "+50%", "--1", "4 4"}) {
+    CAPTURE(bad);
+    CHECK_FALSE(parse_jobs_value(bad, 8).has_value());
+  }
+  CHECK_THROWS_AS(parse_jobs_value("100001", 8), UsageError);
+  // As GNU parallel: no worker at all is an error.
+  CHECK_THROWS_AS(parse_jobs_value("-8", 8), UsageError);
+  CHECK_THROWS_AS(parse_jobs_value("0%", 8), UsageError);
+  CHECK_THROWS_AS(parse_jobs_value("99999999999999999999", 8), UsageError);
+}
+
+// A run of `n` one-second jobs whose live check answers `commands` as they come due.
+struct ControlledRun {
+  explicit ControlledRun(size_t n)
+      : executor(clock, [](uint64_t, int) { return testing::Outcome{}; }),
+        source(testing::numbered(n)) {}
+  testing::FakeClock clock;
+  testing::FakeExecutor executor;
+  testing::ListJobSource source;
+  testing::RecordingObserver observer;
+};
+
+TEST_CASE("--control commands: pause, resume, jobs N, status, and bad ones") {
+  ControlledRun run(6);
+  LiveControl::Options options;
+  std::vector<std::string> said;
+  options.say = [&](const std::string& m) { said.push_back(m); };
+  options.fit = [](int wanted) { return std::min(wanted, 5); };
+  LiveControl live(options);
+  std::vector<std::string> answers;
+  SchedulerOptions scheduler_options;
+  scheduler_options.workers = 1;
+  bool asked = false;
+  scheduler_options.live = [&](Scheduler& s, TimePoint) {
+    if (asked) return kNever;
+    asked = true;
+    for (const char* command : {"status", "pause", "status", "resume", "jobs 3", "jobs +100",
+                                "jobs", "jobs x", "pause now", "", "bogus\x1b[2J", "status"}) {
+      answers.push_back(live.answer(s, command));
+    }
+    return kNever;
+  };
+  Scheduler scheduler(scheduler_options, run.clock, run.executor, run.source,
+                      testing::command_for, run.observer);
+  const RunStats stats = scheduler.run();
+  REQUIRE(answers.size() == 12);
+  CHECK(answers[0] ==
+        R"({"workers": 1, "running": 0, "queued": 0, "retrying": 0, "paused": false, )"
+        R"("jobs": {"done": 0, "succeeded": 0, "failed": 0}})");
+  CHECK(answers[1] == "ok paused");
+  CHECK(answers[2].find("\"paused\": true") != std::string::npos);
+  CHECK(answers[3] == "ok resumed");
+  CHECK(answers[4] == "ok jobs 3");
+  // Past what the file descriptors allow: capped, with a warning.
+  CHECK(answers[5] == "ok jobs 5");
+  REQUIRE(said.size() == 1);
+  CHECK(said[0].find("only enough file descriptors for 5 workers") != std::string::npos);
+  CHECK(answers[6].rfind("error: jobs:", 0) == 0);
+  CHECK(answers[7].rfind("error: jobs: 'x' is not a number of workers", 0) == 0);
+  CHECK(answers[8] == "error: pause: takes no argument");
+  CHECK(answers[9].rfind("error: empty command", 0) == 0);
+  // A control character is not echoed raw to the terminal of whoever reads the answer.
+  CHECK(answers[10] == "error: unknown command 'bogus?[2J' (pause, resume, jobs N, status)");
+  CHECK(answers[11].find("\"workers\": 5") != std::string::npos);
+  CHECK(stats.jobs == 6);
+  CHECK(stats.max_workers == 5);
+}
+
+TEST_CASE("with -S the pool is not resized: jobs N is an error") {
+  ControlledRun run(1);
+  LiveControl::Options options;
+  options.resizable = false;
+  options.say = [](const std::string&) {};
+  LiveControl live(options);
+  std::string answer;
+  SchedulerOptions scheduler_options;
+  scheduler_options.live = [&](Scheduler& s, TimePoint) {
+    if (answer.empty()) answer = live.answer(s, "jobs 4");
+    return kNever;
+  };
+  Scheduler scheduler(scheduler_options, run.clock, run.executor, run.source,
+                      testing::command_for, run.observer);
+  scheduler.run();
+  CHECK(answer == "error: jobs: with -S each host keeps its workers");
+}
+
+}  // namespace
+}  // namespace taskpool
