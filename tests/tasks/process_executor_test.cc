@@ -809,5 +809,75 @@ TEST_CASE("process executor: output that cannot be kept is an error, and the run
   CHECK(error.find("temporary output file in " + missing) != std::string::npos);
 }
 
+TEST_CASE("process executor: --feedback passes each line written to fd 3, and the unended last") {
+  SignalSetup signals;
+  ProcessExecutorOptions options;
+  std::vector<std::pair<WorkerId, std::string>> fed;
+  options.on_feed = [&](WorkerId worker, std::string line) { fed.emplace_back(worker, line); };
+  ProcessExecutor executor(options, signals.original());
+  const Completion c = run(executor, shell_attempt(2, "printf 'a b\\n\\nc' >&3; echo out"));
+  CHECK(c.succeeded());
+  CHECK(text(c.stdout_data) == "out\n");
+  CHECK(fed == std::vector<std::pair<WorkerId, std::string>>{{2, "a b"}, {2, ""}, {2, "c"}});
+}
+
+TEST_CASE("process executor: without --feedback a child has no fd 3") {
+  SignalSetup signals;
+  ProcessExecutor executor(ProcessExecutorOptions{}, signals.original());
+  const Completion c = run(executor, shell_attempt(1, "echo x >&3"));
+  CHECK_FALSE(c.succeeded());
+}
+
+TEST_CASE("process executor: fed records wait for room, but never while every child waits") {
+  SignalSetup signals;
+  Watchdog watchdog(60);
+  ProcessExecutorOptions options;
+  size_t fed = 0;
+  bool room = false;
+  options.on_feed = [&](WorkerId, std::string) { ++fed; };
+  options.feed_room = [&] { return room; };
+  ProcessExecutor executor(options, signals.original());
+  // Worker 1 writes more than a pipe holds, so it waits in write() until it is read; worker 2
+  // sleeps and feeds nothing. While worker 2 runs, worker 1 is held (no room); once it is the
+  // only one left, every running child is waiting on its pipe, and it is read after all.
+  executor.start(shell_attempt(1, "yes 0123456789 | head -c 300000 >&3"));
+  executor.start(shell_attempt(2, "sleep 1"));
+  std::vector<Completion> done = collect(executor, 2);
+  REQUIRE(done.size() == 2);
+  CHECK(done[0].worker == 2);
+  CHECK(done[1].worker == 1);
+  CHECK(done[1].succeeded());
+  CHECK(fed == 300000 / 11 + 1);  // 27272 whole lines and the cut last one
+
+  // With room, nothing is held: the same writer ends first.
+  room = true;
+  fed = 0;
+  executor.start(shell_attempt(1, "yes 0123456789 | head -c 300000 >&3"));
+  executor.start(shell_attempt(2, "sleep 1"));
+  done = collect(executor, 2);
+  CHECK(done[0].worker == 1);
+  CHECK(fed == 300000 / 11 + 1);
+}
+
+TEST_CASE("process executor: suspend stops every child's process group, and continues it") {
+  SignalSetup signals;
+  Watchdog watchdog(60);
+  LineLog log;
+  ProcessExecutor executor(log.options(), signals.original());
+  executor.start(shell_attempt(1, "sleep 30 & echo $$ $!; wait"));
+  const std::vector<pid_t> pids = pids_in(first_line(executor, log, 1));
+  REQUIRE(pids.size() == 2);
+  executor.suspend(true);
+  for (pid_t pid : pids) {
+    CHECK(eventually([&] { return process_state(pid) && process_state(pid)->state == 'T'; }));
+  }
+  executor.suspend(false);
+  for (pid_t pid : pids) {
+    CHECK(eventually([&] { return process_state(pid) && process_state(pid)->state != 'T'; }));
+  }
+  executor.cancel(1, CancelMode::kKill);
+  collect(executor, 1);
+}
+
 }  // namespace
 }  // namespace taskpool
