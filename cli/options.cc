@@ -31,7 +31,13 @@ void parse_jobs(const std::string& value, RunConfig& config) {
     throw UsageError("-j/--jobs: '" + value + "' is not a number of workers (" + kJobsForms +
                      ") nor a file that holds one");
   }
-  config.jobs = read_jobs_file(value);
+  try {
+    config.jobs = read_jobs_file(value);
+  } catch (const UsageError&) {
+    throw;
+  } catch (const Error& e) {
+    throw UsageError(e.what());  // cannot be read: a bad -j value like any other
+  }
   config.jobs_file = value;
 }
 
