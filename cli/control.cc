@@ -41,13 +41,17 @@ sockaddr_un socket_address(const std::string& path, const char* what) {
   return address;
 }
 
-void send_all(int fd, std::string_view data) {
+// Returns false when the answer could not be sent whole: the client left, or it does not read
+// its answers (`nonblocking`: a full socket buffer), and is then dropped.
+bool send_all(int fd, std::string_view data, bool nonblocking = false) {
   while (!data.empty()) {
-    const ssize_t n = ::send(fd, data.data(), data.size(), MSG_NOSIGNAL);
+    const ssize_t n =
+        ::send(fd, data.data(), data.size(), MSG_NOSIGNAL | (nonblocking ? MSG_DONTWAIT : 0));
     if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return;  // the client left; its answer goes nowhere
+    if (n <= 0) return false;
     data.remove_prefix(static_cast<size_t>(n));
   }
+  return true;
 }
 
 std::string_view trimmed(std::string_view s) {
@@ -73,8 +77,14 @@ ControlServer::ControlServer(std::string path, std::function<void()> wake)
     if (probe < 0) throw system_error("--control: socket");
     const bool live =
         ::connect(probe, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
+    const int probe_errno = errno;
     ::close(probe);
     if (live) throw UsageError("--control: another run is listening on '" + path_ + "'");
+    if (probe_errno != ECONNREFUSED) {
+      // Not what an ended run leaves (say, no permission to it): not ours to replace.
+      errno = probe_errno;
+      throw system_error("--control: cannot use '" + path_ + "'");
+    }
     ::unlink(path_.c_str());
   }
   listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -120,12 +130,12 @@ ControlServer::~ControlServer() {
 void ControlServer::serve(const std::function<std::string(std::string_view)>& answer) {
   std::unique_lock lock(mu_);
   if (!command_) return;
-  const std::string command = std::move(*command_);
+  const auto [id, command] = std::move(*command_);
   command_.reset();
   lock.unlock();
   std::string text = answer(command);
   lock.lock();
-  answer_ = std::move(text);
+  answer_.emplace(id, std::move(text));
   lock.unlock();
   answered_.notify_all();
 }
@@ -133,15 +143,19 @@ void ControlServer::serve(const std::function<std::string(std::string_view)>& an
 std::string ControlServer::ask(std::string command) {
   std::unique_lock lock(mu_);
   if (closed_) return "error: the run has ended";
-  command_ = std::move(command);
+  // Numbered, so that the late answer to a command that timed out is not taken for this one's.
+  const uint64_t id = ++last_id_;
+  command_.emplace(id, std::move(command));
   answer_.reset();
   lock.unlock();
   wake_();
   lock.lock();
-  const bool done = answered_.wait_for(lock, kAnswerTimeout, [&] { return answer_ || closed_; });
-  if (answer_) return std::exchange(answer_, std::nullopt).value();
-  command_.reset();
-  return done ? "error: the run has ended" : "error: the run did not answer in time";
+  const bool done = answered_.wait_for(
+      lock, kAnswerTimeout, [&] { return (answer_ && answer_->first == id) || closed_; });
+  if (answer_ && answer_->first == id) return std::exchange(answer_, std::nullopt)->second;
+  if (command_ && command_->first == id) command_.reset();
+  return done ? "error: the run has ended"
+              : "error: the run did not answer in time (the command may still take effect)";
 }
 
 void ControlServer::listen_loop() {
@@ -163,7 +177,9 @@ void ControlServer::listen_loop() {
     }
     if (fds[0].revents != 0) break;
     if (fds[1].revents & POLLIN) {
-      const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC);
+      // Non-blocking: a client that sends and never reads its answers is dropped, not waited
+      // for (the run's end waits for this thread).
+      const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
       if (fd >= 0) clients.push_back({fd, {}});
     }
     for (size_t i = 2; i < fds.size(); ++i) {
@@ -176,11 +192,13 @@ void ControlServer::listen_loop() {
       for (size_t end; !close_it && (end = client.pending.find('\n')) != std::string::npos;) {
         const std::string line(trimmed(std::string_view(client.pending).substr(0, end)));
         client.pending.erase(0, end + 1);
-        send_all(client.fd, ask(line) + "\n");
+        close_it = !send_all(client.fd, ask(line) + "\n", true);
       }
       if (!close_it && client.pending.size() > kMaxCommand) {
-        send_all(client.fd, "error: a command is one line of at most " +
-                                std::to_string(kMaxCommand) + " bytes\n");
+        send_all(client.fd,
+                 "error: a command is one line of at most " + std::to_string(kMaxCommand) +
+                     " bytes\n",
+                 true);
         close_it = true;
       }
       if (close_it) {
@@ -218,6 +236,9 @@ int control_client(int argc, char** argv) {
     return 255;
   }
   const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  // A run suspended with Ctrl-Z answers nothing until it is continued: do not wait for ever.
+  const timeval answer_timeout{30, 0};
+  if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &answer_timeout, sizeof answer_timeout);
   if (fd < 0 || ::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
     std::fprintf(stderr, "taskpool ctl: cannot connect to '%s': %s (is a run with --control "
                          "'%s' going on?)\n",
@@ -236,7 +257,8 @@ int control_client(int argc, char** argv) {
   }
   ::close(fd);
   if (answer.empty()) {
-    std::fprintf(stderr, "taskpool ctl: '%s' closed without answering\n", path.c_str());
+    std::fprintf(stderr, "taskpool ctl: no answer from '%s' (the run ended, or is suspended)\n",
+                 path.c_str());
     return 1;
   }
   answer.erase(std::min(answer.size(), answer.find('\n') + 1));

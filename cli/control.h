@@ -3,12 +3,14 @@
 #pragma once
 
 #include <condition_variable>
+#include <cstdint>
 #include <functional>
 #include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <thread>
+#include <utility>
 
 namespace taskpool {
 
@@ -41,8 +43,10 @@ class ControlServer {
 
   std::mutex mu_;
   std::condition_variable answered_;
-  std::optional<std::string> command_;  // guarded by mu_: waiting for serve()
-  std::optional<std::string> answer_;   // guarded by mu_
+  // Guarded by mu_: the command waiting for serve(), and the last answer, each with its number.
+  std::optional<std::pair<uint64_t, std::string>> command_;
+  std::optional<std::pair<uint64_t, std::string>> answer_;
+  uint64_t last_id_ = 0;  // guarded by mu_
   bool closed_ = false;                 // guarded by mu_: the run is over
 };
 

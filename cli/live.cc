@@ -204,7 +204,10 @@ void LiveControl::resize(Scheduler& scheduler, int workers, std::string_view why
   }
   workers = std::max(1, workers);
   if (options_.fit) {
-    const int fitted = options_.fit(workers);
+    // Never fewer than now because of the limit: the running jobs have their descriptors.
+    const int fitted =
+        std::max(options_.fit(workers, scheduler.status().running),
+                 std::min(workers, scheduler.workers()));
     if (fitted < workers) {
       options_.say(fmt::format("taskpool: warning: {}: only enough file descriptors for {} "
                                "workers, not {}\n",

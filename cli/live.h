@@ -38,8 +38,9 @@ class LiveControl {
   struct Options {
     std::optional<std::string> jobs_file;  // -j FILE
     bool resizable = true;                 // false with -S: each host has its own workers
-    // The most workers that can run at once (file descriptors); may raise the limit.
-    std::function<int(int wanted)> fit;
+    // The most workers that can run at once (file descriptors), while `running` jobs run; may
+    // raise the limit.
+    std::function<int(int wanted, size_t running)> fit;
     ControlServer* control = nullptr;
     // A message for the user (stderr, out of the progress line's way).
     std::function<void(const std::string&)> say;

@@ -240,6 +240,19 @@ class Reporter final : public RunObserver {
     show_progress(false);
   }
   void on_tick(TimePoint) override { show_progress(false); }
+  void on_skipped(uint64_t seq) override {
+    guard([&] {
+      if (printer_) printer_->skip(seq);
+    });
+  }
+  // The run is over: -k output still held for jobs that never ended.
+  void finish_output() {
+    guard([&] {
+      if (!printer_ || printer_->held() == 0) return;
+      if (progress_) progress_->clear();
+      printer_->finish();
+    });
+  }
   void lines(WorkerId worker, Stream stream, std::string_view data) {
     guard([&] {
       if (progress_) progress_->clear();
@@ -412,7 +425,8 @@ constexpr rlim_t kReservedDescriptors = 16;
 
 rlim_t descriptors_per_job(const RunConfig& config) {
   if (config.dry_run || config.compare) return 0;
-  return config.fetch ? 6 : 4;
+  if (config.fetch) return 6;
+  return config.feedback ? 5 : 4;  // --feedback: the pipe on descriptor 3 too
 }
 
 rlim_t open_descriptors() {
@@ -462,12 +476,15 @@ uint64_t fit_descriptors(RunConfig& config) {
 }
 
 // The most workers the file-descriptor limit allows (raising the soft limit as far as the hard
-// one when `wanted` needs it), for a pool that grows while it runs.
-int fit_workers(const RunConfig& config, int wanted) {
+// one when `wanted` needs it), for a pool that grows while it runs; `running` jobs hold their
+// descriptors now.
+int fit_workers(const RunConfig& config, int wanted, size_t running) {
   const rlim_t per_job = descriptors_per_job(config);
   rlimit limit{};
   if (per_job == 0 || getrlimit(RLIMIT_NOFILE, &limit) != 0) return wanted;
-  const rlim_t base = open_descriptors() + kReservedDescriptors;
+  const rlim_t open = open_descriptors();
+  const rlim_t held = per_job * running;
+  const rlim_t base = (open > held ? open - held : 0) + kReservedDescriptors;
   const rlim_t needed = base + per_job * static_cast<rlim_t>(wanted);
   if (limit.rlim_cur != RLIM_INFINITY && limit.rlim_cur < needed) {
     rlimit raised = limit;
@@ -550,7 +567,10 @@ int run_compare(const RunConfig& config, const CommandTemplate& command, const s
     SchedulerOptions options = scheduler_options(config, max_keep_order_window);
     options.mode = modes[i];
     LiveControl::Options live;
-    live.fit = [&config](int wanted) { return fit_workers(config, wanted); };
+    live.jobs_file = config.jobs_file;
+    live.fit = [&config](int wanted, size_t running) {
+      return fit_workers(config, wanted, running);
+    };
     live.say = [&reporter](const std::string& message) { reporter.message(message); };
     live.stop_self = [] { raise(SIGSTOP); };
     LiveControl live_control(std::move(live));
@@ -753,6 +773,7 @@ int run(const RunConfig& config, uint64_t max_keep_order_window) {
         scheduler_ptr->feed(std::move(record));
       };
       process.feed_room = [&scheduler_ptr] { return scheduler_ptr->feed_room(); };
+      process.feed_closed = [&scheduler_ptr] { return scheduler_ptr->feed_closed(); };
       process.feed_delimiter = config.delimiter;
     }
     if (config.line_buffer) {
@@ -813,7 +834,9 @@ int run(const RunConfig& config, uint64_t max_keep_order_window) {
   LiveControl::Options live;
   live.jobs_file = config.jobs_file;
   live.resizable = config.hosts.empty();
-  live.fit = [&config](int wanted) { return fit_workers(config, wanted); };
+  live.fit = [&config](int wanted, size_t running) {
+    return fit_workers(config, wanted, running);
+  };
   live.control = control.get();
   live.say = [&reporter](const std::string& message) { reporter.message(message); };
   live.stop_self = [&reporter] {
@@ -856,6 +879,7 @@ int run(const RunConfig& config, uint64_t max_keep_order_window) {
   RunStats stats = scheduler.run();
   scheduler_ptr = nullptr;
   control.reset();  // commands from now on find no socket
+  reporter.finish_output();
   const bool input_read = reader->done;
   check_output();
   reporter.finish_progress();

@@ -58,11 +58,29 @@ void OutputPrinter::job_ended(const Job& job, const Attempt& attempt, Completion
   }
   print(held);
   ++next_to_print_;
+  print_ready();
+}
+
+void OutputPrinter::print_ready() {
   for (auto it = held_.begin(); it != held_.end() && it->first == next_to_print_;) {
     print(it->second);
     ++next_to_print_;
     it = held_.erase(it);
   }
+}
+
+void OutputPrinter::skip(uint64_t seq) {
+  if (!options_.keep_order || seq < next_to_print_) return;
+  if (seq != next_to_print_) {
+    held_.emplace(seq, Held{});
+    return;
+  }
+  ++next_to_print_;
+  print_ready();
+}
+
+void OutputPrinter::finish() {
+  for (auto it = held_.begin(); it != held_.end(); it = held_.erase(it)) print(it->second);
 }
 
 void OutputPrinter::print(const Held& held) {

@@ -38,6 +38,11 @@ class OutputPrinter {
   bool has_output(const Completion& completion) const;
   // Prints (or, with -k, holds until earlier jobs are printed) the job's output.
   void job_ended(const Job& job, const Attempt& attempt, Completion& completion);
+  // -k: job `seq` will print nothing (skipped by --resume); later ones need not wait for it.
+  void skip(uint64_t seq);
+  // The run is over: with -k, prints what still waits for jobs that never ended (the run was
+  // stopped, or priorities started later jobs first), in order.
+  void finish();
   // --line-buffer: complete lines from the attempt running on `worker` (a long line may come in
   // several calls, one right after the other; with --tag, only its first part is tagged).
   void lines(WorkerId worker, Stream stream, std::string_view data);
@@ -52,6 +57,7 @@ class OutputPrinter {
     std::unique_ptr<OutputBuffer> err;
   };
   void print(const Held& held);
+  void print_ready();  // -k: what held_ has from next_to_print_ on, without a gap
   void write_stream(int fd, const std::string& tag, const OutputBuffer& buffer);
   void write_tagged(int fd, const std::string& tag, std::string_view data, bool& at_line_start);
 

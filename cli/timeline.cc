@@ -177,7 +177,7 @@ std::string timeline_svg(const std::vector<const Timeline*>& runs) {
           "y1=\"{3:.1f}\" x2=\"{2:.1f}\" y2=\"{4:.1f}\" stroke=\"#333\" "
           "stroke-dasharray=\"3,2\"/><text x=\"{5:.1f}\" y=\"{6:.1f}\" fill=\"#333\">"
           "-j {0}</text></g>\n",
-          workers, at, x, top, top + rows, x + 2, top + rows + 10);
+          workers, at, x, top, top + rows, x + 2, top + 10);
     }
     for (const Timeline::Bar& bar : run->bars()) {
       const Style s = style_of(bar.outcome);

@@ -188,22 +188,31 @@ PoolStatus Scheduler::status() const {
 }
 
 void Scheduler::feed(Record record) {
-  if (stop_ != StopRequest::kNone) {
+  if (stop_ != StopRequest::kNone || intake_closed_) {
     ++dropped_;
     return;
   }
   if (options_.max_records != 0 && records_ >= options_.max_records) {
     ++dropped_;
-    apply_stop(StopRequest::kGraceful, StopCause::kMaxRecords);
+    close_intake();
     return;
   }
   ++records_;
   ++stats_.fed;
-  ready_.push(Job{next_seq_++, std::move(record)});
+  const uint64_t seq = next_seq_++;
+  fed_ready_.insert(seq);
+  ready_.push(Job{seq, std::move(record)});
 }
 
 bool Scheduler::feed_room() const {
-  return stop_ != StopRequest::kNone || ready_.size() < options_.window;
+  return stop_ != StopRequest::kNone || intake_closed_ || fed_ready_.size() < options_.window;
+}
+
+void Scheduler::close_intake() {
+  // Not a stop: the jobs taken so far (and their retries) still run.
+  intake_closed_ = true;
+  input_done_ = true;
+  if (stats_.stop_cause == StopCause::kNone) stats_.stop_cause = StopCause::kMaxRecords;
 }
 
 void Scheduler::ReadyJobs::push(Job job, bool front) {
@@ -260,13 +269,13 @@ bool Scheduler::pull_one() {
         if (options_.skip && options_.skip(seq)) {
           ++stats_.skipped;
           mark_ended(seq);
+          observer_.on_skipped(seq);
           continue;
         }
         if (options_.max_records != 0 && records_ >= options_.max_records) {
           // One record too many: it is not run, and nothing more is taken.
           ++dropped_;
-          input_done_ = true;
-          apply_stop(StopRequest::kGraceful, StopCause::kMaxRecords);
+          close_intake();
           return false;
         }
         ++records_;
@@ -372,6 +381,7 @@ void Scheduler::start_next(TimePoint now, bool retry) {
     slot.first_start = entry.first_start;
   } else {
     slot.job = take_lowest_ ? ready_.pop_lowest() : ready_.pop();
+    if (!fed_ready_.empty()) fed_ready_.erase(slot.job.seq);
     slot.first_start = now;
   }
   slot.attempt.seq = slot.job.seq;

@@ -5,6 +5,7 @@
 #include <deque>
 #include <functional>
 #include <optional>
+#include <unordered_set>
 #include <vector>
 
 #include "core/executor.h"
@@ -48,6 +49,8 @@ class RunObserver {
   // another worker.
   virtual void on_returned(const Job& /*job*/, const Attempt& /*attempt*/,
                            const Completion& /*completion*/) {}
+  // Job `seq` is skipped (SchedulerOptions::skip): it will not run.
+  virtual void on_skipped(uint64_t /*seq*/) {}
   // Every SchedulerOptions::tick_interval, whatever else happens (progress reports).
   virtual void on_tick(TimePoint /*now*/) {}
 };
@@ -99,8 +102,9 @@ struct SchedulerOptions {
   // Jobs held ready ahead of the running ones: the priority window, and the most records fed
   // back by jobs (feed()) that wait before feeding jobs are held up (feed_room()).
   size_t window = 1024;
-  // The most records taken in all, from the source and fed back; one more stops the run
-  // (StopCause::kMaxRecords) and is not run. 0: no limit.
+  // The most records taken in all, from the source and fed back. One more is not run: from then
+  // on no record is taken (StopCause::kMaxRecords), while the jobs taken so far run, retries
+  // included. 0: no limit.
   uint64_t max_records = 0;
 };
 
@@ -153,9 +157,13 @@ class Scheduler {
   // A record fed back by a running job: it becomes a job, ahead of the source's records. The run
   // does not end while a fed record waits. Past max_records it is dropped and stops the run.
   void feed(Record record);
-  // Whether more fed records are welcome now: fewer than `window` wait, or the run is stopping
-  // (then they are dropped and counted). A job whose records are not welcome waits on its pipe.
+  // Whether more fed records are welcome now: fewer than `window` fed ones wait, or the run is
+  // stopping (then they are dropped and counted). A job whose records are not welcome waits on
+  // its pipe.
   bool feed_room() const;
+  // Whether fed records can never run any more (max_records reached): feeding jobs may be cut
+  // off.
+  bool feed_closed() const { return intake_closed_; }
 
  private:
   // The jobs ready to start, in input order or (with a priority) highest priority first.
@@ -228,8 +236,7 @@ class Scheduler {
   void return_job(Running done, Completion completion);
   bool jobs_left();
   TimePoint next_wakeup() const;
-  bool take_record();
-  void note_workers(TimePoint now);
+  void close_intake();
   void fill_window();
 
   SchedulerOptions options_;
@@ -248,13 +255,14 @@ class Scheduler {
   std::vector<WorkerId> free_workers_;  // a min-heap: the lowest free worker starts next
   int workers_ = 0;                     // workers 1..workers_ take attempts (set_workers)
   ReadyJobs ready_;                     // pulled from the source or fed, not yet started
-  size_t fed_ready_ = 0;                // of which fed
+  std::unordered_set<uint64_t> fed_ready_;  // of which fed (their sequence numbers)
   bool paused_ = false;
   bool last_was_retry_ = false;         // retries and new jobs take turns when both can start
   bool take_lowest_ = false;            // new_job_available: start ready_.lowest(), not next()
   uint64_t records_ = 0;                // taken from the source and fed, for max_records
   uint64_t source_taken_ = 0;           // records polled from the source (skipped ones too)
   uint64_t dropped_ = 0;                // records taken but never to run (max_records, a stop)
+  bool intake_closed_ = false;          // max_records reached: no record is taken any more
   bool grouped_ = false;                // options_.worker_groups was given
   TimePoint live_at_ = kNever;          // when options_.live wants to be called
   std::vector<Waiting> waiting_;        // a min-heap on (due, seq), ordered by LaterFirst

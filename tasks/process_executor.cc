@@ -30,6 +30,9 @@ constexpr size_t kReadChunk = 64 * 1024;
 // level-triggered, so what is left is read in the next round.
 constexpr size_t kReadLimitPerRound = 16 * kReadChunk;
 
+// How long feeding jobs are held before one chunk of each is read anyway (see wait()).
+constexpr auto kFeedRescueInterval = std::chrono::seconds(1);
+
 TimePoint now() { return std::chrono::steady_clock::now(); }
 
 // For the posix_spawn* calls that only fail without memory: they report the error as a value.
@@ -271,10 +274,15 @@ void read_output(const ProcessExecutorOptions& options, Completion& completion, 
   }
 }
 
+// The longest record a job may feed: a path, a URL, a line of columns. Longer is an error of
+// the job's (and keeps one job from filling taskpool's memory with one record).
+constexpr size_t kMaxFedRecord = 1024 * 1024;
+
 // A child's feedback pipe (file descriptor 3 in the child), as taskpool reads it.
 struct ChildFeed {
   UniqueFd fd;          // invalid at end of file, and once the child has ended
   std::string partial;  // the start of a record whose delimiter has not come yet
+  bool too_long = false;  // it fed a record past kMaxFedRecord: the pipe was closed
 };
 
 // Bytes waiting in a pipe.
@@ -293,6 +301,12 @@ void pass_records(const ProcessExecutorOptions& options, WorkerId worker, ChildF
     data.remove_prefix(end + 1);
   }
   feed.partial.append(data);
+  if (feed.partial.size() > kMaxFedRecord) {
+    // The writer gets a broken pipe; its attempt fails (see Child::reap).
+    feed.too_long = true;
+    feed.partial.clear();
+    feed.fd.reset();
+  }
 }
 
 // Reads from the feedback pipe without waiting: while `more()` says so (room for records, or
@@ -323,7 +337,9 @@ void finish_feed(const ProcessExecutorOptions& options, WorkerId worker, ChildFe
   const size_t left = available(feed.fd);
   if (left > 0) read_feed(options, worker, feed, buffer, left, {});
   feed.fd.reset();
-  if (!feed.partial.empty()) options.on_feed(worker, std::exchange(feed.partial, {}));
+  if (!feed.partial.empty() && !feed.too_long) {
+    options.on_feed(worker, std::exchange(feed.partial, {}));
+  }
 }
 
 // After the child has ended: takes only what is in the pipe now. Its own children may keep the
@@ -388,6 +404,12 @@ struct ProcessExecutor::Child {
     finish_output(options, completion, out, buffer, error);
     finish_output(options, completion, err, buffer, error);
     if (options.on_feed) finish_feed(options, completion.worker, feed, buffer);
+    if (feed.too_long) {
+      // Its records went on past the one cut off, so the job cannot have done what it meant to.
+      completion.error = "a record fed on file descriptor 3 was longer than 1 MiB (--feedback); "
+                         "the job's pipe was closed";
+      if (completion.exit_status == 0 && completion.signal == 0) completion.exit_status = 1;
+    }
     return true;
   }
 };
@@ -478,6 +500,8 @@ void ProcessExecutor::start(const Attempt& attempt, int stdin_fd) {
       return not_started(126, argv.front() + ": cannot create a pipe: " + std::strerror(error));
     }
     actions.dup2(feed.write.get(), kFeedFd);
+    // No fed record can run any more: a job that feeds gets a broken pipe at once.
+    if (options_.feed_closed && options_.feed_closed()) feed.read.reset();
   }
   const SpawnAttributes attributes(original_mask_);
 
@@ -557,7 +581,24 @@ std::vector<Completion> ProcessExecutor::wait(TimePoint deadline) {
         sources.emplace_back(child.get(), output);
       }
     }
-    const bool held = !read_feeds();
+    if (options_.feed_closed && options_.feed_closed()) {
+      // No fed record can run any more: a job still feeding (a runaway loop) gets a broken
+      // pipe rather than taskpool reading and dropping its records for ever.
+      for (const auto& child : children_) child->feed.fd.reset();
+    }
+    bool held = !read_feeds();
+    if (held && now() >= last_feed_rescue_ + kFeedRescueInterval) {
+      // Held for a while: jobs may wait on each other (one on a lock a feeder holds) so that
+      // neither rule above ever lets the feeders go. One chunk each, now and then, ends that.
+      last_feed_rescue_ = now();
+      for (const auto& child : children_) {
+        if (available(child->feed.fd) == 0) continue;
+        read_feed(options_, child->completion.worker, child->feed, buffer, kReadChunk,
+                  [&, first = true]() mutable { return std::exchange(first, false); });
+        fed = true;
+      }
+      if (fed) break;
+    }
     if (!held) {
       for (const auto& child : children_) {
         if (!child->feed.fd.valid()) continue;
@@ -615,8 +656,19 @@ void ProcessExecutor::wake() {
 
 size_t ProcessExecutor::running() const { return children_.size(); }
 
-bool ProcessExecutor::read_feeds() const {
-  if (!options_.feed_room || options_.feed_room()) return true;
+bool ProcessExecutor::read_feeds() {
+  if (feed_room_now()) {
+    last_feed_rescue_ = now();  // not held: the rescue clock starts when the holding does
+    return true;
+  }
+  return every_child_waits_on_feed();
+}
+
+bool ProcessExecutor::feed_room_now() const {
+  return !options_.feed_room || options_.feed_room();
+}
+
+bool ProcessExecutor::every_child_waits_on_feed() const {
   // No room: read only when every running child has a record waiting in its pipe, since none of
   // them might end otherwise and free a worker for the records already taken.
   size_t running = 0;

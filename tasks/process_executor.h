@@ -40,8 +40,14 @@ struct ProcessExecutorOptions {
   // are not read and their writers wait, unless every running child has a record waiting (none
   // could end otherwise). What a child left in its pipe when it exited is taken in any case; what
   // its background processes write after that is not.
+  // While feed_closed() says so, no fed record can run any more: the children's pipes are
+  // closed, so a job that goes on feeding (or starts to) gets a broken pipe (SIGPIPE) rather
+  // than feeding for ever. A record longer than 1 MiB closes its job's pipe too and fails the attempt.
+  // When the feeders have been held for a second, one chunk of each is read anyway (jobs that
+  // wait on each other could hold them for ever otherwise).
   std::function<void(WorkerId, std::string)> on_feed;
   std::function<bool()> feed_room;
+  std::function<bool()> feed_closed;
   char feed_delimiter = '\n';
 };
 
@@ -76,7 +82,9 @@ class ProcessExecutor final : public Executor {
 
  private:
   struct Child;
-  bool read_feeds() const;  // whether the feedback pipes are read now (see on_feed)
+  bool read_feeds();  // whether the feedback pipes are read now (see on_feed)
+  bool feed_room_now() const;
+  bool every_child_waits_on_feed() const;
   ProcessExecutorOptions options_;
   sigset_t original_mask_;
   ProgramPath programs_;
@@ -85,6 +93,7 @@ class ProcessExecutor final : public Executor {
   std::vector<std::unique_ptr<Child>> children_;  // running ones
   std::vector<Completion> ready_;                 // ended, not yet returned by wait()
   std::string output_error_;
+  TimePoint last_feed_rescue_{};  // the feeders were last read while held, or last not held
 };
 
 // Installs the SIGCHLD handler that ProcessExecutor relies on (a no-op handler, so the signal

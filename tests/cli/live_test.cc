@@ -48,7 +48,7 @@ TEST_CASE("--control commands: pause, resume, jobs N, status, and bad ones") {
   LiveControl::Options options;
   std::vector<std::string> said;
   options.say = [&](const std::string& m) { said.push_back(m); };
-  options.fit = [](int wanted) { return std::min(wanted, 5); };
+  options.fit = [](int wanted, size_t) { return std::min(wanted, 5); };
   LiveControl live(options);
   std::vector<std::string> answers;
   SchedulerOptions scheduler_options;

@@ -118,5 +118,18 @@ TEST_CASE("a closed pipe is reported as BrokenPipe, other write errors as Error"
   CHECK_THROWS_AS(write_all(-1, "x", "test"), Error);
 }
 
+TEST_CASE("-k: a skipped job holds nothing back; what never ended is printed at the finish") {
+  Capture out, err;
+  OutputPrinter p({true, false, false}, out.fds[1], err.fds[1]);
+  finish(p, 2, "two\n");
+  p.skip(1);  // --resume: job 1 is done already
+  finish(p, 4, "four\n");
+  CHECK(p.held() == 1);
+  // Job 3 never ends (the run stopped, or priorities started 4 first): 4 is printed at the end.
+  p.finish();
+  CHECK(p.held() == 0);
+  CHECK(out.text() == "two\nfour\n");
+}
+
 }  // namespace
 }  // namespace taskpool

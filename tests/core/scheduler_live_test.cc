@@ -359,6 +359,51 @@ TEST_CASE("max_records also bounds the input's records") {
   CHECK(fits.not_started == 0);
 }
 
+TEST_CASE("max_records runs exactly the records taken, read ahead or retried") {
+  SUBCASE("with priorities, which read a window ahead") {
+    Live l({"1", "2", "3", "4", "5"});
+    SchedulerOptions options = with(1);
+    options.max_records = 3;
+    options.priority = [](const Job& job) { return std::stod(job.record.fields.at(0)); };
+    const RunStats stats = l.run(options);
+    CHECK(l.started() == std::vector<uint64_t>{3, 2, 1});
+    CHECK(stats.jobs == 3);
+    CHECK(stats.stop_cause == StopCause::kMaxRecords);
+    CHECK(stats.not_started >= 1);
+  }
+  SUBCASE("a retry due after the limit still runs") {
+    Live l({"a", "b", "c"});
+    l.script = [](uint64_t seq, int number) {
+      Outcome o;
+      o.exit_status = seq == 1 && number == 1 ? 1 : 0;
+      return o;
+    };
+    SchedulerOptions options = with(1);
+    options.max_records = 2;
+    options.retry.retries = 1;
+    options.retry.backoff = 500ms;
+    options.retry.backoff_max = 500ms;
+    const RunStats stats = l.run(options);
+    CHECK(stats.succeeded == 2);
+    CHECK(stats.failed == 0);
+    CHECK(stats.retried == 1);
+  }
+  SUBCASE("fed records within the limit run; feeding is then closed") {
+    Live l({"s"});
+    l.executor.on_end = [&](uint64_t seq, WorkerId) {
+      if (l.line_of(seq) != "s") return;
+      for (int i = 0; i < 10; ++i) l.self->feed(Record{{std::to_string(i)}});
+      CHECK(l.self->feed_closed());
+    };
+    SchedulerOptions options = with(2);
+    options.max_records = 5;
+    const RunStats stats = l.run(options);
+    CHECK(stats.jobs == 5);
+    CHECK(stats.fed == 4);
+    CHECK(stats.not_started == 6);
+  }
+}
+
 TEST_CASE("feed_room says no once the window of fed records is full") {
   Live l({"a"});
   std::vector<bool> room;
@@ -373,6 +418,7 @@ TEST_CASE("feed_room says no once the window of fed records is full") {
   options.window = 3;
   const RunStats stats = l.run(options);
   CHECK(room == std::vector<bool>{true, true, false, false});
+  CHECK_FALSE(l.self == nullptr);
   // Taken past the window all the same (the executor decides when it must): nothing is lost.
   CHECK(stats.jobs == 5);
 }
