@@ -821,13 +821,6 @@ TEST_CASE("process executor: --feedback passes each line written to fd 3, and th
   CHECK(fed == std::vector<std::pair<WorkerId, std::string>>{{2, "a b"}, {2, ""}, {2, "c"}});
 }
 
-TEST_CASE("process executor: without --feedback a child has no fd 3") {
-  SignalSetup signals;
-  ProcessExecutor executor(ProcessExecutorOptions{}, signals.original());
-  const Completion c = run(executor, shell_attempt(1, "echo x >&3"));
-  CHECK_FALSE(c.succeeded());
-}
-
 TEST_CASE("process executor: fed records wait for room, but never while every child waits") {
   SignalSetup signals;
   Watchdog watchdog(60);
