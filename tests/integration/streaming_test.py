@@ -67,14 +67,16 @@ class StreamingTest(TaskpoolTestCase):
 
     def test_memory_stays_bounded_on_a_long_input(self):
         small_code, small_rss, _, _ = peak_rss(["-j2", "--dry-run", "true"], 1000)
-        code, rss, seconds, err = peak_rss(["-j2", "--dry-run", "true"], 1_000_000, timeout=45)
+        code, rss, seconds, err = peak_rss(["-j2", "--dry-run", "true"], 1_000_000, timeout=180)
         self.assertEqual(code, 0, err)
         self.assertEqual(small_code, 0)
         self.assertLess(rss, 64 * MIB, f"peak memory {rss / MIB:.1f} MiB for 1 000 000 records")
         self.assertLess(rss - small_rss, 32 * MIB,
                         f"memory grew from {small_rss / MIB:.1f} MiB (1000 records) to "
                         f"{rss / MIB:.1f} MiB (1 000 000 records)")
-        self.assertLess(seconds, 30, f"1 000 000 dry-run records took {seconds:.1f} s")
+        # A generous bound, against a pass that grows with the input (about 6 s in a release
+        # build; a sanitizer build on a loaded machine has taken 38 s).
+        self.assertLess(seconds, 120, f"1 000 000 dry-run records took {seconds:.1f} s")
 
     def test_memory_stays_bounded_with_keep_order(self):
         code, rss, seconds, err = peak_rss(["-k", "-j2", "--dry-run", "true"], 300_000)
