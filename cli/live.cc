@@ -55,8 +55,6 @@ constexpr int kMostWorkers = 100000;
 
 }  // namespace
 
-const char* const kJobsForms = "N, 0, +N, -N or N% of the CPUs";
-
 int read_jobs_file(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw system_error("-j/--jobs: cannot read '" + path + "'");

@@ -20,7 +20,7 @@ namespace taskpool {
 std::optional<int> parse_jobs_value(std::string_view value, int cpus);
 
 // The forms parse_jobs_value takes, for messages.
-extern const char* const kJobsForms;
+inline constexpr char kJobsForms[] = "N, 0, +N, -N or N% of the CPUs";
 
 // Reads -j FILE: the number of workers it holds (as parse_jobs_value). Throws UsageError for
 // what is not one, Error when the file cannot be read; both name the file.

@@ -813,7 +813,9 @@ TEST_CASE("process executor: --feedback passes each line written to fd 3, and th
   SignalSetup signals;
   ProcessExecutorOptions options;
   std::vector<std::pair<WorkerId, std::string>> fed;
-  options.on_feed = [&](WorkerId worker, std::string line) { fed.emplace_back(worker, line); };
+  options.on_feed = [&](WorkerId worker, const std::string& line) {
+    fed.emplace_back(worker, line);
+  };
   ProcessExecutor executor(options, signals.original());
   const Completion c = run(executor, shell_attempt(2, "printf 'a b\\n\\nc' >&3; echo out"));
   CHECK(c.succeeded());
@@ -827,7 +829,7 @@ TEST_CASE("process executor: fed records wait for room, but never while every ch
   ProcessExecutorOptions options;
   size_t fed = 0;
   bool room = false;
-  options.on_feed = [&](WorkerId, std::string) { ++fed; };
+  options.on_feed = [&](WorkerId, const std::string&) { ++fed; };
   options.feed_room = [&] { return room; };
   ProcessExecutor executor(options, signals.original());
   // Worker 1 writes more than a pipe holds, so it waits in write() until it is read; worker 2
