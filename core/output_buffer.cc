@@ -16,7 +16,7 @@ namespace taskpool {
 
 namespace {
 
-constexpr size_t kReadChunk = 64 * 1024;
+constexpr size_t kReadBackChunk = 64 * 1024;
 
 std::string temp_dir() {
   const char* dir = std::getenv("TMPDIR");
@@ -118,10 +118,10 @@ void OutputBuffer::for_each_chunk(const std::function<void(std::string_view)>& s
     if (!memory_.empty()) sink(memory_);
     return;
   }
-  const auto chunk = std::make_unique<char[]>(kReadChunk);
+  const auto chunk = std::make_unique<char[]>(kReadBackChunk);
   uint64_t offset = 0;
   while (offset < size_) {
-    const size_t want = static_cast<size_t>(std::min<uint64_t>(kReadChunk, size_ - offset));
+    const size_t want = static_cast<size_t>(std::min<uint64_t>(kReadBackChunk, size_ - offset));
     const ssize_t n = pread(fd_, chunk.get(), want, static_cast<off_t>(offset));
     if (n < 0) {
       if (errno == EINTR) continue;

@@ -21,7 +21,7 @@ namespace taskpool {
 
 namespace {
 
-TimePoint now() { return std::chrono::steady_clock::now(); }
+TimePoint steady_now() { return std::chrono::steady_clock::now(); }
 
 CURLM* multi_of(void* multi) { return static_cast<CURLM*>(multi); }
 
@@ -151,7 +151,7 @@ int on_socket(void* /*easy*/, int socket, int what, void* user, void* /*socket_d
 
 int on_timer(void* /*multi*/, long timeout_ms, void* user) {
   auto* self = static_cast<FetchExecutor*>(user);
-  self->timer_ = timeout_ms < 0 ? kNever : now() + std::chrono::milliseconds(timeout_ms);
+  self->timer_ = timeout_ms < 0 ? kNever : steady_now() + std::chrono::milliseconds(timeout_ms);
   return 0;
 }
 
@@ -198,7 +198,7 @@ void FetchExecutor::fail_now(Completion completion, int exit_status, std::string
   completion.exit_status = exit_status;
   completion.error = std::move(error);
   completion.permanent = permanent;
-  completion.end = now();
+  completion.end = steady_now();
   ready_.push_back(std::move(completion));
 }
 
@@ -208,7 +208,7 @@ void FetchExecutor::start(const Attempt& attempt) {
   transfer->owner = this;
   Completion& completion = transfer->completion;
   completion.worker = attempt.worker;
-  completion.start = now();
+  completion.start = steady_now();
   const auto& argv = attempt.command.argv;
   transfer->url = argv.empty() ? attempt.command.line : argv[0];
   if (argv.size() < 2 || argv[1].empty()) {
@@ -221,7 +221,7 @@ void FetchExecutor::start(const Attempt& attempt) {
   struct stat st;
   if (lstat(transfer->final_path.c_str(), &st) == 0 && !options_.overwrite) {
     if (options_.resume) {
-      completion.end = now();  // already downloaded: done
+      completion.end = steady_now();  // already downloaded: done
       ready_.push_back(std::move(completion));
       return;
     }
@@ -322,7 +322,7 @@ void FetchExecutor::finish(Transfer& transfer, int code) {
   }
   ::close(transfer.fd);
   transfer.fd = -1;
-  completion.end = now();
+  completion.end = steady_now();
   if (code == CURLE_OK) {
     if (::rename(transfer.part_path.c_str(), transfer.final_path.c_str()) != 0) {
       completion.exit_status = CURLE_WRITE_ERROR;
@@ -378,7 +378,7 @@ void FetchExecutor::cancel(WorkerId worker, CancelMode mode) {
   Transfer& transfer = *it->second;
   curl_api().multi_remove_handle(multi_of(multi_), transfer.easy);
   transfer.completion.signal = mode == CancelMode::kKill ? 9 : 15;
-  transfer.completion.end = now();
+  transfer.completion.end = steady_now();
   transfer.completion.error =
       transfer.url + ": stopped; " + transfer.part_path + " is kept for --continue";
   ready_.push_back(std::move(transfer.completion));
@@ -388,13 +388,13 @@ void FetchExecutor::cancel(WorkerId worker, CancelMode mode) {
 std::vector<Completion> FetchExecutor::wait(TimePoint deadline) {
   std::vector<pollfd> fds;
   while (true) {
-    if (timer_ <= now()) {
+    if (timer_ <= steady_now()) {
       timer_ = kNever;
       drive(CURL_SOCKET_TIMEOUT, 0);
     }
     collect_done();
     if (!ready_.empty()) break;
-    if (now() >= deadline) break;
+    if (steady_now() >= deadline) break;
     fds.clear();
     fds.push_back({wake_fd_, POLLIN, 0});
     for (const auto& [socket, events] : sockets_) fds.push_back({socket, events, 0});

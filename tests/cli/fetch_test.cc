@@ -5,14 +5,13 @@
 #include <string>
 #include <vector>
 
+#include "tests/core/helpers.h"
+
 namespace taskpool {
 namespace {
 
 using Argv = std::vector<std::string>;
-
-Job job(uint64_t seq, std::vector<std::string> fields) {
-  return Job{seq, Record{std::move(fields)}};
-}
+using testing::job;
 
 TEST_CASE("a download's command is its URL and its file, chosen once per job") {
   FetchCommands commands;

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "core/error.h"
+#include "tests/core/helpers.h"
 
 namespace taskpool {
 namespace {
@@ -29,9 +30,7 @@ struct Capture {
   }
 };
 
-Job job(uint64_t seq, std::vector<std::string> fields) {
-  return Job{seq, Record{std::move(fields)}};
-}
+using testing::job;
 
 Completion output(WorkerId worker, const std::string& out, const std::string& err = "") {
   Completion c;

@@ -12,6 +12,8 @@
 #include <string>
 #include <vector>
 
+#include "tests/core/helpers.h"
+
 namespace taskpool {
 namespace {
 
@@ -59,30 +61,7 @@ std::string nul_joined(const Words& words) {
   return out;
 }
 
-// The words as text, with brackets and escapes, for comparisons whose failure shows the words.
-std::string show(const Words& words) {
-  std::string out = "{";
-  for (const std::string& w : words) {
-    if (out.size() > 1) out += ", ";
-    out += '"';
-    for (const char c : w) {
-      const auto u = static_cast<unsigned char>(c);
-      if (c == '"' || c == '\\') {
-        out += '\\';
-        out += c;
-      } else if (u < 0x20 || u == 0x7f) {
-        static const char kHex[] = "0123456789abcdef";
-        out += "\\x";
-        out += kHex[u >> 4];
-        out += kHex[u & 15];
-      } else {
-        out += c;
-      }
-    }
-    out += '"';
-  }
-  return out + "}";
-}
+using testing::show;
 
 void check_split(const std::string& line, const Words& expected) {
   CAPTURE(line);

@@ -7,16 +7,14 @@
 
 #include "core/input.h"
 #include "core/template.h"
+#include "tests/core/helpers.h"
 
 namespace taskpool {
 namespace {
 
 using Values = std::vector<std::string>;
 using Records = std::vector<Values>;
-
-std::unique_ptr<ValueSource> list(Values values) {
-  return std::make_unique<ListSource>(std::move(values));
-}
+using testing::list;
 
 std::unique_ptr<RecordStream> stream_of(Records lists, std::vector<bool> linked = {}) {
   std::vector<std::unique_ptr<ValueSource>> sources;
@@ -25,7 +23,7 @@ std::unique_ptr<RecordStream> stream_of(Records lists, std::vector<bool> linked 
 }
 
 template <typename Source>
-Records drain(Source& source) {
+Records drain_records(Source& source) {
   Records records;
   while (auto record = source.next()) records.push_back(record->fields);
   return records;
@@ -39,19 +37,19 @@ Values numbers(int n) {
 
 TEST_CASE("a linked source pairs with the one before it, ending with the shorter") {
   auto linked = stream_of({{"a", "b", "c"}, {"1", "2", "3"}}, {false, true});
-  CHECK(drain(*linked) == Records{{"a", "1"}, {"b", "2"}, {"c", "3"}});
+  CHECK(drain_records(*linked) == Records{{"a", "1"}, {"b", "2"}, {"c", "3"}});
   auto shorter = stream_of({{"a", "b", "c"}, {"1", "2"}}, {false, true});
-  CHECK(drain(*shorter) == Records{{"a", "1"}, {"b", "2"}});
+  CHECK(drain_records(*shorter) == Records{{"a", "1"}, {"b", "2"}});
 }
 
 TEST_CASE("linked groups combine with other sources like one source") {
   // ::: x y ::: a b :::+ 1 2 : the linked pair (a 1), (b 2) varies fastest.
   auto stream = stream_of({{"x", "y"}, {"a", "b"}, {"1", "2"}}, {false, false, true});
-  CHECK(drain(*stream) ==
+  CHECK(drain_records(*stream) ==
         Records{{"x", "a", "1"}, {"x", "b", "2"}, {"y", "a", "1"}, {"y", "b", "2"}});
   // ::: a b :::+ 1 2 ::: x y : the first group is linked and streamed.
   auto first = stream_of({{"a", "b"}, {"1", "2"}, {"x", "y"}}, {false, true, false});
-  CHECK(drain(*first) ==
+  CHECK(drain_records(*first) ==
         Records{{"a", "1", "x"}, {"a", "1", "y"}, {"b", "2", "x"}, {"b", "2", "y"}});
 }
 
@@ -72,10 +70,10 @@ TEST_CASE("grouping by count: -n and -N put up to N records in each job") {
   RecordGrouper::Options three;
   three.max_records = 3;
   RecordGrouper grouper(*stream, three);
-  CHECK(drain(grouper) == Records{{"1", "2", "3"}, {"4", "5", "6"}, {"7", "8", "9"}, {"10"}});
+  CHECK(drain_records(grouper) == Records{{"1", "2", "3"}, {"4", "5", "6"}, {"7", "8", "9"}, {"10"}});
   auto empty = stream_of({{}});
   RecordGrouper none(*empty, three);
-  CHECK(drain(none).empty());
+  CHECK(drain_records(none).empty());
 }
 
 TEST_CASE("grouping by length: a job takes records until the next would not fit") {
@@ -86,7 +84,7 @@ TEST_CASE("grouping by length: a job takes records until the next would not fit"
   options.length = [](const Record& r, bool) { return r.fields.at(0).size() + 1; };
   RecordGrouper grouper(*stream, options);
   // "eeeeeeeeee" is too long on its own: it still makes a job of its own, which then fails.
-  CHECK(drain(grouper) == Records{{"aaaa", "bb"}, {"ccccc", "d"}, {"eeeeeeeeee"}, {"f"}});
+  CHECK(drain_records(grouper) == Records{{"aaaa", "bb"}, {"ccccc", "d"}, {"eeeeeeeeee"}, {"f"}});
 }
 
 TEST_CASE("the exec limit counts a pointer for each word besides the characters") {
@@ -96,7 +94,7 @@ TEST_CASE("the exec limit counts a pointer for each word besides the characters"
   options.max_exec_bytes = 3 * (2 + sizeof(char*));
   options.length = [](const Record&, bool) { return RecordGrouper::Measure{2, 1}; };
   RecordGrouper grouper(*stream, options);
-  CHECK(drain(grouper) == Records{{"1", "2", "3"}, {"4", "5", "6"}, {"7", "8", "9"}});
+  CHECK(drain_records(grouper) == Records{{"1", "2", "3"}, {"4", "5", "6"}, {"7", "8", "9"}});
 }
 
 TEST_CASE("count and length limits together: whichever comes first") {
@@ -106,7 +104,7 @@ TEST_CASE("count and length limits together: whichever comes first") {
   options.max_length = 6;
   options.length = [](const Record&, bool) { return size_t{2}; };
   RecordGrouper grouper(*stream, options);
-  CHECK(drain(grouper) == Records{{"1", "2", "3"}, {"4", "5", "6"}, {"7", "8", "9"}});
+  CHECK(drain_records(grouper) == Records{{"1", "2", "3"}, {"4", "5", "6"}, {"7", "8", "9"}});
 }
 
 TEST_CASE("a small input that fits in one job is spread over the workers") {
@@ -117,13 +115,13 @@ TEST_CASE("a small input that fits in one job is spread over the workers") {
   options.spread_over = 4;
   RecordGrouper grouper(*stream, options);
   // ceil(9 / 4) = 3 records per job, as GNU parallel -X -j4 does.
-  CHECK(drain(grouper) == Records{{"1", "2", "3"}, {"4", "5", "6"}, {"7", "8", "9"}});
+  CHECK(drain_records(grouper) == Records{{"1", "2", "3"}, {"4", "5", "6"}, {"7", "8", "9"}});
 
   auto two = stream_of({{"a", "b"}});
   RecordGrouper::Options many = options;
   many.spread_over = 8;
   RecordGrouper spread(*two, many);
-  CHECK(drain(spread) == Records{{"a"}, {"b"}});
+  CHECK(drain_records(spread) == Records{{"a"}, {"b"}});
 }
 
 TEST_CASE("spreading keeps multi-field records together") {
@@ -135,7 +133,7 @@ TEST_CASE("spreading keeps multi-field records together") {
   options.length = [](const Record&, bool) { return size_t{4}; };
   options.spread_over = 2;
   RecordGrouper grouper(stream, options);
-  CHECK(drain(grouper) == Records{{"a", "1", "b", "2"}, {"c", "3", "d", "4"}});
+  CHECK(drain_records(grouper) == Records{{"a", "1", "b", "2"}, {"c", "3", "d", "4"}});
 }
 
 TEST_CASE("a large input is not spread: only whole-input first groups are") {
@@ -145,7 +143,7 @@ TEST_CASE("a large input is not spread: only whole-input first groups are") {
   options.length = [](const Record&, bool) { return size_t{2}; };
   options.spread_over = 4;
   RecordGrouper grouper(*stream, options);
-  CHECK(drain(grouper) == Records{{"1", "2", "3", "4"}, {"5", "6", "7", "8"}, {"9", "10"}});
+  CHECK(drain_records(grouper) == Records{{"1", "2", "3", "4"}, {"5", "6", "7", "8"}, {"9", "10"}});
 }
 
 TEST_CASE("-L: a line that ends in a blank goes on with the next one") {
@@ -154,7 +152,7 @@ TEST_CASE("-L: a line that ends in a blank goes on with the next one") {
   options.max_records = 2;
   options.continue_lines = true;
   RecordGrouper grouper(*stream, options);
-  CHECK(drain(grouper) == Records{{"a b", "c d"}, {"e\tf g", "h"}, {"last "}});
+  CHECK(drain_records(grouper) == Records{{"a b", "c d"}, {"e\tf g", "h"}, {"last "}});
 }
 
 Command expand(const CommandTemplate& t, Values fields) {

@@ -16,38 +16,15 @@
 #include <vector>
 
 #include "core/error.h"
+#include "tests/core/helpers.h"
 
 namespace taskpool {
 namespace {
 
 using Values = std::vector<std::string>;
-
-// The values as text, with brackets and escapes, for comparisons whose failure shows them.
-std::string show(const Values& values) {
-  std::string out = "{";
-  for (const std::string& v : values) {
-    if (out.size() > 1) out += ", ";
-    out += '"';
-    for (const char c : v) {
-      const auto u = static_cast<unsigned char>(c);
-      if (c == '"' || c == '\\') {
-        out += '\\';
-        out += c;
-      } else if (u < 0x20 || u == 0x7f) {
-        static const char kHex[] = "0123456789abcdef";
-        out += "\\x";
-        out += kHex[u >> 4];
-        out += kHex[u & 15];
-      } else {
-        out += c;
-      }
-    }
-    out += '"';
-  }
-  return out + "}";
-}
-
 using Records = std::vector<Values>;
+using testing::list;
+using testing::show;
 
 std::string show_records(const Records& records) {
   std::string out = "[";
@@ -109,10 +86,6 @@ int pipe_with(const std::string& content) {
 }
 
 bool fd_is_open(int fd) { return fcntl(fd, F_GETFD) != -1 || errno != EBADF; }
-
-std::unique_ptr<ValueSource> list(Values values) {
-  return std::make_unique<ListSource>(std::move(values));
-}
 
 std::vector<std::unique_ptr<ValueSource>> sources_of(Records lists) {
   std::vector<std::unique_ptr<ValueSource>> sources;

@@ -24,7 +24,7 @@ std::vector<uint64_t> testing_seqs(uint64_t n) {
   return seqs;
 }
 
-SchedulerOptions with(int workers) {
+SchedulerOptions live_options(int workers) {
   SchedulerOptions options;
   options.workers = workers;
   return options;
@@ -74,7 +74,7 @@ struct Live {
 
 TEST_CASE("growing the pool while it runs starts more jobs at once") {
   Live l(testing::numbered(8));
-  SchedulerOptions options = with(1);
+  SchedulerOptions options = live_options(1);
   options.live = [&](Scheduler& s, TimePoint now) {
     if (now - l.begin >= 2s) s.set_workers(3);
     return l.begin + 2s;
@@ -98,7 +98,7 @@ TEST_CASE("growing the pool while it runs starts more jobs at once") {
 
 TEST_CASE("shrinking the pool kills nothing: retired workers just take no new job") {
   Live l(testing::numbered(6), 2s);
-  SchedulerOptions options = with(3);
+  SchedulerOptions options = live_options(3);
   bool shrunk = false;
   options.live = [&](Scheduler& s, TimePoint now) {
     if (!shrunk && now - l.begin >= 1s) shrunk = s.set_workers(1);
@@ -121,7 +121,7 @@ TEST_CASE("shrinking the pool kills nothing: retired workers just take no new jo
 
 TEST_CASE("a worker retired while busy comes back when the pool grows again") {
   Live l(testing::numbered(12), 4s);
-  SchedulerOptions options = with(4);
+  SchedulerOptions options = live_options(4);
   int step = 0;
   options.live = [&](Scheduler& s, TimePoint now) {
     if (step == 0 && now - l.begin >= 1s) {
@@ -146,7 +146,7 @@ TEST_CASE("a worker retired while busy comes back when the pool grows again") {
 
 TEST_CASE("with worker groups the pool cannot be resized") {
   Live l(testing::numbered(2));
-  SchedulerOptions options = with(2);
+  SchedulerOptions options = live_options(2);
   options.worker_groups = {0, 1};
   bool resized = true;
   options.live = [&](Scheduler& s, TimePoint) {
@@ -160,7 +160,7 @@ TEST_CASE("with worker groups the pool cannot be resized") {
 
 TEST_CASE("paused, the pool starts nothing while running jobs go on; resumed, it goes on") {
   Live l(testing::numbered(4));
-  SchedulerOptions options = with(2);
+  SchedulerOptions options = live_options(2);
   std::vector<PoolStatus> seen;
   options.live = [&](Scheduler& s, TimePoint now) {
     const Duration t = now - l.begin;
@@ -188,7 +188,7 @@ TEST_CASE("paused, the pool starts nothing while running jobs go on; resumed, it
 TEST_CASE("suspended time does not count towards a timeout or the deadline") {
   SUBCASE("timeout") {
     Live l({"a"}, 1000s);
-    SchedulerOptions options = with(1);
+    SchedulerOptions options = live_options(1);
     options.timeout = 2s;
     bool done = false;
     options.live = [&](Scheduler& s, TimePoint now) {
@@ -207,7 +207,7 @@ TEST_CASE("suspended time does not count towards a timeout or the deadline") {
   }
   SUBCASE("deadline") {
     Live l({"a", "b"}, 1000s);
-    SchedulerOptions options = with(2);
+    SchedulerOptions options = live_options(2);
     options.deadline = 5s;
     bool done = false;
     options.live = [&](Scheduler& s, TimePoint now) {
@@ -225,7 +225,7 @@ TEST_CASE("suspended time does not count towards a timeout or the deadline") {
 
 TEST_CASE("higher priorities start first, ties in input order") {
   Live l({"1", "3", "3", "2", "0"});
-  SchedulerOptions options = with(1);
+  SchedulerOptions options = live_options(1);
   options.priority = [](const Job& job) { return std::stod(job.record.fields.at(0)); };
   l.run(options);
   CHECK(l.started() == std::vector<uint64_t>{2, 3, 4, 1, 5});
@@ -233,7 +233,7 @@ TEST_CASE("higher priorities start first, ties in input order") {
 
 TEST_CASE("priorities order the jobs within the window, not the whole input") {
   Live l({"1", "2", "3", "4"});
-  SchedulerOptions options = with(1);
+  SchedulerOptions options = live_options(1);
   options.priority = [](const Job& job) { return std::stod(job.record.fields.at(0)); };
   SUBCASE("a window of 2") {
     options.window = 2;
@@ -248,7 +248,7 @@ TEST_CASE("priorities order the jobs within the window, not the whole input") {
 
 TEST_CASE("priorities with the -k window never stall the run") {
   Live l(testing::numbered(20));
-  SchedulerOptions options = with(2);
+  SchedulerOptions options = live_options(2);
   options.keep_order_window = 3;
   options.priority = [](const Job& job) { return std::stod(job.record.fields.at(0)); };
   const RunStats stats = l.run(options);
@@ -266,7 +266,7 @@ TEST_CASE("due retries and new jobs take turns: neither starves the other") {
     o.exit_status = seq <= 3 && number == 1 ? 1 : 0;
     return o;
   };
-  SchedulerOptions options = with(3);
+  SchedulerOptions options = live_options(3);
   options.retry.retries = 1;
   options.retry.backoff = Duration::zero();
   options.retry.backoff_max = Duration::zero();
@@ -290,7 +290,7 @@ TEST_CASE("a chain of fed records runs to its end, and the run ends with it") {
     const int value = std::stoi(l.line_of(seq));
     if (value < 5) l.self->feed(Record{{std::to_string(value + 1)}});
   };
-  const RunStats stats = l.run(with(2));
+  const RunStats stats = l.run(live_options(2));
   CHECK(l.started() == std::vector<uint64_t>{1, 2, 3, 4, 5});
   CHECK(l.line_of(5) == "5");
   CHECK(stats.jobs == 5);
@@ -308,7 +308,7 @@ TEST_CASE("a fan-out tree of fed records runs every node exactly once") {
       l.self->feed(Record{{node + "b"}});
     }
   };
-  const RunStats stats = l.run(with(3));
+  const RunStats stats = l.run(live_options(3));
   CHECK(stats.jobs == 15);  // 1 + 2 + 4 + 8
   CHECK(stats.fed == 14);
   std::vector<std::string> lines;
@@ -324,7 +324,7 @@ TEST_CASE("fed records and the input both run; the input's end does not end the 
     const std::string line = l.line_of(seq);
     if (line.size() == 1) l.self->feed(Record{{line + "-fed"}});
   };
-  const RunStats stats = l.run(with(1));
+  const RunStats stats = l.run(live_options(1));
   CHECK(stats.jobs == 6);
   // A fed record goes ahead of the input's next one.
   std::vector<std::string> lines;
@@ -335,7 +335,7 @@ TEST_CASE("fed records and the input both run; the input's end does not end the 
 TEST_CASE("a feedback cycle is stopped by max_records") {
   Live l({"loop"});
   l.executor.on_end = [&](uint64_t, WorkerId) { l.self->feed(Record{{"loop"}}); };
-  SchedulerOptions options = with(2);
+  SchedulerOptions options = live_options(2);
   options.max_records = 10;
   const RunStats stats = l.run(options);
   CHECK(stats.jobs == 10);
@@ -345,7 +345,7 @@ TEST_CASE("a feedback cycle is stopped by max_records") {
 
 TEST_CASE("max_records also bounds the input's records") {
   Live l(testing::numbered(10));
-  SchedulerOptions options = with(2);
+  SchedulerOptions options = live_options(2);
   options.max_records = 4;
   const RunStats stats = l.run(options);
   CHECK(stats.jobs == 4);
@@ -362,7 +362,7 @@ TEST_CASE("max_records also bounds the input's records") {
 TEST_CASE("max_records runs exactly the records taken, read ahead or retried") {
   SUBCASE("with priorities, which read a window ahead") {
     Live l({"1", "2", "3", "4", "5"});
-    SchedulerOptions options = with(1);
+    SchedulerOptions options = live_options(1);
     options.max_records = 3;
     options.priority = [](const Job& job) { return std::stod(job.record.fields.at(0)); };
     const RunStats stats = l.run(options);
@@ -378,7 +378,7 @@ TEST_CASE("max_records runs exactly the records taken, read ahead or retried") {
       o.exit_status = seq == 1 && number == 1 ? 1 : 0;
       return o;
     };
-    SchedulerOptions options = with(1);
+    SchedulerOptions options = live_options(1);
     options.max_records = 2;
     options.retry.retries = 1;
     options.retry.backoff = 500ms;
@@ -395,7 +395,7 @@ TEST_CASE("max_records runs exactly the records taken, read ahead or retried") {
       for (int i = 0; i < 10; ++i) l.self->feed(Record{{std::to_string(i)}});
       CHECK(l.self->feed_closed());
     };
-    SchedulerOptions options = with(2);
+    SchedulerOptions options = live_options(2);
     options.max_records = 5;
     const RunStats stats = l.run(options);
     CHECK(stats.jobs == 5);
@@ -414,7 +414,7 @@ TEST_CASE("feed_room says no once the window of fed records is full") {
       room.push_back(l.self->feed_room());
     }
   };
-  SchedulerOptions options = with(1);
+  SchedulerOptions options = live_options(1);
   options.window = 3;
   const RunStats stats = l.run(options);
   CHECK(room == std::vector<bool>{true, true, false, false});

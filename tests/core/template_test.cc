@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "core/job.h"
+#include "tests/core/helpers.h"
 
 namespace taskpool {
 namespace {
@@ -33,30 +34,7 @@ Command expand(const Words& words, const Words& fields, uint64_t seq = 1, Worker
 // The line for `fields` under the template `words`.
 std::string line_of(const Words& words, const Words& fields) { return expand(words, fields).line; }
 
-// The words as text, with brackets and escapes, for comparisons whose failure shows the words.
-std::string show(const Words& words) {
-  std::string out = "{";
-  for (const std::string& w : words) {
-    if (out.size() > 1) out += ", ";
-    out += '"';
-    for (const char c : w) {
-      const auto u = static_cast<unsigned char>(c);
-      if (c == '"' || c == '\\') {
-        out += '\\';
-        out += c;
-      } else if (u < 0x20 || u == 0x7f) {
-        static const char kHex[] = "0123456789abcdef";
-        out += "\\x";
-        out += kHex[u >> 4];
-        out += kHex[u & 15];
-      } else {
-        out += c;
-      }
-    }
-    out += '"';
-  }
-  return out + "}";
-}
+using testing::show;
 
 // What `/bin/sh -c line` prints on stdout.
 std::string sh_output(const std::string& line) {

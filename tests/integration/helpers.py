@@ -10,6 +10,8 @@ byte, then the line "--end--", so a test can compare exactly what a program rece
 
 import atexit
 import functools
+import hashlib
+import json
 import os
 import shutil
 import signal
@@ -22,6 +24,17 @@ from typing import NamedTuple, Optional, Sequence, Union
 
 REPO = Path(__file__).resolve().parents[2]
 TIMEOUT = 60  # seconds, for every process a test starts
+
+# The sanitizers the binary under test was built with (ctest sets it from the build), if any.
+SANITIZE = os.environ.get("TASKPOOL_SANITIZE", "")
+
+
+def sized(release: int, sanitized: int) -> int:
+    """How many records, jobs or bytes a test uses: `release` for a release build, `sanitized` for
+    a sanitizer build. A sanitizer build runs each record several times slower and looks for
+    memory and thread errors, which a smaller input finds as well; the sizes that prove a bound
+    (1 000 000 records in flat memory) run in the release build."""
+    return sanitized if SANITIZE else release
 
 
 def taskpool_binary() -> Path:
@@ -124,22 +137,102 @@ def sh(script: str, **kwargs) -> Result:
     return run(["/bin/sh", "-c", script], **kwargs)
 
 
+# With $TASKPOOL_GNU_PARALLEL_CACHE set to a directory, the results of GNU parallel runs are kept
+# there and given back when a later test process makes the same run: scripts/test sets it for one
+# run of its stages, so each sanitizer stage compares against the runs the first stage made
+# instead of starting perl a hundred times more. A run is the same when its arguments, input and
+# the files in its working directory are (the working directory's own path aside), and it is
+# kept only when it changed no file there: a run whose effects a test looks at always runs.
+GNU_CACHE = os.environ.get("TASKPOOL_GNU_PARALLEL_CACHE")
+CWD_MARK = b"\0CWD\0"
+
+
+def _cache_path(*parts) -> Path:
+    digest = hashlib.sha256(repr(parts).encode("utf-8", "surrogateescape")).hexdigest()
+    return Path(GNU_CACHE) / digest
+
+
+def _cache_load(path: Path):
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _cache_store(path: Path, value) -> None:
+    """Writes atomically: test processes side by side may store the same entry."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    tmp.write_text(json.dumps(value))
+    os.replace(tmp, path)
+
+
+def _tree(root: Path) -> list:
+    """Every path under root with what it holds, to tell whether a run changed any."""
+    entries = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        dirnames.sort()
+        for name in sorted(filenames + dirnames):
+            full = Path(dirpath) / name
+            rel = os.fsencode(full.relative_to(root)).hex()
+            if full.is_symlink():
+                entries.append((rel, "link", os.fsencode(os.readlink(full)).hex()))
+            elif full.is_file():
+                entries.append((rel, "file", hashlib.sha256(full.read_bytes()).hexdigest()))
+            else:
+                entries.append((rel, "other", ""))
+    return entries
+
+
 @functools.lru_cache(maxsize=None)
 def gnu_parallel() -> Optional[str]:
     path = shutil.which("parallel")
     if not path:
         return None
+    key = None
+    if GNU_CACHE:
+        st = os.stat(path)
+        key = _cache_path("version", path, st.st_size, st.st_mtime_ns)
+        known = _cache_load(key)
+        if known is not None:
+            return path if known else None
     try:
         r = subprocess.run([path, "--version"], capture_output=True, timeout=TIMEOUT,
                            stdin=subprocess.DEVNULL)
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return path if b"GNU parallel" in r.stdout else None
+    found = b"GNU parallel" in r.stdout
+    if key is not None:
+        _cache_store(key, found)
+    return path if found else None
 
 
-def parallel(*args: Union[str, os.PathLike], **kwargs) -> Result:
-    """Runs GNU parallel (the reference) with these arguments."""
-    return run([gnu_parallel(), "--will-cite", *args], **kwargs)
+def parallel(*args: Union[str, os.PathLike], input: Optional[bytes] = None,
+             cwd: Optional[Union[str, os.PathLike]] = None, **kwargs) -> Result:
+    """Runs GNU parallel (the reference) with these arguments (see GNU_CACHE)."""
+    argv = [gnu_parallel(), "--will-cite", *map(os.fspath, args)]
+    if not GNU_CACHE or kwargs:
+        return run(argv, input=input, cwd=cwd, **kwargs)
+    here = os.fsencode(os.path.abspath(cwd)) if cwd is not None else None
+
+    def mark(data: bytes) -> bytes:
+        return data.replace(here, CWD_MARK) if here else data
+
+    def unmark(data: bytes) -> bytes:
+        return data.replace(CWD_MARK, here) if here else data
+
+    before = _tree(Path(cwd)) if cwd is not None else None
+    key = _cache_path("run", [mark(os.fsencode(a)) for a in argv],
+                      None if input is None else mark(input), before)
+    known = _cache_load(key)
+    if known is not None:
+        return Result(unmark(bytes.fromhex(known["stdout"])),
+                      unmark(bytes.fromhex(known["stderr"])), known["code"], known["seconds"])
+    r = run(argv, input=input, cwd=cwd)
+    if before is None or _tree(Path(cwd)) == before:
+        _cache_store(key, {"stdout": mark(r.stdout).hex(), "stderr": mark(r.stderr).hex(),
+                           "code": r.code, "seconds": r.seconds})
+    return r
 
 
 requires_gnu_parallel = unittest.skipUnless(

@@ -12,6 +12,7 @@ Debian's openssh-server when sshd is missing, with services kept from starting.
 Everything is removed by `close()`: sshd processes, namespaces, keys.
 """
 
+import fcntl
 import functools
 import os
 import shutil
@@ -93,6 +94,21 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _claim_subnet():
+    """A number X for a host's 10.213.X.0/30 that no other host uses, in this process or another
+    one running tests side by side: X is taken while its lock file is locked, and freed when the
+    lock's descriptor closes (at the latest when the process ends). Returns (X, descriptor)."""
+    for net in range(1, 255):
+        fd = os.open(os.path.join(tempfile.gettempdir(), f"taskpool-sshd-subnet-{net}.lock"),
+                     os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return net, fd
+        except BlockingIOError:
+            os.close(fd)
+    raise RuntimeError("no free 10.213.X.0/30 subnet for an sshd host: 254 are in use")
+
+
 def _descendants(pid: int) -> List[int]:
     """The processes below `pid` (children, grandchildren, ...)."""
     children = {}
@@ -123,7 +139,7 @@ class Host:
         d = hosts.dir
         if hosts.use_netns:
             self.netns = f"tp{os.getpid()}x{hosts.serial}h{index}"
-            net = hosts.subnet_base + index
+            net, self._subnet_lock = _claim_subnet()
             self.address, self.port = f"10.213.{net}.2", 22
             tag = f"{os.getpid() % 100000}{hosts.serial}"
             outer, inner = f"tpv{tag}o{index}", f"tpv{tag}i{index}"
@@ -212,6 +228,7 @@ LogLevel ERROR
             pass
         if self.netns:
             _run(["ip", "netns", "del", self.netns], timeout=20)
+            os.close(self._subnet_lock)
 
 
 def _comm(pid: int) -> str:
@@ -233,8 +250,6 @@ class SshdHosts:
         self.use_netns = namespaces_work() if use_netns is None else use_netns
         SshdHosts._count += 1
         self.serial = SshdHosts._count % 10
-        # 10.213.X.0/30 per host, X < 255, apart for each set of hosts of this process.
-        self.subnet_base = ((os.getpid() % 5) * 10 + self.serial) * 5 + 1
         self.hosts: List[Host] = []
         try:
             Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # privilege separation

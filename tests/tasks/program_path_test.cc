@@ -15,19 +15,19 @@ namespace {
 namespace fs = std::filesystem;
 
 // A fresh directory tree for one test, removed afterwards.
-class TempDir {
+class TempTree {
  public:
-  TempDir() {
+  TempTree() {
     std::string pattern = (fs::temp_directory_path() / "taskpool-path-test-XXXXXX").string();
     REQUIRE(mkdtemp(pattern.data()) != nullptr);
     path_ = pattern;
   }
-  ~TempDir() {
+  ~TempTree() {
     std::error_code ignored;
     fs::remove_all(path_, ignored);
   }
-  TempDir(const TempDir&) = delete;
-  TempDir& operator=(const TempDir&) = delete;
+  TempTree(const TempTree&) = delete;
+  TempTree& operator=(const TempTree&) = delete;
 
   std::string dir(const std::string& name) const {
     fs::create_directories(path_ / name);
@@ -68,7 +68,7 @@ TEST_CASE("ProgramPath: a name with a slash is used as it is, unchecked") {
 }
 
 TEST_CASE("ProgramPath: finds the first regular executable file along PATH") {
-  TempDir tmp;
+  TempTree tmp;
   const std::string plain = tmp.dir("plain");  // holds a file without the execute bit
   const std::string dirs = tmp.dir("dirs");    // holds a directory of that name
   const std::string good = tmp.dir("good");
@@ -83,7 +83,7 @@ TEST_CASE("ProgramPath: finds the first regular executable file along PATH") {
 }
 
 TEST_CASE("ProgramPath: PATH order decides") {
-  TempDir tmp;
+  TempTree tmp;
   const std::string first = tmp.file("b/tool", 0755);
   const std::string second = tmp.file("a/tool", 0755);
   CHECK(ProgramPath(tmp.dir("b") + ":" + tmp.dir("a")).resolve("tool") == first);
@@ -91,7 +91,7 @@ TEST_CASE("ProgramPath: PATH order decides") {
 }
 
 TEST_CASE("ProgramPath: not found") {
-  TempDir tmp;
+  TempTree tmp;
   tmp.file("d/noexec", 0644);
   ProgramPath programs(tmp.dir("d") + ":/nonexistent");
   CHECK(programs.resolve("noexec") == std::nullopt);
@@ -101,7 +101,7 @@ TEST_CASE("ProgramPath: not found") {
 }
 
 TEST_CASE("ProgramPath: an empty entry is the current directory") {
-  TempDir tmp;
+  TempTree tmp;
   tmp.file("here", 0755);
   const std::string other = tmp.dir("other");
   ScopedChdir chdir(tmp.path());
@@ -119,7 +119,7 @@ TEST_CASE("ProgramPath: finds real programs") {
 }
 
 TEST_CASE("ProgramPath: results are cached, found or not") {
-  TempDir tmp;
+  TempTree tmp;
   const std::string dir = tmp.dir("bin");
   ProgramPath programs(dir);
   CHECK(programs.resolve("later") == std::nullopt);
@@ -134,7 +134,7 @@ TEST_CASE("ProgramPath: results are cached, found or not") {
 }
 
 TEST_CASE("ProgramPath: many names do not break the bounded cache") {
-  TempDir tmp;
+  TempTree tmp;
   const std::string program = tmp.file("bin/prog", 0755);
   ProgramPath programs(tmp.dir("bin"));
   for (int i = 0; i < 3000; ++i) {
