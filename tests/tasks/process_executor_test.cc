@@ -392,6 +392,31 @@ TEST_CASE("process executor: many children at once, each completion on its worke
   CHECK(executor.running() == 0);
 }
 
+TEST_CASE("process executor: a child it did not start is left for its owner, and jobs still end") {
+  SignalSetup signals;
+  ProcessExecutor executor({}, signals.original());
+  // Another part of the process has a child that has ended and is not reaped yet: the kernel
+  // names it first when asked which children have ended.
+  const pid_t foreign = fork();
+  REQUIRE(foreign >= 0);
+  if (foreign == 0) _exit(7);
+  REQUIRE(eventually([&] {
+    const auto state = process_state(foreign);
+    return state && state->state == 'Z';
+  }));
+  for (WorkerId worker = 1; worker <= 3; ++worker) {
+    executor.start(direct_attempt(worker, {"sh", "-c", "exit " + std::to_string(worker)}));
+  }
+  std::set<int> statuses;
+  for (const Completion& c : collect(executor, 3, 60s)) statuses.insert(c.exit_status);
+  CHECK(statuses == std::set<int>{1, 2, 3});
+  CHECK(executor.running() == 0);
+  int status = 0;
+  REQUIRE(waitpid(foreign, &status, WNOHANG) == foreign);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 7);
+}
+
 TEST_CASE("process executor: output past the memory limit spills to a file, byte for byte") {
   SignalSetup signals;
   ProcessExecutorOptions options;
