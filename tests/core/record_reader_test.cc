@@ -16,37 +16,20 @@
 #include <vector>
 
 #include "core/error.h"
+#include "tests/core/helpers.h"
 
 namespace taskpool {
 namespace {
 
 using Records = std::vector<std::string>;
 
-// The records as text, with brackets and escapes, for comparisons whose failure shows them.
+// The records as text, with brackets and escapes (a long one as its size), for comparisons
+// whose failure shows them.
 std::string show(const Records& records) {
   std::string out = "{";
   for (const std::string& r : records) {
     if (out.size() > 1) out += ", ";
-    if (r.size() > 200) {
-      out += "<" + std::to_string(r.size()) + " bytes>";
-      continue;
-    }
-    out += '"';
-    for (const char c : r) {
-      const auto u = static_cast<unsigned char>(c);
-      if (c == '"' || c == '\\') {
-        out += '\\';
-        out += c;
-      } else if (u < 0x20 || u >= 0x7f) {
-        static const char kHex[] = "0123456789abcdef";
-        out += "\\x";
-        out += kHex[u >> 4];
-        out += kHex[u & 15];
-      } else {
-        out += c;
-      }
-    }
-    out += '"';
+    out += r.size() > 200 ? "<" + std::to_string(r.size()) + " bytes>" : testing::quoted(r);
   }
   return out + "}";
 }
