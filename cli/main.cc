@@ -808,11 +808,12 @@ int run(const RunConfig& config, uint64_t max_keep_order_window) {
     }
   };
 
-  // The queue holds jobs; with -X and friends one job may hold thousands of records, so a few
-  // jobs per worker are enough read-ahead there. With priorities the scheduler holds the window
-  // it orders, and the queue only keeps it filled.
+  // The queue holds jobs; with -X and friends one job may hold thousands of records (up to 128
+  // KiB of command line, half a MiB in memory), so one job per worker, and one more, is enough
+  // read-ahead there: the reader makes one far faster than a process starts. With priorities the
+  // scheduler holds the window it orders, and the queue only keeps it filled.
   const bool grouped = config.max_args > 0 || config.fill != RunConfig::Fill::kNone;
-  size_t capacity = grouped ? 2 * static_cast<size_t>(config.jobs) + 2
+  size_t capacity = grouped ? static_cast<size_t>(config.jobs) + 1
                             : std::max<size_t>(1024, 2 * static_cast<size_t>(config.jobs));
   if (config.queue_size) capacity = *config.queue_size;
   options.window = config.queue_size.value_or(1024);

@@ -142,7 +142,10 @@ std::optional<std::vector<std::string>> split_simple_command(std::string_view li
 
 Command make_command(std::string line) {
   Command command;
-  if (auto words = split_simple_command(line)) command.argv = std::move(*words);
+  if (auto words = split_simple_command(line)) {
+    command.argv = std::move(*words);
+    command.argv.shrink_to_fit();  // -X makes thousands of words; the command lives while it runs
+  }
   command.line = std::move(line);
   return command;
 }

@@ -239,7 +239,12 @@ std::optional<Record> RecordGrouper::next() {
   const bool was_first = first_group_;
   first_group_ = false;
   if (count == 0) return std::nullopt;
-  if (!(was_first && input_ended && options_.spread_over > 1 && count > 1)) return group;
+  if (!(was_first && input_ended && options_.spread_over > 1 && count > 1)) {
+    // push_back left up to twice the room the fields need; a group waits in the queue and runs,
+    // so it keeps only what it holds.
+    group.fields.shrink_to_fit();
+    return group;
+  }
 
   // The whole input is in hand: ceil(count / spread_over) records per job.
   const size_t jobs = std::min(count, options_.spread_over);

@@ -100,8 +100,8 @@ int make_pipe(Pipe& pipe, int highest = STDERR_FILENO) {
   pipe.read = UniqueFd(fds[0]);
   pipe.write = UniqueFd(above_stdio(fds[1], highest));
   if (!pipe.write.valid()) return errno;
-  const int flags = fcntl(pipe.read.get(), F_GETFL);
-  if (flags < 0 || fcntl(pipe.read.get(), F_SETFL, flags | O_NONBLOCK) != 0) {
+  // A new pipe's end has no other status flag to keep: no F_GETFL first.
+  if (fcntl(pipe.read.get(), F_SETFL, O_NONBLOCK) != 0) {
     die_on_system_error("fcntl");
   }
   return 0;
