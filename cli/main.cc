@@ -742,7 +742,7 @@ int run(const RunConfig& config, uint64_t max_keep_order_window) {
   FetchReport fetch_report;
   if (config.fetch) reporter.set_fetch(&fetch_report, &fetch_commands);
   if (config.dry_run) {
-    executor = std::make_unique<DryRunExecutor>(clock);
+    executor = std::make_unique<DryRunExecutor>(clock, g_signal_wake_fd);
   } else if (config.fetch) {
     FetchOptions fetch;
     fetch.output_dir = config.output_dir;

@@ -5,12 +5,14 @@
 #include <vector>
 
 #include "core/executor.h"
+#include "tasks/wake_fd.h"
 
 namespace taskpool {
 
 class DryRunExecutor final : public Executor {
  public:
-  explicit DryRunExecutor(const Clock& clock) : clock_(clock) {}
+  // `wake_fd`: as ProcessExecutorOptions::wake_fd.
+  DryRunExecutor(const Clock& clock, int wake_fd) : clock_(clock), wake_(wake_fd) {}
 
   void start(const Attempt& attempt) override {
     Completion c;
@@ -19,11 +21,17 @@ class DryRunExecutor final : public Executor {
     ended_.push_back(std::move(c));
   }
   void cancel(WorkerId, CancelMode) override {}
-  std::vector<Completion> wait(TimePoint) override { return std::exchange(ended_, {}); }
-  void wake() override {}
+  // With nothing ended, it sleeps like the other executors: the scheduler waits here for the
+  // reader's next record, which may be long in coming from a pipe.
+  std::vector<Completion> wait(TimePoint deadline) override {
+    if (ended_.empty()) wake_.sleep_until(deadline);
+    return std::exchange(ended_, {});
+  }
+  void wake() override { wake_.notify(); }
 
  private:
   const Clock& clock_;
+  WakeFd wake_;
   std::vector<Completion> ended_;
 };
 

@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -156,7 +155,7 @@ int on_timer(void* /*multi*/, long timeout_ms, void* user) {
 }
 
 FetchExecutor::FetchExecutor(FetchOptions options, const sigset_t& original_mask)
-    : options_(std::move(options)), original_mask_(original_mask) {
+    : options_(std::move(options)), original_mask_(original_mask), wake_(options_.wake_fd) {
   const CurlApi& curl = curl_api();
   std::error_code error;
   std::filesystem::create_directories(options_.output_dir, error);
@@ -164,14 +163,8 @@ FetchExecutor::FetchExecutor(FetchOptions options, const sigset_t& original_mask
     throw Error("-o/--output-dir: cannot make the directory '" + options_.output_dir + "'" +
                 (error ? ": " + error.message() : ""));
   }
-  wake_fd_ = options_.wake_fd >= 0 ? fcntl(options_.wake_fd, F_DUPFD_CLOEXEC, 0)
-                                   : eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (wake_fd_ < 0) throw system_error("eventfd");
   CURLM* multi = curl.multi_init();
-  if (multi == nullptr) {
-    ::close(wake_fd_);
-    throw Error("libcurl cannot make a multi handle");
-  }
+  if (multi == nullptr) throw Error("libcurl cannot make a multi handle");
   multi_ = multi;
   using SocketCallback = int (*)(void*, int, int, void*, void*);
   using TimerCallback = int (*)(void*, long, void*);
@@ -190,7 +183,6 @@ FetchExecutor::~FetchExecutor() {
     curl.multi_remove_handle(multi_of(multi_), transfer->easy);
   transfers_.clear();
   curl.multi_cleanup(multi_of(multi_));
-  ::close(wake_fd_);
 }
 
 void FetchExecutor::fail_now(Completion completion, int exit_status, std::string error,
@@ -396,7 +388,7 @@ std::vector<Completion> FetchExecutor::wait(TimePoint deadline) {
     if (!ready_.empty()) break;
     if (steady_now() >= deadline) break;
     fds.clear();
-    fds.push_back({wake_fd_, POLLIN, 0});
+    fds.push_back({wake_.get(), POLLIN, 0});
     for (const auto& [socket, events] : sockets_) fds.push_back({socket, events, 0});
     const TimePoint until = std::min(deadline, timer_);
     const timespec timeout = timespec_until(until);
@@ -407,8 +399,7 @@ std::vector<Completion> FetchExecutor::wait(TimePoint deadline) {
       throw system_error("ppoll");
     }
     if (fds[0].revents != 0) {
-      uint64_t count = 0;
-      [[maybe_unused]] const ssize_t r = ::read(wake_fd_, &count, sizeof count);
+      wake_.drain();
       collect_done();
       break;
     }
@@ -426,9 +417,6 @@ std::vector<Completion> FetchExecutor::wait(TimePoint deadline) {
   return done;
 }
 
-void FetchExecutor::wake() {
-  const uint64_t one = 1;
-  [[maybe_unused]] const ssize_t r = ::write(wake_fd_, &one, sizeof one);
-}
+void FetchExecutor::wake() { wake_.notify(); }
 
 }  // namespace taskpool

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/executor.h"
+#include "tasks/wake_fd.h"
 
 namespace taskpool {
 
@@ -66,7 +67,7 @@ class FetchExecutor final : public Executor {
   FetchOptions options_;
   sigset_t original_mask_;
   void* multi_ = nullptr;  // CURLM*
-  int wake_fd_ = -1;
+  WakeFd wake_;
   std::unordered_map<int, short> sockets_;  // what libcurl wants polled, by socket
   TimePoint timer_ = kNever;                // when libcurl wants to be called for timeouts
   std::unordered_map<WorkerId, std::unique_ptr<Transfer>> transfers_;

@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <spawn.h>
-#include <sys/eventfd.h>
 #include <sys/ioctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -415,16 +414,12 @@ struct ProcessExecutor::Child {
 };
 
 ProcessExecutor::ProcessExecutor(ProcessExecutorOptions options, const sigset_t& original_mask)
-    : options_(std::move(options)), original_mask_(original_mask), programs_(search_path()) {
+    : options_(std::move(options)),
+      original_mask_(original_mask),
+      programs_(search_path()),
+      wake_(options_.wake_fd) {
   dev_null_fd_ = above_stdio(::open("/dev/null", O_RDWR | O_CLOEXEC));
   if (dev_null_fd_ < 0) throw system_error("cannot open /dev/null");
-  wake_fd_ = options_.wake_fd >= 0 ? fcntl(options_.wake_fd, F_DUPFD_CLOEXEC, 0)
-                                   : eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-  if (wake_fd_ < 0) {
-    const Error error = system_error("eventfd");
-    ::close(dev_null_fd_);
-    throw error;
-  }
 }
 
 ProcessExecutor::~ProcessExecutor() {
@@ -438,7 +433,6 @@ ProcessExecutor::~ProcessExecutor() {
     }
   }
   children_.clear();
-  ::close(wake_fd_);
   ::close(dev_null_fd_);
 }
 
@@ -595,7 +589,7 @@ std::vector<Completion> ProcessExecutor::wait(TimePoint deadline) {
     fds.clear();
     sources.clear();
     feeders.clear();
-    fds.push_back({wake_fd_, POLLIN, 0});
+    fds.push_back({wake_.get(), POLLIN, 0});
     for (const auto& child : children_) {
       for (ChildOutput* output : {&child->out, &child->err}) {
         if (!output->fd.valid()) continue;
@@ -661,8 +655,7 @@ std::vector<Completion> ProcessExecutor::wait(TimePoint deadline) {
     }
     if (!output_error_.empty()) break;  // the caller decides whether the run goes on
     if (fds[0].revents != 0) {
-      uint64_t count;
-      [[maybe_unused]] const ssize_t n = ::read(wake_fd_, &count, sizeof count);
+      wake_.drain();
       break;
     }
     if (deadline != kNever && now() >= deadline) break;
@@ -670,11 +663,7 @@ std::vector<Completion> ProcessExecutor::wait(TimePoint deadline) {
   return std::exchange(ready_, {});
 }
 
-void ProcessExecutor::wake() {
-  const uint64_t one = 1;
-  // Fails only when the counter is near overflow, and then a wake-up is pending anyway.
-  [[maybe_unused]] const ssize_t n = ::write(wake_fd_, &one, sizeof one);
-}
+void ProcessExecutor::wake() { wake_.notify(); }
 
 size_t ProcessExecutor::running() const { return children_.size(); }
 

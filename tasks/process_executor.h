@@ -12,6 +12,7 @@
 
 #include "core/executor.h"
 #include "tasks/program_path.h"
+#include "tasks/wake_fd.h"
 
 namespace taskpool {
 
@@ -89,7 +90,7 @@ class ProcessExecutor final : public Executor {
   sigset_t original_mask_;
   ProgramPath programs_;
   int dev_null_fd_ = -1;  // every child's stdin, and its stdout and stderr for kDiscard
-  int wake_fd_ = -1;      // eventfd
+  WakeFd wake_;
   std::vector<std::unique_ptr<Child>> children_;  // running ones
   std::vector<Completion> ready_;                 // ended, not yet returned by wait()
   std::string output_error_;

@@ -119,6 +119,36 @@ class StreamingTest(TaskpoolTestCase):
     def test_jobs_run_before_the_input_ends_with_one_worker(self):
         self.interactive("-j1", "echo got {}")
 
+    def test_waiting_for_input_costs_no_cpu(self):
+        """While the input is slow to come, taskpool sleeps: 2 s of waiting for the second record
+        cost well under half a second of CPU (a process that spun instead would use most of the
+        2 s, even on a loaded machine)."""
+        for mode in ([], ["--dry-run"]):
+            with self.subTest(mode=mode), subprocess.Popen(
+                    [TASKPOOL, "-j2", *mode, "echo", "got"], stdin=subprocess.PIPE,
+                    stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=test_env(),
+                    start_new_session=True) as proc:
+                pid = 0
+                try:
+                    deadline = time.monotonic() + 30
+                    got = "got" if not mode else "echo got"
+                    proc.stdin.write(b"1\n")
+                    proc.stdin.flush()
+                    self.assertEqual(read_line(proc.stdout.fileno(), deadline), f"{got} 1\n".encode())
+                    time.sleep(2)
+                    proc.stdin.write(b"2\n")
+                    proc.stdin.close()
+                    self.assertEqual(read_line(proc.stdout.fileno(), deadline), f"{got} 2\n".encode())
+                    pid, status, usage = os.wait4(proc.pid, 0)
+                    proc.returncode = os.waitstatus_to_exitcode(status)
+                finally:
+                    if not pid:
+                        kill_group(proc)
+                self.assertEqual(proc.returncode, 0)
+                cpu = usage.ru_utime + usage.ru_stime
+                self.assertLess(cpu, 0.5, f"taskpool {' '.join(mode)} used {cpu:.2f} s of CPU "
+                                          "while it waited 2 s for its input")
+
     def test_endless_input_stops_when_output_is_closed(self):
         r = sh("yes abc | taskpool -j2 echo | head -n 3")
         self.assertExit(r, 0)

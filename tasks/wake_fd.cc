@@ -1,0 +1,44 @@
+#include "tasks/wake_fd.h"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdint>
+
+#include "core/error.h"
+
+namespace taskpool {
+
+WakeFd::WakeFd(int shared)
+    : fd_(shared >= 0 ? fcntl(shared, F_DUPFD_CLOEXEC, 0) : eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+  if (fd_ < 0) throw system_error("eventfd");
+}
+
+WakeFd::~WakeFd() { ::close(fd_); }
+
+void WakeFd::notify() const {
+  const uint64_t one = 1;
+  // Fails only when the counter is near overflow, and then a wake-up is pending anyway.
+  [[maybe_unused]] const ssize_t n = ::write(fd_, &one, sizeof one);
+}
+
+void WakeFd::drain() const {
+  uint64_t count = 0;
+  [[maybe_unused]] const ssize_t n = ::read(fd_, &count, sizeof count);
+}
+
+bool WakeFd::sleep_until(TimePoint deadline) const {
+  pollfd fd{fd_, POLLIN, 0};
+  timespec timeout{};
+  if (deadline != kNever) timeout = timespec_until(deadline);
+  const int ready = ppoll(&fd, 1, deadline == kNever ? nullptr : &timeout, nullptr);
+  if (ready < 0 && errno != EINTR) throw system_error("ppoll");
+  if (ready <= 0) return false;
+  drain();
+  return true;
+}
+
+}  // namespace taskpool
