@@ -26,7 +26,7 @@ inline constexpr char kJobsForms[] = "N, 0, +N, -N or N% of the CPUs";
 // what is not one, Error when the file cannot be read; both name the file.
 int read_jobs_file(const std::string& path);
 
-// The number of CPUs -j counts from.
+// The number of CPUs -j counts from: those taskpool may run on (its CPU affinity).
 int cpu_count();
 
 // Installs the handlers for SIGUSR1, SIGUSR2 and SIGTSTP; each writes to `wake_fd` (an eventfd

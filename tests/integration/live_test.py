@@ -22,6 +22,7 @@ import os
 import pty
 import random
 import re
+import shutil
 import signal
 import socket
 import stat
@@ -32,13 +33,13 @@ import unittest
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
-from helpers import TASKPOOL, Result, TaskpoolTestCase, taskpool, test_env
+from helpers import TASKPOOL, Result, TaskpoolTestCase, run, taskpool, test_env
 from process_support import (Background, SurvivorCheck, _state, processes_with_arg, read_json,
                              unique_seconds, wait_until)
 
 # How long a test waits for jobs to start or taskpool to react, on a loaded machine.
 PATIENCE = 20
-CPUS = os.sysconf("SC_NPROCESSORS_ONLN")
+CPUS = len(os.sched_getaffinity(0))  # the CPUs this process may run on, as nproc counts them
 
 # A job that notes its start, waits until the test creates the file `release`, and ends: with
 # such jobs the number running at once is exactly the number of workers.
@@ -259,6 +260,19 @@ class ResizeTest(LiveCase):
                     r = taskpool("-j", value, "--summary-json", summary_json, "true", ":::", "x")
                     self.assertExit(r, 0)
                     self.assertEqual(read_json(summary_json)["workers"], workers)
+
+    @unittest.skipUnless(shutil.which("taskset"), "needs taskset (util-linux)")
+    def test_cpus_are_those_it_may_run_on(self):
+        """Under `taskset -c 0` there is one CPU to count, as for nproc and GNU parallel: the
+        default is 1 worker, and +1 is 2."""
+        for form, workers in ((None, 1), ("+1", 2), ("200%", 2)):
+            with self.subTest(form=form):
+                summary_json = self.path("summary.json")
+                jobs = ["-j", form] if form else []
+                r = run(["taskset", "-c", "0", TASKPOOL, *jobs, "--summary-json", summary_json,
+                         "true", ":::", "x"])
+                self.assertExit(r, 0)
+                self.assertEqual(read_json(summary_json)["workers"], workers)
 
 
 # ---------------------------------------------------------------------------------------------
