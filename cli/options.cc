@@ -249,11 +249,12 @@ ParseOutcome parse_command_line(int argc, char** argv) {
                  "holding one, read again when it changes (default: CPUs)")
       ->type_name("N|FILE")
       ->group(pool);
-  app.add_option("--mode", mode,
-                 "pool: start a job whenever a worker is free (default); "
-                 "batch: start N, wait for all N, repeat")
-      ->type_name("pool|batch")
-      ->group(pool);
+  const CLI::Option* mode_flag =
+      app.add_option("--mode", mode,
+                     "pool: start a job whenever a worker is free (default); "
+                     "batch: start N, wait for all N, repeat")
+          ->type_name("pool|batch")
+          ->group(pool);
   app.add_flag("--compare", config.compare,
                "Run the input in batch mode, then pool mode, and compare (input held in memory)")
       ->group(pool);
@@ -295,21 +296,24 @@ ParseOutcome parse_command_line(int argc, char** argv) {
   app.add_option("--backoff-max", backoff_max, "Longest delay between retries (60s)")
       ->type_name("DUR")
       ->group(resilience);
-  app.add_option("--timeout", timeout, "End an attempt that runs longer than DUR")
-      ->type_name("DUR")
-      ->group(resilience);
+  const CLI::Option* timeout_flag =
+      app.add_option("--timeout", timeout, "End an attempt that runs longer than DUR")
+          ->type_name("DUR")
+          ->group(resilience);
   app.add_option("--kill-after", kill_after, "SIGKILL this long after SIGTERM (5s)")
       ->type_name("DUR")
       ->group(resilience);
-  app.add_option("--rate", rate, "Start at most R attempts per second (10/s, 600/m, 3600/h)")
-      ->type_name("R")
-      ->group(resilience);
+  const CLI::Option* rate_flag =
+      app.add_option("--rate", rate, "Start at most R attempts per second (10/s, 600/m, 3600/h)")
+          ->type_name("R")
+          ->group(resilience);
   app.add_option("--burst", burst, "With --rate: let B attempts start at once (1)")
       ->type_name("B")
       ->group(resilience);
-  app.add_option("--deadline", deadline, "After DUR start nothing, end running jobs, report")
-      ->type_name("DUR")
-      ->group(resilience);
+  const CLI::Option* deadline_flag =
+      app.add_option("--deadline", deadline, "After DUR start nothing, end running jobs, report")
+          ->type_name("DUR")
+          ->group(resilience);
   app.add_option("--grace", grace, "After the deadline, SIGKILL this long after SIGTERM (5s)")
       ->type_name("DUR")
       ->group(resilience);
@@ -325,22 +329,28 @@ ParseOutcome parse_command_line(int argc, char** argv) {
   std::string connect_timeout, max_per_host, limit_rate;
   app.add_flag("--fetch", config.fetch, "Records are URLs (or URL<TAB>PATH) to download")
       ->group(fetch);
-  app.add_option("-o,--output-dir", config.output_dir, "Save downloads in DIR (default: .)")
-      ->type_name("DIR")
-      ->group(fetch);
-  app.add_flag("--overwrite", config.overwrite, "Replace files that exist")->group(fetch);
-  app.add_flag("--continue", config.resume_downloads,
-               "Resume NAME.part files; count existing files as done")
-      ->group(fetch);
-  app.add_option("--connect-timeout", connect_timeout, "Give up connecting after DUR")
-      ->type_name("DUR")
-      ->group(fetch);
-  app.add_option("--max-per-host", max_per_host, "At most N transfers to one host at once")
-      ->type_name("N")
-      ->group(fetch);
-  app.add_option("--limit-rate", limit_rate, "At most BYTES per second per transfer (k, M, G)")
-      ->type_name("BYTES")
-      ->group(fetch);
+  const CLI::Option* output_dir_flag =
+      app.add_option("-o,--output-dir", config.output_dir, "Save downloads in DIR (default: .)")
+          ->type_name("DIR")
+          ->group(fetch);
+  const CLI::Option* overwrite_flag =
+      app.add_flag("--overwrite", config.overwrite, "Replace files that exist")->group(fetch);
+  const CLI::Option* continue_flag =
+      app.add_flag("--continue", config.resume_downloads,
+                   "Resume NAME.part files; count existing files as done")
+          ->group(fetch);
+  const CLI::Option* connect_timeout_flag =
+      app.add_option("--connect-timeout", connect_timeout, "Give up connecting after DUR")
+          ->type_name("DUR")
+          ->group(fetch);
+  const CLI::Option* max_per_host_flag =
+      app.add_option("--max-per-host", max_per_host, "At most N transfers to one host at once")
+          ->type_name("N")
+          ->group(fetch);
+  const CLI::Option* limit_rate_flag =
+      app.add_option("--limit-rate", limit_rate, "At most BYTES per second per transfer (k, M, G)")
+          ->type_name("BYTES")
+          ->group(fetch);
 
   const char* remote = "Many machines (ssh)";
   std::vector<std::string> sshlogins, sshloginfiles;
@@ -359,9 +369,10 @@ ParseOutcome parse_command_line(int argc, char** argv) {
       ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
       ->allow_extra_args(false)
       ->group(remote);
-  app.add_option("--ssh", ssh, "The ssh command that reaches the hosts (default: ssh)")
-      ->type_name("CMD")
-      ->group(remote);
+  const CLI::Option* ssh_flag =
+      app.add_option("--ssh", ssh, "The ssh command that reaches the hosts (default: ssh)")
+          ->type_name("CMD")
+          ->group(remote);
 
   const char* output = "Output";
   app.add_flag("-k,--keep-order", config.keep_order, "Print output in input order")->group(output);
@@ -381,10 +392,11 @@ ParseOutcome parse_command_line(int argc, char** argv) {
   app.add_flag("--progress,--bar", config.progress,
                "Show progress on stderr (redrawn on a terminal, a line every 30s elsewhere)")
       ->group(reporting);
-  app.add_option("--progress-interval", progress_interval,
-                 "Where stderr is no terminal: a progress line every DUR (30s)")
-      ->type_name("DUR")
-      ->group(reporting);
+  const CLI::Option* progress_interval_flag =
+      app.add_option("--progress-interval", progress_interval,
+                     "Where stderr is no terminal: a progress line every DUR (30s)")
+          ->type_name("DUR")
+          ->group(reporting);
   app.add_flag("--eta", config.eta, "Show progress with an estimate of the time left")
       ->group(reporting);
   app.add_option("--timeline", config.timeline, "Draw the run as an SVG chart in FILE")
@@ -459,7 +471,7 @@ ParseOutcome parse_command_line(int argc, char** argv) {
                        "workers as N/host");
     }
     if (config.eta) config.progress = true;
-    if (app.count("--progress-interval") > 0) {
+    if (progress_interval_flag->count() > 0) {
       config.progress_interval = parse_duration("--progress-interval", progress_interval);
       if (config.progress_interval < std::chrono::milliseconds(100)) {
         throw UsageError("--progress-interval: '" + progress_interval + "' is shorter than 100ms");
@@ -468,16 +480,16 @@ ParseOutcome parse_command_line(int argc, char** argv) {
     if (config.timeline && config.timeline->empty()) {
       throw UsageError("--timeline: the file name is empty");
     }
-    if (app.count("--connect-timeout") > 0) {
+    if (connect_timeout_flag->count() > 0) {
       config.connect_timeout = parse_duration("--connect-timeout", connect_timeout);
     }
     if (!max_per_host.empty()) {
       config.max_per_host = static_cast<long>(parse_count("--max-per-host", max_per_host, 100000));
     }
-    if (app.count("--limit-rate") > 0) config.limit_rate = parse_bytes("--limit-rate", limit_rate);
-    const bool fetch_flags = app.count("--output-dir") + app.count("--overwrite") +
-                                 app.count("--continue") + app.count("--connect-timeout") +
-                                 app.count("--max-per-host") + app.count("--limit-rate") >
+    if (limit_rate_flag->count() > 0) config.limit_rate = parse_bytes("--limit-rate", limit_rate);
+    const bool fetch_flags = output_dir_flag->count() + overwrite_flag->count() +
+                                 continue_flag->count() + connect_timeout_flag->count() +
+                                 max_per_host_flag->count() + limit_rate_flag->count() >
                              0;
     if (fetch_flags && !config.fetch) {
       throw UsageError(
@@ -504,7 +516,7 @@ ParseOutcome parse_command_line(int argc, char** argv) {
       for (SshLogin& login : read_sshlogin_file(file)) config.hosts.push_back(std::move(login));
     }
     config.hosts = without_duplicates(std::move(config.hosts));
-    if (app.count("--ssh") > 0) {
+    if (ssh_flag->count() > 0) {
       if (config.hosts.empty()) throw UsageError("--ssh is for -S/--sshlogin or --sshloginfile");
       auto words = split_simple_command(ssh);
       if (!words || words->empty()) {
@@ -555,17 +567,17 @@ ParseOutcome parse_command_line(int argc, char** argv) {
     config.retry.retries = static_cast<int>(parse_count("--retries", retries, 1000000));
     config.retry.backoff = parse_duration("--backoff", backoff);
     config.retry.backoff_max = parse_duration("--backoff-max", backoff_max);
-    if (app.count("--timeout") > 0) {
+    if (timeout_flag->count() > 0) {
       config.timeout = parse_duration("--timeout", timeout);
       if (config.timeout == Duration::zero()) {
         throw UsageError("--timeout: '" + timeout + "' is not a duration above zero");
       }
     }
     config.kill_after = parse_duration("--kill-after", kill_after);
-    if (app.count("--rate") > 0) config.rate = parse_rate("--rate", rate);
+    if (rate_flag->count() > 0) config.rate = parse_rate("--rate", rate);
     config.burst = static_cast<int>(parse_count("--burst", burst, 1000000));
     if (config.burst < 1) throw UsageError("--burst: '" + burst + "' is not a count of at least 1");
-    if (app.count("--deadline") > 0) {
+    if (deadline_flag->count() > 0) {
       config.deadline = parse_duration("--deadline", deadline);
       if (config.deadline == Duration::zero()) {
         throw UsageError("--deadline: '" + deadline + "' is not a duration above zero");
@@ -592,7 +604,7 @@ ParseOutcome parse_command_line(int argc, char** argv) {
     if (summary && no_summary) throw UsageError("--summary and --no-summary exclude each other");
     if (summary) config.summary = SummaryWhen::kAlways;
     if (no_summary) config.summary = SummaryWhen::kNever;
-    if (config.compare && config.mode == DispatchMode::kBatch && app.count("--mode") > 0) {
+    if (config.compare && config.mode == DispatchMode::kBatch && mode_flag->count() > 0) {
       throw UsageError("--compare runs both modes; leave out --mode");
     }
     if (config.compare && config.dry_run) {
