@@ -56,6 +56,40 @@ TEST_CASE("a full queue blocks the producer until the consumer takes an item") {
   CHECK(notified.load() <= 101);
 }
 
+TEST_CASE("a producer that found the queue full goes on once it is half empty") {
+  BoundedQueue<int> q(4);
+  std::thread producer([&] {
+    for (int i = 0; i < 5; ++i) REQUIRE(q.push(i));
+  });
+  while (!q.producer_waiting()) std::this_thread::yield();  // the fifth push waits
+  int out = 0;
+  CHECK(q.try_pop(out) == BoundedQueue<int>::State::kItem);
+  CHECK(out == 0);
+  // 3 of 4: room for one, but the producer waits on until half of the queue is free.
+  CHECK(q.producer_waiting());
+  CHECK(q.size() == 3);
+  CHECK(q.try_pop(out) == BoundedQueue<int>::State::kItem);
+  producer.join();  // 2 of 4: it went on, and its last push is in
+  CHECK(q.size() == 3);
+  CHECK_FALSE(q.producer_waiting());
+  for (int expected = 2; expected < 5; ++expected) {
+    CHECK(q.try_pop(out) == BoundedQueue<int>::State::kItem);
+    CHECK(out == expected);
+  }
+}
+
+TEST_CASE("a queue of one wakes its producer when it is empty") {
+  BoundedQueue<int> q(1);
+  REQUIRE(q.push(1));
+  std::thread producer([&] { REQUIRE(q.push(2)); });
+  while (!q.producer_waiting()) std::this_thread::yield();
+  int out = 0;
+  CHECK(q.try_pop(out) == BoundedQueue<int>::State::kItem);
+  producer.join();
+  CHECK(q.try_pop(out) == BoundedQueue<int>::State::kItem);
+  CHECK(out == 2);
+}
+
 TEST_CASE("the consumer is notified when the queue stops being empty, and at the close") {
   int notified = 0;
   BoundedQueue<int> q(4, [&] { ++notified; });
