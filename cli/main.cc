@@ -620,8 +620,10 @@ std::optional<double> record_priority(const Record& record, size_t col) {
   return value;
 }
 
-// The reader thread's state. Shared, because a reader blocked on a terminal or a never-ending
-// pipe cannot be joined at exit: it is then left behind, and the process exit ends it.
+// Reading the input: on a thread of its own (run()), or for input all in memory on the
+// scheduler's thread (InlineJobSource). Shared, because a reader thread blocked on a terminal or
+// a never-ending pipe cannot be joined at exit: it is then left behind, and the process exit
+// ends it.
 struct Reader {
   BoundedQueue<Record> queue;
   std::unique_ptr<RecordStream> stream;
@@ -889,9 +891,10 @@ int run(const RunConfig& config, uint64_t max_keep_order_window) {
 
   auto reader = std::make_shared<Reader>(capacity, executor.get(), open_records(config),
                                          grouping(config, command), config.priority_col);
-  const bool in_memory =
-      config.arg_files.empty() && !config.sources.empty() &&
-      std::ranges::none_of(config.sources, [](const auto& source) { return source.file.has_value(); });
+  const bool in_memory = config.arg_files.empty() && !config.sources.empty() &&
+                         std::ranges::none_of(config.sources, [](const auto& source) {
+                           return source.file.has_value();
+                         });
   std::thread reader_thread;
   if (!in_memory) reader_thread = std::thread([reader] { reader->run(); });
   ReaderStop reader_stop(*reader, reader_thread);

@@ -13,7 +13,8 @@
 namespace taskpool {
 
 WakeFd::WakeFd(int shared)
-    : fd_(shared >= 0 ? fcntl(shared, F_DUPFD_CLOEXEC, 0) : eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
+    : fd_(shared >= 0 ? fcntl(shared, F_DUPFD_CLOEXEC, 0)
+                      : eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
   if (fd_ < 0) throw system_error("eventfd");
 }
 
