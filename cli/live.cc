@@ -89,14 +89,14 @@ int cpu_count() {
   // The CPUs taskpool may run on, as nproc and GNU parallel count them (under taskset, fewer
   // than the machine has). One system call, counted once: sysconf(_SC_NPROCESSORS_ONLN) reads a
   // file in /sys at every call, a tenth of a millisecond of a one-job run.
-  static const int count = [] {
+  static const int kCpus = [] {
     cpu_set_t set;
     CPU_ZERO(&set);
     if (sched_getaffinity(0, sizeof set, &set) == 0 && CPU_COUNT(&set) > 0) return CPU_COUNT(&set);
     const long cpus = sysconf(_SC_NPROCESSORS_ONLN);  // more CPUs than a cpu_set_t holds
     return cpus > 0 ? static_cast<int>(cpus) : 1;
   }();
-  return count;
+  return kCpus;
 }
 
 std::optional<int> parse_jobs_value(std::string_view value, int cpus) {

@@ -901,7 +901,8 @@ int run(const RunConfig& config, uint64_t max_keep_order_window) {
 
   QueueJobSource queued(reader->queue, reader->seen);
   InlineJobSource inline_source(*reader, capacity);
-  JobSource& source = in_memory ? static_cast<JobSource&>(inline_source) : queued;
+  JobSource* source = &queued;
+  if (in_memory) source = &inline_source;
   std::optional<ProgressDisplay> progress;
   if (config.progress) {
     const bool terminal = is_smart_terminal(STDERR_FILENO);
@@ -921,7 +922,7 @@ int run(const RunConfig& config, uint64_t max_keep_order_window) {
   auto build = [&](const Job& job, WorkerId worker) {
     return config.fetch ? fetch_commands.build(job) : command.expand(job, worker);
   };
-  Scheduler scheduler(std::move(options), clock, *executor, source, build, reporter, [&] {
+  Scheduler scheduler(std::move(options), clock, *executor, *source, build, reporter, [&] {
     check_output();
     return stop_request(reporter);
   });
