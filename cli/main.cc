@@ -662,14 +662,22 @@ struct Reader {
     return record;
   }
 
-  // The reader thread: fills the queue until the input ends or the queue is cancelled.
-  void run() {
+  // next(), with the end of the input marked: nullopt (and `done` set) at its end or at input
+  // that ends the run (its error kept for the caller).
+  std::optional<Record> read() {
     try {
-      while (auto record = next()) {
-        if (!queue.push(std::move(*record))) break;
-      }
+      if (auto record = next()) return record;
     } catch (const Error& e) {
       error = e.what();
+    }
+    done = true;
+    return std::nullopt;
+  }
+
+  // The reader thread: fills the queue until the input ends or the queue is cancelled.
+  void run() {
+    while (auto record = read()) {
+      if (!queue.push(std::move(*record))) break;
     }
     done = true;
     queue.close();
@@ -696,15 +704,9 @@ class InlineJobSource final : public JobSource {
   uint64_t records_seen() const override { return reader_.seen.load(std::memory_order_relaxed); }
   State poll(Record& out) override {
     while (!reader_.done && ahead_.size() < read_ahead_) {
-      try {
-        if (auto record = reader_.next()) {
-          ahead_.push_back(std::move(*record));
-          continue;
-        }
-      } catch (const Error& e) {
-        reader_.error = e.what();  // the records before it run, then the run fails
-      }
-      reader_.done = true;
+      auto record = reader_.read();  // after an error, the records before it run, then it fails
+      if (!record) break;
+      ahead_.push_back(std::move(*record));
     }
     if (ahead_.empty()) return State::kEnd;
     out = std::move(ahead_.front());

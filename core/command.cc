@@ -144,7 +144,9 @@ Command make_command(std::string line) {
   Command command;
   if (auto words = split_simple_command(line)) {
     command.argv = std::move(*words);
-    command.argv.shrink_to_fit();  // -X makes thousands of words; the command lives while it runs
+    // -X makes thousands of words, and the command lives while it runs: it keeps only the room
+    // they take. A few words' room is not worth a copy for every job.
+    if (command.argv.size() > 256) command.argv.shrink_to_fit();
   }
   command.line = std::move(line);
   return command;
