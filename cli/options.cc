@@ -246,7 +246,7 @@ ParseOutcome parse_command_line(int argc, char** argv) {
   const char* pool = "Pool";
   app.add_option("-j,--jobs", jobs,
                  "Workers: N, +N/-N (CPUs plus/minus N), N% of the CPUs, 0 (250), or a FILE "
-                 "holding one, read again when it changes (default: CPUs)")
+                 "holding one, read again when it changes (default: the CPUs it may run on)")
       ->type_name("N|FILE")
       ->group(pool);
   const CLI::Option* mode_flag =
