@@ -763,7 +763,11 @@ int run(const RunConfig& config, uint64_t max_keep_order_window) {
         return it != done->end() && (it->second || !only_succeeded);
       };
     }
-    joblog = std::make_unique<JobLog>(*config.joblog, config.resume != RunConfig::Resume::kNo);
+    // As in GNU parallel, a dry run reads the joblog for --resume but leaves it as it is: lines
+    // for jobs that never ran would make a later --resume skip them.
+    if (!config.dry_run) {
+      joblog = std::make_unique<JobLog>(*config.joblog, config.resume != RunConfig::Resume::kNo);
+    }
   }
   OutputPrinter printer({config.keep_order, config.tag, config.dry_run});
   Reporter reporter(&printer, joblog.get());

@@ -119,18 +119,25 @@ class JoblogTest(TaskpoolTestCase):
                 self.assertRegex(m[col], r"^\s*\d+\.\d{3}$")
             self.assertEqual(len(m[3]), len(p[3]), "JobRuntime is not padded as GNU parallel pads")
 
-    def test_dry_run_writes_no_joblog_lines_for_run_jobs(self):
-        # Nothing runs with --dry-run; any joblog lines it writes report success and no output.
+    def test_dry_run_leaves_the_joblog_alone(self):
+        # Nothing runs with --dry-run, so, as with GNU parallel, no joblog is written: lines for
+        # jobs that never ran would make a later --resume skip them.
         log = self.path("jobs.log")
         r = taskpool("--dry-run", "--joblog", log, "touch", "{}", ":::", "made", cwd=self.tmp)
         self.assertExit(r, 0)
         self.assertFalse(self.path("made").exists())
-        if log.exists():
-            header, rows = read_joblog(log)
-            self.assertEqual(header, HEADER)
-            for row in rows:
-                self.assertEqual(row[6], "0")
+        self.assertFalse(log.exists(), "a dry run created a joblog")
 
+        r = taskpool("--joblog", log, "true", ":::", "1", "2")
+        self.assertExit(r, 0)
+        before = log.read_bytes()
+        for resume in ([], ["--resume"], ["--resume-failed"]):
+            r = taskpool("--dry-run", *resume, "--joblog", log, "echo", ":::", "1", "2", "3")
+            self.assertExit(r, 0)
+            self.assertEqual(log.read_bytes(), before, f"{resume}: a dry run changed the joblog")
+            # With --resume the dry run shows what a real run would still run.
+            expected = ["echo 3"] if resume else ["echo 1", "echo 2", "echo 3"]
+            self.assertEqual(sorted(r.out.splitlines()), expected, f"{resume}")
 
 if __name__ == "__main__":
     unittest.main()
