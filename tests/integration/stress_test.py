@@ -470,7 +470,8 @@ class FullDiskTest(TaskpoolTestCase, TmpfsMixin):
         disk = self.small_tmpfs("64k")
         self.fill(disk, 4096)
         log = disk / "joblog"
-        r = taskpool("--dry-run", "--joblog", log, "true", input=b"x\n" * 10000)
+        # 100 jobs whose joblog lines hold 300 bytes of command: 30 KB where 4 KiB are free.
+        r = taskpool("-j2", "--joblog", log, "true", input=(b"x" * 300 + b"\n") * 100)
         self.assertExit(r, 255)
         self.assertIn(f"joblog '{log}'", r.err)
         self.assertIn("No space left on device", r.err)
