@@ -21,7 +21,7 @@ void resolve(void* library, const char* name, F& function) {
 }
 
 CurlApi load() {
-  void* library = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
+  void* library = dlopen("libcurl.so.4", RTLD_LAZY | RTLD_LOCAL);
   if (library == nullptr) {
     throw Error(std::string("--fetch needs libcurl, which could not be loaded (") + dlerror() +
                 "); install it with: apt-get install libcurl4");
@@ -33,6 +33,7 @@ CurlApi load() {
   resolve(library, "curl_easy_setopt", api.easy_setopt);
   resolve(library, "curl_easy_getinfo", api.easy_getinfo);
   resolve(library, "curl_easy_cleanup", api.easy_cleanup);
+  resolve(library, "curl_easy_reset", api.easy_reset);
   resolve(library, "curl_easy_strerror", api.easy_strerror);
   resolve(library, "curl_multi_init", api.multi_init);
   resolve(library, "curl_multi_setopt", api.multi_setopt);

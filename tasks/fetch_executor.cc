@@ -90,7 +90,7 @@ struct FetchExecutor::Transfer {
   char error[CURL_ERROR_SIZE] = {};
 
   ~Transfer() {
-    if (easy != nullptr) curl_api().easy_cleanup(easy);
+    if (easy != nullptr) owner->give_back_easy(easy);
     if (fd >= 0) ::close(fd);
   }
 };
@@ -182,7 +182,20 @@ FetchExecutor::~FetchExecutor() {
   for (auto& [worker, transfer] : transfers_)
     curl.multi_remove_handle(multi_of(multi_), transfer->easy);
   transfers_.clear();
+  for (void* easy : idle_easy_) curl.easy_cleanup(static_cast<CURL*>(easy));
   curl.multi_cleanup(multi_of(multi_));
+}
+
+void* FetchExecutor::take_easy() {
+  if (idle_easy_.empty()) return curl_api().easy_init();
+  void* easy = idle_easy_.back();
+  idle_easy_.pop_back();
+  return easy;
+}
+
+void FetchExecutor::give_back_easy(void* easy) {
+  curl_api().easy_reset(static_cast<CURL*>(easy));
+  idle_easy_.push_back(easy);
 }
 
 void FetchExecutor::fail_now(Completion completion, int exit_status, std::string error,
@@ -239,7 +252,7 @@ void FetchExecutor::start(const Attempt& attempt) {
   }
   if (options_.resume && fstat(transfer->fd, &st) == 0) transfer->resume_from = st.st_size;
 
-  CURL* easy = curl.easy_init();
+  CURL* easy = static_cast<CURL*>(take_easy());
   if (easy == nullptr) {
     return fail_now(std::move(completion), CURLE_OUT_OF_MEMORY, "libcurl: no easy handle", false);
   }

@@ -540,6 +540,20 @@ class ContinueTest(FetchCase):
         self.assertEqual([(q.range, q.status) for q in reqs], [(f"bytes={have}-", 206)])
         self.assertEqual(reqs[0].body_bytes, size - have)
 
+    def test_a_range_request_does_not_carry_over_to_the_next_file(self):
+        # One transfer at a time, so the second file's transfer reuses the first one's libcurl
+        # handle: it must ask for the whole file, not from where the first one resumed.
+        size, have = 300000, 100000
+        self.out.mkdir()
+        (self.out / "c.bin.part").write_bytes(generated_bytes(have))
+        first, second = f"/gen/{size}/c.bin", f"/gen/{size}/d.bin"
+        r = self.fetch("--continue", "-j1", urls=[self.url(first), self.url(second)])
+        self.assertExit(r, 0)
+        self.assertDownloaded("c.bin", generated_bytes(size))
+        self.assertDownloaded("d.bin", generated_bytes(size))
+        self.assertEqual([(q.range, q.status) for q in self.gets(first)], [(f"bytes={have}-", 206)])
+        self.assertEqual([(q.range, q.status) for q in self.gets(second)], [(None, 200)])
+
     def test_continue_starts_over_when_the_server_ignores_ranges(self):
         data = self.serve_random("n.bin", 100000)
         self.out.mkdir()
