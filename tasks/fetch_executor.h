@@ -64,7 +64,7 @@ class FetchExecutor final : public Executor {
   void collect_done();
   void fail_now(Completion completion, int exit_status, std::string error, bool permanent);
   // Easy handles outlive their transfers: a new transfer takes an idle one, reset, which keeps
-  // its buffers (one allocation of 256 KiB and one of the handle's own state per file less).
+  // its buffers (one allocation of 512 KiB and one of the handle's own state per file less).
   void* take_easy();  // CURL*; nullptr when libcurl has no memory
   void give_back_easy(void* easy);
 
