@@ -136,6 +136,17 @@ class Host:
         self.index = index
         self.name = f"h{index}"
         self.netns: Optional[str] = None
+        self.outer: Optional[str] = None
+        self._subnet_lock: Optional[int] = None
+        self.proc: Optional[subprocess.Popen] = None
+        try:
+            self._start(hosts)
+        except BaseException:
+            self.close()  # a host that failed half-way leaves no namespace, link or sshd
+            raise
+
+    def _start(self, hosts: "SshdHosts") -> None:
+        index = self.index
         d = hosts.dir
         if hosts.use_netns:
             self.netns = f"tp{os.getpid()}x{hosts.serial}h{index}"
@@ -143,6 +154,7 @@ class Host:
             self.address, self.port = f"10.213.{net}.2", 22
             tag = f"{os.getpid() % 100000}{hosts.serial}"
             outer, inner = f"tpv{tag}o{index}", f"tpv{tag}i{index}"
+            self.outer = outer
             for argv in (["ip", "netns", "add", self.netns],
                          ["ip", "link", "add", outer, "type", "veth", "peer", "name", inner],
                          ["ip", "link", "set", inner, "netns", self.netns],
@@ -217,18 +229,28 @@ LogLevel ERROR
         self.proc.wait()
 
     def close(self) -> None:
-        for pid in [self.proc.pid] + _descendants(self.proc.pid):
+        if self.proc is not None:
+            for pid in [self.proc.pid] + _descendants(self.proc.pid):
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
             try:
-                os.kill(pid, signal.SIGKILL)
-            except ProcessLookupError:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
                 pass
-        try:
-            self.proc.wait(10)
-        except subprocess.TimeoutExpired:
-            pass
+            self.proc = None
         if self.netns:
             _run(["ip", "netns", "del", self.netns], timeout=20)
+            self.netns = None
+        if self.outer:
+            # Gone with the namespace, unless a process still holds the namespace: a link left
+            # behind would keep the subnet's address and take the next host's packets.
+            _run(["ip", "link", "del", self.outer], timeout=20)
+            self.outer = None
+        if self._subnet_lock is not None:
             os.close(self._subnet_lock)
+            self._subnet_lock = None
 
 
 def _comm(pid: int) -> str:
