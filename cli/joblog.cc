@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <chrono>
@@ -25,13 +26,20 @@ double WallClock::epoch_seconds(TimePoint t) const {
   return epoch_origin_ + to_seconds(t - steady_origin_);
 }
 
+namespace {
+
+// The Command column: as GNU parallel does, a newline is written as NUL, since it would break the
+// one-line-per-job format.
+std::string command_column(std::string command) {
+  std::replace(command.begin(), command.end(), '\n', '\0');
+  return command;
+}
+
+}  // namespace
+
 std::string joblog_line(const Attempt& attempt, const Completion& completion, double start_epoch,
                         std::string_view host) {
-  std::string command = attempt.command.line;
-  // As GNU parallel does: a newline would break the one-line-per-job format.
-  for (char& c : command) {
-    if (c == '\n') c = '\0';
-  }
+  const std::string command = command_column(attempt.command.line);
   const double runtime = completion.started ? to_seconds(completion.runtime()) : 0.0;
   // GNU parallel's mark for an attempt killed for running too long.
   const int exit_value =
@@ -59,17 +67,30 @@ JobLog::JobLog(const std::string& path, bool append) : path_(path) {
 }
 
 // A run killed while writing its last line leaves it without a newline; a new line appended to
-// it would merge with it. It goes (the parser ignores it too, so its job runs again).
+// it would merge with it. It goes (the parser ignores it too, so its job runs again). The line
+// may be far longer than one read (a -X job's command), so the file is read backwards, a chunk
+// at a time, until the newline before it.
 // Returns the size left.
 off_t JobLog::drop_cut_off_line(off_t size) {
   char last = '\n';
-  if (pread(fd_, &last, 1, size - 1) != 1 || last == '\n') return size;
-  std::string tail;
-  const off_t start = size > 65536 ? size - 65536 : 0;
-  tail.resize(static_cast<size_t>(size - start));
-  if (pread(fd_, tail.data(), tail.size(), start) != static_cast<ssize_t>(tail.size())) return size;
-  const size_t newline = tail.rfind('\n');
-  const off_t keep = newline == std::string::npos ? start : start + static_cast<off_t>(newline) + 1;
+  if (pread(fd_, &last, 1, size - 1) != 1)
+    throw system_error("--joblog: cannot read '" + path_ + "'");
+  if (last == '\n') return size;
+  constexpr off_t kChunk = 65536;
+  std::string chunk;
+  off_t keep = 0;  // no newline at all: the header itself was cut off
+  for (off_t end = size; end > 0;) {
+    const off_t start = end > kChunk ? end - kChunk : 0;
+    chunk.resize(static_cast<size_t>(end - start));
+    if (pread(fd_, chunk.data(), chunk.size(), start) != static_cast<ssize_t>(chunk.size())) {
+      throw system_error("--joblog: cannot read '" + path_ + "'");
+    }
+    if (const size_t newline = chunk.rfind('\n'); newline != std::string::npos) {
+      keep = start + static_cast<off_t>(newline) + 1;
+      break;
+    }
+    end = start;
+  }
   if (ftruncate(fd_, keep) != 0) throw system_error("--joblog: cannot repair '" + path_ + "'");
   return keep;
 }
@@ -78,12 +99,16 @@ JobLog::~JobLog() {
   if (fd_ >= 0 && owns_fd_) ::close(fd_);
 }
 
-void JobLog::write(const Attempt& attempt, const Completion& completion) {
+std::string JobLog::line(const Attempt& attempt, const Completion& completion) const {
   const double start = wall_clock_.epoch_seconds(completion.start);
   const auto worker = static_cast<size_t>(attempt.worker - 1);
   const std::string_view host =
       worker < hosts_.size() ? std::string_view(hosts_[worker]) : std::string_view(":");
-  write_all(fd_, joblog_line(attempt, completion, start, host), ("joblog '" + path_ + "'").c_str());
+  return joblog_line(attempt, completion, start, host);
+}
+
+void JobLog::write_line(std::string_view line) {
+  write_all(fd_, line, ("joblog '" + path_ + "'").c_str());
 }
 
 namespace {
@@ -97,8 +122,12 @@ std::optional<int64_t> parse_integer(std::string_view text) {
 
 }  // namespace
 
-std::unordered_map<uint64_t, bool> parse_joblog(std::string_view text, const std::string& name) {
-  std::unordered_map<uint64_t, bool> jobs;
+uint64_t joblog_command_hash(std::string_view command) {
+  return std::hash<std::string_view>()(command);
+}
+
+LoggedJobs parse_joblog(std::string_view text, const std::string& name, bool keep_commands) {
+  LoggedJobs jobs;
   const std::string_view header(JobLog::kHeader);
   // Empty, or cut off while its header was being written: no job has ended yet.
   if (header.starts_with(text) && text.size() < header.size()) return jobs;
@@ -132,12 +161,15 @@ std::unordered_map<uint64_t, bool> parse_joblog(std::string_view text, const std
       throw Error("'" + name + "' line " + std::to_string(line_number) +
                   ": Seq, Exitval and Signal must be whole numbers");
     }
-    jobs[static_cast<uint64_t>(*seq)] = *exit_value == 0 && *signal == 0;
+    LoggedJob& job = jobs[static_cast<uint64_t>(*seq)];
+    job.succeeded = *exit_value == 0 && *signal == 0;
+    job.command_hash = joblog_command_hash(line);
+    if (keep_commands) job.command = line;
   }
   return jobs;
 }
 
-std::unordered_map<uint64_t, bool> read_joblog(const std::string& path) {
+LoggedJobs read_joblog(const std::string& path, bool keep_commands) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return {};
@@ -157,7 +189,27 @@ std::unordered_map<uint64_t, bool> read_joblog(const std::string& path) {
     text.append(buffer, static_cast<size_t>(n));
   }
   ::close(fd);
-  return parse_joblog(text, path);
+  return parse_joblog(text, path, keep_commands);
+}
+
+bool same_command(const LoggedJob& logged, const CommandTemplate& command, const Job& job) {
+  if (!command.uses_worker()) {
+    return joblog_command_hash(command_column(command.expand(job, 1).line)) == logged.command_hash;
+  }
+  // The worker number stands where the commands for workers 1 and 2 first differ; the joblog's
+  // command has the number of the worker that ran it there.
+  const std::string one = command_column(command.expand(job, 1).line);
+  const std::string two = command_column(command.expand(job, 2).line);
+  const auto at = static_cast<size_t>(std::ranges::mismatch(one, two).in1 - one.begin());
+  const std::string_view logged_command = logged.command;
+  size_t end = at;
+  while (end < logged_command.size() && end - at < 9 && logged_command[end] >= '0' &&
+         logged_command[end] <= '9') {
+    ++end;
+  }
+  const auto worker = parse_integer(logged_command.substr(at, end - at));
+  if (!worker || *worker < 1) return false;
+  return command_column(command.expand(job, static_cast<WorkerId>(*worker)).line) == logged_command;
 }
 
 }  // namespace taskpool

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/job.h"
+#include "core/template.h"
 #include "core/time.h"
 
 namespace taskpool {
@@ -39,7 +40,14 @@ class JobLog {
   JobLog(const JobLog&) = delete;
   JobLog& operator=(const JobLog&) = delete;
 
-  void write(const Attempt& attempt, const Completion& completion);
+  void write(const Attempt& attempt, const Completion& completion) {
+    write_line(line(attempt, completion));
+  }
+  // The line for an attempt, to write later with write_line: a job's line goes to the joblog
+  // only once its output has been printed (see OutputPrinter), so a run killed in between runs
+  // the job again on --resume instead of losing its output.
+  std::string line(const Attempt& attempt, const Completion& completion) const;
+  void write_line(std::string_view line);
   // The Host column for each worker (index: worker - 1), for -S; without it, ':' for all.
   void set_hosts(std::vector<std::string> host_of_worker) { hosts_ = std::move(host_of_worker); }
 
@@ -59,12 +67,29 @@ class JobLog {
 std::string joblog_line(const Attempt& attempt, const Completion& completion, double start_epoch,
                         std::string_view host = ":");
 
-// The jobs a joblog lists: sequence number -> whether its last line says it succeeded (Exitval and
-// Signal 0). An unfinished last line (no newline: the run was cut off while writing it) is
-// ignored. Throws Error naming `name` and the line when the text is not a joblog.
-std::unordered_map<uint64_t, bool> parse_joblog(std::string_view text, const std::string& name);
+// What a joblog says of one job: whether its last line says it succeeded (Exitval and Signal 0),
+// and which command it ran.
+struct LoggedJob {
+  bool succeeded = false;
+  uint64_t command_hash = 0;  // of the Command column (joblog_command_hash)
+  std::string command;        // the Command column itself, when asked for (parse_joblog)
+};
+using LoggedJobs = std::unordered_map<uint64_t, LoggedJob>;  // by sequence number
+
+// The hash of a command as the Command column holds it (a newline written as NUL).
+uint64_t joblog_command_hash(std::string_view command);
+
+// The jobs a joblog lists, by sequence number; the last line of a job counts. `keep_commands`:
+// keep each Command column too, not only its hash. An unfinished last line (no newline: the run
+// was cut off while writing it) is ignored. Throws Error naming `name` and the line when the
+// text is not a joblog.
+LoggedJobs parse_joblog(std::string_view text, const std::string& name, bool keep_commands = false);
 
 // Reads and parses the joblog at `path` for --resume; a missing file lists no jobs.
-std::unordered_map<uint64_t, bool> read_joblog(const std::string& path);
+LoggedJobs read_joblog(const std::string& path, bool keep_commands = false);
+
+// Whether `job`'s command (from `command`) is the one `logged` ran. With {%} in the command, the
+// joblog's worker number is taken from its command (`logged.command` is needed then).
+bool same_command(const LoggedJob& logged, const CommandTemplate& command, const Job& job);
 
 }  // namespace taskpool

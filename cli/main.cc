@@ -170,7 +170,8 @@ std::string outcome(const Completion& completion) {
 // running jobs are terminated, and the error is reported at the end.
 class Reporter final : public RunObserver {
  public:
-  Reporter(OutputPrinter* printer, JobLog* joblog) : printer_(printer), joblog_(joblog) {}
+  // The printer writes the joblog's lines, each once its job's output is out.
+  explicit Reporter(OutputPrinter* printer) : printer_(printer) {}
 
   // With --fetch: the downloads' report, and the paths to forget once a job has ended.
   void set_fetch(FetchReport* report, FetchCommands* commands) {
@@ -230,9 +231,6 @@ class Reporter final : public RunObserver {
       say(fmt::format("taskpool: job {} {}: {}\n", job.seq, outcome(completion),
                       attempt.command.line));
     }
-    guard([&] {
-      if (joblog_) joblog_->write(attempt, completion);
-    });
     guard([&] {
       if (!printer_) return;
       if (progress_ && printer_->has_output(completion)) progress_->clear();
@@ -315,7 +313,6 @@ class Reporter final : public RunObserver {
   }
 
   OutputPrinter* printer_;
-  JobLog* joblog_;
   ProgressDisplay* progress_ = nullptr;
   std::function<std::pair<uint64_t, bool>()> input_;
   Timeline* timeline_ = nullptr;
@@ -512,10 +509,15 @@ size_t max_exec_bytes() {
   return room > environment + 4096 ? room - environment - 2048 : 2048;
 }
 
+// Whether several records may make one job (-n, -N, -L, -X, -m).
+bool grouped(const RunConfig& config) {
+  return config.max_args > 0 || config.fill != RunConfig::Fill::kNone;
+}
+
 // How records become jobs: one each, or grouped for -n, -N, -L, -X, -m.
 std::optional<RecordGrouper::Options> grouping(const RunConfig& config,
                                                const CommandTemplate& command) {
-  if (config.max_args == 0 && config.fill == RunConfig::Fill::kNone) return std::nullopt;
+  if (!grouped(config)) return std::nullopt;
   RecordGrouper::Options options;
   options.max_records = config.max_args;
   options.continue_lines = config.continue_lines;
@@ -537,6 +539,34 @@ std::optional<RecordGrouper::Options> grouping(const RunConfig& config,
   return options;
 }
 
+// --resume and --resume-failed know jobs by their numbers. When several records make a job, which
+// records make job N depends on -j, -s, the stack limit and the size of the environment, so job
+// N of this run may hold other records than job N of the joblog: skipping it, or running it
+// again, would leave records out or run them twice. So each job the joblog lists must run the
+// command it ran there; the input ends at the first that does not (the jobs before it are the
+// joblog's own), and the run fails with a message. Empty when the check is not needed.
+std::function<void(uint64_t, const Record&)> resume_check(
+    const RunConfig& config, const CommandTemplate& command,
+    const std::shared_ptr<const LoggedJobs>& logged) {
+  if (!grouped(config)) return {};
+  const std::string flag =
+      config.resume == RunConfig::Resume::kSucceeded ? "--resume-failed" : "--resume";
+  const std::string joblog = *config.joblog;
+  // Copies: the reader thread may outlive run() when it is stuck reading a terminal.
+  return [command, logged, flag, joblog](uint64_t seq, const Record& record) {
+    const auto it = logged->find(seq);
+    const Job job{seq, record};
+    if (it == logged->end() || same_command(it->second, command, job)) return;
+    const std::string line = command.expand(job, 1).line;
+    throw UsageError(fmt::format(
+        "{}: job {} would run '{}{}', not the command the joblog '{}' lists for job {}: with "
+        "-n, -N, -L, -X or -m, which records make a job depends on -j, -s, the stack limit "
+        "(ulimit -s) and the size of the environment, besides the input and the command; run "
+        "with the same ones as the run that wrote the joblog, or start a new joblog",
+        flag, seq, line.substr(0, 60), line.size() > 60 ? "..." : "", joblog, seq));
+  };
+}
+
 int run_compare(const RunConfig& config, const CommandTemplate& command, const sigset_t& mask,
                 uint64_t max_keep_order_window) {
   std::vector<Record> records;
@@ -554,7 +584,7 @@ int run_compare(const RunConfig& config, const CommandTemplate& command, const s
   std::vector<Timeline> timelines;
   timelines.reserve(2);
   for (int i = 0; i < 2; ++i) {
-    Reporter reporter(nullptr, nullptr);
+    Reporter reporter(nullptr);
     if (config.timeline) {
       timelines.emplace_back(i == 0 ? "batch mode" : "pool mode", total_workers(config),
                              clock.now());
@@ -631,6 +661,9 @@ struct Reader {
   std::atomic<bool> done{false};
   std::atomic<uint64_t> seen{0};  // records read so far
   std::string error;              // written by the reader before done
+  // Called with each job's number and record as it is read (see resume_check); throws Error to
+  // end the input there.
+  std::function<void(uint64_t, const Record&)> check;
 
   Reader(size_t capacity, Executor* executor, std::unique_ptr<RecordStream> records,
          std::optional<RecordGrouper::Options> grouping, size_t priority_col)
@@ -659,6 +692,7 @@ struct Reader {
                                    number, priority_col_,
                                    record->fields[priority_col_ - 1].substr(0, 40)));
     }
+    if (check) check(number, *record);
     return record;
   }
 
@@ -754,13 +788,15 @@ int run(const RunConfig& config, uint64_t max_keep_order_window) {
 
   SchedulerOptions options = scheduler_options(config, max_keep_order_window);
   std::unique_ptr<JobLog> joblog;
+  std::shared_ptr<const LoggedJobs> logged;  // --resume: what the joblog lists
   if (config.joblog) {
     if (config.resume != RunConfig::Resume::kNo) {
-      auto done = std::make_shared<std::unordered_map<uint64_t, bool>>(read_joblog(*config.joblog));
+      logged = std::make_shared<const LoggedJobs>(
+          read_joblog(*config.joblog, grouped(config) && command.uses_worker()));
       const bool only_succeeded = config.resume == RunConfig::Resume::kSucceeded;
-      options.skip = [done, only_succeeded](uint64_t seq) {
-        const auto it = done->find(seq);
-        return it != done->end() && (it->second || !only_succeeded);
+      options.skip = [logged, only_succeeded](uint64_t seq) {
+        const auto it = logged->find(seq);
+        return it != logged->end() && (it->second.succeeded || !only_succeeded);
       };
     }
     // As in GNU parallel, a dry run reads the joblog for --resume but leaves it as it is: lines
@@ -770,7 +806,8 @@ int run(const RunConfig& config, uint64_t max_keep_order_window) {
     }
   }
   OutputPrinter printer({config.keep_order, config.tag, config.dry_run});
-  Reporter reporter(&printer, joblog.get());
+  printer.set_joblog(joblog.get());
+  Reporter reporter(&printer);
 
   SteadyClock clock;
   Scheduler* scheduler_ptr = nullptr;  // for the executor's callbacks, set once it exists
@@ -860,14 +897,15 @@ int run(const RunConfig& config, uint64_t max_keep_order_window) {
   // KiB of command line, half a MiB in memory), so one job per worker, and one more, is enough
   // read-ahead there: the reader makes one far faster than a process starts. With priorities the
   // scheduler holds the window it orders, and the queue only keeps it filled.
-  const bool grouped = config.max_args > 0 || config.fill != RunConfig::Fill::kNone;
-  size_t capacity = grouped ? static_cast<size_t>(config.jobs) + 1
-                            : std::max<size_t>(1024, 2 * static_cast<size_t>(config.jobs));
+  size_t capacity = grouped(config) ? static_cast<size_t>(config.jobs) + 1
+                                    : std::max<size_t>(1024, 2 * static_cast<size_t>(config.jobs));
   if (config.queue_size) capacity = *config.queue_size;
   options.window = config.queue_size.value_or(1024);
   if (config.priority_col != 0) {
     const size_t col = config.priority_col;
-    options.priority = [col](const Job& job) { return record_priority(job.record, col).value_or(0); };
+    options.priority = [col](const Job& job) {
+      return record_priority(job.record, col).value_or(0);
+    };
     capacity = std::min<size_t>(capacity, 64);
   }
   options.max_records = config.max_records;
@@ -883,9 +921,7 @@ int run(const RunConfig& config, uint64_t max_keep_order_window) {
   LiveControl::Options live;
   live.jobs_file = config.jobs_file;
   live.resizable = config.hosts.empty();
-  live.fit = [&config](int wanted, size_t running) {
-    return fit_workers(config, wanted, running);
-  };
+  live.fit = [&config](int wanted, size_t running) { return fit_workers(config, wanted, running); };
   live.control = control.get();
   live.say = [&reporter](const std::string& message) { reporter.message(message); };
   live.stop_self = [&reporter] {
@@ -897,6 +933,7 @@ int run(const RunConfig& config, uint64_t max_keep_order_window) {
 
   auto reader = std::make_shared<Reader>(capacity, executor.get(), open_records(config),
                                          grouping(config, command), config.priority_col);
+  if (logged) reader->check = resume_check(config, command, logged);
   const bool in_memory = config.arg_files.empty() && !config.sources.empty() &&
                          std::ranges::none_of(config.sources, [](const auto& source) {
                            return source.file.has_value();

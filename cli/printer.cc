@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <utility>
 
 #include "core/error.h"
 
@@ -30,8 +31,11 @@ std::string tag_of(const Record& record) {
   return tag;
 }
 
-OutputPrinter::OutputPrinter(Options options, int out_fd, int err_fd)
-    : options_(options), out_fd_(out_fd), err_fd_(err_fd) {}
+OutputPrinter::OutputPrinter(Options options, int out_fd, int err_fd, uint64_t held_memory_budget)
+    : options_(options),
+      held_memory_budget_(held_memory_budget),
+      out_fd_(out_fd),
+      err_fd_(err_fd) {}
 
 void OutputPrinter::job_started(const Job& job, const Attempt& attempt) {
   if (options_.tag) tags_[attempt.worker] = LineTag{tag_of(job.record)};
@@ -48,17 +52,35 @@ void OutputPrinter::job_ended(const Job& job, const Attempt& attempt, Completion
   if (options_.print_commands) held.command = attempt.command.line + '\n';
   held.out = std::move(completion.stdout_data);
   held.err = std::move(completion.stderr_data);
+  if (joblog_ != nullptr) held.log_line = joblog_->line(attempt, completion);
   if (!options_.keep_order) {
     print(held);
     return;
   }
   if (job.seq != next_to_print_) {
-    held_.emplace(job.seq, std::move(held));
+    hold(job.seq, std::move(held));
     return;
   }
   print(held);
   ++next_to_print_;
   print_ready();
+}
+
+void OutputPrinter::hold(uint64_t seq, Held held) {
+  for (OutputBuffer* buffer : {held.out.get(), held.err.get()}) {
+    if (buffer == nullptr || buffer->memory_size() == 0) continue;
+    if (held_memory_ + buffer->memory_size() > held_memory_budget_) {
+      try {
+        buffer->spill();
+        continue;
+      } catch (const Error&) {
+        // No room for a temporary file: the output stays in memory rather than being lost.
+      }
+    }
+    held.memory += buffer->memory_size();
+    held_memory_ += buffer->memory_size();
+  }
+  held_.emplace(seq, std::move(held));
 }
 
 void OutputPrinter::print_ready() {
@@ -83,10 +105,12 @@ void OutputPrinter::finish() {
   for (auto it = held_.begin(); it != held_.end(); it = held_.erase(it)) print(it->second);
 }
 
-void OutputPrinter::print(const Held& held) {
+void OutputPrinter::print(Held& held) {
+  held_memory_ -= std::exchange(held.memory, 0);
   if (!held.command.empty()) write_all(out_fd_, held.command, "standard output");
   if (held.out) write_stream(out_fd_, held.tag, *held.out);
   if (held.err) write_stream(err_fd_, held.tag, *held.err);
+  if (!held.log_line.empty()) joblog_->write_line(held.log_line);
 }
 
 void OutputPrinter::write_stream(int fd, const std::string& tag, const OutputBuffer& buffer) {

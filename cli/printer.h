@@ -8,6 +8,7 @@
 #include <string_view>
 #include <unordered_map>
 
+#include "cli/joblog.h"
 #include "core/error.h"
 #include "core/job.h"
 #include "tasks/process_executor.h"
@@ -31,12 +32,20 @@ class OutputPrinter {
     bool tag = false;
     bool print_commands = false;  // --dry-run: print each command line instead of its output
   };
-  explicit OutputPrinter(Options options, int out_fd = 1, int err_fd = 2);
+  explicit OutputPrinter(Options options, int out_fd = 1, int err_fd = 2,
+                         uint64_t held_memory_budget = kHeldMemoryBudget);
+
+  // --joblog: a job's line is written right after its output has been printed (with -k, when
+  // its turn comes, so the joblog is in input order), never before: a run killed in between
+  // leaves the job out of the joblog, and --resume runs it again instead of losing its output.
+  // A job whose output could not be printed gets no line.
+  void set_joblog(JobLog* joblog) { joblog_ = joblog; }
 
   void job_started(const Job& job, const Attempt& attempt);
   // Whether job_ended would print something for this completion now or later.
   bool has_output(const Completion& completion) const;
-  // Prints (or, with -k, holds until earlier jobs are printed) the job's output.
+  // Prints (or, with -k, holds until earlier jobs are printed) the job's output, then its
+  // joblog line.
   void job_ended(const Job& job, const Attempt& attempt, Completion& completion);
   // -k: job `seq` will print nothing (skipped by --resume); later ones need not wait for it.
   void skip(uint64_t seq);
@@ -48,6 +57,10 @@ class OutputPrinter {
   void lines(WorkerId worker, Stream stream, std::string_view data);
 
   size_t held() const { return held_.size(); }
+  // -k: bytes of held output in memory. Past `budget`, held output goes to temporary files
+  // instead, so memory stays flat behind a slow job however much the jobs after it print.
+  uint64_t held_memory() const { return held_memory_; }
+  static constexpr uint64_t kHeldMemoryBudget = 16 * 1024 * 1024;
 
  private:
   struct Held {
@@ -55,17 +68,23 @@ class OutputPrinter {
     std::string command;
     std::unique_ptr<OutputBuffer> out;
     std::unique_ptr<OutputBuffer> err;
+    std::string log_line;  // for the joblog, once the output is out
+    uint64_t memory = 0;   // bytes of out and err in memory, counted in held_memory_
   };
-  void print(const Held& held);
+  void hold(uint64_t seq, Held held);
+  void print(Held& held);
   void print_ready();  // -k: what held_ has from next_to_print_ on, without a gap
   void write_stream(int fd, const std::string& tag, const OutputBuffer& buffer);
   void write_tagged(int fd, const std::string& tag, std::string_view data, bool& at_line_start);
 
   Options options_;
+  uint64_t held_memory_budget_;
+  JobLog* joblog_ = nullptr;
   int out_fd_;
   int err_fd_;
   uint64_t next_to_print_ = 1;
   std::map<uint64_t, Held> held_;  // -k: ended, waiting for earlier jobs
+  uint64_t held_memory_ = 0;
   // --line-buffer --tag: per running worker, its tag and whether each stream is at a line start.
   struct LineTag {
     std::string tag;

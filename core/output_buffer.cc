@@ -98,19 +98,27 @@ void OutputBuffer::append(std::string_view data) {
   } else if (memory_.size() + data.size() <= memory_limit_) {
     memory_.append(data);
   } else {
-    // Everything moves to the file, so reading back is one sequence of preads. On failure the
-    // buffer stays as it was (in memory).
-    const int fd = create_temp_file();
-    int error = write_all_at(fd, memory_, 0);
-    if (error == 0) error = write_all_at(fd, data, memory_.size());
-    if (error != 0) {
-      close(fd);
-      throw temp_file_error("write", error, "set TMPDIR to a directory with more space");
-    }
-    fd_ = fd;
-    std::string().swap(memory_);  // gives the memory back, clear() would keep it
+    move_to_file(data);
   }
   size_ += data.size();
+}
+
+void OutputBuffer::spill() {
+  if (fd_ < 0) move_to_file({});
+}
+
+// Everything moves to the file, so reading back is one sequence of preads. On failure the
+// buffer stays as it was (in memory).
+void OutputBuffer::move_to_file(std::string_view more) {
+  const int fd = create_temp_file();
+  int error = write_all_at(fd, memory_, 0);
+  if (error == 0) error = write_all_at(fd, more, memory_.size());
+  if (error != 0) {
+    close(fd);
+    throw temp_file_error("write", error, "set TMPDIR to a directory with more space");
+  }
+  fd_ = fd;
+  std::string().swap(memory_);  // gives the memory back, clear() would keep it
 }
 
 void OutputBuffer::for_each_chunk(const std::function<void(std::string_view)>& sink) const {

@@ -26,11 +26,18 @@ class OutputBuffer {
   uint64_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
   bool spilled() const { return fd_ >= 0; }
+  // Bytes held in memory (0 once spilled).
+  size_t memory_size() const { return memory_.size(); }
+  // Moves the content to the temporary file now, whatever its size, giving the memory back.
+  // Throws Error as append does; the content then stays in memory.
+  void spill();
 
   // Calls `sink` with the content in order, in chunks. Throws Error on a read error.
   void for_each_chunk(const std::function<void(std::string_view)>& sink) const;
 
  private:
+  void move_to_file(std::string_view more);
+
   size_t memory_limit_;
   std::string memory_;
   int fd_ = -1;

@@ -1,5 +1,6 @@
 #include "core/template.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <utility>
 
@@ -198,6 +199,11 @@ std::string transformed(T transform, const std::string& value) {
 }
 
 }  // namespace
+
+bool CommandTemplate::uses_worker() const {
+  return std::ranges::any_of(segments_,
+                             [](const Segment& s) { return s.kind == Segment::Kind::kWorker; });
+}
 
 Command CommandTemplate::expand(const Job& job, WorkerId worker) const {
   const auto& fields = job.record.fields;

@@ -33,6 +33,9 @@ class CommandTemplate {
                            bool context = false);
 
   bool record_is_command() const { return record_is_command_; }
+  // Whether the command holds {%}, the worker number: then one job's command differs from one
+  // run to the next.
+  bool uses_worker() const;
   // The template as the user wrote it (joined words), for messages.
   const std::string& text() const { return text_; }
 

@@ -90,8 +90,8 @@ TEST_CASE("appending to a joblog keeps its lines and writes no second header") {
   text << in.rdbuf();
   const auto jobs = parse_joblog(text.str(), path);
   CHECK(jobs.size() == 2);
-  CHECK(jobs.at(1));
-  CHECK_FALSE(jobs.at(2));
+  CHECK(jobs.at(1).succeeded);
+  CHECK_FALSE(jobs.at(2).succeeded);
   const std::string s = text.str();
   CHECK(s.find("Seq\t", 1) == std::string::npos);
   // A new joblog in append mode still gets its header.
@@ -113,9 +113,9 @@ TEST_CASE("parsing a joblog: the last line of a job wins, tabs in commands, a cu
                            "4\t:\t1.0\t0.1\t0\t0\t0\t0\ttr";
   const auto jobs = parse_joblog(text, "log");
   CHECK(jobs.size() == 3);
-  CHECK(jobs.at(1));
-  CHECK(jobs.at(2));
-  CHECK_FALSE(jobs.at(3));
+  CHECK(jobs.at(1).succeeded);
+  CHECK(jobs.at(2).succeeded);
+  CHECK_FALSE(jobs.at(3).succeeded);
   CHECK(jobs.count(4) == 0);
   CHECK(parse_joblog("", "log").empty());
 }
@@ -152,8 +152,8 @@ TEST_CASE("appending to a joblog cut off mid-line drops the partial line first")
   { JobLog(path, true).write(a, failed); }
   const auto jobs = read_joblog(path);
   CHECK(jobs.size() == 2);
-  CHECK(jobs.at(1));
-  CHECK_FALSE(jobs.at(2));
+  CHECK(jobs.at(1).succeeded);
+  CHECK_FALSE(jobs.at(2).succeeded);
   unlink(path.c_str());
   rmdir(dir);
 }
@@ -177,6 +177,63 @@ TEST_CASE("a joblog cut off inside its header holds no job, and appending rewrit
   CHECK(read_joblog(path).size() == 1);
   unlink(path.c_str());
   rmdir(dir);
+}
+
+TEST_CASE("appending to a joblog whose cut-off last line is longer than one read drops it whole") {
+  char dir[] = "/tmp/taskpool-joblog-XXXXXX";
+  REQUIRE(mkdtemp(dir) != nullptr);
+  const std::string path = std::string(dir) + "/log";
+  const std::string failed_line = "1\t:\t1.0\t0.1\t0\t0\t1\t0\tfalse\n";
+  {
+    // A -X job's line of 200 000 bytes, cut off before its newline: its own Exitval reads 0.
+    std::ofstream out(path);
+    out << JobLog::kHeader << failed_line << "2\t:\t1.0\t0.1\t0\t0\t0\t0\techo "
+        << std::string(200000, 'x');
+  }
+  Attempt a{3, 1, 1, Command{"true", {}}};
+  { JobLog(path, true).write(a, Completion{}); }
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  const std::string kept = std::string(JobLog::kHeader) + failed_line;
+  const std::string after = text.str();
+  CHECK(after.starts_with(kept + "3\t:\t"));
+  CHECK(after.find("xxx") == std::string::npos);  // nothing of the cut-off line is left
+  CHECK(std::count(after.begin(), after.end(), '\n') == 3);
+  const auto jobs = read_joblog(path);
+  CHECK(jobs.size() == 2);
+  CHECK_FALSE(jobs.at(1).succeeded);
+  CHECK(jobs.count(2) == 0);
+  CHECK(jobs.at(3).succeeded);
+  unlink(path.c_str());
+  rmdir(dir);
+}
+
+TEST_CASE("same_command: a job's command against the one the joblog lists for it") {
+  const std::string header = JobLog::kHeader;
+  const CommandTemplate plain({"echo", "{}"});
+  const Job job{2, Record{{"a b", "c"}}};
+  const std::string ran = plain.expand(job, 1).line;  // echo 'a b' c
+  auto logged = parse_joblog(header + "2\t:\t1.0\t0.1\t0\t0\t0\t0\t" + ran + "\n", "log");
+  CHECK(same_command(logged.at(2), plain, job));
+  CHECK_FALSE(same_command(logged.at(2), plain, Job{2, Record{{"a b"}}}));
+  CHECK_FALSE(same_command(logged.at(2), CommandTemplate({"printf", "{}"}), job));
+
+  // A newline in the command is NUL in the joblog, and still the same command.
+  const Job multiline{1, Record{{"x\ny"}}};
+  const std::string line = JobLog::kHeader + std::string("1\t:\t1\t1\t0\t0\t0\t0\techo 'x") +
+                           std::string(1, '\0') + "y'\n";
+  CHECK(same_command(parse_joblog(line, "log").at(1), plain, multiline));
+
+  // With {%}, the joblog's worker number is read from its command: any worker matches.
+  const CommandTemplate worker({"echo", "{%}", "{}"});
+  const std::string on_worker_12 = worker.expand(job, 12).line;
+  logged = parse_joblog(header + "2\t:\t1\t1\t0\t0\t0\t0\t" + on_worker_12 + "\n", "log",
+                        /*keep_commands=*/true);
+  CHECK(same_command(logged.at(2), worker, job));
+  CHECK_FALSE(same_command(logged.at(2), worker, Job{2, Record{{"a b"}}}));
+  logged = parse_joblog(header + "2\t:\t1\t1\t0\t0\t0\t0\techo x 'a b' c\n", "log", true);
+  CHECK_FALSE(same_command(logged.at(2), worker, job));
 }
 
 }  // namespace

@@ -3,7 +3,9 @@
 #include <doctest/doctest.h>
 #include <unistd.h>
 
+#include <fstream>
 #include <string>
+#include <vector>
 
 #include "core/error.h"
 #include "tests/core/helpers.h"
@@ -128,6 +130,80 @@ TEST_CASE("-k: a skipped job holds nothing back; what never ended is printed at 
   p.finish();
   CHECK(p.held() == 0);
   CHECK(out.text() == "two\nfour\n");
+}
+
+// A joblog in a temporary directory, read back as the jobs it lists.
+struct TempJoblog {
+  std::string dir = "/tmp/taskpool-printer-XXXXXX";
+  std::string path;
+  TempJoblog() {
+    REQUIRE(mkdtemp(dir.data()) != nullptr);
+    path = dir + "/log";
+  }
+  ~TempJoblog() {
+    unlink(path.c_str());
+    rmdir(dir.c_str());
+  }
+  std::vector<uint64_t> seqs() const {
+    std::vector<uint64_t> out;
+    std::ifstream in(path);
+    std::string line;
+    std::getline(in, line);  // the header
+    while (std::getline(in, line)) out.push_back(std::stoull(line.substr(0, line.find('\t'))));
+    return out;
+  }
+};
+
+TEST_CASE("-k: a job's joblog line is written only once its output is printed, in input order") {
+  TempJoblog log;
+  Capture out, err;
+  {
+    JobLog joblog(log.path);
+    OutputPrinter p({.keep_order = true}, out.fds[1], err.fds[1]);
+    p.set_joblog(&joblog);
+    finish(p, 2, "two\n");
+    finish(p, 3, "three\n");
+    // Held behind job 1: a run killed now must not find 2 and 3 done in the joblog.
+    CHECK(log.seqs().empty());
+    finish(p, 1, "one\n");
+    CHECK(log.seqs() == std::vector<uint64_t>{1, 2, 3});
+    finish(p, 5, "five\n");
+    p.finish();  // the run stopped before job 4 ended: 5 is printed, then logged
+    CHECK(log.seqs() == std::vector<uint64_t>{1, 2, 3, 5});
+  }
+  CHECK(out.text() == "one\ntwo\nthree\nfive\n");
+}
+
+TEST_CASE("a job whose output could not be printed gets no joblog line") {
+  TempJoblog log;
+  JobLog joblog(log.path);
+  int fds[2];
+  REQUIRE(pipe(fds) == 0);
+  close(fds[0]);  // nobody reads: EPIPE
+  signal(SIGPIPE, SIG_IGN);
+  OutputPrinter p({}, fds[1], fds[1]);
+  p.set_joblog(&joblog);
+  CHECK_THROWS_AS(finish(p, 1, "lost\n"), BrokenPipe);
+  close(fds[1]);
+  CHECK(log.seqs().empty());
+}
+
+TEST_CASE("-k: held output past the memory budget waits in temporary files, and prints whole") {
+  Capture out, err;
+  OutputPrinter p({.keep_order = true}, out.fds[1], err.fds[1], /*held_memory_budget=*/100);
+  const std::string sixty(60, 'x');
+  finish(p, 2, sixty + "\n");
+  CHECK(p.held_memory() == 61);
+  const std::string forty_five(45, 't');
+  finish(p, 3, forty_five + "\n", "e3\n");  // its stdout would pass the budget: to a file
+  CHECK(p.held_memory() == 64);
+  finish(p, 4, "4\n");
+  CHECK(p.held_memory() == 66);
+  finish(p, 1, "one\n");
+  CHECK(p.held() == 0);
+  CHECK(p.held_memory() == 0);
+  CHECK(out.text() == "one\n" + sixty + "\n" + forty_five + "\n4\n");
+  CHECK(err.text() == "e3\n");
 }
 
 }  // namespace

@@ -172,5 +172,27 @@ TEST_CASE("OutputBuffer: a temporary directory that does not exist is an Error n
   CHECK(read_all(buffer) == "1234");
 }
 
+TEST_CASE("OutputBuffer: spill() moves small content to a file and gives the memory back") {
+  OutputBuffer buffer(1024);
+  buffer.append("held");
+  CHECK(buffer.memory_size() == 4);
+  buffer.spill();
+  CHECK(buffer.spilled());
+  CHECK(buffer.memory_size() == 0);
+  buffer.append(" more");
+  CHECK(read_all(buffer) == "held more");
+  buffer.spill();  // once spilled, nothing to do
+  CHECK(read_all(buffer) == "held more");
+}
+
+TEST_CASE("OutputBuffer: spill() without room keeps the content in memory") {
+  ScopedEnv tmpdir("TMPDIR", "/nonexistent/taskpool-test-dir");
+  OutputBuffer buffer(1024);
+  buffer.append("kept");
+  CHECK_THROWS_AS(buffer.spill(), Error);
+  CHECK(!buffer.spilled());
+  CHECK(read_all(buffer) == "kept");
+}
+
 }  // namespace
 }  // namespace taskpool

@@ -6,8 +6,9 @@
 //         least 1, and there are no more jobs than complete lines
 //   odd   attempts and completions (FuzzedDataProvider), written with joblog_line as JobLog
 //         writes them, plus a last line cut off part way: parsing gives back every job's
-//         sequence number, and for each whether its last attempt succeeded; the cut-off line
-//         counts for nothing
+//         sequence number, and for each whether its last attempt succeeded and its command (a
+//         newline in it written as NUL) with that command's hash; the cut-off line counts for
+//         nothing
 #include <fuzzer/FuzzedDataProvider.h>
 
 #include <algorithm>
@@ -25,12 +26,11 @@ namespace taskpool {
 namespace {
 
 using fuzz::escaped;
-using Jobs = std::unordered_map<uint64_t, bool>;
 
 void check_any_text(std::string_view text, bool with_header) {
   const std::string log =
       (with_header ? std::string(JobLog::kHeader) : std::string()) + std::string(text);
-  Jobs jobs;
+  LoggedJobs jobs;
   try {
     jobs = parse_joblog(log, "fuzz.log");
   } catch (const Error& error) {
@@ -38,7 +38,7 @@ void check_any_text(std::string_view text, bool with_header) {
     FUZZ_CHECK(message.starts_with("'fuzz.log' "), message);
     return;
   }
-  for (const auto& [seq, succeeded] : jobs) FUZZ_CHECK(seq >= 1, escaped(log));
+  for (const auto& [seq, job] : jobs) FUZZ_CHECK(seq >= 1, escaped(log));
   FUZZ_CHECK(jobs.size() <= static_cast<size_t>(std::count(log.begin(), log.end(), '\n')),
              escaped(log));
 }
@@ -71,28 +71,36 @@ std::pair<Attempt, Completion> take_attempt(FuzzedDataProvider& in) {
 
 void check_round_trip(FuzzedDataProvider& in) {
   std::string log = JobLog::kHeader;
-  Jobs expected;
+  std::unordered_map<uint64_t, std::pair<bool, std::string>> expected;
   const size_t attempts = in.ConsumeIntegralInRange<size_t>(0, 16);
   for (size_t i = 0; i < attempts; ++i) {
     const auto [attempt, completion] = take_attempt(in);
     const double start_epoch = in.ConsumeFloatingPoint<double>();
     log += joblog_line(attempt, completion, start_epoch);
-    expected[attempt.seq] = completion.succeeded();
+    std::string command = attempt.command.line;
+    std::replace(command.begin(), command.end(), '\n', '\0');
+    expected[attempt.seq] = {completion.succeeded(), command};
   }
   // A run killed while writing its last line.
   const auto [attempt, completion] = take_attempt(in);
   const std::string last = joblog_line(attempt, completion, 1.7e9);
   log += last.substr(0, in.ConsumeIntegralInRange<size_t>(0, last.size() - 1));
 
-  Jobs jobs;
+  LoggedJobs jobs;
   try {
-    jobs = parse_joblog(log, "fuzz.log");
+    jobs = parse_joblog(log, "fuzz.log", /*keep_commands=*/true);
   } catch (const Error& error) {
     FUZZ_CHECK(false, std::string("a written joblog does not parse: ") + error.what() + "\n  " +
                           escaped(log));
   }
-  FUZZ_CHECK(jobs == expected,
-             "the jobs read back differ from the jobs written:\n  " + escaped(log));
+  bool same = jobs.size() == expected.size();
+  for (const auto& [seq, job] : jobs) {
+    const auto it = expected.find(seq);
+    same = same && it != expected.end() && job.succeeded == it->second.first &&
+           job.command == it->second.second &&
+           job.command_hash == joblog_command_hash(it->second.second);
+  }
+  FUZZ_CHECK(same, "the jobs read back differ from the jobs written:\n  " + escaped(log));
 }
 
 }  // namespace

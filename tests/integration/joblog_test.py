@@ -1,10 +1,12 @@
 """--joblog FILE writes GNU parallel's job log: a header, then one tab-separated line per job."""
 
 import re
+import signal
 import time
 import unittest
 
 from helpers import TaskpoolTestCase, parallel, requires_gnu_parallel, taskpool
+from process_support import Background, joblog_rows, wait_until
 
 HEADER = "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand"
 
@@ -138,6 +140,113 @@ class JoblogTest(TaskpoolTestCase):
             # With --resume the dry run shows what a real run would still run.
             expected = ["echo 3"] if resume else ["echo 1", "echo 2", "echo 3"]
             self.assertEqual(sorted(r.out.splitlines()), expected, f"{resume}")
+
+
+class KeepOrderKillTest(TaskpoolTestCase):
+    """With -k, a job's output waits for the jobs before it. Its joblog line waits too: a run
+    killed meanwhile must leave it out of the joblog, so --resume runs it again."""
+
+    # Job 1 waits until the file `go` exists; every job marks that it ran, then prints its line.
+    SCRIPT = """#!/bin/sh
+if [ "$1" = 1 ]; then
+  while [ ! -e go ]; do sleep 0.05; done
+fi
+touch "ran.$1"
+echo "line $1"
+"""
+
+    def test_kill_9_with_held_output_loses_no_line(self):
+        d = self.tmp
+        script = self.path("job")
+        script.write_text(self.SCRIPT)
+        script.chmod(0o755)
+        records = [str(n) for n in range(1, 21)]
+        args = ["-k", "-j4", "--joblog", "jl", "./job", ":::", *records]
+        run = Background(d, *args)
+        self.addCleanup(run.kill)
+        self.addCleanup(lambda: self.path("go").touch())  # ends job 1 whatever happens
+        # Jobs 2 to 20 have ended and wait, printed nowhere yet, behind job 1.
+        self.assertTrue(wait_until(lambda: all(self.path(f"ran.{n}").exists()
+                                               for n in records[1:]), 30))
+        time.sleep(0.2)  # their completions reach taskpool
+        run.proc.send_signal(signal.SIGKILL)
+        first = run.wait()
+        self.assertEqual(first.code, -signal.SIGKILL)
+        logged = {row[0] for row in joblog_rows(self.path("jl"))}
+        self.assertEqual(logged, set(), "jobs whose output was never printed are in the joblog")
+
+        self.path("go").touch()
+        second = taskpool(*args[:4], "--resume", *args[4:], cwd=d)
+        self.assertExit(second, 0)
+        lines = (first.out + second.out).splitlines()
+        self.assertEqual(lines, [f"line {n}" for n in records], "output lost or repeated")
+        self.assertEqual(sorted(int(row[0]) for row in joblog_rows(self.path("jl"))),
+                         list(range(1, 21)))
+
+
+class ResumeGroupedTest(TaskpoolTestCase):
+    """With -X, -m, -n, -N or -L, which records make job N depends on -j, -s, the stack limit and
+    the environment: --resume and --resume-failed check that each job the joblog lists is the
+    same job again, and refuse to go on at the first that is not."""
+
+    # Every record is appended to `ran` as it is run; a job holding record 37 fails.
+    SCRIPT = """#!/bin/sh
+for r in "$@"; do echo "$r" >> ran; done
+for r in "$@"; do [ "$r" != 37 ] || exit 1; done
+"""
+
+    def setUp(self):
+        super().setUp()
+        script = self.path("job")
+        script.write_text(self.SCRIPT)
+        script.chmod(0o755)
+        self.records = [str(n) for n in range(1, 101)]
+
+    def run_grouped(self, *flags):
+        return taskpool("--joblog", "jl", *flags, "-X", "./job", ":::", *self.records, cwd=self.tmp)
+
+    def ran(self):
+        return self.path("ran").read_text().split()
+
+    def test_another_packing_is_refused_before_anything_runs_twice(self):
+        first = self.run_grouped("-s", "60")
+        self.assertExit(first, 1)
+        self.assertEqual(sorted(self.ran(), key=int), self.records)
+        joblog_before = self.path("jl").read_bytes()
+        for flag in ("--resume", "--resume-failed"):
+            with self.subTest(flag=flag):
+                r = self.run_grouped("-s", "80", flag)
+                self.assertExit(r, 255)
+                self.assertIn(f"{flag}: job 1 would run './job 1 2 3", r.err)
+                self.assertIn("'jl'", r.err, "the message names the joblog")
+                self.assertIn("-s", r.err)
+                self.assertEqual(sorted(self.ran(), key=int), self.records,
+                                 "records ran again, or were left out")
+                self.assertEqual(self.path("jl").read_bytes(), joblog_before)
+
+    def test_the_same_packing_resumes_the_failed_job_alone(self):
+        self.assertExit(self.run_grouped("-s", "60"), 1)
+        failed = [row for row in joblog_rows(self.path("jl")) if row[6] != "0"]
+        self.assertEqual(len(failed), 1)
+        self.path("ran").unlink()
+        r = self.run_grouped("-s", "60", "--resume-failed")
+        self.assertExit(r, 1)  # record 37 still fails
+        self.assertEqual(self.ran(), failed[0][8].split()[1:], "only the failed job ran again")
+
+    def test_worker_numbers_may_differ(self):
+        # {%} differs from run to run; the records in each job are what must not.
+        script = self.path("job-on-worker")
+        script.write_text('#!/bin/sh\nshift\nexec ./job "$@"\n')
+        script.chmod(0o755)
+        args = ["-s", "60", "-X", "./job-on-worker", "{%}", "{}", ":::", *self.records]
+        r = taskpool("--joblog", "jl", "-j3", *args, cwd=self.tmp)
+        self.assertExit(r, 1)
+        failed = [row for row in joblog_rows(self.path("jl")) if row[6] != "0"]
+        self.path("ran").unlink()
+        r = taskpool("--joblog", "jl", "-j1", "--resume-failed", *args, cwd=self.tmp)
+        self.assertExit(r, 1)
+        self.assertEqual(self.ran(), failed[0][8].split()[2:], "only the failed job ran again")
+
 
 if __name__ == "__main__":
     unittest.main()

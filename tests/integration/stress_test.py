@@ -383,6 +383,25 @@ class BigOutputTest(TaskpoolTestCase, SurvivorCheck):
         self.assertEqual(r.out_bytes, size + len("/dev/zero\t"))
         self.assertLess(r.max_rss, 64 * MIB, r.describe())
 
+    def test_keep_order_behind_a_slow_job_keeps_memory_flat(self):
+        # Job 1 waits until the 299 jobs after it have printed 200 KB each: 60 MB of output held
+        # for -k. Past a budget, held output waits in temporary files, not in memory.
+        jobs = sized(300, 100)
+        marks = self.path("marks")
+        marks.mkdir()
+        script = (f"if [ {{}} = 1 ]; then n=0; while [ $(ls {marks} | wc -l) -lt {jobs - 1} ] "
+                  f"&& [ $n -lt 1200 ]; do sleep 0.05; n=$((n + 1)); done; fi; "
+                  f"head -c 200000 /dev/zero | tr '\\0' {{}}; touch {marks}/{{}}")
+        records = [chr(ord("a") + i % 26) + str(i) for i in range(jobs)]
+        records[0] = "1"
+        r = run_measured([TASKPOOL, "-k", "-j8", script, ":::", *records],
+                         env=self.output_env(), timeout=PATIENCE)
+        self.assertEqual(r.code, 0, r.describe())
+        self.assertEqual(r.out_bytes, 200000 * jobs, r.describe())
+        self.assertEqual(r.head[:3], b"111", "job 1's output comes first")
+        self.assertLess(r.max_rss, 40 * MIB, r.describe())
+        self.assertEqual(list(self.tmp.glob("taskpool-output-*")), [], "a spool file was left")
+
     def test_long_line_with_line_buffer_and_tag_is_tagged_once_and_whole(self):
         # A line longer than what is held in memory is still one line, with one tag.
         size = 3 * MIB
