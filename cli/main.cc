@@ -28,6 +28,7 @@
 #include "cli/joblog.h"
 #include "cli/live.h"
 #include "cli/options.h"
+#include "cli/output_watch.h"
 #include "cli/printer.h"
 #include "cli/progress.h"
 #include "cli/report.h"
@@ -273,6 +274,8 @@ class Reporter final : public RunObserver {
   void fail(const std::string& message) {
     if (error_.empty()) error_ = message;
   }
+  // Standard output was closed by its reader, seen before any write failed (OutputWatch).
+  void output_closed() { broken_pipe_ = true; }
   bool failed() const { return broken_pipe_ || !error_.empty(); }
   bool broken_pipe() const { return broken_pipe_; }
   const std::string& error() const { return error_; }
@@ -965,8 +968,11 @@ int run(const RunConfig& config, uint64_t max_keep_order_window) {
   auto build = [&](const Job& job, WorkerId worker) {
     return config.fetch ? fetch_commands.build(job) : command.expand(job, worker);
   };
+  // A closed stdout stops the run as a failed write to it would, even while no job prints.
+  const OutputWatch output_watch(STDOUT_FILENO, g_signal_wake_fd);
   Scheduler scheduler(std::move(options), clock, *executor, *source, build, reporter, [&] {
     check_output();
+    if (output_watch.closed()) reporter.output_closed();
     return stop_request(reporter);
   });
   scheduler_ptr = &scheduler;

@@ -453,6 +453,22 @@ class BigOutputTest(TaskpoolTestCase, SurvivorCheck):
         pids = self.tmp / "pids"  # the sleepers may have been ended before they wrote it
         self.assertNoSurvivors(seconds, read_pids(pids) if pids.exists() else [])
 
+    def test_closed_output_is_noticed_while_no_job_prints(self):
+        # After the first line, no job prints again for a long while: taskpool must not wait
+        # for its next write to learn that `head -1` has gone.
+        seconds = unique_seconds(100)
+        self.cleanup_processes(seconds)
+        status = self.path("status")
+        for args in ("--line-buffer -j2", "-j2", "-k -j2"):
+            with self.subTest(args=args):
+                r = sh(f"{{ taskpool {args} 'echo {{}}; sleep {{}}' ::: 0 {seconds} {seconds}; "
+                       f"echo $? > {status}; }} | head -n 1")
+                self.assertEqual(r.out, "0\n", args)
+                self.assertEqual(r.err, "", args)
+                self.assertLess(r.seconds, PATIENCE, args)
+                self.assertEqual(status.read_text().strip(), str(128 + signal.SIGPIPE), args)
+                self.assertNoSurvivors(seconds)
+
     def test_closed_output_with_keep_order_and_dry_run(self):
         status = self.path("status")
         for args in (["-k", "echo"], ["--dry-run", "echo"], ["-X", "-n", "10", "echo"]):
