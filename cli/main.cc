@@ -42,6 +42,7 @@
 #include "tasks/fetch_executor.h"
 #include "tasks/host_executor.h"
 #include "tasks/process_executor.h"
+#include "tasks/refusing_executor.h"
 
 namespace taskpool {
 namespace {
@@ -89,16 +90,16 @@ sigset_t setup_signals() {
   return original;
 }
 
-std::unique_ptr<RecordStream> open_records(const RunConfig& config) {
+std::unique_ptr<RecordStream> open_records(const RunConfig& config, const RecordLimit& limit) {
   std::vector<std::unique_ptr<ValueSource>> sources;
   std::vector<bool> linked;
   for (const std::string& path : config.arg_files) {
-    sources.push_back(open_file_source(path, config.delimiter));
+    sources.push_back(open_file_source(path, config.delimiter, limit));
     linked.push_back(false);
   }
   for (const auto& source : config.sources) {
     if (source.file) {
-      sources.push_back(open_file_source(*source.file, config.delimiter));
+      sources.push_back(open_file_source(*source.file, config.delimiter, limit));
     } else {
       sources.push_back(std::make_unique<ListSource>(source.values));
     }
@@ -108,7 +109,8 @@ std::unique_ptr<RecordStream> open_records(const RunConfig& config) {
     if (isatty(STDIN_FILENO)) {
       std::fputs("taskpool: reading records from the terminal (end with Ctrl-D)\n", stderr);
     }
-    sources.push_back(std::make_unique<FileSource>(STDIN_FILENO, config.delimiter, "stdin", false));
+    sources.push_back(
+        std::make_unique<FileSource>(STDIN_FILENO, config.delimiter, "stdin", false, limit));
     linked.push_back(false);
   }
   if (config.eof_string) {
@@ -517,6 +519,42 @@ bool grouped(const RunConfig& config) {
   return config.max_args > 0 || config.fill != RunConfig::Fill::kNone;
 }
 
+// The longest record that could ever run; longer ones are read past, not kept, and their jobs
+// fail. A record that is one argument whole (a command's {} or appended record, one of -X, -m
+// or -n, a URL, which curl too takes as one argument) binds to the 128 KiB of one argument; one
+// that may become several (--colsep columns, a record that is a whole command line, run as its
+// words when it needs no shell) to all that exec takes. {/} or {.} alone would shorten a record,
+// but no path is that long.
+RecordLimit record_limit(const RunConfig& config, const CommandTemplate& command) {
+  RecordLimit limit;
+  const bool words = config.colsep || (command.record_is_command() && !config.fetch);
+  limit.max_bytes = words ? max_exec_bytes() : kMaxArgument;
+  limit.reading_past = std::make_shared<std::atomic<uint64_t>>(0);
+  return limit;
+}
+
+// The command of a job whose record was refused (Record::runnable), made of what was kept of
+// the record (for the joblog): it fails without running, with a message as an exec refused
+// for E2BIG gives (see ProcessExecutor) or the reason --colsep could not split the record.
+Command refused_command(const RunConfig& config, const CommandTemplate& command,
+                        size_t max_record, const Job& job, WorkerId worker) {
+  Command refused(config.fetch ? job.record.fields.front() : command.expand(job, worker).line);
+  if (!job.record.refused.empty()) {
+    refused.refused = job.record.refused;
+    return refused;
+  }
+  const std::string program = refused.line.substr(0, refused.line.find_first_of(" \t\n"));
+  refused.refused =
+      config.fetch
+          ? fmt::format("{}...: URL too long: the record of job {} is {} bytes, more than the {} "
+                        "a URL may have (as one argument of curl)",
+                        program, job.seq, job.record.too_long, max_record)
+          : fmt::format("{}: argument too long: the record of job {} is {} bytes, more than the "
+                        "system lets a program take ({} bytes)",
+                        program, job.seq, job.record.too_long, max_record);
+  return refused;
+}
+
 // How records become jobs: one each, or grouped for -n, -N, -L, -X, -m.
 std::optional<RecordGrouper::Options> grouping(const RunConfig& config,
                                                const CommandTemplate& command) {
@@ -573,7 +611,8 @@ std::function<void(uint64_t, const Record&)> resume_check(
 int run_compare(const RunConfig& config, const CommandTemplate& command, const sigset_t& mask,
                 uint64_t max_keep_order_window) {
   std::vector<Record> records;
-  auto stream = open_records(config);
+  const RecordLimit limit = record_limit(config, command);
+  auto stream = open_records(config, limit);
   std::optional<RecordGrouper> grouper;
   if (auto options = grouping(config, command)) grouper.emplace(*stream, std::move(*options));
   while (auto record = grouper ? grouper->next() : stream->next()) {
@@ -581,7 +620,12 @@ int run_compare(const RunConfig& config, const CommandTemplate& command, const s
   }
 
   SteadyClock clock;
-  auto build = [&](const Job& job, WorkerId worker) { return command.expand(job, worker); };
+  auto build = [&](const Job& job, WorkerId worker) {
+    if (!job.record.runnable()) {
+      return refused_command(config, command, limit.max_bytes, job, worker);
+    }
+    return command.expand(job, worker);
+  };
   RunStats results[2];
   const DispatchMode modes[2] = {DispatchMode::kBatch, DispatchMode::kPool};
   std::vector<Timeline> timelines;
@@ -596,7 +640,7 @@ int run_compare(const RunConfig& config, const CommandTemplate& command, const s
     ProcessExecutorOptions exec_options;
     exec_options.output = OutputMode::kDiscard;
     exec_options.wake_fd = g_signal_wake_fd;
-    ProcessExecutor executor(exec_options, mask);
+    RefusingExecutor executor(std::make_unique<ProcessExecutor>(exec_options, mask), clock);
     MemoryJobSource source(records);
     SchedulerOptions options = scheduler_options(config, max_keep_order_window);
     options.mode = modes[i];
@@ -689,7 +733,7 @@ struct Reader {
     std::optional<Record> record = grouper ? grouper->next() : stream->next();
     if (!record) return record;
     const uint64_t number = seen.fetch_add(1, std::memory_order_relaxed) + 1;
-    if (priority_col_ != 0 && !record_priority(*record, priority_col_)) {
+    if (priority_col_ != 0 && record->runnable() && !record_priority(*record, priority_col_)) {
       // Ends the input here: the records before it run, the run then fails.
       throw UsageError(fmt::format("record {}: column {} is '{}', not a number (--priority-col)",
                                    number, priority_col_,
@@ -851,14 +895,9 @@ int run(const RunConfig& config, uint64_t max_keep_order_window) {
     if (config.feedback) {
       std::optional<ColumnSplitter> columns;
       if (config.colsep) columns.emplace(*config.colsep);
-      process.on_feed = [&scheduler_ptr, columns](WorkerId, std::string line) {
-        Record record;
-        if (columns) {
-          record.fields = columns->split(line);
-        } else {
-          record.fields.push_back(std::move(line));
-        }
-        scheduler_ptr->feed(std::move(record));
+      process.on_feed = [&scheduler_ptr, columns](WorkerId worker, std::string line) {
+        scheduler_ptr->feed(split_record(std::move(line), columns,
+                                         fmt::format("a record fed by worker {}", worker)));
       };
       process.feed_room = [&scheduler_ptr] { return scheduler_ptr->feed_room(); };
       process.feed_closed = [&scheduler_ptr] { return scheduler_ptr->feed_closed(); };
@@ -889,6 +928,7 @@ int run(const RunConfig& config, uint64_t max_keep_order_window) {
       executor = std::move(process_executor);
     }
   }
+  executor = std::make_unique<RefusingExecutor>(std::move(executor), clock);
   // Output that cannot be kept (no room for a temporary file) stops the run as an output error.
   const auto check_output = [&] {
     if (processes != nullptr && !processes->output_error().empty()) {
@@ -934,7 +974,8 @@ int run(const RunConfig& config, uint64_t max_keep_order_window) {
   LiveControl live_control(std::move(live));
   options.live = [&live_control](Scheduler& s, TimePoint now) { return live_control.poll(s, now); };
 
-  auto reader = std::make_shared<Reader>(capacity, executor.get(), open_records(config),
+  const RecordLimit limit = record_limit(config, command);
+  auto reader = std::make_shared<Reader>(capacity, executor.get(), open_records(config, limit),
                                          grouping(config, command), config.priority_col);
   if (logged) reader->check = resume_check(config, command, logged);
   const bool in_memory = config.arg_files.empty() && !config.sources.empty() &&
@@ -966,6 +1007,9 @@ int run(const RunConfig& config, uint64_t max_keep_order_window) {
     reporter.set_timeline(&*timeline);
   }
   auto build = [&](const Job& job, WorkerId worker) {
+    if (!job.record.runnable()) {
+      return refused_command(config, command, limit.max_bytes, job, worker);
+    }
     return config.fetch ? fetch_commands.build(job) : command.expand(job, worker);
   };
   // A closed stdout stops the run as a failed write to it would, even while no job prints.
@@ -981,6 +1025,8 @@ int run(const RunConfig& config, uint64_t max_keep_order_window) {
   control.reset();  // commands from now on find no socket
   reporter.finish_output();
   const bool input_read = reader->done;
+  // A record that never ended (`-a /dev/zero`) was being read past when the run stopped.
+  const uint64_t unfinished = input_read ? 0 : limit.reading_past->load();
   check_output();
   reporter.finish_progress();
 
@@ -1038,7 +1084,15 @@ int run(const RunConfig& config, uint64_t max_keep_order_window) {
     std::fprintf(stderr, "taskpool: %s\n", reporter.error().c_str());
     return kUsageStatus;
   }
-  const int status = exit_status(stats);
+  int status = exit_status(stats);
+  if (unfinished > 0) {
+    std::fprintf(stderr,
+                 "taskpool: argument too long: the record being read when the run stopped was "
+                 "%llu bytes so far, more than the system lets a program take (%zu bytes); it "
+                 "did not run\n",
+                 static_cast<unsigned long long>(unfinished), limit.max_bytes);
+    status = std::min(status + 1, kMaxFailedStatus);  // failed, as its job would have
+  }
   // Stopped by a signal or the deadline before the input was read to its end: records may be
   // left that no count shows, so even a run that read none has not succeeded.
   const bool cut_short =

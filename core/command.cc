@@ -152,4 +152,18 @@ Command make_command(std::string line) {
   return command;
 }
 
+std::optional<std::string> nul_byte_error(const Command& command) {
+  const auto holds_nul = [](const std::string& text) {
+    return text.find('\0') != std::string::npos;
+  };
+  if (!holds_nul(command.line) && std::ranges::none_of(command.argv, holds_nul)) {
+    return std::nullopt;
+  }
+  const std::string program =
+      command.line.substr(0, command.line.find_first_of(std::string_view(" \t\n\0", 4)));
+  return program +
+         ": the command line holds a NUL byte, which no program can receive in an argument "
+         "(NUL-separated records: use -0)";
+}
+
 }  // namespace taskpool

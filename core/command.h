@@ -4,6 +4,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace taskpool {
@@ -12,8 +13,15 @@ namespace taskpool {
 // --dry-run prints and what the joblog records. `argv` is set when the line uses no shell
 // syntax, so running argv directly gives exactly what `/bin/sh -c line` would give.
 struct Command {
+  Command() = default;
+  explicit Command(std::string l, std::vector<std::string> a = {})
+      : line(std::move(l)), argv(std::move(a)) {}
+
   std::string line;
   std::vector<std::string> argv;  // empty: run `line` with /bin/sh -c
+  // Set when the command must not run (its record was refused: Record::runnable): the attempt
+  // fails without starting, with status 126 and this message (see tasks/refusing_executor.h).
+  std::string refused;
 };
 
 // Splits `line` into words when it is a simple command the shell would run as a plain exec:
@@ -26,5 +34,11 @@ std::optional<std::vector<std::string>> split_simple_command(std::string_view li
 
 // Makes a Command from a line: argv filled when split_simple_command allows it.
 Command make_command(std::string line);
+
+// Why `command` cannot be given to a program, naming the program; nullopt when it can. An
+// argument ends at its first NUL byte, so running a line that holds one would silently pass a
+// shorter argument than the record holds. The process executor refuses such a command, and
+// --dry-run says it would.
+std::optional<std::string> nul_byte_error(const Command& command);
 
 }  // namespace taskpool

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <utility>
 
 #include "core/error.h"
@@ -14,8 +15,8 @@ std::optional<std::string> ListSource::next() {
   return std::move(values_[pos_++]);
 }
 
-FileSource::FileSource(int fd, char delimiter, std::string name, bool owns_fd)
-    : fd_(fd), owns_fd_(owns_fd), reader_(fd, delimiter, std::move(name)) {}
+FileSource::FileSource(int fd, char delimiter, std::string name, bool owns_fd, RecordLimit limit)
+    : fd_(fd), owns_fd_(owns_fd), reader_(fd, delimiter, std::move(name), std::move(limit)) {}
 
 FileSource::~FileSource() {
   if (owns_fd_) close(fd_);
@@ -23,88 +24,31 @@ FileSource::~FileSource() {
 
 std::optional<std::string> FileSource::next() { return reader_.next(); }
 
-std::unique_ptr<ValueSource> open_file_source(const std::string& path, char delimiter) {
-  if (path == "-") return std::make_unique<FileSource>(STDIN_FILENO, delimiter, "stdin", false);
+std::unique_ptr<ValueSource> open_file_source(const std::string& path, char delimiter,
+                                              RecordLimit limit) {
+  if (path == "-") {
+    return std::make_unique<FileSource>(STDIN_FILENO, delimiter, "stdin", false, std::move(limit));
+  }
   const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) throw system_error("cannot open input file '" + path + "'");
-  return std::make_unique<FileSource>(fd, delimiter, "'" + path + "'", true);
+  return std::make_unique<FileSource>(fd, delimiter, "'" + path + "'", true, std::move(limit));
 }
 
-namespace {
-
-// The pattern as one literal character, when it is one: "x", "\t", "\\|", ",".
-std::optional<char> single_character(const std::string& pattern) {
-  constexpr std::string_view kSpecial = ".[]{}()*+?^$|\\";
-  if (pattern.size() == 1 && kSpecial.find(pattern[0]) == std::string_view::npos) {
-    return pattern[0];
+Record split_record(std::string value, const std::optional<ColumnSplitter>& columns,
+                    const std::string& what) {
+  Record record;
+  if (!columns) {
+    record.fields.push_back(std::move(value));
+    return record;
   }
-  if (pattern.size() == 2 && pattern[0] == '\\') {
-    switch (pattern[1]) {
-      case 't':
-        return '\t';
-      case 'n':
-        return '\n';
-      case 'r':
-        return '\r';
-      case 'f':
-        return '\f';
-      case 'v':
-        return '\v';
-      case '0':
-        return '\0';
-      default:
-        if (kSpecial.find(pattern[1]) != std::string_view::npos || pattern[1] == '/' ||
-            pattern[1] == ',' || pattern[1] == ' ' || pattern[1] == ':' || pattern[1] == ';') {
-          return pattern[1];
-        }
-    }
+  std::string why;
+  if (std::optional<std::vector<std::string>> fields = columns->split(value, &why)) {
+    record.fields = std::move(*fields);
+    return record;
   }
-  return std::nullopt;
-}
-
-}  // namespace
-
-ColumnSplitter::ColumnSplitter(const std::string& pattern)
-    : single_char_(single_character(pattern)) {
-  if (single_char_) return;
-  try {
-    // ECMAScript understands \t, \s, \d and friends, as Perl (GNU parallel's language) does.
-    regex_ = std::regex(pattern, std::regex::ECMAScript | std::regex::optimize);
-  } catch (const std::regex_error& e) {
-    throw UsageError("--colsep: '" + pattern + "' is not a valid regular expression (" + e.what() +
-                     ")");
-  }
-}
-
-std::vector<std::string> ColumnSplitter::split(const std::string& value) const {
-  std::vector<std::string> columns;
-  if (single_char_) {
-    size_t start = 0;
-    for (;;) {
-      const size_t at = value.find(*single_char_, start);
-      if (at == std::string::npos) break;
-      columns.push_back(value.substr(start, at - start));
-      start = at + 1;
-    }
-    columns.push_back(value.substr(start));
-    return columns;
-  }
-  // Perl's split, which GNU parallel uses: an empty match splits between two characters, but
-  // never where the previous match ended (so never at the very start).
-  size_t start = 0;
-  size_t previous_end = 0;
-  auto it = std::sregex_iterator(value.begin(), value.end(), regex_);
-  for (; it != std::sregex_iterator(); ++it) {
-    const auto& match = *it;
-    const auto at = static_cast<size_t>(match.position(0));
-    const auto length = static_cast<size_t>(match.length(0));
-    if (length == 0 && at == previous_end) continue;
-    columns.push_back(value.substr(start, at - start));
-    start = at + length;
-    previous_end = start;
-  }
-  columns.push_back(value.substr(start));
-  return columns;
+  record.refused = what + ": --colsep '" + columns->pattern() + "' could not split it: " + why;
+  record.fields.push_back(std::move(value));
+  return record;
 }
 
 RecordStream::RecordStream(std::vector<std::unique_ptr<ValueSource>> sources,
@@ -119,32 +63,39 @@ RecordStream::RecordStream(std::vector<std::unique_ptr<ValueSource>> sources,
   }
 }
 
-std::optional<RecordStream::Fields> RecordStream::next_row(size_t first, size_t last) {
-  Fields fields;
+void RecordStream::append(Record& record, const Record& row) {
+  record.fields.insert(record.fields.end(), row.fields.begin(), row.fields.end());
+  record.too_long = std::max(record.too_long, row.too_long);
+  if (record.refused.empty()) record.refused = row.refused;
+}
+
+std::optional<Record> RecordStream::next_row(size_t first, size_t last, uint64_t number) {
+  Record row;
   for (size_t i = first; i <= last; ++i) {
     auto value = sources_[i]->next();
     if (!value) return std::nullopt;
-    if (!columns_) {
-      fields.push_back(std::move(*value));
+    if (const uint64_t too_long = sources_[i]->too_long(); too_long > 0) {
+      // Only its beginning was kept: a column of it would be no column of the record.
+      row.fields.push_back(std::move(*value));
+      row.too_long = std::max(row.too_long, too_long);
       continue;
     }
-    for (auto& column : columns_->split(*value)) fields.push_back(std::move(column));
+    const std::string what = first == 0 ? "record " + std::to_string(number)
+                                        : "value " + std::to_string(number) + " of input source " +
+                                              std::to_string(i + 1);
+    append(row, split_record(std::move(*value), columns_, what));
   }
-  return fields;
+  return row;
 }
 
 std::optional<Record> RecordStream::next() {
   if (groups_.empty()) return std::nullopt;
-  if (groups_.size() == 1) {
-    auto fields = next_row(groups_[0].first, groups_[0].second);
-    if (!fields) return std::nullopt;
-    return Record{std::move(*fields)};
-  }
+  if (groups_.size() == 1) return next_row(groups_[0].first, groups_[0].second, ++rows_);
   if (!loaded_) {
     loaded_ = true;
     for (size_t g = 1; g < groups_.size(); ++g) {
       auto& rows = rest_.emplace_back();
-      while (auto row = next_row(groups_[g].first, groups_[g].second)) {
+      while (auto row = next_row(groups_[g].first, groups_[g].second, rows.size() + 1)) {
         rows.push_back(std::move(*row));
       }
       if (rows.empty()) empty_product_ = true;
@@ -153,15 +104,11 @@ std::optional<Record> RecordStream::next() {
   }
   if (empty_product_) return std::nullopt;
   if (!current_first_) {
-    current_first_ = next_row(groups_[0].first, groups_[0].second);
+    current_first_ = next_row(groups_[0].first, groups_[0].second, ++rows_);
     if (!current_first_) return std::nullopt;
   }
-  Record record;
-  record.fields = *current_first_;
-  for (size_t i = 0; i < rest_.size(); ++i) {
-    const Fields& row = rest_[i][index_[i]];
-    record.fields.insert(record.fields.end(), row.begin(), row.end());
-  }
+  Record record = *current_first_;
+  for (size_t i = 0; i < rest_.size(); ++i) append(record, rest_[i][index_[i]]);
   // Advance like an odometer: the last source varies fastest.
   size_t i = rest_.size();
   while (i > 0) {
@@ -176,7 +123,7 @@ std::optional<Record> RecordStream::next() {
 std::optional<std::string> EndAtSource::next() {
   if (ended_) return std::nullopt;
   auto value = inner_->next();
-  if (value && *value == end_) ended_ = true;
+  if (value && *value == end_ && inner_->too_long() == 0) ended_ = true;
   if (ended_) return std::nullopt;
   return value;
 }
@@ -188,13 +135,15 @@ std::optional<Record> RecordGrouper::next_record() {
     return !r.fields.empty() && !r.fields.back().empty() &&
            (r.fields.back().back() == ' ' || r.fields.back().back() == '\t');
   };
-  while (record && ends_in_blank(*record)) {
+  while (record && record->runnable() && ends_in_blank(*record)) {
     std::optional<Record> more = records_.next();
     if (!more || more->fields.empty()) break;
     record->fields.back() += more->fields.front();
     for (size_t i = 1; i < more->fields.size(); ++i) {
       record->fields.push_back(std::move(more->fields[i]));
     }
+    record->too_long = more->too_long;
+    record->refused = std::move(more->refused);
   }
   return record;
 }
@@ -218,6 +167,14 @@ std::optional<Record> RecordGrouper::next() {
     if (!record) {
       input_ended = true;
       break;
+    }
+    if (!record->runnable()) {
+      // Its job fails without running: alone, so that no other record fails with it.
+      if (count > 0) {
+        pending_ = std::move(record);
+        break;
+      }
+      return record;
     }
     if (options_.length && (options_.max_length > 0 || options_.max_exec_bytes > 0)) {
       const Measure added = options_.length(*record, count == 0);

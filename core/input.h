@@ -5,10 +5,10 @@
 #include <functional>
 #include <memory>
 #include <optional>
-#include <regex>
 #include <string>
 #include <vector>
 
+#include "core/column_splitter.h"
 #include "core/job.h"
 #include "core/record_reader.h"
 
@@ -19,6 +19,9 @@ class ValueSource {
  public:
   virtual ~ValueSource() = default;
   virtual std::optional<std::string> next() = 0;
+  // The size in bytes of the value next() gave last when it was too long to keep (it gave only
+  // its beginning then); 0 when that value was whole.
+  virtual uint64_t too_long() const { return 0; }
 };
 
 class ListSource final : public ValueSource {
@@ -31,12 +34,14 @@ class ListSource final : public ValueSource {
   size_t pos_ = 0;
 };
 
-// Owns the descriptor when `owns_fd` (closes it at destruction).
+// Owns the descriptor when `owns_fd` (closes it at destruction). Values longer than `limit` are
+// read past (see RecordReader).
 class FileSource final : public ValueSource {
  public:
-  FileSource(int fd, char delimiter, std::string name, bool owns_fd);
+  FileSource(int fd, char delimiter, std::string name, bool owns_fd, RecordLimit limit = {});
   ~FileSource() override;
   std::optional<std::string> next() override;
+  uint64_t too_long() const override { return reader_.too_long(); }
 
  private:
   int fd_;
@@ -51,6 +56,7 @@ class EndAtSource final : public ValueSource {
   EndAtSource(std::unique_ptr<ValueSource> inner, std::string end)
       : inner_(std::move(inner)), end_(std::move(end)) {}
   std::optional<std::string> next() override;
+  uint64_t too_long() const override { return inner_->too_long(); }
 
  private:
   std::unique_ptr<ValueSource> inner_;
@@ -59,27 +65,21 @@ class EndAtSource final : public ValueSource {
 };
 
 // Opens `path` ("-" is stdin) as a FileSource. Throws Error naming the path when it cannot.
-std::unique_ptr<ValueSource> open_file_source(const std::string& path, char delimiter);
+std::unique_ptr<ValueSource> open_file_source(const std::string& path, char delimiter,
+                                              RecordLimit limit = {});
 
-// Splits a value into columns at a regular expression (GNU parallel's --colsep). A pattern
-// that is a single literal character (after regex escapes like \t) splits without std::regex.
-class ColumnSplitter {
- public:
-  // Throws UsageError naming --colsep when the pattern is not a valid regular expression.
-  explicit ColumnSplitter(const std::string& pattern);
-  std::vector<std::string> split(const std::string& value) const;
-
- private:
-  std::optional<char> single_char_;
-  std::regex regex_;
-};
+// `value` as the fields of a record: split with `columns` when set. A value the pattern gives up
+// on makes a record that is refused, with a message naming `what` ("record 3") and --colsep.
+Record split_record(std::string value, const std::optional<ColumnSplitter>& columns,
+                    const std::string& what);
 
 // Makes records from sources. One source: each value is a record. Several sources: every
 // combination, one field per source, the first source varying slowest, as GNU parallel does.
 // A source marked in `linked` (:::+) is not combined but paired with the one before it, element
 // by element, ending with the shorter. With `columns`, every source's value is split into fields,
 // as GNU parallel's --colsep does. The first source (with those linked to it) is streamed; the
-// others are read into memory when the first record is asked for.
+// others are read into memory when the first record is asked for. A value too long to keep, or
+// one the --colsep pattern gives up on, makes every record it is in refused (Record::runnable).
 class RecordStream {
  public:
   RecordStream(std::vector<std::unique_ptr<ValueSource>> sources,
@@ -87,18 +87,21 @@ class RecordStream {
   std::optional<Record> next();
 
  private:
-  using Fields = std::vector<std::string>;
-  // The next fields of the linked sources from `first` to `last`, or nullopt when one ended.
-  std::optional<Fields> next_row(size_t first, size_t last);
+  // The next values of the linked sources from `first` to `last` (as fields), or nullopt when
+  // one ended. `number` names the row in messages.
+  std::optional<Record> next_row(size_t first, size_t last, uint64_t number);
+  // Appends `row`'s fields to `record`, and the reason it cannot run, if any.
+  static void append(Record& record, const Record& row);
 
   std::vector<std::unique_ptr<ValueSource>> sources_;
   std::optional<ColumnSplitter> columns_;
   std::vector<std::pair<size_t, size_t>> groups_;  // [first, last] of linked sources
   bool loaded_ = false;
   bool empty_product_ = false;
-  std::vector<std::vector<Fields>> rest_;  // rows of groups 2..n, in memory
-  std::optional<Fields> current_first_;
+  std::vector<std::vector<Record>> rest_;  // rows of groups 2..n, in memory
+  std::optional<Record> current_first_;
   std::vector<size_t> index_;  // position in each of rest_
+  uint64_t rows_ = 0;          // rows read from the first group, for messages
 };
 
 // Puts several records into one job (-n, -N, -X, -m): their fields, in order, make the job's

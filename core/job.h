@@ -5,6 +5,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/command.h"
@@ -17,7 +18,16 @@ namespace taskpool {
 // --colsep; one combination of ::: lists has one field per list. `{}` stands for all fields,
 // one word each; `{N}` for field N.
 struct Record {
+  Record() = default;
+  explicit Record(std::vector<std::string> f) : fields(std::move(f)) {}
+
   std::vector<std::string> fields;
+  // Set when no command can be made of the record, and its job fails without running:
+  // `too_long`, its size in bytes when it was longer than any command line can be (it was read
+  // past, and `fields` hold only its beginning); `refused`, why it could not be split into fields.
+  uint64_t too_long = 0;
+  std::string refused;
+  bool runnable() const { return too_long == 0 && refused.empty(); }
 };
 
 // A worker is a concurrency slot, numbered 1..N. It is busy with at most one attempt.

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
 #include <utility>
@@ -14,10 +15,11 @@ namespace {
 constexpr size_t kReadChunk = 64 * 1024;
 }  // namespace
 
-RecordReader::RecordReader(int fd, char delimiter, std::string name)
-    : fd_(fd), delimiter_(delimiter), name_(std::move(name)) {}
+RecordReader::RecordReader(int fd, char delimiter, std::string name, RecordLimit limit)
+    : fd_(fd), delimiter_(delimiter), name_(std::move(name)), limit_(std::move(limit)) {}
 
 std::optional<std::string> RecordReader::next() {
+  too_long_ = 0;
   size_t scanned = pos_;  // bytes before this are known to hold no delimiter
   for (;;) {
     if (scanned < buffer_.size()) {
@@ -25,39 +27,84 @@ std::optional<std::string> RecordReader::next() {
           // NOLINTNEXTLINE(bugprone-not-null-terminated-result): a byte search, no C string
           std::memchr(buffer_.data() + scanned, delimiter_, buffer_.size() - scanned);
       if (found != nullptr) {
-        const size_t end = static_cast<size_t>(static_cast<const char*>(found) - buffer_.data());
-        std::string record = buffer_.substr(pos_, end - pos_);
-        pos_ = end + 1;
-        return record;
+        return take(static_cast<size_t>(static_cast<const char*>(found) - buffer_.data()), 1);
       }
       scanned = buffer_.size();
     }
     if (eof_) {
       if (pos_ >= buffer_.size()) return std::nullopt;
-      std::string record = buffer_.substr(pos_);
-      pos_ = buffer_.size();
-      return record;
+      return take(buffer_.size(), 0);
     }
+    if (limit_.max_bytes > 0 && buffer_.size() - pos_ > limit_.max_bytes) return read_past();
     // Drop what was consumed before growing, so the buffer holds one record and one chunk.
     if (pos_ > 0) {
       buffer_.erase(0, pos_);
       scanned -= pos_;
       pos_ = 0;
     }
-    const size_t old_size = buffer_.size();
-    buffer_.resize(old_size + kReadChunk);
-    ssize_t n;
-    do {
-      n = read(fd_, buffer_.data() + old_size, kReadChunk);
-    } while (n < 0 && errno == EINTR);
-    if (n < 0) {
-      const int error = errno;
-      buffer_.resize(old_size);
-      throw Error("cannot read " + name_ + ": " + std::strerror(error));
-    }
-    buffer_.resize(old_size + static_cast<size_t>(n));
-    if (n == 0) eof_ = true;
+    if (!fill()) eof_ = true;
   }
+}
+
+std::string RecordReader::take(size_t end, size_t delimiter) {
+  const size_t size = end - pos_;
+  // One that ends in the read that took it past the limit is too long all the same.
+  const bool over = limit_.max_bytes > 0 && size > limit_.max_bytes;
+  std::string record = buffer_.substr(pos_, over ? std::min(size, kKeptBytes) : size);
+  if (over) too_long_ = size;
+  pos_ = end + delimiter;
+  return record;
+}
+
+bool RecordReader::fill() {
+  const size_t old_size = buffer_.size();
+  if (limit_.max_bytes > 0 && old_size + kReadChunk > buffer_.capacity()) {
+    // The buffer never holds more than the limit and a chunk: growing by doubling must not
+    // reserve up to twice that.
+    buffer_.reserve(std::min(std::max(2 * buffer_.capacity(), old_size + kReadChunk),
+                             limit_.max_bytes + kReadChunk));
+  }
+  buffer_.resize(old_size + kReadChunk);
+  ssize_t n;
+  do {
+    n = read(fd_, buffer_.data() + old_size, kReadChunk);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) {
+    const int error = errno;
+    buffer_.resize(old_size);
+    throw Error("cannot read " + name_ + ": " + std::strerror(error));
+  }
+  buffer_.resize(old_size + static_cast<size_t>(n));
+  return n > 0;
+}
+
+std::string RecordReader::read_past() {
+  std::string kept = buffer_.substr(pos_, kKeptBytes);
+  uint64_t size = buffer_.size() - pos_;
+  const auto publish = [this](uint64_t bytes) {
+    if (limit_.reading_past) limit_.reading_past->store(bytes, std::memory_order_relaxed);
+  };
+  buffer_.clear();
+  pos_ = 0;
+  for (;;) {
+    publish(size);
+    if (!fill()) {
+      eof_ = true;
+      break;
+    }
+    const void* found = std::memchr(buffer_.data(), delimiter_, buffer_.size());
+    if (found != nullptr) {
+      const auto end = static_cast<size_t>(static_cast<const char*>(found) - buffer_.data());
+      size += end;
+      pos_ = end + 1;
+      break;
+    }
+    size += buffer_.size();
+    buffer_.clear();
+  }
+  publish(0);
+  too_long_ = size;
+  return kept;
 }
 
 }  // namespace taskpool

@@ -2,18 +2,36 @@
 // one read buffer in memory.
 #pragma once
 
+#include <atomic>
+#include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 
 namespace taskpool {
 
+// The longest record worth keeping: one longer than any command line can hold could never run.
+struct RecordLimit {
+  size_t max_bytes = 0;  // 0: no limit
+  // While a reader reads past a record longer than max_bytes: the bytes of it read so far, else
+  // 0. Shared, so another thread can tell of a record that never ended when the run stops.
+  std::shared_ptr<std::atomic<uint64_t>> reading_past;
+};
+
 // Records end at `delimiter` ('\n' by default, '\0' for -0). A final record without a trailing
 // delimiter is still a record; a trailing delimiter does not make an empty extra record. Empty
-// records are kept (GNU parallel runs them). '\r' is data. No size limit per record.
+// records are kept (GNU parallel runs them). '\r' is data.
+//
+// A record longer than the limit is read past without being kept, so memory stays within the
+// limit plus one read buffer whatever the input (`taskpool -a /dev/zero`): next() returns its
+// first kKeptBytes bytes and too_long() its size.
 // Not thread-safe. Does not own the descriptor.
 class RecordReader {
  public:
-  RecordReader(int fd, char delimiter, std::string name = "stdin");
+  // What is kept of a record too long to keep: enough to name it in a message.
+  static constexpr size_t kKeptBytes = 64;
+
+  RecordReader(int fd, char delimiter, std::string name = "stdin", RecordLimit limit = {});
   RecordReader(const RecordReader&) = delete;
   RecordReader& operator=(const RecordReader&) = delete;
 
@@ -21,13 +39,27 @@ class RecordReader {
   // error. Retries on EINTR.
   std::optional<std::string> next();
 
+  // The size in bytes of the record next() returned last when it was longer than the limit (it
+  // returned only its beginning then); 0 when that record was whole.
+  uint64_t too_long() const { return too_long_; }
+
  private:
+  // The record from pos_ to `end` (then consumed, with `delimiter` bytes after it): only its
+  // beginning when it is longer than the limit.
+  std::string take(size_t end, size_t delimiter);
+  // Reads into the buffer's end; false at the end of input.
+  bool fill();
+  // Reads past the rest of a record that outgrew the limit; returns its beginning.
+  std::string read_past();
+
   int fd_;
   char delimiter_;
   std::string name_;
+  RecordLimit limit_;
   std::string buffer_;
   size_t pos_ = 0;  // start of unconsumed data in buffer_
   bool eof_ = false;
+  uint64_t too_long_ = 0;
 };
 
 }  // namespace taskpool

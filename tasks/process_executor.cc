@@ -452,17 +452,8 @@ void ProcessExecutor::start(const Attempt& attempt, int stdin_fd) {
   };
 
   const Command& command = attempt.command;
-  const auto holds_nul = [](const std::string& text) {
-    return text.find('\0') != std::string::npos;
-  };
-  if (holds_nul(command.line) || std::ranges::any_of(command.argv, holds_nul)) {
-    // An argument ends at its first NUL byte: running the command would silently pass a shorter
-    // argument than the record holds.
-    const std::string program =
-        command.line.substr(0, command.line.find_first_of(std::string_view(" \t\n\0", 4)));
-    return not_started(126, program +
-                                ": the command line holds a NUL byte, which no program "
-                                "can receive in an argument (NUL-separated records: use -0)");
+  if (std::optional<std::string> error = nul_byte_error(command)) {
+    return not_started(126, std::move(*error));
   }
   const bool direct = !command.argv.empty();
   std::vector<std::string> shell_argv;

@@ -98,6 +98,14 @@ Records records_of(Records lists, std::optional<ColumnSplitter> columns = std::n
   return drain(stream);
 }
 
+// The columns of `value`; the pattern must not give up on it.
+Values cols(const ColumnSplitter& columns, std::string_view value) {
+  std::string why;
+  std::optional<Values> fields = columns.split(value, &why);
+  REQUIRE_MESSAGE(fields.has_value(), why);
+  return *fields;
+}
+
 // An endless source that counts how many values were taken from it.
 class CountingSource final : public ValueSource {
  public:
@@ -218,52 +226,203 @@ TEST_CASE("ColumnSplitter on a single character") {
   for (const std::string& tab : {std::string("\\t"), std::string("\t")}) {
     CAPTURE(tab);
     const ColumnSplitter columns(tab);
-    CHECK(show(columns.split("a\tb\tc")) == show({"a", "b", "c"}));
+    CHECK(show(cols(columns, "a\tb\tc")) == show({"a", "b", "c"}));
     // As GNU parallel does, adjacent separators make an empty column.
-    CHECK(show(columns.split("a\t\tb")) == show({"a", "", "b"}));
-    CHECK(show(columns.split("a b")) == show({"a b"}));
-    CHECK(show(columns.split("\ta")) == show({"", "a"}));
-    CHECK(show(columns.split("a\t")) == show({"a", ""}));
+    CHECK(show(cols(columns, "a\t\tb")) == show({"a", "", "b"}));
+    CHECK(show(cols(columns, "a b")) == show({"a b"}));
+    CHECK(show(cols(columns, "\ta")) == show({"", "a"}));
+    CHECK(show(cols(columns, "a\t")) == show({"a", ""}));
   }
   const ColumnSplitter comma(",");
-  CHECK(show(comma.split("a,b,,c")) == show({"a", "b", "", "c"}));
-  CHECK(show(comma.split("a,b,")) == show({"a", "b", ""}));
-  CHECK(show(comma.split("a,,")) == show({"a", "", ""}));
-  CHECK(show(comma.split(",a")) == show({"", "a"}));
-  CHECK(show(comma.split("abc")) == show({"abc"}));
-  CHECK(show(comma.split("")) == show({""}));
-  CHECK(show(comma.split(",")) == show({"", ""}));
-  CHECK(show(comma.split("a b,c\td")) == show({"a b", "c\td"}));
+  CHECK(show(cols(comma, "a,b,,c")) == show({"a", "b", "", "c"}));
+  CHECK(show(cols(comma, "a,b,")) == show({"a", "b", ""}));
+  CHECK(show(cols(comma, "a,,")) == show({"a", "", ""}));
+  CHECK(show(cols(comma, ",a")) == show({"", "a"}));
+  CHECK(show(cols(comma, "abc")) == show({"abc"}));
+  CHECK(show(cols(comma, "")) == show({""}));
+  CHECK(show(cols(comma, ",")) == show({"", ""}));
+  CHECK(show(cols(comma, "a b,c\td")) == show({"a b", "c\td"}));
 }
 
 TEST_CASE("ColumnSplitter on escaped regex characters") {
-  CHECK(show(ColumnSplitter("\\.").split("a.b.c")) == show({"a", "b", "c"}));
-  CHECK(show(ColumnSplitter("\\|").split("a|b")) == show({"a", "b"}));
-  CHECK(show(ColumnSplitter("\\*").split("a*b")) == show({"a", "b"}));
-  CHECK(show(ColumnSplitter("\\.").split("abc")) == show({"abc"}));
+  CHECK(show(cols(ColumnSplitter("\\."), "a.b.c")) == show({"a", "b", "c"}));
+  CHECK(show(cols(ColumnSplitter("\\|"), "a|b")) == show({"a", "b"}));
+  CHECK(show(cols(ColumnSplitter("\\*"), "a*b")) == show({"a", "b"}));
+  CHECK(show(cols(ColumnSplitter("\\."), "abc")) == show({"abc"}));
 }
 
 TEST_CASE("ColumnSplitter on a regular expression") {
   const ColumnSplitter spaces(" +");
-  CHECK(show(spaces.split("a  b   c")) == show({"a", "b", "c"}));
-  CHECK(show(spaces.split("a b")) == show({"a", "b"}));
-  CHECK(show(spaces.split(" a")) == show({"", "a"}));
-  CHECK(show(spaces.split("abc")) == show({"abc"}));
+  CHECK(show(cols(spaces, "a  b   c")) == show({"a", "b", "c"}));
+  CHECK(show(cols(spaces, "a b")) == show({"a", "b"}));
+  CHECK(show(cols(spaces, " a")) == show({"", "a"}));
+  CHECK(show(cols(spaces, "abc")) == show({"abc"}));
 
   const ColumnSplitter either("[,;]");
-  CHECK(show(either.split("a,b;c")) == show({"a", "b", "c"}));
-  CHECK(show(either.split("a;;b")) == show({"a", "", "b"}));
+  CHECK(show(cols(either, "a,b;c")) == show({"a", "b", "c"}));
+  CHECK(show(cols(either, "a;;b")) == show({"a", "", "b"}));
 
-  CHECK(show(ColumnSplitter("ab").split("1ab2ab3")) == show({"1", "2", "3"}));
-  CHECK(show(ColumnSplitter("\\s*:\\s*").split("k : v:w")) == show({"k", "v", "w"}));
-  CHECK(show(ColumnSplitter("\\t+").split("a\t\t\tb")) == show({"a", "b"}));
+  CHECK(show(cols(ColumnSplitter("ab"), "1ab2ab3")) == show({"1", "2", "3"}));
+  CHECK(show(cols(ColumnSplitter("\\s*:\\s*"), "k : v:w")) == show({"k", "v", "w"}));
+  CHECK(show(cols(ColumnSplitter("\\t+"), "a\t\t\tb")) == show({"a", "b"}));
 }
 
 TEST_CASE("a --colsep regular expression that matches the empty string splits between characters") {
   // Perl's split(/re/, value, -1), which GNU parallel uses: an empty match separates two
   // characters, and the empty match at the end leaves an empty last column.
-  CHECK(show(ColumnSplitter(" *").split("ab c")) == show({"a", "b", "c", ""}));
-  CHECK(show(ColumnSplitter(",?").split("xy,z")) == show({"x", "y", "z", ""}));
+  CHECK(show(cols(ColumnSplitter(" *"), "ab c")) == show({"a", "b", "c", ""}));
+  CHECK(show(cols(ColumnSplitter(",?"), "xy,z")) == show({"x", "y", "z", ""}));
+}
+
+TEST_CASE("--colsep takes Perl's syntax, as GNU parallel does") {
+  CHECK(show(cols(ColumnSplitter("\\s+"), "a \t b\n\fc")) == show({"a", "b", "c"}));
+  CHECK(show(cols(ColumnSplitter("\\d"), "a1b22c")) == show({"a", "b", "", "c"}));
+  // \h is horizontal space only (Perl, not ECMAScript); \v vertical space.
+  CHECK(show(cols(ColumnSplitter("\\h"), "a\tb c\nd")) == show({"a", "b", "c\nd"}));
+  CHECK(show(cols(ColumnSplitter("\\v"),
+                  "a\nb\x0b"
+                  "c d")) == show({"a", "b", "c d"}));
+  // Lookahead: an empty match before each digit, but never where the last match ended.
+  CHECK(show(cols(ColumnSplitter("(?=\\d)"), "a1b2")) == show({"a", "1b", "2"}));
+  CHECK(show(cols(ColumnSplitter("(?<=,)"), "a,b,c")) == show({"a,", "b,", "c"}));
+  // A possessive quantifier, an atomic group, \Q..\E, a named class.
+  CHECK(show(cols(ColumnSplitter(",++"), "a,,,b")) == show({"a", "b"}));
+  CHECK(show(cols(ColumnSplitter("(?>x+)y"), "1xxy2")) == show({"1", "2"}));
+  CHECK(show(cols(ColumnSplitter("\\Q.*\\E"), "a.*b")) == show({"a", "b"}));
+  CHECK(show(cols(ColumnSplitter("[[:punct:]]"), "a;b!c")) == show({"a", "b", "c"}));
+  CHECK(show(cols(ColumnSplitter("(?i)X"), "axbXc")) == show({"a", "b", "c"}));
+}
+
+TEST_CASE("what a --colsep group captures is a column of its own, as in Perl's split") {
+  CHECK(show(cols(ColumnSplitter("(\\d)"), "a1b2c")) == show({"a", "1", "b", "2", "c"}));
+  // A group that took no part is an empty column (Perl's undef, which GNU parallel prints empty).
+  CHECK(show(cols(ColumnSplitter("(-)|(\\|)"), "a-b|c")) ==
+        show({"a", "-", "", "b", "", "|", "c"}));
+  CHECK(show(cols(ColumnSplitter("(?:,)"), "a,b")) == show({"a", "b"}));
+}
+
+TEST_CASE("--colsep patterns that backtracked without end under std::regex finish") {
+  // 50 000 blanks in a row overflowed std::regex's recursion.
+  CHECK(show(cols(ColumnSplitter("\\s+"), "a" + std::string(50000, ' ') + "b")) ==
+        show({"a", "b"}));
+  // A group repeated over 100 KB.
+  std::string ab;
+  for (int i = 0; i < 50000; ++i) ab += "ab";
+  CHECK(show(cols(ColumnSplitter("(a|b)*c"), ab + "c" + "rest")) == show({"", "b", "rest"}));
+  CHECK(cols(ColumnSplitter("(a|b)*c"), ab).size() == 1);
+}
+
+TEST_CASE("a --colsep pattern that backtracks past the limit gives up on that value alone") {
+  // Nested repeats on a 31-byte line: std::regex tried all 2^30 ways.
+  const ColumnSplitter nested("(a+)+$");
+  const std::string value = std::string(30, 'a') + "!";
+  std::string why;
+  const auto start = std::chrono::steady_clock::now();
+  CHECK_FALSE(nested.split(value, &why).has_value());
+  // A bound a loaded machine keeps; unbounded, 2^32 ways would take hours.
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(20));
+  CHECK(why.find("backtracked more than 10000000 times") != std::string::npos);
+  // The same splitter goes on with the next value.
+  CHECK(show(cols(nested, "xaa")) == show({"x", "aa", ""}));
+  CHECK_FALSE(nested.split(value).has_value());  // no reason asked for
+}
+
+TEST_CASE("copies of a ColumnSplitter split on two threads at once") {
+  const ColumnSplitter first("[,;]+");
+  const ColumnSplitter second(first);  // NOLINT(performance-unnecessary-copy-initialization)
+  std::atomic<int> wrong{0};
+  const auto work = [&wrong](const ColumnSplitter& columns) {
+    for (int i = 0; i < 2000; ++i) {
+      const auto fields = columns.split("a,;b;" + std::to_string(i));
+      if (!fields || *fields != Values{"a", "b", std::to_string(i)}) ++wrong;
+    }
+  };
+  std::thread other([&] { work(second); });
+  work(first);
+  other.join();
+  CHECK(wrong.load() == 0);
+}
+
+TEST_CASE("a value --colsep gives up on makes a refused record, named, and the stream goes on") {
+  std::vector<std::unique_ptr<ValueSource>> sources;
+  sources.push_back(list({"xab", std::string(32, 'a') + "cb", "yb"}));
+  RecordStream stream(std::move(sources), ColumnSplitter("(a+)+b"));
+  std::optional<Record> r = stream.next();
+  REQUIRE(r.has_value());
+  CHECK((r->runnable() && show(r->fields) == show({"x", "a", ""})));
+  r = stream.next();
+  REQUIRE(r.has_value());
+  CHECK_FALSE(r->runnable());
+  CHECK(r->refused.find("record 2: --colsep '(a+)+b' could not split it: the pattern "
+                        "backtracked") == 0);
+  CHECK(show(r->fields) == show({std::string(32, 'a') + "cb"}));
+  r = stream.next();
+  REQUIRE(r.has_value());
+  CHECK((r->runnable() && show(r->fields) == show({"yb"})));
+  CHECK_FALSE(stream.next().has_value());
+}
+
+TEST_CASE("a value too long to keep makes a refused record, in every combination it is in") {
+  RecordLimit limit;
+  limit.max_bytes = 10;
+  const std::string big(25, 'z');
+  std::vector<std::unique_ptr<ValueSource>> sources;
+  sources.push_back(
+      std::make_unique<FileSource>(pipe_with("a\n" + big + "\nb,c\n"), '\n', "pipe", true, limit));
+  sources.push_back(list({"1", "2"}));
+  RecordStream stream(std::move(sources), ColumnSplitter(","));
+  std::vector<std::pair<std::string, uint64_t>> seen;
+  while (std::optional<Record> r = stream.next()) {
+    std::string fields;
+    for (const std::string& f : r->fields) fields += "[" + f + "]";
+    seen.emplace_back(fields, r->too_long);
+  }
+  const std::vector<std::pair<std::string, uint64_t>> expected = {
+      {"[a][1]", 0},    {"[a][2]", 0},   {"[" + big + "][1]", 25}, {"[" + big + "][2]", 25},
+      {"[b][c][1]", 0}, {"[b][c][2]", 0}};
+  CHECK(seen.size() == expected.size());
+  for (size_t i = 0; i < std::min(seen.size(), expected.size()); ++i) {
+    CAPTURE(i);
+    CHECK(seen[i].first == expected[i].first);
+    CHECK(seen[i].second == expected[i].second);
+  }
+}
+
+TEST_CASE("-E does not end the input at the kept beginning of a record too long to keep") {
+  RecordLimit limit;
+  limit.max_bytes = 3;
+  EndAtSource source(
+      std::make_unique<FileSource>(pipe_with("abcd\nabc\nx\n"), '\n', "pipe", true, limit), "abcd");
+  // Only "abc" of "abcd" is kept (the limit is below kKeptBytes here): it is not the end string.
+  REQUIRE(source.next().has_value());
+  CHECK(source.too_long() == 4);
+  CHECK(source.next() == std::optional<std::string>("abc"));
+  CHECK(source.next() == std::optional<std::string>("x"));
+}
+
+TEST_CASE("a refused record is a group of its own: -n, -X and -L group the records around it") {
+  RecordGrouper::Options options;
+  options.max_records = 3;
+  for (const bool continue_lines : {false, true}) {
+    CAPTURE(continue_lines);
+    options.continue_lines = continue_lines;
+    std::vector<std::unique_ptr<ValueSource>> sources;
+    sources.push_back(list({"a ", "b", std::string(40, 'a') + "cb", "c", "d", "e", "f"}));
+    RecordStream stream(std::move(sources), ColumnSplitter("(a+)+b"));
+    RecordGrouper grouper(stream, options);
+    Records groups;
+    std::vector<bool> runnable;
+    while (std::optional<Record> group = grouper.next()) {
+      groups.push_back(group->fields);
+      runnable.push_back(group->runnable());
+    }
+    const Records expected =
+        continue_lines
+            ? Records{{"a b"}, {std::string(40, 'a') + "cb"}, {"c", "d", "e"}, {"f"}}
+            : Records{{"a ", "b"}, {std::string(40, 'a') + "cb"}, {"c", "d", "e"}, {"f"}};
+    CHECK(show_records(groups) == show_records(expected));
+    CHECK(runnable == std::vector<bool>{true, false, true, true});
+  }
 }
 
 TEST_CASE("an invalid --colsep regular expression is a usage error") {

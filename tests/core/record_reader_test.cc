@@ -5,11 +5,15 @@
 #include <pthread.h>
 #include <signal.h>
 #include <sys/mman.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
 #include <optional>
 #include <string>
 #include <thread>
@@ -174,6 +178,149 @@ TEST_CASE("a custom delimiter") {
       "b\xff",
       '\xff', {"a", "b"});
   check_records("x\x80y", '\x80', {"x", "y"});
+}
+
+// A record and what next() said of it: its size when it was too long to keep.
+struct Read {
+  std::string text;
+  uint64_t too_long;
+};
+
+std::vector<Read> read_limited(int fd, char delimiter, size_t max_bytes) {
+  RecordLimit limit;
+  limit.max_bytes = max_bytes;
+  limit.reading_past = std::make_shared<std::atomic<uint64_t>>(0);
+  RecordReader reader(fd, delimiter, "limited input", limit);
+  std::vector<Read> records;
+  while (std::optional<std::string> r = reader.next()) {
+    records.push_back({std::move(*r), reader.too_long()});
+    CHECK(limit.reading_past->load() == 0);  // only while it reads past one
+  }
+  return records;
+}
+
+TEST_CASE("a record longer than the limit is read past: its beginning and size, then the next") {
+  const size_t limit = 100 * 1024;
+  const std::string fits = pattern(limit, 1);
+  const std::string over = pattern(limit + 1, 2);
+  const std::string huge = pattern(1024 * 1024, 3);
+  const std::string content = "a\n" + over + "\n" + fits + "\nb\n" + huge + "\n\nlast" + "\n" +
+                              over;  // a final one without a delimiter, too long as well
+  for (const bool through_pipe : {false, true}) {
+    CAPTURE(through_pipe);
+    std::vector<Read> records;
+    if (through_pipe) {
+      Pipe pipe;
+      std::thread writer([&] {
+        write_all(pipe.write_fd(), content);
+        pipe.close_write();
+      });
+      records = read_limited(pipe.read_fd(), '\n', limit);
+      writer.join();
+    } else {
+      const MemFile file(content);
+      records = read_limited(file.fd(), '\n', limit);
+    }
+    REQUIRE(records.size() == 8);
+    const auto kept = [](const std::string& r) { return r.substr(0, RecordReader::kKeptBytes); };
+    CHECK((records[0].text == "a" && records[0].too_long == 0));
+    CHECK((records[1].text == kept(over) && records[1].too_long == over.size()));
+    CHECK((records[2].text == fits && records[2].too_long == 0));  // the limit itself fits
+    CHECK((records[3].text == "b" && records[3].too_long == 0));
+    CHECK((records[4].text == kept(huge) && records[4].too_long == huge.size()));
+    CHECK((records[5].text.empty() && records[5].too_long == 0));
+    CHECK((records[6].text == "last" && records[6].too_long == 0));
+    CHECK((records[7].text == kept(over) && records[7].too_long == over.size()));
+  }
+}
+
+TEST_CASE("NUL-ended records have a limit too") {
+  const std::string over = pattern(5000, 4);
+  const MemFile file(std::string("x\0", 2) + over + std::string("\0y\0", 3));
+  const std::vector<Read> records = read_limited(file.fd(), '\0', 4096);
+  REQUIRE(records.size() == 3);
+  CHECK((records[0].text == "x" && records[1].too_long == 5000 && records[2].text == "y"));
+  CHECK(records[1].text == over.substr(0, RecordReader::kKeptBytes));
+}
+
+// The peak resident memory of this process, in KiB (VmHWM).
+long peak_kib() {
+  const int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  char buffer[4096];
+  const ssize_t n = read(fd, buffer, sizeof buffer - 1);
+  close(fd);
+  if (n <= 0) return -1;
+  buffer[n] = '\0';
+  const char* at = std::strstr(buffer, "VmHWM:");
+  return at != nullptr ? std::strtol(at + 6, nullptr, 10) : -1;
+}
+
+TEST_CASE("reading past a record keeps memory within the limit and a read buffer") {
+  // 256 MiB of NUL bytes (a sparse in-memory file: reading it allocates nothing), then a newline
+  // and one more record. Measured in a child process, whose peak starts where its parent is.
+  constexpr off_t kRecord = 256 << 20;
+  const int fd = memfd_create("huge-record", MFD_CLOEXEC);
+  REQUIRE(fd >= 0);
+  REQUIRE(ftruncate(fd, kRecord) == 0);
+  REQUIRE(pwrite(fd, "\nnext\n", 6, kRecord) == 6);
+  int report[2];
+  REQUIRE(pipe2(report, O_CLOEXEC) == 0);
+  const pid_t child = fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    const long before = peak_kib();
+    RecordLimit limit;
+    limit.max_bytes = 1 << 20;
+    RecordReader reader(fd, '\n', "huge", limit);
+    const std::optional<std::string> first = reader.next();
+    const uint64_t size = reader.too_long();
+    const std::optional<std::string> second = reader.next();
+    const bool right = first && first->size() == RecordReader::kKeptBytes &&
+                       size == static_cast<uint64_t>(kRecord) && second == "next";
+    const long grown = right ? peak_kib() - before : -1;
+    [[maybe_unused]] const ssize_t n = write(report[1], &grown, sizeof grown);
+    _exit(0);
+  }
+  close(report[1]);
+  long grown = -2;
+  const ssize_t n = read(report[0], &grown, sizeof grown);
+  close(report[0]);
+  close(fd);
+  int status = 0;
+  REQUIRE(waitpid(child, &status, 0) == child);
+  REQUIRE(n == sizeof grown);
+  REQUIRE_MESSAGE(grown >= 0, "the child read the wrong records");
+  // The limit (1 MiB) and a 64 KiB chunk, with room for the allocator; without a limit the
+  // buffer would grow past 256 MiB.
+  CHECK(grown < 8 * 1024);
+}
+
+TEST_CASE("a reader that reads past a record says how far it got, for another thread") {
+  Pipe pipe;
+  RecordLimit limit;
+  limit.max_bytes = 1000;
+  limit.reading_past = std::make_shared<std::atomic<uint64_t>>(0);
+  std::atomic<bool> done{false};
+  std::optional<std::string> record;
+  std::thread reader_thread([&] {
+    RecordReader reader(pipe.read_fd(), '\n', "pipe", limit);
+    record = reader.next();
+    done = true;
+  });
+  write_all(pipe.write_fd(), std::string(300000, 'z'));
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (limit.reading_past->load() < 300000 && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  CHECK(limit.reading_past->load() == 300000);
+  CHECK_FALSE(done.load());
+  write_all(pipe.write_fd(), "zz\n");
+  pipe.close_write();
+  reader_thread.join();
+  CHECK(limit.reading_past->load() == 0);
+  REQUIRE(record.has_value());
+  CHECK(*record == std::string(RecordReader::kKeptBytes, 'z'));
 }
 
 TEST_CASE("a 1 MiB record") {

@@ -1,9 +1,59 @@
-"""Where records come from: -a FILE, stdin, ::: lists; newline, NUL and custom delimiters."""
+"""Where records come from: -a FILE, stdin, ::: lists; newline, NUL and custom delimiters;
+--colsep columns; records too long to run."""
 
+import os
+import subprocess
+import tempfile
+import time
 import unittest
 
-from helpers import (TaskpoolTestCase, parallel, requires_gnu_parallel, show_args_output,
-                     taskpool)
+from helpers import (TASKPOOL, TIMEOUT, TaskpoolTestCase, kill_group, parallel,
+                     requires_gnu_parallel, show_args_output, sized, taskpool, test_env)
+
+MIB = 1024 * 1024
+
+
+def joblog_rows(path):
+    lines = path.read_text().splitlines()
+    return {int(f[0]): f for f in (line.split("\t") for line in lines[1:])}
+
+
+def run_with_peak(args, feeder=None, cwd=None, timeout=TIMEOUT):
+    """Runs taskpool with the output of the shell command `feeder` on stdin (none: /dev/null).
+    Returns (exit status, stdout, stderr, peak resident memory in bytes from wait4, seconds)."""
+    feed = None
+    if feeder:
+        feed = subprocess.Popen(["/bin/sh", "-c", feeder], stdout=subprocess.PIPE,
+                                stdin=subprocess.DEVNULL, start_new_session=True)
+    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+        start = time.monotonic()
+        proc = subprocess.Popen([TASKPOOL, *map(os.fspath, args)],
+                                stdin=feed.stdout if feed else subprocess.DEVNULL, stdout=out,
+                                stderr=err, cwd=cwd, env=test_env(), start_new_session=True)
+        if feed:
+            feed.stdout.close()
+        pid = 0
+        try:
+            while True:
+                pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+                if pid:
+                    proc.returncode = os.waitstatus_to_exitcode(status)
+                    break
+                if time.monotonic() > start + timeout:
+                    raise AssertionError(f"taskpool {args!r} did not finish in {timeout} s")
+                time.sleep(0.05)
+        finally:
+            if not pid:
+                kill_group(proc)
+                proc.wait()
+            if feed:
+                kill_group(feed)
+                feed.wait()
+        seconds = time.monotonic() - start
+        out.seek(0)
+        err.seek(0)
+        # ru_maxrss is in KiB on Linux.
+        return proc.returncode, out.read(), err.read().decode(), usage.ru_maxrss * 1024, seconds
 
 
 class InputTest(TaskpoolTestCase):
@@ -116,6 +166,157 @@ class InputTest(TaskpoolTestCase):
         ref = parallel(*args, cwd=self.tmp)
         self.assertExit(mine, 0)
         self.assertEqual(mine.stdout, ref.stdout)
+
+
+class ColsepTest(TaskpoolTestCase):
+    """--colsep is a Perl-compatible regular expression (PCRE2), as GNU parallel's Perl one."""
+
+    def tp(self, *args, **kwargs):
+        kwargs.setdefault("cwd", self.tmp)
+        return taskpool(*args, **kwargs)
+
+    # Fields without blanks around them: GNU parallel trims those (its --trim lr), taskpool not.
+    CASES = [
+        ("\\t", b"a\tb\t\tc\n"),
+        (",", b"a,b,,c,\n,x\n"),
+        ("\\s+", b"a  b\t\tc\x0bd\n"),
+        ("[,;]", b"a;b,c\n"),
+        ("\\d", b"a1b22c\n"),
+        ("(?=\\d)", b"a1b2\n"),
+        ("(?<=:)", b"k:v:w\n"),
+        ("\\h", b"a\tb c\n"),
+        (",++", b"a,,,b\n"),
+        ("(?>x+)y", b"1xxy2\n"),
+        ("(\\d)", b"a1b2c\n"),
+        ("(-)|(\\|)", b"a-b|c\n"),
+        (" *", b"ab c\n"),
+    ]
+
+    @requires_gnu_parallel
+    def test_columns_as_gnu_parallel_splits_them(self):
+        for pattern, data in self.CASES:
+            args = ["-k", "--colsep", pattern, "show-args", "{}"]
+            mine = self.tp(*args, input=data)
+            ref = parallel(*args, input=data, cwd=self.tmp)
+            self.assertExit(ref, 0, f"GNU parallel itself, --colsep {pattern!r}")
+            self.assertExit(mine, 0, f"--colsep {pattern!r}")
+            self.assertEqual(mine.stdout, ref.stdout, f"--colsep {pattern!r} on {data!r}")
+
+    def test_perl_syntax(self):
+        r = self.tp("-k", "--colsep", "\\h++|(?=\\d)", "show-args", "{}",
+                    input=b"a \tb1\n")
+        self.assertExit(r, 0)
+        self.assertEqual(r.stdout, show_args_output(["a", "b", "1"]))
+
+    def test_patterns_that_overflowed_or_hung_std_regex_finish(self):
+        blanks = b"a" + b" " * 50_000 + b"b\n"
+        abc = b"ab" * 50_000 + b"crest\n"
+        r = self.tp("-k", "--colsep", "\\s+", "show-args", "{2}", input=blanks)
+        self.assertExit(r, 0)
+        self.assertEqual(r.stdout, show_args_output(["b"]))
+        r = self.tp("-k", "--colsep", "(a|b)*c", "show-args", "{}", input=abc)
+        self.assertExit(r, 0)
+        self.assertEqual(r.stdout, show_args_output(["", "b", "rest"]))
+
+    def test_a_record_the_pattern_gives_up_on_fails_alone(self):
+        # (a+)+$ on a 31-byte line that does not end in "a": 2^30 ways to fail.
+        log = self.path("log")
+        data = b"x y\n" + b"a" * 30 + b"!\n" + b"p aa\n"
+        start = time.monotonic()
+        r = self.tp("-k", "-j1", "--joblog", log, "--colsep", "(a+)+$", "show-args", "{1}",
+                    input=data)
+        self.assertLess(time.monotonic() - start, 30)
+        self.assertExit(r, 1)
+        self.assertEqual(r.stdout, show_args_output(["x y"], ["p "]))
+        self.assertIn("record 2: --colsep '(a+)+$' could not split it: the pattern "
+                      "backtracked more than 10000000 times", r.err)
+        rows = joblog_rows(log)
+        self.assertEqual([rows[n][6] for n in (1, 2, 3)], ["0", "126", "0"])
+
+    def test_a_bad_pattern_is_a_usage_error_naming_it(self):
+        r = self.tp("--colsep", "a(b", "touch", "pwned", input=b"x\n")
+        self.assertExit(r, 255)
+        self.assertIn("--colsep: 'a(b' is not a valid regular expression", r.err)
+        self.assertNoPwned()
+
+
+class RecordSizeTest(TaskpoolTestCase):
+    """No record longer than a command line can be is kept: it is read past in bounded memory,
+    its job fails (126, as for an argument too long), and the run goes on."""
+
+    # Peak resident memory allowed: a few MiB are taskpool's own; a sanitizer build has more.
+    PEAK = sized(48 * MIB, 256 * MIB)
+
+    def test_a_100_MiB_line_fails_alone_in_bounded_memory(self):
+        log = self.path("log")
+        feeder = ("printf 'first\\n'; head -c 104857600 /dev/zero | tr '\\0' x; "
+                  "printf '\\nsecond\\nthird\\n'")
+        code, out, err, peak, _ = run_with_peak(["-k", "-j1", "--joblog", log, "echo"], feeder)
+        self.assertEqual(code, 1, err)
+        self.assertEqual(out, b"first\nsecond\nthird\n")
+        self.assertIn("echo: argument too long: the record of job 2 is 104857600 bytes, more "
+                      "than the system lets a program take (131071 bytes)", err)
+        self.assertLess(peak, self.PEAK, f"peak {peak / MIB:.1f} MiB")
+        rows = joblog_rows(log)
+        self.assertEqual([rows[n][6] for n in (1, 2, 3)], ["0", "126", "0"])
+        self.assertTrue(rows[2][8].startswith("echo xxxx"), rows[2][8][:100])
+
+    def test_a_record_that_never_ends_is_failed_when_the_run_stops(self):
+        for null in ([], ["-0"]):
+            code, out, err, peak, seconds = run_with_peak(
+                [*null, "--deadline", "2s", "-a", "/dev/zero", "true"])
+            self.assertNotEqual(code, 0, f"{null}: {err}")
+            self.assertLess(peak, self.PEAK, f"{null}: peak {peak / MIB:.1f} MiB")
+            self.assertLess(seconds, 30, null)
+            if not null:
+                self.assertIn("taskpool: argument too long: the record being read when the run "
+                              "stopped was ", err)
+                self.assertEqual(code, 1, err)
+
+    def test_a_record_as_one_argument_binds_to_128_KiB(self):
+        big = b"y" * (128 * 1024)
+        r = taskpool("-k", "-j1", "show-args", input=b"a\n" + big + b"\nb\n")
+        self.assertExit(r, 1)
+        self.assertEqual(r.stdout, show_args_output(["a"], ["b"]))
+        self.assertIn("show-args: argument too long: the record of job 2 is 131072 bytes", r.err)
+        # One byte less fits in one argument, and runs.
+        r = taskpool("show-args", input=big[1:] + b"\n")
+        self.assertExit(r, 0)
+        self.assertEqual(r.stdout, show_args_output([big[1:]]))
+
+    def test_grouped_records_run_around_one_too_long(self):
+        r = taskpool("-k", "-j1", "-X", "show-args", input=b"a\nb\n" + b"z" * 200_000 + b"\nc\n")
+        self.assertExit(r, 1)
+        self.assertEqual(r.stdout, show_args_output(["a", "b"], ["c"]))
+        self.assertIn("show-args: argument too long: the record of job 2 is 200000 bytes", r.err)
+
+    def test_columns_and_command_lines_bind_to_all_that_exec_takes(self):
+        # Two columns of 100 000 bytes: each fits in an argument, so the record runs.
+        half = b"q" * 100_000
+        r = taskpool("--colsep", ",", "show-args", "{1}", "{2}", input=half + b"," + half + b"\n")
+        self.assertExit(r, 0)
+        self.assertEqual(r.stdout, show_args_output([half, half]))
+        # A record that is a command line of 200 000 bytes in short words runs without a shell.
+        line = b"show-args" + b" w" * 100_000
+        r = taskpool("-j1", input=line + b"\n")
+        self.assertExit(r, 0)
+        self.assertEqual(r.stdout, show_args_output([b"w"] * 100_000))
+        # Past what exec takes in all, it is refused.
+        arg_max = os.sysconf("SC_ARG_MAX")
+        if arg_max > 64 * MIB:
+            self.skipTest(f"ARG_MAX is {arg_max}: no record past it is worth making")
+        r = taskpool("-j1", input=line + b" w" * (arg_max // 2) + b"\nshow-args ok\n")
+        self.assertExit(r, 1)
+        self.assertEqual(r.stdout, show_args_output(["ok"]))
+        self.assertIn("show-args: argument too long: the record of job 1 is", r.err)
+
+    def test_a_url_too_long_fails_alone(self):
+        url = b"http://127.0.0.1:9/" + b"u" * 200_000
+        r = taskpool("--fetch", "-o", self.tmp, input=url + b"\n")
+        self.assertExit(r, 1)
+        self.assertIn("...: URL too long: the record of job 1 is 200019 bytes, more than the "
+                      "131071 a URL may have", r.err)
+        self.assertEqual(os.listdir(self.tmp), [])
 
 
 if __name__ == "__main__":
