@@ -874,7 +874,7 @@ int run(const RunConfig& config, uint64_t max_keep_order_window) {
   FetchReport fetch_report;
   if (config.fetch) reporter.set_fetch(&fetch_report, &fetch_commands);
   if (config.dry_run) {
-    executor = std::make_unique<DryRunExecutor>(clock, g_signal_wake_fd);
+    executor = std::make_unique<DryRunExecutor>(clock, g_signal_wake_fd, !config.fetch);
   } else if (config.fetch) {
     FetchOptions fetch;
     fetch.output_dir = config.output_dir;

@@ -42,14 +42,16 @@ void OutputPrinter::job_started(const Job& job, const Attempt& attempt) {
 }
 
 bool OutputPrinter::has_output(const Completion& completion) const {
-  return options_.print_commands || (completion.stdout_data && !completion.stdout_data->empty()) ||
+  return (options_.print_commands && completion.started) ||
+         (completion.stdout_data && !completion.stdout_data->empty()) ||
          (completion.stderr_data && !completion.stderr_data->empty()) || !held_.empty();
 }
 
 void OutputPrinter::job_ended(const Job& job, const Attempt& attempt, Completion& completion) {
   Held held;
   if (options_.tag) held.tag = tag_of(job.record);
-  if (options_.print_commands) held.command = attempt.command.line + '\n';
+  // --dry-run: a command the run would refuse is not printed as if it would run.
+  if (options_.print_commands && completion.started) held.command = attempt.command.line + '\n';
   held.out = std::move(completion.stdout_data);
   held.err = std::move(completion.stderr_data);
   if (joblog_ != nullptr) held.log_line = joblog_->line(attempt, completion);

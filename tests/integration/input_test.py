@@ -133,6 +133,25 @@ class InputTest(TaskpoolTestCase):
             self.assertIn("show-args: the command line holds a NUL byte", r.err, template)
             self.assertIn("use -0", r.err, template)
 
+    def test_a_dry_run_refuses_a_nul_byte_as_the_run_would(self):
+        data = b"a\0b\nc\n"
+        for template, line in ((["echo"], "echo c\n"), (["echo {} | cat"], "echo c | cat\n")):
+            real = self.tp("-k", "-j1", *template, input=data)
+            dry = self.tp("-k", "-j1", "--dry-run", *template, input=data)
+            self.assertExit(real, 1, template)
+            self.assertExit(dry, 1, template)
+            self.assertEqual(dry.out, line, template)
+            message = "taskpool: echo: the command line holds a NUL byte, which no program can " \
+                      "receive in an argument (NUL-separated records: use -0)\n"
+            self.assertEqual(real.err, message, template)
+            self.assertEqual(dry.err, message, template)
+
+    def test_a_dry_run_refuses_a_record_too_long_as_the_run_would(self):
+        r = self.tp("-k", "-j1", "--dry-run", "echo", input=b"a\n" + b"x" * 200_000 + b"\nb\n")
+        self.assertExit(r, 1)
+        self.assertEqual(r.out, "echo a\necho b\n")
+        self.assertIn("echo: argument too long: the record of job 2 is 200000 bytes", r.err)
+
     def test_custom_delimiters(self):
         for flag, data in ((",", b"a b,c\n,d"), ("\\t", b"a b\tc\n\td"), ("\\x2c", b"a b,c\n,d")):
             r = self.tp("-k", "-d", flag, "show-args", input=data)
