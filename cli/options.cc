@@ -50,7 +50,8 @@ uint64_t parse_count(const char* flag, const std::string& value, uint64_t max) {
   return *count;
 }
 
-// "500k", "2M", "1G" or a number of bytes.
+// "500k", "2M", "1G" or a number of bytes, from 1 to 1 TiB (1024G): past it the product of a
+// number and its unit would overflow, and no transfer is that fast.
 long long parse_bytes(const char* flag, const std::string& value) {
   std::string digits = value;
   long long scale = 1;
@@ -73,9 +74,13 @@ long long parse_bytes(const char* flag, const std::string& value) {
     }
     if (scale != 1) digits.pop_back();
   }
-  const uint64_t count = parse_count(flag, digits, 1ULL << 40);
-  if (count == 0) throw UsageError(std::string(flag) + ": '" + value + "' is not above zero");
-  return static_cast<long long>(count) * scale;
+  constexpr uint64_t kMostBytes = 1ULL << 40;
+  const std::optional<uint64_t> count = parse_whole_number(digits);
+  if (!count || *count == 0 || *count > kMostBytes / static_cast<uint64_t>(scale)) {
+    throw UsageError(std::string(flag) + ": '" + value +
+                     "' is not a number of bytes from 1 to 1024G (k, M, G: KiB, MiB, GiB)");
+  }
+  return static_cast<long long>(*count) * scale;
 }
 
 DispatchMode parse_mode(const std::string& value) {
@@ -304,7 +309,8 @@ ParseOutcome parse_command_line(int argc, char** argv) {
       ->type_name("DUR")
       ->group(resilience);
   const CLI::Option* rate_flag =
-      app.add_option("--rate", rate, "Start at most R attempts per second (10/s, 600/m, 3600/h)")
+      app.add_option("--rate", rate,
+                     "Start at most R attempts per second (10/s, 600/m, 3600/h, 2/d)")
           ->type_name("R")
           ->group(resilience);
   app.add_option("--burst", burst, "With --rate: let B attempts start at once (1)")

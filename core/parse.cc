@@ -48,7 +48,8 @@ std::optional<uint64_t> parse_whole_number(std::string_view text) {
 }
 
 Duration parse_duration(std::string_view flag, std::string_view text) {
-  constexpr std::string_view kWhat = "a duration (like 500ms, 2s, 1.5m, 1h, or seconds)";
+  constexpr std::string_view kWhat =
+      "0 or a duration from 1ms to 3650d (ten years), like 500ms, 2s, 1.5m, 1h, 1d or seconds";
   struct Unit {
     std::string_view suffix;
     double seconds;
@@ -67,13 +68,16 @@ Duration parse_duration(std::string_view flag, std::string_view text) {
   const auto value = parse_number(number);
   if (!value) bad_value(flag, text, kWhat);
   const double seconds = *value * scale;
-  // A century is longer than any run; beyond it the nanosecond count would overflow.
-  if (seconds > 100.0 * 365 * 86400) bad_value(flag, text, "a duration of at most 100 years");
-  return Duration(static_cast<Duration::rep>(std::llround(seconds * 1e9)));
+  if (seconds > to_seconds(kMaxDuration)) bad_value(flag, text, kWhat);
+  const Duration duration(static_cast<Duration::rep>(std::llround(seconds * 1e9)));
+  if (seconds > 0 && duration < kMinDuration) bad_value(flag, text, kWhat);
+  return duration;
 }
 
 double parse_rate(std::string_view flag, std::string_view text) {
-  constexpr std::string_view kWhat = "a rate (like 10/s, 600/m, 3600/h, or a number per second)";
+  constexpr std::string_view kWhat =
+      "a rate from 1/d (one a day) to 1000000/s, like 10/s, 600/m, 3600/h, 2/d or a number per "
+      "second";
   double per = 1;
   std::string_view number = text;
   if (const size_t slash = text.find('/'); slash != std::string_view::npos) {
@@ -84,6 +88,8 @@ double parse_rate(std::string_view flag, std::string_view text) {
       per = 60;
     } else if (unit == "h") {
       per = 3600;
+    } else if (unit == "d") {
+      per = 86400;
     } else {
       bad_value(flag, text, kWhat);
     }
@@ -91,8 +97,12 @@ double parse_rate(std::string_view flag, std::string_view text) {
   }
   const auto value = parse_number(number);
   if (!value) bad_value(flag, text, kWhat);
-  if (*value <= 0) bad_value(flag, text, "a rate above zero");
-  return *value / per;
+  const double rate = *value / per;
+  // A hair of slack, so that 1/d itself (and 0.0000115740740740741) is in.
+  if (rate < kMinRate * (1 - 1e-9) || rate > kMaxRate) {
+    bad_value(flag, text, kWhat);
+  }
+  return rate;
 }
 
 HaltPolicy parse_halt(std::string_view text) {

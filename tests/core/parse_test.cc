@@ -44,15 +44,92 @@ TEST_CASE("bad durations name the flag and the value") {
   }
 }
 
-TEST_CASE("rates are per second, minute or hour") {
+TEST_CASE("durations are 0 or from 1ms to ten years") {
+  CHECK(parse_duration("--deadline", "3650d") == 24h * 3650);
+  CHECK(parse_duration("--deadline", "87600h") == kMaxDuration);
+  CHECK(parse_duration("--deadline", "5256000m") == kMaxDuration);
+  CHECK(parse_duration("--deadline", "315360000") == kMaxDuration);
+  CHECK(parse_duration("--timeout", "1ms") == 1ms);
+  CHECK(parse_duration("--timeout", "0.001") == 1ms);
+  CHECK(parse_duration("--backoff", "0ms") == 0ms);
+  CHECK(parse_duration("--backoff", "0.000") == 0ms);
+  for (const char* bad :
+       {"3650.001d",
+        "3651d",
+        "87601h",
+        "315360001",
+        "36500d",
+        "99999999999999999999",
+        "1000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+        "0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+        "0000000000000000000000000000000000000000000000000000000000000000000000000000000000000000"
+        "0000000000000000000000000000000000000000000000000000000000000000000000000d",
+        "0.0009",
+        "0.5ms",
+        "0.000000000001",
+        "1e3",
+        "1E-3",
+        ".5e1",
+        "inf",
+        "-inf",
+        "nan",
+        "NaN",
+        "-1",
+        "-0.5s",
+        "infinity"}) {
+    CAPTURE(bad);
+    const std::string message = usage_error([&] { parse_duration("--deadline", bad); });
+    CHECK(message.find("--deadline: '" + std::string(bad) + "' is not") == 0);
+  }
+  CHECK(usage_error([&] { parse_duration("--grace", "3651d"); }) ==
+        "--grace: '3651d' is not 0 or a duration from 1ms to 3650d (ten years), like 500ms, 2s, "
+        "1.5m, 1h, 1d or seconds");
+}
+
+TEST_CASE("rates are per second, minute, hour or day") {
   CHECK(parse_rate("--rate", "10/s") == doctest::Approx(10));
   CHECK(parse_rate("--rate", "600/m") == doctest::Approx(10));
   CHECK(parse_rate("--rate", "3600/h") == doctest::Approx(1));
+  CHECK(parse_rate("--rate", "2/d") == doctest::Approx(2.0 / 86400));
   CHECK(parse_rate("--rate", "2.5") == doctest::Approx(2.5));
   for (const char* bad : {"0", "0/s", "abc", "5/x", "", "/s", "-3", "10/", "10/sec"}) {
     CAPTURE(bad);
     CHECK(usage_error([&] { parse_rate("--rate", bad); }).find("--rate") != std::string::npos);
   }
+}
+
+TEST_CASE("rates are from one a day to a million a second") {
+  CHECK(parse_rate("--rate", "1/d") == doctest::Approx(kMinRate));
+  CHECK(parse_rate("--rate", "0.000011574074074074") == doctest::Approx(kMinRate));
+  CHECK(parse_rate("--rate", "1000000/s") == doctest::Approx(kMaxRate));
+  CHECK(parse_rate("--rate", "1000000") == doctest::Approx(kMaxRate));
+  CHECK(parse_rate("--rate", "60000000/m") == doctest::Approx(kMaxRate));
+  for (const char* bad :
+       {"0.99/d", "0.0000115", "0.000000000001", "1000000.5", "1000001", "60000001/m",
+        "99999999999999999999999/s", "1e6", "1e-3", "inf", "nan", "-1/d", "0/d"}) {
+    CAPTURE(bad);
+    const std::string message = usage_error([&] { parse_rate("--rate", bad); });
+    CHECK(message.find("--rate: '" + std::string(bad) + "' is not a rate") == 0);
+  }
+  CHECK(usage_error([&] { parse_rate("--rate", "0.000000000001"); }) ==
+        "--rate: '0.000000000001' is not a rate from 1/d (one a day) to 1000000/s, like 10/s, "
+        "600/m, 3600/h, 2/d or a number per second");
+}
+
+TEST_CASE("the bounds keep every time point the scheduler computes in range") {
+  // The furthest one: a deadline, then its grace, from a clock that has run for a century,
+  // plus a timeout and its kill time, a backoff and the wait for the slowest rate's token.
+  const TimePoint late = TimePoint() + std::chrono::hours(24 * 36500);
+  const Duration most = 4 * kMaxDuration + std::chrono::hours(24);
+  CHECK(TimePoint::max() - late > most);
+  TokenBucket bucket(kMinRate, 1, late);
+  CHECK(bucket.try_take(late));
+  const TimePoint next = bucket.next_token(late);
+  CHECK(next > late);
+  CHECK(next - late <= std::chrono::hours(24) + 1ns);
+  RetryPolicy retry{1000000, kMaxDuration, kMaxDuration};
+  CHECK(backoff_delay(retry, 1000000, 0.999) <= kMaxDuration);
+  CHECK(backoff_delay(retry, 1000000, 0.999) > Duration::zero());
 }
 
 TEST_CASE("--halt takes GNU parallel's forms") {

@@ -5,11 +5,12 @@
 // Properties, each against a small model written here:
 //   parse_whole_number  digits only, and exactly when the value fits in 64 bits; it prints back
 //                       as the text without leading zeros
-//   parse_duration      non-negative, at most 100 years; accepted exactly when the text is a
-//                       decimal number with an optional ms|s|m|h|d suffix (and at most 100
-//                       years); exact for whole numbers of small size
-//   parse_rate          finite and above zero; accepted exactly when the text is a decimal
-//                       number, optionally followed by /s, /m or /h, and is not zero
+//   parse_duration      0 or from 1ms to ten years; accepted exactly when the text is a
+//                       decimal number with an optional ms|s|m|h|d suffix, in that range;
+//                       exact for whole numbers of small size
+//   parse_rate          from one a day to a million a second; accepted exactly when the text
+//                       is a decimal number, optionally followed by /s, /m, /h or /d, in that
+//                       range
 //   parse_halt          a policy that keeps its invariants, and its canonical text parses back
 //                       to the same policy
 #include <cmath>
@@ -22,6 +23,7 @@
 
 #include "core/error.h"
 #include "core/parse.h"
+#include "core/time.h"
 #include "tests/fuzz/fuzz_check.h"
 
 namespace taskpool {
@@ -60,10 +62,6 @@ size_t whole_digits(std::string_view decimal) {
   return decimal.size();
 }
 
-bool is_zero(std::string_view decimal) {
-  return decimal.find_first_not_of("0.") == std::string_view::npos;
-}
-
 // Beyond double's range (above 1e308, below 1e-308 or so) from_chars fails and the value is
 // refused as not a number: the model allows that rather than a value of zero or infinity.
 bool out_of_range(std::string_view decimal) {
@@ -95,7 +93,8 @@ void check_whole_number(std::string_view text) {
 }
 
 void check_duration(std::string_view text) {
-  constexpr int64_t kCentury = static_cast<int64_t>(100.0 * 365 * 86400 * 1e9);
+  const auto most = static_cast<double>(kMaxDuration.count());
+  const auto least = static_cast<double>(kMinDuration.count());
   // The model: a decimal and an optional unit (the longest suffix that leaves a number).
   std::string_view number = text;
   int64_t unit_ns = 1'000'000'000;
@@ -117,15 +116,15 @@ void check_duration(std::string_view text) {
   } catch (const UsageError& error) {
     const std::string message = error.what();
     FUZZ_CHECK(message.starts_with("--timeout: "), message);
-    // Well-formed values up to 100 years are accepted (the model's margin covers rounding).
-    const bool over_century =
-        well_formed && std::strtod(std::string(number).c_str(), nullptr) * unit_ns >
-                           static_cast<double>(kCentury) * (1 - 1e-9);
-    FUZZ_CHECK(!well_formed || over_century || out_of_range(number), "rejected: " + escaped(text));
+    // Well-formed values in range are accepted (the model's margins cover rounding).
+    const double ns = well_formed ? std::strtod(std::string(number).c_str(), nullptr) * unit_ns : 0;
+    const bool outside = ns > most * (1 - 1e-9) || (ns > 0 && ns < least * (1 + 1e-9));
+    FUZZ_CHECK(!well_formed || outside || out_of_range(number), "rejected: " + escaped(text));
     return;
   }
   FUZZ_CHECK(well_formed, "accepted: " + escaped(text));
-  FUZZ_CHECK(duration->count() >= 0 && duration->count() <= kCentury + 1,
+  FUZZ_CHECK(duration->count() == 0 ||
+                 (*duration >= kMinDuration && duration->count() <= kMaxDuration.count() + 1),
              escaped(text) + " -> " + std::to_string(duration->count()));
   if (all_digits(number) && whole_digits(number) <= 6) {
     int64_t value = 0;
@@ -138,9 +137,11 @@ void check_duration(std::string_view text) {
 void check_rate(std::string_view text) {
   std::string_view number = text;
   bool well_formed = true;
+  double per = 1;
   if (const size_t slash = text.find('/'); slash != std::string_view::npos) {
     const std::string_view unit = text.substr(slash + 1);
-    well_formed = unit == "s" || unit == "m" || unit == "h";
+    well_formed = unit == "s" || unit == "m" || unit == "h" || unit == "d";
+    per = unit == "m" ? 60 : unit == "h" ? 3600 : unit == "d" ? 86400 : 1;
     number = text.substr(0, slash);
   }
   well_formed = well_formed && is_decimal(number);
@@ -150,12 +151,14 @@ void check_rate(std::string_view text) {
   } catch (const UsageError& error) {
     const std::string message = error.what();
     FUZZ_CHECK(message.starts_with("--rate: "), message);
-    FUZZ_CHECK(!well_formed || is_zero(number) || out_of_range(number),
-               "rejected: " + escaped(text));
+    const double model = well_formed ? std::strtod(std::string(number).c_str(), nullptr) / per : 0;
+    const bool outside = model < kMinRate * (1 + 1e-6) || model > kMaxRate * (1 - 1e-9);
+    FUZZ_CHECK(!well_formed || outside || out_of_range(number), "rejected: " + escaped(text));
     return;
   }
-  FUZZ_CHECK(well_formed && !is_zero(number), "accepted: " + escaped(text));
-  FUZZ_CHECK(std::isfinite(rate) && rate > 0, escaped(text) + " -> " + std::to_string(rate));
+  FUZZ_CHECK(well_formed, "accepted: " + escaped(text));
+  FUZZ_CHECK(std::isfinite(rate) && rate >= kMinRate * (1 - 1e-6) && rate <= kMaxRate,
+             escaped(text) + " -> " + std::to_string(rate));
 }
 
 std::string canonical(const HaltPolicy& policy) {

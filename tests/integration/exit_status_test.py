@@ -174,6 +174,50 @@ class UsageErrorTest(TaskpoolTestCase):
     def test_bad_colsep_regex(self):
         self.usage_error("--colsep", "[", "touch", "pwned", input=b"a b\n", names=["colsep"])
 
+    def test_durations_past_their_bounds(self):
+        duration = "0 or a duration from 1ms to 3650d (ten years)"
+        for flag in ("--timeout", "--kill-after", "--deadline", "--grace", "--backoff",
+                     "--backoff-max"):
+            for value in ("3651d", "36500d", "99999999999999999999", "0.0005", "1e3", "inf",
+                          "nan", "-1s"):
+                self.usage_error(flag, value, "touch", "pwned", ":::", "x",
+                                 names=[f"{flag}: '{value}' is not", duration])
+        for value in ("3651d", "0.0005s", "inf"):
+            self.usage_error("--fetch", "--connect-timeout", value, ":::", "http://127.0.0.1:9/",
+                             names=[f"--connect-timeout: '{value}'", duration])
+        self.usage_error("--progress", "--progress-interval", "3651d", "touch", "pwned",
+                         ":::", "x", names=["--progress-interval: '3651d'", duration])
+
+    def test_rates_past_their_bounds(self):
+        for value in ("0.000000000001", "0.99/d", "1000001", "60000001/m", "1e6", "inf", "nan",
+                      "-1"):
+            self.usage_error("--rate", value, "touch", "pwned", ":::", "x",
+                             names=[f"--rate: '{value}' is not a rate",
+                                    "from 1/d (one a day) to 1000000/s"])
+        for value in ("1025G", "1099511627777", "18446744073709551615k", "0", "-1", "1.5M"):
+            self.usage_error("--fetch", "--limit-rate", value, ":::", "http://127.0.0.1:9/",
+                             names=[f"--limit-rate: '{value}'", "from 1 to 1024G"])
+
+    def test_the_bounds_themselves_run(self):
+        r = taskpool("--deadline", "3650d", "--grace", "3650d", "--timeout", "3650d",
+                     "--kill-after", "3650d", "--backoff", "3650d", "--backoff-max", "3650d",
+                     "--rate", "1000000/s", "echo", ":::", "a")
+        self.assertExit(r, 0)
+        self.assertEqual(r.out, "a\n")
+
+    def test_the_slowest_rate_waits_without_spinning(self):
+        # The first job starts at once, the second would wait a day: the deadline ends the run.
+        # 0.000000000001/s (one every 31 700 years) overflowed the timer and spun the CPU.
+        start = os.times()
+        r = taskpool("-j1", "--rate", "1/d", "--deadline", "1s", "echo", ":::", "a", "b")
+        used = os.times()
+        self.assertExit(r, 1)
+        self.assertEqual(r.out, "a\n")
+        self.assertLess(r.seconds, 20)
+        cpu = (used.children_user - start.children_user) + \
+              (used.children_system - start.children_system)
+        self.assertLess(cpu, 0.5, "taskpool used the CPU while it waited for the rate")
+
     def test_missing_arg_file(self):
         missing = str(self.path("no-such-input.txt"))
         self.usage_error("-a", missing, "touch", "pwned", names=["no-such-input.txt"])
