@@ -49,6 +49,16 @@ std::vector<std::string_view> words(std::string_view text) {
   }
 }
 
+// "a FIFO", "a directory": what a file that is not a regular one is, for messages.
+std::string file_kind(mode_t mode) {
+  if (S_ISFIFO(mode)) return "a FIFO";
+  if (S_ISDIR(mode)) return "a directory";
+  if (S_ISCHR(mode)) return "a character device";
+  if (S_ISBLK(mode)) return "a block device";
+  if (S_ISSOCK(mode)) return "a socket";
+  return "another kind of file";
+}
+
 // What -j0 means: "as many as possible", capped the way GNU parallel's practical limit is.
 constexpr int kManyWorkers = 250;
 constexpr int kMostWorkers = 100000;
@@ -56,8 +66,16 @@ constexpr int kMostWorkers = 100000;
 }  // namespace
 
 int read_jobs_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // Non-blocking: opening a FIFO for reading would wait for a writer, for ever, deaf to
+  // Ctrl-C at the start (its handler is not installed yet) and stalling the pool in a run.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
   if (fd < 0) throw system_error("-j/--jobs: cannot read '" + path + "'");
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw UsageError("-j/--jobs: '" + path + "' is " + file_kind(st.st_mode) +
+                     ", not a regular file that holds a number of workers");
+  }
   // A number of workers is a few bytes; more is not one.
   char buffer[64];
   size_t size = 0;

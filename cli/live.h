@@ -3,11 +3,12 @@
 // scheduler's thread through SchedulerOptions::live.
 #pragma once
 
+#include <sys/stat.h>
+
 #include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <sys/stat.h>
 
 #include "cli/control.h"
 #include "core/scheduler.h"
@@ -22,8 +23,9 @@ std::optional<int> parse_jobs_value(std::string_view value, int cpus);
 // The forms parse_jobs_value takes, for messages.
 inline constexpr char kJobsForms[] = "N, 0, +N, -N or N% of the CPUs";
 
-// Reads -j FILE: the number of workers it holds (as parse_jobs_value). Throws UsageError for
-// what is not one, Error when the file cannot be read; both name the file.
+// Reads -j FILE: the number of workers it holds (as parse_jobs_value). Never blocks: a FIFO or a
+// device is refused unread. Throws UsageError for what is not a regular file holding a number,
+// Error when the file cannot be read; both name the file.
 int read_jobs_file(const std::string& path);
 
 // The number of CPUs -j counts from: those taskpool may run on (its CPU affinity).

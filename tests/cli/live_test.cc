@@ -2,6 +2,15 @@
 #include "cli/live.h"
 
 #include <doctest/doctest.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdlib>
+#include <string>
+#include <thread>
 
 #include "core/error.h"
 #include "tests/core/fake_executor.h"
@@ -30,6 +39,44 @@ TEST_CASE("-j takes N, 0, +N, -N and N% of the CPUs") {
   CHECK_THROWS_AS(parse_jobs_value("-8", 8), UsageError);
   CHECK_THROWS_AS(parse_jobs_value("0%", 8), UsageError);
   CHECK_THROWS_AS(parse_jobs_value("99999999999999999999", 8), UsageError);
+}
+
+// The message of the UsageError read_jobs_file throws for `path`, or "" when it throws none.
+std::string jobs_file_error(const std::string& path) {
+  try {
+    read_jobs_file(path);
+  } catch (const UsageError& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST_CASE("-j FILE is a regular file: a FIFO, a directory or a device is refused, unread") {
+  char dir_template[] = "/tmp/taskpool-live-test-XXXXXX";
+  const char* dir = mkdtemp(dir_template);
+  REQUIRE(dir != nullptr);
+  const std::string fifo = std::string(dir) + "/workers";
+  REQUIRE(mkfifo(fifo.c_str(), 0600) == 0);
+  // No writer opens the FIFO, but after 10 s (so that a blocking open, which would wait for
+  // one for ever, fails this test rather than hanging it).
+  std::atomic<bool> done{false};
+  std::thread writer([&] {
+    for (int i = 0; i < 1000 && !done; ++i) std::this_thread::sleep_for(10ms);
+    if (done) return;
+    const int fd = open(fifo.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd >= 0) close(fd);
+  });
+  const auto start = std::chrono::steady_clock::now();
+  const std::string fifo_error = jobs_file_error(fifo);
+  done = true;
+  writer.join();
+  CHECK(std::chrono::steady_clock::now() - start < 10s);
+  CHECK(fifo_error ==
+        "-j/--jobs: '" + fifo + "' is a FIFO, not a regular file that holds a number of workers");
+  CHECK(jobs_file_error(dir).find("' is a directory, not a regular file") != std::string::npos);
+  CHECK(jobs_file_error("/dev/null").find("is a character device") != std::string::npos);
+  unlink(fifo.c_str());
+  rmdir(dir);
 }
 
 // A run of `n` one-second jobs whose live check answers `commands` as they come due.
@@ -63,8 +110,8 @@ TEST_CASE("--control commands: pause, resume, jobs N, status, and bad ones") {
     }
     return kNever;
   };
-  Scheduler scheduler(scheduler_options, run.clock, run.executor, run.source,
-                      testing::command_for, run.observer);
+  Scheduler scheduler(scheduler_options, run.clock, run.executor, run.source, testing::command_for,
+                      run.observer);
   const RunStats stats = scheduler.run();
   REQUIRE(answers.size() == 12);
   CHECK(answers[0] ==
@@ -101,8 +148,8 @@ TEST_CASE("with -S the pool is not resized: jobs N is an error") {
     if (answer.empty()) answer = live.answer(s, "jobs 4");
     return kNever;
   };
-  Scheduler scheduler(scheduler_options, run.clock, run.executor, run.source,
-                      testing::command_for, run.observer);
+  Scheduler scheduler(scheduler_options, run.clock, run.executor, run.source, testing::command_for,
+                      run.observer);
   scheduler.run();
   CHECK(answer == "error: jobs: with -S each host keeps its workers");
 }

@@ -190,6 +190,29 @@ class ResizeTest(LiveCase):
         self.assertEqual(worker_numbers(report), [3], report["worker_changes"])
         self.assertEqual(report["jobs"]["succeeded"], 6)
 
+    def test_jobs_file_replaced_by_a_fifo_mid_run_warns_and_keeps_the_workers(self):
+        """A -j file that becomes a FIFO (nobody writing to it) is not opened for a blocking
+        read, which would stall the pool for ever: a warning, the workers stay as they were, and
+        a regular file put back is read again."""
+        jobs_file = self.write("workers", "2\n")
+        run = self.background("-j", jobs_file, GATED, ":::", *"abcdef")
+        self.wait_started(run, 2)
+        fifo = self.path("workers.fifo")
+        os.mkfifo(fifo)
+        fifo.replace(jobs_file)
+        self.wait_for(run, lambda: "FIFO" in run.stderr_text(), "a warning about the FIFO")
+        self.assertIn(f"taskpool: warning: -j/--jobs: '{jobs_file}' is a FIFO, not a regular "
+                      "file that holds a number of workers; keeping 2 workers",
+                      run.stderr_text())
+        time.sleep(0.6)  # more than two looks at the file
+        self.assertEqual(len(started(self.tmp)), 2, "the pool changed on a FIFO")
+        self.write("workers.new", "3\n").replace(jobs_file)
+        self.wait_started(run, 3)
+        self.release()
+        r = run.wait(PATIENCE)
+        self.assertExit(r, 0)
+        self.assertEqual(started(self.tmp), list("abcdef"))
+
     def test_sigusr1_adds_workers(self):
         """Each SIGUSR1 sent to taskpool adds a worker: -j1 and three of them make 4."""
         summary_json = self.path("summary.json")
@@ -896,6 +919,18 @@ class UsageTest(LiveCase):
         self.assertExit(r, 255)
         self.assertIn("-j/--jobs", r.err)
         self.assertIn(str(directory), r.err)
+
+    def test_jobs_file_that_is_a_fifo_at_start(self):
+        """A -j FIFO nobody writes to is refused at once (it was opened for a blocking read that
+        never ended, deaf to Ctrl-C); so is a device."""
+        fifo = self.tmp / "workers"
+        os.mkfifo(fifo)
+        r = taskpool("-j", fifo, "echo", ":::", "x", cwd=self.tmp, timeout=PATIENCE)
+        self.assertExit(r, 255)
+        self.assertIn(f"-j/--jobs: '{fifo}' is a FIFO, not a regular file", r.err)
+        self.assertEqual(r.out, "")
+        self.check(["-j", "/dev/zero", "echo", ":::", "x"], "-j/--jobs",
+                   "'/dev/zero' is a character device")
 
     def test_priority_col_with_several_records_per_job(self):
         for grouping in (["-n", "2"], ["-N", "2"], ["-L", "1"], ["-X"], ["-m"]):
