@@ -1,6 +1,7 @@
 #include "cli/control.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -13,6 +14,7 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -24,10 +26,18 @@ namespace {
 
 // A command is one short line; anything longer is not one of ours.
 constexpr size_t kMaxCommand = 1024;
-// Connections served at once; more wait in the listen backlog.
+// Connections held at once. One more closes the one idle the longest: connections that send
+// nothing (clients gone astray, or many at once) never keep a command out.
 constexpr size_t kMaxClients = 16;
-// How long a command waits for the scheduler's thread, which turns at least this often.
-constexpr auto kAnswerTimeout = std::chrono::seconds(10);
+// A connection that sends nothing for this long is closed.
+constexpr std::chrono::seconds kIdleTimeout(30);
+// How long a command waits for the scheduler's thread, which turns at least this often (a run
+// stopped with Ctrl-Z does not).
+constexpr auto kAnswerTimeout = std::chrono::seconds(5);
+// taskpool ctl: how long it tries to connect, and then waits for the answer (longer than the
+// run waits for its scheduler, so that the run's own "did not answer in time" comes through).
+constexpr auto kConnectTimeout = std::chrono::seconds(5);
+constexpr auto kClientAnswerTimeout = kAnswerTimeout + std::chrono::seconds(3);
 
 sockaddr_un socket_address(const std::string& path, const char* what) {
   sockaddr_un address{};
@@ -96,7 +106,8 @@ ControlServer::ControlServer(std::string path, std::function<void()> wake)
   const int bound = ::bind(listen_fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address);
   const int bind_errno = errno;
   umask(old_mask);
-  if (bound != 0 || ::listen(listen_fd_, 16) != 0) {
+  // A deep backlog: connections that come in a burst wait there to be accepted, not refused.
+  if (bound != 0 || ::listen(listen_fd_, SOMAXCONN) != 0) {
     errno = bound != 0 ? bind_errno : errno;
     const Error error = system_error("--control: cannot listen on '" + path_ + "'");
     ::close(listen_fd_);
@@ -159,63 +170,157 @@ std::string ControlServer::ask(std::string command) {
 }
 
 void ControlServer::listen_loop() {
-  struct Client {
-    int fd;
-    std::string pending;
-  };
   std::vector<Client> clients;
   std::vector<pollfd> fds;
-  char buffer[512];
   while (true) {
+    const int timeout = close_idle(clients, Clock::now());
     fds.clear();
     fds.push_back({stop_fd_, POLLIN, 0});
-    fds.push_back({listen_fd_, static_cast<short>(clients.size() < kMaxClients ? POLLIN : 0), 0});
+    fds.push_back({listen_fd_, POLLIN, 0});
     for (const Client& c : clients) fds.push_back({c.fd, POLLIN, 0});
-    if (::poll(fds.data(), fds.size(), -1) < 0) {
+    if (::poll(fds.data(), fds.size(), timeout) < 0) {
       if (errno == EINTR) continue;
       break;
     }
     if (fds[0].revents != 0) break;
-    if (fds[1].revents & POLLIN) {
-      // Non-blocking: a client that sends and never reads its answers is dropped, not waited
-      // for (the run's end waits for this thread).
-      const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-      if (fd >= 0) clients.push_back({fd, {}});
-    }
     for (size_t i = 2; i < fds.size(); ++i) {
-      if (fds[i].revents == 0) continue;
-      Client& client = clients[i - 2];
-      const ssize_t n = ::recv(client.fd, buffer, sizeof buffer, 0);
-      if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
-      bool close_it = n <= 0;
-      if (n > 0) client.pending.append(buffer, static_cast<size_t>(n));
-      for (size_t end; !close_it && (end = client.pending.find('\n')) != std::string::npos;) {
-        const std::string line(trimmed(std::string_view(client.pending).substr(0, end)));
-        client.pending.erase(0, end + 1);
-        close_it = !send_all(client.fd, ask(line) + "\n", true);
-      }
-      if (!close_it && client.pending.size() > kMaxCommand) {
-        send_all(client.fd,
-                 "error: a command is one line of at most " + std::to_string(kMaxCommand) +
-                     " bytes\n",
-                 true);
-        close_it = true;
-      }
-      if (close_it) {
-        ::close(client.fd);
-        client.fd = -1;
+      if (fds[i].revents != 0 && !read_client(clients[i - 2])) {
+        ::close(clients[i - 2].fd);
+        clients[i - 2].fd = -1;
       }
     }
     std::erase_if(clients, [](const Client& c) { return c.fd < 0; });
+    if (fds[1].revents & POLLIN) accept_clients(clients);
   }
   for (const Client& c : clients) ::close(c.fd);
 }
 
+void ControlServer::accept_clients(std::vector<Client>& clients) {
+  // All that wait, so that the listen backlog never fills and blocks a client's connect.
+  while (true) {
+    // Non-blocking: a client that sends and never reads its answers is dropped, not waited
+    // for (the run's end waits for this thread).
+    const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) return;  // none left (EAGAIN), or no descriptor for it now: poll says again
+    if (clients.size() >= kMaxClients) {
+      // Room for the newcomer: a client that holds a connection and sends nothing must not
+      // keep the next one out.
+      const auto idlest = std::ranges::min_element(clients, {}, &Client::active);
+      send_all(idlest->fd,
+               "error: closed: " + std::to_string(kMaxClients) +
+                   " connections at once, and this one was idle the longest\n",
+               true);
+      ::close(idlest->fd);
+      clients.erase(idlest);
+    }
+    clients.push_back({fd, {}, Clock::now()});
+  }
+}
+
+int ControlServer::close_idle(std::vector<Client>& clients, Clock::time_point now) {
+  Clock::time_point next = Clock::time_point::max();
+  std::erase_if(clients, [&](const Client& c) {
+    if (now - c.active < kIdleTimeout) {
+      next = std::min(next, c.active + kIdleTimeout);
+      return false;
+    }
+    send_all(
+        c.fd,
+        "error: closed after " + std::to_string(kIdleTimeout.count()) + " s without a command\n",
+        true);
+    ::close(c.fd);
+    return true;
+  });
+  if (next == Clock::time_point::max()) return -1;
+  // Rounded up, so that the client has expired when poll returns.
+  const auto wait = std::chrono::ceil<std::chrono::milliseconds>(next - now);
+  return static_cast<int>(std::max<int64_t>(1, wait.count()));
+}
+
+bool ControlServer::read_client(Client& client) {
+  char buffer[512];
+  const ssize_t n = ::recv(client.fd, buffer, sizeof buffer, 0);
+  if (n < 0 && (errno == EINTR || errno == EAGAIN)) return true;
+  if (n <= 0) return false;
+  client.pending.append(buffer, static_cast<size_t>(n));
+  for (size_t end; (end = client.pending.find('\n')) != std::string::npos;) {
+    const std::string line(trimmed(std::string_view(client.pending).substr(0, end)));
+    client.pending.erase(0, end + 1);
+    if (!send_all(client.fd, ask(line) + "\n", true)) return false;
+  }
+  client.active = Clock::now();
+  if (client.pending.size() > kMaxCommand) {
+    send_all(client.fd,
+             "error: a command is one line of at most " + std::to_string(kMaxCommand) + " bytes\n",
+             true);
+    return false;
+  }
+  return true;
+}
+
+namespace {
+
+using SteadyTime = std::chrono::steady_clock::time_point;
+
+// Waits until `fd` is ready for `events`; false once `deadline` has passed.
+bool wait_ready(int fd, short events, SteadyTime deadline) {
+  while (true) {
+    const auto left =
+        std::chrono::ceil<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
+    if (left.count() <= 0) return false;
+    pollfd p{fd, events, 0};
+    const int ready = ::poll(&p, 1, static_cast<int>(left.count()));
+    // An error is for the call that follows to report.
+    if (ready > 0 || (ready < 0 && errno != EINTR)) return true;
+  }
+}
+
+// A non-blocking socket connected to `address`. A run whose listen backlog is full makes
+// connect fail with EAGAIN at once: tried again until `deadline`. -1 with errno set (ETIMEDOUT
+// when the deadline passed) when it cannot be.
+int connect_until(const sockaddr_un& address, SteadyTime deadline) {
+  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (fd < 0) return -1;
+  while (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+    if (errno == EINTR) continue;
+    const int error = errno != EAGAIN                                ? errno
+                      : std::chrono::steady_clock::now() >= deadline ? ETIMEDOUT
+                                                                     : 0;
+    if (error != 0) {
+      ::close(fd);
+      errno = error;
+      return -1;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return fd;
+}
+
+// The first line `fd` answers (with its newline), or what came before the connection closed
+// or `deadline` passed (`timed_out` set).
+std::string read_answer(int fd, SteadyTime deadline, bool& timed_out) {
+  std::string answer;
+  char buffer[4096];
+  timed_out = false;
+  while (answer.find('\n') == std::string::npos) {
+    if (!wait_ready(fd, POLLIN, deadline)) {
+      timed_out = true;
+      break;
+    }
+    const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
+    if (n < 0 && (errno == EINTR || errno == EAGAIN)) continue;
+    if (n <= 0) break;
+    answer.append(buffer, static_cast<size_t>(n));
+  }
+  return answer;
+}
+
+}  // namespace
+
 int control_client(int argc, char** argv) {
   if (argc < 4) {
-    std::fputs(
-        "taskpool ctl: usage: taskpool ctl SOCKET COMMAND (pause, resume, jobs N, status)\n",
-        stderr);
+    std::fputs("taskpool ctl: usage: taskpool ctl SOCKET COMMAND (pause, resume, jobs N, status)\n",
+               stderr);
     return 255;
   }
   const std::string path = argv[2];
@@ -235,33 +340,36 @@ int control_client(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", e.what());
     return 255;
   }
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  // A run suspended with Ctrl-Z answers nothing until it is continued: do not wait for ever.
-  const timeval answer_timeout{30, 0};
-  if (fd >= 0) setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &answer_timeout, sizeof answer_timeout);
-  if (fd < 0 || ::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
-    std::fprintf(stderr, "taskpool ctl: cannot connect to '%s': %s (is a run with --control "
-                         "'%s' going on?)\n",
+  const int fd = connect_until(address, std::chrono::steady_clock::now() + kConnectTimeout);
+  if (fd < 0 && errno == ETIMEDOUT) {
+    std::fprintf(stderr,
+                 "taskpool ctl: '%s' did not take the connection within %lld s (the run is "
+                 "stopped, or too busy)\n",
+                 path.c_str(), static_cast<long long>(kConnectTimeout.count()));
+    return 1;
+  }
+  if (fd < 0) {
+    std::fprintf(stderr,
+                 "taskpool ctl: cannot connect to '%s': %s (is a run with --control "
+                 "'%s' going on?)\n",
                  path.c_str(), std::strerror(errno), path.c_str());
-    if (fd >= 0) ::close(fd);
     return 1;
   }
-  send_all(fd, command + "\n");
-  std::string answer;
-  char buffer[4096];
-  while (answer.find('\n') == std::string::npos) {
-    const ssize_t n = ::recv(fd, buffer, sizeof buffer, 0);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    answer.append(buffer, static_cast<size_t>(n));
-  }
+  // One short line: it fits in the socket's buffer, so the send does not wait.
+  send_all(fd, command + "\n", true);
+  bool timed_out = false;
+  std::string answer =
+      read_answer(fd, std::chrono::steady_clock::now() + kClientAnswerTimeout, timed_out);
   ::close(fd);
-  if (answer.empty()) {
-    std::fprintf(stderr, "taskpool ctl: no answer from '%s' (the run ended, or is suspended)\n",
-                 path.c_str());
+  if (answer.find('\n') == std::string::npos) {
+    // A run stopped with Ctrl-Z answers nothing until it is continued.
+    const std::string why = timed_out ? fmt::format("within {} s (the run is stopped, or too busy)",
+                                                    kClientAnswerTimeout.count())
+                                      : "(the run ended)";
+    std::fprintf(stderr, "taskpool ctl: no answer from '%s' %s\n", path.c_str(), why.c_str());
     return 1;
   }
-  answer.erase(std::min(answer.size(), answer.find('\n') + 1));
+  answer.erase(answer.find('\n') + 1);
   const bool error = answer.starts_with("error");
   std::fputs(answer.c_str(), error ? stderr : stdout);
   return error ? 1 : 0;

@@ -2,6 +2,7 @@
 // resume, jobs N, status), and `taskpool ctl SOCKET COMMAND`, which sends one.
 #pragma once
 
+#include <chrono>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -11,11 +12,14 @@
 #include <string_view>
 #include <thread>
 #include <utility>
+#include <vector>
 
 namespace taskpool {
 
 // Listens on a thread of its own; each command waits there until the scheduler's thread answers
 // it through serve(). Answers are one line each: "ok ...", "error: ...", or a JSON object.
+// Every client waiting to connect is accepted at once; a connection idle for 30 s is closed, and
+// so is the one idle the longest when a 17th comes, so idle clients never keep others waiting.
 class ControlServer {
  public:
   // Creates the socket with mode 0600 (a stale socket left by an ended run is replaced) and
@@ -32,8 +36,21 @@ class ControlServer {
   void serve(const std::function<std::string(std::string_view)>& answer);
 
  private:
+  using Clock = std::chrono::steady_clock;
+  struct Client {
+    int fd;
+    std::string pending;       // received, not yet a whole line
+    Clock::time_point active;  // when it connected or last sent something
+  };
+
+  // On the listening thread.
   void listen_loop();
-  std::string ask(std::string command);  // on the listening thread
+  void accept_clients(std::vector<Client>& clients);
+  // Closes the clients idle too long; returns poll's timeout until the next one is (ms, or -1).
+  static int close_idle(std::vector<Client>& clients, Clock::time_point now);
+  // Reads from `client` and answers its whole lines; false when it is to be closed.
+  bool read_client(Client& client);
+  std::string ask(std::string command);
 
   std::string path_;
   std::function<void()> wake_;
@@ -47,7 +64,7 @@ class ControlServer {
   std::optional<std::pair<uint64_t, std::string>> command_;
   std::optional<std::pair<uint64_t, std::string>> answer_;
   uint64_t last_id_ = 0;  // guarded by mu_
-  bool closed_ = false;                 // guarded by mu_: the run is over
+  bool closed_ = false;   // guarded by mu_: the run is over
 };
 
 // `taskpool ctl SOCKET COMMAND...`: sends the words of COMMAND as one line, prints the answer.

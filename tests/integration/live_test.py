@@ -687,6 +687,48 @@ class ControlTest(LiveCase):
         self.assertIn(str(self.sock), r.err)
         self.assertEqual(r.out, "")
 
+    def test_idle_connections_keep_no_command_waiting(self):
+        """20 connections held open without a word (more than the run holds at once, and than
+        its listen backlog took): `taskpool ctl status` still answers at once; the connection
+        idle the longest is closed to make room, with a line saying why."""
+        run = self.start_controlled()
+        self.wait_started(run, 2)
+        idle = [self.connect() for _ in range(20)]
+        start = time.monotonic()
+        r = taskpool("ctl", self.sock, "status", timeout=PATIENCE)
+        self.assertLess(time.monotonic() - start, 4, "ctl waited behind idle connections")
+        self.assertExit(r, 0)
+        self.assertEqual(json.loads(r.out)["workers"], 2)
+        self.assertEqual(idle[0].line(), "error: closed: 16 connections at once, and this one "
+                         "was idle the longest")
+        self.assertTrue(idle[0].closed())
+        # The newest of the idle ones is still served.
+        self.assertTrue(json.loads(idle[-1].ask("status"))["workers"] == 2)
+        self.finish(run)
+
+    def test_ctl_gives_up_on_a_socket_that_takes_no_connection_or_gives_no_answer(self):
+        """A socket whose backlog is full (a run that does not accept), and one that accepts
+        and never answers: `taskpool ctl` fails with a clear error after a few seconds."""
+        sock = self.path("deaf.sock")
+        server = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.addCleanup(server.close)
+        server.bind(os.fspath(sock))
+        server.listen(0)
+        filler = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.addCleanup(filler.close)
+        filler.connect(os.fspath(sock))  # the one connection a backlog of 0 holds
+        start = time.monotonic()
+        r = taskpool("ctl", sock, "status", timeout=PATIENCE)
+        self.assertLess(time.monotonic() - start, 15)
+        self.assertExit(r, 1)
+        self.assertIn(f"taskpool ctl: '{sock}' did not take the connection within 5 s", r.err)
+        server.accept()[0].close()  # the filler's; then ctl's connection is taken, unanswered
+        start = time.monotonic()
+        r = taskpool("ctl", sock, "status", timeout=PATIENCE)
+        self.assertLess(time.monotonic() - start, 15)
+        self.assertExit(r, 1)
+        self.assertIn(f"taskpool ctl: no answer from '{sock}' within 8 s", r.err)
+
     def test_second_run_on_a_live_socket_is_refused(self):
         """A second run with --control on the socket a run listens on: exit 255; the first run
         keeps its socket."""
