@@ -93,13 +93,15 @@ std::string RecordReader::read_past() {
       break;
     }
     const void* found = std::memchr(buffer_.data(), delimiter_, buffer_.size());
+    const size_t end = found != nullptr
+                           ? static_cast<size_t>(static_cast<const char*>(found) - buffer_.data())
+                           : buffer_.size();
+    if (kept.size() < kKeptBytes) kept.append(buffer_, 0, std::min(end, kKeptBytes - kept.size()));
+    size += end;
     if (found != nullptr) {
-      const auto end = static_cast<size_t>(static_cast<const char*>(found) - buffer_.data());
-      size += end;
       pos_ = end + 1;
       break;
     }
-    size += buffer_.size();
     buffer_.clear();
   }
   publish(0);

@@ -296,6 +296,32 @@ TEST_CASE("reading past a record keeps memory within the limit and a read buffer
   CHECK(grown < 8 * 1024);
 }
 
+TEST_CASE("the beginning kept of a record too long is its first kKeptBytes, whatever the reads") {
+  // The limit is passed with the first 12 bytes; the rest comes in a later read.
+  Pipe pipe;
+  RecordLimit limit;
+  limit.max_bytes = 10;
+  limit.reading_past = std::make_shared<std::atomic<uint64_t>>(0);
+  const std::string record = pattern(200, 7);
+  std::thread writer([&] {
+    write_all(pipe.write_fd(), record.substr(0, 12));
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+    while (limit.reading_past->load() == 0 && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+    write_all(pipe.write_fd(), record.substr(12) + "\nnext\n");
+    pipe.close_write();
+  });
+  RecordReader reader(pipe.read_fd(), '\n', "pipe", limit);
+  const std::optional<std::string> first = reader.next();
+  const uint64_t size = reader.too_long();
+  const std::optional<std::string> second = reader.next();
+  writer.join();
+  CHECK(first == record.substr(0, RecordReader::kKeptBytes));
+  CHECK(size == 200);
+  CHECK(second == "next");
+}
+
 TEST_CASE("a reader that reads past a record says how far it got, for another thread") {
   Pipe pipe;
   RecordLimit limit;

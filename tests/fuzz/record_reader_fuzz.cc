@@ -6,6 +6,10 @@
 // bytes arrive (bit 2: from a memfd, so reads return all they can; or as packets of a socket, one
 // per read, of pseudo-random sizes seeded by bits 4-7), and whether the text is repeated past the
 // 64 KiB read chunk (bits 3-5 all set; then from a memfd); the rest is the input text.
+//
+// The same input is then read from a memfd again with a record limit (from 1 to 5000 bytes, by
+// the input's first byte and bits 4-7): each record is returned whole when it fits, else as its
+// first RecordReader::kKeptBytes bytes with too_long() its size (check_limited).
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
@@ -67,12 +71,45 @@ void check_records(int fd, char delimiter, std::string_view input) {
   FUZZ_CHECK(!reader.next().has_value(), "a record after the end of input");
 }
 
-void check_memfd(std::string_view input, char delimiter) {
+// As check_records, with a record limit: a record longer than `limit` comes back as its beginning
+// and its size.
+void check_limited(int fd, char delimiter, std::string_view input, size_t limit) {
+  RecordLimit record_limit;
+  record_limit.max_bytes = limit;
+  RecordReader reader(fd, delimiter, "fuzz input", record_limit);
+  size_t pos = 0;
+  size_t count = 0;
+  while (auto record = reader.next()) {
+    ++count;
+    const std::string what = "record " + std::to_string(count) + " (limit " +
+                             std::to_string(limit) + "): \"" + escaped(*record) + "\"";
+    FUZZ_CHECK(pos < input.size(), what + " after the end");
+    const size_t end = std::min(input.find(delimiter, pos), input.size());
+    const size_t size = end - pos;
+    if (size <= limit) {
+      FUZZ_CHECK(reader.too_long() == 0 && *record == input.substr(pos, size), what);
+    } else {
+      FUZZ_CHECK(reader.too_long() == size, what + ": too_long " +
+                                                std::to_string(reader.too_long()) + ", size " +
+                                                std::to_string(size));
+      FUZZ_CHECK(*record == input.substr(pos, std::min(size, RecordReader::kKeptBytes)), what);
+    }
+    pos = end == input.size() ? end : end + 1;
+  }
+  FUZZ_CHECK(pos == input.size(), "with a limit, the records stop at " + std::to_string(pos) +
+                                      " of " + std::to_string(input.size()) + " bytes");
+}
+
+void check_memfd(std::string_view input, char delimiter, size_t limit = 0) {
   const int fd = memfd_create("record_reader_fuzz", MFD_CLOEXEC);
   FUZZ_CHECK(fd >= 0, "memfd_create failed");
   write_all(fd, input);
   FUZZ_CHECK(lseek(fd, 0, SEEK_SET) == 0, "lseek failed");
-  check_records(fd, delimiter, input);
+  if (limit == 0) {
+    check_records(fd, delimiter, input);
+  } else {
+    check_limited(fd, delimiter, input, limit);
+  }
   close(fd);
 }
 
@@ -138,6 +175,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     } else {
       check_memfd(input, delimiter);
     }
+    const size_t limit = 1 + (static_cast<size_t>(data[1]) * 16 + (mode >> 4)) % 5000;
+    check_memfd(input, delimiter, limit);
   } catch (const Error& error) {
     FUZZ_CHECK(false, std::string("reading a socket or a memfd threw: ") + error.what());
   }
