@@ -148,7 +148,8 @@ std::optional<int> parse_jobs_value(std::string_view value, int cpus) {
   if (sign == 0 && !percent && n == 0) jobs = kManyWorkers;
   if (jobs < 1) {
     throw UsageError(fmt::format("-j/--jobs: {}{}{} leaves no worker on {} CPUs",
-                                 sign == 0 ? "" : std::string(1, sign), value, percent ? "%" : "", cpus));
+                                 sign == 0 ? "" : std::string(1, sign), value, percent ? "%" : "",
+                                 cpus));
   }
   return static_cast<int>(std::clamp<long long>(jobs, 1, kMostWorkers));
 }
@@ -168,8 +169,8 @@ std::string status_json(const PoolStatus& s) {
   return fmt::format(
       R"({{"workers": {}, "running": {}, "queued": {}, "retrying": {}, "paused": {}, )"
       R"("jobs": {{"done": {}, "succeeded": {}, "failed": {}}}}})",
-      s.workers, s.running, s.queued, s.retrying, s.paused ? "true" : "false", s.jobs,
-      s.succeeded, s.failed);
+      s.workers, s.running, s.queued, s.retrying, s.paused ? "true" : "false", s.jobs, s.succeeded,
+      s.failed);
 }
 
 LiveControl::LiveControl(Options options) : options_(std::move(options)) {
@@ -189,8 +190,7 @@ TimePoint LiveControl::poll(Scheduler& scheduler, TimePoint now) {
   }
   if (g_suspend.exchange(false) && options_.stop_self) scheduler.suspend(options_.stop_self);
   if (options_.control) {
-    options_.control->serve(
-        [&](std::string_view command) { return answer(scheduler, command); });
+    options_.control->serve([&](std::string_view command) { return answer(scheduler, command); });
   }
   if (!options_.jobs_file) return kNever;
   if (now >= next_file_check_) {
@@ -217,8 +217,8 @@ void LiveControl::check_jobs_file(Scheduler& scheduler) {
     resize(scheduler, read_jobs_file(*options_.jobs_file), "the -j file");
   } catch (const Error& e) {
     // A file caught half-written says so again once it is whole, and is read then.
-    options_.say(fmt::format("taskpool: warning: {}; keeping {} workers\n", e.what(),
-                             scheduler.workers()));
+    options_.say(
+        fmt::format("taskpool: warning: {}; keeping {} workers\n", e.what(), scheduler.workers()));
   }
 }
 
@@ -230,13 +230,13 @@ void LiveControl::resize(Scheduler& scheduler, int workers, std::string_view why
   workers = std::max(1, workers);
   if (options_.fit) {
     // Never fewer than now because of the limit: the running jobs have their descriptors.
-    const int fitted =
-        std::max(options_.fit(workers, scheduler.status().running),
-                 std::min(workers, scheduler.workers()));
+    const int fitted = std::max(options_.fit(workers, scheduler.status().running),
+                                std::min(workers, scheduler.workers()));
     if (fitted < workers) {
-      options_.say(fmt::format("taskpool: warning: {}: only enough file descriptors for {} "
-                               "workers, not {}\n",
-                               why, fitted, workers));
+      options_.say(
+          fmt::format("taskpool: warning: {}: only enough file descriptors for {} "
+                      "workers, not {}\n",
+                      why, fitted, workers));
     }
     workers = fitted;
   }
@@ -264,8 +264,7 @@ std::string LiveControl::answer(Scheduler& scheduler, std::string_view command) 
       return std::string("error: ") + e.what();
     }
     if (!workers) {
-      return fmt::format("error: jobs: '{}' is not a number of workers (N, 0, +N, -N or N%)",
-                         w[1]);
+      return fmt::format("error: jobs: '{}' is not a number of workers (N, 0, +N, -N or N%)", w[1]);
     }
     resize(scheduler, *workers, "jobs");
     return fmt::format("ok jobs {}", scheduler.workers());
