@@ -519,39 +519,57 @@ bool grouped(const RunConfig& config) {
   return config.max_args > 0 || config.fill != RunConfig::Fill::kNone;
 }
 
-// The longest record that could ever run; longer ones are read past, not kept, and their jobs
-// fail. A record that is one argument whole (a command's {} or appended record, one of -X, -m
-// or -n, a URL, which curl too takes as one argument) binds to the 128 KiB of one argument; one
-// that may become several (--colsep columns, a record that is a whole command line, run as its
-// words when it needs no shell) to all that exec takes. {/} or {.} alone would shorten a record,
-// but no path is that long.
-RecordLimit record_limit(const RunConfig& config, const CommandTemplate& command) {
+// The most taskpool keeps of a record that the command line does not show whole ({#}, {/},
+// {N}, a --colsep column): no command line bounds its length there, but memory must.
+constexpr size_t kMaxKeptRecord = 16 * 1024 * 1024;
+
+// The longest record worth keeping (longer ones are read past, and their jobs fail), and how a
+// message says what bounds it.
+struct RecordBound {
   RecordLimit limit;
-  const bool words = config.colsep || (command.record_is_command() && !config.fetch);
-  limit.max_bytes = words ? max_exec_bytes() : kMaxArgument;
-  limit.reading_past = std::make_shared<std::atomic<uint64_t>>(0);
-  return limit;
+  const char* problem;    // "argument too long"
+  const char* more_than;  // "more than the system lets a program take"
+};
+
+// A record that is one argument whole (a command's {} or appended record, one of -X, -m or -n,
+// a URL, which curl too takes as one argument) binds to the 128 KiB of one argument; one that
+// may become several words (with --colsep {} is its columns; a record that is a whole command
+// line runs as its words when it needs no shell) to all that exec takes; one the command line
+// does not show whole, to kMaxKeptRecord.
+RecordBound record_bound(const RunConfig& config, const CommandTemplate& command) {
+  using Use = CommandTemplate::RecordUse;
+  RecordBound bound{{}, "argument too long", "more than the system lets a program take"};
+  if (config.fetch) {
+    bound.limit.max_bytes = kMaxArgument;
+    bound.problem = "URL too long";
+    bound.more_than = "more than a URL may have, as one argument of curl";
+  } else if (command.record_use() != Use::kWhole) {
+    bound.limit.max_bytes = kMaxKeptRecord;
+    bound.problem = "record too long";
+    bound.more_than = "more than taskpool keeps of a record the command line does not show whole";
+  } else {
+    const bool words = config.colsep || command.record_is_command();
+    bound.limit.max_bytes = words ? max_exec_bytes() : kMaxArgument;
+  }
+  bound.limit.reading_past = std::make_shared<std::atomic<uint64_t>>(0);
+  return bound;
 }
 
 // The command of a job whose record was refused (Record::runnable), made of what was kept of
 // the record (for the joblog): it fails without running, with a message as an exec refused
 // for E2BIG gives (see ProcessExecutor) or the reason --colsep could not split the record.
 Command refused_command(const RunConfig& config, const CommandTemplate& command,
-                        size_t max_record, const Job& job, WorkerId worker) {
-  Command refused(config.fetch ? job.record.fields.front() : command.expand(job, worker).line);
+                        const RecordBound& bound, const Job& job, WorkerId worker) {
+  Command refused(config.fetch ? job.record.fields.front() + "..."
+                               : command.expand(job, worker).line);
   if (!job.record.refused.empty()) {
     refused.refused = job.record.refused;
     return refused;
   }
-  const std::string program = refused.line.substr(0, refused.line.find_first_of(" \t\n"));
-  refused.refused =
-      config.fetch
-          ? fmt::format("{}...: URL too long: the record of job {} is {} bytes, more than the {} "
-                        "a URL may have (as one argument of curl)",
-                        program, job.seq, job.record.too_long, max_record)
-          : fmt::format("{}: argument too long: the record of job {} is {} bytes, more than the "
-                        "system lets a program take ({} bytes)",
-                        program, job.seq, job.record.too_long, max_record);
+  refused.refused = fmt::format("{}: {}: the record of job {} is {} bytes, {} ({} bytes)",
+                                refused.line.substr(0, refused.line.find_first_of(" \t\n")),
+                                bound.problem, job.seq, job.record.too_long, bound.more_than,
+                                bound.limit.max_bytes);
   return refused;
 }
 
@@ -611,8 +629,8 @@ std::function<void(uint64_t, const Record&)> resume_check(
 int run_compare(const RunConfig& config, const CommandTemplate& command, const sigset_t& mask,
                 uint64_t max_keep_order_window) {
   std::vector<Record> records;
-  const RecordLimit limit = record_limit(config, command);
-  auto stream = open_records(config, limit);
+  const RecordBound bound = record_bound(config, command);
+  auto stream = open_records(config, bound.limit);
   std::optional<RecordGrouper> grouper;
   if (auto options = grouping(config, command)) grouper.emplace(*stream, std::move(*options));
   while (auto record = grouper ? grouper->next() : stream->next()) {
@@ -622,7 +640,7 @@ int run_compare(const RunConfig& config, const CommandTemplate& command, const s
   SteadyClock clock;
   auto build = [&](const Job& job, WorkerId worker) {
     if (!job.record.runnable()) {
-      return refused_command(config, command, limit.max_bytes, job, worker);
+      return refused_command(config, command, bound, job, worker);
     }
     return command.expand(job, worker);
   };
@@ -974,8 +992,8 @@ int run(const RunConfig& config, uint64_t max_keep_order_window) {
   LiveControl live_control(std::move(live));
   options.live = [&live_control](Scheduler& s, TimePoint now) { return live_control.poll(s, now); };
 
-  const RecordLimit limit = record_limit(config, command);
-  auto reader = std::make_shared<Reader>(capacity, executor.get(), open_records(config, limit),
+  const RecordBound bound = record_bound(config, command);
+  auto reader = std::make_shared<Reader>(capacity, executor.get(), open_records(config, bound.limit),
                                          grouping(config, command), config.priority_col);
   if (logged) reader->check = resume_check(config, command, logged);
   const bool in_memory = config.arg_files.empty() && !config.sources.empty() &&
@@ -1008,7 +1026,7 @@ int run(const RunConfig& config, uint64_t max_keep_order_window) {
   }
   auto build = [&](const Job& job, WorkerId worker) {
     if (!job.record.runnable()) {
-      return refused_command(config, command, limit.max_bytes, job, worker);
+      return refused_command(config, command, bound, job, worker);
     }
     return config.fetch ? fetch_commands.build(job) : command.expand(job, worker);
   };
@@ -1026,7 +1044,7 @@ int run(const RunConfig& config, uint64_t max_keep_order_window) {
   reporter.finish_output();
   const bool input_read = reader->done;
   // A record that never ended (`-a /dev/zero`) was being read past when the run stopped.
-  const uint64_t unfinished = input_read ? 0 : limit.reading_past->load();
+  const uint64_t unfinished = input_read ? 0 : bound.limit.reading_past->load();
   check_output();
   reporter.finish_progress();
 
@@ -1086,11 +1104,11 @@ int run(const RunConfig& config, uint64_t max_keep_order_window) {
   }
   int status = exit_status(stats);
   if (unfinished > 0) {
-    std::fprintf(stderr,
-                 "taskpool: argument too long: the record being read when the run stopped was "
-                 "%llu bytes so far, more than the system lets a program take (%zu bytes); it "
-                 "did not run\n",
-                 static_cast<unsigned long long>(unfinished), limit.max_bytes);
+    std::fputs(fmt::format("taskpool: {}: the record being read when the run stopped was {} "
+                           "bytes so far, {} ({} bytes); it did not run\n",
+                           bound.problem, unfinished, bound.more_than, bound.limit.max_bytes)
+                   .c_str(),
+               stderr);
     status = std::min(status + 1, kMaxFailedStatus);  // failed, as its job would have
   }
   // Stopped by a signal or the deadline before the input was read to its end: records may be

@@ -158,6 +158,18 @@ CommandTemplate::CommandTemplate(const std::vector<std::string>& words, const st
   if (context) take_context();
 }
 
+CommandTemplate::RecordUse CommandTemplate::record_use() const {
+  if (record_is_command_) return RecordUse::kWhole;
+  RecordUse use = RecordUse::kNone;
+  for (const Segment& segment : segments_) {
+    if (segment.kind != Segment::Kind::kRecord && segment.kind != Segment::Kind::kField) continue;
+    const bool whole = segment.transform == Segment::Transform::kNone;
+    if (whole && segment.kind == Segment::Kind::kRecord) return RecordUse::kWhole;
+    use = std::max(use, whole ? RecordUse::kFields : RecordUse::kParts);
+  }
+  return use;
+}
+
 void CommandTemplate::take_context() {
   constexpr std::string_view kBlanks = " \t\n";
   for (size_t i = 0; i < segments_.size(); ++i) {

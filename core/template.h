@@ -36,6 +36,15 @@ class CommandTemplate {
   // Whether the command holds {%}, the worker number: then one job's command differs from one
   // run to the next.
   bool uses_worker() const;
+
+  // How much of a record the command line shows (which bounds the longest record that can run).
+  enum class RecordUse {
+    kNone,    // none of it: {#} or {%} alone
+    kParts,   // only transformed: {.} {/} {//} {/.}, of the record or of a field
+    kFields,  // some fields whole ({N}), not the record
+    kWhole,   // all of it: {}, an appended record, or a record that is the command line
+  };
+  RecordUse record_use() const;
   // The template as the user wrote it (joined words), for messages.
   const std::string& text() const { return text_; }
 

@@ -386,5 +386,19 @@ TEST_CASE("{/.} is the basename without its extension") {
   }
 }
 
+TEST_CASE("how much of a record the command line shows") {
+  using Use = CommandTemplate::RecordUse;
+  const auto use = [](std::vector<std::string> words) {
+    return CommandTemplate(words).record_use();
+  };
+  CHECK(use({"echo", "{#}", "{%}"}) == Use::kNone);
+  CHECK(use({"echo", "{/}", "{2.}"}) == Use::kParts);
+  CHECK(use({"echo", "{/}", "{2}"}) == Use::kFields);
+  CHECK(use({"echo", "{2}", "x{}y"}) == Use::kWhole);
+  CHECK(use({"echo"}) == Use::kWhole);  // the record is appended
+  CHECK(use({}) == Use::kWhole);        // the record is the command line
+  CHECK(CommandTemplate({"echo", "@@"}, "@@").record_use() == Use::kWhole);
+}
+
 }  // namespace
 }  // namespace taskpool

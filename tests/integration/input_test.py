@@ -18,9 +18,25 @@ def joblog_rows(path):
     return {int(f[0]): f for f in (line.split("\t") for line in lines[1:])}
 
 
-def run_with_peak(args, feeder=None, cwd=None, timeout=TIMEOUT):
-    """Runs taskpool with the output of the shell command `feeder` on stdin (none: /dev/null).
-    Returns (exit status, stdout, stderr, peak resident memory in bytes from wait4, seconds)."""
+def peak_kib(pid: int) -> int:
+    """The peak resident memory of process `pid` so far (VmHWM), 0 once it is gone. Not wait4's
+    ru_maxrss: a child spawned with vfork counts its parent's (this test's) memory there."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def run_with_peak(args, feeder=None, cwd=None, hold=None, timeout=TIMEOUT):
+    """Runs taskpool with the output of the shell command `feeder` on stdin (none: /dev/null),
+    sampling its peak resident memory while it runs. With `hold`, a directory: once a job has
+    created `hold`/waiting (and waits for `hold`/release), the peak is taken, then the job is
+    released, so the peak covers all the input read before it.
+    Returns (exit status, stdout, stderr, peak resident memory in bytes, seconds)."""
     feed = None
     if feeder:
         feed = subprocess.Popen(["/bin/sh", "-c", feeder], stdout=subprocess.PIPE,
@@ -32,18 +48,18 @@ def run_with_peak(args, feeder=None, cwd=None, timeout=TIMEOUT):
                                 stderr=err, cwd=cwd, env=test_env(), start_new_session=True)
         if feed:
             feed.stdout.close()
-        pid = 0
+        peak = 0
         try:
-            while True:
-                pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
-                if pid:
-                    proc.returncode = os.waitstatus_to_exitcode(status)
-                    break
+            while proc.poll() is None:
                 if time.monotonic() > start + timeout:
                     raise AssertionError(f"taskpool {args!r} did not finish in {timeout} s")
-                time.sleep(0.05)
+                peak = max(peak, peak_kib(proc.pid))
+                if hold and (hold / "waiting").exists() and not (hold / "release").exists():
+                    peak = max(peak, peak_kib(proc.pid))
+                    (hold / "release").touch()
+                time.sleep(0.02)
         finally:
-            if not pid:
+            if proc.returncode is None:
                 kill_group(proc)
                 proc.wait()
             if feed:
@@ -52,8 +68,12 @@ def run_with_peak(args, feeder=None, cwd=None, timeout=TIMEOUT):
         seconds = time.monotonic() - start
         out.seek(0)
         err.seek(0)
-        # ru_maxrss is in KiB on Linux.
-        return proc.returncode, out.read(), err.read().decode(), usage.ru_maxrss * 1024, seconds
+        return proc.returncode, out.read(), err.read().decode(), peak * 1024, seconds
+
+
+# A job that, for the record "last", says it waits and waits to be released (see run_with_peak).
+HELD_ECHO = ("if [ \"$1\" = last ]; then touch waiting; while [ ! -e release ]; do sleep 0.05; "
+             "done; fi; echo \"$1\"")
 
 
 class InputTest(TaskpoolTestCase):
@@ -269,22 +289,27 @@ class RecordSizeTest(TaskpoolTestCase):
     def test_a_100_MiB_line_fails_alone_in_bounded_memory(self):
         log = self.path("log")
         feeder = ("printf 'first\\n'; head -c 104857600 /dev/zero | tr '\\0' x; "
-                  "printf '\\nsecond\\nthird\\n'")
-        code, out, err, peak, _ = run_with_peak(["-k", "-j1", "--joblog", log, "echo"], feeder)
+                  "printf '\\nsecond\\nlast\\n'")
+        code, out, err, peak, _ = run_with_peak(
+            ["-k", "-j1", "--joblog", log, f"sh -c '{HELD_ECHO}' sh"], feeder, cwd=self.tmp,
+            hold=self.tmp)
         self.assertEqual(code, 1, err)
-        self.assertEqual(out, b"first\nsecond\nthird\n")
-        self.assertIn("echo: argument too long: the record of job 2 is 104857600 bytes, more "
+        self.assertEqual(out, b"first\nsecond\nlast\n")
+        self.assertIn("sh: argument too long: the record of job 2 is 104857600 bytes, more "
                       "than the system lets a program take (131071 bytes)", err)
+        self.assertGreater(peak, 0)
         self.assertLess(peak, self.PEAK, f"peak {peak / MIB:.1f} MiB")
         rows = joblog_rows(log)
-        self.assertEqual([rows[n][6] for n in (1, 2, 3)], ["0", "126", "0"])
-        self.assertTrue(rows[2][8].startswith("echo xxxx"), rows[2][8][:100])
+        self.assertEqual([rows[n][6] for n in (1, 2, 3, 4)], ["0", "126", "0", "0"])
+        self.assertTrue(rows[2][8].startswith("sh -c "), rows[2][8][:100])
+        self.assertIn(" sh xxxx", rows[2][8][:1000])
 
     def test_a_record_that_never_ends_is_failed_when_the_run_stops(self):
         for null in ([], ["-0"]):
             code, out, err, peak, seconds = run_with_peak(
                 [*null, "--deadline", "2s", "-a", "/dev/zero", "true"])
             self.assertNotEqual(code, 0, f"{null}: {err}")
+            self.assertGreater(peak, 0, null)
             self.assertLess(peak, self.PEAK, f"{null}: peak {peak / MIB:.1f} MiB")
             self.assertLess(seconds, 30, null)
             if not null:
@@ -329,12 +354,27 @@ class RecordSizeTest(TaskpoolTestCase):
         self.assertEqual(r.stdout, show_args_output(["ok"]))
         self.assertIn("show-args: argument too long: the record of job 1 is", r.err)
 
+    def test_a_record_the_command_line_does_not_show_whole_binds_to_16_MiB(self):
+        # {#} alone, {/}, a --colsep column: no command line bounds the record, memory does.
+        path = b"d" * 200_000 + b"/base.txt"
+        r = taskpool("show-args", "{/}", input=path + b"\n")
+        self.assertExit(r, 0)
+        self.assertEqual(r.stdout, show_args_output(["base.txt"]))
+        feeder = ("printf 'first\\n'; head -c 16777217 /dev/zero | tr '\\0' x; "
+                  "printf '\\nlast\\n'")
+        code, out, err, _, _ = run_with_peak(["-k", "-j1", "show-args", "{#}"], feeder)
+        self.assertEqual(code, 1, err)
+        self.assertEqual(out, show_args_output(["1"], ["3"]))
+        self.assertIn("show-args: record too long: the record of job 2 is 16777217 bytes, more "
+                      "than taskpool keeps of a record the command line does not show whole "
+                      "(16777216 bytes)", err)
+
     def test_a_url_too_long_fails_alone(self):
         url = b"http://127.0.0.1:9/" + b"u" * 200_000
         r = taskpool("--fetch", "-o", self.tmp, input=url + b"\n")
         self.assertExit(r, 1)
-        self.assertIn("...: URL too long: the record of job 1 is 200019 bytes, more than the "
-                      "131071 a URL may have", r.err)
+        self.assertIn("uuu...: URL too long: the record of job 1 is 200019 bytes, more than a "
+                      "URL may have, as one argument of curl (131071 bytes)", r.err)
         self.assertEqual(os.listdir(self.tmp), [])
 
 

@@ -258,9 +258,11 @@ class HostileInputTest(TaskpoolTestCase):
 
     def test_10_mib_record_works_where_it_is_not_on_a_command_line(self):
         big = self.big_record()
+        # On a command line it could never run: the dry run says so, as the run would.
         r = taskpool("-k", "--dry-run", "echo", input=big.read_bytes())
-        self.assertExit(r, 0)
-        self.assertEqual(r.stdout, b"echo " + b"a" * self.BIG + b"\necho small\n")
+        self.assertExit(r, 1)
+        self.assertEqual(r.stdout, b"echo small\n")
+        self.assertIn(b"echo: argument too long: the record of job 1 is", r.stderr)
         # Only column 2 goes on the command line; {#} alone keeps the record off it.
         tabbed = self.big_record(b"\tsecond")
         r = taskpool("-k", "--colsep", "\t", "show-args", "{2}", input=tabbed.read_bytes())
