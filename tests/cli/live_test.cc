@@ -70,7 +70,7 @@ TEST_CASE("-j FILE is a regular file: a FIFO, a directory or a device is refused
   const std::string fifo_error = jobs_file_error(fifo);
   done = true;
   writer.join();
-  CHECK(std::chrono::steady_clock::now() - start < 10s);
+  CHECK(std::chrono::steady_clock::now() - start < std::chrono::seconds(10));
   CHECK(fifo_error ==
         "-j/--jobs: '" + fifo + "' is a FIFO, not a regular file that holds a number of workers");
   CHECK(jobs_file_error(dir).find("' is a directory, not a regular file") != std::string::npos);

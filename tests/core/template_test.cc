@@ -388,7 +388,7 @@ TEST_CASE("{/.} is the basename without its extension") {
 
 TEST_CASE("how much of a record the command line shows") {
   using Use = CommandTemplate::RecordUse;
-  const auto use = [](std::vector<std::string> words) {
+  const auto use = [](const std::vector<std::string>& words) {
     return CommandTemplate(words).record_use();
   };
   CHECK(use({"echo", "{#}", "{%}"}) == Use::kNone);
