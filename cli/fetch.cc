@@ -5,6 +5,7 @@
 #include <algorithm>
 
 #include "cli/report.h"
+#include "tasks/part_record.h"
 
 namespace taskpool {
 
@@ -17,8 +18,16 @@ double megabytes_per_second(uint64_t bytes, Duration wall) {
 
 }  // namespace
 
-Command FetchCommands::build(const Job& job) {
-  const auto& fields = job.record.fields;
+// The fields poll() appends to a record: the URL, the path, and why the path was refused.
+constexpr size_t kNamedFields = 3;
+
+FetchNamer::FetchNamer(JobSource& records, Options options)
+    : records_(records), options_(std::move(options)), names_(options_.names) {}
+
+JobSource::State FetchNamer::poll(Record& out) {
+  const State state = records_.poll(out);
+  if (state != State::kReady) return state;
+  const auto& fields = out.fields;
   std::string url = fields.empty() ? std::string() : fields[0];
   std::string explicit_path;
   bool has_path = fields.size() >= 2;
@@ -29,21 +38,35 @@ Command FetchCommands::build(const Job& job) {
     url.resize(tab);
     has_path = true;
   }
-  auto it = paths_.find(job.seq);
-  if (it == paths_.end()) {
-    std::vector<std::string> argv{url};
-    if (!has_path) {
-      argv.push_back(names_.claim(file_name_for_url(url)));
-    } else if (auto path = safe_relative_path(explicit_path)) {
-      argv.push_back(names_.claim(*path));
-    } else {
-      argv.emplace_back("");
-      argv.push_back("the path '" + explicit_path +
-                     "' is not a file name inside the output directory");
-    }
-    it = paths_.emplace(job.seq, std::move(argv)).first;
+  NameRegistry::TakenElsewhere taken_elsewhere;
+  if (options_.keep_existing) {
+    taken_elsewhere = [&](const std::string& path) {
+      const auto origin = download_origin(options_.output_dir + "/" + path);
+      return origin && *origin != url;
+    };
   }
-  return Command{url, it->second};
+  std::string path;
+  std::string refused;
+  if (!has_path) {
+    path = names_.claim(file_name_for_url(url), taken_elsewhere);
+  } else if (auto safe = safe_relative_path(explicit_path)) {
+    path = names_.claim(*safe, taken_elsewhere);
+  } else {
+    refused = "the path '" + explicit_path + "' is not a file name inside the output directory";
+  }
+  out.fields.push_back(std::move(url));
+  out.fields.push_back(std::move(path));
+  out.fields.push_back(std::move(refused));
+  return state;
+}
+
+Command FetchNamer::command(const Job& job) {
+  const auto& fields = job.record.fields;
+  if (fields.size() < kNamedFields) return Command{"", {}};
+  const auto named = fields.end() - kNamedFields;
+  std::vector<std::string> argv{named[0], named[1]};
+  if (!named[2].empty()) argv.push_back(named[2]);
+  return Command{named[0], std::move(argv)};
 }
 
 void FetchReport::add_attempt(const Completion& completion) {

@@ -4,26 +4,44 @@
 #include <cstdint>
 #include <map>
 #include <string>
-#include <unordered_map>
 #include <vector>
 
 #include "core/job.h"
+#include "core/scheduler.h"
 #include "core/time.h"
 #include "tasks/fetch_names.h"
 
 namespace taskpool {
 
-// Makes the Command of a download from a record: `URL` or `URL<TAB>PATH` (or two --colsep
-// columns). Each job's path is chosen once, at its first attempt, so retries write the same file.
-// Not thread-safe: used on the scheduler's thread.
-class FetchCommands {
+// Names the downloads: wraps the run's JobSource, and gives each record (`URL` or `URL<TAB>PATH`,
+// or two --colsep columns) its path as it is taken, in input order, whether its job then runs,
+// is skipped (--resume), or never starts. So a download's name depends on the input alone (and,
+// with --continue, on the files other URLs' downloads left: see Options::keep_existing), and
+// retries write the same file. The download's argv goes at the end of the record's fields, which
+// stay as they were before it (--priority-col reads them). Not thread-safe: used on the
+// scheduler's thread.
+class FetchNamer final : public JobSource {
  public:
-  Command build(const Job& job);
-  void forget(uint64_t seq) { paths_.erase(seq); }
+  struct Options {
+    std::string output_dir = ".";
+    // --continue: a name whose file holds another URL's download (its recorded origin) is not
+    // given, so a URL finds its own file again when the input's order changed.
+    bool keep_existing = false;
+    NameSet::Options names;
+  };
+  FetchNamer(JobSource& records, Options options);
+
+  State poll(Record& out) override;
+  uint64_t records_seen() const override { return records_.records_seen(); }
+
+  // The Command of a job whose record came through poll(): the URL as its line, and argv
+  // {URL, path} or, when the record's path was refused, {URL, "", why}.
+  static Command command(const Job& job);
 
  private:
+  JobSource& records_;
+  Options options_;
   NameRegistry names_;
-  std::unordered_map<uint64_t, std::vector<std::string>> paths_;  // seq -> argv
 };
 
 // What the downloads of a run add to the summary.

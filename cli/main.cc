@@ -176,11 +176,8 @@ class Reporter final : public RunObserver {
   // The printer writes the joblog's lines, each once its job's output is out.
   explicit Reporter(OutputPrinter* printer) : printer_(printer) {}
 
-  // With --fetch: the downloads' report, and the paths to forget once a job has ended.
-  void set_fetch(FetchReport* report, FetchCommands* commands) {
-    fetch_report_ = report;
-    fetch_commands_ = commands;
-  }
+  // With --fetch: the downloads' report.
+  void set_fetch(FetchReport* report) { fetch_report_ = report; }
 
   // --progress: the display, and where the counts of records read come from.
   void set_progress(ProgressDisplay* display, std::function<std::pair<uint64_t, bool>()> input) {
@@ -226,7 +223,6 @@ class Reporter final : public RunObserver {
     if (fetch_report_) {
       fetch_report_->add_attempt(completion);
       if (!completion.succeeded()) fetch_report_->add_failure(attempt.command.line, completion);
-      fetch_commands_->forget(job.seq);
     }
     if (!completion.succeeded() && !completion.error.empty()) {
       say("taskpool: " + completion.error + "\n");
@@ -326,7 +322,6 @@ class Reporter final : public RunObserver {
   uint64_t running_ = 0;
   TimePoint start_ = std::chrono::steady_clock::now();
   FetchReport* fetch_report_ = nullptr;
-  FetchCommands* fetch_commands_ = nullptr;
   std::vector<int> worker_host_;
   std::vector<uint64_t> host_jobs_;
   bool broken_pipe_ = false;
@@ -888,9 +883,8 @@ int run(const RunConfig& config, uint64_t max_keep_order_window) {
     reporter.set_hosts(options.worker_groups, config.hosts.size());
     if (joblog) joblog->set_hosts(host_of_worker);
   }
-  FetchCommands fetch_commands;
   FetchReport fetch_report;
-  if (config.fetch) reporter.set_fetch(&fetch_report, &fetch_commands);
+  if (config.fetch) reporter.set_fetch(&fetch_report);
   if (config.dry_run) {
     executor = std::make_unique<DryRunExecutor>(clock, g_signal_wake_fd, !config.fetch);
   } else if (config.fetch) {
@@ -902,6 +896,8 @@ int run(const RunConfig& config, uint64_t max_keep_order_window) {
     fetch.timeout = config.timeout;
     options.timeout = Duration::zero();
     fetch.connect_timeout = config.connect_timeout;
+    if (config.stall_timeout) fetch.stall_timeout = *config.stall_timeout;
+    fetch.ca_file = config.ca_file;
     fetch.max_per_host = config.max_per_host;
     fetch.limit_rate = config.limit_rate;
     fetch.user_agent = std::string("taskpool/") + TASKPOOL_VERSION;
@@ -1008,6 +1004,15 @@ int run(const RunConfig& config, uint64_t max_keep_order_window) {
   InlineJobSource inline_source(*reader, capacity);
   JobSource* source = &queued;
   if (in_memory) source = &inline_source;
+  // Downloads are named as their records are taken, whichever of their jobs run.
+  std::optional<FetchNamer> fetch_names;
+  if (config.fetch) {
+    FetchNamer::Options naming;
+    naming.output_dir = config.output_dir;
+    naming.keep_existing = config.resume_downloads;
+    fetch_names.emplace(*source, std::move(naming));
+    source = &*fetch_names;
+  }
   std::optional<ProgressDisplay> progress;
   if (config.progress) {
     const bool terminal = is_smart_terminal(STDERR_FILENO);
@@ -1028,7 +1033,7 @@ int run(const RunConfig& config, uint64_t max_keep_order_window) {
     if (!job.record.runnable()) {
       return refused_command(config, command, bound, job, worker);
     }
-    return config.fetch ? fetch_commands.build(job) : command.expand(job, worker);
+    return config.fetch ? FetchNamer::command(job) : command.expand(job, worker);
   };
   // A closed stdout stops the run as a failed write to it would, even while no job prints.
   const OutputWatch output_watch(STDOUT_FILENO, g_signal_wake_fd);

@@ -10,6 +10,7 @@
 #include <CLI/CLI.hpp>
 #include <charconv>
 #include <cstdio>
+#include <cstring>
 #include <thread>
 
 #include "cli/live.h"
@@ -332,7 +333,7 @@ ParseOutcome parse_command_line(int argc, char** argv) {
       ->group(resilience);
 
   const char* fetch = "Fetch (downloads)";
-  std::string connect_timeout, max_per_host, limit_rate;
+  std::string connect_timeout, max_per_host, limit_rate, stall_timeout;
   app.add_flag("--fetch", config.fetch, "Records are URLs (or URL<TAB>PATH) to download")
       ->group(fetch);
   const CLI::Option* output_dir_flag =
@@ -356,6 +357,16 @@ ParseOutcome parse_command_line(int argc, char** argv) {
   const CLI::Option* limit_rate_flag =
       app.add_option("--limit-rate", limit_rate, "At most BYTES per second per transfer (k, M, G)")
           ->type_name("BYTES")
+          ->group(fetch);
+  const CLI::Option* stall_timeout_flag =
+      app.add_option("--stall-timeout", stall_timeout,
+                     "Fail a transfer that receives nothing for DUR (default 60s; 0: never)")
+          ->type_name("DUR")
+          ->group(fetch);
+  const CLI::Option* cacert_flag =
+      app.add_option("--cacert", config.ca_file,
+                     "Trust the certificates in FILE (PEM) instead of the system's")
+          ->type_name("FILE")
           ->group(fetch);
 
   const char* remote = "Many machines (ssh)";
@@ -493,14 +504,21 @@ ParseOutcome parse_command_line(int argc, char** argv) {
       config.max_per_host = static_cast<long>(parse_count("--max-per-host", max_per_host, 100000));
     }
     if (limit_rate_flag->count() > 0) config.limit_rate = parse_bytes("--limit-rate", limit_rate);
+    if (stall_timeout_flag->count() > 0) {
+      config.stall_timeout = parse_duration("--stall-timeout", stall_timeout);
+    }
     const bool fetch_flags = output_dir_flag->count() + overwrite_flag->count() +
                                  continue_flag->count() + connect_timeout_flag->count() +
-                                 max_per_host_flag->count() + limit_rate_flag->count() >
+                                 max_per_host_flag->count() + limit_rate_flag->count() +
+                                 stall_timeout_flag->count() + cacert_flag->count() >
                              0;
     if (fetch_flags && !config.fetch) {
       throw UsageError(
-          "-o, --overwrite, --continue, --connect-timeout, --max-per-host and "
-          "--limit-rate are for --fetch");
+          "-o, --overwrite, --continue, --connect-timeout, --max-per-host, --limit-rate, "
+          "--stall-timeout and --cacert are for --fetch");
+    }
+    if (cacert_flag->count() > 0 && ::access(config.ca_file.c_str(), R_OK) != 0) {
+      throw UsageError("--cacert: cannot read '" + config.ca_file + "': " + std::strerror(errno));
     }
     if (config.fetch) {
       if (!config.command.empty()) {

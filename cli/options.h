@@ -65,6 +65,8 @@ struct RunConfig {
   bool overwrite = false;
   bool resume_downloads = false;  // --continue
   Duration connect_timeout{0};
+  std::optional<Duration> stall_timeout;  // unset: FetchOptions' default; 0: never
+  std::string ca_file;                    // --cacert
   long max_per_host = 0;
   long long limit_rate = 0;
   // -S/--sshlogin and --sshloginfile: the hosts to run on (empty: this machine alone), and

@@ -15,6 +15,9 @@
 
 #include "core/error.h"
 #include "tasks/curl_api.h"
+#include "tasks/fetch_names.h"
+#include "tasks/fetch_response.h"
+#include "tasks/part_record.h"
 
 namespace taskpool {
 
@@ -77,12 +80,18 @@ bool is_permanent(int code, long http_status) {
 struct FetchExecutor::Transfer {
   FetchExecutor* owner = nullptr;
   CURL* easy = nullptr;
+  curl_slist* headers = nullptr;  // If-Range
   int fd = -1;
   std::string url;
   std::string final_path;
   std::string part_path;
-  std::string range;  // the Range request's value, kept alive for libcurl
-  curl_off_t resume_from = 0;
+  std::string record_path;         // NAME.part.meta
+  std::string range;               // the Range request's value, kept alive for libcurl
+  PartState part;                  // what the request asks for: part.have > 0 continues the .part
+  ResponseHead head;               // the response being received
+  bool judged = false;             // the response whose body arrives was judged (judge_response)
+  std::optional<Verdict> refused;  // the judgement that stopped the transfer
+  std::optional<uint64_t> total;   // the file's size, when the server said it
   bool restarted = false;
   int write_error = 0;
   std::optional<Duration> retry_after;
@@ -90,15 +99,50 @@ struct FetchExecutor::Transfer {
   char error[CURL_ERROR_SIZE] = {};
 
   ~Transfer() {
-    if (easy != nullptr) owner->give_back_easy(easy);
+    if (easy != nullptr) owner->give_back_easy(easy);  // reset: it no longer points at headers
+    if (headers != nullptr) curl_api().slist_free_all(headers);
     if (fd >= 0) ::close(fd);
   }
 };
 
 namespace {
 
+// The body starts the .part over: the .part is emptied, and its record says whose it is, before
+// its first byte is written, so a .part never holds bytes its record does not describe.
+bool begin_part(FetchExecutor::Transfer& transfer) {
+  if (ftruncate(transfer.fd, 0) != 0) {
+    transfer.write_error = errno;
+    return false;
+  }
+  transfer.part = PartState();
+  ::unlink(transfer.record_path.c_str());
+  // Without a record (a file system that refuses it) the .part is never continued, only redone.
+  write_part_record(transfer.record_path,
+                    PartRecord{transfer.url, transfer.head.validator(), transfer.total});
+  set_download_origin(transfer.fd, transfer.url);
+  return true;
+}
+
+// Judges the response whose body arrives now (or, for an empty body, has ended) and readies the
+// .part for it. False: the transfer stops, and transfer.refused (or write_error) says why.
+bool accept_response(FetchExecutor::Transfer& transfer) {
+  transfer.judged = true;
+  Verdict verdict = judge_response(transfer.head, transfer.part);
+  transfer.total = verdict.total;
+  switch (verdict.kind) {
+    case Verdict::Kind::kAppend:
+      return true;
+    case Verdict::Kind::kWhole:
+      return begin_part(transfer);
+    default:
+      transfer.refused = std::move(verdict);
+      return false;
+  }
+}
+
 size_t on_body(char* data, size_t size, size_t count, void* user) {
   auto* transfer = static_cast<FetchExecutor::Transfer*>(user);
+  if (!transfer->judged && !accept_response(*transfer)) return 0;  // ends with CURLE_WRITE_ERROR
   const size_t total = size * count;
   size_t written = 0;
   while (written < total) {
@@ -114,23 +158,25 @@ size_t on_body(char* data, size_t size, size_t count, void* user) {
   return total;
 }
 
+// Every response's header lines come here (a proxy's answer to CONNECT does not: it is
+// suppressed); ResponseHead keeps the last response's, which is the one whose body arrives.
 size_t on_header(char* data, size_t size, size_t count, void* user) {
   auto* transfer = static_cast<FetchExecutor::Transfer*>(user);
   const std::string_view line(data, size * count);
+  if (transfer->judged) return size * count;  // trailers, after the body
   if (line.starts_with("HTTP/")) {
     transfer->retry_after.reset();  // a new response (after a redirect)
-    // "HTTP/1.1 200 OK": a server that ignores the Range request sends the whole file; what the
-    // .part held goes, and the body starts it over.
-    const size_t space = line.find(' ');
-    if (space != std::string_view::npos && line.substr(space + 1).starts_with("200") &&
-        transfer->resume_from > 0) {
-      if (ftruncate(transfer->fd, 0) != 0) return 0;
-      transfer->resume_from = 0;
-    }
   } else if (starts_with_no_case(line, "retry-after:")) {
     transfer->retry_after = parse_retry_after(line.substr(12));
   }
+  transfer->head.add(line);
   return size * count;
+}
+
+// Removes NAME.part and its record.
+void remove_part(const FetchExecutor::Transfer& transfer) {
+  ::unlink(transfer.part_path.c_str());
+  ::unlink(transfer.record_path.c_str());
 }
 
 }  // namespace
@@ -208,7 +254,6 @@ void FetchExecutor::fail_now(Completion completion, int exit_status, std::string
 }
 
 void FetchExecutor::start(const Attempt& attempt) {
-  const CurlApi& curl = curl_api();
   auto transfer = std::make_unique<Transfer>();
   transfer->owner = this;
   Completion& completion = transfer->completion;
@@ -216,55 +261,86 @@ void FetchExecutor::start(const Attempt& attempt) {
   completion.start = steady_now();
   const auto& argv = attempt.command.argv;
   transfer->url = argv.empty() ? attempt.command.line : argv[0];
+  const std::string& url = transfer->url;
   if (argv.size() < 2 || argv[1].empty()) {
     const std::string why = argv.size() > 2 ? argv[2] : "no file name";
-    return fail_now(std::move(completion), CURLE_WRITE_ERROR, transfer->url + ": " + why, true);
+    return fail_now(std::move(completion), CURLE_WRITE_ERROR, url + ": " + why, true);
   }
   transfer->final_path = options_.output_dir + "/" + argv[1];
-  transfer->part_path = transfer->final_path + ".part";
+  transfer->part_path = transfer->final_path + std::string(kPartSuffix);
+  transfer->record_path = transfer->final_path + std::string(kPartRecordSuffix);
 
   struct stat st;
   if (lstat(transfer->final_path.c_str(), &st) == 0 && !options_.overwrite) {
-    if (options_.resume) {
+    // A file another URL's download left (its origin says so) is not this URL's to keep.
+    const auto origin = options_.resume ? download_origin(transfer->final_path) : std::nullopt;
+    if (options_.resume && (!origin || *origin == url)) {
       completion.end = steady_now();  // already downloaded: done
       ready_.push_back(std::move(completion));
       return;
     }
+    const std::string why = origin
+                                ? " holds the download of " + *origin + " (--overwrite replaces it)"
+                                : " exists (--overwrite replaces it, --continue keeps it)";
     return fail_now(std::move(completion), CURLE_WRITE_ERROR,
-                    transfer->url + ": " + transfer->final_path +
-                        " exists (--overwrite replaces it, --continue keeps it)",
-                    true);
+                    url + ": " + transfer->final_path + why, true);
   }
   if (argv[1].find('/') != std::string::npos) {  // made by the constructor otherwise
     std::error_code error;
     std::filesystem::create_directories(std::filesystem::path(transfer->final_path).parent_path(),
                                         error);
   }
-  // O_NOFOLLOW: a NAME.part that is a symbolic link must not send the data somewhere else.
-  int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW;
-  flags |= options_.resume ? O_APPEND : O_TRUNC;
-  transfer->fd = ::open(transfer->part_path.c_str(), flags, 0666);
-  if (transfer->fd < 0) {
-    return fail_now(
-        std::move(completion), CURLE_WRITE_ERROR,
-        transfer->url + ": cannot write " + transfer->part_path + ": " + std::strerror(errno),
-        true);
+  if (const int error = open_part(*transfer); error != 0) {
+    return fail_now(std::move(completion), CURLE_WRITE_ERROR,
+                    url + ": cannot write " + transfer->part_path + ": " + std::strerror(error),
+                    true);
   }
-  if (options_.resume && fstat(transfer->fd, &st) == 0) transfer->resume_from = st.st_size;
-
   CURL* easy = static_cast<CURL*>(take_easy());
   if (easy == nullptr) {
     return fail_now(std::move(completion), CURLE_OUT_OF_MEMORY, "libcurl: no easy handle", false);
   }
   transfer->easy = easy;
+  setup(*transfer);
+  if (curl_api().multi_add_handle(multi_of(multi_), easy) != CURLM_OK) {
+    return fail_now(std::move(completion), CURLE_FAILED_INIT, "libcurl: cannot add a transfer",
+                    false);
+  }
+  transfers_[attempt.worker] = std::move(transfer);
+}
+
+int FetchExecutor::open_part(Transfer& transfer) const {
+  // O_NOFOLLOW: a NAME.part that is a symbolic link must not send the data somewhere else.
+  int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW;
+  flags |= options_.resume ? O_APPEND : O_TRUNC;
+  transfer.fd = ::open(transfer.part_path.c_str(), flags, 0666);
+  if (transfer.fd < 0) return errno;
+  struct stat st;
+  if (options_.resume && fstat(transfer.fd, &st) == 0 && st.st_size > 0) {
+    const auto have = static_cast<uint64_t>(st.st_size);
+    const auto record = read_part_record(transfer.record_path);
+    if (record && record->url == transfer.url && (!record->total || have < *record->total)) {
+      transfer.part = PartState{have, record->total, record->validator};
+      return 0;
+    }
+    // Another URL's .part (names follow the input's order), or one nobody recorded (another
+    // program's, an older taskpool's): its bytes cannot be vouched for.
+    if (ftruncate(transfer.fd, 0) != 0) return errno;
+  }
+  ::unlink(transfer.record_path.c_str());
+  return 0;
+}
+
+void FetchExecutor::setup(Transfer& transfer) {
+  const CurlApi& curl = curl_api();
+  CURL* easy = transfer.easy;
   using DataCallback = size_t (*)(char*, size_t, size_t, void*);
-  curl.easy_setopt(easy, CURLOPT_URL, transfer->url.c_str());
-  curl.easy_setopt(easy, CURLOPT_PRIVATE, transfer.get());
+  curl.easy_setopt(easy, CURLOPT_URL, transfer.url.c_str());
+  curl.easy_setopt(easy, CURLOPT_PRIVATE, &transfer);
   curl.easy_setopt(easy, CURLOPT_WRITEFUNCTION, static_cast<DataCallback>(on_body));
-  curl.easy_setopt(easy, CURLOPT_WRITEDATA, transfer.get());
+  curl.easy_setopt(easy, CURLOPT_WRITEDATA, &transfer);
   curl.easy_setopt(easy, CURLOPT_HEADERFUNCTION, static_cast<DataCallback>(on_header));
-  curl.easy_setopt(easy, CURLOPT_HEADERDATA, transfer.get());
-  curl.easy_setopt(easy, CURLOPT_ERRORBUFFER, transfer->error);
+  curl.easy_setopt(easy, CURLOPT_HEADERDATA, &transfer);
+  curl.easy_setopt(easy, CURLOPT_ERRORBUFFER, transfer.error);
   curl.easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 1L);
   curl.easy_setopt(easy, CURLOPT_MAXREDIRS, options_.max_redirects);
   curl.easy_setopt(easy, CURLOPT_FAILONERROR, 1L);
@@ -272,21 +348,49 @@ void FetchExecutor::start(const Attempt& attempt) {
   curl.easy_setopt(easy, CURLOPT_USERAGENT, options_.user_agent.c_str());
   curl.easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
   curl.easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  // The proxy's "200 Connection established" is not the server's answer (libcurl takes the
+  // proxy from https_proxy, http_proxy, all_proxy and no_proxy, as curl does).
+  curl.easy_setopt(easy, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
+  if (!options_.ca_file.empty()) curl.easy_setopt(easy, CURLOPT_CAINFO, options_.ca_file.c_str());
+  set_limits(easy);
+  if (transfer.part.have > 0) {
+    // A Range header rather than CURLOPT_RESUME_FROM, which fails when the server answers with
+    // the whole file: taking that answer costs no second request. If-Range makes a server
+    // whose file changed send the new one whole.
+    transfer.range = std::to_string(transfer.part.have) + "-";
+    curl.easy_setopt(easy, CURLOPT_RANGE, transfer.range.c_str());
+    if (!transfer.part.validator.empty()) {
+      transfer.headers =
+          curl.slist_append(nullptr, ("If-Range: " + transfer.part.validator).c_str());
+      curl.easy_setopt(easy, CURLOPT_HTTPHEADER, transfer.headers);
+    }
+  }
+}
+
+void FetchExecutor::set_limits(void* handle) const {
+  const CurlApi& curl = curl_api();
+  CURL* easy = static_cast<CURL*>(handle);
+  const auto milliseconds = [](Duration d) {
+    return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
+  };
   if (options_.connect_timeout > Duration::zero()) {
-    curl.easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS,
-                     static_cast<long>(options_.connect_timeout.count() / 1'000'000));
+    curl.easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, milliseconds(options_.connect_timeout));
   }
   if (options_.timeout > Duration::zero()) {
-    curl.easy_setopt(easy, CURLOPT_TIMEOUT_MS,
-                     static_cast<long>(options_.timeout.count() / 1'000'000));
+    curl.easy_setopt(easy, CURLOPT_TIMEOUT_MS, milliseconds(options_.timeout));
+  }
+  if (options_.stall_timeout > Duration::zero()) {
+    // Below 1 byte a second for the whole time: nothing arrives. libcurl counts whole seconds.
+    const auto seconds = std::chrono::ceil<std::chrono::seconds>(options_.stall_timeout).count();
+    curl.easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl.easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, static_cast<long>(seconds));
   }
   if (options_.limit_rate == 0) {
     // libcurl's largest reads (its default is 16 KiB): fewer calls into it and fewer, larger
     // writes for large files. Against 256 KiB, 20 files of 50 MiB from nginx on 127.0.0.1 came
     // 18% sooner with 20% less system time. libcurl holds the buffer only while a transfer runs.
     curl.easy_setopt(easy, CURLOPT_BUFFERSIZE, 512L * 1024);
-  }
-  if (options_.limit_rate > 0) {
+  } else {
     curl.easy_setopt(easy, CURLOPT_MAX_RECV_SPEED_LARGE,
                      static_cast<curl_off_t>(options_.limit_rate));
     // libcurl reads up to 100 buffers in a row before it looks at the rate again; small buffers
@@ -294,69 +398,97 @@ void FetchExecutor::start(const Attempt& attempt) {
     const long buffer = std::clamp<long long>(options_.limit_rate / 200, 1024, CURL_MAX_READ_SIZE);
     curl.easy_setopt(easy, CURLOPT_BUFFERSIZE, buffer);
   }
-  if (transfer->resume_from > 0) {
-    // A Range header rather than CURLOPT_RESUME_FROM, which fails when the server answers with
-    // the whole file: taking that answer costs no second request.
-    transfer->range = std::to_string(transfer->resume_from) + "-";
-    curl.easy_setopt(easy, CURLOPT_RANGE, transfer->range.c_str());
-  }
-  if (curl.multi_add_handle(multi_of(multi_), easy) != CURLM_OK) {
-    return fail_now(std::move(completion), CURLE_FAILED_INIT, "libcurl: cannot add a transfer",
-                    false);
-  }
-  transfers_[attempt.worker] = std::move(transfer);
+}
+
+bool FetchExecutor::start_over(Transfer& transfer) {
+  const CurlApi& curl = curl_api();
+  transfer.restarted = true;
+  if (ftruncate(transfer.fd, 0) != 0) return false;
+  ::unlink(transfer.record_path.c_str());
+  curl.easy_setopt(transfer.easy, CURLOPT_RANGE, static_cast<const char*>(nullptr));
+  curl.easy_setopt(transfer.easy, CURLOPT_HTTPHEADER, static_cast<curl_slist*>(nullptr));
+  if (curl.multi_add_handle(multi_of(multi_), transfer.easy) != CURLM_OK) return false;
+  // Callbacks come only from multi_socket_action, after this.
+  transfer.part = PartState();
+  transfer.head = ResponseHead();
+  transfer.judged = false;
+  transfer.refused.reset();
+  transfer.total.reset();
+  transfer.retry_after.reset();
+  transfer.completion.stdout_bytes = 0;
+  return true;
 }
 
 void FetchExecutor::finish(Transfer& transfer, int code) {
-  const CurlApi& curl = curl_api();
   long http_status = 0;
-  curl.easy_getinfo(transfer.easy, CURLINFO_RESPONSE_CODE, &http_status);
+  curl_api().easy_getinfo(transfer.easy, CURLINFO_RESPONSE_CODE, &http_status);
   Completion& completion = transfer.completion;
   completion.http_status = static_cast<int>(http_status);
+  // An empty body (a 204, a 200 of an empty file) is judged once the transfer has ended.
+  if (code == CURLE_OK && !transfer.judged && !accept_response(transfer)) code = CURLE_WRITE_ERROR;
+  // 416: the .part is not a prefix the server can continue (it may be whole, or stale).
   const bool range_refused =
-      code == CURLE_RANGE_ERROR || (code == CURLE_HTTP_RETURNED_ERROR && http_status == 416);
-  if (transfer.resume_from > 0 && range_refused && !transfer.restarted) {
-    // 416: the .part is not a prefix the server can continue (it may be whole, or stale). Start
-    // over in the same attempt.
-    transfer.restarted = true;
-    transfer.resume_from = 0;
-    completion.stdout_bytes = 0;
-    if (ftruncate(transfer.fd, 0) == 0) {
-      curl.easy_setopt(transfer.easy, CURLOPT_RANGE, static_cast<const char*>(nullptr));
-      if (curl.multi_add_handle(multi_of(multi_), transfer.easy) == CURLM_OK) return;
-    }
-  }
+      transfer.part.have > 0 &&
+      (code == CURLE_RANGE_ERROR || (code == CURLE_HTTP_RETURNED_ERROR && http_status == 416));
+  const bool starts_over =
+      range_refused || (transfer.refused && transfer.refused->kind == Verdict::Kind::kStartOver);
+  if (starts_over && !transfer.restarted && start_over(transfer)) return;
   ::close(transfer.fd);
   transfer.fd = -1;
   completion.end = steady_now();
   if (code == CURLE_OK) {
-    if (::rename(transfer.part_path.c_str(), transfer.final_path.c_str()) != 0) {
-      completion.exit_status = CURLE_WRITE_ERROR;
-      completion.permanent = true;
-      completion.error = transfer.url + ": cannot rename " + transfer.part_path + " to " +
-                         transfer.final_path + ": " + std::strerror(errno);
-    }
+    complete(transfer);
   } else {
-    // An empty .part holds nothing to continue from.
-    struct stat st;
-    if (::stat(transfer.part_path.c_str(), &st) == 0 && st.st_size == 0) {
-      ::unlink(transfer.part_path.c_str());
-    }
-    completion.exit_status = code;
-    completion.permanent = is_permanent(code, http_status);
-    completion.retry_after = transfer.retry_after;
-    completion.timed_out = code == CURLE_OPERATION_TIMEDOUT;
-    std::string reason = transfer.error[0] != '\0'
-                             ? transfer.error
-                             : curl.easy_strerror(static_cast<CURLcode>(code));
-    if (transfer.write_error != 0) {
-      reason = "cannot write " + transfer.part_path + ": " + std::strerror(transfer.write_error);
-    }
-    completion.error = transfer.url + ": " + reason;
+    fail(transfer, code, http_status);
   }
   const WorkerId worker = completion.worker;
   ready_.push_back(std::move(completion));
   transfers_.erase(worker);
+}
+
+void FetchExecutor::complete(Transfer& transfer) {
+  Completion& completion = transfer.completion;
+  struct stat st;
+  if (transfer.total && ::stat(transfer.part_path.c_str(), &st) == 0 &&
+      static_cast<uint64_t>(st.st_size) != *transfer.total) {
+    completion.exit_status = CURLE_PARTIAL_FILE;
+    completion.error = transfer.url + ": " + transfer.part_path + " holds " +
+                       std::to_string(st.st_size) + " bytes of " + std::to_string(*transfer.total);
+    return;
+  }
+  // The record goes first: a .part without one is started over, never taken for another's.
+  ::unlink(transfer.record_path.c_str());
+  if (::rename(transfer.part_path.c_str(), transfer.final_path.c_str()) != 0) {
+    completion.exit_status = CURLE_WRITE_ERROR;
+    completion.permanent = true;
+    completion.error = transfer.url + ": cannot rename " + transfer.part_path + " to " +
+                       transfer.final_path + ": " + std::strerror(errno);
+  }
+}
+
+void FetchExecutor::fail(Transfer& transfer, int code, long http_status) {
+  const CurlApi& curl = curl_api();
+  Completion& completion = transfer.completion;
+  std::string reason =
+      transfer.error[0] != '\0' ? transfer.error : curl.easy_strerror(static_cast<CURLcode>(code));
+  completion.permanent = is_permanent(code, http_status);
+  if (transfer.refused) {
+    // 8, "weird server reply": the answer holds no file, and would not next time either.
+    const bool refused = transfer.refused->kind == Verdict::Kind::kRefuse;
+    code = refused ? CURLE_WEIRD_SERVER_REPLY : CURLE_RANGE_ERROR;
+    completion.permanent = refused;
+    reason = transfer.refused->reason;
+    if (refused) remove_part(transfer);
+  } else if (transfer.write_error != 0) {
+    reason = "cannot write " + transfer.part_path + ": " + std::strerror(transfer.write_error);
+  }
+  // An empty .part holds nothing to continue from.
+  struct stat st;
+  if (::stat(transfer.part_path.c_str(), &st) == 0 && st.st_size == 0) remove_part(transfer);
+  completion.exit_status = code;
+  completion.retry_after = transfer.retry_after;
+  completion.timed_out = code == CURLE_OPERATION_TIMEDOUT;
+  completion.error = transfer.url + ": " + reason;
 }
 
 void FetchExecutor::collect_done() {

@@ -16,13 +16,18 @@
 
 namespace taskpool {
 
+// A transfer that receives nothing for this long fails as a timeout (aria2's default).
+inline constexpr Duration kDefaultStallTimeout = std::chrono::seconds(60);
+
 struct FetchOptions {
   std::string output_dir = ".";
   bool overwrite = false;  // replace existing files
   bool resume = false;     // --continue: resume NAME.part, keep complete files
   Duration timeout{0};     // per transfer; 0: none
   Duration connect_timeout{0};
-  long max_per_host = 0;     // 0: no limit
+  Duration stall_timeout = kDefaultStallTimeout;  // no byte for this long: fail; 0: never
+  std::string ca_file;    // certificates to trust instead of the system's (--cacert); "": system's
+  long max_per_host = 0;  // 0: no limit
   long long limit_rate = 0;  // bytes per second per transfer; 0: none
   long max_redirects = 10;
   std::string user_agent;
@@ -33,16 +38,20 @@ struct FetchOptions {
 // {url, "", message} when the record's path was refused (the attempt then fails with it).
 //
 // Completions: exit_status is curl's exit code for the same failure (0 on success; 22 HTTP
-// status >= 400, 28 timeout, 7 no connection, 18 body shorter than announced, 47 too many
-// redirects, 23 a local file problem), http_status the last HTTP status, stdout_bytes the bytes
-// received, error a message for a failure, permanent set when trying again cannot help, and
-// retry_after when the server asked for a delay. A cancelled transfer ends with signal 15 (or 9)
-// and keeps its .part file.
+// status >= 400, 28 timeout or stall, 7 no connection, 18 body shorter than announced, 47 too
+// many redirects, 23 a local file problem, 33 a range answer that does not fit the request, 8 an
+// answer that holds no file: 204, or a 3xx without Location), http_status the last HTTP status,
+// stdout_bytes the bytes received, error a message for a failure, permanent set when trying
+// again cannot help, and retry_after when the server asked for a delay. A cancelled transfer
+// ends with signal 15 (or 9) and keeps its .part file.
 //
 // Data goes to NAME.part, renamed to NAME only when the transfer completed (libcurl checks the
-// size against Content-Length). Signal handling as ProcessExecutor: the caller blocks the signals
-// it handles and passes the mask from before; wait() unblocks it only inside ppoll.
-// Not thread-safe, except wake().
+// size against Content-Length; taskpool the Content-Range of a 206, see judge_response). Only
+// the response whose body arrives is judged: not a 1xx, a redirect, or a proxy's answer to
+// CONNECT. NAME.part.meta records the URL and the file's validator (tasks/part_record.h):
+// --continue resumes a .part only for its URL, asking for the rest with If-Range. Signal handling
+// as ProcessExecutor: the caller blocks the signals it handles and passes the mask from before;
+// wait() unblocks it only inside ppoll. Not thread-safe, except wake().
 class FetchExecutor final : public Executor {
  public:
   // Throws Error when libcurl cannot be loaded or the output directory cannot be made.
@@ -59,7 +68,13 @@ class FetchExecutor final : public Executor {
   struct Transfer;
 
  private:
+  int open_part(Transfer& transfer) const;  // 0, or the errno
+  void setup(Transfer& transfer);
+  void set_limits(void* easy) const;  // CURL*
   void finish(Transfer& transfer, int curl_code);
+  bool start_over(Transfer& transfer);  // asks again for the whole file, in the same attempt
+  void complete(Transfer& transfer);
+  void fail(Transfer& transfer, int curl_code, long http_status);
   void drive(int socket, int events);
   void collect_done();
   void fail_now(Completion completion, int exit_status, std::string error, bool permanent);
@@ -75,7 +90,7 @@ class FetchExecutor final : public Executor {
   WakeFd wake_;
   std::unordered_map<int, short> sockets_;  // what libcurl wants polled, by socket
   TimePoint timer_ = kNever;                // when libcurl wants to be called for timeouts
-  std::vector<void*> idle_easy_;  // CURL*s, reset
+  std::vector<void*> idle_easy_;            // CURL*s, reset
   std::unordered_map<WorkerId, std::unique_ptr<Transfer>> transfers_;
   std::vector<Completion> ready_;
 

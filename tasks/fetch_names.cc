@@ -85,6 +85,32 @@ std::string shorten(const std::string& name) {
   return out;
 }
 
+// The name NAME of NAME, NAME.part and NAME.part.meta (and of "x.part.part"): names that can be
+// each other's temporaries share a group (NameSet), so the lookups of one claim read one page.
+std::string_view name_group(std::string_view name) {
+  for (;;) {
+    if (name.ends_with(kPartRecordSuffix)) {
+      name.remove_suffix(kPartRecordSuffix.size());
+    } else if (name.ends_with(kPartSuffix)) {
+      name.remove_suffix(kPartSuffix.size());
+    } else {
+      return name;
+    }
+  }
+}
+
+// The length of the bidi control character that `text` starts with (U+061C, U+200E, U+200F,
+// U+202A-U+202E, U+2066-U+2069, in UTF-8), or 0.
+size_t bidi_control_length(std::string_view text) {
+  const auto byte = [&](size_t i) { return static_cast<unsigned char>(text[i]); };
+  if (text.size() >= 2 && byte(0) == 0xD8 && byte(1) == 0x9C) return 2;
+  if (text.size() < 3 || byte(0) != 0xE2) return 0;
+  if (byte(1) == 0x80 && (byte(2) == 0x8E || byte(2) == 0x8F)) return 3;
+  if (byte(1) == 0x80 && byte(2) >= 0xAA && byte(2) <= 0xAE) return 3;
+  if (byte(1) == 0x81 && byte(2) >= 0xA6 && byte(2) <= 0xA9) return 3;
+  return 0;
+}
+
 std::string with_suffix(std::string_view path, size_t n) {
   const std::string suffix = "." + std::to_string(n);
   const size_t slash = path.rfind('/');
@@ -107,10 +133,16 @@ std::string file_name_for_url(std::string_view url) {
 }
 
 std::string sanitize_file_name(std::string_view name) {
-  std::string out(name);
-  for (char& c : out) {
-    const auto byte = static_cast<unsigned char>(c);
-    if (c == '/' || byte < 0x20 || byte == 0x7f) c = '_';
+  std::string out;
+  out.reserve(name.size());
+  for (size_t i = 0; i < name.size(); ++i) {
+    const auto byte = static_cast<unsigned char>(name[i]);
+    if (const size_t bidi = bidi_control_length(name.substr(i)); bidi > 0) {
+      out += '_';
+      i += bidi - 1;
+    } else {
+      out += name[i] == '/' || byte < 0x20 || byte == 0x7f ? '_' : name[i];
+    }
   }
   if (out.empty() || out == ".") return "index.html";
   if (out == "..") return "_..";
@@ -137,19 +169,69 @@ std::optional<std::string> safe_relative_path(std::string_view path) {
   return out;
 }
 
-std::string NameRegistry::claim(const std::string& path) {
+NameRegistry::NameRegistry(NameSet::Options options) : names_(std::move(options)), hints_(kHints) {}
+
+size_t NameRegistry::memory_bytes() const {
+  return names_.memory_bytes() + hints_.capacity() * sizeof(SuffixHint);
+}
+
+bool NameRegistry::taken_for_good(const std::string& candidate) {
+  const std::string_view group = name_group(candidate);
+  const auto taken = [&](std::string_view name) {
+    return names_.contains(names_.fingerprint(name, group));
+  };
+  const std::string_view name(candidate);
+  // The name itself, the temporaries it would use, and the name whose temporary it is.
+  if (taken(name) || taken(std::string(name) += kPartSuffix) ||
+      taken(std::string(name) += kPartRecordSuffix)) {
+    return true;
+  }
+  for (const std::string_view suffix : {kPartSuffix, kPartRecordSuffix}) {
+    if (name.ends_with(suffix) && taken(name.substr(0, name.size() - suffix.size()))) return true;
+  }
+  return false;
+}
+
+void NameRegistry::take(const std::string& name) {
+  const Fingerprint key = names_.fingerprint(name, name_group(name));
+  if (!names_.contains(key)) names_.insert(key);
+}
+
+std::string NameRegistry::claim(const std::string& path, const TakenElsewhere& taken_elsewhere) {
   // A directory occupies its name too: after "d/a", a file "d" could not be created.
   for (size_t slash = path.find('/'); slash != std::string::npos;
        slash = path.find('/', slash + 1)) {
-    claimed_.insert(path.substr(0, slash));
+    take(path.substr(0, slash));
   }
-  if (claimed_.insert(path).second) return path;
-  // Continuing where the last claim of this path stopped keeps many claims of one name (every
+  const auto elsewhere = [&](const std::string& candidate) {
+    return taken_elsewhere && taken_elsewhere(candidate);
+  };
+  if (!taken_for_good(path) && !elsewhere(path)) {
+    take(path);
+    return path;
+  }
+  // Going on where the suffixes taken for good end keeps many claims of one name (every
   // "index.html") linear instead of quadratic.
-  size_t& n = last_suffix_[path];
-  for (;;) {
-    std::string candidate = with_suffix(path, ++n);
-    if (claimed_.insert(candidate).second) return candidate;
+  const Fingerprint key = names_.fingerprint(path, name_group(path));
+  SuffixHint& hint = hints_[static_cast<size_t>(key.group ^ key.name) % kHints];
+  size_t first_free = hint.path == key ? hint.first_free : 1;
+  bool all_taken_for_good = true;
+  for (size_t n = first_free;; ++n) {
+    std::string candidate = with_suffix(path, n);
+    const bool for_good = taken_for_good(candidate);
+    if (!for_good && !elsewhere(candidate)) {
+      take(candidate);
+      if (all_taken_for_good) first_free = n + 1;
+      // The entry goes to the path that has gone furthest: the one that would cost most to
+      // count again.
+      if (hint.path == key || hint.first_free <= first_free) hint = {key, first_free};
+      return candidate;
+    }
+    if (for_good && all_taken_for_good) {
+      first_free = n + 1;
+    } else {
+      all_taken_for_good = false;
+    }
   }
 }
 

@@ -23,6 +23,8 @@ for the whole request path (query included) within this server, so it is determi
                             directory serves its index.html); the query string is ignored
     /query?file=NAME        the file NAME under the root
     /gen/SIZE/NAME          SIZE bytes of generated content (see generated_bytes), streamed
+    /gens/SEED/SIZE/NAME    SIZE bytes of generated content of its own for each SEED (an
+                            integer), so that files of different URLs share no prefix
     /fail-then-ok/N/REST    500 for the first N requests, then REST
     /429/REST               the first request gets 429 with "Retry-After: 1", then REST
     /429-after/S/REST       the first request gets 429 with "Retry-After: S", then REST
@@ -41,9 +43,27 @@ for the whole request path (query included) within this server, so it is determi
     /short/REST             the full Content-Length, half the body, then a normal close
     /short-once/REST        the first request as /short/, later ones complete
     /no-range/REST          the whole body with 200, whatever the Range header says
+    /bad-range/REST         a Range request gets 206 with the whole body, labelled
+                            "Content-Range: bytes 0-(N-1)/N", whatever range it asked for
+    /partial/REST           a request without Range gets 206 with the first half of the body
+                            ("bytes 0-(N/2-1)/N")
+    /206-whole/REST         a request without Range gets 206 with the whole body
+                            ("bytes 0-(N-1)/N")
+    /no-if-range/REST       If-Range is ignored: a Range request gets its range, changed or not
+    /no-etag/REST           no ETag header (Last-Modified is the only validator)
+    /no-validator/REST      neither ETag nor Last-Modified
+    /stall/REST             the headers and half the body, then nothing until the server stops
 
 Range requests ("bytes=A-B", "bytes=A-", "bytes=-N") get 206 with Content-Range, or 416 when
-the range starts at or after the end. Error responses have an empty body.
+the range starts at or after the end. With If-Range, the range is sent only when the validator
+is the current ETag (a strong one) or Last-Modified, else the whole body with 200. Bodies have an
+ETag and a Last-Modified: for a file, from its size and modification time; for generated
+content, from its size and seed. Error responses have an empty body; redirects have a short one,
+which a client must not save.
+
+TLS: FetchServer(root, tls=(CERT_FILE, KEY_FILE)) serves HTTPS. ConnectProxy is an HTTP proxy
+that only tunnels (CONNECT), as HTTPS through a proxy goes; it records the targets it was asked
+for.
 """
 
 import argparse
@@ -52,7 +72,9 @@ import hashlib
 import math
 import os
 import random
+import select
 import socket
+import ssl
 import struct
 import sys
 import threading
@@ -67,43 +89,53 @@ GEN_BLOCK = 64 * 1024
 SLOW_CHUNK = 1024
 SLOW_INTERVAL = 0.5
 SEND_CHUNK = 64 * 1024
+GEN_MODIFIED = 1_000_000_000.0  # Last-Modified of generated content (2001)
+REDIRECT_BODY = b"<p>moved</p>\n"
+# Fault prefixes that change how the rest of the path is served (see the module's docstring).
+MODES = ("slow", "reset", "short", "no-range", "bad-range", "partial", "206-whole", "no-if-range",
+         "no-etag", "no-validator", "stall")
 
 
 # ---------------------------------------------------------------------------------------------
 # Generated content: deterministic bytes that depend only on their offset, made in blocks.
 
-def _gen_block(index: int) -> bytes:
-    return random.Random(index).randbytes(GEN_BLOCK)
+def _gen_block(index: int, seed: int = 0) -> bytes:
+    return random.Random(index if seed == 0 else (seed << 32) + index).randbytes(GEN_BLOCK)
 
 
-def generated_chunks(start: int, end: int) -> Iterator[bytes]:
-    """The generated content's bytes [start, end), in chunks of at most GEN_BLOCK bytes."""
+def generated_chunks(start: int, end: int, seed: int = 0) -> Iterator[bytes]:
+    """The generated content's bytes [start, end), in chunks of at most GEN_BLOCK bytes (seed 0
+    is /gen/'s content, another seed /gens/SEED/'s)."""
     pos = start
     while pos < end:
         index = pos // GEN_BLOCK
-        block = _gen_block(index)
+        block = _gen_block(index, seed)
         lo = pos - index * GEN_BLOCK
         hi = min(GEN_BLOCK, end - index * GEN_BLOCK)
         yield block[lo:hi]
         pos += hi - lo
 
 
-def generated_bytes(size: int, start: int = 0) -> bytes:
-    """The bytes a /gen/SIZE/NAME file holds from `start` on (for small sizes)."""
-    return b"".join(generated_chunks(start, size))
+def generated_bytes(size: int, start: int = 0, seed: int = 0) -> bytes:
+    """The bytes a /gen/SIZE/NAME (or /gens/SEED/SIZE/NAME) file holds from `start` on (for
+    small sizes)."""
+    return b"".join(generated_chunks(start, size, seed))
 
 
-_sha_cache: Dict[int, str] = {}
+_sha_cache: Dict[Tuple[int, int], str] = {}
+_sha_lock = threading.Lock()
 
 
-def generated_sha256(size: int) -> str:
-    """The sha256 (hex) of a /gen/SIZE/NAME file, computed by streaming it."""
-    if size not in _sha_cache:
-        h = hashlib.sha256()
-        for chunk in generated_chunks(0, size):
-            h.update(chunk)
-        _sha_cache[size] = h.hexdigest()
-    return _sha_cache[size]
+def generated_sha256(size: int, seed: int = 0) -> str:
+    """The sha256 (hex) of a /gen/SIZE/NAME (or /gens/SEED/SIZE/NAME) file, computed by
+    streaming it."""
+    with _sha_lock:
+        if (size, seed) not in _sha_cache:
+            h = hashlib.sha256()
+            for chunk in generated_chunks(0, size, seed):
+                h.update(chunk)
+            _sha_cache[(size, seed)] = h.hexdigest()
+        return _sha_cache[(size, seed)]
 
 
 # ---------------------------------------------------------------------------------------------
@@ -119,18 +151,23 @@ class RequestRecord:
     time: float               # time.monotonic() when the request arrived
     status: int = 0           # the status sent (0 until sent)
     body_bytes: int = 0       # body bytes written to the socket
+    if_range: Optional[str] = None  # the If-Range header, if any
 
 
 class _Body:
-    """Content to serve: its size and a reader of a byte range."""
+    """Content to serve: its size, a reader of a byte range, and its validators."""
 
-    def __init__(self, size: int, read: Callable[[int, int], Iterator[bytes]]):
+    def __init__(self, size: int, read: Callable[[int, int], Iterator[bytes]], etag: str,
+                 modified: float):
         self.size = size
         self.read = read
+        self.etag = etag
+        self.last_modified = email.utils.formatdate(modified, usegmt=True)
 
 
 def _file_body(path: Path) -> _Body:
-    size = path.stat().st_size
+    st = path.stat()
+    size = st.st_size
 
     def read(start: int, end: int) -> Iterator[bytes]:
         with open(path, "rb") as f:
@@ -143,7 +180,7 @@ def _file_body(path: Path) -> _Body:
                 left -= len(chunk)
                 yield chunk
 
-    return _Body(size, read)
+    return _Body(size, read, f'"{size:x}-{st.st_mtime_ns:x}"', st.st_mtime)
 
 
 def _parse_range(header: str, size: int) -> Optional[Tuple[int, int]]:
@@ -190,7 +227,7 @@ class _Handler(BaseHTTPRequestHandler):
         owner = self.server.owner
         record = RequestRecord(self.command, self.path, self.headers.get("Range"),
                                self.headers.get("User-Agent"), self.client_address,
-                               time.monotonic())
+                               time.monotonic(), if_range=self.headers.get("If-Range"))
         self._record = record
         self._head = head
         owner._begin(record)
@@ -207,13 +244,15 @@ class _Handler(BaseHTTPRequestHandler):
         """How many requests for this path reached `kind`, this one included."""
         return self.server.owner._bump((kind, self.path))
 
-    def _send_empty(self, status: int, headers: Dict[str, str] = {}) -> None:
+    def _send_empty(self, status: int, headers: Dict[str, str] = {}, body: bytes = b"") -> None:
         self._record.status = status
         self.send_response(status)
         for k, v in headers.items():
             self.send_header(k, v)
-        self.send_header("Content-Length", "0")
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
+        if body and not self._head:
+            self._write(body)
 
     def _dispatch(self, path: str, modes: tuple) -> None:
         segs = path.lstrip("/").split("/")
@@ -250,15 +289,15 @@ class _Handler(BaseHTTPRequestHandler):
                 query = urllib.parse.urlsplit(self.path).query
                 if query:
                     target += "?" + query
-                return self._send_empty(302, {"Location": target})
+                return self._send_empty(302, {"Location": target}, REDIRECT_BODY)
             return self._dispatch(rest_path(1), modes)
         if head == "redirect-loop":
             hop = int(self._query.get("hop", ["0"])[0])
-            return self._send_empty(302, {"Location": f"{path}?hop={hop + 1}"})
+            return self._send_empty(302, {"Location": f"{path}?hop={hop + 1}"}, REDIRECT_BODY)
         if head == "delay" and rest:
             time.sleep(int(rest[0]) / 1000)
             return self._dispatch(rest_path(1), modes)
-        if head in ("slow", "reset", "short", "no-range"):
+        if head in MODES:
             return self._dispatch(rest_path(), modes + (head,))
         if head in ("slow-once", "reset-once", "short-once"):
             if self._count(head) == 1:
@@ -271,12 +310,17 @@ class _Handler(BaseHTTPRequestHandler):
         self._send_body(body, modes)
 
     def _content(self, head: str, rest: List[str]) -> Optional[_Body]:
-        if head == "gen" and rest:
+        if head in ("gen", "gens") and rest:
             try:
+                seed = int(rest.pop(0)) if head == "gens" else 0
                 size = int(rest[0])
-            except ValueError:
+            except (ValueError, IndexError):
                 return None
-            return _Body(size, generated_chunks)
+
+            def read(start: int, end: int) -> Iterator[bytes]:
+                return generated_chunks(start, end, seed)
+
+            return _Body(size, read, f'"gen-{seed:x}-{size:x}"', GEN_MODIFIED)
         if head == "query":
             names = self._query.get("file")
             return self._file(names[0]) if names else None
@@ -295,29 +339,50 @@ class _Handler(BaseHTTPRequestHandler):
             return None
         return _file_body(path)
 
+    def _range_wanted(self, body: _Body, modes: tuple) -> bool:
+        """Whether the Range header is to be honoured: If-Range names the current content."""
+        if "no-range" in modes:
+            return False
+        if_range = self.headers.get("If-Range")
+        if if_range is None or "no-if-range" in modes:
+            return True
+        if if_range.startswith("W/"):  # a weak tag never matches (RFC 9110, 13.1.5)
+            return False
+        return if_range in (body.etag, body.last_modified)
+
     def _send_body(self, body: _Body, modes: tuple) -> None:
         start, end, status = 0, body.size, 200
         range_header = self.headers.get("Range")
-        if range_header and "no-range" not in modes:
+        if range_header and self._range_wanted(body, modes):
             parsed = _parse_range(range_header, body.size)
             if parsed is not None:
                 start, end = parsed
                 if start >= body.size:
                     return self._send_empty(416, {"Content-Range": f"bytes */{body.size}"})
                 status = 206
+                if "bad-range" in modes:  # the whole body, whatever was asked for
+                    start, end = 0, body.size
+        elif not range_header and "partial" in modes:
+            start, end, status = 0, body.size // 2, 206
+        elif not range_header and "206-whole" in modes:
+            status = 206
         length = end - start
         self._record.status = status
         self.send_response(status)
         self.send_header("Content-Type", "application/octet-stream")
         self.send_header("Content-Length", str(length))
         self.send_header("Accept-Ranges", "none" if "no-range" in modes else "bytes")
+        if "no-etag" not in modes and "no-validator" not in modes:
+            self.send_header("ETag", body.etag)
+        if "no-validator" not in modes:
+            self.send_header("Last-Modified", body.last_modified)
         if status == 206:
             self.send_header("Content-Range", f"bytes {start}-{end - 1}/{body.size}")
         self.end_headers()
         if self._head:
             return
 
-        if "reset" in modes or "short" in modes:
+        if any(m in modes for m in ("reset", "short", "stall")):
             end = start + length // 2
         stop = self.server.owner._stopping
         for chunk in body.read(start, end):
@@ -333,6 +398,10 @@ class _Handler(BaseHTTPRequestHandler):
         if "reset" in modes:
             self._reset()
         elif "short" in modes:
+            self.close_connection = True
+        elif "stall" in modes:
+            self.wfile.flush()
+            stop.wait()
             self.close_connection = True
 
     def _write(self, data: bytes) -> None:
@@ -354,12 +423,25 @@ class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
     owner: "FetchServer"
+    tls: Optional[ssl.SSLContext] = None
+
+    def finish_request(self, request, client_address):
+        # The TLS handshake happens here, in the connection's own thread, not in the loop that
+        # accepts connections.
+        if self.tls is not None:
+            try:
+                request = self.tls.wrap_socket(request, server_side=True)
+            except (ssl.SSLError, OSError):
+                return
+        super().finish_request(request, client_address)
 
 
 class FetchServer:
     """The test server, serving in a thread of its own (start/stop, or use it with `with`)."""
 
-    def __init__(self, root, host: str = "127.0.0.1", port: int = 0):
+    def __init__(self, root, host: str = "127.0.0.1", port: int = 0,
+                 tls: Optional[Tuple[str, str]] = None):
+        """`tls`: (certificate file, key file) to serve HTTPS."""
         self.root = Path(root)
         self._lock = threading.Lock()
         self._requests: List[RequestRecord] = []
@@ -369,6 +451,11 @@ class FetchServer:
         self._stopping = threading.Event()
         self._httpd = _Server((host, port), _Handler)
         self._httpd.owner = self
+        if tls is not None:
+            context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+            context.load_cert_chain(*tls)
+            self._httpd.tls = context
+        self.scheme = "https" if tls is not None else "http"
         self.host = host
         self.port = self._httpd.server_address[1]
         self._thread: Optional[threading.Thread] = None
@@ -402,7 +489,7 @@ class FetchServer:
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{self.scheme}://{self.host}:{self.port}"
 
     def url(self, path: str) -> str:
         """The URL for `path` (which starts with '/'; passed on as it is, not quoted)."""
@@ -441,6 +528,89 @@ class FetchServer:
         with self._lock:
             self._counters[key] = self._counters.get(key, 0) + 1
             return self._counters[key]
+
+
+class ConnectProxy:
+    """An HTTP proxy on 127.0.0.1 that only tunnels: "CONNECT host:port" gets "HTTP/1.1 200
+    Connection established", then bytes go both ways until either side closes. Anything else
+    gets 405. `targets` lists the CONNECT targets in arrival order."""
+
+    def __init__(self, host: str = "127.0.0.1"):
+        self.targets: List[str] = []
+        self._lock = threading.Lock()
+        self._listener = socket.create_server((host, 0))
+        self._listener.settimeout(0.05)
+        self.port = self._listener.getsockname()[1]
+        self.url = f"http://{host}:{self.port}"
+        self._stopping = threading.Event()
+        self._threads: List[threading.Thread] = []
+
+    def __enter__(self) -> "ConnectProxy":
+        return self.start()
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+    def start(self) -> "ConnectProxy":
+        self._spawn(self._accept_loop)
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        for thread in self._threads:
+            thread.join(5)
+        self._listener.close()
+
+    def _spawn(self, target, *args) -> None:
+        thread = threading.Thread(target=target, args=args, daemon=True)
+        self._threads.append(thread)
+        thread.start()
+
+    def _accept_loop(self) -> None:
+        while not self._stopping.is_set():
+            try:
+                client, _ = self._listener.accept()
+            except (socket.timeout, OSError):
+                continue
+            self._spawn(self._tunnel, client)
+
+    def _tunnel(self, client: socket.socket) -> None:
+        with client:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                data = client.recv(4096)
+                if not data:
+                    return
+                head += data
+            request = head.split(b"\r\n", 1)[0].decode("latin-1").split()
+            if len(request) < 2 or request[0] != "CONNECT":
+                client.sendall(b"HTTP/1.1 405 Method Not Allowed\r\nContent-Length: 0\r\n\r\n")
+                return
+            with self._lock:
+                self.targets.append(request[1])
+            host, _, port = request[1].rpartition(":")
+            try:
+                upstream = socket.create_connection((host.strip("[]"), int(port)), timeout=5)
+            except (OSError, ValueError):
+                client.sendall(b"HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\n\r\n")
+                return
+            with upstream:
+                client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                client.sendall(head.split(b"\r\n\r\n", 1)[1])
+                self._relay(client, upstream)
+
+    def _relay(self, a: socket.socket, b: socket.socket) -> None:
+        peers = {a: b, b: a}
+        while not self._stopping.is_set():
+            ready, _, _ = select.select(list(peers), [], [], 0.05)
+            for sock in ready:
+                try:
+                    data = sock.recv(65536)
+                    if not data:
+                        return
+                    peers[sock].sendall(data)
+                except OSError:
+                    return
 
 
 def main(argv: Optional[List[str]] = None) -> int:

@@ -3,7 +3,8 @@
 //
 // Properties:
 //   file_name_for_url, sanitize_file_name  one safe component: non-empty, at most kMaxFileName
-//       bytes, no '/', NUL or control byte, never "." or ".."; sanitize_file_name changes nothing
+//       bytes, no '/', NUL or control byte, no bidi control character (U+061C, U+200E, U+200F,
+//       U+202A-U+202E, U+2066-U+2069), never "." or ".."; sanitize_file_name changes nothing
 //       that is already such a name, so it is idempotent
 //   safe_relative_path  nullopt for an absolute path or one with a ".." component; otherwise
 //       components that are each one safe component, and the path joined to an output directory
@@ -32,13 +33,23 @@ namespace {
 
 using fuzz::escaped;
 
+bool has_bidi_control(std::string_view name) {
+  for (const std::string_view bidi :
+       {"\xD8\x9C", "\xE2\x80\x8E", "\xE2\x80\x8F", "\xE2\x80\xAA", "\xE2\x80\xAB", "\xE2\x80\xAC",
+        "\xE2\x80\xAD", "\xE2\x80\xAE", "\xE2\x81\xA6", "\xE2\x81\xA7", "\xE2\x81\xA8",
+        "\xE2\x81\xA9"}) {
+    if (name.find(bidi) != std::string_view::npos) return true;
+  }
+  return false;
+}
+
 bool is_safe_component(std::string_view name) {
   if (name.empty() || name.size() > kMaxFileName || name == "." || name == "..") return false;
   for (const char c : name) {
     const auto byte = static_cast<unsigned char>(c);
     if (c == '/' || byte < 0x20 || byte == 0x7f) return false;
   }
-  return true;
+  return !has_bidi_control(name);
 }
 
 // Well-formed UTF-8 (RFC 3629: no overlong forms, surrogates or code points past U+10FFFF).
@@ -124,14 +135,21 @@ std::string directory_of(std::string_view path) {
   return std::string(slash == std::string_view::npos ? "" : path.substr(0, slash + 1));
 }
 
-void check_claims(const std::vector<std::string>& paths) {
-  NameRegistry registry;
-  std::unordered_set<std::string> given;
+// The files a claimed path uses: the path, and its temporaries.
+std::vector<std::string> files_of(const std::string& path) {
+  return {path, path + std::string(kPartSuffix), path + std::string(kPartRecordSuffix)};
+}
+
+std::vector<std::string> claim_all(NameRegistry& registry, const std::vector<std::string>& paths) {
+  std::unordered_set<std::string> given;  // paths and their temporaries
   std::unordered_set<std::string> directories;
+  std::vector<std::string> got_all;
   for (const std::string& path : paths) {
     const std::string got = registry.claim(path);
-    FUZZ_CHECK(given.insert(got).second, "claimed twice: " + escaped(got));
-    FUZZ_CHECK(!directories.contains(got), "a directory in use: " + escaped(got));
+    for (const std::string& file : files_of(got)) {
+      FUZZ_CHECK(given.insert(file).second, "claimed twice: " + escaped(file));
+      FUZZ_CHECK(!directories.contains(file), "a directory in use: " + escaped(file));
+    }
     FUZZ_CHECK(directory_of(got) == directory_of(path), escaped(path) + " -> " + escaped(got));
     FUZZ_CHECK(is_safe_component(got.substr(directory_of(got).size())), escaped(got));
     if (is_utf8(path)) FUZZ_CHECK(is_utf8(got), escaped(path) + " -> " + escaped(got));
@@ -139,12 +157,19 @@ void check_claims(const std::vector<std::string>& paths) {
          slash = got.find('/', slash + 1)) {
       directories.insert(got.substr(0, slash));
     }
+    got_all.push_back(got);
   }
-  // The same claims in the same order give the same paths.
-  NameRegistry again;
-  std::unordered_set<std::string> given_again;
-  for (const std::string& path : paths) given_again.insert(again.claim(path));
-  FUZZ_CHECK(given_again == given, "claims are not deterministic");
+  return got_all;
+}
+
+void check_claims(const std::vector<std::string>& paths) {
+  NameRegistry registry;
+  const std::vector<std::string> got = claim_all(registry, paths);
+  // The same claims in the same order give the same paths, with any memory budget.
+  NameSet::Options small;
+  small.memory_budget = 16 * 1024;
+  NameRegistry again(small);
+  FUZZ_CHECK(claim_all(again, paths) == got, "claims are not deterministic");
 }
 
 }  // namespace

@@ -5,9 +5,12 @@ NAME.part), names from hostile URLs stay inside the output directory, and the jo
 summary describe the downloads. Times are bounded generously: the machine may be loaded."""
 
 import hashlib
+import json
 import os
 import random
+import shutil
 import signal
+import subprocess
 import sys
 import time
 import unittest
@@ -18,7 +21,8 @@ from helpers import REPO, TaskpoolTestCase, kill_group, taskpool, test_env
 from process_support import Background, joblog_rows, read_json, wait_until
 
 sys.path.insert(0, str(REPO / "tests"))
-from fetch_server import FetchServer, generated_bytes, generated_sha256  # noqa: E402
+from fetch_server import (ConnectProxy, FetchServer, generated_bytes,  # noqa: E402
+                          generated_sha256)
 
 RUN_TIMEOUT = 30  # seconds, for one taskpool run
 BIG = 104857600   # bytes: the large download that gets interrupted and resumed
@@ -104,13 +108,19 @@ class FetchCase(TaskpoolTestCase):
         self.assertFalse(Path(str(path) + ".part").exists(), f"{name}.part left after success")
 
     def assertNotDone(self, name: str, where: Optional[Path] = None):
-        """The download failed: no NAME, and nothing in the directory but .part files."""
+        """The download failed: no NAME, and nothing in the directory but .part files and their
+        records (NAME.part.meta), each record with its .part."""
         where = where or self.out
         self.assertFalse((where / name).exists(),
                          f"a failed download left {name}, which looks complete")
         if where.exists():
-            others = [p for p in files_under(where) if not p.name.endswith(".part")]
+            files = files_under(where)
+            others = [p for p in files if not p.name.endswith((".part", ".part.meta"))]
             self.assertEqual(others, [], "a failed download left files that are not .part")
+            records = [p for p in files if p.name.endswith(".part.meta")]
+            for record in records:
+                self.assertIn(Path(str(record)[:-len(".meta")]), files,
+                              f"{record} was left without its .part")
 
     def joblog(self, log: Path) -> Dict[str, List[str]]:
         """The joblog's rows by their Command column (the URL)."""
@@ -126,6 +136,16 @@ class FetchCase(TaskpoolTestCase):
 
     def requests(self, path: str):
         return self.server.requests(path)
+
+    def interrupted(self, path: str, *args, name: Optional[str] = None) -> int:
+        """Downloads `path`, a /short-once/ URL, once: the transfer is cut half-way (curl's 18),
+        which leaves NAME.part as taskpool keeps it for --continue. Returns its size."""
+        self.assertIn("/short-once/", path)
+        r = self.fetch(*args, urls=[self.url(path)])
+        self.assertExit(r, 1)
+        part = self.out / ((name or path.rsplit("/", 1)[1]) + ".part")
+        self.assertTrue(part.exists() and part.stat().st_size > 0, f"no {part.name} after {r.err}")
+        return part.stat().st_size
 
     def gets(self, path: str):
         """The GET requests for `path` (a HEAD request first would be fine)."""
@@ -358,6 +378,24 @@ class HttpFailureTest(FetchCase):
         self.assertLessEqual(n, 12, "more than 10 redirects were followed")
         self.assertJoblog(self.log, url, 47)
 
+    def test_204_and_a_redirect_without_location_are_not_saved_and_not_retried(self):
+        paths = {"/status/204/n.bin": 204, "/status/302/r.bin": 302, "/status/304/m.bin": 304}
+        self.out.mkdir()
+        (self.out / "n.bin.part").write_bytes(b"an earlier run's")
+        r = self.fetch("--retries", "2", "--backoff", "0", "--continue", "--joblog", self.log,
+                       urls=[self.url(p) for p in paths])
+        self.assertExit(r, 3)
+        for path, status in paths.items():
+            self.assertEqual([q.status for q in self.requests(path)], [status], "retried")
+            self.assertJoblog(self.log, self.url(path), 8)
+            self.assertIn(f"{self.url(path)}: the server answered {status}", r.err)
+        self.assertEqual(files_under(self.out), [], "a .part or its record was left")
+
+    def test_the_body_of_a_redirect_is_not_part_of_the_file(self):
+        r = self.fetch(urls=[self.url("/redirect/2/a.bin")])
+        self.assertExit(r, 0)
+        self.assertDownloaded("a.bin", self.data)
+
     def test_failed_url_does_not_affect_the_others(self):
         b = self.serve_random("b.bin", 3000)
         r = self.fetch("-j", "2", urls=[self.url("/a.bin"), self.url("/404/x"),
@@ -412,6 +450,27 @@ class TransferFailureTest(FetchCase):
         self.assertExit(r, 0)
         self.assertDownloaded("s.bin", self.small)
         self.assertEqual(len(self.requests("/slow-once/s.bin")), 2)
+
+    def test_a_stalled_transfer_fails_as_a_timeout_and_is_retried(self):
+        url = self.url("/stall/a.bin")
+        r = self.fetch("--stall-timeout", "1s", "--retries", "1", "--backoff", "0",
+                       "--joblog", self.log, urls=[url])
+        self.assertExit(r, 1)
+        self.assertLess(r.seconds, 25, "--stall-timeout 1s did not end stalled transfers")
+        self.assertEqual(len(self.requests("/stall/a.bin")), 2, "not retried")
+        self.assertJoblog(self.log, url, 28)
+        self.assertNotDone("a.bin")
+
+    def test_stall_timeout_is_checked_and_is_for_fetch(self):
+        for bad in ("-1s", "soon", ""):
+            r = self.fetch("--stall-timeout", bad, urls=[])
+            self.assertExit(r, 255)
+            self.assertIn("--stall-timeout", r.err)
+        r = taskpool("--stall-timeout", "5s", "echo", ":::", "x", timeout=RUN_TIMEOUT)
+        self.assertExit(r, 255)
+        self.assertIn("--stall-timeout", r.err)
+        r = taskpool("--help", timeout=RUN_TIMEOUT)
+        self.assertRegex(r.out, r"--stall-timeout DUR +.*default 60s")
 
     def test_connection_reset_half_way_fails_with_exitval_56(self):
         url = self.url("/reset/a.bin")
@@ -529,39 +588,42 @@ class ExistingFileTest(FetchCase):
 class ContinueTest(FetchCase):
 
     def test_continue_resumes_a_part_file_with_a_range_request(self):
-        size, have = 300000, 100000
-        self.out.mkdir()
-        (self.out / "c.bin.part").write_bytes(generated_bytes(have))
-        path = f"/gen/{size}/c.bin"
+        size = 300000
+        path = f"/short-once/gen/{size}/c.bin"
+        have = self.interrupted(path)
+        self.assertEqual(have, size // 2)
         r = self.fetch("--continue", urls=[self.url(path)])
         self.assertExit(r, 0)
         self.assertDownloaded("c.bin", generated_bytes(size))
         reqs = self.gets(path)
-        self.assertEqual([(q.range, q.status) for q in reqs], [(f"bytes={have}-", 206)])
-        self.assertEqual(reqs[0].body_bytes, size - have)
+        self.assertEqual([(q.range, q.status) for q in reqs[1:]], [(f"bytes={have}-", 206)])
+        self.assertEqual(reqs[1].body_bytes, size - have)
+        self.assertEqual(files_under(self.out), [Path("c.bin")], "the .part's record was left")
 
     def test_a_range_request_does_not_carry_over_to_the_next_file(self):
         # One transfer at a time, so the second file's transfer reuses the first one's libcurl
         # handle: it must ask for the whole file, not from where the first one resumed.
-        size, have = 300000, 100000
-        self.out.mkdir()
-        (self.out / "c.bin.part").write_bytes(generated_bytes(have))
-        first, second = f"/gen/{size}/c.bin", f"/gen/{size}/d.bin"
+        size = 300000
+        first, second = f"/short-once/gen/{size}/c.bin", f"/gen/{size}/d.bin"
+        have = self.interrupted(first)
         r = self.fetch("--continue", "-j1", urls=[self.url(first), self.url(second)])
         self.assertExit(r, 0)
         self.assertDownloaded("c.bin", generated_bytes(size))
         self.assertDownloaded("d.bin", generated_bytes(size))
-        self.assertEqual([(q.range, q.status) for q in self.gets(first)], [(f"bytes={have}-", 206)])
-        self.assertEqual([(q.range, q.status) for q in self.gets(second)], [(None, 200)])
+        self.assertEqual([(q.range, q.status) for q in self.gets(first)[1:]],
+                         [(f"bytes={have}-", 206)])
+        self.assertEqual([(q.range, q.if_range, q.status) for q in self.gets(second)],
+                         [(None, None, 200)])
 
     def test_continue_starts_over_when_the_server_ignores_ranges(self):
         data = self.serve_random("n.bin", 100000)
-        self.out.mkdir()
-        (self.out / "n.bin.part").write_bytes(b"not the start of n.bin" * 200)
-        r = self.fetch("--continue", urls=[self.url("/no-range/n.bin")])
+        path = "/short-once/no-range/n.bin"
+        have = self.interrupted(path)
+        r = self.fetch("--continue", urls=[self.url(path)])
         self.assertExit(r, 0)
         self.assertDownloaded("n.bin", data)
-        self.assertEqual([q.status for q in self.gets("/no-range/n.bin")], [200])
+        self.assertEqual([(q.range, q.status) for q in self.gets(path)[1:]],
+                         [(f"bytes={have}-", 200)])
 
     def test_continue_after_an_interrupted_download_of_100_mb(self):
         path = f"/gen/{BIG}/big.bin"
@@ -592,6 +654,220 @@ class ContinueTest(FetchCase):
         self.assertEqual(reqs[0].status, 206)
         self.assertEqual(sum(q.body_bytes for q in reqs), BIG - have,
                          "more than the missing part was downloaded")
+
+
+class RangeAnswerTest(FetchCase):
+    """A 206 is appended only when it holds what was asked for; anything else starts over or
+    fails the attempt, never splices."""
+
+    def test_a_206_that_does_not_start_where_the_part_ends_is_not_appended(self):
+        size = 300000
+        path = f"/short-once/bad-range/gen/{size}/c.bin"
+        have = self.interrupted(path)
+        log = self.path("joblog")
+        r = self.fetch("--continue", "--joblog", log, urls=[self.url(path)])
+        self.assertExit(r, 0)
+        self.assertDownloaded("c.bin", generated_bytes(size))
+        # The answer to the Range request said "bytes 0-299999/300000": the download started
+        # over with a request for the whole file.
+        self.assertEqual([(q.range, q.status) for q in self.gets(path)[1:]],
+                         [(f"bytes={have}-", 206), (None, 200)])
+        self.assertJoblog(log, self.url(path), 0)
+
+    def test_a_206_for_a_file_of_another_size_is_not_appended(self):
+        self.serve_random("a.bin", 300000, seed=1)
+        path = "/short-once/no-if-range/a.bin"
+        have = self.interrupted(path)
+        # The file changes on the server, and the server ignores If-Range: the 206 that comes
+        # back starts at the right byte, but of a file of 400 000 bytes, not 300 000.
+        new = self.serve_random("a.bin", 400000, seed=2)
+        r = self.fetch("--continue", urls=[self.url(path)])
+        self.assertExit(r, 0)
+        self.assertDownloaded("a.bin", new)
+        self.assertEqual([(q.range, q.status) for q in self.gets(path)[1:]],
+                         [(f"bytes={have}-", 206), (None, 200)])
+
+    def test_a_206_to_a_request_for_the_whole_file_fails_and_is_retried(self):
+        path = "/partial/gen/300000/p.bin"
+        log = self.path("joblog")
+        r = self.fetch("--retries", "1", "--backoff", "0", "--joblog", log, urls=[self.url(path)])
+        self.assertExit(r, 1)
+        self.assertNotDone("p.bin")
+        self.assertEqual(files_under(self.out) if self.out.exists() else [], [])
+        self.assertEqual([q.status for q in self.gets(path)], [206, 206], "not retried")
+        self.assertJoblog(log, self.url(path), 33)
+        self.assertIn("bytes 0-149999/300000", r.err)
+
+    def test_a_206_that_covers_the_whole_file_is_the_file(self):
+        path = "/206-whole/gen/300000/w.bin"
+        r = self.fetch(urls=[self.url(path)])
+        self.assertExit(r, 0)
+        self.assertDownloaded("w.bin", generated_bytes(300000))
+
+
+class PartRecordTest(FetchCase):
+    """--continue resumes a .part only for the URL that made it, and only while the file on the
+    server is the same one (If-Range)."""
+
+    def test_same_named_urls_in_another_order_do_not_splice(self):
+        one = self.serve_random("d1/a.bin", 300000, seed=1)
+        two = self.serve_random("d2/a.bin", 300000, seed=2)
+        first, second = "/short-once/d1/a.bin", "/short-once/d2/a.bin"
+        r = self.fetch("-j", "2", urls=[self.url(first), self.url(second)])
+        self.assertExit(r, 2)
+        self.assertTrue((self.out / "a.bin.part").exists() and
+                        (self.out / "a.bin.1.part").exists(), files_under(self.out))
+        r = self.fetch("--continue", "-j", "2", urls=[self.url(second), self.url(first)])
+        self.assertExit(r, 0)
+        self.assertDownloaded("a.bin", two)
+        self.assertDownloaded("a.bin.1", one)
+        for path in (first, second):
+            self.assertEqual([q.range for q in self.gets(path)[1:]], [None],
+                             f"{path} continued another URL's .part")
+
+    def test_a_file_changed_on_the_server_comes_back_whole(self):
+        self.serve_random("a.bin", 300000, seed=1)
+        path = "/short-once/a.bin"
+        have = self.interrupted(path)
+        new = self.serve_random("a.bin", 300000, seed=2)
+        os.utime(self.root / "a.bin", ns=(10**18, 10**18))  # another ETag, whatever the clock
+        r = self.fetch("--continue", urls=[self.url(path)])
+        self.assertExit(r, 0)
+        self.assertDownloaded("a.bin", new)
+        reqs = self.gets(path)
+        self.assertEqual([(q.range, q.status) for q in reqs[1:]], [(f"bytes={have}-", 200)])
+        self.assertTrue(reqs[1].if_range and reqs[1].if_range.startswith('"'),
+                        f"If-Range was {reqs[1].if_range!r}, not the ETag")
+
+    def test_last_modified_is_the_validator_without_an_etag(self):
+        self.serve_random("a.bin", 300000, seed=1)
+        os.utime(self.root / "a.bin", (1_500_000_000, 1_500_000_000))
+        path = "/short-once/no-etag/a.bin"
+        have = self.interrupted(path)
+        new = self.serve_random("a.bin", 300000, seed=2)
+        os.utime(self.root / "a.bin", (1_600_000_000, 1_600_000_000))
+        r = self.fetch("--continue", urls=[self.url(path)])
+        self.assertExit(r, 0)
+        self.assertDownloaded("a.bin", new)
+        reqs = self.gets(path)
+        self.assertEqual([(q.range, q.status) for q in reqs[1:]], [(f"bytes={have}-", 200)])
+        self.assertEqual(reqs[1].if_range, "Fri, 14 Jul 2017 02:40:00 GMT")
+
+    def test_an_unchanged_file_is_continued_with_if_range(self):
+        data = self.serve_random("a.bin", 300000, seed=1)
+        path = "/short-once/a.bin"
+        have = self.interrupted(path)
+        r = self.fetch("--continue", urls=[self.url(path)])
+        self.assertExit(r, 0)
+        self.assertDownloaded("a.bin", data)
+        reqs = self.gets(path)
+        self.assertEqual([(q.range, q.status) for q in reqs[1:]], [(f"bytes={have}-", 206)])
+        self.assertIsNotNone(reqs[1].if_range)
+
+    def test_without_validators_the_url_alone_ties_the_part(self):
+        size = 300000
+        path = f"/short-once/no-validator/gen/{size}/v.bin"
+        have = self.interrupted(path)
+        r = self.fetch("--continue", urls=[self.url(path)])
+        self.assertExit(r, 0)
+        self.assertDownloaded("v.bin", generated_bytes(size))
+        self.assertEqual([(q.range, q.if_range) for q in self.gets(path)[1:]],
+                         [(f"bytes={have}-", None)])
+
+    def test_a_part_file_without_a_record_is_started_over(self):
+        size = 300000
+        self.out.mkdir()
+        (self.out / "c.bin.part").write_bytes(b"made by another program" * 100)
+        path = f"/gen/{size}/c.bin"
+        r = self.fetch("--continue", urls=[self.url(path)])
+        self.assertExit(r, 0)
+        self.assertDownloaded("c.bin", generated_bytes(size))
+        self.assertEqual([q.range for q in self.gets(path)], [None])
+
+    def test_reordered_same_named_urls_find_their_own_complete_files(self):
+        one = self.serve_random("d1/a.bin", 200000, seed=1)
+        two = self.serve_random("d2/a.bin", 200000, seed=2)
+        first, second = "/d1/a.bin", "/short-once/d2/a.bin"
+        r = self.fetch("-j", "1", urls=[self.url(first), self.url(second)])
+        self.assertExit(r, 1)
+        self.assertDownloaded("a.bin", one)
+        have = (self.out / "a.bin.1.part").stat().st_size
+        r = self.fetch("--continue", "-j", "1", urls=[self.url(second), self.url(first)])
+        self.assertExit(r, 0)
+        self.assertDownloaded("a.bin", one)
+        self.assertDownloaded("a.bin.1", two)
+        self.assertEqual(len(self.gets(first)), 1, "a.bin was downloaded again")
+        self.assertEqual([q.range for q in self.gets(second)[1:]], [f"bytes={have}-"])
+
+
+def make_certificate(directory: Path) -> Optional[tuple]:
+    """A throwaway self-signed certificate for 127.0.0.1: (cert file, key file), or None when
+    openssl is missing."""
+    if shutil.which("openssl") is None:
+        return None
+    cert, key = directory / "cert.pem", directory / "key.pem"
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt",
+                    "ec_paramgen_curve:prime256v1", "-nodes", "-keyout", key, "-out", cert,
+                    "-days", "2", "-subj", "/CN=127.0.0.1", "-addext",
+                    "subjectAltName=IP:127.0.0.1"], check=True, capture_output=True)
+    return str(cert), str(key)
+
+
+class TlsProxyTest(FetchCase):
+    """HTTPS with a private CA (--cacert) and through a proxy (https_proxy, CONNECT)."""
+
+    def setUp(self):
+        super().setUp()
+        pair = make_certificate(self.tmp)
+        if pair is None:
+            self.skipTest("openssl is not installed")
+        self.cert = pair[0]
+        self.tls = FetchServer(self.root, tls=pair).start()
+        self.addCleanup(self.tls.stop)
+        self.proxy = ConnectProxy().start()
+        self.addCleanup(self.proxy.stop)
+
+    def proxy_env(self) -> dict:
+        env = fetch_env()
+        for name in ("no_proxy", "NO_PROXY"):
+            env.pop(name)
+        env["https_proxy"] = self.proxy.url
+        return env
+
+    def test_cacert_trusts_a_private_certificate(self):
+        url = self.tls.url("/gen/5000/t.bin")
+        log = self.path("joblog")
+        r = self.fetch("--joblog", log, urls=[url])
+        self.assertExit(r, 1)
+        self.assertJoblog(log, url, 60)  # curl's "peer certificate cannot be authenticated"
+        r = self.fetch("--cacert", self.cert, urls=[url])
+        self.assertExit(r, 0)
+        self.assertDownloaded("t.bin", generated_bytes(5000))
+
+    def test_cacert_that_cannot_be_read_is_a_usage_error(self):
+        r = self.fetch("--cacert", self.path("missing.pem"), urls=[self.tls.url("/gen/5/t")])
+        self.assertExit(r, 255)
+        self.assertIn("--cacert", r.err)
+        self.assertIn("missing.pem", r.err)
+        r = taskpool("--cacert", self.cert, "echo", ":::", "x", timeout=RUN_TIMEOUT)
+        self.assertExit(r, 255)
+        self.assertIn("--cacert", r.err)
+
+    def test_continue_through_a_proxy_resumes_the_right_bytes(self):
+        size = 2_000_000
+        path = f"/short-once/gen/{size}/big.bin"
+        url = self.tls.url(path)
+        r = self.fetch("--cacert", self.cert, urls=[url], env=self.proxy_env())
+        self.assertExit(r, 1)
+        have = (self.out / "big.bin.part").stat().st_size
+        self.assertEqual(have, size // 2)
+        r = self.fetch("--cacert", self.cert, "--continue", urls=[url], env=self.proxy_env())
+        self.assertExit(r, 0)
+        self.assertEqual(file_sha256(self.out / "big.bin"), generated_sha256(size))
+        self.assertEqual([(q.range, q.status) for q in self.tls.requests(path)],
+                         [(None, 200), (f"bytes={have}-", 206)])
+        self.assertEqual(self.proxy.targets, [f"127.0.0.1:{self.tls.port}"] * 2,
+                         "the transfers did not go through the proxy")
 
 
 class NameTest(FetchCase):
@@ -651,6 +927,63 @@ class NameTest(FetchCase):
         got = sorted(sha256((out / n).read_bytes()) for n in names)
         self.assertEqual(got, sorted(sha256(d) for d in cases.values()))
 
+    def test_bidi_controls_in_names_become_underscores(self):
+        # U+202E RIGHT-TO-LEFT OVERRIDE would show "a\u202egpj.exe" as "aexe.jpg".
+        r = self.fetch(urls=[self.url("/gen/100/a%E2%80%AEgpj.exe"),
+                             self.url("/gen/100/b%E2%81%A6c%D8%9Cd%E2%80%8F.txt")])
+        self.assertExit(r, 0)
+        self.assertEqual(sorted(p.name for p in self.out.iterdir()), ["a_gpj.exe", "b_c_d_.txt"])
+
+    def test_resume_keeps_the_names_of_the_skipped_jobs(self):
+        data = {d: self.serve_random(f"{d}/a.txt", 1000 * d) for d in (1, 2, 3)}
+        urls = [self.url(f"/{d}/a.txt") for d in data]
+        for flag in ("--continue", "--overwrite"):
+            with self.subTest(flag):
+                shutil.rmtree(self.out, ignore_errors=True)
+                log = self.path(f"joblog{flag}")
+                # Only the first job runs; the joblog lists it.
+                self.fetch("--max-records", "1", "--joblog", log, urls=urls)
+                self.assertDownloaded("a.txt", data[1])
+                self.assertEqual([row[0] for row in joblog_rows(log)], ["1"])
+                r = self.fetch("--resume", "--joblog", log, flag, urls=urls)
+                self.assertExit(r, 0)
+                self.assertDownloaded("a.txt", data[1])
+                self.assertDownloaded("a.txt.1", data[2])
+                self.assertDownloaded("a.txt.2", data[3])
+
+    def test_resume_failed_keeps_the_names_of_the_jobs_that_succeeded(self):
+        one = self.serve_random("1/a.txt", 1000)
+        two = self.serve_random("2/a.txt", 2000)
+        log = self.path("joblog")
+        urls = [self.url("/1/a.txt"), self.url("/fail-then-ok/1/2/a.txt")]
+        r = self.fetch("--joblog", log, urls=urls)
+        self.assertExit(r, 1)
+        r = self.fetch("--resume-failed", "--joblog", log, "--continue", urls=urls)
+        self.assertExit(r, 0)
+        self.assertDownloaded("a.txt", one)
+        self.assertDownloaded("a.txt.1", two)
+
+    def test_a_url_named_like_another_urls_part_file_gets_a_name_of_its_own(self):
+        x = self.serve("x", b"the file x\n" * 1000)
+        x_part = self.serve("x.part", b"the file x.part\n" * 1000)
+        x_meta = self.serve("x.part.meta", b"the file x.part.meta\n" * 1000)
+        cases = [
+            # (flags, URLs in input order, the names they get)
+            (["-j1", "--overwrite"], ["/x.part", "/x"], {"x.part": x_part, "x.1": x}),
+            (["-j1", "--continue"], ["/x.part", "/x"], {"x.part": x_part, "x.1": x}),
+            (["-j2", "--continue"], ["/delay/500/x", "/x.part"], {"x": x, "x.part.1": x_part}),
+            (["-j2", "--overwrite"], ["/delay/500/x", "/x.part", "/x.part.meta"],
+             {"x": x, "x.part.1": x_part, "x.part.meta.1": x_meta}),
+        ]
+        for flags, paths, names in cases:
+            with self.subTest(flags=flags, paths=paths):
+                shutil.rmtree(self.out, ignore_errors=True)
+                r = self.fetch(*flags, urls=[self.url(p) for p in paths])
+                self.assertExit(r, 0)
+                for name, data in names.items():
+                    self.assertDownloaded(name, data)
+                self.assertEqual(sorted(p.name for p in self.out.iterdir()), sorted(names))
+
     def test_explicit_path_creates_subdirectories(self):
         data = self.serve_random("f.bin", 4000)
         r = self.fetch(urls=[self.url("/f.bin") + "\tsub/dir/f.txt"])
@@ -682,6 +1015,17 @@ class NameTest(FetchCase):
 
 
 class ReportTest(FetchCase):
+
+    def test_json_summary_is_valid_utf8_whatever_the_url_bytes(self):
+        url = self.url("/404/").encode() + bytes(range(0x80, 0x100)) + b"\xe2\x82\xac"
+        summary = self.path("summary.json")
+        r = self.fetch("--summary-json", summary, input=url + b"\n")
+        self.assertExit(r, 1)
+        report = json.loads(summary.read_bytes().decode("utf-8"))  # strict: no invalid bytes
+        failed = report["fetch"]["failed"]
+        self.assertEqual(len(failed), 1)
+        self.assertEqual(failed[0]["url"],
+                         self.url("/404/") + "\ufffd" * 0x80 + "\u20ac")
 
     def test_joblog_and_json_summary_describe_the_downloads(self):
         files = {n: self.serve_random(n, size)

@@ -6,7 +6,10 @@
 #include <filesystem>
 #include <random>
 #include <string>
+#include <unordered_set>
 #include <vector>
+
+#include "core/error.h"
 
 namespace taskpool {
 namespace {
@@ -48,6 +51,11 @@ std::string unsafe_component_reason(const std::string& name) {
     const auto byte = static_cast<unsigned char>(c);
     if (c == '/') return "has a slash";
     if (byte < 0x20 || byte == 0x7f) return "has a control byte";
+  }
+  for (const char* bidi : {"\xD8\x9C", "\xE2\x80\x8E", "\xE2\x80\x8F", "\xE2\x80\xAA",
+                           "\xE2\x80\xAB", "\xE2\x80\xAC", "\xE2\x80\xAD", "\xE2\x80\xAE",
+                           "\xE2\x81\xA6", "\xE2\x81\xA7", "\xE2\x81\xA8", "\xE2\x81\xA9"}) {
+    if (name.find(bidi) != std::string::npos) return "has a bidi control";
   }
   // The file lands in the output directory itself, one level down, whatever the name says.
   const std::filesystem::path joined = (std::filesystem::path("out/") += name).lexically_normal();
@@ -261,6 +269,22 @@ TEST_CASE("sanitize_file_name: slashes and control bytes become '_'") {
   CHECK(sanitize_file_name("\x80\xFF") == "\x80\xFF");  // not UTF-8, yet a valid name
 }
 
+TEST_CASE("sanitize_file_name: bidi controls become '_', one each") {
+  // "a<RLO>gpj.exe" shows as "aexe.jpg".
+  CHECK(sanitize_file_name("a\xE2\x80\xAEgpj.exe") == "a_gpj.exe");
+  CHECK(sanitize_file_name("\xD8\x9C\xE2\x80\x8E\xE2\x80\x8F") == "___");
+  CHECK(sanitize_file_name("\xE2\x80\xAA\xE2\x80\xAB\xE2\x80\xAC\xE2\x80\xAD") == "____");
+  CHECK(sanitize_file_name("\xE2\x81\xA6x\xE2\x81\xA7x\xE2\x81\xA8x\xE2\x81\xA9") == "_x_x_x_");
+  // Their neighbours are not: U+2069's neighbours U+2065 (unassigned) and U+206A, U+202F, U+061B.
+  for (const char* kept : {"\xE2\x81\xA5", "\xE2\x81\xAA", "\xE2\x80\xAF", "\xE2\x80\x8D",
+                           "\xD8\x9B", "\xE2\x80\xA9"}) {
+    CAPTURE(kept);
+    CHECK(sanitize_file_name(std::string("a") + kept) == std::string("a") + kept);
+  }
+  CHECK(sanitize_file_name("\xE2\x80") == "\xE2\x80");  // a sequence cut short is no control
+  CHECK(file_name_for_url("http://h/a%E2%80%AEgpj.exe") == "a_gpj.exe");
+}
+
 TEST_CASE("sanitize_file_name: names the file system treats specially are replaced") {
   CHECK(sanitize_file_name("") == "index.html");
   CHECK(sanitize_file_name(".") == "index.html");
@@ -420,6 +444,151 @@ TEST_CASE("NameRegistry: many downloads of one name all get distinct names") {
   CHECK(last == "index.html.50000");
   CHECK(names.claim("index.html.50001") == "index.html.50001");
   CHECK(names.claim("index.html") == "index.html.50002");
+}
+
+TEST_CASE("NameRegistry: a name's .part and .part.meta are its own") {
+  SUBCASE("a URL named like another's temporary, after it") {
+    NameRegistry names;
+    CHECK(names.claim("x") == "x");
+    CHECK(names.claim("x.part") == "x.part.1");
+    CHECK(names.claim("x.part.meta") == "x.part.meta.1");
+    CHECK(names.claim("x.part.1") == "x.part.1.1");
+  }
+  SUBCASE("before it") {
+    NameRegistry names;
+    CHECK(names.claim("x.part") == "x.part");
+    CHECK(names.claim("x") == "x.1");
+    CHECK(names.claim("y.part.meta") == "y.part.meta");
+    CHECK(names.claim("y") == "y.1");
+    CHECK(names.claim("y") == "y.2");
+  }
+  SUBCASE("a directory of that name") {
+    NameRegistry names;
+    CHECK(names.claim("z.part/a") == "z.part/a");
+    CHECK(names.claim("z") == "z.1");
+  }
+  SUBCASE("a numbered name's temporaries too") {
+    NameRegistry names;
+    CHECK(names.claim("a.1.part") == "a.1.part");
+    CHECK(names.claim("a") == "a");
+    CHECK(names.claim("a") == "a.2");  // a.1 would write a.1.part
+    CHECK(names.claim("a") == "a.3");
+  }
+}
+
+TEST_CASE("NameRegistry: a name taken elsewhere is skipped but stays free for another") {
+  NameRegistry names;
+  // As with --continue: "a" and "a.1" on disk hold other URLs' downloads; "a.2" is this URL's.
+  const auto not_for_first = [](const std::string& path) { return path == "a" || path == "a.1"; };
+  CHECK(names.claim("a", not_for_first) == "a.2");
+  CHECK(names.claim("a", [](const std::string& path) { return path == "a.1"; }) == "a");
+  CHECK(names.claim("a") == "a.1");
+  CHECK(names.claim("a") == "a.3");
+}
+
+// The rules of NameRegistry without its bounds, for comparing: every name kept as it is.
+class ModelRegistry {
+ public:
+  std::string claim(const std::string& path) {
+    for (size_t slash = path.find('/'); slash != std::string::npos;
+         slash = path.find('/', slash + 1)) {
+      taken_.insert(path.substr(0, slash));
+    }
+    std::string candidate = path;
+    for (size_t n = 1; taken(candidate); ++n) {
+      candidate = path + "." + std::to_string(n);
+    }
+    taken_.insert(candidate);
+    return candidate;
+  }
+
+ private:
+  bool taken(const std::string& name) const {
+    const auto has = [&](const std::string& n) { return taken_.contains(n); };
+    if (has(name) || has(name + ".part") || has(name + ".part.meta")) return true;
+    if (name.ends_with(".part.meta") && has(name.substr(0, name.size() - 10))) return true;
+    return name.ends_with(".part") && has(name.substr(0, name.size() - 5));
+  }
+  std::unordered_set<std::string> taken_;
+};
+
+TEST_CASE("NameRegistry: memory stays within its budget; names stay unique and the same") {
+  // Many names, a few hundred of them repeated hundreds of times (more repeated names than the
+  // table of suffix hints has room for), and some that look like others' suffixes or
+  // temporaries: far past the memory budget, so the names go to disk and its table doubles.
+  std::mt19937 random(12345);
+  std::vector<std::string> claims;
+  for (int i = 0; i < 30000; ++i) {
+    const auto pick = std::uniform_int_distribution<int>(0, 99)(random);
+    const auto n = std::uniform_int_distribution<int>(0, 10000)(random);
+    if (pick < 60) {
+      claims.push_back("f" + std::to_string(n));
+    } else if (pick < 80) {
+      claims.push_back("r" + std::to_string(n % 300) + ".html");
+    } else if (pick < 90) {
+      claims.push_back("f" + std::to_string(n % 500) + (pick % 2 ? ".part" : ".1"));
+    } else {
+      claims.push_back("d" + std::to_string(n % 50) + "/f" + std::to_string(n % 2000));
+    }
+  }
+  NameSet::Options small;
+  small.memory_budget = 16 * 1024;
+  NameRegistry registry(small);
+  NameRegistry again(small);
+  ModelRegistry model;
+  std::unordered_set<std::string> given;
+  size_t memory_at_first_spill = 0;
+  for (const std::string& path : claims) {
+    const std::string got = registry.claim(path);
+    REQUIRE(got == model.claim(path));
+    REQUIRE(again.claim(path) == got);
+    REQUIRE(given.insert(got).second);
+    if (registry.spilled() && memory_at_first_spill == 0) {
+      memory_at_first_spill = registry.memory_bytes();
+    }
+    REQUIRE(registry.memory_bytes() <= small.memory_budget + 2 * 4096 + NameRegistry::kHintBytes);
+  }
+  CHECK(registry.spilled());
+  CHECK(registry.memory_bytes() == memory_at_first_spill);
+}
+
+TEST_CASE("NameSet: fingerprints are found again in memory, on disk, and after it doubles") {
+  NameSet::Options small;
+  small.memory_budget = 16 * 1024;
+  NameSet set(small);
+  std::vector<Fingerprint> keys;
+  for (uint64_t i = 0; i < 40000; ++i) {
+    keys.push_back(set.fingerprint("name" + std::to_string(i), "group" + std::to_string(i / 3)));
+  }
+  // Fingerprints of one group share a home page: 600 of them overflow it into the pages after.
+  for (uint64_t i = 0; i < 600; ++i) keys.push_back(Fingerprint{42, (i << 1) | 1});
+  for (const Fingerprint& key : keys) {
+    REQUIRE_FALSE(set.contains(key));
+    set.insert(key);
+    REQUIRE(set.contains(key));
+  }
+  CHECK(set.spilled());
+  CHECK(set.size() == keys.size());
+  CHECK(set.memory_bytes() <= small.memory_budget + 2 * 4096);
+  for (const Fingerprint& key : keys) REQUIRE(set.contains(key));
+  for (uint64_t i = 0; i < 1000; ++i) {
+    CHECK_FALSE(set.contains(set.fingerprint("other" + std::to_string(i), "group")));
+  }
+  CHECK_FALSE(set.contains(Fingerprint{42, (600u << 1) | 1}));
+}
+
+TEST_CASE("NameSet: a spill directory that cannot be written is an error naming it") {
+  NameSet::Options options;
+  options.memory_budget = 16 * 1024;
+  options.spill_dir = "/nonexistent/taskpool-test";
+  NameSet set(options);
+  std::string message;
+  try {
+    for (uint64_t i = 0; i < 2000; ++i) set.insert(set.fingerprint(std::to_string(i), ""));
+  } catch (const Error& e) {
+    message = e.what();
+  }
+  CHECK(message.find("/nonexistent/taskpool-test") != std::string::npos);
 }
 
 TEST_CASE("file names stay one safe component for hostile input") {
