@@ -367,9 +367,9 @@ void FetchExecutor::setup(Transfer& transfer) {
   }
 }
 
-void FetchExecutor::set_limits(void* handle) const {
+void FetchExecutor::set_limits(void* easy_handle) const {
   const CurlApi& curl = curl_api();
-  CURL* easy = static_cast<CURL*>(handle);
+  CURL* easy = static_cast<CURL*>(easy_handle);
   const auto milliseconds = [](Duration d) {
     return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
   };

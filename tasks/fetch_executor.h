@@ -70,7 +70,7 @@ class FetchExecutor final : public Executor {
  private:
   int open_part(Transfer& transfer) const;  // 0, or the errno
   void setup(Transfer& transfer);
-  void set_limits(void* easy) const;  // CURL*
+  void set_limits(void* easy_handle) const;  // CURL*
   void finish(Transfer& transfer, int curl_code);
   bool start_over(Transfer& transfer);  // asks again for the whole file, in the same attempt
   void complete(Transfer& transfer);

@@ -28,28 +28,28 @@ constexpr uint64_t kLoadDenominator = 4;
 // MurmurHash64A (Austin Appleby, public domain): fast, and mixes well enough that fingerprints
 // of distinct names collide only by chance.
 uint64_t murmur64(std::string_view data, uint64_t seed) {
-  constexpr uint64_t m = 0xc6a4a7935bd1e995ULL;
-  constexpr int r = 47;
-  uint64_t h = seed ^ (data.size() * m);
+  constexpr uint64_t kMultiplier = 0xc6a4a7935bd1e995ULL;
+  constexpr int kShift = 47;
+  uint64_t h = seed ^ (data.size() * kMultiplier);
   size_t i = 0;
   for (; i + 8 <= data.size(); i += 8) {
     uint64_t k = 0;
     std::memcpy(&k, data.data() + i, 8);
-    k *= m;
-    k ^= k >> r;
-    k *= m;
+    k *= kMultiplier;
+    k ^= k >> kShift;
+    k *= kMultiplier;
     h ^= k;
-    h *= m;
+    h *= kMultiplier;
   }
   if (i < data.size()) {
     uint64_t tail = 0;
     std::memcpy(&tail, data.data() + i, data.size() - i);
     h ^= tail;
-    h *= m;
+    h *= kMultiplier;
   }
-  h ^= h >> r;
-  h *= m;
-  h ^= h >> r;
+  h ^= h >> kShift;
+  h *= kMultiplier;
+  h ^= h >> kShift;
   return h;
 }
 
@@ -185,7 +185,9 @@ void NameSet::grow_memory() {
 // Moves every fingerprint in memory to the disk table, page by page in the table's order.
 void NameSet::spill() {
   if (disk_fd_ < 0) disk_fd_ = make_spill_file(options_.spill_dir);
-  while (over_load(disk_count_ + memory_count_, kSlotsPerPage << disk_bits_)) grow_disk();
+  while (over_load(disk_count_ + memory_count_, kSlotsPerPage << disk_bits_)) {
+    for (const Fingerprint& key : grow_disk()) disk_insert(key);
+  }
   const auto end = std::partition(memory_.begin(), memory_.end(),
                                   [](const Fingerprint& key) { return key.name != 0; });
   std::sort(memory_.begin(), end, [this](const Fingerprint& a, const Fingerprint& b) {
@@ -232,7 +234,7 @@ void NameSet::write_page(size_t index, const Page& data) {
   if (index == cached_index_) cached_page_ = data;
 }
 
-void NameSet::disk_insert(const Fingerprint& key) {
+bool NameSet::place(const Fingerprint& key) {
   const size_t pages = size_t{1} << disk_bits_;
   const size_t home = home_page(key, disk_bits_);
   for (size_t n = 0; n < pages; ++n) {
@@ -242,17 +244,29 @@ void NameSet::disk_insert(const Fingerprint& key) {
       if (slot.name != 0) continue;
       slot = key;
       write_page(index, slots);
-      return;
+      return true;
     }
   }
-  grow_disk();  // cannot happen below the load limit; but never lose a name
-  disk_insert(key);
+  return false;
+}
+
+void NameSet::disk_insert(const Fingerprint& key) {
+  // Every page full cannot happen below the load limit; but never lose a name.
+  std::vector<Fingerprint> pending{key};
+  while (!pending.empty()) {
+    const Fingerprint next = pending.back();
+    pending.pop_back();
+    if (place(next)) continue;
+    pending.push_back(next);
+    const std::vector<Fingerprint> strays = grow_disk();
+    pending.insert(pending.end(), strays.begin(), strays.end());
+  }
 }
 
 // Doubles the disk table into a new file: page p's fingerprints go to pages 2p and 2p+1 (by the
-// next bit of their group hash), read and written in order; the few that had overflowed into a
-// page not their own are inserted afterwards.
-void NameSet::grow_disk() {
+// next bit of their group hash), read and written in order. Returns the few that had overflowed
+// into a page not their own, for the caller to insert.
+std::vector<Fingerprint> NameSet::grow_disk() {
   const unsigned bits = disk_bits_ + 1;
   const int fd = make_spill_file(options_.spill_dir);
   const size_t old_pages = size_t{1} << disk_bits_;
@@ -284,7 +298,7 @@ void NameSet::grow_disk() {
   disk_fd_ = fd;
   disk_bits_ = bits;
   cached_index_ = SIZE_MAX;
-  for (const Fingerprint& key : strays) disk_insert(key);
+  return strays;
 }
 
 }  // namespace taskpool

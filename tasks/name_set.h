@@ -59,8 +59,9 @@ class NameSet {
   size_t home_page(const Fingerprint& key, unsigned bits) const;
   const Page& page(size_t index);
   void write_page(size_t index, const Page& data);
+  bool place(const Fingerprint& key);  // false: every page is full
   void disk_insert(const Fingerprint& key);
-  void grow_disk();
+  std::vector<Fingerprint> grow_disk();
 
   Options options_;
   uint64_t group_seed_;

@@ -435,6 +435,11 @@ class _Server(ThreadingHTTPServer):
                 return
         super().finish_request(request, client_address)
 
+    def handle_error(self, request, client_address):
+        # A client that went away (killed, or done with a kept-alive connection) is no error.
+        if not isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            super().handle_error(request, client_address)
+
 
 class FetchServer:
     """The test server, serving in a thread of its own (start/stop, or use it with `with`)."""
