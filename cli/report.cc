@@ -4,6 +4,8 @@
 
 #include <cmath>
 
+#include "core/utf8.h"
+
 namespace taskpool {
 
 std::string human_duration(Duration d) {
@@ -14,40 +16,6 @@ std::string human_duration(Duration d) {
   if (total < 3600) return fmt::format("{}m {:02}s", total / 60, total % 60);
   return fmt::format("{}h {:02}m", total / 3600, (total % 3600) / 60);
 }
-
-namespace {
-
-// The length of the well-formed UTF-8 sequence (RFC 3629: no overlong forms, surrogates or code
-// points past U+10FFFF) that `text` starts with, or 0 with `invalid` set to the length of the
-// ill-formed one there: its lead byte and the continuation bytes that fit it (Unicode's "maximal
-// subpart", which gets one U+FFFD, as in Python's and the browsers' decoders).
-size_t utf8_sequence_length(std::string_view text, size_t& invalid) {
-  const auto lead = static_cast<unsigned char>(text[0]);
-  if (lead < 0x80) return 1;
-  size_t length = 0;
-  unsigned char low = 0x80, high = 0xbf;  // the range of the second byte
-  if (lead >= 0xc2 && lead <= 0xdf) {
-    length = 2;
-  } else if (lead >= 0xe0 && lead <= 0xef) {
-    length = 3;
-    if (lead == 0xe0) low = 0xa0;
-    if (lead == 0xed) high = 0x9f;
-  } else if (lead >= 0xf0 && lead <= 0xf4) {
-    length = 4;
-    if (lead == 0xf0) low = 0x90;
-    if (lead == 0xf4) high = 0x8f;
-  }
-  size_t k = 1;
-  for (; k < length && k < text.size(); ++k) {
-    const auto byte = static_cast<unsigned char>(text[k]);
-    if (byte < (k == 1 ? low : 0x80) || byte > (k == 1 ? high : 0xbf)) break;
-  }
-  if (length != 0 && k == length) return length;
-  invalid = k;
-  return 0;
-}
-
-}  // namespace
 
 std::string json_string(std::string_view text) {
   std::string out = "\"";

@@ -25,6 +25,7 @@
 #include <unordered_set>
 #include <vector>
 
+#include "core/utf8.h"
 #include "tasks/fetch_names.h"
 #include "tests/fuzz/fuzz_check.h"
 
@@ -50,39 +51,6 @@ bool is_safe_component(std::string_view name) {
     if (c == '/' || byte < 0x20 || byte == 0x7f) return false;
   }
   return !has_bidi_control(name);
-}
-
-// Well-formed UTF-8 (RFC 3629: no overlong forms, surrogates or code points past U+10FFFF).
-bool is_utf8(std::string_view text) {
-  size_t i = 0;
-  while (i < text.size()) {
-    const auto lead = static_cast<unsigned char>(text[i]);
-    size_t length = 1;
-    unsigned char low = 0x80, high = 0xbf;  // the range of the second byte
-    if (lead < 0x80) {
-      ++i;
-      continue;
-    } else if (lead >= 0xc2 && lead <= 0xdf) {
-      length = 2;
-    } else if (lead >= 0xe0 && lead <= 0xef) {
-      length = 3;
-      if (lead == 0xe0) low = 0xa0;
-      if (lead == 0xed) high = 0x9f;
-    } else if (lead >= 0xf0 && lead <= 0xf4) {
-      length = 4;
-      if (lead == 0xf0) low = 0x90;
-      if (lead == 0xf4) high = 0x8f;
-    } else {
-      return false;
-    }
-    if (i + length > text.size()) return false;
-    for (size_t k = 1; k < length; ++k) {
-      const auto byte = static_cast<unsigned char>(text[i + k]);
-      if (byte < (k == 1 ? low : 0x80) || byte > (k == 1 ? high : 0xbf)) return false;
-    }
-    i += length;
-  }
-  return true;
 }
 
 std::vector<std::string_view> components(std::string_view path) {

@@ -21,6 +21,15 @@ struct Expectation {
   std::string expected;
 };
 
+// Claims each input in order from one registry and checks the path each gets.
+void check_claims(const std::vector<Expectation>& claims) {
+  NameRegistry names;
+  for (const Expectation& claim : claims) {
+    CAPTURE(claim.input);
+    CHECK(names.claim(claim.input) == claim.expected);
+  }
+}
+
 std::string repeat(std::string_view piece, size_t times) {
   std::string out;
   for (size_t i = 0; i < times; ++i) out += piece;
@@ -395,38 +404,42 @@ TEST_CASE("safe_relative_path: refuses paths that leave the output directory or 
 }
 
 TEST_CASE("NameRegistry: later claims of one path get numbered suffixes") {
-  NameRegistry names;
-  CHECK(names.claim("a.txt") == "a.txt");
-  CHECK(names.claim("a.txt") == "a.txt.1");
-  CHECK(names.claim("a.txt") == "a.txt.2");
-  CHECK(names.claim("b.txt") == "b.txt");
-  CHECK(names.claim("a.txt") == "a.txt.3");
+  check_claims({
+      {"a.txt", "a.txt"},
+      {"a.txt", "a.txt.1"},
+      {"a.txt", "a.txt.2"},
+      {"b.txt", "b.txt"},
+      {"a.txt", "a.txt.3"},
+  });
 }
 
 TEST_CASE("NameRegistry: a suffixed name another download already has is skipped") {
-  NameRegistry names;
-  CHECK(names.claim("a.txt.1") == "a.txt.1");
-  CHECK(names.claim("a.txt") == "a.txt");
-  CHECK(names.claim("a.txt") == "a.txt.2");
-  CHECK(names.claim("a.txt.2") == "a.txt.2.1");
-  CHECK(names.claim("a.txt") == "a.txt.3");
+  check_claims({
+      {"a.txt.1", "a.txt.1"},
+      {"a.txt", "a.txt"},
+      {"a.txt", "a.txt.2"},
+      {"a.txt.2", "a.txt.2.1"},
+      {"a.txt", "a.txt.3"},
+  });
 }
 
 TEST_CASE("NameRegistry: paths in directories are numbered by their file name") {
-  NameRegistry names;
-  CHECK(names.claim("d/a") == "d/a");
-  CHECK(names.claim("d/a") == "d/a.1");
-  CHECK(names.claim("e/a") == "e/a");
-  CHECK(names.claim("a") == "a");
-  CHECK(names.claim("d.1/a") == "d.1/a");
+  check_claims({
+      {"d/a", "d/a"},
+      {"d/a", "d/a.1"},
+      {"e/a", "e/a"},
+      {"a", "a"},
+      {"d.1/a", "d.1/a"},
+  });
 }
 
 TEST_CASE("NameRegistry: a file does not take the name of a directory already in use") {
-  NameRegistry names;
-  CHECK(names.claim("d/e/a") == "d/e/a");
-  CHECK(names.claim("d") == "d.1");
-  CHECK(names.claim("d/e") == "d/e.1");
-  CHECK(names.claim("d/e/b") == "d/e/b");
+  check_claims({
+      {"d/e/a", "d/e/a"},
+      {"d", "d.1"},
+      {"d/e", "d/e.1"},
+      {"d/e/b", "d/e/b"},
+  });
 }
 
 TEST_CASE("NameRegistry: suffixes keep long names within kMaxFileName") {
@@ -468,31 +481,35 @@ TEST_CASE("NameRegistry: many downloads of one name all get distinct names") {
 
 TEST_CASE("NameRegistry: a name's .part and .part.meta are its own") {
   SUBCASE("a URL named like another's temporary, after it") {
-    NameRegistry names;
-    CHECK(names.claim("x") == "x");
-    CHECK(names.claim("x.part") == "x.part.1");
-    CHECK(names.claim("x.part.meta") == "x.part.meta.1");
-    CHECK(names.claim("x.part.1") == "x.part.1.1");
+    check_claims({
+        {"x", "x"},
+        {"x.part", "x.part.1"},
+        {"x.part.meta", "x.part.meta.1"},
+        {"x.part.1", "x.part.1.1"},
+    });
   }
   SUBCASE("before it") {
-    NameRegistry names;
-    CHECK(names.claim("x.part") == "x.part");
-    CHECK(names.claim("x") == "x.1");
-    CHECK(names.claim("y.part.meta") == "y.part.meta");
-    CHECK(names.claim("y") == "y.1");
-    CHECK(names.claim("y") == "y.2");
+    check_claims({
+        {"x.part", "x.part"},
+        {"x", "x.1"},
+        {"y.part.meta", "y.part.meta"},
+        {"y", "y.1"},
+        {"y", "y.2"},
+    });
   }
   SUBCASE("a directory of that name") {
-    NameRegistry names;
-    CHECK(names.claim("z.part/a") == "z.part/a");
-    CHECK(names.claim("z") == "z.1");
+    check_claims({
+        {"z.part/a", "z.part/a"},
+        {"z", "z.1"},
+    });
   }
   SUBCASE("a numbered name's temporaries too") {
-    NameRegistry names;
-    CHECK(names.claim("a.1.part") == "a.1.part");
-    CHECK(names.claim("a") == "a");
-    CHECK(names.claim("a") == "a.2");  // a.1 would write a.1.part
-    CHECK(names.claim("a") == "a.3");
+    check_claims({
+        {"a.1.part", "a.1.part"},
+        {"a", "a"},
+        {"a", "a.2"},  // a.1 would write a.1.part
+        {"a", "a.3"},
+    });
   }
 }
 
