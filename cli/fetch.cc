@@ -38,19 +38,18 @@ JobSource::State FetchNamer::poll(Record& out) {
     url.resize(tab);
     has_path = true;
   }
-  NameRegistry::TakenElsewhere taken_elsewhere;
+  NameRegistry::DiskState on_disk;
   if (options_.keep_existing) {
-    taken_elsewhere = [&](const std::string& path) {
-      const auto origin = download_origin(options_.output_dir + "/" + path);
-      return origin && *origin != url;
+    on_disk = [&](const std::string& path) {
+      return download_on_disk(options_.output_dir + "/" + path, url);
     };
   }
   std::string path;
   std::string refused;
   if (!has_path) {
-    path = names_.claim(file_name_for_url(url), taken_elsewhere);
+    path = names_.claim(file_name_for_url(url), on_disk);
   } else if (auto safe = safe_relative_path(explicit_path)) {
-    path = names_.claim(*safe, taken_elsewhere);
+    path = names_.claim(*safe, on_disk);
   } else {
     refused = "the path '" + explicit_path + "' is not a file name inside the output directory";
   }

@@ -24,8 +24,9 @@ class FetchNamer final : public JobSource {
  public:
   struct Options {
     std::string output_dir = ".";
-    // --continue: a name whose file holds another URL's download (its recorded origin) is not
-    // given, so a URL finds its own file again when the input's order changed.
+    // --continue: a URL takes its own file or .part where it finds it among its names, and
+    // never another URL's (NameRegistry::claim), so it finds its own again when the input's
+    // order changed.
     bool keep_existing = false;
     NameSet::Options names;
   };

@@ -197,42 +197,46 @@ void NameRegistry::take(const std::string& name) {
   if (!names_.contains(key)) names_.insert(key);
 }
 
-std::string NameRegistry::claim(const std::string& path, const TakenElsewhere& taken_elsewhere) {
+std::string NameRegistry::claim(const std::string& path, const DiskState& on_disk) {
   // A directory occupies its name too: after "d/a", a file "d" could not be created.
   for (size_t slash = path.find('/'); slash != std::string::npos;
        slash = path.find('/', slash + 1)) {
     take(path.substr(0, slash));
   }
-  const auto elsewhere = [&](const std::string& candidate) {
-    return taken_elsewhere && taken_elsewhere(candidate);
-  };
-  if (!taken_for_good(path) && !elsewhere(path)) {
-    take(path);
-    return path;
-  }
-  // Going on where the suffixes taken for good end keeps many claims of one name (every
-  // "index.html") linear instead of quadratic.
   const Fingerprint key = names_.fingerprint(path, name_group(path));
   SuffixHint& hint = hints_[static_cast<size_t>(key.group ^ key.name) % kHints];
-  size_t first_free = hint.path == key ? hint.first_free : 1;
-  bool all_taken_for_good = true;
-  for (size_t n = first_free;; ++n) {
-    std::string candidate = with_suffix(path, n);
-    const bool for_good = taken_for_good(candidate);
-    if (!for_good && !elsewhere(candidate)) {
-      take(candidate);
-      if (all_taken_for_good) first_free = n + 1;
-      // The entry goes to the path that has gone furthest: the one that would cost most to
-      // count again.
-      if (hint.path == key || hint.first_free <= first_free) hint = {key, first_free};
-      return candidate;
+  // Going on where the suffixes taken for good end keeps many claims of one name (every
+  // "index.html") linear instead of quadratic.
+  const size_t start = hint.path == key ? hint.first_free : 1;
+  size_t first_free = start;
+  bool past_taken = false;       // a suffix not taken for good was seen: first_free stops there
+  std::optional<size_t> usable;  // the first name free here that is not another URL's file
+  size_t chosen = 0;             // 0: the path itself; n: its suffix n
+  for (size_t n = 0;; n = n == 0 ? start : n + 1) {
+    const std::string candidate = n == 0 ? path : with_suffix(path, n);
+    if (taken_for_good(candidate)) {
+      if (n > 0 && !past_taken) first_free = n + 1;
+      continue;
     }
-    if (for_good && all_taken_for_good) {
-      first_free = n + 1;
-    } else {
-      all_taken_for_good = false;
+    if (n > 0) past_taken = true;
+    const OnDisk state = on_disk ? on_disk(candidate) : OnDisk::kNothing;
+    if (state == OnDisk::kOwn) {
+      chosen = n;
+      break;
+    }
+    if (state != OnDisk::kOtherDownload && !usable) usable = n;
+    if (state == OnDisk::kNothing) {
+      chosen = *usable;
+      break;
     }
   }
+  std::string name = chosen == 0 ? path : with_suffix(path, chosen);
+  take(name);
+  if (chosen > 0 && chosen == first_free) first_free = chosen + 1;
+  // The entry goes to the path that has gone furthest: the one that would cost most to count
+  // again.
+  if (hint.path == key || hint.first_free <= first_free) hint = {key, first_free};
+  return name;
 }
 
 }  // namespace taskpool

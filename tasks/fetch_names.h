@@ -43,6 +43,14 @@ std::string sanitize_file_name(std::string_view name);
 // percent-decoded: the user wrote this path as it is.
 std::optional<std::string> safe_relative_path(std::string_view path);
 
+// What the output directory holds under a name, for the URL being named (with --continue).
+enum class OnDisk {
+  kNothing,        // neither NAME nor NAME.part
+  kOwn,            // the URL's own: NAME with it as its origin, or NAME.part recorded for it
+  kOtherDownload,  // NAME, with another URL as its origin: never this URL's
+  kLeftover,       // a NAME that records no origin, or a NAME.part that is not this URL's
+};
+
 // Gives each download of a run its own path: the first claim of a path gets it; later claims of
 // the same path get "NAME.1", "NAME.2", ... (the suffix goes after the extension, as wget does),
 // skipping any already claimed. A claimed NAME holds NAME.part and NAME.part.meta too: no claim
@@ -57,16 +65,21 @@ std::optional<std::string> safe_relative_path(std::string_view path);
 // name's suffixes go on). Not thread-safe.
 class NameRegistry {
  public:
-  // Whether a path, free in this run, must not be given all the same (a file there that another
-  // URL's download left, with --continue).
-  using TakenElsewhere = std::function<bool(const std::string& path)>;
+  using DiskState = std::function<OnDisk(const std::string& path)>;
 
   NameRegistry() : NameRegistry(NameSet::Options()) {}
   explicit NameRegistry(NameSet::Options options);
 
   // REQUIRES: `path` comes from file_name_for_url or safe_relative_path. Throws Error when the
   // names spill to a temporary file that cannot be written.
-  std::string claim(const std::string& path, const TakenElsewhere& taken_elsewhere = {});
+  //
+  // With `on_disk` (--continue), the claim looks along the path's names that are free in this
+  // run (NAME, NAME.1, ...) for the URL's own file or .part, up to the first name with nothing on
+  // disk, and takes it; else the first of them that is not another URL's download (a leftover
+  // .part is started over there). So a URL finds its own files again when the input's order
+  // changed, and never takes another URL's file for its own. The names then also depend on what
+  // the directory holds.
+  std::string claim(const std::string& path, const DiskState& on_disk = {});
 
   // The heap it holds: its NameSet's, and kHintBytes.
   size_t memory_bytes() const;
@@ -75,7 +88,7 @@ class NameRegistry {
  private:
   // Where the numbered names of a path go on: every suffix below `first_free` is taken for
   // good. A fixed table, indexed by the path's fingerprint; a path that lost its entry starts
-  // again at 1 (same answer, more lookups). Suffixes skipped for taken_elsewhere stay free.
+  // again at 1 (same answer, more lookups). Suffixes passed over for what is on disk stay free.
   struct SuffixHint {
     Fingerprint path;
     size_t first_free = 0;

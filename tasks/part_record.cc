@@ -1,6 +1,7 @@
 #include "tasks/part_record.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <sys/xattr.h>
 #include <unistd.h>
 
@@ -126,6 +127,19 @@ std::optional<std::string> download_origin(const std::string& path) {
     if (errno != ERANGE || value.size() >= kMaxRecordBytes) return std::nullopt;
     value.resize(value.size() * 4);
   }
+}
+
+OnDisk download_on_disk(const std::string& path, const std::string& url) {
+  struct stat st;
+  if (::lstat(path.c_str(), &st) == 0) {
+    const auto origin = download_origin(path);
+    if (!origin) return OnDisk::kLeftover;
+    return *origin == url ? OnDisk::kOwn : OnDisk::kOtherDownload;
+  }
+  const auto record = read_part_record(path + std::string(kPartRecordSuffix));
+  if (record && record->url == url) return OnDisk::kOwn;
+  const std::string part = path + std::string(kPartSuffix);
+  return record || ::lstat(part.c_str(), &st) == 0 ? OnDisk::kLeftover : OnDisk::kNothing;
 }
 
 }  // namespace taskpool

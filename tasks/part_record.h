@@ -7,6 +7,8 @@
 #include <optional>
 #include <string>
 
+#include "tasks/fetch_names.h"
+
 namespace taskpool {
 
 // The record of a NAME.part, kept in NAME.part.meta (see kPartRecordSuffix in
@@ -33,5 +35,9 @@ int write_part_record(const std::string& path, const PartRecord& record);
 // system has no user attributes it is not set, and a file reads as having no origin.
 void set_download_origin(int fd, const std::string& url);
 std::optional<std::string> download_origin(const std::string& path);
+
+// What the directory holds at `path` (a download's NAME, with the output directory) for `url`:
+// NAME by its origin, else NAME.part (or a record without it) by its record.
+OnDisk download_on_disk(const std::string& path, const std::string& url);
 
 }  // namespace taskpool

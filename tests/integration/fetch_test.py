@@ -717,13 +717,33 @@ class PartRecordTest(FetchCase):
         self.assertExit(r, 2)
         self.assertTrue((self.out / "a.bin.part").exists() and
                         (self.out / "a.bin.1.part").exists(), files_under(self.out))
+        have = {path: (self.out / name).stat().st_size
+                for path, name in ((first, "a.bin.part"), (second, "a.bin.1.part"))}
         r = self.fetch("--continue", "-j", "2", urls=[self.url(second), self.url(first)])
         self.assertExit(r, 0)
-        self.assertDownloaded("a.bin", two)
-        self.assertDownloaded("a.bin.1", one)
+        # Each URL found its own .part, whatever the order, and continued it.
+        self.assertDownloaded("a.bin", one)
+        self.assertDownloaded("a.bin.1", two)
         for path in (first, second):
-            self.assertEqual([q.range for q in self.gets(path)[1:]], [None],
-                             f"{path} continued another URL's .part")
+            self.assertEqual([q.range for q in self.gets(path)[1:]], [f"bytes={have[path]}-"])
+
+    def test_another_urls_part_file_is_started_over(self):
+        self.serve_random("d1/a.bin", 300000, seed=1)
+        two = self.serve_random("d2/a.bin", 300000, seed=2)
+        self.interrupted("/short-once/d1/a.bin")
+        # Without --continue the .part is started over; with it, the claim for d2 looks for its
+        # own file further on, finds nothing, and starts d1's .part over all the same.
+        for flags in ([], ["--continue"]):
+            shutil.copy(self.out / "a.bin.part", self.path("part"))
+            shutil.copy(self.out / "a.bin.part.meta", self.path("meta"))
+            r = self.fetch(*flags, urls=[self.url("/d2/a.bin")])
+            self.assertExit(r, 0)
+            self.assertDownloaded("a.bin", two)
+            self.assertEqual([q.range for q in self.gets("/d2/a.bin")], [None])
+            self.server.reset()
+            (self.out / "a.bin").unlink()
+            shutil.copy(self.path("part"), self.out / "a.bin.part")
+            shutil.copy(self.path("meta"), self.out / "a.bin.part.meta")
 
     def test_a_file_changed_on_the_server_comes_back_whole(self):
         self.serve_random("a.bin", 300000, seed=1)
@@ -798,6 +818,23 @@ class PartRecordTest(FetchCase):
         self.assertDownloaded("a.bin.1", two)
         self.assertEqual(len(self.gets(first)), 1, "a.bin was downloaded again")
         self.assertEqual([q.range for q in self.gets(second)[1:]], [f"bytes={have}-"])
+
+
+    def test_reordered_same_named_urls_find_their_own_part_files(self):
+        one = self.serve_random("d1/a.bin", 200000, seed=1)
+        two = self.serve_random("d2/a.bin", 200000, seed=2)
+        first, second = "/short-once/d1/a.bin", "/d2/a.bin"
+        r = self.fetch("-j", "1", urls=[self.url(first), self.url(second)])
+        self.assertExit(r, 1)
+        self.assertDownloaded("a.bin.1", two)
+        have = (self.out / "a.bin.part").stat().st_size
+        r = self.fetch("--continue", "-j", "1", urls=[self.url(second), self.url(first)])
+        self.assertExit(r, 0)
+        self.assertDownloaded("a.bin", one)
+        self.assertDownloaded("a.bin.1", two)
+        self.assertEqual(sorted(p.name for p in self.out.iterdir()), ["a.bin", "a.bin.1"])
+        self.assertEqual(len(self.gets(second)), 1, "a.bin.1 was downloaded again")
+        self.assertEqual([q.range for q in self.gets(first)[1:]], [f"bytes={have}-"])
 
 
 def make_certificate(directory: Path) -> Optional[tuple]:

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <filesystem>
+#include <map>
 #include <random>
 #include <string>
 #include <unordered_set>
@@ -513,14 +514,49 @@ TEST_CASE("NameRegistry: a name's .part and .part.meta are its own") {
   }
 }
 
-TEST_CASE("NameRegistry: a name taken elsewhere is skipped but stays free for another") {
+// A directory's contents as download_on_disk would see them for `url`: path -> whose it is:
+// "file:URL" for a finished file with that origin, "part:URL" for a .part recorded for it, and
+// "file:" or "part:" for one that records no URL.
+NameRegistry::DiskState disk(std::map<std::string, std::string> files, std::string url) {
+  return [files = std::move(files), url = std::move(url)](const std::string& path) {
+    const auto it = files.find(path);
+    if (it == files.end()) return OnDisk::kNothing;
+    const std::string& what = it->second;
+    if (what == "file:" + url || what == "part:" + url) return OnDisk::kOwn;
+    if (what.starts_with("file:") && what != "file:") return OnDisk::kOtherDownload;
+    return OnDisk::kLeftover;
+  };
+}
+
+TEST_CASE("NameRegistry: with what is on disk, a URL finds its own name, files and .parts") {
+  // As after a run of [A, B, C] whose input comes again as [C, A, B] with --continue.
+  const std::map<std::string, std::string> files = {
+      {"a", "file:A"}, {"a.1", "part:B"}, {"a.2", "file:C"}};
   NameRegistry names;
-  // As with --continue: "a" and "a.1" on disk hold other URLs' downloads; "a.2" is this URL's.
-  const auto not_for_first = [](const std::string& path) { return path == "a" || path == "a.1"; };
-  CHECK(names.claim("a", not_for_first) == "a.2");
-  CHECK(names.claim("a", [](const std::string& path) { return path == "a.1"; }) == "a");
-  CHECK(names.claim("a") == "a.1");
-  CHECK(names.claim("a") == "a.3");
+  CHECK(names.claim("a", disk(files, "C")) == "a.2");
+  CHECK(names.claim("a", disk(files, "A")) == "a");
+  CHECK(names.claim("a", disk(files, "B")) == "a.1");
+  CHECK(names.claim("a", disk(files, "D")) == "a.3");
+}
+
+TEST_CASE("NameRegistry: another URL's file is passed over, and stays free for it") {
+  const std::map<std::string, std::string> files = {{"a", "file:A"}, {"a.2", "file:B"}};
+  NameRegistry names;
+  CHECK(names.claim("a", disk(files, "X")) == "a.1");  // nothing on disk there
+  CHECK(names.claim("a", disk(files, "Y")) == "a.3");  // a.2 is B's: the search goes on past it
+  CHECK(names.claim("a", disk(files, "A")) == "a");
+  CHECK(names.claim("a", disk(files, "B")) == "a.2");
+  CHECK(names.claim("a") == "a.4");
+}
+
+TEST_CASE("NameRegistry: a leftover is taken when the URL's own is not found further on") {
+  const std::map<std::string, std::string> files = {
+      {"a", "file:"}, {"a.1", "part:B"}, {"a.2", "file:C"}, {"b", "part:A"}};
+  NameRegistry names;
+  CHECK(names.claim("a", disk(files, "C")) == "a.2");  // its own, further on, comes first
+  CHECK(names.claim("a", disk(files, "D")) == "a");    // a file nobody recorded: counts as done
+  CHECK(names.claim("a", disk(files, "E")) == "a.1");  // B's .part, started over for E
+  CHECK(names.claim("b", disk(files, "F")) == "b");    // A's .part: A is not in the input
 }
 
 // The rules of NameRegistry without its bounds, for comparing: every name kept as it is.
