@@ -107,10 +107,19 @@ struct FetchExecutor::Transfer {
 
 namespace {
 
-// The body starts the .part over: the .part is emptied, and its record says whose it is, before
-// its first byte is written, so a .part never holds bytes its record does not describe.
+// The body starts the .part over: the .part is made (only now: a transfer that gets no answer
+// makes no file) or emptied, and its record says whose it is, before its first byte is written,
+// so a .part never holds bytes its record does not describe.
 bool begin_part(FetchExecutor::Transfer& transfer) {
-  if (ftruncate(transfer.fd, 0) != 0) {
+  if (transfer.fd < 0) {
+    // O_NOFOLLOW: a NAME.part that is a symbolic link must not send the data somewhere else.
+    transfer.fd = ::open(transfer.part_path.c_str(),
+                         O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666);
+  } else if (ftruncate(transfer.fd, 0) != 0) {
+    ::close(transfer.fd);
+    transfer.fd = -1;
+  }
+  if (transfer.fd < 0) {
     transfer.write_error = errno;
     return false;
   }
@@ -309,24 +318,21 @@ void FetchExecutor::start(const Attempt& attempt) {
 }
 
 int FetchExecutor::open_part(Transfer& transfer) const {
-  // O_NOFOLLOW: a NAME.part that is a symbolic link must not send the data somewhere else.
-  int flags = O_WRONLY | O_CREAT | O_CLOEXEC | O_NOFOLLOW;
-  flags |= options_.resume ? O_APPEND : O_TRUNC;
-  transfer.fd = ::open(transfer.part_path.c_str(), flags, 0666);
-  if (transfer.fd < 0) return errno;
+  // Without --continue, or with nothing to continue, the .part is made when the answer's body
+  // begins (begin_part).
   struct stat st;
-  if (options_.resume && fstat(transfer.fd, &st) == 0 && st.st_size > 0) {
-    const auto have = static_cast<uint64_t>(st.st_size);
-    const auto record = read_part_record(transfer.record_path);
-    if (record && record->url == transfer.url && (!record->total || have < *record->total)) {
-      transfer.part = PartState{have, record->total, record->validator};
-      return 0;
-    }
-    // Another URL's .part (names follow the input's order), or one nobody recorded (another
-    // program's, an older taskpool's): its bytes cannot be vouched for.
-    if (ftruncate(transfer.fd, 0) != 0) return errno;
+  if (!options_.resume || lstat(transfer.part_path.c_str(), &st) != 0) return 0;
+  // O_NOFOLLOW: a NAME.part that is a symbolic link must not send the data somewhere else.
+  transfer.fd = ::open(transfer.part_path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
+  if (transfer.fd < 0) return errno;
+  if (fstat(transfer.fd, &st) != 0 || st.st_size == 0) return 0;
+  const auto have = static_cast<uint64_t>(st.st_size);
+  const auto record = read_part_record(transfer.record_path);
+  if (record && record->url == transfer.url && (!record->total || have < *record->total)) {
+    transfer.part = PartState{have, record->total, record->validator};
   }
-  ::unlink(transfer.record_path.c_str());
+  // Else another URL's .part (names follow the input's order), or one nobody recorded (another
+  // program's, an older taskpool's): its bytes cannot be vouched for, and the body starts it over.
   return 0;
 }
 
@@ -403,7 +409,7 @@ void FetchExecutor::set_limits(void* easy_handle) const {
 bool FetchExecutor::start_over(Transfer& transfer) {
   const CurlApi& curl = curl_api();
   transfer.restarted = true;
-  if (ftruncate(transfer.fd, 0) != 0) return false;
+  if (transfer.fd >= 0 && ftruncate(transfer.fd, 0) != 0) return false;
   ::unlink(transfer.record_path.c_str());
   curl.easy_setopt(transfer.easy, CURLOPT_RANGE, static_cast<const char*>(nullptr));
   curl.easy_setopt(transfer.easy, CURLOPT_HTTPHEADER, static_cast<curl_slist*>(nullptr));
@@ -433,7 +439,7 @@ void FetchExecutor::finish(Transfer& transfer, int code) {
   const bool starts_over =
       range_refused || (transfer.refused && transfer.refused->kind == Verdict::Kind::kStartOver);
   if (starts_over && !transfer.restarted && start_over(transfer)) return;
-  ::close(transfer.fd);
+  if (transfer.fd >= 0) ::close(transfer.fd);
   transfer.fd = -1;
   completion.end = steady_now();
   if (code == CURLE_OK) {

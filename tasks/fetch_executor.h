@@ -45,7 +45,8 @@ struct FetchOptions {
 // again cannot help, and retry_after when the server asked for a delay. A cancelled transfer
 // ends with signal 15 (or 9) and keeps its .part file.
 //
-// Data goes to NAME.part, renamed to NAME only when the transfer completed (libcurl checks the
+// Data goes to NAME.part (made when the answer's body begins), renamed to NAME only when the
+// transfer completed (libcurl checks the
 // size against Content-Length; taskpool the Content-Range of a 206, see judge_response). Only
 // the response whose body arrives is judged: not a 1xx, a redirect, or a proxy's answer to
 // CONNECT. NAME.part.meta records the URL and the file's validator (tasks/part_record.h):
