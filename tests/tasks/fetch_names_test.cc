@@ -2,6 +2,7 @@
 
 #include <doctest/doctest.h>
 
+#include <array>
 #include <cstdint>
 #include <filesystem>
 #include <map>
@@ -55,8 +56,8 @@ std::string utf8(char32_t c) {
 }
 
 // The bidi control characters taskpool keeps out of names.
-const std::vector<char32_t> kBidiControls = {0x061C, 0x200E, 0x200F, 0x202A, 0x202B, 0x202C,
-                                             0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069};
+constexpr std::array<char32_t, 12> kBidiControls = {0x061C, 0x200E, 0x200F, 0x202A, 0x202B, 0x202C,
+                                                    0x202D, 0x202E, 0x2066, 0x2067, 0x2068, 0x2069};
 
 bool is_valid_utf8(std::string_view s) {
   size_t i = 0;
