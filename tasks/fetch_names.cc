@@ -203,16 +203,21 @@ std::string NameRegistry::claim(const std::string& path, const DiskState& on_dis
        slash = path.find('/', slash + 1)) {
     take(path.substr(0, slash));
   }
-  const Fingerprint key = names_.fingerprint(path, name_group(path));
-  SuffixHint& hint = hints_[static_cast<size_t>(key.group ^ key.name) % kHints];
-  // Going on where the suffixes taken for good end keeps many claims of one name (every
-  // "index.html") linear instead of quadratic.
-  const size_t start = hint.path == key ? hint.first_free : 1;
-  size_t first_free = start;
+  Fingerprint key;
+  SuffixHint* hint = nullptr;    // looked up once the search goes past the path itself
+  size_t first_free = 1;         // every suffix below it is taken for good
   bool past_taken = false;       // a suffix not taken for good was seen: first_free stops there
   std::optional<size_t> usable;  // the first name free here that is not another URL's file
   size_t chosen = 0;             // 0: the path itself; n: its suffix n
-  for (size_t n = 0;; n = n == 0 ? start : n + 1) {
+  for (size_t n = 0;; ++n) {
+    if (n == 1) {
+      // Going on where the suffixes taken for good end keeps many claims of one name (every
+      // "index.html") linear instead of quadratic. The table is made when first needed.
+      if (hints_.empty()) hints_.resize(kHints);
+      key = names_.fingerprint(path, name_group(path));
+      hint = &hints_[static_cast<size_t>(key.group ^ key.name) % kHints];
+      if (hint->path == key) n = first_free = hint->first_free;
+    }
     const std::string candidate = n == 0 ? path : with_suffix(path, n);
     if (taken_for_good(candidate)) {
       if (n > 0 && !past_taken) first_free = n + 1;
@@ -235,7 +240,9 @@ std::string NameRegistry::claim(const std::string& path, const DiskState& on_dis
   if (chosen > 0 && chosen == first_free) first_free = chosen + 1;
   // The entry goes to the path that has gone furthest: the one that would cost most to count
   // again.
-  if (hint.path == key || hint.first_free <= first_free) hint = {key, first_free};
+  if (hint != nullptr && (hint->path == key || hint->first_free <= first_free)) {
+    *hint = {key, first_free};
+  }
   return name;
 }
 

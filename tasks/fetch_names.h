@@ -81,7 +81,7 @@ class NameRegistry {
   // the directory holds.
   std::string claim(const std::string& path, const DiskState& on_disk = {});
 
-  // The heap it holds: its NameSet's, and kHintBytes.
+  // The heap it holds: its NameSet's, and kHintBytes once a name was claimed twice.
   size_t memory_bytes() const;
   bool spilled() const { return names_.spilled(); }
 
@@ -93,7 +93,7 @@ class NameRegistry {
     Fingerprint path;
     size_t first_free = 0;
   };
-  static constexpr size_t kHints = 8192;
+  static constexpr size_t kHints = 2048;
 
  public:
   static constexpr size_t kHintBytes = kHints * sizeof(SuffixHint);

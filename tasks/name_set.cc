@@ -53,6 +53,15 @@ uint64_t murmur64(std::string_view data, uint64_t seed) {
   return h;
 }
 
+// One seed a process, drawn once: no input can be made to heap its names onto one page.
+uint64_t process_group_seed() {
+  static const uint64_t seed = [] {
+    std::random_device random;
+    return (static_cast<uint64_t>(random()) << 32) ^ random();
+  }();
+  return seed;
+}
+
 uint64_t spread(uint64_t x) {  // splitmix64's finalizer
   x ^= x >> 30;
   x *= 0xbf58476d1ce4e5b9ULL;
@@ -121,7 +130,7 @@ void write_at(int fd, const void* data, size_t size, uint64_t offset, const std:
 
 NameSet::NameSet(Options options)
     : options_(std::move(options)),
-      group_seed_((static_cast<uint64_t>(std::random_device()()) << 32) ^ std::random_device()()),
+      group_seed_(process_group_seed()),
       max_memory_slots_(std::bit_floor(
           std::max<size_t>(options_.memory_budget / sizeof(Fingerprint), kFirstMemorySlots))),
       memory_(std::min(kFirstMemorySlots, max_memory_slots_)) {

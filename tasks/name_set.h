@@ -24,7 +24,7 @@ struct Fingerprint {
 // them move to an on-disk hash table in an unlinked temporary file, and memory starts empty
 // again. Memory stays within the budget and a few fixed buffers (memory_bytes()), whatever the
 // count; a lookup past the spill reads one 4 KiB page (the page cache keeps the table's hot part).
-// The group hash has a seed of its own per set, so no input can heap its names onto one page.
+// The group hash has a seed drawn for each process, so no input can heap its names onto one page.
 // Not thread-safe.
 class NameSet {
  public:
