@@ -55,11 +55,11 @@ uint64_t murmur64(std::string_view data, uint64_t seed) {
 
 // One seed a process, drawn once: no input can be made to heap its names onto one page.
 uint64_t process_group_seed() {
-  static const uint64_t seed = [] {
+  static const uint64_t kSeed = [] {
     std::random_device random;
     return (static_cast<uint64_t>(random()) << 32) ^ random();
   }();
-  return seed;
+  return kSeed;
 }
 
 uint64_t spread(uint64_t x) {  // splitmix64's finalizer
