@@ -53,6 +53,7 @@ for the whole request path (query included) within this server, so it is determi
     /no-etag/REST           no ETag header (Last-Modified is the only validator)
     /no-validator/REST      neither ETag nor Last-Modified
     /stall/REST             the headers and half the body, then nothing until the server stops
+    /stall-once/REST        the first request as /stall/, later ones complete
 
 Range requests ("bytes=A-B", "bytes=A-", "bytes=-N") get 206 with Content-Range, or 416 when
 the range starts at or after the end. With If-Range, the range is sent only when the validator
@@ -299,7 +300,7 @@ class _Handler(BaseHTTPRequestHandler):
             return self._dispatch(rest_path(1), modes)
         if head in MODES:
             return self._dispatch(rest_path(), modes + (head,))
-        if head in ("slow-once", "reset-once", "short-once"):
+        if head in ("slow-once", "reset-once", "short-once", "stall-once"):
             if self._count(head) == 1:
                 modes = modes + (head[:-len("-once")],)
             return self._dispatch(rest_path(), modes)
