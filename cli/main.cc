@@ -1123,10 +1123,30 @@ int run(const RunConfig& config, uint64_t max_keep_order_window) {
   return status == 0 && cut_short && !input_read ? 1 : status;
 }
 
+// A standard descriptor closed at start (`taskpool ... >&-`, as some daemons and schedulers start
+// programs) would be the number that the next file taskpool opens gets: the wake-up eventfd, the
+// joblog; job output written to "standard output" would then land in the joblog. /dev/null takes
+// its place, before anything else opens a file: no records on stdin, output discarded, as GNU
+// parallel behaves with a closed stream. Returns false when /dev/null cannot be opened.
+bool fill_closed_standard_descriptors() {
+  for (int fd = STDIN_FILENO; fd <= STDERR_FILENO; ++fd) {
+    if (fcntl(fd, F_GETFD) != -1 || errno != EBADF) continue;
+    // The lowest free number, which is `fd`: the ones below it are open by now.
+    const int opened = ::open("/dev/null", fd == STDIN_FILENO ? O_RDONLY : O_WRONLY);
+    if (opened != fd) return false;
+  }
+  return true;
+}
+
 }  // namespace
 }  // namespace taskpool
 
 int main(int argc, char** argv) {
+  if (!taskpool::fill_closed_standard_descriptors()) {
+    std::fprintf(stderr, "taskpool: cannot open /dev/null for a closed standard stream: %s\n",
+                 std::strerror(errno));
+    return taskpool::kUsageStatus;
+  }
   // `taskpool ctl SOCKET COMMAND`: a client of a running taskpool's --control socket.
   if (argc >= 2 && std::strcmp(argv[1], "ctl") == 0) return taskpool::control_client(argc, argv);
   const taskpool::ParseOutcome parsed = taskpool::parse_command_line(argc, argv);

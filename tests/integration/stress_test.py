@@ -351,6 +351,60 @@ class HostileInputTest(TaskpoolTestCase):
         self.assertEqual(read_json(summary)["stopped"], "deadline")
 
 
+class ClosedStandardDescriptorTest(TaskpoolTestCase):
+    """taskpool started with standard input, output or error closed (`<&-`, `>&-`, `2>&-`, as
+    daemons and some schedulers start programs). The numbers 0-2 must not go to the files
+    taskpool opens (its wake-up eventfd, the joblog): job output written into the joblog broke
+    it for --resume. A closed stream behaves as /dev/null, as with GNU parallel."""
+
+    HEADER = "Seq\tHost\tStarttime\tJobRuntime\tSend\tReceive\tExitval\tSignal\tCommand"
+
+    def check_joblog(self, log: Path, commands, context: str):
+        lines = log.read_text().splitlines()
+        self.assertEqual(lines[0], self.HEADER, f"{context}: {lines}")
+        rows = [line.split("\t") for line in lines[1:]]
+        self.assertEqual(sorted(row[8] for row in rows), sorted(commands), f"{context}: {lines}")
+        for row in rows:
+            self.assertEqual(len(row), 9, f"{context}: {lines}")
+            self.assertEqual((row[6], row[7]), ("0", "0"), f"{context}: {lines}")
+        # The joblog is whole: a resumed run finds every job done and runs none again.
+        again = taskpool("--joblog", log, "--resume", "echo", "again", ":::", "a", "b")
+        self.assertExit(again, 0, context)
+        self.assertEqual((again.out, again.err), ("", ""), context)
+
+    def test_each_closed_standard_descriptor(self):
+        job = 'echo out {}; echo err {} >&2'
+        commands = [f"echo out {v}; echo err {v} >&2" for v in "ab"]
+        for closed, redirect in (("stdin", "<&-"), ("stdout", ">&-"), ("stderr", "2>&-"),
+                                 ("all three", "<&- >&- 2>&-")):
+            log = self.path(f"joblog-{closed.replace(' ', '-')}")
+            r = sh(f"taskpool -k --joblog {log} '{job}' ::: a b {redirect}")
+            self.assertExit(r, 0, closed)
+            words = redirect.split()
+            self.assertEqual(r.out, "" if ">&-" in words else "out a\nout b\n", closed)
+            self.assertEqual(r.err, "" if "2>&-" in words else "err a\nerr b\n", closed)
+            self.check_joblog(log, commands, closed)
+
+    def test_closed_stdin_holds_no_records(self):
+        r = sh("taskpool echo x <&-")
+        self.assertExit(r, 0)
+        self.assertEqual((r.out, r.err), ("", ""))
+
+    def test_messages_with_stderr_closed_reach_no_file(self):
+        # A job that cannot start makes taskpool write a message: with stderr closed it goes
+        # nowhere, least of all into the joblog or the summary.
+        log = self.path("joblog")
+        summary = self.path("summary.json")
+        r = sh(f"taskpool -k --joblog {log} --summary-json {summary} "
+               f"taskpool-no-such-program ::: a 2>&-")
+        self.assertExit(r, 1)
+        lines = log.read_text().splitlines()
+        self.assertEqual(lines[0], self.HEADER)
+        self.assertEqual(len(lines), 2, lines)
+        self.assertEqual(lines[1].split("\t")[6], "127", lines)
+        self.assertEqual(read_json(summary)["jobs"]["failed"], 1)
+
+
 class BigOutputTest(TaskpoolTestCase, SurvivorCheck):
 
     def output_env(self):
