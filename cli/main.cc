@@ -81,6 +81,10 @@ sigset_t setup_signals() {
   install_child_signal_handler();
   install_live_signal_handlers(g_signal_wake_fd);
   signal(SIGPIPE, SIG_IGN);  // a closed stdout is an EPIPE we handle, not a death
+  // Under `ulimit -f`, a write past the limit is an EFBIG that the joblog, the summary, the
+  // temporary output files and downloads report, not a silent death that leaves jobs running.
+  // Jobs get it back at its default (see ProcessExecutor).
+  signal(SIGXFSZ, SIG_IGN);
 
   sigset_t handled;
   sigemptyset(&handled);

@@ -255,6 +255,7 @@ void HostExecutor::start_master(Host& host, Connection& connection) {
     if (getppid() != parent) _exit(255);
     setpgid(0, 0);  // the terminal's Ctrl-C reaches taskpool, which decides
     signal(SIGPIPE, SIG_DFL);
+    signal(SIGXFSZ, SIG_DFL);
     sigprocmask(SIG_SETMASK, &original_mask_, nullptr);
     dup2(null, STDIN_FILENO);
     dup2(null, STDOUT_FILENO);

@@ -111,10 +111,13 @@ class SpawnAttributes final {
   explicit SpawnAttributes(const sigset_t& mask) {
     check_spawn_call(posix_spawnattr_init(&attributes_), "posix_spawnattr_init");
     // Ignored signals stay ignored across exec; a command must not inherit taskpool's SIG_IGN
-    // for SIGPIPE (it would never die writing to a closed pipe) or any of these.
+    // for SIGPIPE (it would never die writing to a closed pipe), SIGXFSZ (nor past `ulimit -f`)
+    // or any of these.
     sigset_t defaults;
     sigemptyset(&defaults);
-    for (int sig : {SIGPIPE, SIGINT, SIGTERM, SIGHUP, SIGCHLD, SIGQUIT}) sigaddset(&defaults, sig);
+    for (int sig : {SIGPIPE, SIGXFSZ, SIGINT, SIGTERM, SIGHUP, SIGCHLD, SIGQUIT}) {
+      sigaddset(&defaults, sig);
+    }
     check_spawn_call(posix_spawnattr_setsigdefault(&attributes_, &defaults),
                      "posix_spawnattr_setsigdefault");
     check_spawn_call(posix_spawnattr_setsigmask(&attributes_, &mask), "posix_spawnattr_setsigmask");
@@ -279,8 +282,8 @@ constexpr size_t kMaxFedRecord = 1024 * 1024;
 
 // A child's feedback pipe (file descriptor 3 in the child), as taskpool reads it.
 struct ChildFeed {
-  UniqueFd fd;          // invalid at end of file, and once the child has ended
-  std::string partial;  // the start of a record whose delimiter has not come yet
+  UniqueFd fd;            // invalid at end of file, and once the child has ended
+  std::string partial;    // the start of a record whose delimiter has not come yet
   bool too_long = false;  // it fed a record past kMaxFedRecord: the pipe was closed
 };
 
@@ -315,7 +318,8 @@ void read_feed(const ProcessExecutorOptions& options, WorkerId worker, ChildFeed
   // Small reads, so that the records taken past a full window stay few.
   constexpr size_t kFeedChunk = 4096;
   while (feed.fd.valid() && limit > 0 && (!more || more())) {
-    const ssize_t n = ::read(feed.fd.get(), buffer.data(), std::min({buffer.size(), limit, kFeedChunk}));
+    const ssize_t n =
+        ::read(feed.fd.get(), buffer.data(), std::min({buffer.size(), limit, kFeedChunk}));
     if (n > 0) {
       pass_records(options, worker, feed, std::string_view(buffer.data(), static_cast<size_t>(n)));
       limit -= static_cast<size_t>(n);
@@ -405,8 +409,9 @@ struct ProcessExecutor::Child {
     if (options.on_feed) finish_feed(options, completion.worker, feed, buffer);
     if (feed.too_long) {
       // Its records went on past the one cut off, so the job cannot have done what it meant to.
-      completion.error = "a record fed on file descriptor 3 was longer than 1 MiB (--feedback); "
-                         "the job's pipe was closed";
+      completion.error =
+          "a record fed on file descriptor 3 was longer than 1 MiB (--feedback); "
+          "the job's pipe was closed";
       if (completion.exit_status == 0 && completion.signal == 0) completion.exit_status = 1;
     }
     return true;
@@ -666,9 +671,7 @@ bool ProcessExecutor::read_feeds() {
   return every_child_waits_on_feed();
 }
 
-bool ProcessExecutor::feed_room_now() const {
-  return !options_.feed_room || options_.feed_room();
-}
+bool ProcessExecutor::feed_room_now() const { return !options_.feed_room || options_.feed_room(); }
 
 bool ProcessExecutor::every_child_waits_on_feed() const {
   // No room: read only when every running child has a record waiting in its pipe, since none of

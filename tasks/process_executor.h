@@ -43,9 +43,9 @@ struct ProcessExecutorOptions {
   // its background processes write after that is not.
   // While feed_closed() says so, no fed record can run any more: the children's pipes are
   // closed, so a job that goes on feeding (or starts to) gets a broken pipe (SIGPIPE) rather
-  // than feeding for ever. A record longer than 1 MiB closes its job's pipe too and fails the attempt.
-  // When the feeders have been held for a second, one chunk of each is read anyway (jobs that
-  // wait on each other could hold them for ever otherwise).
+  // than feeding for ever. A record longer than 1 MiB closes its job's pipe too and fails the
+  // attempt. When the feeders have been held for a second, one chunk of each is read anyway (jobs
+  // that wait on each other could hold them for ever otherwise).
   std::function<void(WorkerId, std::string)> on_feed;
   std::function<bool()> feed_room;
   std::function<bool()> feed_closed;
@@ -56,7 +56,7 @@ struct ProcessExecutorOptions {
 // handlers write to wake_fd) in every thread before constructing the executor, and passes the
 // mask from before that. wait() unblocks that mask only inside ppoll, so handlers run there and
 // wait() returns early; children
-// get the original mask, default SIGPIPE/SIGINT/SIGTERM/SIGHUP/SIGCHLD/SIGQUIT, stdin from
+// get the original mask, default SIGPIPE/SIGXFSZ/SIGINT/SIGTERM/SIGHUP/SIGCHLD/SIGQUIT, stdin from
 // /dev/null, and a process group of their own.
 // Not thread-safe, except wake().
 class ProcessExecutor final : public Executor {

@@ -7,8 +7,9 @@ TASKPOOL_STRESS_LONG=1 for the long versions (100 000 jobs, 1 GiB of output, sto
 each). Random delays come from TASKPOOL_STRESS_SEED (a fixed default), printed in every failure
 message that depends on it.
 
-Limits (`ulimit -n`, `ulimit -f`) are set with util-linux's `prlimit`; SIGXFSZ is ignored first
-so that a write past `ulimit -f` fails with EFBIG instead of killing the writer. A real full file
+`ulimit -n` is set with util-linux's `prlimit`; `ulimit -f` by the shell that runs taskpool, with
+SIGXFSZ as the shell leaves it (its default action kills the writer): taskpool itself must ignore
+it, so that a write past the limit fails with EFBIG and ends in a clear error. A real full file
 system is a small tmpfs, when the tests run as root and may mount one; those tests skip
 otherwise."""
 
@@ -50,13 +51,15 @@ PRLIMIT = shutil.which("prlimit")
 requires_prlimit = unittest.skipUnless(PRLIMIT, "prlimit (util-linux) is not installed")
 
 
-def limited(*limits: str, ignore_xfsz: bool = False) -> List[str]:
+def limited(*limits: str) -> List[str]:
     """The argv prefix that runs a program under `prlimit` limits such as '--nofile=64:64'."""
-    prefix = [PRLIMIT, *limits]
-    if ignore_xfsz:
-        # sh's `trap ''` sets SIG_IGN, which exec keeps: a write past the limit fails with EFBIG.
-        prefix = ["/bin/sh", "-c", 'trap "" XFSZ; exec "$@"', "sh", *prefix]
-    return prefix
+    return [PRLIMIT, *limits]
+
+
+def file_size_limited(blocks: int) -> List[str]:
+    """The argv prefix that runs a program under `ulimit -f BLOCKS` (512-byte blocks, as /bin/sh
+    counts them), leaving SIGXFSZ at its default: a program that does not ignore it dies of it."""
+    return ["/bin/sh", "-c", f'ulimit -f {blocks} && exec "$@"', "sh"]
 
 
 def children_of(pid: int) -> List[int]:
@@ -547,11 +550,10 @@ class FullDiskTest(TaskpoolTestCase, TmpfsMixin):
             self.assertIn("No space left on device", r.err, args)
             self.assertEqual(len(r.err.splitlines()), 1, f"{args}: one message: {r.err!r}")
 
-    @requires_prlimit
     def test_joblog_past_the_file_size_limit(self):
         log = self.path("joblog")
-        r = run([*limited("--fsize=600:600", ignore_xfsz=True), TASKPOOL, "-j2", "--joblog",
-                 log, "echo", ":::", *map(str, range(100))])
+        r = run([*file_size_limited(1), TASKPOOL, "-j2", "--joblog", log, "echo", ":::",
+                 *map(str, range(100))])
         self.assertExit(r, 255)
         self.assertIn(f"joblog '{log}'", r.err)
         self.assertIn("File too large", r.err)
@@ -567,13 +569,11 @@ class FullDiskTest(TaskpoolTestCase, TmpfsMixin):
         self.assertIn(f"joblog '{log}'", r.err)
         self.assertIn("No space left on device", r.err)
 
-    @requires_prlimit
     def test_spooled_output_past_the_file_size_limit(self):
         # A job's output beyond 256 KiB goes to a temporary file; when it cannot grow, the run
         # ends with a clear error (it must not crash).
-        r = run([*limited("--fsize=1000000:1000000", ignore_xfsz=True), TASKPOOL, "-j2",
-                 "head", "-c", "3000000", ":::", "/dev/zero", "/dev/zero"],
-                env=test_env({"TMPDIR": str(self.tmp)}))
+        r = run([*file_size_limited(2000), TASKPOOL, "-j2", "head", "-c", "3000000", ":::",
+                 "/dev/zero", "/dev/zero"], env=test_env({"TMPDIR": str(self.tmp)}))
         self.assertExit(r, 255)
         self.assertIn("temporary output file", r.err)
         self.assertIn("File too large", r.err)
@@ -586,6 +586,52 @@ class FullDiskTest(TaskpoolTestCase, TmpfsMixin):
         self.assertExit(r, 255)
         self.assertIn(f"temporary output file in {disk}", r.err)
         self.assertIn("No space left on device", r.err)
+
+
+class FileSizeLimitTest(TaskpoolTestCase, SurvivorCheck):
+    """Under a real `ulimit -f`, with SIGXFSZ at its default (see the module's docstring): every
+    file taskpool writes ends in a clear error and a non-zero status, never in a silent death
+    by the signal (status 153) that left an empty joblog and its jobs running. Jobs get SIGXFSZ
+    back at its default, as they would from a shell. (The joblog, temporary output files and
+    downloads past the limit are in FullDiskTest and FetchFullDiskTest.)"""
+
+    def test_summary_json_past_the_file_size_limit(self):
+        summary = self.path("summary.json")
+        r = run([*file_size_limited(0), TASKPOOL, "--summary-json", summary, "echo", ":::", "a"])
+        self.assertExit(r, 255)
+        self.assertEqual(r.out, "a\n")
+        self.assertIn(f"--summary-json file '{summary}'", r.err)
+        self.assertIn("File too large", r.err)
+
+    def test_timeline_past_the_file_size_limit(self):
+        timeline = self.path("run.svg")
+        r = run([*file_size_limited(1), TASKPOOL, "--timeline", timeline, "echo", ":::", "a"])
+        self.assertNotIn(r.code, (0, 128 + signal.SIGXFSZ, -signal.SIGXFSZ), r.err)
+        self.assertIn(str(timeline), r.err)
+        self.assertIn("File too large", r.err)
+
+    def test_joblog_past_the_limit_ends_the_running_jobs(self):
+        # Two long jobs run while short ones fill the joblog past 512 bytes: the error stops the
+        # run, and the long jobs are ended, not left behind.
+        seconds = unique_seconds(60)
+        self.cleanup_processes(seconds)
+        log = self.path("joblog")
+        r = run([*file_size_limited(1), TASKPOOL, "-j4", "--kill-after", "1", "--joblog", log,
+                 "sleep", ":::", seconds, seconds, *["0"] * 30], timeout=PATIENCE)
+        self.assertExit(r, 255)
+        self.assertIn(f"joblog '{log}'", r.err)
+        self.assertIn("File too large", r.err)
+        self.assertLess(r.seconds, 30, "the long jobs were waited for")
+        self.assertNoSurvivors(seconds)
+
+    def test_jobs_get_sigxfsz_at_its_default(self):
+        log = self.path("joblog")
+        # dd is run directly (no shell in between to turn the signal into a status).
+        r = run([*file_size_limited(4), TASKPOOL, "--joblog", log, "dd", "if=/dev/zero",
+                 "of={}", "bs=4096", "count=100", ":::", self.path("big")])
+        self.assertExit(r, 1)
+        row = log.read_text().splitlines()[1].split("\t")
+        self.assertEqual(row[7], str(signal.SIGXFSZ), f"the job was not killed by SIGXFSZ: {row}")
 
 
 class FetchFullDiskTest(TaskpoolTestCase, TmpfsMixin):
@@ -613,12 +659,10 @@ class FetchFullDiskTest(TaskpoolTestCase, TmpfsMixin):
                (self.path("joblog").read_text().splitlines()[1:])}
         self.assertEqual(log[self.server.url(f"/gen/{self.SIZE}/big.bin")][6], "23")
 
-    @requires_prlimit
     def test_download_past_the_file_size_limit(self):
         out = self.path("out")
-        r = run([*limited("--fsize=1000000:1000000", ignore_xfsz=True), TASKPOOL, "--fetch",
-                 "-o", out, "--joblog", self.path("joblog"),
-                 ":::", self.server.url(f"/gen/{self.SIZE}/big.bin")],
+        r = run([*file_size_limited(2000), TASKPOOL, "--fetch", "-o", out, "--joblog",
+                 self.path("joblog"), ":::", self.server.url(f"/gen/{self.SIZE}/big.bin")],
                 env=fetch_env())
         self.check_truncated(r, out, "File too large")
 
