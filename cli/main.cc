@@ -22,6 +22,7 @@
 #include <thread>
 #include <tuple>
 #include <unordered_map>
+#include <utility>
 
 #include "cli/control.h"
 #include "cli/fetch.h"
@@ -242,6 +243,12 @@ class Reporter final : public RunObserver {
     show_progress(false);
   }
   void on_tick(TimePoint) override { show_progress(false); }
+  void on_workers_limited(int from, int to, const Completion& completion) override {
+    if (std::exchange(limited_, true)) return;  // once, as the file-descriptor warning
+    say(fmt::format("taskpool: warning: no more processes could start ({}); running -j {} instead "
+                    "of -j {} (raise the process limit, ulimit -u, to run more)\n",
+                    completion.error, to, from));
+  }
   void on_skipped(uint64_t seq) override {
     guard([&] {
       if (printer_) printer_->skip(seq);
@@ -329,6 +336,7 @@ class Reporter final : public RunObserver {
   std::vector<int> worker_host_;
   std::vector<uint64_t> host_jobs_;
   bool broken_pipe_ = false;
+  bool limited_ = false;  // the pool shrank for want of processes, and it was said
   std::string error_;
 };
 

@@ -70,6 +70,11 @@ struct Completion {
   // the job waits for another worker and the attempt does not count.
   bool lost_worker = false;
   bool never_ran = false;
+  // Set by executors that can tell: the attempt could not start for a transient lack of
+  // resources (the system's process limit, `ulimit -u`, or memory: fork's EAGAIN or ENOMEM). It
+  // did not run and does not count; the scheduler holds back its starts for a while and tries
+  // the job again (see Scheduler).
+  bool short_of_resources = false;
   int http_status = 0;  // downloads: the last HTTP status, 0 when none
   uint64_t stdout_bytes = 0;
   uint64_t stderr_bytes = 0;

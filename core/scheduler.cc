@@ -4,6 +4,7 @@
 #include <cassert>
 #include <functional>
 #include <random>
+#include <string>
 
 namespace taskpool {
 
@@ -98,8 +99,8 @@ RunStats Scheduler::run() {
     Waiting entry = pop_waiting();
     finish_job(entry.job, entry.last_attempt, entry.last, entry.first_start);
   }
-  stats_.not_started = ready_.size() + dropped_ +
-                       (std::max(source_taken_, source_.records_seen()) - source_taken_);
+  stats_.not_started =
+      ready_.size() + dropped_ + (std::max(source_taken_, source_.records_seen()) - source_taken_);
   if (halt_counts_failures_) {
     stats_.halt_exit_status = static_cast<int>(std::min<uint64_t>(stats_.failed, 101));
   }
@@ -326,6 +327,7 @@ bool Scheduler::new_job_available() {
 }
 
 void Scheduler::start_ready_jobs(TimePoint now) {
+  if (!shortage_allows_start(now)) return;
   if (options_.mode == DispatchMode::kBatch && batch_left_ == 0) {
     // A batch starts only when the previous one has wholly ended, and only full (but the last).
     if (running_count_ != 0) return;
@@ -365,7 +367,33 @@ void Scheduler::start_ready_jobs(TimePoint now) {
     start_next(now, retry);
     last_was_retry_ = retry;
     if (batch) --batch_left_;
+    if (shortage_) {
+      // One at a time while resources are short; the next one a hold later at the soonest.
+      shortage_->probing = true;
+      shortage_->hold_until = now + kFirstHold;
+      wake_at_ = shortage_->hold_until;
+      return;
+    }
   }
+}
+
+bool Scheduler::shortage_allows_start(TimePoint now) {
+  if (!shortage_) return true;
+  Shortage& shortage = *shortage_;
+  if (shortage.probing) {
+    // The attempt started after the last hold did not come back: there were resources for it.
+    shortage.probing = false;
+    shortage.hold = Duration::zero();
+    shortage.idle_since = kNever;
+  }
+  // Over once attempts start again and none has failed for a while.
+  if (shortage.hold == Duration::zero() && now >= shortage.last + kShortageOver) {
+    shortage_.reset();
+    return true;
+  }
+  if (now >= shortage.hold_until) return true;
+  wake_at_ = shortage.hold_until;
+  return false;
 }
 
 void Scheduler::start_next(TimePoint now, bool retry) {
@@ -423,6 +451,9 @@ void Scheduler::handle(Completion completion) {
     free_workers_.push_back(done.attempt.worker);
     std::push_heap(free_workers_.begin(), free_workers_.end(), std::greater<>());
   }
+  if (completion.short_of_resources && !completion.started) {
+    return short_of_resources(std::move(done), std::move(completion));
+  }
   if (completion.never_ran) return return_job(std::move(done), std::move(completion));
 
   ++stats_.attempts;
@@ -468,8 +499,51 @@ void Scheduler::retire_group(int group) {
   batch_left_ = std::min(batch_left_, static_cast<size_t>(live_workers_));
 }
 
+void Scheduler::short_of_resources(Running done, Completion completion) {
+  const TimePoint now = clock_.now();
+  if (!shortage_) shortage_ = Shortage{now, now, kNever, Duration::zero(), now, false};
+  Shortage& shortage = *shortage_;
+  // Attempts started together fail together, and take one step of the backoff; the next step is
+  // for the attempt started after the hold.
+  if (shortage.hold == Duration::zero()) {
+    shortage.hold = kFirstHold;
+  } else if (shortage.probing) {
+    shortage.hold = std::min(2 * shortage.hold, kLongestHold);
+  }
+  shortage.probing = false;
+  shortage.last = now;
+  shortage.hold_until = now + shortage.hold;
+  if (running_count_ > 0) {
+    shortage.idle_since = kNever;
+    const auto running = static_cast<int>(running_count_);
+    if (now - shortage.since >= kShrinkAfter && !grouped_ && running < workers_) {
+      const int from = workers_;
+      set_workers(running);
+      observer_.on_workers_limited(from, workers_, completion);
+    }
+  } else if (shortage.idle_since == kNever) {
+    shortage.idle_since = now;
+  } else if (now - shortage.idle_since >= kPatience) {
+    // None of the run's jobs holds anything, yet nothing can start: the job fails rather than
+    // wait for ever, and so does each next one at once while this lasts.
+    shortage.hold_until = now;
+    completion.error +=
+        " (nothing could start for " +
+        std::to_string(std::chrono::duration_cast<std::chrono::seconds>(kPatience).count()) +
+        " s, with none of the run's jobs running)";
+    ++stats_.attempts;
+    finish_job(done.job, done.attempt, completion, done.first_start);
+    return;
+  }
+  return_job(std::move(done), std::move(completion));
+}
+
 void Scheduler::return_job(Running done, Completion completion) {
   observer_.on_returned(done.job, done.attempt, completion);
+  // In a batch, the job takes its place again.
+  if (options_.mode == DispatchMode::kBatch) {
+    batch_left_ = std::min(batch_left_ + 1, static_cast<size_t>(live_workers_));
+  }
   if (done.attempt.number == 1) {
     // Never tried anywhere: back to the head of the line, as if it had not been started.
     ready_.push(std::move(done.job), /*front=*/true);

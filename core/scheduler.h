@@ -51,6 +51,10 @@ class RunObserver {
                            const Completion& /*completion*/) {}
   // Job `seq` is skipped (SchedulerOptions::skip): it will not run.
   virtual void on_skipped(uint64_t /*seq*/) {}
+  // Attempts have not been able to start for a lack of resources (`completion`, the latest, says
+  // which) while other jobs ran, for Scheduler::kShrinkAfter: the pool shrank from `from`
+  // workers to `to`, the jobs that were running then.
+  virtual void on_workers_limited(int /*from*/, int /*to*/, const Completion& /*completion*/) {}
   // Every SchedulerOptions::tick_interval, whatever else happens (progress reports).
   virtual void on_tick(TimePoint /*now*/) {}
 };
@@ -126,11 +130,28 @@ struct PoolStatus {
 std::vector<int> interleave_groups(const std::vector<int>& sizes);
 
 // Runs jobs until the source ends (or a stop), then returns the statistics.
+//
+// A shortage of resources: an attempt that comes back short_of_resources did not run, so its job
+// goes back to wait (the attempt does not count) and nothing starts for a while: the first hold
+// is kFirstHold, doubled for each further failure up to kLongestHold. While the shortage lasts
+// (until attempts start again and kShortageOver passes without a failure), one attempt starts at
+// a time, kFirstHold apart at the soonest, so that a machine out of processes is not asked for
+// hundreds at once. When it goes on for kShrinkAfter while jobs of the run are running, those
+// jobs are what the machine lets the run have: the pool shrinks to them
+// (RunObserver::on_workers_limited; not with worker groups). When attempts cannot start for
+// kPatience with no job of the run running, the job fails with the executor's error, and so does
+// each next one at once while that lasts.
 // Not thread-safe; run() is called once.
 class Scheduler {
  public:
   using CommandBuilder = std::function<Command(const Job&, WorkerId)>;
   using StopCheck = std::function<StopRequest()>;
+
+  static constexpr Duration kFirstHold = std::chrono::milliseconds(10);
+  static constexpr Duration kLongestHold = std::chrono::seconds(1);
+  static constexpr Duration kShortageOver = std::chrono::seconds(1);
+  static constexpr Duration kShrinkAfter = std::chrono::seconds(1);
+  static constexpr Duration kPatience = std::chrono::seconds(10);
 
   Scheduler(SchedulerOptions options, Clock& clock, Executor& executor, JobSource& source,
             CommandBuilder build, RunObserver& observer, StopCheck stop_check = {});
@@ -190,8 +211,8 @@ class Scheduler {
       return a.priority != b.priority ? a.priority < b.priority : a.job.seq > b.job.seq;
     }
     std::function<double(const Job&)> priority_;
-    std::deque<Job> fifo_;       // without a priority
-    std::vector<Entry> heap_;    // with one: a max-heap by lower()
+    std::deque<Job> fifo_;     // without a priority
+    std::vector<Entry> heap_;  // with one: a max-heap by lower()
   };
 
   struct Running {
@@ -217,6 +238,15 @@ class Scheduler {
       return a.due != b.due ? a.due > b.due : a.job.seq > b.job.seq;
     }
   };
+  // Attempts came back short_of_resources lately (see the class comment).
+  struct Shortage {
+    TimePoint since;                // its first failure
+    TimePoint last;                 // its latest failure
+    TimePoint idle_since = kNever;  // failures with no job running, without a break, since then
+    Duration hold{0};               // the latest hold; 0 after an attempt started in it
+    TimePoint hold_until;           // nothing starts before then
+    bool probing = false;           // an attempt started after the hold; no failure came back yet
+  };
 
   bool pull_one();
   Waiting pop_waiting();
@@ -234,6 +264,8 @@ class Scheduler {
   void apply_stop(StopRequest request, StopCause cause);
   void retire_group(int group);
   void return_job(Running done, Completion completion);
+  void short_of_resources(Running done, Completion completion);
+  bool shortage_allows_start(TimePoint now);
   bool jobs_left();
   TimePoint next_wakeup() const;
   void close_intake();
@@ -250,29 +282,30 @@ class Scheduler {
   RunStats stats_;
   std::vector<std::optional<Running>> running_;  // index: worker - 1
   size_t running_count_ = 0;
-  std::vector<bool> group_down_;        // index: group
-  int live_workers_ = 0;                // workers whose group is not down
-  std::vector<WorkerId> free_workers_;  // a min-heap: the lowest free worker starts next
-  int workers_ = 0;                     // workers 1..workers_ take attempts (set_workers)
-  ReadyJobs ready_;                     // pulled from the source or fed, not yet started
+  std::vector<bool> group_down_;            // index: group
+  int live_workers_ = 0;                    // workers whose group is not down
+  std::vector<WorkerId> free_workers_;      // a min-heap: the lowest free worker starts next
+  int workers_ = 0;                         // workers 1..workers_ take attempts (set_workers)
+  ReadyJobs ready_;                         // pulled from the source or fed, not yet started
   std::unordered_set<uint64_t> fed_ready_;  // of which fed (their sequence numbers)
   bool paused_ = false;
-  bool last_was_retry_ = false;         // retries and new jobs take turns when both can start
-  bool take_lowest_ = false;            // new_job_available: start ready_.lowest(), not next()
-  uint64_t records_ = 0;                // taken from the source and fed, for max_records
-  uint64_t source_taken_ = 0;           // records polled from the source (skipped ones too)
-  uint64_t dropped_ = 0;                // records taken but never to run (max_records, a stop)
-  bool intake_closed_ = false;          // max_records reached: no record is taken any more
-  bool grouped_ = false;                // options_.worker_groups was given
-  TimePoint live_at_ = kNever;          // when options_.live wants to be called
-  std::vector<Waiting> waiting_;        // a min-heap on (due, seq), ordered by LaterFirst
-  size_t max_waiting_ = 0;              // beyond this many waiting retries, no new job starts
+  bool last_was_retry_ = false;   // retries and new jobs take turns when both can start
+  bool take_lowest_ = false;      // new_job_available: start ready_.lowest(), not next()
+  uint64_t records_ = 0;          // taken from the source and fed, for max_records
+  uint64_t source_taken_ = 0;     // records polled from the source (skipped ones too)
+  uint64_t dropped_ = 0;          // records taken but never to run (max_records, a stop)
+  bool intake_closed_ = false;    // max_records reached: no record is taken any more
+  bool grouped_ = false;          // options_.worker_groups was given
+  TimePoint live_at_ = kNever;    // when options_.live wants to be called
+  std::vector<Waiting> waiting_;  // a min-heap on (due, seq), ordered by LaterFirst
+  size_t max_waiting_ = 0;        // beyond this many waiting retries, no new job starts
   uint64_t next_seq_ = 1;
   bool input_done_ = false;
   StopRequest stop_ = StopRequest::kNone;
   TimePoint deadline_at_ = kNever;
   std::optional<TokenBucket> bucket_;
   TimePoint wake_at_ = kNever;  // when start_ready_jobs can start something it could not now
+  std::optional<Shortage> shortage_;
   TimePoint next_tick_ = kNever;
   size_t batch_left_ = 0;              // batch mode: attempts of the current batch not started yet
   bool halt_counts_failures_ = false;  // the exit status is the count of failed jobs

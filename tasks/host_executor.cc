@@ -191,8 +191,15 @@ HostExecutor::HostExecutor(HostExecutorOptions options, const sigset_t& original
   }
   processes_ = std::make_unique<ProcessExecutor>(options_.process, original_mask_);
   // Every connection at once: a slow or dead host delays only its own jobs.
-  for (auto& host : hosts_) {
-    for (Connection& connection : host->connections) start_master(*host, connection);
+  for (size_t h = 0; h < hosts_.size(); ++h) {
+    for (Connection& connection : hosts_[h]->connections) {
+      if (const int error = start_master(*hosts_[h], connection); error != 0) {
+        // No process for ssh (`ulimit -u`): the host is given up, as one that cannot connect.
+        connection.ended = true;
+        host_down(static_cast<int>(h),
+                  std::string("ssh could not be started: ") + std::strerror(error));
+      }
+    }
   }
 }
 
@@ -227,7 +234,7 @@ HostExecutor::~HostExecutor() {
   if (!directory_.empty()) ::rmdir(directory_.c_str());
 }
 
-void HostExecutor::start_master(Host& host, Connection& connection) {
+int HostExecutor::start_master(Host& host, Connection& connection) {
   std::vector<std::string> argv = options_.ssh;
   argv[0] = ssh_path_;
   // The user's --ssh options come first, and ssh keeps the first value it gets for an option.
@@ -263,11 +270,13 @@ void HostExecutor::start_master(Host& host, Connection& connection) {
     execv(args[0], args.data());
     _exit(127);
   }
+  const int error = errno;
   ::close(log);
   ::close(null);
-  if (pid < 0) die_on_system_error("fork");
+  if (pid < 0) return error;
   connection.pid = pid;
   connection.started = now();
+  return 0;
 }
 
 void HostExecutor::start(const Attempt& attempt) {

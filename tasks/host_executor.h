@@ -76,7 +76,7 @@ class HostExecutor final : public Executor {
   struct Connection;
   struct Host;
   struct Remote;
-  void start_master(Host& host, Connection& connection);
+  int start_master(Host& host, Connection& connection);  // 0, or fork's errno
   void spawn(Remote& remote);
   void check_masters();
   void host_down(int host_index, const std::string& reason);

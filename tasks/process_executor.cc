@@ -87,6 +87,12 @@ int above_stdio(int fd, int highest = STDERR_FILENO) {
   return moved;
 }
 
+// Whether a failure to make a pipe or a process is for want of something other jobs hold (file
+// descriptors, processes, memory), which they give back when they end.
+bool lack_of_resources(int error) {
+  return error == EAGAIN || error == ENOMEM || error == EMFILE || error == ENFILE;
+}
+
 struct Pipe {
   UniqueFd read;   // taskpool's end, non-blocking: one ppoll serves every child
   UniqueFd write;  // the child's end, blocking as programs expect
@@ -448,10 +454,11 @@ void ProcessExecutor::start(const Attempt& attempt, int stdin_fd) {
   Completion& completion = child->completion;
   completion.worker = attempt.worker;
   completion.start = now();
-  const auto not_started = [&](int exit_status, std::string error) {
+  const auto not_started = [&](int exit_status, std::string error, bool lacking = false) {
     completion.started = false;
     completion.exit_status = exit_status;
     completion.error = std::move(error);
+    completion.short_of_resources = lacking;
     completion.end = now();
     ready_.push_back(std::move(completion));
   };
@@ -478,7 +485,8 @@ void ProcessExecutor::start(const Attempt& attempt, int stdin_fd) {
     int error = make_pipe(out);
     if (error == 0) error = make_pipe(err);
     if (error != 0) {
-      return not_started(126, argv.front() + ": cannot create a pipe: " + std::strerror(error));
+      return not_started(126, argv.front() + ": cannot create a pipe: " + std::strerror(error),
+                         lack_of_resources(error));
     }
     actions.dup2(out.write.get(), STDOUT_FILENO);
     actions.dup2(err.write.get(), STDERR_FILENO);
@@ -487,7 +495,8 @@ void ProcessExecutor::start(const Attempt& attempt, int stdin_fd) {
   if (options_.on_feed) {
     // Above 3, so that no dup2 before this one overwrites it, nor is it its own target.
     if (const int error = make_pipe(feed, kFeedFd); error != 0) {
-      return not_started(126, argv.front() + ": cannot create a pipe: " + std::strerror(error));
+      return not_started(126, argv.front() + ": cannot create a pipe: " + std::strerror(error),
+                         lack_of_resources(error));
     }
     actions.dup2(feed.write.get(), kFeedFd);
     // No fed record can run any more: a job that feeds gets a broken pipe at once.
@@ -508,6 +517,11 @@ void ProcessExecutor::start(const Attempt& attempt, int stdin_fd) {
     return not_started(126, argv.front() + ": argument too long: the command line is " +
                                 std::to_string(command.line.size()) +
                                 " bytes, more than the system lets a program take");
+  }
+  if (lack_of_resources(error)) {
+    // No process could be made now (the user's process limit, `ulimit -u`, or memory): the job
+    // did not run, and may once other processes end (see Completion::short_of_resources).
+    return not_started(126, *path + ": cannot start: " + std::strerror(error), true);
   }
   if (error != 0) {
     // The statuses the shell gives for the same failures.

@@ -37,6 +37,9 @@ struct Outcome {
   int exit_status = 0;
   bool lost_worker = false;  // the worker's group (host) is gone
   bool never_ran = false;    // the attempt did not begin
+  // It could not start for a lack of resources (fork's EAGAIN): it comes back at once, not
+  // started, as a real executor reports it (duration is ignored).
+  bool short_of_resources = false;
 };
 
 class FakeExecutor final : public Executor {
@@ -48,13 +51,10 @@ class FakeExecutor final : public Executor {
   void start(const Attempt& attempt) override {
     Outcome outcome = script_(attempt.seq, attempt.number);
     if (on_worker) on_worker(attempt.worker, outcome);
-    running_[attempt.worker] = Run{attempt.seq,
-                                   clock_.now(),
-                                   clock_.now() + outcome.duration,
-                                   outcome.exit_status,
-                                   0,
-                                   outcome.lost_worker,
-                                   outcome.never_ran};
+    const Duration duration = outcome.short_of_resources ? Duration::zero() : outcome.duration;
+    running_[attempt.worker] =
+        Run{attempt.seq, clock_.now(),        clock_.now() + duration, outcome.exit_status,
+            0,           outcome.lost_worker, outcome.never_ran,       outcome.short_of_resources};
     starts.push_back(
         {attempt.seq, attempt.number, attempt.worker, clock_.now(), attempt.command.line});
     max_running = std::max(max_running, running_.size());
@@ -105,6 +105,12 @@ class FakeExecutor final : public Executor {
       c.lost_worker = it->second.lost_worker;
       c.never_ran = it->second.never_ran;
       if (c.never_ran) c.started = false;
+      if (it->second.short_of_resources) {
+        c.started = false;
+        c.short_of_resources = true;
+        c.exit_status = 126;
+        c.error = "job: cannot start: Resource temporarily unavailable";
+      }
       done.push_back(std::move(c));
       it = running_.erase(it);
     }
@@ -136,6 +142,7 @@ class FakeExecutor final : public Executor {
     int signal;
     bool lost_worker;
     bool never_ran;
+    bool short_of_resources;
   };
   FakeClock& clock_;
   std::function<Outcome(uint64_t, int)> script_;
@@ -169,10 +176,20 @@ class RecordingObserver final : public RunObserver {
   void on_job_end(const Job&, const Attempt& attempt, Completion& completion) override {
     ended.push_back(attempt.seq);
     exit_statuses.push_back(completion.exit_status);
+    errors.push_back(completion.error);
+  }
+  void on_returned(const Job&, const Attempt& attempt, const Completion&) override {
+    returned.push_back(attempt.seq);
+  }
+  void on_workers_limited(int from, int to, const Completion&) override {
+    limits.emplace_back(from, to);
   }
   std::vector<uint64_t> started;
   std::vector<uint64_t> ended;
   std::vector<int> exit_statuses;
+  std::vector<std::string> errors;
+  std::vector<uint64_t> returned;
+  std::vector<std::pair<int, int>> limits;  // on_workers_limited(from, to) calls
 };
 
 inline Command command_for(const Job& job, WorkerId worker) {

@@ -744,6 +744,90 @@ class DescriptorLimitTest(TaskpoolTestCase):
         self.assertEqual(len(list(out.iterdir())), 60)
 
 
+def unused_uid() -> int:
+    """A user id that no process has: RLIMIT_NPROC counts every process of the user, so a test
+    that runs under `ulimit -u` as a user of its own counts only its own processes."""
+    taken = set()
+    for entry in os.listdir("/proc"):
+        try:
+            for line in Path(f"/proc/{entry}/status").read_text().splitlines():
+                if line.startswith("Uid:"):
+                    taken.update(int(u) for u in line.split()[1:])
+        except (OSError, ValueError):
+            continue
+    rng = random.Random()
+    while True:
+        uid = rng.randrange(3_000_000, 4_000_000)
+        if uid not in taken:
+            return uid
+
+
+@requires_prlimit
+class ProcessLimitTest(TaskpoolTestCase):
+    """taskpool under a real `ulimit -u` (RLIMIT_NPROC), where starting a job fails with EAGAIN
+    once the user has that many processes. The limit is not enforced for root, so taskpool runs
+    as a user id of its own, with no other process: the count is taskpool's alone."""
+
+    def setUp(self):
+        super().setUp()
+        setpriv = shutil.which("setpriv")
+        if not setpriv:
+            self.skipTest("setpriv (util-linux) is not installed")
+        if os.geteuid() != 0:
+            self.skipTest("RLIMIT_NPROC needs a user of its own, and only root can switch to one")
+        self.uid = unused_uid()
+        self.tmp.chmod(0o777)
+        self.prefix = [setpriv, f"--reuid={self.uid}", f"--regid={self.uid}", "--clear-groups"]
+        probe = run([*self.prefix, TASKPOOL, "--version"])
+        if probe.code != 0:
+            self.skipTest(f"the binary under test cannot run as another user: {probe.err}")
+
+    def taskpool_limited(self, processes: int, *args, timeout: float = TIMEOUT):
+        env = test_env()
+        env["PATH"] = "/usr/bin:/bin"  # the test's bin directory is private to root
+        return run([*self.prefix, PRLIMIT, f"--nproc={processes}:{processes}", TASKPOOL, *args],
+                   cwd=self.tmp, env=env, timeout=timeout)
+
+    def test_jobs_that_cannot_start_wait_and_the_pool_shrinks(self):
+        # 40 jobs at -j12 where about half as many processes may run: none may fail, none may
+        # count an attempt that never ran, and the pool shrinks once, saying so.
+        log = self.path("joblog")
+        summary = self.path("summary.json")
+        r = self.taskpool_limited(8, "-j12", "--retries", "3", "--joblog", log,
+                                  "--summary-json", summary, "sleep", ":::", *["0.3"] * 40,
+                                  timeout=PATIENCE * 2)
+        self.assertExit(r, 0)
+        rows = log.read_text().splitlines()[1:]
+        self.assertEqual(len(rows), 40)
+        self.assertEqual({row.split("\t")[6] for row in rows}, {"0"}, rows)
+        report = read_json(summary)
+        self.assertEqual(report["attempts"], 40, "an attempt that never ran was counted")
+        self.assertEqual(report["jobs"]["retried"], 0)
+        warnings = [line for line in r.err.splitlines() if "warning" in line]
+        self.assertEqual(len(warnings), 1, r.err)
+        self.assertRegex(warnings[0], r"running -j [1-7] instead of -j 12 .*ulimit -u")
+        self.assertIn("Resource temporarily unavailable", warnings[0])
+        self.assertEqual(r.err.count("taskpool:"), 1, r.err)
+
+    def test_a_job_that_can_never_start_fails_in_bounded_time(self):
+        # One process: taskpool's own. Nothing of the run holds one that could be given back,
+        # so each job fails, clearly, after taskpool has tried for 10 s (not for ever).
+        log = self.path("joblog")
+        r = self.taskpool_limited(1, "-j2", "--retries", "3", "--joblog", log, "echo", ":::",
+                                  "a", "b", "c", timeout=60)
+        self.assertExit(r, 3)
+        self.assertGreaterEqual(r.seconds, 9.5)
+        self.assertLess(r.seconds, 30)
+        self.assertEqual(r.out, "")
+        failures = [line for line in r.err.splitlines() if "nothing could start for 10 s" in line]
+        self.assertEqual(len(failures), 3, r.err)
+        for line in failures:
+            self.assertIn("cannot start: Resource temporarily unavailable", line)
+        rows = [row.split("\t") for row in log.read_text().splitlines()[1:]]
+        self.assertEqual(sorted(row[8] for row in rows), ["echo a", "echo b", "echo c"])
+        self.assertEqual({row[6] for row in rows}, {"126"})
+
+
 class StormTest(TaskpoolTestCase, SurvivorCheck):
     """Many runs over process trees, each stopped at a random moment; afterwards no process of
     any tree is alive. Each job's shell starts two sleeps, one of them deaf to SIGTERM, and
