@@ -39,6 +39,7 @@
 #include "core/input.h"
 #include "core/scheduler.h"
 #include "core/template.h"
+#include "tasks/adopted.h"
 #include "tasks/dry_run_executor.h"
 #include "tasks/fetch_executor.h"
 #include "tasks/host_executor.h"
@@ -665,6 +666,8 @@ int run_compare(const RunConfig& config, const CommandTemplate& command, const s
     ProcessExecutorOptions exec_options;
     exec_options.output = OutputMode::kDiscard;
     exec_options.wake_fd = g_signal_wake_fd;
+    exec_options.keep_background = config.keep_background;
+    exec_options.kill_after = config.kill_after;
     RefusingExecutor executor(std::make_unique<ProcessExecutor>(exec_options, mask), clock);
     MemoryJobSource source(records);
     SchedulerOptions options = scheduler_options(config, max_keep_order_window);
@@ -856,6 +859,9 @@ int run(const RunConfig& config, uint64_t max_keep_order_window) {
   const CommandTemplate command(config.command, config.replace,
                                 config.fill == RunConfig::Fill::kContext);
   const sigset_t mask = setup_signals();
+  // What a job leaves running after it, out of its process group (setsid, a daemon's double
+  // fork), comes back to taskpool when its parent ends: reaped, and ended with the run.
+  if (!config.keep_background && !config.fetch && !config.dry_run) become_child_subreaper();
   if (config.compare) return run_compare(config, command, mask, max_keep_order_window);
 
   SchedulerOptions options = scheduler_options(config, max_keep_order_window);
@@ -918,6 +924,8 @@ int run(const RunConfig& config, uint64_t max_keep_order_window) {
   } else {
     ProcessExecutorOptions process;
     process.wake_fd = g_signal_wake_fd;
+    process.keep_background = config.keep_background;
+    process.kill_after = config.kill_after;
     if (config.feedback) {
       std::optional<ColumnSplitter> columns;
       if (config.colsep) columns.emplace(*config.colsep);

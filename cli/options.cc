@@ -309,6 +309,9 @@ ParseOutcome parse_command_line(int argc, char** argv) {
   app.add_option("--kill-after", kill_after, "SIGKILL this long after SIGTERM (5s)")
       ->type_name("DUR")
       ->group(resilience);
+  app.add_flag("--keep-background", config.keep_background,
+               "Let what a job leaves running (daemons) live on after it")
+      ->group(resilience);
   const CLI::Option* rate_flag =
       app.add_option("--rate", rate,
                      "Start at most R attempts per second (10/s, 600/m, 3600/h, 2/d)")

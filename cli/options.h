@@ -53,6 +53,9 @@ struct RunConfig {
   RetryPolicy retry;
   Duration timeout{0};
   Duration kill_after = std::chrono::seconds(5);
+  // --keep-background: a job's background processes live on after it (not ended with it, nor at
+  // the end of the run).
+  bool keep_background = false;
   std::optional<double> rate;
   int burst = 1;
   Duration deadline{0};

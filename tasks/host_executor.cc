@@ -276,6 +276,7 @@ int HostExecutor::start_master(Host& host, Connection& connection) {
   if (pid < 0) return error;
   connection.pid = pid;
   connection.started = now();
+  processes_->leave_alone(pid);  // reaped in check_masters(), and not a leftover of a job
   return 0;
 }
 
@@ -389,6 +390,7 @@ void HostExecutor::check_masters() {
       int status = 0;
       const pid_t reaped = waitpid(connection.pid, &status, WNOHANG);
       if (reaped == connection.pid) {
+        processes_->leave_alone(connection.pid, false);
         connection.pid = -1;
         connection.ended = true;
         std::string reason = last_words(connection.log);

@@ -18,6 +18,7 @@
 #include <utility>
 
 #include "core/error.h"
+#include "tasks/adopted.h"
 
 namespace taskpool {
 
@@ -377,29 +378,29 @@ struct ProcessExecutor::Child {
   ChildOutput err{Stream::kStderr};
   ChildFeed feed;
 
-  // Returns true when the child has ended and its completion is whole.
-  bool reap(const ProcessExecutorOptions& options, std::span<char> buffer, std::string& error) {
+  // Returns true when the child has ended and its completion is whole. `exited`: the caller
+  // knows that it has (waitid said so), and it is not reaped yet.
+  bool reap(const ProcessExecutorOptions& options, std::span<char> buffer, std::string& error,
+            bool exited = false) {
     if (pid > 0) {
-      if (cancelled) {
-        // The job was told to end. Whatever is left of its process group once its leader has
-        // exited (a background process that ignores SIGTERM) is killed now: it would otherwise
-        // outlive taskpool. The leader is not reaped yet, so its number still names the group;
-        // a leader that has not exited at the check is not reaped in this round either (it could
-        // exit right after the check, and its group would then be missed).
+      if (!exited) {
         siginfo_t info{};
-        if (waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) == 0) {
-          if (info.si_pid != pid) return false;
-          kill(-pid, SIGKILL);
-        } else if (errno == EINTR) {
-          return false;
+        if (waitid(P_PID, static_cast<id_t>(pid), &info, WEXITED | WNOHANG | WNOWAIT) != 0) {
+          if (errno == EINTR) return false;
+          die_on_system_error("waitid");  // ECHILD: someone else reaped our child
         }
+        if (info.si_pid != pid) return false;
       }
+      // The job's own process has ended. Whatever is left of its process group (background
+      // processes, one that ignored SIGTERM) is killed now, as CI runners end a job's orphans:
+      // it would otherwise outlive the run. The leader is not reaped yet, so its number still
+      // names the group. A job that was told to end loses its group whatever the options say.
+      if (cancelled || !options.keep_background) kill(-pid, SIGKILL);
       int status = 0;
       const pid_t reaped = waitpid(pid, &status, WNOHANG);
-      if (reaped == 0) return false;
-      if (reaped < 0) {
-        if (errno == EINTR) return false;
-        die_on_system_error("waitpid");  // ECHILD: someone else reaped our child
+      if (reaped != pid) {
+        if (reaped < 0 && errno == EINTR) return false;
+        die_on_system_error("waitpid");
       }
       pid = -1;
       completion.end = now();
@@ -444,7 +445,21 @@ ProcessExecutor::~ProcessExecutor() {
     }
   }
   children_.clear();
+  if (!options_.keep_background && is_child_subreaper()) {
+    // The run is over: the processes that escaped their jobs' groups and came back to taskpool
+    // end with it.
+    end_adopted_children([this](pid_t pid) { return left_alone_.contains(pid); },
+                         options_.kill_after);
+  }
   ::close(dev_null_fd_);
+}
+
+void ProcessExecutor::leave_alone(pid_t pid, bool leave) {
+  if (leave) {
+    left_alone_.insert(pid);
+  } else {
+    left_alone_.erase(pid);
+  }
 }
 
 void ProcessExecutor::start(const Attempt& attempt) { start(attempt, dev_null_fd_); }
@@ -580,8 +595,20 @@ std::vector<Completion> ProcessExecutor::wait(TimePoint deadline) {
       if (info.si_pid == 0) return;  // none has ended
       const auto it = std::find_if(children_.begin(), children_.end(),
                                    [&](const auto& child) { return child->pid == info.si_pid; });
-      if (it == children_.end() || !(*it)->reap(options_, buffer, output_error_)) {
-        // Not one of ours (it stays for whoever started it), or interrupted: look at each.
+      if (it == children_.end()) {
+        if (left_alone_.contains(info.si_pid)) {
+          // Whoever started it reaps it: look at each of ours instead.
+          reap_all();
+          return;
+        }
+        // Not a job: a process adopted as child subreaper (a job's escaped background process)
+        // that has ended. Reaped, or it would stay a zombie.
+        int status = 0;
+        while (waitpid(info.si_pid, &status, WNOHANG) < 0 && errno == EINTR) {
+        }
+        continue;
+      }
+      if (!(*it)->reap(options_, buffer, output_error_, /*exited=*/true)) {
         reap_all();
         return;
       }

@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <unordered_set>
 #include <vector>
 
 #include "core/executor.h"
@@ -50,6 +51,14 @@ struct ProcessExecutorOptions {
   std::function<bool()> feed_room;
   std::function<bool()> feed_closed;
   char feed_delimiter = '\n';
+  // A job's background processes: what is left of its process group when its own process has
+  // ended gets SIGKILL then, unless kept (--keep-background: daemons a job starts live on). A job
+  // that was cancelled loses its group either way.
+  bool keep_background = false;
+  // When the process is a child subreaper (become_child_subreaper()) and background processes
+  // are not kept: the time from SIGTERM to SIGKILL for the adopted processes that are still
+  // there when the executor goes (see end_adopted_children()).
+  Duration kill_after = std::chrono::seconds(5);
 };
 
 // Signal handling contract: the caller blocks SIGCHLD (and the signals it handles, or has their
@@ -76,6 +85,12 @@ class ProcessExecutor final : public Executor {
   // SIGSTOP or SIGCONT to every running child's process group.
   void suspend(bool stopped) override;
 
+  // A child of this process that is not a job (an ssh control master, started elsewhere):
+  // wait() leaves it for its owner to reap, and it is never ended as an adopted process. Every
+  // other child that is not a job (adopted as child subreaper) is reaped when it ends. `leave`
+  // false: forget it (its owner has reaped it).
+  void leave_alone(pid_t pid, bool leave = true);
+
   size_t running() const;
   // The first failure to keep an attempt's output (no room for a temporary file), or empty. The
   // output that came after it is counted, not kept; wait() returns as soon as it happens.
@@ -93,6 +108,7 @@ class ProcessExecutor final : public Executor {
   WakeFd wake_;
   std::vector<std::unique_ptr<Child>> children_;  // running ones
   std::vector<Completion> ready_;                 // ended, not yet returned by wait()
+  std::unordered_set<pid_t> left_alone_;          // see leave_alone()
   std::string output_error_;
   TimePoint last_feed_rescue_{};  // the feeders were last read while held, or last not held
 };

@@ -3,13 +3,42 @@
 and the checking of their values. Time is only bounded generously: the machine may be loaded."""
 
 import shlex
+import time
 import unittest
+from pathlib import Path
+from typing import List, Optional
 
 from helpers import TaskpoolTestCase, parallel, requires_gnu_parallel, taskpool
-from process_support import (SurvivorCheck, joblog_by_seq, joblog_rows, read_json, read_pids,
-                             unique_seconds)
+from process_support import (Background, SurvivorCheck, is_running, joblog_by_seq, joblog_rows,
+                             processes_with_arg, read_json, read_pids, unique_seconds, wait_until)
 
 MISSING = "taskpool-no-such-program-xyz"
+
+
+def stat_fields(pid: int) -> List[str]:
+    """The fields of /proc/PID/stat after the command name (state, parent, group, ...)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return []
+    return stat[stat.rfind(")") + 2:].split()
+
+
+def parent_of(pid: int) -> Optional[int]:
+    fields = stat_fields(pid)
+    return int(fields[1]) if fields else None
+
+
+def state_of(pid: int) -> Optional[str]:
+    fields = stat_fields(pid)
+    return fields[0] if fields else None
+
+
+def children_of(pid: int) -> List[int]:
+    try:
+        return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
 
 # flaky NAME FAILURES: the first FAILURES attempts for NAME fail, later ones succeed. Counts the
 # attempts in NAME.count beside the script and logs "start|end NAME ATTEMPT TIME" to `events`.
@@ -222,6 +251,100 @@ class TimeoutTest(TaskpoolTestCase, SurvivorCheck):
                 self.assertEqual(joblog_by_seq(ours)[1][6:8], joblog_by_seq(theirs)[1][6:8],
                                  "Exitval and Signal")
                 self.assertNoSurvivors(seconds)
+
+
+class NothingOutlivesTest(TaskpoolTestCase, SurvivorCheck):
+    """What a job leaves running ends with it (its process group) or with the run (processes that
+    escaped the group come back to taskpool, the child subreaper); --keep-background keeps them."""
+
+    def test_background_processes_of_a_job_that_ended_normally_end_with_it(self):
+        seconds = unique_seconds(51)
+        self.cleanup_processes(seconds)
+        pids = self.path("pids")
+        line = (f'sleep {{}} & (trap "" TERM; exec sleep {{}}) & '
+                f'echo "$$ $!" > {shlex.quote(str(pids))}; echo started')
+        r = taskpool(line, ":::", seconds)
+        self.assertExit(r, 0)
+        self.assertEqual(r.out, "started\n")
+        self.assertNoSurvivors(seconds, read_pids(pids))
+
+    def test_an_escaped_process_no_longer_outlives_a_timeout(self):
+        # setsid -w puts sleep in a session of its own and waits for it: the timeout ends setsid
+        # (the job's group) but cannot reach sleep, which comes back to taskpool and is ended
+        # with the run.
+        seconds = unique_seconds(52)
+        self.cleanup_processes(seconds)
+        r = taskpool("--timeout", "0.5", "--kill-after", "0.5", "setsid", "-w", "sleep", "{}",
+                     ":::", seconds)
+        self.assertExit(r, 1)
+        self.assertIn("timed out", r.err)
+        self.assertLess(r.seconds, 10)
+        self.assertNoSurvivors(seconds)
+
+    def escape(self, name: str, command: str) -> str:
+        """A shell line that starts `command` in a session of its own (as a daemon does) and
+        returns once it has left the job's process group: the job's end would otherwise kill
+        it, by the group, before it got away."""
+        marker = shlex.quote(str(self.path(name)))
+        inner = shlex.quote(f"touch {marker}; {command}")
+        return (f"setsid sh -c {inner} </dev/null >/dev/null 2>&1 & "
+                f"while [ ! -e {marker} ]; do sleep 0.01; done")
+
+    def test_a_daemon_comes_back_to_taskpool_and_ends_with_the_run(self):
+        # Job 1 starts a daemon and ends; job 2 keeps the run going. Meanwhile the daemon is
+        # taskpool's child; it ends when the run does.
+        seconds = unique_seconds(53)
+        self.cleanup_processes(seconds)
+        run = Background(self.tmp, "-j2", "sh -c {}", ":::",
+                         self.escape("daemon", f"exec sleep {seconds}"), "sleep 2; echo done")
+        self.addCleanup(run.kill)
+        self.assertTrue(wait_until(lambda: processes_with_arg(seconds) != [], 20),
+                        "the daemon did not start")
+        daemon = processes_with_arg(seconds)[0]
+        self.assertTrue(wait_until(lambda: parent_of(daemon) == run.pid, 20),
+                        f"the daemon's parent is {parent_of(daemon)}, not taskpool ({run.pid})")
+        self.assertTrue(run.running(), "the run ended before it could be looked at")
+        r = run.wait(30)
+        self.assertExit(r, 0)
+        self.assertEqual(r.out, "done\n")
+        self.assertNoSurvivors(seconds, [daemon], settle=0.5)
+
+    def test_an_escaped_process_deaf_to_sigterm_gets_sigkill_after_kill_after(self):
+        seconds = unique_seconds(54)
+        self.cleanup_processes(seconds)
+        line = ": {}; " + self.escape("deaf", f"trap '' TERM; sleep {seconds}")
+        r = taskpool("--kill-after", "1", line, ":::", "1")
+        self.assertExit(r, 0)
+        self.assertGreaterEqual(r.seconds, 0.9, "SIGKILL came before --kill-after")
+        self.assertLess(r.seconds, 10)
+        self.assertNoSurvivors(seconds, settle=0.5)
+
+    def test_escaped_processes_that_end_leave_no_zombie(self):
+        # Jobs whose escaped processes end soon, while the run goes on: taskpool reaps them.
+        run = Background(self.tmp, "-j3", "sh -c {}", ":::",
+                         self.escape("a", "sleep 0.2"), self.escape("b", "sleep 0.3"), "sleep 3")
+        self.addCleanup(run.kill)
+        self.assertTrue(wait_until(lambda: self.path("a").exists() and self.path("b").exists(),
+                                   20), "the escaped processes did not start")
+        time.sleep(1)
+        self.assertTrue(run.running(), "the run ended before it could be looked at")
+        zombies = [pid for pid in children_of(run.pid) if state_of(pid) == "Z"]
+        self.assertEqual(zombies, [], "escaped processes that ended were not reaped")
+        self.assertExit(run.wait(30), 0)
+
+    def test_keep_background_lets_them_live_on(self):
+        seconds = unique_seconds(55)
+        self.cleanup_processes(seconds)
+        pids = self.path("pids")
+        line = (f"sleep {{}} & echo $! >> {shlex.quote(str(pids))}; "
+                f"setsid sleep {{}} </dev/null >/dev/null 2>&1 & echo $! >> "
+                f"{shlex.quote(str(pids))}")
+        r = taskpool("--keep-background", line, ":::", seconds)
+        self.assertExit(r, 0)
+        self.assertLess(r.seconds, 10)
+        time.sleep(0.5)
+        alive = [pid for pid in read_pids(pids) if is_running(pid)]
+        self.assertEqual(len(alive), 2, "--keep-background: a background process was ended")
 
 
 class RateTest(TaskpoolTestCase):

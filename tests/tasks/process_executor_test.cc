@@ -5,10 +5,14 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
@@ -23,6 +27,8 @@
 #include <thread>
 #include <tuple>
 #include <vector>
+
+#include "tasks/adopted.h"
 
 namespace taskpool {
 namespace {
@@ -392,7 +398,7 @@ TEST_CASE("process executor: many children at once, each completion on its worke
   CHECK(executor.running() == 0);
 }
 
-TEST_CASE("process executor: a child it did not start is left for its owner, and jobs still end") {
+TEST_CASE("process executor: a child left alone is left for its owner, and jobs still end") {
   SignalSetup signals;
   ProcessExecutor executor({}, signals.original());
   // Another part of the process has a child that has ended and is not reaped yet: the kernel
@@ -400,6 +406,7 @@ TEST_CASE("process executor: a child it did not start is left for its owner, and
   const pid_t foreign = fork();
   REQUIRE(foreign >= 0);
   if (foreign == 0) _exit(7);
+  executor.leave_alone(foreign);
   REQUIRE(eventually([&] {
     const auto state = process_state(foreign);
     return state && state->state == 'Z';
@@ -415,6 +422,25 @@ TEST_CASE("process executor: a child it did not start is left for its owner, and
   REQUIRE(waitpid(foreign, &status, WNOHANG) == foreign);
   CHECK(WIFEXITED(status));
   CHECK(WEXITSTATUS(status) == 7);
+}
+
+TEST_CASE("process executor: a child that is not a job is reaped when it ends: no zombie") {
+  SignalSetup signals;
+  ProcessExecutor executor({}, signals.original());
+  // A process adopted as child subreaper (a job's escaped background process) that ends.
+  const pid_t adopted = fork();
+  REQUIRE(adopted >= 0);
+  if (adopted == 0) _exit(0);
+  REQUIRE(eventually([&] {
+    const auto state = process_state(adopted);
+    return state && state->state == 'Z';
+  }));
+  CHECK(run(executor, direct_attempt(1, {"true"})).succeeded());
+  CHECK(eventually([&] { return !process_state(adopted); }));
+  int status = 0;
+  errno = 0;
+  CHECK(waitpid(adopted, &status, WNOHANG) == -1);
+  CHECK(errno == ECHILD);
 }
 
 TEST_CASE("process executor: output past the memory limit spills to a file, byte for byte") {
@@ -523,18 +549,106 @@ TEST_CASE("process executor: cancel reaches the children of the command too") {
 
 TEST_CASE("process executor: a child of the command holding stdout open does not hold the end") {
   SignalSetup signals;
-  ProcessExecutor executor({}, signals.original());
+  ProcessExecutorOptions options;
+  options.keep_background = true;
+  ProcessExecutor executor(options, signals.original());
   const TimePoint before = now();
-  const Completion c = run(executor, shell_attempt(1, "sleep 30 & echo done $$"));
+  const Completion c = run(executor, shell_attempt(1, "sleep 30 & echo done $! $$"));
   const Duration took = now() - before;
   CHECK(c.succeeded());
   const std::string out = text(c.stdout_data);
   CHECK(out.rfind("done ", 0) == 0);
   CHECK(took < 10s);
   const auto pids = pids_in(out.substr(5));
-  REQUIRE(pids.size() == 1);
-  REQUIRE(pids[0] > 1);
-  kill(-pids[0], SIGKILL);  // the sleep left behind
+  REQUIRE(pids.size() == 2);
+  REQUIRE(pids[1] > 1);
+  CHECK(alive_in_group(pids[0], pids[1]));  // kept: it lives on after the job
+  kill(-pids[1], SIGKILL);
+}
+
+TEST_CASE("process executor: a job's background processes end with the job") {
+  SignalSetup signals;
+  ProcessExecutor executor({}, signals.original());
+  // One of them ignores SIGTERM: the end of the job's group is a SIGKILL.
+  const Completion c = run(executor, shell_attempt(1,
+                                                   "sleep 100 & (trap '' TERM; exec sleep 101) "
+                                                   "& echo $$; echo $! >&2"));
+  CHECK(c.succeeded());
+  const auto group = pids_in(text(c.stdout_data));
+  const auto deaf = pids_in(text(c.stderr_data));
+  REQUIRE(group.size() == 1);
+  REQUIRE(deaf.size() == 1);
+  REQUIRE(group[0] > 1);
+  CHECK(eventually([&] { return kill(-group[0], 0) == -1 && errno == ESRCH; }, 10s));
+  CHECK_FALSE(alive_in_group(deaf[0], group[0]));
+  if (kill(-group[0], 0) == 0) kill(-group[0], SIGKILL);
+}
+
+// Makes the test program a child subreaper for one test, as taskpool is.
+class ScopedSubreaper {
+ public:
+  ScopedSubreaper() { REQUIRE(become_child_subreaper()); }
+  ~ScopedSubreaper() { prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0); }
+  ScopedSubreaper(const ScopedSubreaper&) = delete;
+  ScopedSubreaper& operator=(const ScopedSubreaper&) = delete;
+};
+
+TEST_CASE("process executor: a process that escaped its job's group ends when the executor goes") {
+  SignalSetup signals;
+  ScopedSubreaper subreaper;
+  ProcessExecutorOptions options;
+  options.kill_after = 300ms;
+  pid_t escaped = 0;
+  pid_t deaf = 0;
+  {
+    ProcessExecutor executor(options, signals.original());
+    // Two processes in sessions of their own (one deaf to SIGTERM), whose parent, the job,
+    // ends at once: they come back to this process, the subreaper.
+    const Completion c =
+        run(executor, shell_attempt(1,
+                                    "setsid sleep 100 </dev/null >/dev/null 2>&1 & a=$!; "
+                                    "setsid sh -c 'trap \"\" TERM; sleep 101' </dev/null "
+                                    ">/dev/null 2>&1 & echo $a $!"));
+    REQUIRE(c.succeeded());
+    const auto pids = pids_in(text(c.stdout_data));
+    REQUIRE(pids.size() == 2);
+    escaped = pids[0];
+    deaf = pids[1];
+    // The job's end left them alone: they are in groups of their own.
+    CHECK(eventually([&] {
+      const std::vector<pid_t> children = child_processes();
+      return std::find(children.begin(), children.end(), escaped) != children.end() &&
+             std::find(children.begin(), children.end(), deaf) != children.end();
+    }));
+    CHECK(alive_in_group(escaped, escaped));
+  }
+  // Ended (SIGTERM, then SIGKILL for the deaf one) and reaped: not even a zombie is left.
+  CHECK_FALSE(process_state(escaped));
+  CHECK_FALSE(process_state(deaf));
+  if (process_state(escaped)) kill(escaped, SIGKILL);
+  if (process_state(deaf)) kill(deaf, SIGKILL);
+}
+
+TEST_CASE("process executor: kept background processes are not ended when the executor goes") {
+  SignalSetup signals;
+  ScopedSubreaper subreaper;
+  ProcessExecutorOptions options;
+  options.keep_background = true;
+  pid_t escaped = 0;
+  {
+    ProcessExecutor executor(options, signals.original());
+    const Completion c =
+        run(executor, shell_attempt(1, "setsid sleep 100 </dev/null >/dev/null 2>&1 & echo $!"));
+    REQUIRE(c.succeeded());
+    const auto pids = pids_in(text(c.stdout_data));
+    REQUIRE(pids.size() == 1);
+    escaped = pids[0];
+  }
+  const auto state = process_state(escaped);
+  CHECK((state && state->state != 'Z'));
+  kill(escaped, SIGKILL);
+  int status = 0;
+  waitpid(escaped, &status, 0);
 }
 
 TEST_CASE("process executor: wake() makes wait(kNever) return") {
@@ -641,11 +755,14 @@ TEST_CASE("process executor: a child gets the original signal mask and default d
   struct sigaction ignore = {};
   ignore.sa_handler = SIG_IGN;
   struct sigaction old_pipe;
+  struct sigaction old_xfsz;
   REQUIRE(sigaction(SIGPIPE, &ignore, &old_pipe) == 0);
+  REQUIRE(sigaction(SIGXFSZ, &ignore, &old_xfsz) == 0);
   SignalSetup signals;
   ProcessExecutor executor({}, signals.original());
   const Completion c = run(executor, direct_attempt(1, {"grep", "^Sig", "/proc/self/status"}));
   sigaction(SIGPIPE, &old_pipe, nullptr);
+  sigaction(SIGXFSZ, &old_xfsz, nullptr);
 
   std::map<std::string, uint64_t> masks;
   std::istringstream lines(text(c.stdout_data));
@@ -657,6 +774,7 @@ TEST_CASE("process executor: a child gets the original signal mask and default d
   CHECK((masks["SigBlk:"] & signal_bit(SIGUSR2)) != 0);
   CHECK((masks["SigBlk:"] & signal_bit(SIGCHLD)) == 0);
   CHECK((masks["SigIgn:"] & signal_bit(SIGPIPE)) == 0);
+  CHECK((masks["SigIgn:"] & signal_bit(SIGXFSZ)) == 0);  // killed past `ulimit -f`, as from a shell
 }
 
 TEST_CASE("process executor: a child inherits none of the executor's descriptors") {
@@ -729,6 +847,7 @@ TEST_CASE("process executor: running out of descriptors fails that attempt only"
   }
   const auto failed = collect(executor, 1);
   CHECK_FALSE(failed.front().started);
+  CHECK(failed.front().short_of_resources);  // other jobs' ending would give descriptors back
   CHECK(failed.front().exit_status == 126);
   CHECK(failed.front().error.find("echo") != std::string::npos);
   CHECK(failed.front().error.find("Too many open files") != std::string::npos);
