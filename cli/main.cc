@@ -635,7 +635,7 @@ std::function<void(uint64_t, const Record&)> resume_check(
 }
 
 int run_compare(const RunConfig& config, const CommandTemplate& command, const sigset_t& mask,
-                uint64_t max_keep_order_window) {
+                uint64_t max_keep_order_window, Guardian* guardian) {
   std::vector<Record> records;
   const RecordBound bound = record_bound(config, command);
   auto stream = open_records(config, bound.limit);
@@ -668,6 +668,7 @@ int run_compare(const RunConfig& config, const CommandTemplate& command, const s
     exec_options.wake_fd = g_signal_wake_fd;
     exec_options.keep_background = config.keep_background;
     exec_options.kill_after = config.kill_after;
+    exec_options.guardian = guardian;
     RefusingExecutor executor(std::make_unique<ProcessExecutor>(exec_options, mask), clock);
     MemoryJobSource source(records);
     SchedulerOptions options = scheduler_options(config, max_keep_order_window);
@@ -858,11 +859,26 @@ class ReaderStop {
 int run(const RunConfig& config, uint64_t max_keep_order_window) {
   const CommandTemplate command(config.command, config.replace,
                                 config.fill == RunConfig::Fill::kContext);
+  // Before any thread: the guardian ends the jobs if taskpool is killed (see tasks/guardian.h).
+  std::unique_ptr<Guardian> guardian;
+  if (!config.fetch && !config.dry_run) {
+    std::string error;
+    guardian = Guardian::start(config.kill_after, error);
+    if (!guardian) {
+      std::fputs(fmt::format("taskpool: warning: cannot start the guardian process ({}): jobs "
+                             "would outlive a taskpool that is killed\n",
+                             error)
+                     .c_str(),
+                 stderr);
+    }
+  }
   const sigset_t mask = setup_signals();
   // What a job leaves running after it, out of its process group (setsid, a daemon's double
   // fork), comes back to taskpool when its parent ends: reaped, and ended with the run.
   if (!config.keep_background && !config.fetch && !config.dry_run) become_child_subreaper();
-  if (config.compare) return run_compare(config, command, mask, max_keep_order_window);
+  if (config.compare) {
+    return run_compare(config, command, mask, max_keep_order_window, guardian.get());
+  }
 
   SchedulerOptions options = scheduler_options(config, max_keep_order_window);
   std::unique_ptr<JobLog> joblog;
@@ -926,6 +942,7 @@ int run(const RunConfig& config, uint64_t max_keep_order_window) {
     process.wake_fd = g_signal_wake_fd;
     process.keep_background = config.keep_background;
     process.kill_after = config.kill_after;
+    process.guardian = guardian.get();
     if (config.feedback) {
       std::optional<ColumnSplitter> columns;
       if (config.colsep) columns.emplace(*config.colsep);

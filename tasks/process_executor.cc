@@ -396,6 +396,7 @@ struct ProcessExecutor::Child {
       // it would otherwise outlive the run. The leader is not reaped yet, so its number still
       // names the group. A job that was told to end loses its group whatever the options say.
       if (cancelled || !options.keep_background) kill(-pid, SIGKILL);
+      if (options.guardian != nullptr) options.guardian->forget(pid);
       int status = 0;
       const pid_t reaped = waitpid(pid, &status, WNOHANG);
       if (reaped != pid) {
@@ -443,13 +444,16 @@ ProcessExecutor::~ProcessExecutor() {
     int status;
     while (waitpid(child->pid, &status, 0) < 0 && errno == EINTR) {
     }
+    if (options_.guardian != nullptr) options_.guardian->forget(child->pid);
   }
   children_.clear();
   if (!options_.keep_background && is_child_subreaper()) {
     // The run is over: the processes that escaped their jobs' groups and came back to taskpool
     // end with it.
-    end_adopted_children([this](pid_t pid) { return left_alone_.contains(pid); },
-                         options_.kill_after);
+    const pid_t guardian = options_.guardian != nullptr ? options_.guardian->pid() : 0;
+    end_adopted_children(
+        [this, guardian](pid_t pid) { return pid == guardian || left_alone_.contains(pid); },
+        options_.kill_after);
   }
   ::close(dev_null_fd_);
 }
@@ -544,6 +548,7 @@ void ProcessExecutor::start(const Attempt& attempt, int stdin_fd) {
   }
 
   child->pid = pid;
+  if (options_.guardian != nullptr) options_.guardian->watch(pid);
   if (options_.output == OutputMode::kLines) {
     child->out.partial = OutputBuffer(options_.memory_limit);
     child->err.partial = OutputBuffer(options_.memory_limit);

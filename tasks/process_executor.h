@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/executor.h"
+#include "tasks/guardian.h"
 #include "tasks/program_path.h"
 #include "tasks/wake_fd.h"
 
@@ -59,6 +60,9 @@ struct ProcessExecutorOptions {
   // are not kept: the time from SIGTERM to SIGKILL for the adopted processes that are still
   // there when the executor goes (see end_adopted_children()).
   Duration kill_after = std::chrono::seconds(5);
+  // Told of each job's process group from its start until it is reaped, to end it if taskpool
+  // is killed; never ended as an adopted process. Null: none.
+  Guardian* guardian = nullptr;
 };
 
 // Signal handling contract: the caller blocks SIGCHLD (and the signals it handles, or has their

@@ -10,10 +10,12 @@ forwards."""
 import signal
 import time
 import unittest
+from pathlib import Path
+from typing import Optional
 
 from helpers import TaskpoolTestCase
-from process_support import (Background, SurvivorCheck, joblog_by_seq, read_json, read_pids,
-                             unique_seconds, wait_until)
+from process_support import (Background, SurvivorCheck, is_running, joblog_by_seq, read_json,
+                             read_pids, unique_seconds, wait_until)
 
 RECORDS = ["1", "2", "3", "4", "5"]
 # How long a test waits for jobs to start or taskpool to react, on a loaded machine.
@@ -172,6 +174,79 @@ class SecondSignalTest(SignalCase):
         r = run.wait(PATIENCE)
         self.assertExit(r, 5)
         self.assertNoSurvivors(seconds, self.job_pids())
+
+
+def guardian_of(pid: int) -> Optional[int]:
+    """taskpool's guardian: its child named taskpool-guard (see tasks/guardian.h)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return None
+    for child in map(int, children):
+        try:
+            if Path(f"/proc/{child}/comm").read_text().strip() == "taskpool-guard":
+                return child
+        except OSError:
+            continue
+    return None
+
+
+class KilledTest(SignalCase):
+    """taskpool killed with SIGKILL, which it cannot handle: its guardian ends the jobs it left
+    (SIGTERM, then SIGKILL after --kill-after), and then itself."""
+
+    def start_five(self, seconds, *options):
+        # Jobs 1-4 sleep; job 5's child ignores SIGTERM and sleeps too.
+        line = self.started_line(
+            f'if [ {{}} = 5 ]; then (trap "" TERM; exec sleep {seconds}) & fi;',
+            f"sleep {seconds}")
+        run = self.start(line, *options, workers="5")
+        self.wait_for_jobs(run, 5)
+        return run
+
+    def test_sigkill_of_taskpool_ends_every_job(self):
+        seconds = unique_seconds(1000)
+        self.cleanup_processes(seconds)
+        run = self.start_five(seconds, "--kill-after", "1")
+        guardian = guardian_of(run.pid)
+        pids = self.job_pids()
+        self.assertEqual(len(pids), 6, "five shells and the deaf child")
+        killed = time.monotonic()
+        run.proc.send_signal(signal.SIGKILL)  # taskpool alone, not its group
+        self.assertExit(run.wait(PATIENCE), -signal.SIGKILL)
+        # Within a few seconds: the SIGTERM at once, the SIGKILL a second later.
+        self.assertNoSurvivors(seconds, pids, settle=5)
+        self.assertLess(time.monotonic() - killed, 6)
+        self.assertIsNotNone(guardian, "taskpool had no guardian")
+        self.assertTrue(wait_until(lambda: not is_running(guardian), PATIENCE),
+                        "the guardian outlived its work")
+
+    def test_the_guardian_outlives_a_ctrl_c_and_still_ends_the_jobs(self):
+        # Ctrl-C reaches taskpool's whole process group: taskpool lets the running jobs finish,
+        # and its guardian, in a group of its own, is untouched and ends them when a SIGKILL
+        # cuts that short.
+        seconds = unique_seconds(1000)
+        self.cleanup_processes(seconds)
+        run = self.start_five(seconds, "--kill-after", "1")
+        guardian = guardian_of(run.pid)
+        self.assertIsNotNone(guardian, "taskpool has no guardian")
+        run.signal(signal.SIGINT)
+        time.sleep(0.5)
+        self.assertTrue(run.running(), "taskpool ended on the first signal")
+        self.assertTrue(is_running(guardian), "the guardian died of the Ctrl-C")
+        run.proc.send_signal(signal.SIGKILL)
+        run.wait(PATIENCE)
+        self.assertNoSurvivors(seconds, self.job_pids(), settle=5)
+
+    def test_a_run_that_ends_in_order_leaves_no_guardian(self):
+        run = self.start(self.started_line("", "sleep 1"))
+        self.wait_for_jobs(run, 1)
+        guardian = guardian_of(run.pid)
+        self.assertIsNotNone(guardian, "taskpool has no guardian")
+        self.assertExit(run.wait(PATIENCE), 0)
+        # It is told that taskpool ends, and exits at once (not waited for).
+        self.assertTrue(wait_until(lambda: not is_running(guardian), 5),
+                        "the guardian outlived taskpool")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,54 @@
+// The guardian: a small process that ends the running jobs when taskpool itself dies without a
+// chance to (kill -9, the OOM killer, a crash).
+//
+// taskpool forks it at start, before any thread. It holds one end of a socket pair whose other
+// end only taskpool holds (close-on-exec, so no job inherits it), and shares a table with
+// taskpool: one bit per process id, set while the job whose process group has that number runs.
+// When taskpool ends in order, it says so on the socket and the guardian exits. When the socket
+// reaches its end without that word, taskpool is gone: the guardian sends SIGTERM (and SIGCONT,
+// for a stopped job) to every group in the table, SIGKILL `kill_after` later to those still
+// there, and exits.
+//
+// Telling it of a job costs a bit set in shared memory, not a system call: the spawn rate is
+// kept. What a cgroup would add (processes that left their job's group) is discussed in the
+// README; a cgroup needs a living process to kill it too, so the guardian would be needed anyway.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "core/time.h"
+
+namespace taskpool {
+
+class Guardian final {
+ public:
+  // Forks the guardian. Returns null, with `error` saying why, when it cannot be started (then
+  // nothing ends the jobs if taskpool is killed). REQUIRES: no other thread runs yet.
+  static std::unique_ptr<Guardian> start(Duration kill_after, std::string& error);
+  // Tells the guardian that taskpool ends in order (when no group is watched any more): it
+  // exits at once, and is not waited for.
+  ~Guardian();
+  Guardian(const Guardian&) = delete;
+  Guardian& operator=(const Guardian&) = delete;
+
+  // A job's process group, from its start until its leader is reaped. Not thread-safe.
+  void watch(pid_t group);
+  void forget(pid_t group);
+
+  pid_t pid() const { return pid_; }
+
+ private:
+  Guardian(pid_t pid, int socket, uint64_t* table) : pid_(pid), socket_(socket), table_(table) {}
+  void mark(pid_t group, bool running);
+
+  pid_t pid_;
+  int socket_;
+  uint64_t* table_;  // shared with the guardian: bit p is process group p
+  uint64_t watched_ = 0;
+};
+
+}  // namespace taskpool

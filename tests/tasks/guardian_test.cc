@@ -1,0 +1,181 @@
+#include "tasks/guardian.h"
+
+#include <doctest/doctest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <chrono>
+#include <fstream>
+#include <functional>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace taskpool {
+namespace {
+
+using namespace std::chrono_literals;
+
+TimePoint clock_now() { return std::chrono::steady_clock::now(); }
+
+// Polls `condition` until it holds or `limit` passes.
+bool comes_true(const std::function<bool()>& condition, Duration limit) {
+  const TimePoint deadline = clock_now() + limit;
+  while (!condition()) {
+    if (clock_now() >= deadline) return false;
+    std::this_thread::sleep_for(10ms);
+  }
+  return true;
+}
+
+// Whether a process is in group `group` and has not ended (a zombie has).
+bool group_alive(pid_t group) {
+  if (kill(-group, 0) != 0) return false;
+  std::ifstream in("/proc/" + std::to_string(group) + "/stat");
+  std::string line;
+  if (!std::getline(in, line)) return true;  // the leader is gone, others may be there
+  std::istringstream fields(line.substr(line.rfind(')') + 1));
+  char state = '?';
+  fields >> state;
+  return state != 'Z' && state != 'X';
+}
+
+// A job: a process in a group of its own that sleeps, deaf to SIGTERM if asked.
+pid_t start_job(bool deaf) {
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) {
+    setpgid(0, 0);
+    if (deaf) signal(SIGTERM, SIG_IGN);
+    execlp("sleep", "sleep", "100", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  setpgid(pid, pid);
+  return pid;
+}
+
+// An owner of a guardian, as taskpool is: a process that starts it and its jobs, tells it of
+// the jobs (all but the last `forgotten` ones, which it tells it of and then of their end), and
+// writes the jobs' groups and the guardian's id to a pipe before waiting to be killed.
+struct Owner {
+  pid_t pid = -1;
+  pid_t guardian = -1;
+  std::vector<pid_t> jobs;
+
+  Owner(int jobs_count, int deaf_count, int forgotten, Duration kill_after) {
+    int fds[2];
+    REQUIRE(pipe(fds) == 0);
+    pid = fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+      ::close(fds[0]);
+      setpgid(0, 0);
+      std::string error;
+      const std::unique_ptr<Guardian> g = Guardian::start(kill_after, error);
+      if (!g) _exit(1);
+      std::vector<pid_t> pids{g->pid()};
+      for (int i = 0; i < jobs_count; ++i) {
+        const pid_t job = start_job(i < deaf_count);
+        g->watch(job);
+        if (i >= jobs_count - forgotten) g->forget(job);
+        pids.push_back(job);
+      }
+      const auto bytes = static_cast<ssize_t>(pids.size() * sizeof(pid_t));
+      if (::write(fds[1], pids.data(), static_cast<size_t>(bytes)) != bytes) _exit(1);
+      for (;;) pause();
+    }
+    ::close(fds[1]);
+    std::vector<pid_t> pids(static_cast<size_t>(jobs_count) + 1);
+    const auto want = static_cast<ssize_t>(pids.size() * sizeof(pid_t));
+    ssize_t got = 0;
+    while (got < want) {
+      const ssize_t n = ::read(fds[0], reinterpret_cast<char*>(pids.data()) + got,
+                               static_cast<size_t>(want - got));
+      if (n <= 0) break;
+      got += n;
+    }
+    ::close(fds[0]);
+    REQUIRE(got == want);
+    guardian = pids[0];
+    jobs.assign(pids.begin() + 1, pids.end());
+  }
+  ~Owner() {
+    kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    for (pid_t job : jobs) kill(-job, SIGKILL);
+  }
+  Owner(const Owner&) = delete;
+  Owner& operator=(const Owner&) = delete;
+
+  void kill_hard() {
+    REQUIRE(kill(pid, SIGKILL) == 0);
+    int status = 0;
+    REQUIRE(waitpid(pid, &status, 0) == pid);
+  }
+};
+
+TEST_CASE("guardian: when its owner is killed, the groups it was told of end") {
+  Owner owner(4, 1, 0, 500ms);
+  for (pid_t job : owner.jobs) REQUIRE(group_alive(job));
+  const TimePoint killed = clock_now();
+  owner.kill_hard();
+  // SIGTERM at once; the deaf one (the first) SIGKILL half a second later.
+  CHECK(comes_true([&] { return !group_alive(owner.jobs[1]) && !group_alive(owner.jobs[3]); },
+                   400ms));
+  CHECK(comes_true([&] { return !group_alive(owner.jobs[0]); }, 10s));
+  CHECK(clock_now() - killed >= 450ms);
+  // Its work done, the guardian is gone too.
+  CHECK(comes_true([&] { return !group_alive(owner.guardian); }, 10s));
+}
+
+TEST_CASE("guardian: a group whose end it was told of is left alone") {
+  Owner owner(2, 0, 1, 100ms);
+  owner.kill_hard();
+  CHECK(comes_true([&] { return !group_alive(owner.jobs[0]); }, 10s));
+  CHECK(comes_true([&] { return !group_alive(owner.guardian); }, 10s));
+  CHECK(group_alive(owner.jobs[1]));  // forgotten: not the guardian's to end
+}
+
+TEST_CASE("guardian: is in a group of its own, out of reach of its owner's group signals") {
+  Owner owner(1, 0, 0, 100ms);
+  CHECK(getpgid(owner.guardian) == owner.guardian);
+  CHECK(getpgid(owner.guardian) != getpgid(owner.pid));
+  // The terminal's Ctrl-C (or a SIGTERM) to it does not end it before its owner.
+  kill(owner.guardian, SIGINT);
+  kill(owner.guardian, SIGTERM);
+  std::this_thread::sleep_for(100ms);
+  CHECK(group_alive(owner.guardian));
+  CHECK(group_alive(owner.jobs[0]));
+}
+
+TEST_CASE("guardian: an owner that ends in order leaves its guardian ending at once") {
+  std::string error;
+  auto guardian = Guardian::start(30s, error);
+  REQUIRE(guardian != nullptr);
+  const pid_t job = start_job(true);
+  guardian->watch(job);
+  guardian->forget(job);
+  const pid_t guardian_pid = guardian->pid();
+  const TimePoint before = clock_now();
+  guardian.reset();
+  CHECK(clock_now() - before < 1s);  // not kept waiting
+  // It exits at once, though it would wait 30 s for a job deaf to SIGTERM (reaped here, or by
+  // the destructor when it was quick enough).
+  int status = 0;
+  CHECK(comes_true(
+      [&] {
+        const pid_t reaped = waitpid(guardian_pid, &status, WNOHANG);
+        return reaped == guardian_pid || (reaped < 0 && errno == ECHILD);
+      },
+      5s));
+  CHECK(group_alive(job));
+  kill(-job, SIGKILL);
+  waitpid(job, &status, 0);
+}
+
+}  // namespace
+}  // namespace taskpool
