@@ -94,6 +94,8 @@ class TempDir {
   TempDir(const TempDir&) = delete;
   TempDir& operator=(const TempDir&) = delete;
 
+  std::string path() const { return path_.string(); }
+
   std::string file(const std::string& name, const std::string& content, mode_t mode) const {
     const fs::path file = path_ / name;
     {
@@ -596,6 +598,7 @@ class ScopedSubreaper {
 TEST_CASE("process executor: a process that escaped its job's group ends when the executor goes") {
   SignalSetup signals;
   ScopedSubreaper subreaper;
+  TempDir tmp;
   ProcessExecutorOptions options;
   options.kill_after = 300ms;
   pid_t escaped = 0;
@@ -603,12 +606,16 @@ TEST_CASE("process executor: a process that escaped its job's group ends when th
   {
     ProcessExecutor executor(options, signals.original());
     // Two processes in sessions of their own (one deaf to SIGTERM), whose parent, the job,
-    // ends at once: they come back to this process, the subreaper.
-    const Completion c =
-        run(executor, shell_attempt(1,
-                                    "setsid sleep 100 </dev/null >/dev/null 2>&1 & a=$!; "
-                                    "setsid sh -c 'trap \"\" TERM; sleep 101' </dev/null "
-                                    ">/dev/null 2>&1 & echo $a $!"));
+    // ends once they have left its group: they come back to this process, the subreaper.
+    const std::string a = tmp.path() + "/a";
+    const std::string b = tmp.path() + "/b";
+    const Completion c = run(
+        executor,
+        shell_attempt(1, "setsid sh -c 'touch " + a +
+                             "; exec sleep 100' </dev/null >/dev/null "
+                             "2>&1 & x=$!; setsid sh -c 'trap \"\" TERM; touch " +
+                             b + "; sleep 101' </dev/null >/dev/null 2>&1 & y=$!; while [ ! -e " +
+                             a + " ] || [ ! -e " + b + " ]; do sleep 0.01; done; echo $x $y"));
     REQUIRE(c.succeeded());
     const auto pids = pids_in(text(c.stdout_data));
     REQUIRE(pids.size() == 2);
