@@ -202,4 +202,21 @@ inline std::vector<std::string> numbered(size_t n) {
   return values;
 }
 
+// A run of jobs 1..`jobs` whose attempts go as `script(seq, attempt)` says, on the fake clock.
+struct ScriptedRun {
+  ScriptedRun(size_t jobs, std::function<Outcome(uint64_t, int)> script)
+      : executor(clock, std::move(script)), source(numbered(jobs)) {}
+
+  RunStats run(const SchedulerOptions& options, Scheduler::StopCheck stop = {}) {
+    Scheduler scheduler(options, clock, executor, source, command_for, observer, std::move(stop));
+    return scheduler.run();
+  }
+
+  FakeClock clock;
+  TimePoint start = clock.now();
+  FakeExecutor executor;
+  ListJobSource source;
+  RecordingObserver observer;
+};
+
 }  // namespace taskpool::testing

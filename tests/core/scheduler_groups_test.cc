@@ -26,16 +26,10 @@ SchedulerOptions two_hosts(int per_host = 2) {
   return options;
 }
 
-struct Run {
+struct Run : testing::ScriptedRun {
   explicit Run(size_t jobs, std::function<Outcome(uint64_t, int)> script = {})
-      : executor(
-            clock, script ? std::move(script) : [](uint64_t, int) { return Outcome{}; }),
-        source(testing::numbered(jobs)) {}
-
-  RunStats run(const SchedulerOptions& options) {
-    Scheduler scheduler(options, clock, executor, source, testing::command_for, observer);
-    return scheduler.run();
-  }
+      : ScriptedRun(
+            jobs, script ? std::move(script) : [](uint64_t, int) { return Outcome{}; }) {}
 
   std::set<WorkerId> workers_used_after(TimePoint t) const {
     std::set<WorkerId> used;
@@ -44,12 +38,6 @@ struct Run {
     }
     return used;
   }
-
-  FakeClock clock;
-  TimePoint start = clock.now();
-  FakeExecutor executor;
-  ListJobSource source;
-  RecordingObserver observer;
 };
 
 TEST_CASE("interleave_groups takes the groups in turn") {

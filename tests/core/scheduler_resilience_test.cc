@@ -18,15 +18,12 @@ using testing::Outcome;
 using testing::RecordingObserver;
 
 // Runs `jobs` jobs whose attempts go as `script(seq, attempt)` says.
-struct Run {
-  Run(size_t jobs, std::function<Outcome(uint64_t, int)> script)
-      : executor(clock, std::move(script)), source(testing::numbered(jobs)) {}
+struct Run : testing::ScriptedRun {
+  using ScriptedRun::ScriptedRun;
 
   RunStats go(SchedulerOptions options, Scheduler::StopCheck stop = {}) {
     if (!options.random) options.random = [] { return 1.0; };  // no jitter: exact schedules
-    Scheduler scheduler(options, clock, executor, source, testing::command_for, observer,
-                        std::move(stop));
-    return scheduler.run();
+    return run(options, std::move(stop));
   }
   double at(size_t start_index) const {
     return to_seconds(executor.starts.at(start_index).at - start);
@@ -39,12 +36,6 @@ struct Run {
     }
     return times;
   }
-
-  FakeClock clock;
-  TimePoint start = clock.now();
-  FakeExecutor executor;
-  ListJobSource source;
-  RecordingObserver observer;
 };
 
 SchedulerOptions workers(int n) {

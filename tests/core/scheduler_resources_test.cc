@@ -13,11 +13,7 @@ namespace taskpool {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::FakeClock;
-using testing::FakeExecutor;
-using testing::ListJobSource;
 using testing::Outcome;
-using testing::RecordingObserver;
 
 // A machine that runs at most `capacity` attempts at once: one more is short of resources.
 struct LimitedMachine {
@@ -37,14 +33,8 @@ struct LimitedMachine {
   }
 };
 
-struct ShortageRun {
-  ShortageRun(size_t jobs, std::function<Outcome(uint64_t, int)> script)
-      : executor(clock, std::move(script)), source(testing::numbered(jobs)) {}
-
-  RunStats run(const SchedulerOptions& options) {
-    Scheduler scheduler(options, clock, executor, source, testing::command_for, observer);
-    return scheduler.run();
-  }
+struct ShortageRun : testing::ScriptedRun {
+  using ScriptedRun::ScriptedRun;
 
   // Start times relative to the run's start.
   std::vector<Duration> start_times() const {
@@ -52,12 +42,6 @@ struct ShortageRun {
     for (const auto& s : executor.starts) times.push_back(s.at - start);
     return times;
   }
-
-  FakeClock clock;
-  TimePoint start = clock.now();
-  FakeExecutor executor;
-  ListJobSource source;
-  RecordingObserver observer;
 };
 
 // A script whose attempts are short of resources for the first `failures` starts of each job.
@@ -66,6 +50,16 @@ std::function<Outcome(uint64_t, int)> short_at_first(int failures) {
   return [calls, failures](uint64_t seq, int) {
     Outcome outcome;
     outcome.short_of_resources = ++(*calls)[seq] <= failures;
+    return outcome;
+  };
+}
+
+// Attempts that take `duration`, but the first start of job `seq` is short of resources.
+std::function<Outcome(uint64_t, int)> short_once(uint64_t seq, Duration duration) {
+  auto first = short_at_first(1);
+  return [first, seq, duration](uint64_t s, int n) {
+    Outcome outcome = s == seq ? first(s, n) : Outcome{};
+    outcome.duration = duration;
     return outcome;
   };
 }
@@ -134,12 +128,7 @@ TEST_CASE("a shortage that lasts while jobs run shrinks the pool to the jobs run
 TEST_CASE("a short shortage neither shrinks the pool nor slows it for long") {
   // Job 3's first start fails; a second without failures later, every free worker starts at
   // once again.
-  auto first = short_at_first(1);
-  ShortageRun r(40, [first](uint64_t seq, int n) {
-    Outcome outcome = seq == 3 ? first(seq, n) : Outcome{};
-    outcome.duration = 1500ms;
-    return outcome;
-  });
+  ShortageRun r(40, short_once(3, 1500ms));
   SchedulerOptions options;
   options.workers = 4;
   const RunStats stats = r.run(options);
@@ -201,12 +190,7 @@ TEST_CASE("a retry short of resources keeps its attempt number") {
 }
 
 TEST_CASE("in a batch, a job that could not start takes its place again before the batch ends") {
-  auto first = short_at_first(1);
-  ShortageRun r(2, [first](uint64_t seq, int n) {
-    Outcome outcome = seq == 2 ? first(seq, n) : Outcome{};
-    outcome.duration = 10s;
-    return outcome;
-  });
+  ShortageRun r(2, short_once(2, 10s));
   SchedulerOptions options;
   options.workers = 2;
   options.mode = DispatchMode::kBatch;

@@ -181,6 +181,19 @@ std::optional<ProcessState> process_state(pid_t pid) {
   return result;
 }
 
+// A child of this process, not started by an executor, that has exited with `status` and is
+// not reaped yet (a zombie).
+pid_t ended_child(int status) {
+  const pid_t pid = fork();
+  REQUIRE(pid >= 0);
+  if (pid == 0) _exit(status);
+  REQUIRE(eventually([&] {
+    const auto state = process_state(pid);
+    return state && state->state == 'Z';
+  }));
+  return pid;
+}
+
 // Alive and still in process group `pgrp` (a reused pid is another process).
 bool alive_in_group(pid_t pid, pid_t pgrp) {
   const auto state = process_state(pid);
@@ -405,14 +418,8 @@ TEST_CASE("process executor: a child left alone is left for its owner, and jobs 
   ProcessExecutor executor({}, signals.original());
   // Another part of the process has a child that has ended and is not reaped yet: the kernel
   // names it first when asked which children have ended.
-  const pid_t foreign = fork();
-  REQUIRE(foreign >= 0);
-  if (foreign == 0) _exit(7);
+  const pid_t foreign = ended_child(7);
   executor.leave_alone(foreign);
-  REQUIRE(eventually([&] {
-    const auto state = process_state(foreign);
-    return state && state->state == 'Z';
-  }));
   for (WorkerId worker = 1; worker <= 3; ++worker) {
     executor.start(direct_attempt(worker, {"sh", "-c", "exit " + std::to_string(worker)}));
   }
@@ -430,13 +437,7 @@ TEST_CASE("process executor: a child that is not a job is reaped when it ends: n
   SignalSetup signals;
   ProcessExecutor executor({}, signals.original());
   // A process adopted as child subreaper (a job's escaped background process) that ends.
-  const pid_t adopted = fork();
-  REQUIRE(adopted >= 0);
-  if (adopted == 0) _exit(0);
-  REQUIRE(eventually([&] {
-    const auto state = process_state(adopted);
-    return state && state->state == 'Z';
-  }));
+  const pid_t adopted = ended_child(0);
   CHECK(run(executor, direct_attempt(1, {"true"})).succeeded());
   CHECK(eventually([&] { return !process_state(adopted); }));
   int status = 0;
