@@ -856,22 +856,26 @@ class ReaderStop {
   std::thread& thread_;
 };
 
+// The guardian that ends the jobs if taskpool is killed (see tasks/guardian.h), for runs whose
+// jobs are processes. Call before any thread starts.
+std::unique_ptr<Guardian> start_guardian(const RunConfig& config) {
+  if (config.fetch || config.dry_run) return nullptr;
+  std::string error;
+  std::unique_ptr<Guardian> guardian = Guardian::start(config.kill_after, error);
+  if (!guardian) {
+    std::fputs(fmt::format("taskpool: warning: cannot start the guardian process ({}): jobs "
+                           "would outlive a taskpool that is killed\n",
+                           error)
+                   .c_str(),
+               stderr);
+  }
+  return guardian;
+}
+
 int run(const RunConfig& config, uint64_t max_keep_order_window) {
   const CommandTemplate command(config.command, config.replace,
                                 config.fill == RunConfig::Fill::kContext);
-  // Before any thread: the guardian ends the jobs if taskpool is killed (see tasks/guardian.h).
-  std::unique_ptr<Guardian> guardian;
-  if (!config.fetch && !config.dry_run) {
-    std::string error;
-    guardian = Guardian::start(config.kill_after, error);
-    if (!guardian) {
-      std::fputs(fmt::format("taskpool: warning: cannot start the guardian process ({}): jobs "
-                             "would outlive a taskpool that is killed\n",
-                             error)
-                     .c_str(),
-                 stderr);
-    }
-  }
+  const std::unique_ptr<Guardian> guardian = start_guardian(config);
   const sigset_t mask = setup_signals();
   // What a job leaves running after it, out of its process group (setsid, a daemon's double
   // fork), comes back to taskpool when its parent ends: reaped, and ended with the run.

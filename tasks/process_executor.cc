@@ -94,6 +94,29 @@ bool lack_of_resources(int error) {
   return error == EAGAIN || error == ENOMEM || error == EMFILE || error == ENFILE;
 }
 
+struct StartFailure {
+  int exit_status;
+  std::string error;
+  bool short_of_resources = false;
+};
+
+// How a spawn of `path` (for `program`) that failed with `error` is reported.
+StartFailure spawn_failure(int error, const std::string& path, const std::string& program,
+                           const Command& command) {
+  if (error == E2BIG) {
+    return {126, program + ": argument too long: the command line is " +
+                     std::to_string(command.line.size()) +
+                     " bytes, more than the system lets a program take"};
+  }
+  if (lack_of_resources(error)) {
+    // No process could be made now (the user's process limit, `ulimit -u`, or memory): the job
+    // did not run, and may once other processes end (see Completion::short_of_resources).
+    return {126, path + ": cannot start: " + std::strerror(error), true};
+  }
+  // The statuses the shell gives for the same failures.
+  return {error == ENOENT ? 127 : 126, path + ": " + std::strerror(error)};
+}
+
 struct Pipe {
   UniqueFd read;   // taskpool's end, non-blocking: one ppoll serves every child
   UniqueFd write;  // the child's end, blocking as programs expect
@@ -378,6 +401,22 @@ struct ProcessExecutor::Child {
   ChildOutput err{Stream::kStderr};
   ChildFeed feed;
 
+  // The child has started: its output is read from the pipes' read ends from now on.
+  void take_output(const ProcessExecutorOptions& options, Pipe& out_pipe, Pipe& err_pipe,
+                   Pipe& feed_pipe) {
+    if (options.output == OutputMode::kLines) {
+      out.partial = OutputBuffer(options.memory_limit);
+      err.partial = OutputBuffer(options.memory_limit);
+    }
+    if (options.output == OutputMode::kCapture) {
+      completion.stdout_data = std::make_unique<OutputBuffer>(options.memory_limit);
+      completion.stderr_data = std::make_unique<OutputBuffer>(options.memory_limit);
+    }
+    out.fd = std::move(out_pipe.read);
+    err.fd = std::move(err_pipe.read);
+    feed.fd = std::move(feed_pipe.read);
+  }
+
   // Returns true when the child has ended and its completion is whole. `exited`: the caller
   // knows that it has (waitid said so), and it is not reaped yet.
   bool reap(const ProcessExecutorOptions& options, std::span<char> buffer, std::string& error,
@@ -483,9 +522,7 @@ void ProcessExecutor::start(const Attempt& attempt, int stdin_fd) {
   };
 
   const Command& command = attempt.command;
-  if (std::optional<std::string> error = nul_byte_error(command)) {
-    return not_started(126, std::move(*error));
-  }
+  if (auto error = nul_byte_error(command)) return not_started(126, std::move(*error));
   const bool direct = !command.argv.empty();
   std::vector<std::string> shell_argv;
   if (!direct) shell_argv = {options_.shell, "-c", command.line};
@@ -532,34 +569,14 @@ void ProcessExecutor::start(const Attempt& attempt, int stdin_fd) {
     if (!path) return not_started(127, options_.shell + ": command not found");
     error = spawn(*path, shell_argv, actions, attributes, pid);
   }
-  if (error == E2BIG) {
-    return not_started(126, argv.front() + ": argument too long: the command line is " +
-                                std::to_string(command.line.size()) +
-                                " bytes, more than the system lets a program take");
-  }
-  if (lack_of_resources(error)) {
-    // No process could be made now (the user's process limit, `ulimit -u`, or memory): the job
-    // did not run, and may once other processes end (see Completion::short_of_resources).
-    return not_started(126, *path + ": cannot start: " + std::strerror(error), true);
-  }
   if (error != 0) {
-    // The statuses the shell gives for the same failures.
-    return not_started(error == ENOENT ? 127 : 126, *path + ": " + std::strerror(error));
+    const StartFailure failure = spawn_failure(error, *path, argv.front(), command);
+    return not_started(failure.exit_status, failure.error, failure.short_of_resources);
   }
 
   child->pid = pid;
   if (options_.guardian != nullptr) options_.guardian->watch(pid);
-  if (options_.output == OutputMode::kLines) {
-    child->out.partial = OutputBuffer(options_.memory_limit);
-    child->err.partial = OutputBuffer(options_.memory_limit);
-  }
-  if (options_.output == OutputMode::kCapture) {
-    completion.stdout_data = std::make_unique<OutputBuffer>(options_.memory_limit);
-    completion.stderr_data = std::make_unique<OutputBuffer>(options_.memory_limit);
-  }
-  child->out.fd = std::move(out.read);
-  child->err.fd = std::move(err.read);
-  child->feed.fd = std::move(feed.read);
+  child->take_output(options_, out, err, feed);
   children_.push_back(std::move(child));
   // The write ends close here: from now on only the child (and its children) hold them, so the
   // pipes reach end of file when they are done.
@@ -574,55 +591,71 @@ void ProcessExecutor::cancel(WorkerId worker, CancelMode mode) {
   }
 }
 
+void ProcessExecutor::reap_all(std::span<char> buffer) {
+  for (auto it = children_.begin(); it != children_.end();) {
+    if ((*it)->reap(options_, buffer, output_error_)) {
+      ready_.push_back(std::move((*it)->completion));
+      it = children_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+}
+
+// The kernel says which children have ended, one call per ended child, instead of one waitpid
+// per running child at every wake-up: with a thousand jobs running, that loop cost more than
+// everything else taskpool does (WNOWAIT leaves the child for reap() to collect).
+void ProcessExecutor::reap_ended(std::span<char> buffer) {
+  for (;;) {
+    siginfo_t info{};
+    if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0) {
+      if (errno == EINTR) continue;
+      return;  // ECHILD: no child at all
+    }
+    if (info.si_pid == 0) return;  // none has ended
+    const auto it = std::find_if(children_.begin(), children_.end(),
+                                 [&](const auto& child) { return child->pid == info.si_pid; });
+    if (it == children_.end()) {
+      if (left_alone_.contains(info.si_pid)) {
+        // Whoever started it reaps it: look at each of ours instead.
+        reap_all(buffer);
+        return;
+      }
+      // Not a job: a process adopted as child subreaper (a job's escaped background process)
+      // that has ended. Reaped, or it would stay a zombie.
+      int status = 0;
+      while (waitpid(info.si_pid, &status, WNOHANG) < 0 && errno == EINTR) {
+      }
+      continue;
+    }
+    if (!(*it)->reap(options_, buffer, output_error_, /*exited=*/true)) {
+      reap_all(buffer);
+      return;
+    }
+    ready_.push_back(std::move((*it)->completion));
+    children_.erase(it);
+  }
+}
+
+bool ProcessExecutor::rescue_feeds(std::span<char> buffer) {
+  // Held for a while: jobs may wait on each other (one on a lock a feeder holds) so that
+  // neither rule of read_feeds() ever lets the feeders go. One chunk each, now and then, ends
+  // that.
+  last_feed_rescue_ = now();
+  bool fed = false;
+  for (const auto& child : children_) {
+    if (available(child->feed.fd) == 0) continue;
+    read_feed(options_, child->completion.worker, child->feed, buffer, kReadChunk,
+              [first = true]() mutable { return std::exchange(first, false); });
+    fed = true;
+  }
+  return fed;
+}
+
 std::vector<Completion> ProcessExecutor::wait(TimePoint deadline) {
   const std::unique_ptr<char[]> storage(new char[kReadChunk]);
   const std::span<char> buffer(storage.get(), kReadChunk);
-  const auto reap_all = [&] {
-    for (auto it = children_.begin(); it != children_.end();) {
-      if ((*it)->reap(options_, buffer, output_error_)) {
-        ready_.push_back(std::move((*it)->completion));
-        it = children_.erase(it);
-      } else {
-        ++it;
-      }
-    }
-  };
-  // The kernel says which children have ended, one call per ended child, instead of one waitpid
-  // per running child at every wake-up: with a thousand jobs running, that loop cost more than
-  // everything else taskpool does (WNOWAIT leaves the child for reap() to collect).
-  const auto reap_ended = [&] {
-    for (;;) {
-      siginfo_t info{};
-      if (waitid(P_ALL, 0, &info, WEXITED | WNOHANG | WNOWAIT) != 0) {
-        if (errno == EINTR) continue;
-        return;  // ECHILD: no child at all
-      }
-      if (info.si_pid == 0) return;  // none has ended
-      const auto it = std::find_if(children_.begin(), children_.end(),
-                                   [&](const auto& child) { return child->pid == info.si_pid; });
-      if (it == children_.end()) {
-        if (left_alone_.contains(info.si_pid)) {
-          // Whoever started it reaps it: look at each of ours instead.
-          reap_all();
-          return;
-        }
-        // Not a job: a process adopted as child subreaper (a job's escaped background process)
-        // that has ended. Reaped, or it would stay a zombie.
-        int status = 0;
-        while (waitpid(info.si_pid, &status, WNOHANG) < 0 && errno == EINTR) {
-        }
-        continue;
-      }
-      if (!(*it)->reap(options_, buffer, output_error_, /*exited=*/true)) {
-        reap_all();
-        return;
-      }
-      ready_.push_back(std::move((*it)->completion));
-      children_.erase(it);
-    }
-  };
-
-  reap_ended();
+  reap_ended(buffer);
   std::vector<pollfd> fds;
   std::vector<std::pair<Child*, ChildOutput*>> sources;  // fds[i + 1] belongs to sources[i]
   std::vector<Child*> feeders;  // then fds[1 + sources.size() + i] belongs to feeders[i]
@@ -645,17 +678,9 @@ std::vector<Completion> ProcessExecutor::wait(TimePoint deadline) {
       for (const auto& child : children_) child->feed.fd.reset();
     }
     bool held = !read_feeds();
-    if (held && now() >= last_feed_rescue_ + kFeedRescueInterval) {
-      // Held for a while: jobs may wait on each other (one on a lock a feeder holds) so that
-      // neither rule above ever lets the feeders go. One chunk each, now and then, ends that.
-      last_feed_rescue_ = now();
-      for (const auto& child : children_) {
-        if (available(child->feed.fd) == 0) continue;
-        read_feed(options_, child->completion.worker, child->feed, buffer, kReadChunk,
-                  [&, first = true]() mutable { return std::exchange(first, false); });
-        fed = true;
-      }
-      if (fed) break;
+    if (held && now() >= last_feed_rescue_ + kFeedRescueInterval && rescue_feeds(buffer)) {
+      fed = true;
+      break;
     }
     if (!held) {
       for (const auto& child : children_) {
@@ -676,7 +701,7 @@ std::vector<Completion> ProcessExecutor::wait(TimePoint deadline) {
         ppoll(fds.data(), fds.size(), until == kNever ? nullptr : &timeout, &original_mask_);
     if (ready < 0) {
       if (errno != EINTR) throw system_error("ppoll");
-      reap_ended();
+      reap_ended(buffer);
       break;  // SIGCHLD, or a signal the caller wants to see to
     }
     if (ready == 0) {

@@ -6,6 +6,7 @@
 
 #include <functional>
 #include <memory>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_set>
@@ -102,6 +103,9 @@ class ProcessExecutor final : public Executor {
 
  private:
   struct Child;
+  void reap_all(std::span<char> buffer);
+  void reap_ended(std::span<char> buffer);
+  bool rescue_feeds(std::span<char> buffer);  // whether a record came from a held feeder
   bool read_feeds();  // whether the feedback pipes are read now (see on_feed)
   bool feed_room_now() const;
   bool every_child_waits_on_feed() const;
