@@ -11,11 +11,7 @@ namespace taskpool {
 namespace {
 
 using namespace std::chrono_literals;
-using testing::FakeClock;
-using testing::FakeExecutor;
-using testing::ListJobSource;
 using testing::Outcome;
-using testing::RecordingObserver;
 
 // Two hosts of two workers each: workers 1 and 3 are host 0, workers 2 and 4 host 1.
 SchedulerOptions two_hosts(int per_host = 2) {
