@@ -27,7 +27,7 @@ constexpr Duration kKilledPatience = 3s;
 constexpr Duration kLookInterval = 10ms;
 
 // The whole text of a small /proc file, or empty.
-std::string read_small_file(const std::string& path) {
+std::string read_proc_file(const std::string& path) {
   std::string text;
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return text;
@@ -63,7 +63,7 @@ std::vector<pid_t> children_by_scan() {
   const pid_t self = getpid();
   while (const dirent* entry = readdir(proc)) {
     if (entry->d_name[0] < '1' || entry->d_name[0] > '9') continue;
-    const std::string stat = read_small_file(std::string("/proc/") + entry->d_name + "/stat");
+    const std::string stat = read_proc_file(std::string("/proc/") + entry->d_name + "/stat");
     // "PID (COMM) STATE PPID ...": COMM may hold spaces and parentheses, so from the last ')'.
     const size_t close = stat.rfind(')');
     if (close == std::string::npos || close + 4 >= stat.size()) continue;
@@ -103,7 +103,7 @@ std::vector<pid_t> child_processes() {
       readable = false;
       break;
     }
-    add_numbers(read_small_file(path), children);
+    add_numbers(read_proc_file(path), children);
   }
   closedir(tasks);
   if (!readable) return children_by_scan();
