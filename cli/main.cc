@@ -19,6 +19,7 @@
 #include <memory>
 #include <mutex>
 #include <optional>
+#include <system_error>
 #include <thread>
 #include <tuple>
 #include <unordered_map>
@@ -1038,7 +1039,14 @@ int run(const RunConfig& config, uint64_t max_keep_order_window) {
                            return source.file.has_value();
                          });
   std::thread reader_thread;
-  if (!in_memory) reader_thread = std::thread([reader] { reader->run(); });
+  if (!in_memory) {
+    try {
+      reader_thread = std::thread([reader] { reader->run(); });
+    } catch (const std::system_error& e) {
+      // Under ulimit -u a thread is one more process: none may be left.
+      throw Error(std::string("cannot start the thread that reads the input: ") + e.what());
+    }
+  }
   ReaderStop reader_stop(*reader, reader_thread);
 
   QueueJobSource queued(reader->queue, reader->seen);

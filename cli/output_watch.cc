@@ -7,15 +7,21 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <system_error>
 
 namespace taskpool {
 
 OutputWatch::OutputWatch(int fd, int wake_fd) {
   struct stat st;
   if (fstat(fd, &st) != 0 || !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))) return;
+  // Without a watch (no eventfd, no thread: under ulimit -u a thread is a process), a closed
+  // output is noticed at the next write, as before.
   stop_fd_ = eventfd(0, EFD_CLOEXEC);
-  if (stop_fd_ < 0) return;  // no watch: a closed output is then noticed at the next write
-  thread_ = std::thread([this, fd, wake_fd] { watch(fd, wake_fd); });
+  if (stop_fd_ < 0) return;
+  try {
+    thread_ = std::thread([this, fd, wake_fd] { watch(fd, wake_fd); });
+  } catch (const std::system_error&) {
+  }
 }
 
 OutputWatch::~OutputWatch() {

@@ -790,11 +790,12 @@ class ProcessLimitTest(TaskpoolTestCase):
         if probe.code != 0:
             self.skipTest(f"the binary under test cannot run as another user: {probe.err}")
 
-    def taskpool_limited(self, processes: int, *args, timeout: float = TIMEOUT):
+    def taskpool_limited(self, processes: int, *args, timeout: float = TIMEOUT,
+                         input: Optional[bytes] = None):
         env = test_env()
         env["PATH"] = "/usr/bin:/bin"  # the test's bin directory is private to root
         return run([*self.prefix, PRLIMIT, f"--nproc={processes}:{processes}", TASKPOOL, *args],
-                   cwd=self.tmp, env=env, timeout=timeout)
+                   cwd=self.tmp, env=env, timeout=timeout, input=input)
 
     def test_jobs_that_cannot_start_wait_and_the_pool_shrinks(self):
         # 40 jobs at -j12 where about half as many processes may run: none may fail, none may
@@ -834,6 +835,16 @@ class ProcessLimitTest(TaskpoolTestCase):
         rows = [row.split("\t") for row in log.read_text().splitlines()[1:]]
         self.assertEqual(sorted(row[8] for row in rows), ["echo a", "echo b", "echo c"])
         self.assertEqual({row[6] for row in rows}, {"126"})
+
+    def test_no_room_for_a_thread_is_a_clear_error(self):
+        # A thread is a process to RLIMIT_NPROC: with one allowed (taskpool itself) the thread
+        # that reads standard input cannot start, nor the one that watches a piped stdout.
+        r = self.taskpool_limited(1, "-j2", "echo", input=b"a\nb\n")
+        self.assertExit(r, 255)
+        self.assertIn("cannot start the thread that reads the input", r.err)
+        self.assertIn("Resource temporarily unavailable", r.err)
+        self.assertNotIn("terminate called", r.err)
+        self.assertEqual(r.out, "")
 
 
 class StormTest(TaskpoolTestCase, SurvivorCheck):
