@@ -161,34 +161,59 @@ CommandTemplate::CommandTemplate(const std::vector<std::string>& words, const st
 CommandTemplate::RecordUse CommandTemplate::record_use() const {
   if (record_is_command_) return RecordUse::kWhole;
   RecordUse use = RecordUse::kNone;
-  for (const Segment& segment : segments_) {
-    if (segment.kind != Segment::Kind::kRecord && segment.kind != Segment::Kind::kField) continue;
+  for_each_segment([&](const Segment& segment) {
+    if (segment.kind != Segment::Kind::kRecord && segment.kind != Segment::Kind::kField) return;
     const bool whole = segment.transform == Segment::Transform::kNone;
-    if (whole && segment.kind == Segment::Kind::kRecord) return RecordUse::kWhole;
-    use = std::max(use, whole ? RecordUse::kFields : RecordUse::kParts);
-  }
+    if (whole && segment.kind == Segment::Kind::kRecord) {
+      use = RecordUse::kWhole;
+    } else if (use != RecordUse::kWhole) {
+      use = std::max(use, whole ? RecordUse::kFields : RecordUse::kParts);
+    }
+  });
   return use;
 }
 
 void CommandTemplate::take_context() {
+  // Words are split at blanks, as GNU parallel splits them (inside quotes too).
   constexpr std::string_view kBlanks = " \t\n";
-  for (size_t i = 0; i < segments_.size(); ++i) {
-    Segment& segment = segments_[i];
-    if (segment.kind != Segment::Kind::kRecord) continue;
-    if (i > 0 && segments_[i - 1].kind == Segment::Kind::kLiteral) {
-      std::string& before = segments_[i - 1].literal;
-      const size_t blank = before.find_last_of(kBlanks);
-      const size_t start = blank == std::string::npos ? 0 : blank + 1;
-      segment.prefix = before.substr(start);
-      before.erase(start);
+  std::vector<Segment> out;
+  std::vector<Segment> word;  // since the last blank
+  bool word_has_record = false;
+  const auto literal = [](std::string_view text) {
+    Segment segment;
+    segment.literal = std::string(text);
+    return segment;
+  };
+  const auto end_word = [&] {
+    if (word_has_record) {
+      Segment context;
+      context.kind = Segment::Kind::kContext;
+      context.parts = std::move(word);
+      out.push_back(std::move(context));
+    } else {
+      std::move(word.begin(), word.end(), std::back_inserter(out));
     }
-    if (i + 1 < segments_.size() && segments_[i + 1].kind == Segment::Kind::kLiteral) {
-      std::string& after = segments_[i + 1].literal;
-      const size_t end = std::min(after.find_first_of(kBlanks), after.size());
-      segment.suffix = after.substr(0, end);
-      after.erase(0, end);
+    word.clear();
+    word_has_record = false;
+  };
+  for (Segment& segment : segments_) {
+    if (segment.kind != Segment::Kind::kLiteral) {
+      word_has_record = word_has_record || segment.kind == Segment::Kind::kRecord;
+      word.push_back(std::move(segment));
+      continue;
     }
+    std::string_view text = segment.literal;
+    for (size_t blank; (blank = text.find_first_of(kBlanks)) != std::string_view::npos;) {
+      if (blank > 0) word.push_back(literal(text.substr(0, blank)));
+      end_word();
+      const size_t next = std::min(text.find_first_not_of(kBlanks, blank), text.size());
+      out.push_back(literal(text.substr(blank, next - blank)));
+      text.remove_prefix(next);
+    }
+    if (!text.empty()) word.push_back(literal(text));
   }
+  end_word();
+  segments_ = std::move(out);
 }
 
 namespace {
@@ -213,45 +238,88 @@ std::string transformed(T transform, const std::string& value) {
 }  // namespace
 
 bool CommandTemplate::uses_worker() const {
-  return std::ranges::any_of(segments_,
-                             [](const Segment& s) { return s.kind == Segment::Kind::kWorker; });
+  bool uses = false;
+  for_each_segment([&](const Segment& s) { uses = uses || s.kind == Segment::Kind::kWorker; });
+  return uses;
 }
 
 Command CommandTemplate::expand(const Job& job, WorkerId worker) const {
-  const auto& fields = job.record.fields;
-  if (record_is_command_) return make_command(join(fields, ' '));
+  if (record_is_command_) return make_command(join(job.record.fields, ' '));
   std::string line;
-  for (const auto& segment : segments_) {
-    switch (segment.kind) {
-      case Segment::Kind::kLiteral:
-        line += segment.literal;
-        break;
-      case Segment::Kind::kRecord:
-        if (fields.empty()) line += segment.prefix + "''" + segment.suffix;
-        for (size_t i = 0; i < fields.size(); ++i) {
-          if (i > 0) line += ' ';
-          line += segment.prefix;
-          line += transformed(segment.transform, fields[i]);
-          line += segment.suffix;
-        }
-        break;
-      case Segment::Kind::kField:
-        // A field the record does not have is nothing at all, as in GNU parallel (an empty
-        // field that exists is '').
-        if (segment.field <= fields.size()) {
-          line += transformed(segment.transform, fields[segment.field - 1]);
-        }
-        break;
-      case Segment::Kind::kSeq:
-        line += std::to_string(job.seq);
-        break;
-      case Segment::Kind::kWorker:
-        line += std::to_string(worker);
-        break;
-    }
-  }
+  for (const auto& segment : segments_) expand_segment(segment, job, worker, line);
   return make_command(std::move(line));
 }
+
+void CommandTemplate::expand_segment(const Segment& segment, const Job& job, WorkerId worker,
+                                     std::string& line) const {
+  const auto& fields = job.record.fields;
+  switch (segment.kind) {
+    case Segment::Kind::kLiteral:
+      line += segment.literal;
+      break;
+    case Segment::Kind::kRecord:
+      if (fields.empty()) line += "''";
+      for (size_t i = 0; i < fields.size(); ++i) {
+        if (i > 0) line += ' ';
+        line += transformed(segment.transform, fields[i]);
+      }
+      break;
+    case Segment::Kind::kContext:
+      // The word once per record, each of its record strings standing for that record.
+      for (size_t i = 0; i < std::max<size_t>(fields.size(), 1); ++i) {
+        if (i > 0) line += ' ';
+        for (const Segment& part : segment.parts) {
+          if (part.kind != Segment::Kind::kRecord) {
+            expand_segment(part, job, worker, line);
+          } else {
+            line += fields.empty() ? "''" : transformed(part.transform, fields[i]);
+          }
+        }
+      }
+      break;
+    case Segment::Kind::kField:
+      // A field the record does not have is nothing at all, as in GNU parallel (an empty
+      // field that exists is '').
+      if (segment.field <= fields.size()) {
+        line += transformed(segment.transform, fields[segment.field - 1]);
+      }
+      break;
+    case Segment::Kind::kSeq:
+      line += std::to_string(job.seq);
+      break;
+    case Segment::Kind::kWorker:
+      line += std::to_string(worker);
+      break;
+  }
+}
+
+namespace {
+
+// At most how long one part of a -X word is for `field` of `record`: {#} and {%} are counted at
+// their widest, {N} as the record's own field N.
+template <typename Segment>
+size_t part_length(const Segment& part, const Record& record, const std::string& field) {
+  using Kind = typename Segment::Kind;
+  switch (part.kind) {
+    case Kind::kLiteral:
+      return part.literal.size();
+    case Kind::kRecord:
+      return transformed(part.transform, field).size();
+    case Kind::kField:
+      return part.field <= record.fields.size()
+                 ? transformed(part.transform, record.fields[part.field - 1]).size()
+                 : 0;
+    case Kind::kSeq:
+      return 20;  // digits of the largest uint64_t
+    case Kind::kWorker:
+      return 11;  // digits of the largest int, and a sign
+    case Kind::kContext:
+      return 0;  // never a part: words do not nest
+  }
+  return 0;
+}
+
+}  // namespace
 
 size_t CommandTemplate::added_length(const Record& record) const {
   if (record_is_command_) {
@@ -261,10 +329,15 @@ size_t CommandTemplate::added_length(const Record& record) const {
   }
   size_t length = 0;
   for (const auto& segment : segments_) {
-    if (segment.kind != Segment::Kind::kRecord) continue;
+    if (segment.kind == Segment::Kind::kRecord) {
+      for (const auto& field : record.fields) {
+        length += 1 + transformed(segment.transform, field).size();
+      }
+    }
+    if (segment.kind != Segment::Kind::kContext) continue;
     for (const auto& field : record.fields) {
-      length += 1 + segment.prefix.size() + transformed(segment.transform, field).size() +
-                segment.suffix.size();
+      length += 1;
+      for (const Segment& part : segment.parts) length += part_length(part, record, field);
     }
   }
   return length;
@@ -274,7 +347,9 @@ size_t CommandTemplate::added_words(const Record& record) const {
   if (record_is_command_) return record.fields.size();
   size_t segments = 0;
   for (const auto& segment : segments_) {
-    if (segment.kind == Segment::Kind::kRecord) ++segments;
+    if (segment.kind == Segment::Kind::kRecord || segment.kind == Segment::Kind::kContext) {
+      ++segments;
+    }
   }
   return segments * record.fields.size();
 }

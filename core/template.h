@@ -60,16 +60,29 @@ class CommandTemplate {
 
  private:
   struct Segment {
-    enum class Kind { kLiteral, kRecord, kField, kSeq, kWorker };
+    // kContext (-X, -N, -L): a word (between blanks) that holds the record, repeated whole for
+    // each of the job's records, every record string in it standing for that one record.
+    enum class Kind { kLiteral, kRecord, kField, kSeq, kWorker, kContext };
     enum class Transform { kNone, kNoExt, kBase, kDir, kBaseNoExt };
     Kind kind = Kind::kLiteral;
     Transform transform = Transform::kNone;
     size_t field = 0;  // 1-based, for kField
     std::string literal;
-    std::string prefix, suffix;  // kRecord with context: the rest of the word around it
+    std::vector<Segment> parts;  // kContext: the word's segments
   };
 
   void take_context();
+  // Calls `f` with every segment, those inside -X words too.
+  template <typename F>
+  void for_each_segment(F f) const {
+    for (const Segment& segment : segments_) {
+      f(segment);
+      for (const Segment& part : segment.parts) f(part);
+    }
+  }
+  // The parts of a kContext word for one record (or the plain segment when `segment` is not one).
+  void expand_segment(const Segment& segment, const Job& job, WorkerId worker,
+                      std::string& line) const;
 
   std::string text_;
   std::vector<Segment> segments_;

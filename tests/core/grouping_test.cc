@@ -70,7 +70,8 @@ TEST_CASE("grouping by count: -n and -N put up to N records in each job") {
   RecordGrouper::Options three;
   three.max_records = 3;
   RecordGrouper grouper(*stream, three);
-  CHECK(drain_records(grouper) == Records{{"1", "2", "3"}, {"4", "5", "6"}, {"7", "8", "9"}, {"10"}});
+  CHECK(drain_records(grouper) ==
+        Records{{"1", "2", "3"}, {"4", "5", "6"}, {"7", "8", "9"}, {"10"}});
   auto empty = stream_of({{}});
   RecordGrouper none(*empty, three);
   CHECK(drain_records(none).empty());
@@ -173,6 +174,15 @@ TEST_CASE("-X repeats the word around {} for each record; -m puts them all in it
   // A word that is only {} has no context to repeat.
   const CommandTemplate plain({"rm", "-f", "{}"}, "{}", true);
   CHECK(expand(plain, {"a", "b"}).line == "rm -f a b");
+  // A word with {} twice is repeated whole, each {} the same record, as GNU parallel does.
+  const CommandTemplate twice({"echo", "a{}b{}c", "{}:{.}"}, "{}", true);
+  CHECK(expand(twice, {"1", "x.y"}).line == "echo a1b1c ax.ybx.yc 1:1 x.y:x");
+  // Other strings in the word stay the job's: {#}, {%}, and a field {N} of all its records.
+  const CommandTemplate others({"echo", "{#}.{}.{%}", "x{1}y{}"}, "{}", true);
+  CHECK(expand(others, {"1", "2"}).line == "echo 1.1.1 1.2.1 x1y1 x1y2");
+  // Blanks inside the words split them too (GNU parallel splits at spaces, quotes or not).
+  const CommandTemplate quoted({"echo a{}b\"c d{}\""}, "{}", true);
+  CHECK(expand(quoted, {"1", "2"}).line == "echo a1b\"c a2b\"c d1\" d2\"");
 }
 
 TEST_CASE("added_length is exactly what a further record adds to the line") {
@@ -181,7 +191,8 @@ TEST_CASE("added_length is exactly what a further record adds to the line") {
     for (const Values& words : std::vector<Values>{{"echo", "pre{}post"},
                                                    {"echo"},
                                                    {"cp", "{}", "{.}.bak", "|", "cat"},
-                                                   {"echo", "{/}", "{//}"}}) {
+                                                   {"echo", "{/}", "{//}"},
+                                                   {"echo", "a{}b{/}c", "x"}}) {
       const CommandTemplate t(words, "{}", context);
       Values fields{"dir/a.txt"};
       size_t length = expand(t, fields).line.size();

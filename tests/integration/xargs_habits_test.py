@@ -166,6 +166,11 @@ class SameAsGnuParallelTest(XargsHabitsCase):
         r = self.same("-k", "-j3", "-m", "echo", "{}", input=seq(1, 10))
         self.assertEqual(r.out, "1 2 3 4\n5 6 7 8\n9 10\n")
 
+    def test_xargs_word_with_braces_twice_is_repeated_whole(self):
+        r = self.same("-k", "-j1", "-X", "echo", "a{}b{}c", "{}:{.}", input=b"1\nx.y\n")
+        self.assertEqual(r.out, "a1b1c ax.ybx.yc 1:1 x.y:x\n")
+        self.same("-k", "-j1", "-X", "echo", "a{}b{#}c", "x{1}y{}", input=seq(1, 4))
+
     def test_xargs_with_job_number_and_context(self):
         self.same("-k", "-j3", "-X", "echo", "{#}", "x{}", input=seq(1, 10))
 
