@@ -6,6 +6,9 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <tuple>
+#include <utility>
+#include <vector>
 
 #include "cli/printer.h"
 #include "cli/report.h"
@@ -26,45 +29,78 @@ size_t terminal_width(int fd) {
 
 }  // namespace
 
-std::string progress_line(const ProgressCounters& c, size_t width, bool eta, bool color) {
+namespace {
+
+// One part of the progress line: its text, a shorter one for narrow terminals, and how much it
+// matters (a narrow terminal drops the parts that matter least first; 0 is never dropped).
+struct Part {
+  std::string full;
+  std::string compact;
+  int rank;
+  size_t invisible = 0;  // bytes of escape codes in it, which take no columns
+};
+
+std::vector<Part> progress_parts(const ProgressCounters& c, bool eta, bool color) {
   const double seconds = to_seconds(c.elapsed);
   const double rate = seconds > 0 ? static_cast<double>(c.done) / seconds : 0.0;
-  // The parts, most important first: a narrow terminal keeps the first ones.
-  std::vector<std::string> parts;
+  std::vector<Part> parts;
   if (c.input_complete) {
     const uint64_t percent = c.read > 0 ? c.done * 100 / c.read : 100;
-    parts.push_back(fmt::format("taskpool: {}/{} done ({}%)", c.done, c.read, percent));
+    parts.push_back({fmt::format("taskpool: {}/{} done ({}%)", c.done, c.read, percent),
+                     fmt::format("taskpool: {}/{} ({}%)", c.done, c.read, percent), 0});
   } else {
-    parts.push_back(fmt::format("taskpool: {} done", c.done));
+    parts.push_back({fmt::format("taskpool: {} done", c.done), "", 0});
+    parts.back().compact = parts.back().full;
   }
-  std::string failed = fmt::format("{} failed", c.failed);
-  size_t invisible = 0;  // bytes of escape codes, which take no columns
+  Part failed{fmt::format("{} failed", c.failed), "", 1};
   if (color && c.failed > 0) {
-    failed = kRed + failed + kReset;
-    invisible = std::strlen(kRed) + std::strlen(kReset);
+    failed.full = kRed + failed.full + kReset;
+    failed.invisible = std::strlen(kRed) + std::strlen(kReset);
   }
+  failed.compact = failed.full;
   parts.push_back(failed);
-  parts.push_back(fmt::format("{} running", c.running));
-  parts.push_back(fmt::format("{:.1f} jobs/s", rate));
-  parts.push_back(human_duration(c.elapsed));
+  parts.push_back({fmt::format("{} running", c.running), fmt::format("{} run", c.running), 3});
+  parts.push_back({fmt::format("{:.1f} jobs/s", rate), fmt::format("{:.1f}/s", rate), 4});
+  parts.push_back({human_duration(c.elapsed), human_duration(c.elapsed), 5});
   const bool estimate = c.input_complete || eta;
   if (estimate && rate > 0 && c.read >= c.done) {
     const auto left = std::chrono::duration_cast<Duration>(
         std::chrono::duration<double>(static_cast<double>(c.read - c.done) / rate));
     // While input streams, only what was read so far is known: the real ETA is later.
-    parts.push_back(fmt::format("ETA {}{}", c.input_complete ? "" : ">= ", human_duration(left)));
+    const std::string text =
+        fmt::format("ETA {}{}", c.input_complete ? "" : ">= ", human_duration(left));
+    parts.push_back({text, text, 2});
   }
+  return parts;
+}
+
+// The parts ranked at most `max_rank`, joined; and the columns they take.
+std::pair<std::string, size_t> join_parts(const std::vector<Part>& parts, bool compact,
+                                          int max_rank) {
   std::string line;
-  for (const std::string& part : parts) {
-    std::string next = line;
-    if (!next.empty()) next += ", ";
-    next += part;
-    const size_t columns = next.size() - (next.find(kRed) != std::string::npos ? invisible : 0);
-    if (width > 0 && columns > width) break;
-    line = std::move(next);
+  size_t invisible = 0;
+  for (const Part& part : parts) {
+    if (part.rank > max_rank) continue;
+    if (!line.empty()) line += ", ";
+    line += compact ? part.compact : part.full;
+    invisible += part.invisible;
   }
-  if (line.empty()) line = parts.front().substr(0, width);
-  return line;
+  return {line, line.size() - invisible};
+}
+
+}  // namespace
+
+std::string progress_line(const ProgressCounters& c, size_t width, bool eta, bool color) {
+  const std::vector<Part> parts = progress_parts(c, eta, color);
+  constexpr int kAll = 5;
+  auto [line, columns] = join_parts(parts, false, kAll);
+  if (width == 0 || columns <= width) return line;
+  // Shorter words first, then the parts that matter least.
+  for (int max_rank = kAll; max_rank >= 0; --max_rank) {
+    std::tie(line, columns) = join_parts(parts, true, max_rank);
+    if (columns <= width) return line;
+  }
+  return parts.front().compact.substr(0, width);
 }
 
 bool is_smart_terminal(int fd) {

@@ -36,12 +36,22 @@ TEST_CASE("while the input streams: no total, and an ETA only with --eta, marked
         "taskpool: 50 done, 0 failed, 2 running, 10.0 jobs/s, 5.00 s, ETA >= 3.00 s");
 }
 
-TEST_CASE("the progress line is cut at whole parts to fit the width") {
+TEST_CASE("a narrow terminal gets shorter words, then drops what matters least, ETA last") {
   const auto c = counters(120, 3, 4, 500, true, 10s);
-  CHECK(progress_line(c, 40, false, false) == "taskpool: 120/500 done (24%), 3 failed");
+  // 80 columns (79 used): every part fits in its short words.
+  CHECK(progress_line(c, 79, false, false) ==
+        "taskpool: 120/500 (24%), 3 failed, 4 run, 12.0/s, 10.00 s, ETA 31.67 s");
+  CHECK(progress_line(c, 60, false, false) ==
+        "taskpool: 120/500 (24%), 3 failed, 4 run, ETA 31.67 s");
+  CHECK(progress_line(c, 50, false, false) == "taskpool: 120/500 (24%), 3 failed, ETA 31.67 s");
+  CHECK(progress_line(c, 40, false, false) == "taskpool: 120/500 (24%), 3 failed");
   CHECK(progress_line(c, 10, false, false) == "taskpool: ");
   for (size_t width = 10; width < 100; ++width) {
-    CHECK(progress_line(c, width, false, false).size() <= width);
+    CAPTURE(width);
+    const std::string line = progress_line(c, width, false, false);
+    CHECK(line.size() <= width);
+    // The ETA goes only when nothing but the count and the failures fits.
+    CHECK((line.find("ETA") != std::string::npos) == (width >= 46));
   }
 }
 
