@@ -6,6 +6,7 @@
 #include <string>
 
 #include "cli/timeline.h"
+#include "core/error.h"
 
 namespace taskpool {
 namespace {
@@ -164,6 +165,87 @@ TEST_CASE("two runs share one time scale, one panel each") {
   CHECK(svg.find("width=\"960.00\"") != std::string::npos);
   CHECK(svg.find("width=\"480.00\"") != std::string::npos);
   CHECK(svg.find("data-title=\"batch mode\"") < svg.find("data-title=\"pool mode\""));
+}
+
+size_t count_of(const std::string& text, const std::string& what) {
+  size_t n = 0;
+  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
+  return n;
+}
+
+TEST_CASE("a bar's tooltip names its job and command") {
+  const TimePoint t0{};
+  Timeline timeline("pool mode", 1, t0);
+  Attempt a{7, 1, 1, Command{"sleep 'a <b>'", {}}};
+  timeline.add(a, attempt(1, t0, 1s), false);
+  timeline.finish(t0 + 1s);
+  CHECK(timeline_svg({&timeline})
+            .find("<title>job 7: sleep 'a &lt;b&gt;', worker 1: 0.000 s to "
+                  "1.000 s, ok</title>") != std::string::npos);
+}
+
+TEST_CASE("bars too thin to see are drawn as each row's density: a busy pool looks busy") {
+  const TimePoint t0{};
+  Timeline timeline("pool mode", 2, t0);
+  // 1000 attempts of 9 ms with 1 ms between them on each worker: 90% busy; 1 in 100 fails.
+  for (int w = 1; w <= 2; ++w) {
+    for (int i = 0; i < 1000; ++i) {
+      timeline.add(attempt(w, t0 + i * 10ms, 9ms, i % 100 == 0 ? 1 : 0), false);
+    }
+  }
+  timeline.finish(t0 + 10s);
+  CHECK(timeline.dense());
+  const std::string svg = timeline_svg({&timeline});
+  CHECK(count_of(svg, "class=\"attempt\"") == 0);
+  CHECK(count_of(svg, "class=\"busy\" data-worker=\"1\" data-outcome=\"ok\" data-busy=\"90\"") >=
+        1);
+  CHECK(count_of(svg, "class=\"busy\"") <= 20);  // stretches alike are one shape
+  CHECK(svg.size() < 20000);
+  CHECK(svg.find("2000 attempts") != std::string::npos);
+}
+
+TEST_CASE("past kMaxBars the timeline keeps stretches, not bars: memory bounded, time true") {
+  const TimePoint t0{};
+  Timeline timeline("pool mode", 4, t0);
+  const size_t n = Timeline::kMaxBars * 3;
+  double busy = 0;
+  for (size_t i = 0; i < n; ++i) {
+    const auto w = static_cast<WorkerId>(i % 4 + 1);
+    const auto start = t0 + std::chrono::milliseconds(i / 4 * 5);
+    timeline.add(attempt(w, start, 4ms, i % 10 == 0 ? 1 : 0), false);
+    busy += 0.004;
+  }
+  timeline.finish(t0 + std::chrono::milliseconds(n / 4 * 5));
+  CHECK(timeline.dense());
+  CHECK(timeline.bars().empty());
+  CHECK(timeline.attempts() == n);
+  double counted = 0;
+  uint64_t attempts = 0;
+  uint64_t failed = 0;
+  for (int w = 1; w <= 4; ++w) {
+    const auto bins = timeline.bins(w);
+    CHECK(bins.size() == Timeline::kBins);
+    for (const auto& bin : bins) {
+      for (const float seconds : bin.busy) counted += seconds;
+      attempts += bin.attempts;
+      failed += bin.failed;
+    }
+  }
+  CHECK(counted == doctest::Approx(busy).epsilon(0.001));
+  CHECK(attempts == n);
+  CHECK(failed == n / 10);
+  // The whole run fits the stretches: the last one holds the end.
+  CHECK(timeline.bin_seconds() * Timeline::kBins >= timeline.length());
+}
+
+TEST_CASE("--timeline refuses a picture name it would fill with SVG") {
+  CHECK_THROWS_WITH_AS(check_timeline_path("run.png"),
+                       doctest::Contains("--timeline: 'run.png': the chart is written as SVG"),
+                       UsageError);
+  CHECK_THROWS_AS(check_timeline_path("out/RUN.PDF"), UsageError);
+  CHECK_NOTHROW(check_timeline_path("run.svg"));
+  CHECK_NOTHROW(check_timeline_path("run"));
+  CHECK_NOTHROW(check_timeline_path("dir.png/run"));
 }
 
 }  // namespace

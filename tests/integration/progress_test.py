@@ -137,6 +137,27 @@ class TimelineTest(TaskpoolTestCase):
         # A blank page compresses to almost nothing; bars, labels and ticks do not.
         self.assertGreater(len(data), 5000)
 
+    def test_many_attempts_are_drawn_as_density_in_a_small_file(self):
+        # 2000 short jobs on 4 workers: 500 bars a row would be thinner than a pixel, their
+        # white edges making a busy pool look idle. The rows are shaded by how busy they were.
+        svg = self.path("many.svg")
+        r = taskpool("-j4", "--timeline", svg, "true", ":::", *map(str, range(2000)),
+                     timeout=120)
+        self.assertExit(r, 0)
+        self.assertLess(svg.stat().st_size, 200_000)
+        doc = self.parse(svg)
+        run = [g for g in doc.getElementsByTagName("g") if g.getAttribute("class") == "run"][0]
+        self.assertEqual(run.getAttribute("data-drawn"), "density")
+        self.assertEqual(run.getAttribute("data-attempts"), "2000")
+        busy = [e for e in doc.getElementsByTagName("rect") if e.getAttribute("class") == "busy"]
+        self.assertEqual({int(e.getAttribute("data-worker")) for e in busy}, {1, 2, 3, 4})
+        self.assertGreater(max(int(e.getAttribute("data-busy")) for e in busy), 0)
+        ended = 0
+        for e in busy:
+            title = e.getElementsByTagName("title")[0].firstChild.data
+            ended += int(title.split(" attempts ended")[0].rsplit(" ", 1)[1])
+        self.assertEqual(ended, 2000, "every attempt is counted in one stretch")
+
     def test_timeline_file_that_cannot_be_written_is_an_error(self):
         r = taskpool("--timeline", "/nonexistent-dir/t.svg", "true", ":::", "1")
         self.assertExit(r, 255)
