@@ -131,9 +131,10 @@ std::optional<std::string> EndAtSource::next() {
 std::optional<Record> RecordGrouper::next_record() {
   std::optional<Record> record = records_.next();
   if (!options_.continue_lines) return record;
+  // Blank as Perl's \s, as GNU parallel reads it: space, tab, vertical tab, form feed, CR.
   const auto ends_in_blank = [](const Record& r) {
     return !r.fields.empty() && !r.fields.back().empty() &&
-           (r.fields.back().back() == ' ' || r.fields.back().back() == '\t');
+           std::string_view(" \t\v\f\r").find(r.fields.back().back()) != std::string_view::npos;
   };
   while (record && record->runnable() && ends_in_blank(*record)) {
     std::optional<Record> more = records_.next();

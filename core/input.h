@@ -128,7 +128,8 @@ class RecordGrouper {
     // When the whole input fits in the first group, spread it over this many jobs instead of
     // one, as GNU parallel does for -X and -m, so small inputs still run in parallel.
     size_t spread_over = 1;
-    // -L: a record that ends in a blank (space or tab) goes on with the next one, as one record.
+    // -L: a record that ends in a blank (space, tab, \v, \f or \r) goes on with the next one,
+    // as one record.
     bool continue_lines = false;
   };
   RecordGrouper(RecordStream& records, Options options)

@@ -154,6 +154,10 @@ TEST_CASE("-L: a line that ends in a blank goes on with the next one") {
   options.continue_lines = true;
   RecordGrouper grouper(*stream, options);
   CHECK(drain_records(grouper) == Records{{"a b", "c d"}, {"e\tf g", "h"}, {"last "}});
+  // Any blank Perl's \s knows, as GNU parallel: \v, \f and \r too.
+  auto perl = stream_of({{"a\v", "b", "c\f", "d\r", "e", "f"}});
+  RecordGrouper blanks(*perl, options);
+  CHECK(drain_records(blanks) == Records{{"a\vb", "c\fd\re"}, {"f"}});
 }
 
 Command expand(const CommandTemplate& t, Values fields) {

@@ -148,6 +148,11 @@ class SameAsGnuParallelTest(XargsHabitsCase):
         r = self.same("-k", "-L", "2", "show-args", input=b"a b\nc \nd\ne\nf\n")
         self.assertEqual(r.stdout, show_args_output(["a b", "c d"], ["e", "f"]))
 
+    def test_max_lines_any_trailing_blank_continues_the_line(self):
+        # GNU parallel counts Perl's blanks: \v, \f and \r end a line that goes on, too.
+        for blank in (b"\v", b"\f", b"\r"):
+            self.same("-k", "-L", "1", "show-args", input=b"a" + blank + b"\nb\nc\n")
+
     # -- -X and -m
 
     def test_xargs_repeats_context_around_each_record(self):
