@@ -1,9 +1,11 @@
-// The command line, parsed into a plain configuration. CLI11 stays in options.cc.
+// The command line, parsed into a plain configuration. CLI11 stays in options.cc, which declares
+// the flags area by area; their values and the rules between them are parsed in
+// option_areas.cc, option_values.cc, option_rules.cc and option_files.cc.
 #pragma once
 
 #include <optional>
-#include <string_view>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "core/policy.h"
@@ -93,6 +95,19 @@ struct ParseOutcome {
 // Parses argv. Prints --help and --version output itself, and errors as
 // "taskpool: <message>" on stderr with exit status 255.
 ParseOutcome parse_command_line(int argc, char** argv);
+
+// What parse_command_line decides, before anything is printed: `output` is the text for standard
+// output (--help, --version), `error` the usage error's message, without the "taskpool: " that
+// parse_command_line puts before it.
+struct ParsedArguments {
+  std::optional<RunConfig> config;  // set when the program should run
+  int exit_status = 0;
+  std::string output;
+  std::string error;
+};
+
+// Parses the arguments that follow the program's name. Prints nothing.
+ParsedArguments parse_arguments(const std::vector<std::string>& args);
 
 // The -d/--delimiter value as one byte: a single character, or \n \t \r \0 \\ or \xHH.
 // Throws UsageError naming the flag.

@@ -1,0 +1,216 @@
+#include "cli/option_areas.h"
+
+#include <string_view>
+#include <utility>
+
+#include "cli/live.h"
+#include "cli/option_files.h"
+#include "cli/option_rules.h"
+#include "cli/option_values.h"
+#include "core/command.h"
+#include "core/error.h"
+#include "core/parse.h"
+
+namespace taskpool {
+namespace {
+
+void fill_input(const InputFlags& flags, RunConfig& config) {
+  if (flags.null) config.delimiter = '\0';
+  if (!flags.delimiter.empty()) config.delimiter = parse_delimiter(flags.delimiter);
+  if (config.colsep && config.colsep->empty()) throw UsageError("--colsep: the pattern is empty");
+}
+
+void fill_grouping(const GroupingFlags& flags, RunConfig& config) {
+  if (!flags.max_args.empty())
+    config.max_args = parse_count("-n/--max-args", flags.max_args, 1000000);
+  if (!flags.max_replace_args.empty()) {
+    config.max_args = parse_count("-N/--max-replace-args", flags.max_replace_args, 1000000);
+    config.positional = true;
+  }
+  if (!flags.max_lines.empty()) {
+    config.max_args = parse_count("-L/--max-lines", flags.max_lines, 1000000);
+    config.positional = true;
+    config.continue_lines = true;
+  }
+  const bool counted =
+      !flags.max_args.empty() || !flags.max_replace_args.empty() || !flags.max_lines.empty();
+  if (counted && config.max_args == 0) {
+    throw UsageError("-n, -N and -L need at least 1 record per command");
+  }
+  if (flags.context_fill) config.fill = RunConfig::Fill::kContext;
+  if (flags.multi_fill) config.fill = RunConfig::Fill::kMulti;
+  if (!flags.max_chars.empty()) {
+    config.max_chars = parse_count("-s/--max-chars", flags.max_chars, 1u << 30);
+    if (*config.max_chars == 0) throw UsageError("-s/--max-chars: 0 leaves no room for a command");
+  }
+  if (config.replace.empty()) throw UsageError("-I: the replacement string is empty");
+  if (config.eof_string && config.eof_string->empty()) {
+    throw UsageError("-E: the end-of-input string is empty");
+  }
+}
+
+// -j and --mode, and the live pool's --priority-col, --queue-size, --max-records, --control.
+void fill_pool(const OptionFlags& flags, RunConfig& config) {
+  const PoolFlags& pool = flags.pool;
+  if (flags.was_given("--jobs")) {
+    resolve_jobs(pool.jobs, config);
+  } else {
+    config.jobs = cpu_count();
+  }
+  config.mode = parse_mode(pool.mode);
+  if (!pool.priority_col.empty()) {
+    config.priority_col = parse_count("--priority-col", pool.priority_col, 1000000);
+    if (config.priority_col == 0) throw UsageError("--priority-col: columns count from 1");
+  }
+  if (!pool.queue_size.empty()) {
+    config.queue_size = parse_count("--queue-size", pool.queue_size, 10000000);
+    if (*config.queue_size == 0) throw UsageError("--queue-size: the queue needs room for 1");
+  }
+  if (!pool.max_records.empty()) {
+    config.max_records = parse_count("--max-records", pool.max_records, UINT64_MAX - 1);
+    if (config.max_records == 0) throw UsageError("--max-records: 0 leaves nothing to run");
+  }
+  if (config.control && config.control->empty()) {
+    throw UsageError("--control: the socket path is empty");
+  }
+}
+
+void fill_resilience(const OptionFlags& flags, RunConfig& config) {
+  const ResilienceFlags& given = flags.resilience;
+  config.retry.retries = static_cast<int>(parse_count("--retries", given.retries, 1000000));
+  config.retry.backoff = parse_duration("--backoff", given.backoff);
+  config.retry.backoff_max = parse_duration("--backoff-max", given.backoff_max);
+  if (flags.was_given("--timeout")) {
+    config.timeout = parse_duration_above_zero("--timeout", given.timeout);
+  }
+  config.kill_after = parse_duration("--kill-after", given.kill_after);
+  if (flags.was_given("--rate")) config.rate = parse_rate("--rate", given.rate);
+  config.burst = static_cast<int>(parse_count("--burst", given.burst, 1000000));
+  if (config.burst < 1) {
+    throw UsageError("--burst: '" + given.burst + "' is not a count of at least 1");
+  }
+  if (flags.was_given("--deadline")) {
+    config.deadline = parse_duration_above_zero("--deadline", given.deadline);
+  }
+  config.grace = parse_duration("--grace", given.grace);
+  config.halt = parse_halt(given.halt);
+  if (given.resume) config.resume = RunConfig::Resume::kDone;
+  if (given.resume_failed) config.resume = RunConfig::Resume::kSucceeded;
+}
+
+// Progress, --timeline, --joblog, the summary.
+void fill_reporting(const OptionFlags& flags, RunConfig& config) {
+  const ReportingFlags& reporting = flags.reporting;
+  if (config.eta) config.progress = true;
+  if (flags.was_given("--progress-interval")) {
+    config.progress_interval = parse_duration("--progress-interval", reporting.progress_interval);
+    if (config.progress_interval < std::chrono::milliseconds(100)) {
+      throw UsageError("--progress-interval: '" + reporting.progress_interval +
+                       "' is shorter than 100ms");
+    }
+  }
+  if (config.timeline && config.timeline->empty()) {
+    throw UsageError("--timeline: the file name is empty");
+  }
+  if (reporting.summary) config.summary = SummaryWhen::kAlways;
+  if (reporting.no_summary) config.summary = SummaryWhen::kNever;
+  if (config.joblog && config.joblog->empty()) throw UsageError("--joblog: the file name is empty");
+  if (config.summary_json && config.summary_json->empty()) {
+    throw UsageError("--summary-json: the file name is empty (use - for stdout)");
+  }
+}
+
+void fill_fetch(const OptionFlags& flags, RunConfig& config) {
+  const FetchFlags& fetch = flags.fetch;
+  if (flags.was_given("--connect-timeout")) {
+    config.connect_timeout = parse_duration("--connect-timeout", fetch.connect_timeout);
+  }
+  if (!fetch.max_per_host.empty()) {
+    config.max_per_host =
+        static_cast<long>(parse_count("--max-per-host", fetch.max_per_host, 100000));
+  }
+  if (flags.was_given("--limit-rate")) {
+    config.limit_rate = parse_bytes("--limit-rate", fetch.limit_rate);
+  }
+  if (flags.was_given("--stall-timeout")) {
+    config.stall_timeout = parse_duration("--stall-timeout", fetch.stall_timeout);
+  }
+  if (config.fetch && config.output_dir.empty()) {
+    throw UsageError("-o/--output-dir: the directory is empty");
+  }
+}
+
+// -S and --ssh (--sshloginfile: read_flag_files).
+void fill_hosts(const OptionFlags& flags, RunConfig& config) {
+  for (const std::string& list : flags.hosts.sshlogins) {
+    for (SshLogin& login : parse_sshlogins("-S/--sshlogin", list)) {
+      config.hosts.push_back(std::move(login));
+    }
+  }
+  if (flags.was_given("--ssh")) {
+    std::optional<std::vector<std::string>> words = split_simple_command(flags.hosts.ssh);
+    if (!words || words->empty()) {
+      throw UsageError("--ssh: '" + flags.hosts.ssh +
+                       "' is not a plain command with options (no shell syntax; a wrapper "
+                       "script or ~/.ssh/config can do more)");
+    }
+    config.ssh = std::move(*words);
+  }
+}
+
+// The files flags name, but -j's (read with its value): read once the command line is known to
+// hold together, so that one which breaks a rule reads nothing.
+void read_flag_files(const OptionFlags& flags, RunConfig& config) {
+  if (flags.was_given("--cacert")) check_readable("--cacert", config.ca_file);
+  add_host_files(flags.hosts.sshloginfiles, config.hosts);
+}
+
+}  // namespace
+
+std::vector<RunConfig::Source> split_sources(const std::vector<std::string>& args,
+                                             size_t& options_end) {
+  std::vector<RunConfig::Source> sources;
+  options_end = args.size();
+  bool file_source = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string_view arg = args[i];
+    if (arg == ":::" || arg == ":::+" || arg == "::::" || arg == "::::+") {
+      if (options_end == args.size()) options_end = i;
+      if (file_source && !sources.back().file) {
+        throw UsageError(args[i - 1] + " needs a file name after it");
+      }
+      RunConfig::Source& source = sources.emplace_back();
+      source.linked = arg.back() == '+';
+      if (source.linked && sources.size() == 1) {
+        throw UsageError(std::string(arg) +
+                         " links to the input source before it, and there is none");
+      }
+      file_source = arg.starts_with("::::");
+    } else if (sources.empty()) {
+      continue;
+    } else if (file_source) {
+      // :::: takes any number of files, each a source of its own; only the first is linked.
+      if (sources.back().file) sources.emplace_back();
+      sources.back().file = std::string(arg);
+    } else {
+      sources.back().values.emplace_back(arg);
+    }
+  }
+  if (file_source && !sources.back().file) throw UsageError(":::: needs a file name after it");
+  return sources;
+}
+
+void fill_config(const OptionFlags& flags, RunConfig& config) {
+  // -j is read first: whether it names a file decides a rule (-j FILE excludes -S).
+  fill_pool(flags, config);
+  fill_input(flags.input, config);
+  fill_grouping(flags.grouping, config);
+  fill_resilience(flags, config);
+  fill_reporting(flags, config);
+  fill_fetch(flags, config);
+  fill_hosts(flags, config);
+  check_flag_rules(facts_of(flags, config), config);
+  read_flag_files(flags, config);
+}
+
+}  // namespace taskpool
