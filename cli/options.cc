@@ -37,211 +37,166 @@ Exit status: 0 when every job succeeded, else the number of failed jobs (101 for
 --compare needs the input twice, so it holds all of it in memory.)";
 }
 
-// A flag that takes one value and may be given again, each value kept (-a, -S, --sshloginfile).
-template <typename Values>
-CLI::Option* add_repeatable(CLI::App& app, const std::string& names, Values& values,
-                            const std::string& description) {
-  return app.add_option(names, values, description)
-      ->expected(1)
-      ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
-      ->allow_extra_args(false);
-}
+// The flags of one area, under its heading in --help.
+class Area {
+ public:
+  Area(CLI::App& app, const char* heading) : app_(app), heading_(heading) {}
+
+  // A flag that takes a value, shown as TYPE.
+  template <typename T>
+  void value(const std::string& names, T& target, const char* type,
+             const std::string& description) {
+    app_.add_option(names, target, description)->type_name(type)->group(heading_);
+  }
+
+  // A flag that takes one value and may be given again, each value kept (-a, -S).
+  void values(const std::string& names, std::vector<std::string>& targets, const char* type,
+              const std::string& description) {
+    app_.add_option(names, targets, description)
+        ->type_name(type)
+        ->expected(1)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
+        ->allow_extra_args(false)
+        ->group(heading_);
+  }
+
+  void flag(const std::string& names, bool& target, const std::string& description) {
+    app_.add_flag(names, target, description)->group(heading_);
+  }
+
+ private:
+  CLI::App& app_;
+  const char* heading_;
+};
 
 void declare_input(CLI::App& app, InputFlags& flags, RunConfig& config) {
-  const char* input = "Input";
-  add_repeatable(app, "-a,--arg-file", config.arg_files, "Read records from FILE (repeatable)")
-      ->type_name("FILE")
-      ->group(input);
-  app.add_flag("-0,--null", flags.null, "Records end at NUL, not newline")->group(input);
-  app.add_option("-d,--delimiter", flags.delimiter,
-                 "Records end at CHAR (\\n, \\t, \\0, \\xHH too)")
-      ->type_name("CHAR")
-      ->group(input);
-  app.add_option("--colsep", config.colsep, "Split records into columns {1} {2}... at REGEX")
-      ->type_name("REGEX")
-      ->group(input);
+  Area input(app, "Input");
+  input.values("-a,--arg-file", config.arg_files, "FILE", "Read records from FILE (repeatable)");
+  input.flag("-0,--null", flags.null, "Records end at NUL, not newline");
+  input.value("-d,--delimiter", flags.delimiter, "CHAR",
+              "Records end at CHAR (\\n, \\t, \\0, \\xHH too)");
+  input.value("--colsep", config.colsep, "REGEX", "Split records into columns {1} {2}... at REGEX");
 }
 
 void declare_grouping(CLI::App& app, GroupingFlags& flags, RunConfig& config) {
-  const char* records = "Several records per command (xargs habits)";
-  app.add_option("-n,--max-args", flags.max_args, "Up to N records per command")
-      ->type_name("N")
-      ->group(records);
-  app.add_option("-N,--max-replace-args", flags.max_replace_args,
-                 "N records per command, as {1}..{N}")
-      ->type_name("N")
-      ->group(records);
-  app.add_option("-L,--max-lines", flags.max_lines,
-                 "N lines per command, as -N; a line ending in a blank goes on")
-      ->type_name("N")
-      ->group(records);
-  app.add_flag("-X,--xargs", flags.context_fill,
-               "As many records per command as fit, repeating the word around {}")
-      ->group(records);
-  app.add_flag("-m", flags.multi_fill, "As many records per command as fit, all in place of {}")
-      ->group(records);
-  app.add_option("-s,--max-chars", flags.max_chars, "Command lines of at most N bytes (-X, -m, -n)")
-      ->type_name("N")
-      ->group(records);
-  app.add_option("-I", config.replace, "Use STR instead of {} for the record")
-      ->type_name("STR")
-      ->group(records);
-  app.add_option("-E", config.eof_string, "Stop reading input at a record equal to STR")
-      ->type_name("STR")
-      ->group(records);
-  app.add_flag("-r,--no-run-if-empty", flags.no_run_if_empty,
-               "Run nothing when there are no records (always so)")
-      ->group(records);
+  Area records(app, "Several records per command (xargs habits)");
+  records.value("-n,--max-args", flags.max_args, "N", "Up to N records per command");
+  records.value("-N,--max-replace-args", flags.max_replace_args, "N",
+                "N records per command, as {1}..{N}");
+  records.value("-L,--max-lines", flags.max_lines, "N",
+                "N lines per command, as -N; a line ending in a blank goes on");
+  records.flag("-X,--xargs", flags.context_fill,
+               "As many records per command as fit, repeating the word around {}");
+  records.flag("-m", flags.multi_fill, "As many records per command as fit, all in place of {}");
+  records.value("-s,--max-chars", flags.max_chars, "N",
+                "Command lines of at most N bytes (-X, -m, -n)");
+  records.value("-I", config.replace, "STR", "Use STR instead of {} for the record");
+  records.value("-E", config.eof_string, "STR", "Stop reading input at a record equal to STR");
+  records.flag("-r,--no-run-if-empty", flags.no_run_if_empty,
+               "Run nothing when there are no records (always so)");
 }
 
 // The pool, and the live pool: what may change while it runs.
 void declare_pool(CLI::App& app, PoolFlags& flags, RunConfig& config) {
-  const char* pool = "Pool";
-  app.add_option("-j,--jobs", flags.jobs,
-                 "Workers: N, +N/-N (CPUs plus/minus N), N% of the CPUs, 0 (250), or a FILE "
-                 "holding one, read again when it changes (default: the CPUs it may run on)")
-      ->type_name("N|FILE")
-      ->group(pool);
-  app.add_option("--mode", flags.mode,
-                 "pool: start a job whenever a worker is free (default); "
-                 "batch: start N, wait for all N, repeat")
-      ->type_name("pool|batch")
-      ->group(pool);
-  app.add_flag("--compare", config.compare,
-               "Run the input in batch mode, then pool mode, and compare (input held in memory)")
-      ->group(pool);
+  Area pool(app, "Pool");
+  pool.value("-j,--jobs", flags.jobs, "N|FILE",
+             "Workers: N, +N/-N (CPUs plus/minus N), N% of the CPUs, 0 (250), or a FILE "
+             "holding one, read again when it changes (default: the CPUs it may run on)");
+  pool.value("--mode", flags.mode, "pool|batch",
+             "pool: start a job whenever a worker is free (default); "
+             "batch: start N, wait for all N, repeat");
+  pool.flag("--compare", config.compare,
+            "Run the input in batch mode, then pool mode, and compare (input held in memory)");
 
-  const char* live = "Live pool";
-  app.add_option("--control", config.control,
-                 "Take commands on the Unix socket SOCKET (taskpool ctl SOCKET pause|resume|"
-                 "jobs N|status)")
-      ->type_name("SOCKET")
-      ->group(live);
-  app.add_option("--priority-col", flags.priority_col,
-                 "Column N of each record is a number; higher numbers start first")
-      ->type_name("N")
-      ->group(live);
-  app.add_option("--queue-size", flags.queue_size,
-                 "Records read ahead of the running jobs, which priorities order (1024)")
-      ->type_name("N")
-      ->group(live);
-  app.add_flag("--feedback", config.feedback,
-               "Lines a job writes to file descriptor 3 become new records")
-      ->group(live);
-  app.add_option("--max-records", flags.max_records,
-                 "Stop after N records in all, read or fed (a runaway --feedback)")
-      ->type_name("N")
-      ->group(live);
+  Area live(app, "Live pool");
+  live.value("--control", config.control, "SOCKET",
+             "Take commands on the Unix socket SOCKET (taskpool ctl SOCKET pause|resume|"
+             "jobs N|status)");
+  live.value("--priority-col", flags.priority_col, "N",
+             "Column N of each record is a number; higher numbers start first");
+  live.value("--queue-size", flags.queue_size, "N",
+             "Records read ahead of the running jobs, which priorities order (1024)");
+  live.flag("--feedback", config.feedback,
+            "Lines a job writes to file descriptor 3 become new records");
+  live.value("--max-records", flags.max_records, "N",
+             "Stop after N records in all, read or fed (a runaway --feedback)");
 }
 
 void declare_resilience(CLI::App& app, ResilienceFlags& flags, RunConfig& config) {
-  const char* resilience = "Resilience";
-  const auto option = [&app, resilience](const std::string& names, std::string& value,
-                                         const std::string& description, const std::string& type) {
-    app.add_option(names, value, description)->type_name(type)->group(resilience);
-  };
-  option("--retries", flags.retries, "Try a failed job up to N more times (default 0)", "N");
-  option("--backoff", flags.backoff, "Delay before the first retry, doubling each time (1s)",
-         "DUR");
-  option("--backoff-max", flags.backoff_max, "Longest delay between retries (60s)", "DUR");
-  option("--timeout", flags.timeout, "End an attempt that runs longer than DUR", "DUR");
-  option("--kill-after", flags.kill_after, "SIGKILL this long after SIGTERM (5s)", "DUR");
-  app.add_flag("--keep-background", config.keep_background,
-               "Let what a job leaves running (daemons) live on after it")
-      ->group(resilience);
-  option("--rate", flags.rate, "Start at most R attempts per second (10/s, 600/m, 3600/h, 2/d)",
-         "R");
-  option("--burst", flags.burst, "With --rate: let B attempts start at once (1)", "B");
-  option("--deadline", flags.deadline, "After DUR start nothing, end running jobs, report", "DUR");
-  option("--grace", flags.grace, "After the deadline, SIGKILL this long after SIGTERM (5s)", "DUR");
-  option("--halt", flags.halt, "Stop early: soon|now,fail|success|done=N or N% (never)",
-         "WHEN,WHY=N");
-  app.add_flag("--resume", flags.resume, "With --joblog: skip jobs the joblog lists")
-      ->group(resilience);
-  app.add_flag("--resume-failed", flags.resume_failed,
-               "With --joblog: skip jobs the joblog lists as succeeded, run the rest")
-      ->group(resilience);
+  Area resilience(app, "Resilience");
+  resilience.value("--retries", flags.retries, "N",
+                   "Try a failed job up to N more times (default 0)");
+  resilience.value("--backoff", flags.backoff, "DUR",
+                   "Delay before the first retry, doubling each time (1s)");
+  resilience.value("--backoff-max", flags.backoff_max, "DUR",
+                   "Longest delay between retries (60s)");
+  resilience.value("--timeout", flags.timeout, "DUR", "End an attempt that runs longer than DUR");
+  resilience.value("--kill-after", flags.kill_after, "DUR", "SIGKILL this long after SIGTERM (5s)");
+  resilience.flag("--keep-background", config.keep_background,
+                  "Let what a job leaves running (daemons) live on after it");
+  resilience.value("--rate", flags.rate, "R",
+                   "Start at most R attempts per second (10/s, 600/m, 3600/h, 2/d)");
+  resilience.value("--burst", flags.burst, "B", "With --rate: let B attempts start at once (1)");
+  resilience.value("--deadline", flags.deadline, "DUR",
+                   "After DUR start nothing, end running jobs, report");
+  resilience.value("--grace", flags.grace, "DUR",
+                   "After the deadline, SIGKILL this long after SIGTERM (5s)");
+  resilience.value("--halt", flags.halt, "WHEN,WHY=N",
+                   "Stop early: soon|now,fail|success|done=N or N% (never)");
+  resilience.flag("--resume", flags.resume, "With --joblog: skip jobs the joblog lists");
+  resilience.flag("--resume-failed", flags.resume_failed,
+                  "With --joblog: skip jobs the joblog lists as succeeded, run the rest");
 }
 
 void declare_fetch(CLI::App& app, FetchFlags& flags, RunConfig& config) {
-  const char* fetch = "Fetch (downloads)";
-  app.add_flag("--fetch", config.fetch, "Records are URLs (or URL<TAB>PATH) to download")
-      ->group(fetch);
-  app.add_option("-o,--output-dir", config.output_dir, "Save downloads in DIR (default: .)")
-      ->type_name("DIR")
-      ->group(fetch);
-  app.add_flag("--overwrite", config.overwrite, "Replace files that exist")->group(fetch);
-  app.add_flag("--continue", config.resume_downloads,
-               "Resume NAME.part files; count existing files as done")
-      ->group(fetch);
-  app.add_option("--connect-timeout", flags.connect_timeout, "Give up connecting after DUR")
-      ->type_name("DUR")
-      ->group(fetch);
-  app.add_option("--max-per-host", flags.max_per_host, "At most N transfers to one host at once")
-      ->type_name("N")
-      ->group(fetch);
-  app.add_option("--limit-rate", flags.limit_rate,
-                 "At most BYTES per second per transfer (k, M, G)")
-      ->type_name("BYTES")
-      ->group(fetch);
-  app.add_option("--stall-timeout", flags.stall_timeout,
-                 "Fail a transfer that receives nothing for DUR (default 60s; 0: never)")
-      ->type_name("DUR")
-      ->group(fetch);
-  app.add_option("--cacert", config.ca_file,
-                 "Trust the certificates in FILE (PEM) instead of the system's")
-      ->type_name("FILE")
-      ->group(fetch);
+  Area fetch(app, "Fetch (downloads)");
+  fetch.flag("--fetch", config.fetch, "Records are URLs (or URL<TAB>PATH) to download");
+  fetch.value("-o,--output-dir", config.output_dir, "DIR", "Save downloads in DIR (default: .)");
+  fetch.flag("--overwrite", config.overwrite, "Replace files that exist");
+  fetch.flag("--continue", config.resume_downloads,
+             "Resume NAME.part files; count existing files as done");
+  fetch.value("--connect-timeout", flags.connect_timeout, "DUR", "Give up connecting after DUR");
+  fetch.value("--max-per-host", flags.max_per_host, "N", "At most N transfers to one host at once");
+  fetch.value("--limit-rate", flags.limit_rate, "BYTES",
+              "At most BYTES per second per transfer (k, M, G)");
+  fetch.value("--stall-timeout", flags.stall_timeout, "DUR",
+              "Fail a transfer that receives nothing for DUR (default 60s; 0: never)");
+  fetch.value("--cacert", config.ca_file, "FILE",
+              "Trust the certificates in FILE (PEM) instead of the system's");
 }
 
 void declare_hosts(CLI::App& app, HostFlags& flags) {
-  const char* remote = "Many machines (ssh)";
-  add_repeatable(app, "-S,--sshlogin", flags.sshlogins,
-                 "Run jobs on these hosts: [N/][user@]host[:port],... (':' is this machine; "
-                 "N/ its workers, else -j each)")
-      ->type_name("HOSTS")
-      ->group(remote);
-  add_repeatable(app, "--sshloginfile,--slf", flags.sshloginfiles,
-                 "Read hosts from FILE, one a line")
-      ->type_name("FILE")
-      ->group(remote);
-  app.add_option("--ssh", flags.ssh, "The ssh command that reaches the hosts (default: ssh)")
-      ->type_name("CMD")
-      ->group(remote);
+  Area remote(app, "Many machines (ssh)");
+  remote.values("-S,--sshlogin", flags.sshlogins, "HOSTS",
+                "Run jobs on these hosts: [N/][user@]host[:port],... (':' is this machine; "
+                "N/ its workers, else -j each)");
+  remote.values("--sshloginfile,--slf", flags.sshloginfiles, "FILE",
+                "Read hosts from FILE, one a line");
+  remote.value("--ssh", flags.ssh, "CMD", "The ssh command that reaches the hosts (default: ssh)");
 }
 
 // Output, and the reports besides it.
 void declare_output(CLI::App& app, ReportingFlags& flags, RunConfig& config) {
-  const char* output = "Output";
-  app.add_flag("-k,--keep-order", config.keep_order, "Print output in input order")->group(output);
-  app.add_flag("--line-buffer,--lb", config.line_buffer, "Print whole lines as they arrive")
-      ->group(output);
-  app.add_flag("--tag", config.tag, "Prefix output lines with the record and a tab")->group(output);
-  app.add_flag("--dry-run", config.dry_run, "Print the commands, run nothing")->group(output);
+  Area output(app, "Output");
+  output.flag("-k,--keep-order", config.keep_order, "Print output in input order");
+  output.flag("--line-buffer,--lb", config.line_buffer, "Print whole lines as they arrive");
+  output.flag("--tag", config.tag, "Prefix output lines with the record and a tab");
+  output.flag("--dry-run", config.dry_run, "Print the commands, run nothing");
 
-  const char* reporting = "Reporting";
-  app.add_option("--joblog", config.joblog, "Write GNU parallel's job log to FILE")
-      ->type_name("FILE")
-      ->group(reporting);
-  app.add_flag("--summary", flags.summary, "Print the summary to stderr (default: when a terminal)")
-      ->group(reporting);
-  app.add_flag("--no-summary", flags.no_summary, "Never print the summary")->group(reporting);
-  app.add_flag("--progress,--bar", config.progress,
-               "Show progress on stderr (redrawn on a terminal, a line every 30s elsewhere)")
-      ->group(reporting);
-  app.add_option("--progress-interval", flags.progress_interval,
-                 "Where stderr is no terminal: a progress line every DUR (30s)")
-      ->type_name("DUR")
-      ->group(reporting);
-  app.add_flag("--eta", config.eta, "Show progress with an estimate of the time left")
-      ->group(reporting);
-  app.add_option("--timeline", config.timeline, "Draw the run as an SVG chart in FILE")
-      ->type_name("FILE.svg")
-      ->group(reporting);
-  app.add_option("--summary-json", config.summary_json,
-                 "Write the summary as JSON to FILE (- stdout)")
-      ->type_name("FILE")
-      ->group(reporting);
+  Area reporting(app, "Reporting");
+  reporting.value("--joblog", config.joblog, "FILE", "Write GNU parallel's job log to FILE");
+  reporting.flag("--summary", flags.summary,
+                 "Print the summary to stderr (default: when a terminal)");
+  reporting.flag("--no-summary", flags.no_summary, "Never print the summary");
+  reporting.flag("--progress,--bar", config.progress,
+                 "Show progress on stderr (redrawn on a terminal, a line every 30s elsewhere)");
+  reporting.value("--progress-interval", flags.progress_interval, "DUR",
+                  "Where stderr is no terminal: a progress line every DUR (30s)");
+  reporting.flag("--eta", config.eta, "Show progress with an estimate of the time left");
+  reporting.value("--timeline", config.timeline, "FILE.svg",
+                  "Draw the run as an SVG chart in FILE");
+  reporting.value("--summary-json", config.summary_json, "FILE",
+                  "Write the summary as JSON to FILE (- stdout)");
 }
 
 void declare_flags(CLI::App& app, OptionFlags& flags, RunConfig& config) {

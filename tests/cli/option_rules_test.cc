@@ -20,16 +20,16 @@ using testing::OptionFiles;
 using testing::usage_error_of;
 using testing::UsageCase;
 
-const char kFetchOnly[] =
+constexpr char kFetchOnly[] =
     "-o, --overwrite, --continue, --connect-timeout, --max-per-host, --limit-rate, "
     "--stall-timeout and --cacert are for --fetch";
-const char kFetchGrouping[] =
+constexpr char kFetchGrouping[] =
     "--fetch downloads one URL per job; -n, -N, -L, -X and -m do not apply";
-const char kFetchHosts[] =
+constexpr char kFetchHosts[] =
     "--fetch downloads on this machine; -S/--sshlogin and --sshloginfile do not apply";
-const char kFeedbackGrouping[] = "--feedback and -n, -N, -L, -X and -m exclude each other";
-const char kFeedbackHosts[] = "--feedback runs jobs on this machine; leave out -S/--sshlogin";
-const char kPriorityGrouping[] =
+constexpr char kFeedbackGrouping[] = "--feedback and -n, -N, -L, -X and -m exclude each other";
+constexpr char kFeedbackHosts[] = "--feedback runs jobs on this machine; leave out -S/--sshlogin";
+constexpr char kPriorityGrouping[] =
     "--priority-col orders single records; -n, -N, -L, -X and -m put several in one job";
 
 // The rules of the live pool, --feedback, hosts and --fetch: one command line per rule,

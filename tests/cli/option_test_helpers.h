@@ -37,9 +37,9 @@ class OptionFiles {
   OptionFiles& operator=(const OptionFiles&) = delete;
 
   std::string write(const std::string& name, const std::string& text) const {
-    const std::string path = (dir_ / name).string();
-    std::ofstream(path) << text;
-    return path;
+    std::string file = (dir_ / name).string();
+    std::ofstream(file) << text;
+    return file;
   }
   std::string path(const std::string& name) const { return (dir_ / name).string(); }
 
