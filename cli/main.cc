@@ -1067,6 +1067,7 @@ int run(const RunConfig& config, uint64_t max_keep_order_window) {
     const bool terminal = is_smart_terminal(STDERR_FILENO);
     const bool color = terminal && std::getenv("NO_COLOR") == nullptr;
     progress.emplace(STDERR_FILENO, terminal, config.progress_interval, config.eta, color);
+    progress->set_bar(config.bar);
     options.tick_interval = terminal ? std::chrono::milliseconds(100) : config.progress_interval;
     reporter.set_progress(&*progress, [r = reader.get()] {
       return std::make_pair(r->seen.load(std::memory_order_relaxed), r->done.load());

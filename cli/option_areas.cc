@@ -7,6 +7,7 @@
 #include "cli/option_files.h"
 #include "cli/option_rules.h"
 #include "cli/option_values.h"
+#include "cli/timeline.h"
 #include "core/command.h"
 #include "core/error.h"
 #include "core/parse.h"
@@ -101,7 +102,7 @@ void fill_resilience(const OptionFlags& flags, RunConfig& config) {
 // Progress, --timeline, --joblog, the summary.
 void fill_reporting(const OptionFlags& flags, RunConfig& config) {
   const ReportingFlags& reporting = flags.reporting;
-  if (config.eta) config.progress = true;
+  if (config.eta || config.bar) config.progress = true;
   if (flags.was_given("--progress-interval")) {
     config.progress_interval = parse_duration("--progress-interval", reporting.progress_interval);
     if (config.progress_interval < std::chrono::milliseconds(100)) {
@@ -112,6 +113,7 @@ void fill_reporting(const OptionFlags& flags, RunConfig& config) {
   if (config.timeline && config.timeline->empty()) {
     throw UsageError("--timeline: the file name is empty");
   }
+  if (config.timeline) check_timeline_path(*config.timeline);
   if (reporting.summary) config.summary = SummaryWhen::kAlways;
   if (reporting.no_summary) config.summary = SummaryWhen::kNever;
   if (config.joblog && config.joblog->empty()) throw UsageError("--joblog: the file name is empty");

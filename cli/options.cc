@@ -188,8 +188,9 @@ void declare_output(CLI::App& app, ReportingFlags& flags, RunConfig& config) {
   reporting.flag("--summary", flags.summary,
                  "Print the summary to stderr (default: when a terminal)");
   reporting.flag("--no-summary", flags.no_summary, "Never print the summary");
-  reporting.flag("--progress,--bar", config.progress,
+  reporting.flag("--progress", config.progress,
                  "Show progress on stderr (redrawn on a terminal, a line every 30s elsewhere)");
+  reporting.flag("--bar", config.bar, "Show progress with a bar (as --progress off a terminal)");
   reporting.value("--progress-interval", flags.progress_interval, "DUR",
                   "Where stderr is no terminal: a progress line every DUR (30s)");
   reporting.flag("--eta", config.eta, "Show progress with an estimate of the time left");

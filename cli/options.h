@@ -80,6 +80,7 @@ struct RunConfig {
   std::vector<std::string> ssh = {"ssh"};
   bool progress = false;  // --progress, --bar, --eta
   bool eta = false;
+  bool bar = false;  // --bar: the progress line with a bar, on a terminal
   Duration progress_interval = std::chrono::seconds(30);
   std::optional<std::string> timeline;  // --timeline FILE.svg
   std::optional<std::string> joblog;

@@ -103,6 +103,21 @@ std::string progress_line(const ProgressCounters& c, size_t width, bool eta, boo
   return parts.front().compact.substr(0, width);
 }
 
+std::string bar_line(const ProgressCounters& c, size_t width, bool eta, bool color) {
+  // The line takes what it needs of the width, short words first, and leaves the bar the rest.
+  constexpr size_t kFrame = 3;  // "[", "]" and a space
+  if (!c.input_complete || width <= kMinBar + kFrame) return progress_line(c, width, eta, color);
+  std::string line = progress_line(c, width - kMinBar - kFrame, eta, color);
+  const size_t invisible = color && c.failed > 0 ? std::strlen(kRed) + std::strlen(kReset) : 0;
+  const size_t bar = width - kFrame - (line.size() - invisible);
+  const uint64_t total = std::max<uint64_t>(c.read, 1);
+  const auto filled = static_cast<size_t>(std::min<uint64_t>(c.done, total) * bar / total);
+  std::string out = "[" + std::string(filled, '=');
+  if (filled < bar) out += '>';
+  out += std::string(bar - std::min(bar, filled + 1), ' ');
+  return out + "] " + line;
+}
+
 bool is_smart_terminal(int fd) {
   if (!isatty(fd)) return false;
   const char* term = std::getenv("TERM");
@@ -121,7 +136,9 @@ void ProgressDisplay::update(const ProgressCounters& counters, TimePoint now, bo
   if (terminal_) {
     // One column short of the width: writing the last column makes some terminals wrap.
     const size_t width = terminal_width(fd_) - 1;
-    write("\r" + progress_line(counters, width, eta_, color_) + "\x1b[K");
+    const std::string line = bar_ ? bar_line(counters, width, eta_, color_)
+                                  : progress_line(counters, width, eta_, color_);
+    write("\r" + line + "\x1b[K");
     shown_ = true;
   } else {
     write(progress_line(counters, 0, eta_, false) + "\n");
@@ -137,7 +154,10 @@ void ProgressDisplay::clear() {
 void ProgressDisplay::finish(const ProgressCounters& counters) {
   if (terminal_) {
     clear();
-    write(progress_line(counters, terminal_width(fd_) - 1, eta_, color_) + "\n");
+    const size_t width = terminal_width(fd_) - 1;
+    write((bar_ ? bar_line(counters, width, eta_, color_)
+                : progress_line(counters, width, eta_, color_)) +
+          "\n");
   } else {
     write(progress_line(counters, 0, eta_, false) + "\n");
   }

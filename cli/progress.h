@@ -24,6 +24,12 @@ struct ProgressCounters {
 // read so far, marked as such ("ETA >= 31 s"). `color` marks failures in red (ANSI).
 std::string progress_line(const ProgressCounters& counters, size_t width, bool eta, bool color);
 
+// --bar: the progress line behind a bar that fills what the line leaves of `width`
+// ("[=======>      ] taskpool: 120/500 (24%), ..."), once the total is known and at least
+// kMinBar columns are left; the progress line alone otherwise.
+std::string bar_line(const ProgressCounters& counters, size_t width, bool eta, bool color);
+inline constexpr size_t kMinBar = 10;
+
 // Writes progress to a file descriptor (stderr). On a terminal: the line is redrawn in place at
 // most every 100 ms and erased (clear()) before job output is printed. Elsewhere: a plain line
 // every `interval`. Not thread-safe: used on the scheduler's thread.
@@ -37,6 +43,8 @@ class ProgressDisplay {
   void clear();
   // The last line, left on the terminal (or printed once more elsewhere) at the end of the run.
   void finish(const ProgressCounters& counters);
+  // --bar: draw a bar on a terminal (elsewhere the plain line is printed all the same).
+  void set_bar(bool bar) { bar_ = bar; }
 
  private:
   void write(const std::string& text);
@@ -46,6 +54,7 @@ class ProgressDisplay {
   Duration interval_;
   bool eta_;
   bool color_;
+  bool bar_ = false;
   bool shown_ = false;
   TimePoint last_ = TimePoint::min();
 };

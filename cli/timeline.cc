@@ -172,7 +172,10 @@ void Timeline::add_to_bins(std::vector<std::vector<Bin>>& rows, double& width, W
   const auto r = static_cast<size_t>(worker - 1);
   if (rows.size() <= r) rows.resize(r + 1, std::vector<Bin>(kBins));
   std::vector<Bin>& row = rows[r];
-  const auto last = std::min(kBins - 1, static_cast<size_t>(end / width));
+  // The stretch that holds the attempt's last moment (an end on a boundary is the one before).
+  auto last = static_cast<size_t>(end / width);
+  if (last > 0 && end > start && static_cast<double>(last) * width >= end) --last;
+  last = std::min(kBins - 1, last);
   for (auto i = static_cast<size_t>(start / width); i <= last; ++i) {
     const double from = std::max(start, static_cast<double>(i) * width);
     const double to = std::min(end, static_cast<double>(i + 1) * width);
@@ -287,7 +290,9 @@ std::pair<Timeline::Outcome, int> shade(const Timeline::Bin& bin, double seconds
     busy += bin.busy[o];
     if (bin.busy[o] > bin.busy[most]) most = o;
   }
-  const int tenths = static_cast<int>(std::lround(std::min(1.0, busy / seconds) * 10));
+  // Any busy time shows, however little: a stretch where attempts ran is never blank.
+  int tenths = static_cast<int>(std::lround(std::min(1.0, busy / seconds) * 10));
+  if (busy > 0 || bin.attempts > 0) tenths = std::max(tenths, 1);
   return {static_cast<Timeline::Outcome>(most), tenths};
 }
 

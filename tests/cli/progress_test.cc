@@ -248,5 +248,35 @@ TEST_CASE("--timeline refuses a picture name it would fill with SVG") {
   CHECK_NOTHROW(check_timeline_path("dir.png/run"));
 }
 
+TEST_CASE("--bar: a bar fills what the progress line leaves of the width") {
+  const auto half = counters(250, 0, 4, 500, true, 10s);
+  // The line takes what it needs (at most all but 10 columns and the frame), the bar the rest.
+  const std::string text = progress_line(half, 80 - kMinBar - 3, false, false);
+  const size_t bar = 80 - 3 - text.size();
+  CHECK(bar >= kMinBar);
+  CHECK(bar_line(half, 80, false, false) ==
+        "[" + std::string(bar / 2, '=') + ">" + std::string(bar - bar / 2 - 1, ' ') + "] " + text);
+  const auto done = counters(500, 0, 0, 500, true, 10s);
+  const std::string whole = bar_line(done, 80, false, false);
+  CHECK(whole.size() == 80);
+  CHECK(whole.substr(0, whole.find(']') + 1) == "[" + std::string(whole.find(']') - 1, '=') + "]");
+  const auto none = counters(0, 0, 2, 500, true, 0s);
+  CHECK(bar_line(none, 80, false, false).starts_with("[> "));
+  for (size_t width = 5; width < 120; ++width) {
+    CAPTURE(width);
+    CHECK(bar_line(half, width, false, false).size() <= width);
+  }
+  // Until the total is known, or without room for a bar: the progress line alone.
+  const auto streaming = counters(250, 0, 4, 400, false, 10s);
+  CHECK(bar_line(streaming, 80, true, false) == progress_line(streaming, 80, true, false));
+  CHECK(bar_line(half, 12, false, false) == progress_line(half, 12, false, false));
+  // Escape codes take no columns: a coloured line gets the same bar.
+  const auto failing = counters(250, 3, 4, 500, true, 10s);
+  const std::string colored = bar_line(failing, 80, false, true);
+  CHECK(colored.find('\x1b') != std::string::npos);
+  CHECK(colored.substr(0, colored.find(']')) ==
+        bar_line(failing, 80, false, false).substr(0, colored.find(']')));
+}
+
 }  // namespace
 }  // namespace taskpool

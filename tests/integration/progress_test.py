@@ -158,6 +158,16 @@ class TimelineTest(TaskpoolTestCase):
             ended += int(title.split(" attempts ended")[0].rsplit(" ", 1)[1])
         self.assertEqual(ended, 2000, "every attempt is counted in one stretch")
 
+    def test_timeline_named_as_a_picture_is_refused_before_anything_runs(self):
+        for name in ("run.png", "RUN.JPG", "chart.pdf"):
+            with self.subTest(name=name):
+                r = taskpool("--timeline", self.path(name), "touch", self.path("ran"), ":::", "1")
+                self.assertExit(r, 255)
+                self.assertIn("--timeline", r.err)
+                self.assertIn("the chart is written as SVG", r.err)
+                self.assertFalse(self.path(name).exists())
+                self.assertFalse(self.path("ran").exists(), "a job ran")
+
     def test_timeline_file_that_cannot_be_written_is_an_error(self):
         r = taskpool("--timeline", "/nonexistent-dir/t.svg", "true", ":::", "1")
         self.assertExit(r, 255)
