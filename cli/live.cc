@@ -3,11 +3,9 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sched.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cctype>
 #include <cerrno>
 #include <charconv>
@@ -18,21 +16,6 @@
 namespace taskpool {
 
 namespace {
-
-std::atomic<int> g_more_workers{0};
-std::atomic<int> g_fewer_workers{0};
-std::atomic<bool> g_suspend{false};
-int g_live_wake_fd = -1;
-
-void on_live_signal(int sig) {
-  const int saved_errno = errno;
-  if (sig == SIGUSR1) g_more_workers.fetch_add(1);
-  if (sig == SIGUSR2) g_fewer_workers.fetch_add(1);
-  if (sig == SIGTSTP) g_suspend = true;
-  const uint64_t one = 1;
-  [[maybe_unused]] const ssize_t n = ::write(g_live_wake_fd, &one, sizeof one);
-  errno = saved_errno;
-}
 
 // How often -j FILE is looked at for a change.
 constexpr auto kJobsFileInterval = std::chrono::milliseconds(250);
@@ -154,17 +137,6 @@ std::optional<int> parse_jobs_value(std::string_view value, int cpus) {
   return static_cast<int>(std::clamp<long long>(jobs, 1, kMostWorkers));
 }
 
-void install_live_signal_handlers(int wake_fd) {
-  g_live_wake_fd = wake_fd;
-  struct sigaction action = {};
-  action.sa_handler = on_live_signal;
-  action.sa_flags = SA_RESTART;
-  sigemptyset(&action.sa_mask);
-  for (int sig : {SIGUSR1, SIGUSR2, SIGTSTP}) {
-    if (sigaction(sig, &action, nullptr) != 0) die_on_system_error("sigaction");
-  }
-}
-
 std::string status_json(const PoolStatus& s) {
   return fmt::format(
       R"({{"workers": {}, "running": {}, "queued": {}, "retrying": {}, "paused": {}, )"
@@ -183,12 +155,13 @@ LiveControl::LiveControl(Options options) : options_(std::move(options)) {
 }
 
 TimePoint LiveControl::poll(Scheduler& scheduler, TimePoint now) {
-  const int more = g_more_workers.exchange(0);
-  const int fewer = g_fewer_workers.exchange(0);
+  const LiveSignals live = options_.signals ? options_.signals() : LiveSignals{};
+  const int more = live.more_workers;
+  const int fewer = live.fewer_workers;
   if (more != fewer) {
     resize(scheduler, scheduler.workers() + more - fewer, more > fewer ? "SIGUSR1" : "SIGUSR2");
   }
-  if (g_suspend.exchange(false) && options_.stop_self) scheduler.suspend(options_.stop_self);
+  if (live.suspend && options_.stop_self) scheduler.suspend(options_.stop_self);
   if (options_.control) {
     options_.control->serve([&](std::string_view command) { return answer(scheduler, command); });
   }

@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "cli/control.h"
+#include "cli/signals.h"
 #include "core/scheduler.h"
 
 namespace taskpool {
@@ -31,10 +32,6 @@ int read_jobs_file(const std::string& path);
 // The number of CPUs -j counts from: those taskpool may run on (its CPU affinity).
 int cpu_count();
 
-// Installs the handlers for SIGUSR1, SIGUSR2 and SIGTSTP; each writes to `wake_fd` (an eventfd
-// the executors wait on) after noting the signal. Call once, before threads start.
-void install_live_signal_handlers(int wake_fd);
-
 class LiveControl {
  public:
   struct Options {
@@ -48,6 +45,8 @@ class LiveControl {
     std::function<void(const std::string&)> say;
     // Ctrl-Z: stops this process until it is continued (SIGCONT).
     std::function<void()> stop_self;
+    // The live signals received since the last call (Signals::take_live); unset: none.
+    std::function<LiveSignals()> signals;
   };
 
   explicit LiveControl(Options options);

@@ -1,14 +1,10 @@
 #include "cli/timeline.h"
 
-#include <fcntl.h>
 #include <fmt/format.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
 
-#include "cli/printer.h"
-#include "core/error.h"
 
 namespace taskpool {
 
@@ -390,20 +386,6 @@ std::string timeline_svg(const std::vector<const Timeline*>& runs) {
   draw_legend(svg, y);
   svg += "</svg>\n";
   return svg;
-}
-
-void write_timeline(const std::string& path, const std::vector<const Timeline*>& runs) {
-  const std::string svg = timeline_svg(runs);
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-  if (fd < 0) throw system_error("--timeline: cannot open '" + path + "'");
-  const std::string what = "--timeline file '" + path + "'";
-  try {
-    write_all(fd, svg, what.c_str());
-  } catch (...) {
-    ::close(fd);
-    throw;
-  }
-  if (::close(fd) != 0) throw system_error("--timeline: cannot write '" + path + "'");
 }
 
 }  // namespace taskpool

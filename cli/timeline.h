@@ -92,7 +92,4 @@ void check_timeline_path(const std::string& path);
 // pool runs can be compared at a glance).
 std::string timeline_svg(const std::vector<const Timeline*>& runs);
 
-// Writes timeline_svg to `path`. Throws Error naming the file.
-void write_timeline(const std::string& path, const std::vector<const Timeline*>& runs);
-
 }  // namespace taskpool

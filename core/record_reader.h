@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include <exception>
 #include <memory>
 #include <optional>
 #include <string>
@@ -16,6 +17,16 @@ struct RecordLimit {
   // While a reader reads past a record longer than max_bytes: the bytes of it read so far, else
   // 0. Shared, so another thread can tell of a record that never ended when the run stops.
   std::shared_ptr<std::atomic<uint64_t>> reading_past;
+  // A descriptor (an eventfd) that stops reading when it turns readable: a reader blocked on a
+  // terminal or a pipe that never ends must still let its thread be joined. -1: none.
+  int stop_fd = -1;
+};
+
+// Thrown by a read that RecordLimit::stop_fd stopped: neither the end of the input nor an error
+// of it (not an Error).
+class ReadStopped : public std::exception {
+ public:
+  const char* what() const noexcept override { return "reading was stopped"; }
 };
 
 // Records end at `delimiter` ('\n' by default, '\0' for -0). A final record without a trailing
@@ -36,7 +47,7 @@ class RecordReader {
   RecordReader& operator=(const RecordReader&) = delete;
 
   // The next record, or nullopt at the end of input. Throws Error (naming the input) on a read
-  // error. Retries on EINTR.
+  // error, ReadStopped when the limit's stop_fd stopped it. Retries on EINTR.
   std::optional<std::string> next();
 
   // The size in bytes of the record next() returned last when it was longer than the limit (it
@@ -49,6 +60,8 @@ class RecordReader {
   std::string take(size_t end, size_t delimiter);
   // Reads into the buffer's end; false at the end of input.
   bool fill();
+  // Waits until the input can be read without blocking, or throws ReadStopped.
+  void wait_readable() const;
   // Reads past the rest of a record that outgrew the limit; returns its beginning.
   std::string read_past();
 

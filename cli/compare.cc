@@ -1,0 +1,67 @@
+#include "cli/compare.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <optional>
+#include <vector>
+
+#include "cli/outcome.h"
+#include "cli/output_file.h"
+#include "cli/printer.h"
+#include "cli/record_feed.h"
+#include "cli/report.h"
+#include "cli/run.h"
+
+namespace taskpool {
+namespace {
+
+// The whole input, grouped into jobs' records as the runs will take them.
+std::vector<Record> read_all(const RunConfig& config, const RunPlan& plan) {
+  RecordLimit limit;
+  limit.max_bytes = plan.input.bound.max_bytes;
+  limit.reading_past = std::make_shared<std::atomic<uint64_t>>(0);
+  auto stream = open_records(config, limit);
+  std::optional<RecordGrouper> grouper;
+  if (std::optional<RecordGrouper::Options> options = plan.input.grouping) {
+    if (!config.positional) options->length = grouping_length(plan.command, plan.pool.workers);
+    grouper.emplace(*stream, std::move(*options));
+  }
+  std::vector<Record> records;
+  while (auto record = grouper ? grouper->next() : stream->next()) {
+    records.push_back(std::move(*record));
+  }
+  return records;
+}
+
+}  // namespace
+
+int run_compare(const RunConfig& config, const RunPlan& plan, Signals& signals,
+                Guardian* guardian) {
+  std::optional<OutputFile> summary_file;
+  std::optional<OutputFile> timeline_file;
+  if (config.summary_json) summary_file.emplace("--summary-json", *config.summary_json, true);
+  if (config.timeline) timeline_file.emplace("--timeline", *config.timeline, false);
+  const std::vector<Record> records = read_all(config, plan);
+
+  std::vector<RunOutcome> outcomes;
+  for (const DispatchMode mode : {DispatchMode::kBatch, DispatchMode::kPool}) {
+    Run run(config, compare_plan(plan, mode), signals, guardian, records);
+    outcomes.push_back(run.run());
+    if (outcomes.back().broken_pipe) signals.die_of_broken_pipe();
+    if (!outcomes.back().error.empty()) return finish_run(outcomes.back());
+    if (signals.stop_count() > 0) break;
+  }
+  if (timeline_file) {
+    std::vector<const Timeline*> runs;
+    for (const RunOutcome& outcome : outcomes) runs.push_back(&*outcome.timeline);
+    timeline_file->write(timeline_svg(runs));
+  }
+  const RunStats& batch = outcomes.front().stats;
+  const RunStats pool = outcomes.size() > 1 ? outcomes.back().stats : RunStats{};
+  write_all(STDOUT_FILENO, comparison_text(batch, pool), "standard output");
+  if (summary_file) summary_file->write(comparison_json(batch, pool) + "\n");
+  return std::max(exit_status(batch), exit_status(pool));
+}
+
+}  // namespace taskpool

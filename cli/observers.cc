@@ -1,0 +1,168 @@
+#include "cli/observers.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <tuple>
+
+#include "cli/report.h"
+
+namespace taskpool {
+
+void ObserverFanOut::on_start(const Job& job, const Attempt& attempt) {
+  for (RunObserver* o : observers_) o->on_start(job, attempt);
+}
+void ObserverFanOut::on_retry(const Job& job, const Attempt& attempt, const Completion& completion,
+                              Duration delay) {
+  for (RunObserver* o : observers_) o->on_retry(job, attempt, completion, delay);
+}
+void ObserverFanOut::on_job_end(const Job& job, const Attempt& attempt, Completion& completion) {
+  for (RunObserver* o : observers_) o->on_job_end(job, attempt, completion);
+}
+void ObserverFanOut::on_returned(const Job& job, const Attempt& attempt,
+                                 const Completion& completion) {
+  for (RunObserver* o : observers_) o->on_returned(job, attempt, completion);
+}
+void ObserverFanOut::on_skipped(uint64_t seq) {
+  for (RunObserver* o : observers_) o->on_skipped(seq);
+}
+void ObserverFanOut::on_workers_limited(int from, int to, const Completion& completion) {
+  for (RunObserver* o : observers_) o->on_workers_limited(from, to, completion);
+}
+void ObserverFanOut::on_tick(TimePoint now) {
+  for (RunObserver* o : observers_) o->on_tick(now);
+}
+
+std::string outcome(const Completion& completion) {
+  if (completion.timed_out) return "timed out";
+  if (!completion.started) return completion.error;
+  if (completion.signal != 0) return fmt::format("was killed by signal {}", completion.signal);
+  return fmt::format("exited with status {}", completion.exit_status);
+}
+
+void MessageObserver::on_retry(const Job& job, const Attempt& attempt, const Completion& completion,
+                               Duration delay) {
+  say(fmt::format("taskpool: job {} {} (attempt {}); retrying in {}: {}\n", job.seq,
+                  outcome(completion), attempt.number, human_duration(delay),
+                  attempt.command.line));
+}
+
+void MessageObserver::on_job_end(const Job& job, const Attempt& attempt, Completion& completion) {
+  if (!completion.succeeded() && !completion.error.empty()) {
+    say("taskpool: " + completion.error + "\n");
+  } else if (completion.timed_out) {
+    say(fmt::format("taskpool: job {} {}: {}\n", job.seq, outcome(completion),
+                    attempt.command.line));
+  }
+}
+
+void MessageObserver::on_workers_limited(int from, int to, const Completion& completion) {
+  if (std::exchange(limited_, true)) return;  // once, as the file-descriptor warning
+  say(
+      fmt::format("taskpool: warning: no more processes could start ({}); running -j {} instead "
+                  "of -j {} (raise the process limit, ulimit -u, to run more)\n",
+                  completion.error, to, from));
+}
+
+void MessageObserver::host_down(const SshLogin& host, const std::string& reason) {
+  say(fmt::format("taskpool: {} is down ({}); no more jobs go there\n", host.text, reason));
+}
+
+void MessageObserver::say(const std::string& message) {
+  failure_.guard([&] {
+    status_.clear();
+    write_all(fd_, message, "standard error");
+  });
+}
+
+void OutputObserver::on_start(const Job& job, const Attempt& attempt) {
+  failure_.guard([&] { printer_.job_started(job, attempt); });
+}
+
+void OutputObserver::on_job_end(const Job& job, const Attempt& attempt, Completion& completion) {
+  failure_.guard([&] {
+    if (printer_.has_output(completion)) status_.clear();
+    printer_.job_ended(job, attempt, completion);
+  });
+}
+
+void OutputObserver::on_skipped(uint64_t seq) {
+  failure_.guard([&] { printer_.skip(seq); });
+}
+
+void OutputObserver::lines(WorkerId worker, Stream stream, std::string_view data) {
+  failure_.guard([&] {
+    status_.clear();
+    printer_.lines(worker, stream, data);
+  });
+}
+
+void OutputObserver::finish() {
+  failure_.guard([&] {
+    if (printer_.held() == 0) return;
+    status_.clear();
+    printer_.finish();
+  });
+}
+
+void ProgressObserver::on_start(const Job&, const Attempt&) { ++running_; }
+
+void ProgressObserver::on_retry(const Job&, const Attempt&, const Completion&, Duration) {
+  --running_;
+}
+
+void ProgressObserver::on_returned(const Job&, const Attempt&, const Completion&) { --running_; }
+
+void ProgressObserver::on_job_end(const Job&, const Attempt&, Completion& completion) {
+  --running_;
+  ++done_;
+  if (!completion.succeeded()) ++failed_;
+  on_tick(std::chrono::steady_clock::now());
+}
+
+void ProgressObserver::on_tick(TimePoint) {
+  failure_.guard([&] { display_.update(counters(), std::chrono::steady_clock::now(), false); });
+}
+
+void ProgressObserver::clear() {
+  failure_.guard([&] { display_.clear(); });
+}
+
+void ProgressObserver::finish() {
+  failure_.guard([&] { display_.finish(counters()); });
+}
+
+ProgressCounters ProgressObserver::counters() const {
+  ProgressCounters c;
+  c.done = done_;
+  c.failed = failed_;
+  c.running = running_;
+  std::tie(c.read, c.input_complete) = input_();
+  c.read = std::max(c.read, done_ + running_);
+  c.elapsed = std::chrono::steady_clock::now() - start_;
+  return c;
+}
+
+void TimelineObserver::on_retry(const Job&, const Attempt&, const Completion& completion,
+                                Duration) {
+  timeline_.add(completion, true);
+}
+
+void TimelineObserver::on_job_end(const Job&, const Attempt&, Completion& completion) {
+  timeline_.add(completion, false);
+}
+
+void FetchObserver::on_retry(const Job&, const Attempt&, const Completion& completion, Duration) {
+  report_.add_attempt(completion);
+}
+
+void FetchObserver::on_job_end(const Job&, const Attempt& attempt, Completion& completion) {
+  report_.add_attempt(completion);
+  if (!completion.succeeded()) report_.add_failure(attempt.command.line, completion);
+}
+
+void HostTally::on_job_end(const Job&, const Attempt& attempt, Completion&) {
+  ++jobs_[static_cast<size_t>(worker_host_[static_cast<size_t>(attempt.worker - 1)])];
+}
+
+}  // namespace taskpool

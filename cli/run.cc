@@ -1,0 +1,401 @@
+#include "cli/run.h"
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <utility>
+
+#include "cli/control.h"
+#include "cli/fetch.h"
+#include "cli/joblog.h"
+#include "cli/limits.h"
+#include "cli/live.h"
+#include "cli/observers.h"
+#include "cli/output_file.h"
+#include "cli/output_watch.h"
+#include "cli/printer.h"
+#include "cli/progress.h"
+#include "cli/record_feed.h"
+#include "cli/resume.h"
+#include "cli/run_failure.h"
+#include "core/scheduler.h"
+#include "tasks/dry_run_executor.h"
+#include "tasks/fetch_executor.h"
+#include "tasks/host_executor.h"
+#include "tasks/process_executor.h"
+#include "tasks/refusing_executor.h"
+
+namespace taskpool {
+namespace {
+
+// The command of a job whose record was refused (Record::runnable), made of what was kept of
+// the record (for the joblog): it fails without running, with a message as an exec refused
+// for E2BIG gives (see ProcessExecutor) or the reason --colsep could not split the record.
+Command refused_command(bool fetch, const CommandTemplate& command, const RecordBound& bound,
+                        const Job& job, WorkerId worker) {
+  Command refused(fetch ? job.record.fields.front() + "..." : command.expand(job, worker).line);
+  if (!job.record.refused.empty()) {
+    refused.refused = job.record.refused;
+    return refused;
+  }
+  refused.refused =
+      fmt::format("{}: {}: the record of job {} is {} bytes, {} ({} bytes)",
+                  refused.line.substr(0, refused.line.find_first_of(" \t\n")), bound.problem,
+                  job.seq, job.record.too_long, bound.more_than, bound.max_bytes);
+  return refused;
+}
+
+}  // namespace
+
+struct Run::Parts {
+  Parts(const RunConfig& c, RunPlan p, Signals& s, Guardian* g)
+      : config(c), plan(std::move(p)), signals(s), guardian(g), printer(plan.outputs.printer) {}
+
+  void open_outputs();
+  void make_observers();
+  void make_executor();
+  ProcessExecutorOptions process_options();
+  void make_live();
+  void open_feed(const std::vector<Record>* records);
+  void make_scheduler();
+  StopRequest stop_request();
+  void check_output();
+  Command build(const Job& job, WorkerId worker) const;
+  std::vector<HostReport> host_reports() const;
+  void finish_timeline(RunOutcome& outcome);
+  void write_summaries(const RunOutcome& outcome);
+
+  const RunConfig& config;
+  RunPlan plan;
+  Signals& signals;
+  Guardian* guardian;
+  SteadyClock clock;
+  RunFailure failure;
+
+  std::shared_ptr<const LoggedJobs> logged;  // --resume: what the joblog lists
+  std::unique_ptr<JobLog> joblog;
+  std::optional<OutputFile> summary_file;
+  std::optional<OutputFile> timeline_file;
+
+  OutputPrinter printer;
+  NoStatusLine no_status_line;
+  std::optional<ProgressDisplay> progress_display;
+  std::optional<ProgressObserver> progress;
+  StatusLine* status = &no_status_line;  // the progress line, when shown
+  std::optional<MessageObserver> messages;
+  std::optional<OutputObserver> output;
+  std::optional<Timeline> timeline;
+  std::optional<TimelineObserver> timeline_observer;
+  FetchReport fetch_report;
+  std::optional<FetchObserver> fetch_observer;
+  std::optional<HostTally> tally;
+  ObserverFanOut observers;
+
+  std::unique_ptr<Executor> executor;
+  const ProcessExecutor* processes = nullptr;  // when jobs are commands
+  HostExecutor* hosts = nullptr;               // when jobs run on other machines
+  std::unique_ptr<ControlServer> control;
+  std::optional<LiveControl> live;
+  std::unique_ptr<RecordFeed> feed;
+  std::optional<FetchNamer> names;
+  JobSource* source = nullptr;
+  std::optional<OutputWatch> output_watch;
+  std::optional<Scheduler> scheduler;
+};
+
+// Before anything runs: a path that cannot be written is an error now, not after the run.
+void Run::Parts::open_outputs() {
+  if (plan.resume) {
+    logged = std::make_shared<const LoggedJobs>(
+        read_joblog(plan.resume->joblog, plan.resume->keep_commands));
+  }
+  if (plan.outputs.joblog) {
+    joblog = std::make_unique<JobLog>(*plan.outputs.joblog, plan.outputs.joblog_append);
+    if (!plan.pool.host_of_worker.empty()) joblog->set_hosts(plan.pool.host_of_worker);
+    printer.set_joblog(joblog.get());
+  }
+  if (plan.outputs.summary_json)
+    summary_file.emplace("--summary-json", *plan.outputs.summary_json, true);
+  if (plan.outputs.timeline) timeline_file.emplace("--timeline", *plan.outputs.timeline, false);
+}
+
+void Run::Parts::make_observers() {
+  if (plan.outputs.progress) {
+    const bool terminal = is_smart_terminal(STDERR_FILENO);
+    const bool color = terminal && std::getenv("NO_COLOR") == nullptr;
+    progress_display.emplace(STDERR_FILENO, terminal, plan.outputs.progress_interval,
+                             plan.outputs.eta, color);
+    progress.emplace(*progress_display, failure,
+                     [this] { return std::make_pair(feed->records_seen(), feed->input_done()); });
+    status = &*progress;
+  }
+  messages.emplace(failure, *status);
+  if (plan.outputs.print_output) output.emplace(printer, failure, *status);
+  if (!plan.pool.worker_host.empty()) tally.emplace(plan.pool.worker_host, config.hosts.size());
+  if (config.fetch) fetch_observer.emplace(fetch_report);
+}
+
+ProcessExecutorOptions Run::Parts::process_options() {
+  ProcessExecutorOptions process = plan.executor.process;
+  process.wake_fd = signals.wake_fd();
+  process.guardian = guardian;
+  if (config.feedback) {
+    std::optional<ColumnSplitter> columns;
+    if (config.colsep) columns.emplace(*config.colsep);
+    process.on_feed = [this, columns](WorkerId worker, std::string line) {
+      scheduler->feed(
+          split_record(std::move(line), columns, fmt::format("a record fed by worker {}", worker)));
+    };
+    process.feed_room = [this] { return scheduler->feed_room(); };
+    process.feed_closed = [this] { return scheduler->feed_closed(); };
+  }
+  if (process.output == OutputMode::kLines) {
+    process.on_output = [this](WorkerId worker, Stream stream, std::string_view data) {
+      output->lines(worker, stream, data);
+    };
+  }
+  return process;
+}
+
+void Run::Parts::make_executor() {
+  const sigset_t& mask = signals.original_mask();
+  switch (plan.executor.kind) {
+    case ExecutorKind::kDryRun:
+      executor = std::make_unique<DryRunExecutor>(clock, signals.wake_fd(), !config.fetch);
+      break;
+    case ExecutorKind::kFetch: {
+      FetchOptions fetch = plan.executor.fetch;
+      fetch.wake_fd = signals.wake_fd();
+      executor = std::make_unique<FetchExecutor>(std::move(fetch), mask);
+      break;
+    }
+    case ExecutorKind::kHosts: {
+      HostExecutorOptions options;
+      options.hosts = config.hosts;
+      options.worker_host = plan.pool.worker_host;
+      options.ssh = config.ssh;
+      options.process = process_options();
+      options.on_host_down = [this](const SshLogin& host, const std::string& reason) {
+        messages->host_down(host, reason);
+      };
+      auto host_executor = std::make_unique<HostExecutor>(std::move(options), mask);
+      hosts = host_executor.get();
+      processes = &host_executor->processes();
+      executor = std::move(host_executor);
+      break;
+    }
+    case ExecutorKind::kProcess: {
+      auto process_executor = std::make_unique<ProcessExecutor>(process_options(), mask);
+      processes = process_executor.get();
+      executor = std::move(process_executor);
+      break;
+    }
+  }
+  executor = std::make_unique<RefusingExecutor>(std::move(executor), clock);
+}
+
+// The control socket comes before the reader thread: it sets the umask for a moment.
+void Run::Parts::make_live() {
+  if (config.control) {
+    control = std::make_unique<ControlServer>(*config.control, [this] { signals.wake(); });
+  }
+  LiveControl::Options options;
+  options.jobs_file = config.jobs_file;
+  options.resizable = config.hosts.empty();
+  options.fit = [per_job = descriptors_per_job(config)](int wanted, size_t running) {
+    return fit_workers(per_job, wanted, running);
+  };
+  options.control = control.get();
+  options.say = [this](const std::string& message) { messages->say(message); };
+  options.stop_self = [this] {
+    status->clear();
+    signals.stop_process();
+  };
+  options.signals = [this] { return signals.take_live(); };
+  live.emplace(std::move(options));
+}
+
+void Run::Parts::open_feed(const std::vector<Record>* records) {
+  if (records != nullptr) {
+    feed = memory_feed(*records);
+  } else {
+    FeedOptions options;
+    options.limit.max_bytes = plan.input.bound.max_bytes;
+    options.limit.reading_past = std::make_shared<std::atomic<uint64_t>>(0);
+    options.grouping = plan.input.grouping;
+    if (options.grouping && !config.positional) {
+      options.grouping->length = grouping_length(plan.command, plan.pool.workers);
+    }
+    options.priority_col = plan.input.priority_col;
+    if (logged) options.check = resume_check(*plan.resume, plan.command, logged);
+    feed = open_record_feed(config, plan.input, std::move(options), [this] { signals.wake(); });
+  }
+  source = feed.get();
+  // Downloads are named as their records are taken, whichever of their jobs run.
+  if (config.fetch) {
+    FetchNamer::Options naming;
+    naming.output_dir = config.output_dir;
+    naming.keep_existing = config.resume_downloads;
+    names.emplace(*feed, std::move(naming));
+    source = &*names;
+  }
+}
+
+void Run::Parts::make_scheduler() {
+  if (plan.outputs.draw_timeline) {
+    timeline.emplace(plan.outputs.timeline_title, plan.pool.workers, clock.now());
+    timeline_observer.emplace(*timeline);
+  }
+  // Those that read a completion come before the printer, which moves its output away; the
+  // progress line is shown last, after the output.
+  for (RunObserver* o : std::initializer_list<RunObserver*>{
+           tally ? &*tally : nullptr, timeline_observer ? &*timeline_observer : nullptr,
+           fetch_observer ? &*fetch_observer : nullptr, &*messages, output ? &*output : nullptr,
+           progress ? &*progress : nullptr}) {
+    if (o != nullptr) observers.add(*o);
+  }
+  SchedulerOptions options = plan.scheduler;
+  if (logged) options.skip = resume_skip(*plan.resume, logged);
+  if (const size_t col = plan.input.priority_col; col != 0) {
+    options.priority = [col](const Job& job) {
+      return record_priority(job.record, col).value_or(0);
+    };
+  }
+  options.live = [this](Scheduler& s, TimePoint now) { return live->poll(s, now); };
+  // A closed stdout stops the run as a failed write to it would, even while no job prints.
+  if (plan.outputs.print_output) output_watch.emplace(STDOUT_FILENO, signals.wake_fd());
+  scheduler.emplace(
+      std::move(options), clock, *executor, *source,
+      [this](const Job& job, WorkerId worker) { return build(job, worker); }, observers,
+      [this] { return stop_request(); });
+}
+
+StopRequest Run::Parts::stop_request() {
+  check_output();
+  if (output_watch && output_watch->closed()) failure.output_closed();
+  if (failure.stops_run() || signals.stop_count() >= 2) return StopRequest::kImmediate;
+  if (signals.stop_count() == 1) return StopRequest::kGraceful;
+  return StopRequest::kNone;
+}
+
+// Output that cannot be kept (no room for a temporary file) stops the run as an output error.
+void Run::Parts::check_output() {
+  if (processes != nullptr && !processes->output_error().empty()) {
+    failure.fail(processes->output_error());
+  }
+}
+
+Command Run::Parts::build(const Job& job, WorkerId worker) const {
+  if (!job.record.runnable()) {
+    return refused_command(config.fetch, plan.command, plan.input.bound, job, worker);
+  }
+  return config.fetch ? FetchNamer::command(job) : plan.command.expand(job, worker);
+}
+
+std::vector<HostReport> Run::Parts::host_reports() const {
+  std::vector<HostReport> reports;
+  if (hosts == nullptr) return reports;
+  for (size_t h = 0; h < config.hosts.size(); ++h) {
+    HostReport& report = reports.emplace_back();
+    report.host = config.hosts[h].text;
+    report.workers = plan.pool.host_workers[h];
+    report.jobs = tally->jobs()[h];
+    for (const auto& down : hosts->down_hosts()) {
+      if (down.host != report.host) continue;
+      report.down = true;
+      report.reason = down.reason;
+    }
+  }
+  return reports;
+}
+
+void Run::Parts::finish_timeline(RunOutcome& outcome) {
+  if (!timeline) return;
+  timeline->finish(outcome.stats.end);
+  timeline->set_worker_changes(outcome.stats.worker_changes);
+  if (timeline_file) timeline_file->write(timeline_svg({&*timeline}));
+  outcome.timeline = std::move(timeline);
+}
+
+void Run::Parts::write_summaries(const RunOutcome& outcome) {
+  const RunStats& stats = outcome.stats;
+  const FetchReport* fetch = config.fetch ? &fetch_report : nullptr;
+  const SummaryWhen when = plan.outputs.summary;
+  if (when == SummaryWhen::kAlways || (when == SummaryWhen::kAuto && isatty(STDERR_FILENO))) {
+    std::string summary = summary_text(stats);
+    if (fetch) summary += fetch->text(stats.wall());
+    summary += hosts_text(outcome.hosts);
+    std::fputs(summary.c_str(), stderr);
+  }
+  if (!summary_file) return;
+  const std::string mode = plan.scheduler.mode == DispatchMode::kBatch ? "batch" : "pool";
+  std::string json = summary_json(stats, mode);
+  if (fetch) json.insert(json.size() - 1, ", \"fetch\": " + fetch->json(stats.wall()));
+  if (!outcome.hosts.empty()) {
+    json.insert(json.size() - 1, ", \"hosts\": " + hosts_json(outcome.hosts));
+  }
+  summary_file->write(json + "\n");
+}
+
+Run::Run(const RunConfig& config, RunPlan plan, Signals& signals, Guardian* guardian)
+    : parts_(std::make_unique<Parts>(config, std::move(plan), signals, guardian)) {
+  parts_->open_outputs();
+  parts_->make_observers();
+  parts_->make_executor();
+  parts_->make_live();
+  parts_->open_feed(nullptr);
+  parts_->make_scheduler();
+}
+
+Run::Run(const RunConfig& config, RunPlan plan, Signals& signals, Guardian* guardian,
+         const std::vector<Record>& records)
+    : parts_(std::make_unique<Parts>(config, std::move(plan), signals, guardian)) {
+  parts_->open_outputs();
+  parts_->make_observers();
+  parts_->make_executor();
+  parts_->make_live();
+  parts_->open_feed(&records);
+  parts_->make_scheduler();
+}
+
+Run::~Run() = default;
+
+RunOutcome Run::run() {
+  Parts& p = *parts_;
+  RunOutcome outcome;
+  outcome.stats = p.scheduler->run();
+  p.control.reset();  // commands from now on find no socket
+  if (p.output) p.output->finish();
+  outcome.input_read = p.feed->input_done();
+  outcome.unfinished = outcome.input_read ? 0 : p.feed->reading_past();
+  outcome.bound = p.plan.input.bound;
+  p.check_output();
+  if (p.progress) p.progress->finish();
+  p.feed->stop();
+  if (p.feed->input_done() && !p.feed->error().empty()) p.failure.input_failed(p.feed->error());
+  outcome.hosts = p.host_reports();
+  p.scheduler.reset();
+  p.executor.reset();  // ends what is left of the jobs
+  outcome.broken_pipe = p.failure.broken_pipe();
+  outcome.error = p.failure.message();
+  if (outcome.broken_pipe) return outcome;
+  p.finish_timeline(outcome);
+  const RunStats& stats = outcome.stats;
+  if (stats.stop_cause == StopCause::kNoWorkers) {
+    std::fprintf(stderr, "taskpool: every host is down; %llu jobs were not run\n",
+                 static_cast<unsigned long long>(stats.not_started));
+  }
+  if (stats.stop_cause == StopCause::kMaxRecords) {
+    std::fprintf(stderr,
+                 "taskpool: --max-records %llu reached: stopped taking records; %llu more "
+                 "were not run\n",
+                 static_cast<unsigned long long>(p.config.max_records),
+                 static_cast<unsigned long long>(stats.not_started));
+  }
+  p.write_summaries(outcome);
+  return outcome;
+}
+
+}  // namespace taskpool
