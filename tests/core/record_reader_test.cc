@@ -523,5 +523,27 @@ TEST_CASE("a read error throws an Error naming the input") {
   }
 }
 
+TEST_CASE("a read waiting on an input is stopped by the stop descriptor, not ended") {
+  int input[2];
+  REQUIRE(pipe2(input, O_CLOEXEC) == 0);
+  int stop[2];
+  REQUIRE(pipe2(stop, O_CLOEXEC) == 0);
+  RecordLimit limit;
+  limit.stop_fd = stop[0];
+  RecordReader reader(input[0], '\n', "stdin", limit);
+  REQUIRE(write(input[1], "a\nb", 3) == 3);
+  CHECK(reader.next() == "a");
+  // "b" has no delimiter yet, and the input goes on: the read waits until it is stopped.
+  std::thread stopper([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    REQUIRE(write(stop[1], "x", 1) == 1);
+  });
+  alarm(60);  // a stop that cannot end the read would hang: end the test program instead
+  CHECK_THROWS_AS(reader.next(), ReadStopped);
+  alarm(0);
+  stopper.join();
+  for (const int fd : {input[0], input[1], stop[0], stop[1]}) close(fd);
+}
+
 }  // namespace
 }  // namespace taskpool

@@ -158,5 +158,51 @@ class SummaryJsonTest(TaskpoolTestCase):
         self.check_counts(json.loads(out.read_text()), 0, 0, 0)
 
 
+class OutputsCheckedFirstTest(TaskpoolTestCase):
+    """--joblog, --summary-json and --timeline are opened before the first job starts: a path
+    that cannot be written is a usage error at once, naming the flag and the path, with nothing
+    run, not an error after an hour-long run."""
+
+    BAD_DIR = "/nonexistent-taskpool-dir"
+
+    def check_refused(self, flag, extra=()):
+        bad = f"{self.BAD_DIR}/out"
+        ran = self.path("ran")
+        # The job would leave a mark, then take long: the run must not get that far.
+        r = taskpool(*extra, flag, bad, "touch {}; sleep 30", ":::", ran)
+        self.assertExit(r, 255)
+        self.assertIn(f"taskpool: {flag}: cannot open '{bad}': No such file or directory", r.err)
+        self.assertFalse(ran.exists(), "a job ran before the bad path was found")
+        self.assertLess(r.seconds, 20)
+        self.assertEqual(r.out, "")
+
+    def test_joblog(self):
+        self.check_refused("--joblog")
+
+    def test_summary_json(self):
+        self.check_refused("--summary-json")
+
+    def test_timeline(self):
+        self.check_refused("--timeline")
+
+    def test_with_compare(self):
+        for flag in ("--summary-json", "--timeline"):
+            with self.subTest(flag=flag):
+                self.check_refused(flag, ("--compare",))
+
+    def test_a_directory(self):
+        r = taskpool("--summary-json", self.tmp, "touch {}", ":::", self.path("ran"))
+        self.assertExit(r, 255)
+        self.assertIn(f"--summary-json: cannot open '{self.tmp}': Is a directory", r.err)
+        self.assertFalse(self.path("ran").exists())
+
+    def test_an_existing_file_keeps_its_content_until_the_end(self):
+        summary = self.write("summary.json", "old\n")
+        r = taskpool("--summary-json", summary, "cat", ":::", summary)
+        self.assertExit(r, 0)
+        self.assertEqual(r.out, "old\n")
+        self.assertEqual(json.loads(summary.read_text())["jobs"]["total"], 1)
+
+
 if __name__ == "__main__":
     unittest.main()
