@@ -136,6 +136,37 @@ TEST_CASE("--control commands: pause, resume, jobs N, status, and bad ones") {
   CHECK(stats.max_workers == 5);
 }
 
+TEST_CASE("the live signals: SIGUSR1 and SIGUSR2 resize the pool, SIGTSTP suspends the run") {
+  ControlledRun run(4);
+  LiveControl::Options options;
+  std::vector<LiveSignals> pending = {{3, 1, false}, {0, 1, true}, {1, 1, false}};
+  options.signals = [&] {
+    if (pending.empty()) return LiveSignals{};
+    const LiveSignals next = pending.front();
+    pending.erase(pending.begin());
+    return next;
+  };
+  int stops = 0;
+  options.stop_self = [&] { ++stops; };
+  LiveControl live(options);
+  std::vector<int> workers;
+  SchedulerOptions scheduler_options;
+  scheduler_options.workers = 2;
+  scheduler_options.live = [&](Scheduler& s, TimePoint now) {
+    while (!pending.empty()) {
+      live.poll(s, now);
+      workers.push_back(s.workers());
+    }
+    return kNever;
+  };
+  Scheduler scheduler(scheduler_options, run.clock, run.executor, run.source, testing::command_for,
+                      run.observer);
+  scheduler.run();
+  // Two more (three SIGUSR1, one SIGUSR2), one fewer, then as many of each: no change.
+  CHECK(workers == std::vector<int>{4, 3, 3});
+  CHECK(stops == 1);
+}
+
 TEST_CASE("with -S the pool is not resized: jobs N is an error") {
   ControlledRun run(1);
   LiveControl::Options options;
