@@ -17,26 +17,6 @@ namespace {
 
 using namespace std::chrono_literals;
 
-// A pipe that collects what an observer writes, read back whole.
-struct SinkPipe {
-  int fds[2];
-  SinkPipe() { REQUIRE(pipe2(fds, O_CLOEXEC) == 0); }
-  ~SinkPipe() {
-    if (fds[0] >= 0) close(fds[0]);
-    if (fds[1] >= 0) close(fds[1]);
-  }
-  int write_fd() const { return fds[1]; }
-  std::string text() {
-    close(fds[1]);
-    fds[1] = -1;
-    std::string out;
-    char buf[4096];
-    ssize_t n;
-    while ((n = read(fds[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
-    return out;
-  }
-};
-
 // A status line that marks where it was cleared, in the same pipe as the output around it.
 class MarkingStatusLine final : public StatusLine {
  public:
@@ -99,10 +79,10 @@ TEST_CASE("the fan-out calls its observers in the order they were added, for eve
 }
 
 TEST_CASE("messages clear the status line first, and only jobs that failed with a reason say so") {
-  SinkPipe pipe;
-  MarkingStatusLine status(pipe.write_fd());
+  testing::Capture pipe;
+  MarkingStatusLine status(pipe.fds[1]);
   RunFailure failure;
-  MessageObserver messages(failure, status, pipe.write_fd());
+  MessageObserver messages(failure, status, pipe.fds[1]);
   const Job job = testing::job(3, {"x"});
   const Attempt attempt{3, 1, 2, Command{"false x", {}}};
   Completion exited;
@@ -123,10 +103,10 @@ TEST_CASE("messages clear the status line first, and only jobs that failed with 
 }
 
 TEST_CASE("output clears the status line only for a job that prints something") {
-  SinkPipe out;
-  MarkingStatusLine status(out.write_fd());
+  testing::Capture out;
+  MarkingStatusLine status(out.fds[1]);
   RunFailure failure;
-  OutputPrinter printer({}, out.write_fd(), out.write_fd());
+  OutputPrinter printer({}, out.fds[1], out.fds[1]);
   OutputObserver output(printer, failure, status);
   const Attempt attempt{1, 1, 1, Command{"echo", {}}};
   Completion quiet = printing("");
@@ -152,10 +132,10 @@ TEST_CASE("the first error is latched; a closed standard output silences everyth
   CHECK(failure.message() == "record 3: column 2 is 'x', not a number (--priority-col)");
 
   RunFailure closed;
-  SinkPipe pipe;
+  testing::Capture pipe;
   close(pipe.fds[0]);
   pipe.fds[0] = -1;
-  MessageObserver messages(closed, status, pipe.write_fd());
+  MessageObserver messages(closed, status, pipe.fds[1]);
   signal(SIGPIPE, SIG_IGN);  // as in taskpool: a closed pipe is EPIPE
   messages.say("to nobody\n");
   CHECK(closed.broken_pipe());

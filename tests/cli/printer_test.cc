@@ -13,25 +13,7 @@
 namespace taskpool {
 namespace {
 
-// A pipe whose read end collects whatever the printer writes.
-struct Capture {
-  int fds[2];
-  Capture() { REQUIRE(pipe(fds) == 0); }
-  ~Capture() {
-    if (fds[0] >= 0) close(fds[0]);
-    if (fds[1] >= 0) close(fds[1]);
-  }
-  std::string text() {
-    close(fds[1]);
-    fds[1] = -1;
-    std::string out;
-    char buf[4096];
-    ssize_t n;
-    while ((n = read(fds[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
-    return out;
-  }
-};
-
+using testing::Capture;
 using testing::job;
 
 Completion output(WorkerId worker, const std::string& out, const std::string& err = "") {

@@ -1,7 +1,6 @@
 // The record feed: read on a thread that can always be stopped and joined, or inline.
 #include "cli/record_feed.h"
 
-#include <dirent.h>
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -11,22 +10,12 @@
 #include <thread>
 #include <vector>
 
+#include "tests/core/helpers.h"
+
 namespace taskpool {
 namespace {
 
 using namespace std::chrono_literals;
-
-// The threads of this process now.
-size_t feed_test_threads() {
-  size_t count = 0;
-  DIR* dir = opendir("/proc/self/task");
-  REQUIRE(dir != nullptr);
-  while (const dirent* entry = readdir(dir)) {
-    if (entry->d_name[0] != '.') ++count;
-  }
-  closedir(dir);
-  return count;
-}
 
 // A pipe the test writes records into, given to the feed as `-a /dev/fd/N`.
 struct InputPipe {
@@ -52,6 +41,15 @@ FeedOptions feed_options() {
   return options;
 }
 
+// A feed reading `input` on a thread of its own, through a queue of `capacity`.
+std::unique_ptr<RecordFeed> pipe_feed(const InputPipe& input, size_t capacity) {
+  RunConfig config;
+  config.arg_files = {input.path()};
+  InputPlan plan;
+  plan.queue_capacity = capacity;
+  return open_record_feed(config, plan, feed_options(), [] {});
+}
+
 // Polls `feed` until it has given `count` records or ended, for 10 s at most.
 std::vector<std::string> take(RecordFeed& feed, size_t count) {
   std::vector<std::string> taken;
@@ -71,20 +69,16 @@ std::vector<std::string> take(RecordFeed& feed, size_t count) {
 
 TEST_CASE("a reader blocked on an input that never ends is stopped and joined") {
   alarm(60);  // a stop that cannot end the read would hang here: end the test program instead
-  const size_t threads = feed_test_threads();
+  const size_t threads = testing::threads_now();
   InputPipe input;
-  RunConfig config;
-  config.arg_files = {input.path()};
-  InputPlan plan;
-  plan.queue_capacity = 16;
-  auto feed = open_record_feed(config, plan, feed_options(), [] {});
-  CHECK(feed_test_threads() == threads + 1);
+  auto feed = pipe_feed(input, 16);
+  CHECK(testing::threads_now() == threads + 1);
   input.write_text("a\nb\n");
   CHECK(take(*feed, 2) == std::vector<std::string>{"a", "b"});
   CHECK(feed->records_seen() == 2);
   CHECK_FALSE(feed->input_done());
   feed->stop();  // the reader waits for more, in poll on the pipe
-  CHECK(feed_test_threads() == threads);
+  CHECK(testing::threads_now() == threads);
   CHECK_FALSE(feed->input_done());  // stopped is not the end of the input
   CHECK(feed->error().empty());
   alarm(0);
@@ -92,18 +86,14 @@ TEST_CASE("a reader blocked on an input that never ends is stopped and joined") 
 
 TEST_CASE("a reader blocked on a full queue is stopped and joined") {
   alarm(60);
-  const size_t threads = feed_test_threads();
+  const size_t threads = testing::threads_now();
   InputPipe input;
-  RunConfig config;
-  config.arg_files = {input.path()};
-  InputPlan plan;
-  plan.queue_capacity = 1;
-  auto feed = open_record_feed(config, plan, feed_options(), [] {});
+  auto feed = pipe_feed(input, 1);
   input.write_text("a\nb\nc\n");
   input.end();
   CHECK(take(*feed, 1) == std::vector<std::string>{"a"});
   feed.reset();  // the destructor stops it
-  CHECK(feed_test_threads() == threads);
+  CHECK(testing::threads_now() == threads);
   alarm(0);
 }
 
@@ -129,9 +119,9 @@ TEST_CASE("a record whose --priority-col is not a number ends the input there, w
   plan.read_inline = true;
   FeedOptions options = feed_options();
   options.priority_col = 1;
-  const size_t threads = feed_test_threads();
+  const size_t threads = testing::threads_now();
   auto feed = open_record_feed(config, plan, std::move(options), [] {});
-  CHECK(feed_test_threads() == threads);  // ::: lists are read on the caller's thread
+  CHECK(testing::threads_now() == threads);  // ::: lists are read on the caller's thread
   CHECK(take(*feed, 10) == std::vector<std::string>{"1", "2"});
   CHECK(feed->input_done());
   CHECK(feed->error() == "record 3: column 1 is 'x', not a number (--priority-col)");

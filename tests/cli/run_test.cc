@@ -2,7 +2,6 @@
 // Run starts outlives it.
 #include "cli/run.h"
 
-#include <dirent.h>
 #include <doctest/doctest.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -18,23 +17,12 @@
 #include "cli/limits.h"
 #include "cli/outcome.h"
 #include "cli/plan.h"
+#include "tests/core/helpers.h"
 
 namespace taskpool {
 namespace {
 
 using namespace std::chrono_literals;
-
-// The threads of this process now.
-size_t run_test_threads() {
-  size_t count = 0;
-  DIR* dir = opendir("/proc/self/task");
-  REQUIRE(dir != nullptr);
-  while (const dirent* entry = readdir(dir)) {
-    if (entry->d_name[0] != '.') ++count;
-  }
-  closedir(dir);
-  return count;
-}
 
 // The test program's Signals, made once as main makes taskpool's. Between runs this thread's
 // mask is put back as it was (other tests set up their own).
@@ -86,7 +74,7 @@ RunOutcome run_once(const RunConfig& config) {
 TEST_CASE("a process runs one Run after another, and none leaves a thread behind") {
   alarm(120);
   test_signals();
-  const size_t threads = run_test_threads();
+  const size_t threads = testing::threads_now();
   const std::filesystem::path list =
       std::filesystem::temp_directory_path() / ("taskpool-run-test-" + std::to_string(getpid()));
   std::ofstream(list) << "a\nb\nc\n";
@@ -101,10 +89,10 @@ TEST_CASE("a process runs one Run after another, and none leaves a thread behind
     CHECK(file_outcome.stats.succeeded == 3);
     CHECK(file_outcome.input_read);
     CHECK(finish_run(file_outcome) == 0);
-    CHECK(run_test_threads() == threads);
+    CHECK(testing::threads_now() == threads);
     const RunOutcome list_outcome = run_once(from_list);
     CHECK(list_outcome.stats.succeeded == 2);
-    CHECK(run_test_threads() == threads);
+    CHECK(testing::threads_now() == threads);
   }
   std::filesystem::remove(list);
   alarm(0);
@@ -113,7 +101,7 @@ TEST_CASE("a process runs one Run after another, and none leaves a thread behind
 TEST_CASE("a run that stops while its input never ends joins its reader") {
   alarm(120);  // a reader that cannot be stopped would hang the test: end it instead
   test_signals();
-  const size_t threads = run_test_threads();
+  const size_t threads = testing::threads_now();
   int input[2];
   REQUIRE(pipe2(input, O_CLOEXEC) == 0);
   REQUIRE(write(input[1], "a\nb\n", 4) == 4);  // and the pipe stays open: no end in sight
@@ -126,7 +114,7 @@ TEST_CASE("a run that stops while its input never ends joins its reader") {
   CHECK_FALSE(outcome.input_read);
   CHECK(outcome.error.empty());
   CHECK(finish_run(outcome) == 1);  // cut short before the input's end
-  CHECK(run_test_threads() == threads);
+  CHECK(testing::threads_now() == threads);
   close(input[0]);
   close(input[1]);
   alarm(0);

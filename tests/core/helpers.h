@@ -3,6 +3,11 @@
 // definitions of one name would clash.
 #pragma once
 
+#include <dirent.h>
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -54,5 +59,38 @@ inline std::string show(const std::vector<std::string>& words) {
   }
   return out + "}";
 }
+
+// The threads of this process now (to check that none outlives what started it).
+inline size_t threads_now() {
+  size_t count = 0;
+  DIR* dir = opendir("/proc/self/task");
+  REQUIRE(dir != nullptr);
+  while (const dirent* entry = readdir(dir)) {
+    if (entry->d_name[0] != '.') ++count;
+  }
+  closedir(dir);
+  return count;
+}
+
+// A pipe whose read end collects whatever is written to its write end, read back whole.
+struct Capture {
+  int fds[2];
+  Capture() { REQUIRE(pipe2(fds, O_CLOEXEC) == 0); }
+  ~Capture() {
+    if (fds[0] >= 0) close(fds[0]);
+    if (fds[1] >= 0) close(fds[1]);
+  }
+  Capture(const Capture&) = delete;
+  Capture& operator=(const Capture&) = delete;
+  std::string text() {
+    close(fds[1]);
+    fds[1] = -1;
+    std::string out;
+    char buf[4096];
+    ssize_t n;
+    while ((n = read(fds[0], buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+    return out;
+  }
+};
 
 }  // namespace taskpool::testing
