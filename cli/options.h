@@ -4,8 +4,8 @@
 #pragma once
 
 #include <optional>
-#include <string>
 #include <string_view>
+#include <string>
 #include <vector>
 
 #include "core/policy.h"
