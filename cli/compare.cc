@@ -54,6 +54,7 @@ int run_compare(const RunConfig& config, const RunPlan& plan, Signals& signals,
   }
   if (timeline_file) {
     std::vector<const Timeline*> runs;
+    runs.reserve(outcomes.size());
     for (const RunOutcome& outcome : outcomes) runs.push_back(&*outcome.timeline);
     timeline_file->write(timeline_svg(runs));
   }

@@ -44,7 +44,9 @@ class InputReader {
   uint64_t seen() const { return seen_.load(std::memory_order_relaxed); }
   bool done() const { return done_.load(); }
   const std::string& error() const { return error_; }  // REQUIRES: done()
-  uint64_t reading_past() const { return options_.limit.reading_past->load(); }
+  uint64_t reading_past() const {
+    return options_.limit.reading_past ? options_.limit.reading_past->load() : 0;
+  }
 
  private:
   std::optional<Record> next() {

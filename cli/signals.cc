@@ -7,7 +7,6 @@
 #include <cassert>
 #include <cerrno>
 #include <cstdint>
-#include <cstdlib>
 
 #include "core/error.h"
 #include "tasks/process_executor.h"
@@ -70,10 +69,6 @@ Signals::Signals() {
   }
 }
 
-// The handlers stay (a signal may still come while the process ends), and so does their
-// descriptor: the process's exit closes it.
-Signals::~Signals() = default;
-
 int Signals::wake_fd() const { return g_wake_fd; }
 
 void Signals::wake() const { write_wake_fd(); }
@@ -97,7 +92,6 @@ void Signals::die_of_broken_pipe() const {
   sigaddset(&pipe_only, SIGPIPE);
   pthread_sigmask(SIG_UNBLOCK, &pipe_only, nullptr);
   raise(SIGPIPE);
-  std::_Exit(128 + SIGPIPE);  // SIGPIPE was blocked in another way: as its death would end
 }
 
 }  // namespace taskpool

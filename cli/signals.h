@@ -29,7 +29,9 @@ class Signals final {
  public:
   // REQUIRES: no other Signals exists, and no thread runs yet.
   Signals();
-  ~Signals();
+  // The handlers stay (a signal may still come while the process ends), and so does their
+  // descriptor: the process's exit closes it.
+  ~Signals() = default;
   Signals(const Signals&) = delete;
   Signals& operator=(const Signals&) = delete;
 
@@ -48,8 +50,8 @@ class Signals final {
   // (SIGCONT: fg, bg).
   void stop_process() const;
   // Ends the process as SIGPIPE would, quietly: standard output's reader went, and a program
-  // killed by SIGPIPE is what `yes | head -1` expects.
-  [[noreturn]] void die_of_broken_pipe() const;
+  // killed by SIGPIPE is what `yes | head -1` expects. Returns only if the signal did not end it.
+  void die_of_broken_pipe() const;
 
  private:
   sigset_t original_mask_{};

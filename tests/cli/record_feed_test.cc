@@ -15,8 +15,6 @@
 namespace taskpool {
 namespace {
 
-using namespace std::chrono_literals;
-
 // A pipe the test writes records into, given to the feed as `-a /dev/fd/N`.
 struct InputPipe {
   int fds[2];
@@ -53,7 +51,7 @@ std::unique_ptr<RecordFeed> pipe_feed(const InputPipe& input, size_t capacity) {
 // Polls `feed` until it has given `count` records or ended, for 10 s at most.
 std::vector<std::string> take(RecordFeed& feed, size_t count) {
   std::vector<std::string> taken;
-  const auto give_up = std::chrono::steady_clock::now() + 10s;
+  const auto give_up = std::chrono::steady_clock::now() + std::chrono::seconds(10);
   Record record;
   while (taken.size() < count && std::chrono::steady_clock::now() < give_up) {
     const JobSource::State state = feed.poll(record);
@@ -61,7 +59,7 @@ std::vector<std::string> take(RecordFeed& feed, size_t count) {
     if (state == JobSource::State::kReady) {
       taken.push_back(record.fields.at(0));
     } else {
-      std::this_thread::sleep_for(1ms);
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
     }
   }
   return taken;

@@ -28,10 +28,10 @@ using namespace std::chrono_literals;
 // mask is put back as it was (other tests set up their own).
 Signals& test_signals() {
   static Signals signals;
-  static const bool mask_restored = [] {
+  static const bool kMaskRestored = [] {
     return pthread_sigmask(SIG_SETMASK, &signals.original_mask(), nullptr) == 0;
   }();
-  REQUIRE(mask_restored);
+  REQUIRE(kMaskRestored);
   return signals;
 }
 
@@ -45,13 +45,13 @@ class RunSignalMask {
 
  private:
   static const sigset_t& child_only() {
-    static const sigset_t set = [] {
+    static const sigset_t kSet = [] {
       sigset_t s;
       sigemptyset(&s);
       sigaddset(&s, SIGCHLD);
       return s;
     }();
-    return set;
+    return kSet;
   }
   sigset_t previous_;
 };
