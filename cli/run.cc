@@ -116,8 +116,9 @@ void Run::Parts::open_outputs() {
     if (!plan.pool.host_of_worker.empty()) joblog->set_hosts(plan.pool.host_of_worker);
     printer.set_joblog(joblog.get());
   }
-  if (plan.outputs.summary_json)
+  if (plan.outputs.summary_json) {
     summary_file.emplace("--summary-json", *plan.outputs.summary_json, true);
+  }
   if (plan.outputs.timeline) timeline_file.emplace("--timeline", *plan.outputs.timeline, false);
 }
 
@@ -340,23 +341,20 @@ void Run::Parts::write_summaries(const RunOutcome& outcome) {
 }
 
 Run::Run(const RunConfig& config, RunPlan plan, Signals& signals, Guardian* guardian)
-    : parts_(std::make_unique<Parts>(config, std::move(plan), signals, guardian)) {
-  parts_->open_outputs();
-  parts_->make_observers();
-  parts_->make_executor();
-  parts_->make_live();
-  parts_->open_feed(nullptr);
-  parts_->make_scheduler();
-}
+    : Run(config, std::move(plan), signals, guardian, nullptr) {}
 
 Run::Run(const RunConfig& config, RunPlan plan, Signals& signals, Guardian* guardian,
          const std::vector<Record>& records)
+    : Run(config, std::move(plan), signals, guardian, &records) {}
+
+Run::Run(const RunConfig& config, RunPlan plan, Signals& signals, Guardian* guardian,
+         const std::vector<Record>* records)
     : parts_(std::make_unique<Parts>(config, std::move(plan), signals, guardian)) {
   parts_->open_outputs();
   parts_->make_observers();
   parts_->make_executor();
   parts_->make_live();
-  parts_->open_feed(&records);
+  parts_->open_feed(records);
   parts_->make_scheduler();
 }
 

@@ -58,6 +58,10 @@ class Run {
 
  private:
   struct Parts;
+  // `records`: held in memory, or null for the input.
+  Run(const RunConfig& config, RunPlan plan, Signals& signals, Guardian* guardian,
+      const std::vector<Record>* records);
+
   std::unique_ptr<Parts> parts_;
 };
 
