@@ -3,9 +3,11 @@
 import json
 import os
 import re
+import select
+import subprocess
 import unittest
 
-from helpers import (TaskpoolTestCase, parallel, requires_gnu_parallel, taskpool)
+from helpers import (TASKPOOL, TaskpoolTestCase, parallel, requires_gnu_parallel, taskpool)
 
 SUMMARY_LINE = re.compile(r"(\d+) jobs, (\d+) succeeded, (\d+) failed")
 
@@ -202,6 +204,22 @@ class OutputsCheckedFirstTest(TaskpoolTestCase):
         self.assertExit(r, 0)
         self.assertEqual(r.out, "old\n")
         self.assertEqual(json.loads(summary.read_text())["jobs"]["total"], 1)
+
+    def test_a_fifo_is_opened_at_the_end(self):
+        # Opening a FIFO waits for its reader: the jobs run first, and the summary goes to
+        # whoever reads it when the run ends.
+        fifo = self.path("summary.fifo")
+        os.mkfifo(fifo)
+        proc = subprocess.Popen([str(TASKPOOL), "--summary-json", str(fifo), "echo", ":::", "x"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        self.addCleanup(proc.kill)
+        ready, _, _ = select.select([proc.stdout], [], [], 30)
+        self.assertTrue(ready, "no job output before the FIFO had a reader")
+        self.assertEqual(proc.stdout.readline(), b"x\n")
+        with open(fifo, "rb") as reader:
+            summary = json.loads(reader.read())
+        self.assertEqual(proc.wait(timeout=30), 0)
+        self.assertEqual(summary["jobs"]["total"], 1)
 
 
 if __name__ == "__main__":
