@@ -143,13 +143,13 @@ ProgressCounters ProgressObserver::counters() const {
   return c;
 }
 
-void TimelineObserver::on_retry(const Job&, const Attempt&, const Completion& completion,
+void TimelineObserver::on_retry(const Job&, const Attempt& attempt, const Completion& completion,
                                 Duration) {
-  timeline_.add(completion, true);
+  timeline_.add(attempt, completion, true);
 }
 
-void TimelineObserver::on_job_end(const Job&, const Attempt&, Completion& completion) {
-  timeline_.add(completion, false);
+void TimelineObserver::on_job_end(const Job&, const Attempt& attempt, Completion& completion) {
+  timeline_.add(attempt, completion, false);
 }
 
 void FetchObserver::on_retry(const Job&, const Attempt&, const Completion& completion, Duration) {

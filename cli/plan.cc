@@ -215,6 +215,7 @@ OutputPlan output_plan(const RunConfig& config) {
   out.progress = config.progress;
   out.progress_interval = config.progress_interval;
   out.eta = config.eta;
+  out.bar = config.bar;
   return out;
 }
 

@@ -108,6 +108,7 @@ struct OutputPlan {
   bool progress = false;
   Duration progress_interval{0};
   bool eta = false;
+  bool bar = false;
 };
 
 struct RunPlan {

@@ -128,6 +128,7 @@ void Run::Parts::make_observers() {
     const bool color = terminal && std::getenv("NO_COLOR") == nullptr;
     progress_display.emplace(STDERR_FILENO, terminal, plan.outputs.progress_interval,
                              plan.outputs.eta, color);
+    progress_display->set_bar(plan.outputs.bar);
     progress.emplace(*progress_display, failure,
                      [this] { return std::make_pair(feed->records_seen(), feed->input_done()); });
     status = &*progress;

@@ -105,6 +105,8 @@ class TimelineTest(TaskpoolTestCase):
         self.assertEqual(outcomes, ["failed", "ok", "ok", "ok", "ok", "retried"])
         for a in attempts:
             self.assertIn(int(a.getAttribute("data-worker")), (1, 2, 3))
+        titles = sorted(a.getElementsByTagName("title")[0].firstChild.data for a in attempts)
+        self.assertTrue(titles[0].startswith("job 1: exit 0, worker "), titles[0])
 
     def test_compare_draws_batch_above_pool_on_one_scale(self):
         svg = self.path("compare.svg")
