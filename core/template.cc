@@ -252,6 +252,26 @@ Command CommandTemplate::expand(const Job& job, WorkerId worker) const {
 
 void CommandTemplate::expand_segment(const Segment& segment, const Job& job, WorkerId worker,
                                      std::string& line) const {
+  if (segment.kind != Segment::Kind::kContext) {
+    expand_plain(segment, job, worker, line);
+    return;
+  }
+  // The word once per record, each of its record strings standing for that record.
+  const auto& fields = job.record.fields;
+  for (size_t i = 0; i < std::max<size_t>(fields.size(), 1); ++i) {
+    if (i > 0) line += ' ';
+    for (const Segment& part : segment.parts) {
+      if (part.kind != Segment::Kind::kRecord) {
+        expand_plain(part, job, worker, line);
+      } else {
+        line += fields.empty() ? "''" : transformed(part.transform, fields[i]);
+      }
+    }
+  }
+}
+
+void CommandTemplate::expand_plain(const Segment& segment, const Job& job, WorkerId worker,
+                                   std::string& line) const {
   const auto& fields = job.record.fields;
   switch (segment.kind) {
     case Segment::Kind::kLiteral:
@@ -262,19 +282,6 @@ void CommandTemplate::expand_segment(const Segment& segment, const Job& job, Wor
       for (size_t i = 0; i < fields.size(); ++i) {
         if (i > 0) line += ' ';
         line += transformed(segment.transform, fields[i]);
-      }
-      break;
-    case Segment::Kind::kContext:
-      // The word once per record, each of its record strings standing for that record.
-      for (size_t i = 0; i < std::max<size_t>(fields.size(), 1); ++i) {
-        if (i > 0) line += ' ';
-        for (const Segment& part : segment.parts) {
-          if (part.kind != Segment::Kind::kRecord) {
-            expand_segment(part, job, worker, line);
-          } else {
-            line += fields.empty() ? "''" : transformed(part.transform, fields[i]);
-          }
-        }
       }
       break;
     case Segment::Kind::kField:
@@ -290,6 +297,8 @@ void CommandTemplate::expand_segment(const Segment& segment, const Job& job, Wor
     case Segment::Kind::kWorker:
       line += std::to_string(worker);
       break;
+    case Segment::Kind::kContext:
+      break;  // parts hold no context words
   }
 }
 

@@ -83,6 +83,9 @@ class CommandTemplate {
   // The parts of a kContext word for one record (or the plain segment when `segment` is not one).
   void expand_segment(const Segment& segment, const Job& job, WorkerId worker,
                       std::string& line) const;
+  // A segment that is not a kContext word.
+  void expand_plain(const Segment& segment, const Job& job, WorkerId worker,
+                    std::string& line) const;
 
   std::string text_;
   std::vector<Segment> segments_;

@@ -281,12 +281,12 @@ class NothingOutlivesTest(TaskpoolTestCase, SurvivorCheck):
         self.assertLess(r.seconds, 10)
         self.assertNoSurvivors(seconds)
 
-    def escape(self, name: str, command: str) -> str:
+    def escape(self, name: str, command: str, setup: str = "") -> str:
         """A shell line that starts `command` in a session of its own (as a daemon does) and
-        returns once it has left the job's process group: the job's end would otherwise kill
-        it, by the group, before it got away."""
+        returns once it has left the job's process group (and run `setup`, e.g. a trap): the
+        job's end would otherwise kill it, by the group, before it got away."""
         marker = shlex.quote(str(self.path(name)))
-        inner = shlex.quote(f"touch {marker}; {command}")
+        inner = shlex.quote(f"{setup}touch {marker}; {command}")
         return (f"setsid sh -c {inner} </dev/null >/dev/null 2>&1 & "
                 f"while [ ! -e {marker} ]; do sleep 0.01; done")
 
@@ -312,7 +312,7 @@ class NothingOutlivesTest(TaskpoolTestCase, SurvivorCheck):
     def test_an_escaped_process_deaf_to_sigterm_gets_sigkill_after_kill_after(self):
         seconds = unique_seconds(54)
         self.cleanup_processes(seconds)
-        line = ": {}; " + self.escape("deaf", f"trap '' TERM; sleep {seconds}")
+        line = ": {}; " + self.escape("deaf", f"sleep {seconds}", setup="trap '' TERM; ")
         r = taskpool("--kill-after", "1", line, ":::", "1")
         self.assertExit(r, 0)
         self.assertGreaterEqual(r.seconds, 0.9, "SIGKILL came before --kill-after")

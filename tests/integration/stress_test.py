@@ -237,11 +237,13 @@ class ManyJobsTest(TaskpoolTestCase):
         self.assertLessEqual(max(fds), 2 * 8 + 16, f"descriptor counts: {fds}")
         # The first samples can come before the first job starts (3 descriptors): the start is
         # the first third of the run, so that a short run (a sanitizer build's) has jobs in it.
-        # The end is at least 3 samples: one alone may fall on a job being started (2 more) that
-        # the start's few samples missed, while a leak raises them all.
+        # The end is at least 3 samples, and may sit up to two jobs' start-up (4 descriptors)
+        # above the start: a short run (a sanitizer build's) gives few samples, and the first
+        # may fall between jobs; a descriptor leaked per job raises the end by hundreds (and
+        # fails the run under its limit of 64).
         tenth = max(3, len(fds) // 10)
         third = max(1, len(fds) // 3)
-        self.assertLessEqual(min(fds[-tenth:]), max(fds[:third]), f"descriptor counts: {fds}")
+        self.assertLessEqual(min(fds[-tenth:]), max(fds[:third]) + 4, f"descriptor counts: {fds}")
         self.assertLessEqual(max(children), 8, f"more children than workers: {children}")
         self.assertLessEqual(max(zombies), 8, f"zombies: {zombies}")
         growth = r.max_rss - small.max_rss
