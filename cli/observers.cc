@@ -72,6 +72,7 @@ void MessageObserver::say(const std::string& message) {
   failure_.guard([&] {
     status_.clear();
     write_all(fd_, message, "standard error");
+    status_.restore();
   });
 }
 
@@ -81,8 +82,10 @@ void OutputObserver::on_start(const Job& job, const Attempt& attempt) {
 
 void OutputObserver::on_job_end(const Job& job, const Attempt& attempt, Completion& completion) {
   failure_.guard([&] {
-    if (printer_.has_output(completion)) status_.clear();
+    const bool output = printer_.has_output(completion);
+    if (output) status_.clear();
     printer_.job_ended(job, attempt, completion);
+    if (output) status_.restore();
   });
 }
 
@@ -94,6 +97,7 @@ void OutputObserver::lines(WorkerId worker, Stream stream, std::string_view data
   failure_.guard([&] {
     status_.clear();
     printer_.lines(worker, stream, data);
+    status_.restore();
   });
 }
 
@@ -126,6 +130,10 @@ void ProgressObserver::on_tick(TimePoint) {
 
 void ProgressObserver::clear() {
   failure_.guard([&] { display_.clear(); });
+}
+
+void ProgressObserver::restore() {
+  failure_.guard([&] { display_.restore(counters()); });
 }
 
 void ProgressObserver::finish() {

@@ -46,12 +46,15 @@ class StatusLine {
  public:
   virtual ~StatusLine() = default;
   virtual void clear() = 0;
+  // Shows the line again after the output that cleared it.
+  virtual void restore() = 0;
 };
 
 // No status line: nothing to clear.
 class NoStatusLine final : public StatusLine {
  public:
   void clear() override {}
+  void restore() override {}
 };
 
 // "exited with status 3", "was killed by signal 9", "timed out".
@@ -116,6 +119,7 @@ class ProgressObserver final : public RunObserver, public StatusLine {
   void on_job_end(const Job& job, const Attempt& attempt, Completion& completion) override;
   void on_tick(TimePoint now) override;
   void clear() override;
+  void restore() override;
   // The last progress line, at the end of the run.
   void finish();
 

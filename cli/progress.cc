@@ -134,15 +134,23 @@ void ProgressDisplay::update(const ProgressCounters& counters, TimePoint now, bo
   if (!force && last_ != TimePoint::min() && now - last_ < every) return;
   last_ = now;
   if (terminal_) {
-    // One column short of the width: writing the last column makes some terminals wrap.
-    const size_t width = terminal_width(fd_) - 1;
-    const std::string line = bar_ ? bar_line(counters, width, eta_, color_)
-                                  : progress_line(counters, width, eta_, color_);
-    write("\r" + line + "\x1b[K");
-    shown_ = true;
+    draw(counters);
   } else {
     write(progress_line(counters, 0, eta_, false) + "\n");
   }
+}
+
+void ProgressDisplay::restore(const ProgressCounters& counters) {
+  if (terminal_ && !shown_ && last_ != TimePoint::min()) draw(counters);
+}
+
+void ProgressDisplay::draw(const ProgressCounters& counters) {
+  // One column short of the width: writing the last column makes some terminals wrap.
+  const size_t width = terminal_width(fd_) - 1;
+  const std::string line =
+      bar_ ? bar_line(counters, width, eta_, color_) : progress_line(counters, width, eta_, color_);
+  write("\r" + line + "\x1b[K");
+  shown_ = true;
 }
 
 void ProgressDisplay::clear() {

@@ -41,6 +41,9 @@ class ProgressDisplay {
   void update(const ProgressCounters& counters, TimePoint now, bool force = false);
   // Removes the line from the terminal, before other output; a no-op elsewhere.
   void clear();
+  // Draws the line again at once after other output cleared it (a terminal only), so that it
+  // stays in sight while jobs print; a no-op before the first update and in a log.
+  void restore(const ProgressCounters& counters);
   // The last line, left on the terminal (or printed once more elsewhere) at the end of the run.
   void finish(const ProgressCounters& counters);
   // --bar: draw a bar on a terminal (elsewhere the plain line is printed all the same).
@@ -48,6 +51,7 @@ class ProgressDisplay {
 
  private:
   void write(const std::string& text);
+  void draw(const ProgressCounters& counters);
 
   int fd_;
   bool terminal_;

@@ -22,6 +22,7 @@ class MarkingStatusLine final : public StatusLine {
  public:
   explicit MarkingStatusLine(int fd) : fd_(fd) {}
   void clear() override { REQUIRE(write(fd_, "<clear>", 7) == 7); }
+  void restore() override { REQUIRE(write(fd_, "<restore>", 9) == 9); }
 
  private:
   int fd_;
@@ -78,7 +79,9 @@ TEST_CASE("the fan-out calls its observers in the order they were added, for eve
         std::vector<std::string>{"a.start", "b.start", "a.end", "b.end", "a.tick", "b.tick"});
 }
 
-TEST_CASE("messages clear the status line first, and only jobs that failed with a reason say so") {
+TEST_CASE(
+    "messages clear the status line first and restore it after, and only jobs that failed with a "
+    "reason say so") {
   testing::Capture pipe;
   MarkingStatusLine status(pipe.fds[1]);
   RunFailure failure;
@@ -96,13 +99,14 @@ TEST_CASE("messages clear the status line first, and only jobs that failed with 
   messages.on_workers_limited(3, 2, missing);  // once
   CHECK(pipe.text() ==
         "<clear>taskpool: job 3 exited with status 1 (attempt 1); retrying in 2.00 s: false x\n"
-        "<clear>taskpool: nosuch: command not found\n"
-        "<clear>taskpool: warning: no more processes could start (nosuch: command not found); "
-        "running -j 3 instead of -j 8 (raise the process limit, ulimit -u, to run more)\n");
+        "<restore><clear>taskpool: nosuch: command not found\n"
+        "<restore><clear>taskpool: warning: no more processes could start (nosuch: command not "
+        "found); running -j 3 instead of -j 8 (raise the process limit, ulimit -u, to run more)\n"
+        "<restore>");
   CHECK_FALSE(failure.stops_run());
 }
 
-TEST_CASE("output clears the status line only for a job that prints something") {
+TEST_CASE("output clears the status line, and restores it, only for a job that prints something") {
   testing::Capture out;
   MarkingStatusLine status(out.fds[1]);
   RunFailure failure;
@@ -113,7 +117,7 @@ TEST_CASE("output clears the status line only for a job that prints something") 
   output.on_job_end(testing::job(1, {"a"}), attempt, quiet);
   Completion loud = printing("hello\n");
   output.on_job_end(testing::job(2, {"b"}), Attempt{2, 1, 1, Command{"echo", {}}}, loud);
-  CHECK(out.text() == "<clear>hello\n");
+  CHECK(out.text() == "<clear>hello\n<restore>");
 }
 
 TEST_CASE("the first error is latched; a closed standard output silences everything after it") {

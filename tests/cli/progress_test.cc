@@ -96,6 +96,30 @@ TEST_CASE("outside a terminal, progress is plain lines at the interval, no escap
         "taskpool: 5/5 done (100%), 0 failed, 0 running, 0.1 jobs/s, 40.00 s, ETA 0 ms\n");
 }
 
+TEST_CASE("on a terminal, the line cleared for job output is drawn again at once") {
+  int fds[2];
+  REQUIRE(pipe(fds) == 0);
+  {
+    ProgressDisplay display(fds[1], true, 30s, false, false);
+    const TimePoint t0{};
+    display.restore(counters(0, 0, 1, 5, true, 0s));  // nothing drawn yet: nothing to restore
+    display.update(counters(1, 0, 1, 5, true, 1s), t0);
+    display.clear();
+    display.restore(counters(2, 0, 1, 5, true, 1s));  // within the redraw interval all the same
+    display.restore(counters(3, 0, 1, 5, true, 1s));  // shown already: nothing
+  }
+  close(fds[1]);
+  std::string text(4096, '\0');
+  text.resize(static_cast<size_t>(read(fds[0], text.data(), text.size())));
+  close(fds[0]);
+  const size_t cleared = text.find("\r\x1b[K");
+  REQUIRE(cleared != std::string::npos);
+  CHECK(text.find("1/5 done") < cleared);
+  CHECK(text.find("2/5 done") > cleared);
+  CHECK(text.find("0/5 done") == std::string::npos);
+  CHECK(text.find("3/5 done") == std::string::npos);
+}
+
 Completion attempt(WorkerId worker, TimePoint start, Duration length, int exit_status = 0) {
   Completion c;
   c.worker = worker;

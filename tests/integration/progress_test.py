@@ -75,6 +75,18 @@ class ProgressTest(TaskpoolTestCase):
             self.assertIn(f"line-{i}-end\r\n", text)
         self.assertIn("8/8 done (100%)", text)
 
+    def test_the_status_line_is_drawn_again_after_each_jobs_output(self):
+        # Quick jobs that print: the line is cleared for each job's output and comes back right
+        # after it, not only at the next redraw (then it would be missing most of the time).
+        code, out = run_on_a_terminal(
+            ["--progress", "-j2", "echo", "line-{}-end", ":::", *[str(i) for i in range(1, 31)]])
+        self.assertEqual(code, 0, out)
+        text = out.decode()
+        for i in range(1, 31):
+            at = text.index(f"line-{i}-end\r\n") + len(f"line-{i}-end\r\n")
+            self.assertRegex(text[at:at + 200], r"^(line-\d+-end\r\n)*\rtaskpool: \d+",
+                             f"no status line after job {i}'s output")
+
     def test_failures_stand_out_on_a_terminal_unless_no_color(self):
         code, out = run_on_a_terminal(["--progress", "-j1", "false", ":::", "1", "2"])
         self.assertEqual(code, 2)
