@@ -7,6 +7,7 @@
 #include <CLI/CLI.hpp>
 #include <cstdio>
 
+#include "cli/help_text.h"
 #include "cli/option_areas.h"
 #include "cli/option_flags.h"
 #include "cli/printer.h"
@@ -15,16 +16,22 @@
 namespace taskpool {
 namespace {
 
-// CLI11's usage line knows nothing of the command and the ::: lists.
+// CLI11's usage line knows nothing of the command and the ::: lists, and its entries run past
+// 80 columns.
 class UsageFormatter final : public CLI::Formatter {
  public:
   std::string make_usage(const CLI::App*, std::string) const override {
-    return "\nUsage: taskpool [OPTIONS] [--] [COMMAND [ARG...]] [::: VALUES... [::: VALUES...]]\n";
+    return "\nUsage: taskpool [OPTIONS] [--] [COMMAND [ARG...]] [::: VALUES...]...\n"
+           "       taskpool --fetch [OPTIONS] [-o DIR] [-a FILE | ::: URL...]\n";
+  }
+  std::string make_option(const CLI::Option* option, bool positional) const override {
+    return help_entry("  " + make_option_name(option, positional) + make_option_opts(option),
+                      make_option_desc(option), get_column_width());
   }
 };
 
 std::string help_footer() {
-  return R"(
+  return wrap_paragraphs(R"(
 Records come from ::: lists (every combination when there are several), else from -a files,
 else from standard input. {} is the record, {.} without extension, {/} basename, {//} dirname,
 {/.} basename without extension, {#} the job number, {%} the worker number, {N} the N-th list
@@ -34,7 +41,24 @@ runs each record as a command line.
 Exit status: 0 when every job succeeded, else the number of failed jobs (101 for more than
 100), 255 for invalid usage.
 
---compare needs the input twice, so it holds all of it in memory.)";
+--compare needs the input twice, so it holds all of it in memory.
+
+Examples:
+  seq 10 | taskpool -j4 'echo {}; sleep 1'
+  taskpool -k --joblog jobs.log gzip ::: *.log
+  find . -name '*.jpg' | taskpool --bar convert {} {.}.png
+  taskpool --timeout 30s --retries 2 --halt soon,fail=1 ./test.sh ::: unit e2e
+  taskpool --fetch -j 16 -o downloads -a urls.txt)");
+}
+
+// Every flag's spellings ("--jobs", "-j"), for a suggestion when one is mistyped.
+std::vector<std::string> flag_names(const CLI::App& app) {
+  std::vector<std::string> names;
+  for (const CLI::Option* option : app.get_options()) {
+    for (const std::string& name : option->get_lnames()) names.push_back("--" + name);
+    for (const std::string& name : option->get_snames()) names.push_back("-" + name);
+  }
+  return names;
 }
 
 // The flags of one area, under its heading in --help.
@@ -232,14 +256,17 @@ std::vector<std::string> cli11_arguments(const std::vector<std::string>& args, s
 }
 
 // What CLI11 left after the options: the command.
-std::vector<std::string> command_words(std::vector<std::string> remaining) {
+std::vector<std::string> command_words(std::vector<std::string> remaining,
+                                       const std::vector<std::string>& flags) {
   if (!remaining.empty() && remaining.front() == "--") {
     remaining.erase(remaining.begin());
   } else if (!remaining.empty() && remaining.front().size() > 1 && remaining.front()[0] == '-') {
     // The command starts at the first word that is not an option; one that looks like an
     // option is a typo far more often than a program whose name starts with '-'.
-    throw UsageError("unknown option '" + remaining.front() +
-                     "' (put -- before a command that starts with '-')");
+    const std::optional<std::string> meant = closest_flag(remaining.front(), flags);
+    throw UsageError("unknown option '" + remaining.front() + "' " +
+                     (meant ? "(did you mean " + *meant + "?)"
+                            : "(put -- before a command that starts with '-')"));
   }
   return remaining;
 }
@@ -268,7 +295,7 @@ ParsedArguments parse_arguments(const std::vector<std::string>& args) {
     size_t options_end = 0;
     config.sources = split_sources(args, options_end);
     app.parse(cli11_arguments(args, options_end));
-    config.command = command_words(app.remaining());
+    config.command = command_words(app.remaining(), flag_names(app));
     for (const CLI::Option* option : app.get_options()) {
       if (option->count() > 0) flags.given.insert(option->get_name());
     }
@@ -279,7 +306,7 @@ ParsedArguments parse_arguments(const std::vector<std::string>& args) {
     return {std::nullopt, 0, std::string("taskpool ") + TASKPOOL_VERSION + "\n", ""};
   } catch (const CLI::ParseError& e) {
     return {std::nullopt, 255, "",
-            std::string(e.what()) + "\nRun 'taskpool --help' for the options."};
+            reword_parse_error(e.what()) + "\nRun 'taskpool --help' for the options."};
   } catch (const UsageError& e) {
     return {std::nullopt, 255, "", e.what()};
   }

@@ -5,9 +5,11 @@
 
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <string>
 #include <vector>
 
+#include "cli/help_text.h"
 #include "cli/live.h"
 #include "tests/cli/option_test_helpers.h"
 
@@ -145,11 +147,16 @@ TEST_CASE("bad values of the host flags, and an --sshloginfile that cannot be re
   });
 }
 
-TEST_CASE("a command line CLI11 cannot parse is a usage error that points to --help") {
+TEST_CASE("a command line CLI11 cannot parse is a usage error in our words that points to --help") {
   const std::string hint = "\nRun 'taskpool --help' for the options.";
-  CHECK(usage_error_of({"-j"}) == "--jobs: 1 required N|FILE missing" + hint);
-  CHECK(usage_error_of({"--mode"}) == "--mode: 1 required pool|batch missing" + hint);
-  CHECK(usage_error_of({"--summary=foo", "echo"}) == "Could not convert: --summary = foo" + hint);
+  CHECK(usage_error_of({"-j"}) == "--jobs needs a value (N|FILE)" + hint);
+  CHECK(usage_error_of({"--mode"}) == "--mode needs a value (pool|batch)" + hint);
+  CHECK(usage_error_of({"--summary=foo", "echo"}) ==
+        "--summary: 'foo' is not a value it takes" + hint);
+  CHECK(reword_parse_error("--jobs: At Most 1 required but received 2") ==
+        "--jobs takes one value, given 2 times");
+  CHECK(reword_parse_error("--tag was given a disallowed flag override") == "--tag takes no value");
+  CHECK(reword_parse_error("something else") == "something else");
 }
 
 TEST_CASE("a word that looks like an option where the command starts is a usage error") {
@@ -157,8 +164,64 @@ TEST_CASE("a word that looks like an option where the command starts is a usage 
         "unknown option '--frobnicate' (put -- before a command that starts with '-')");
   CHECK(usage_error_of({"-j", "2", "-x", "echo"}) ==
         "unknown option '-x' (put -- before a command that starts with '-')");
+  // A flag a few letters off is named.
+  CHECK(usage_error_of({"--jbos", "2", "echo"}) ==
+        "unknown option '--jbos' (did you mean --jobs?)");
+  CHECK(usage_error_of({"--fecth", "echo"}) == "unknown option '--fecth' (did you mean --fetch?)");
+  CHECK(usage_error_of({"--joblgo=x", "echo"}) ==
+        "unknown option '--joblgo=x' (did you mean --joblog?)");
   CHECK(config_of({"--", "-x", "a"}).command == Args{"-x", "a"});
   CHECK(config_of({"echo", "-x"}).command == Args{"echo", "-x"});
+}
+
+TEST_CASE("closest_flag: a few edits away, a swap of two letters as one, the nearest first") {
+  const std::vector<std::string> flags = {"--jobs", "--joblog", "-j", "--tag", "--timeout"};
+  CHECK(closest_flag("--jbos", flags) == "--jobs");
+  CHECK(closest_flag("--job", flags) == "--jobs");
+  CHECK(closest_flag("--joblogs", flags) == "--joblog");
+  CHECK(closest_flag("--timeuot", flags) == "--timeout");
+  CHECK(closest_flag("--frobnicate", flags) == std::nullopt);
+  CHECK(closest_flag("-x", flags) == std::nullopt);      // one letter off a one-letter flag is far
+  CHECK(closest_flag("--jobs", flags) == std::nullopt);  // not a typo: not this question
+}
+
+TEST_CASE("--help fits 80 columns, keeps its areas, and ends with five examples") {
+  const ParsedArguments help = parse_arguments({"--help"});
+  REQUIRE(help.exit_status == 0);
+  size_t lines = 0;
+  size_t start = 0;
+  while (start < help.output.size()) {
+    const size_t end = std::min(help.output.find('\n', start), help.output.size());
+    CHECK_MESSAGE(end - start <= kHelpWidth, help.output.substr(start, end - start));
+    start = end + 1;
+    ++lines;
+  }
+  CHECK(lines > 60);
+  CHECK(help.output.find("\nInput:\n") != std::string::npos);
+  const size_t examples = help.output.find("\nExamples:\n");
+  REQUIRE(examples != std::string::npos);
+  const std::string tail = help.output.substr(examples + 11);
+  size_t examples_shown = 0;
+  for (size_t at = tail.find("\n  "); at != std::string::npos; at = tail.find("\n  ", at + 1)) {
+    ++examples_shown;
+  }
+  CHECK(examples_shown + 1 == 5);  // the first follows the heading's own newline
+  CHECK(tail.find("taskpool --fetch") != std::string::npos);
+}
+
+TEST_CASE("help_entry wraps a description under its column, at word boundaries") {
+  CHECK(help_entry("  -x", "short", 8) == "  -x    short\n");
+  const std::string long_text(30, 'a');
+  const std::string wrapped =
+      help_entry("  --flag", long_text + " " + long_text + " " + long_text, 20);
+  // 20 + 30 + 1 + 30 would be 81 columns: each word on a line of its own.
+  const std::string indent(20, ' ');
+  CHECK(wrapped == "  --flag            " + long_text + "\n" + indent + long_text + "\n" + indent +
+                       long_text + "\n");
+  CHECK(help_entry("  --flag", "aa bb", 20) == "  --flag            aa bb\n");
+  CHECK(help_entry("  --a-very-long-name VALUE", "d", 10) ==
+        "  --a-very-long-name VALUE\n          d\n");
+  CHECK(wrap_paragraphs("a b\nc\n\n  kept  as is\n") == "a b c\n\n  kept  as is\n");
 }
 
 TEST_CASE("--flag= with nothing after the = is a usage error, not a value from the next word") {
