@@ -61,8 +61,15 @@ int run_compare(const RunConfig& config, const RunPlan& plan, Signals& signals,
   const RunStats& batch = outcomes.front().stats;
   const RunStats pool = outcomes.size() > 1 ? outcomes.back().stats : RunStats{};
   write_all(STDOUT_FILENO, comparison_text(batch, pool), "standard output");
-  if (summary_file) summary_file->write(comparison_json(batch, pool) + "\n");
-  return std::max(exit_status(batch), exit_status(pool));
+  int status = 0;
+  for (const RunOutcome& outcome : outcomes) status = std::max(status, exit_status(outcome));
+  if (summary_file) {
+    const RunHeader header{run_command(config), status, batch.start, outcomes.back().stats.end};
+    const std::string json = comparison_json(batch, pool, outcomes.front().json,
+                                             outcomes.size() > 1 ? outcomes.back().json : "");
+    summary_file->write(with_header(json, header) + "\n");
+  }
+  return status;
 }
 
 }  // namespace taskpool

@@ -13,8 +13,12 @@ inline constexpr int kUsageStatus = 255;
 // The status of a run's jobs: --halt's, or the count of jobs that failed or never started.
 int exit_status(const RunStats& stats);
 
-// The exit status of a whole run, after its last messages on stderr: the error that failed it,
-// or a record that was still being read when it stopped.
+// The exit status of a whole run: its jobs', or 255 for the error that failed it, one more
+// failure for a record that was still being read when it stopped, 1 for a run stopped before its
+// input ended.
+int exit_status(const RunOutcome& outcome);
+
+// exit_status(outcome), after the last messages on stderr that explain it.
 int finish_run(const RunOutcome& outcome);
 
 }  // namespace taskpool

@@ -2,7 +2,9 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <cmath>
+#include <ctime>
 
 #include "core/utf8.h"
 
@@ -195,6 +197,27 @@ std::string summary_json(const RunStats& stats, std::string_view mode) {
   return json;
 }
 
+std::string utc_time(TimePoint steady) {
+  using namespace std::chrono;
+  const auto wall =
+      system_clock::now() - duration_cast<system_clock::duration>(steady_clock::now() - steady);
+  const auto ms = duration_cast<milliseconds>(wall.time_since_epoch()).count();
+  const std::time_t seconds = static_cast<std::time_t>(ms / 1000);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", utc.tm_year + 1900,
+                     utc.tm_mon + 1, utc.tm_mday, utc.tm_hour, utc.tm_min, utc.tm_sec, ms % 1000);
+}
+
+std::string with_header(std::string json, const RunHeader& header) {
+  json.insert(1, fmt::format(R"("version": {}, "command": {}, "exit_status": {}, )"
+                             R"("started_at": "{}", "ended_at": "{}", )",
+                             json_string(TASKPOOL_VERSION),
+                             header.command.empty() ? "null" : json_string(header.command),
+                             header.exit_status, utc_time(header.start), utc_time(header.end)));
+  return json;
+}
+
 double speedup(const RunStats& batch, const RunStats& pool) {
   const double b = to_seconds(batch.wall());
   const double p = to_seconds(pool.wall());
@@ -224,10 +247,10 @@ std::string comparison_text(const RunStats& batch, const RunStats& pool) {
   return out;
 }
 
-std::string comparison_json(const RunStats& batch, const RunStats& pool) {
-  return fmt::format("{{\"batch\": {}, \"pool\": {}, \"speedup\": {:.4f}}}",
-                     summary_json(batch, "batch"), summary_json(pool, "pool"),
-                     speedup(batch, pool));
+std::string comparison_json(const RunStats& batch, const RunStats& pool,
+                            const std::string& batch_json, const std::string& pool_json) {
+  return fmt::format(R"({{"mode": "compare", "batch": {}, "pool": {}, "speedup": {:.4f}}})",
+                     batch_json, pool_json.empty() ? "null" : pool_json, speedup(batch, pool));
 }
 
 }  // namespace taskpool

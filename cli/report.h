@@ -15,9 +15,25 @@ std::string summary_text(const RunStats& stats);
 // One JSON object; `mode` is "pool" or "batch".
 std::string summary_json(const RunStats& stats, std::string_view mode);
 
+// What a JSON summary says first, about the whole run: taskpool's version, the command
+// (empty: none, the records are commands or URLs), the exit status, start and end in UTC.
+struct RunHeader {
+  std::string command;
+  int exit_status = 0;
+  TimePoint start{};  // steady clock, as RunStats's
+  TimePoint end{};
+};
+// `json`, one object, with the header's fields first.
+std::string with_header(std::string json, const RunHeader& header);
+// A steady clock's time point as the UTC wall-clock time, ISO 8601 to the millisecond
+// ("2026-12-07T10:02:03.456Z").
+std::string utc_time(TimePoint steady);
+
 // The batch and pool runs of --compare side by side, with the speed-up of pool over batch.
 std::string comparison_text(const RunStats& batch, const RunStats& pool);
-std::string comparison_json(const RunStats& batch, const RunStats& pool);
+// `batch_json` and `pool_json`: each run's summary_json.
+std::string comparison_json(const RunStats& batch, const RunStats& pool,
+                            const std::string& batch_json, const std::string& pool_json);
 
 // Wall time of batch over wall time of pool (1 when either is zero).
 double speedup(const RunStats& batch, const RunStats& pool);

@@ -8,11 +8,13 @@
 #include <utility>
 
 #include "cli/control.h"
+#include "cli/failed_jobs.h"
 #include "cli/fetch.h"
 #include "cli/joblog.h"
 #include "cli/limits.h"
 #include "cli/live.h"
 #include "cli/observers.h"
+#include "cli/outcome.h"
 #include "cli/output_file.h"
 #include "cli/output_watch.h"
 #include "cli/printer.h"
@@ -65,6 +67,7 @@ struct Run::Parts {
   Command build(const Job& job, WorkerId worker) const;
   std::vector<HostReport> host_reports() const;
   void finish_timeline(RunOutcome& outcome);
+  std::string summary_json(const RunOutcome& outcome) const;
   void write_summaries(const RunOutcome& outcome);
 
   const RunConfig& config;
@@ -91,6 +94,7 @@ struct Run::Parts {
   FetchReport fetch_report;
   std::optional<FetchObserver> fetch_observer;
   std::optional<HostTally> tally;
+  FailedJobs failed_jobs;
   ObserverFanOut observers;
 
   std::unique_ptr<Executor> executor;
@@ -254,8 +258,8 @@ void Run::Parts::make_scheduler() {
   // progress line is shown last, after the output.
   for (RunObserver* o : std::initializer_list<RunObserver*>{
            tally ? &*tally : nullptr, timeline_observer ? &*timeline_observer : nullptr,
-           fetch_observer ? &*fetch_observer : nullptr, &*messages, output ? &*output : nullptr,
-           progress ? &*progress : nullptr}) {
+           fetch_observer ? &*fetch_observer : nullptr, &failed_jobs, &*messages,
+           output ? &*output : nullptr, progress ? &*progress : nullptr}) {
     if (o != nullptr) observers.add(*o);
   }
   SchedulerOptions options = plan.scheduler;
@@ -321,6 +325,18 @@ void Run::Parts::finish_timeline(RunOutcome& outcome) {
   outcome.timeline = std::move(timeline);
 }
 
+std::string Run::Parts::summary_json(const RunOutcome& outcome) const {
+  const RunStats& stats = outcome.stats;
+  const std::string mode = plan.scheduler.mode == DispatchMode::kBatch ? "batch" : "pool";
+  std::string json = taskpool::summary_json(stats, mode);
+  json.insert(json.size() - 1, ", \"failed_jobs\": " + failed_jobs.json());
+  if (config.fetch) json.insert(json.size() - 1, ", \"fetch\": " + fetch_report.json(stats.wall()));
+  if (!outcome.hosts.empty()) {
+    json.insert(json.size() - 1, ", \"hosts\": " + hosts_json(outcome.hosts));
+  }
+  return json;
+}
+
 void Run::Parts::write_summaries(const RunOutcome& outcome) {
   const RunStats& stats = outcome.stats;
   const FetchReport* fetch = config.fetch ? &fetch_report : nullptr;
@@ -332,13 +348,8 @@ void Run::Parts::write_summaries(const RunOutcome& outcome) {
     std::fputs(summary.c_str(), stderr);
   }
   if (!summary_file) return;
-  const std::string mode = plan.scheduler.mode == DispatchMode::kBatch ? "batch" : "pool";
-  std::string json = summary_json(stats, mode);
-  if (fetch) json.insert(json.size() - 1, ", \"fetch\": " + fetch->json(stats.wall()));
-  if (!outcome.hosts.empty()) {
-    json.insert(json.size() - 1, ", \"hosts\": " + hosts_json(outcome.hosts));
-  }
-  summary_file->write(json + "\n");
+  const RunHeader header{run_command(config), exit_status(outcome), stats.start, stats.end};
+  summary_file->write(with_header(outcome.json, header) + "\n");
 }
 
 Run::Run(const RunConfig& config, RunPlan plan, Signals& signals, Guardian* guardian)
@@ -360,6 +371,15 @@ Run::Run(const RunConfig& config, RunPlan plan, Signals& signals, Guardian* guar
 }
 
 Run::~Run() = default;
+
+std::string run_command(const RunConfig& config) {
+  std::string command;
+  for (const std::string& word : config.command) {
+    if (!command.empty()) command += ' ';
+    command += word;
+  }
+  return command;
+}
 
 RunOutcome Run::run() {
   Parts& p = *parts_;
@@ -393,6 +413,7 @@ RunOutcome Run::run() {
                  static_cast<unsigned long long>(p.config.max_records),
                  static_cast<unsigned long long>(stats.not_started));
   }
+  outcome.json = p.summary_json(outcome);
   p.write_summaries(outcome);
   return outcome;
 }

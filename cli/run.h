@@ -33,7 +33,13 @@ struct RunOutcome {
   uint64_t unfinished = 0;
   RecordBound bound;
   std::optional<Timeline> timeline;  // with OutputPlan::draw_timeline
+  // The run as --summary-json has it, without the header (report.h's RunHeader).
+  std::string json;
 };
+
+// The command template as given (its words joined by blanks), or empty when the records are
+// the commands or the URLs.
+std::string run_command(const RunConfig& config);
 
 // Owns every piece of one run and its lifetime: the outputs (opened first), the observers, the
 // executor, the record feed, the live controls and the scheduler. No thread it starts outlives

@@ -5,7 +5,6 @@
 #include <algorithm>
 #include <cmath>
 
-
 namespace taskpool {
 
 namespace {
@@ -212,8 +211,10 @@ void check_timeline_path(const std::string& path) {
   for (char& c : extension) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
   for (const char* picture : {"png", "jpg", "jpeg", "gif", "webp", "pdf", "bmp", "tif", "tiff"}) {
     if (extension == picture) {
-      throw UsageError("--timeline: '" + path + "': the chart is written as SVG, not " + extension +
-                       " (name the file .svg; any browser opens it)");
+      throw UsageError(fmt::format(
+          "--timeline: '{}': the chart is written as SVG, not {} (name the file .svg; any "
+          "browser opens it)",
+          path, extension));
     }
   }
 }

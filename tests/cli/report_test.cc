@@ -2,6 +2,9 @@
 
 #include <doctest/doctest.h>
 
+#include "cli/failed_jobs.h"
+#include "tests/core/helpers.h"
+
 namespace taskpool {
 namespace {
 
@@ -82,9 +85,59 @@ TEST_CASE("the comparison shows both modes and the speed-up") {
   CHECK(text.find("batch") != std::string::npos);
   CHECK(text.find("pool") != std::string::npos);
   CHECK(text.find("speed-up of pool over batch: 2.00x") != std::string::npos);
-  const std::string json = comparison_json(batch, pool);
+  const std::string json =
+      comparison_json(batch, pool, summary_json(batch, "batch"), summary_json(pool, "pool"));
   CHECK(json.find("\"speedup\": 2.0000") != std::string::npos);
-  CHECK(json.find("\"batch\": {\"mode\": \"batch\"") != std::string::npos);
+  CHECK(json.find("{\"mode\": \"compare\", \"batch\": {\"mode\": \"batch\"") == 0);
+  CHECK(json.find("\"pool\": {\"mode\": \"pool\"") != std::string::npos);
+  // A compare stopped before its pool run has none.
+  CHECK(comparison_json(batch, RunStats{}, "{}", "").find("\"pool\": null") != std::string::npos);
+}
+
+TEST_CASE("the header says which taskpool ran what, how it ended, and when, in UTC") {
+  const TimePoint now = std::chrono::steady_clock::now();
+  const std::string json = with_header("{\"mode\": \"pool\"}", {"gzip -9", 3, now - 2s, now});
+  CHECK(json.find(std::string("{\"version\": \"") + TASKPOOL_VERSION +
+                  "\", \"command\": \"gzip -9\", \"exit_status\": 3, \"started_at\": \"") == 0);
+  CHECK(json.ends_with("Z\", \"mode\": \"pool\"}"));
+  CHECK(with_header("{}", {"", 0, now, now}).find("\"command\": null") != std::string::npos);
+  // ISO 8601, to the millisecond, 2 s apart.
+  const std::string start = utc_time(now - 2s);
+  const std::string end = utc_time(now);
+  REQUIRE(start.size() == 24);
+  CHECK(start[4] == '-');
+  CHECK(start[10] == 'T');
+  CHECK(start[19] == '.');
+  CHECK(start.back() == 'Z');
+  CHECK(start < end);
+}
+
+TEST_CASE("failed jobs: the first ones listed with why, the rest counted") {
+  FailedJobs failed;
+  for (uint64_t seq = 1; seq <= FailedJobs::kListed + 5; ++seq) {
+    Completion c;
+    c.exit_status = seq == 1 ? 0 : 2;  // the first succeeds: not listed
+    c.signal = seq == 3 ? 9 : 0;
+    c.timed_out = seq == 4;
+    if (seq == 5) {
+      c.started = false;
+      c.exit_status = 127;
+      c.error = "nosuch: command not found";
+    }
+    failed.on_job_end(testing::job(seq, {"x"}), Attempt{seq, 1, 1, Command{"cmd \"x\"", {}}}, c);
+  }
+  const std::string json = failed.json();
+  CHECK(json.find("\"seq\": 1,") == std::string::npos);
+  CHECK(json.find(R"({"seq": 2, "command": "cmd \"x\"", "exit_status": 2, "signal": 0, )"
+                  R"("timed_out": false, "error": null})") != std::string::npos);
+  CHECK(json.find(R"("seq": 3, "command": "cmd \"x\"", "exit_status": 2, "signal": 9)") !=
+        std::string::npos);
+  CHECK(json.find(R"("seq": 4, "command": "cmd \"x\"", "exit_status": 2, "signal": 0, )"
+                  R"("timed_out": true)") != std::string::npos);
+  CHECK(json.find(R"("error": "nosuch: command not found")") != std::string::npos);
+  CHECK(json.find("\"seq\": 101,") != std::string::npos);
+  CHECK(json.find("\"seq\": 102,") == std::string::npos);
+  CHECK(json.ends_with("], \"not_listed\": 4}"));
 }
 
 }  // namespace

@@ -17,6 +17,7 @@ import unittest
 from pathlib import Path
 from typing import Dict, List, Optional
 
+import json_schema
 from helpers import REPO, TaskpoolTestCase, kill_group, taskpool, test_env
 from process_support import Background, joblog_rows, read_json, wait_until
 
@@ -479,7 +480,8 @@ class TransferFailureTest(FetchCase):
         self.assertExit(r, 255)
         self.assertIn("--stall-timeout", r.err)
         r = taskpool("--help", timeout=RUN_TIMEOUT)
-        self.assertRegex(r.out, r"--stall-timeout DUR +.*default 60s")
+        # The entry and the lines it wraps onto, up to the next flag.
+        self.assertRegex(r.out, r"--stall-timeout DUR +[^-]*default\s+60s")
 
     def test_connection_reset_half_way_fails_with_exitval_56(self):
         url = self.url("/reset/a.bin")
@@ -1077,6 +1079,11 @@ class ReportTest(FetchCase):
         self.assertEqual(sorted(int(row[0]) for row in joblog_rows(log)), [1, 2, 3, 4])
 
         report = read_json(summary)
+        schema = json.loads((REPO / "doc" / "summary.schema.json").read_text())
+        self.assertEqual(json_schema.problems(schema, report), [])
+        self.assertIsNone(report["command"])
+        self.assertEqual([f["command"] for f in report["failed_jobs"]["listed"]],
+                         [self.url("/404/gone.bin")])
         self.assertIn("fetch", report)
         fetch = report["fetch"]
         self.assertEqual(fetch["bytes"], sum(len(d) for d in files.values()))

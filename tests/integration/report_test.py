@@ -7,7 +7,8 @@ import select
 import subprocess
 import unittest
 
-from helpers import (TASKPOOL, TaskpoolTestCase, parallel, requires_gnu_parallel, taskpool)
+import json_schema
+from helpers import (REPO, TASKPOOL, TaskpoolTestCase, parallel, requires_gnu_parallel, taskpool)
 
 SUMMARY_LINE = re.compile(r"(\d+) jobs, (\d+) succeeded, (\d+) failed")
 
@@ -158,6 +159,69 @@ class SummaryJsonTest(TaskpoolTestCase):
         self.assertExit(r, 0)
         self.assertEqual(r.stdout, b"")
         self.check_counts(json.loads(out.read_text()), 0, 0, 0)
+
+
+class SummarySchemaTest(TaskpoolTestCase):
+    """doc/summary.schema.json describes what --summary-json really writes."""
+
+    SCHEMA = json.loads((REPO / "doc" / "summary.schema.json").read_text())
+
+    def summary(self, *args, expected_exit):
+        out = self.path("summary.json")
+        r = taskpool("--summary-json", out, *args)
+        self.assertExit(r, expected_exit)
+        data = json.loads(out.read_text())
+        self.assertEqual(json_schema.problems(self.SCHEMA, data), [], out.read_text())
+        return data
+
+    def test_a_run_with_failures_of_every_kind(self):
+        data = self.summary("-j3", "--timeout", "1s", "sh -c {}", ":::", "exit 0", "exit 3",
+                            "kill -9 $$", "sleep 10", expected_exit=3)
+        self.assertEqual(data["version"], taskpool("--version").out.split()[1])
+        self.assertEqual(data["command"], "sh -c {}")
+        self.assertEqual(data["exit_status"], 3)
+        self.assertLessEqual(data["started_at"], data["ended_at"])
+        listed = {f["seq"]: f for f in data["failed_jobs"]["listed"]}
+        self.assertEqual(sorted(listed), [2, 3, 4])
+        self.assertEqual(listed[2]["command"], "sh -c 'exit 3'")
+        self.assertEqual((listed[2]["exit_status"], listed[2]["signal"]), (3, 0))
+        self.assertEqual(listed[3]["signal"], 9)
+        self.assertTrue(listed[4]["timed_out"])
+        self.assertEqual(data["failed_jobs"]["not_listed"], 0)
+
+    def test_many_failures_are_counted_past_the_list(self):
+        data = self.summary("false", ":::", *map(str, range(130)), expected_exit=101)
+        self.assertEqual(len(data["failed_jobs"]["listed"]), 100)
+        self.assertEqual(data["failed_jobs"]["not_listed"], 30)
+        self.assertIsNone(data["failed_jobs"]["listed"][0]["error"])
+
+    def test_records_as_commands_have_no_command(self):
+        data = self.summary(":::", "true", "taskpool-no-such-program-xyz", expected_exit=1)
+        self.assertIsNone(data["command"])
+        failure = data["failed_jobs"]["listed"][0]
+        self.assertEqual(failure["exit_status"], 127)
+        self.assertIn("taskpool-no-such-program-xyz", failure["error"])
+
+    def test_compare_has_the_same_header_and_both_runs(self):
+        data = self.summary("--compare", "-j2", "exit {}", ":::", "0", "1", "0", expected_exit=1)
+        self.assertEqual(data["mode"], "compare")
+        self.assertEqual(data["command"], "exit {}")
+        self.assertEqual(data["exit_status"], 1)
+        for mode in ("batch", "pool"):
+            self.assertEqual(data[mode]["mode"], mode)
+            self.assertEqual([f["seq"] for f in data[mode]["failed_jobs"]["listed"]], [2])
+
+    def test_the_checker_finds_what_is_wrong(self):
+        # The schema and its checker can fail: a real summary, broken three ways.
+        data = self.summary("true", ":::", "1", expected_exit=0)
+        for broken, problem in (
+                ({**data, "exit_status": "0"}, "$.exit_status: '0' is not integer"),
+                ({k: v for k, v in data.items() if k != "failed_jobs"},
+                 "$: failed_jobs is missing"),
+                ({**data, "started_at": "yesterday"}, "$.started_at: 'yesterday' does not match")):
+            self.assertNotEqual(json_schema.problems(self.SCHEMA, broken), [])
+            found = json_schema.problems({"$ref": "#/$defs/run_with_header"}, broken, self.SCHEMA)
+            self.assertTrue(any(problem in p for p in found), found)
 
 
 class OutputsCheckedFirstTest(TaskpoolTestCase):
