@@ -59,6 +59,20 @@ class HttpHandler {
   virtual void closed(uint64_t /*request_id*/) {}
 };
 
+// Where later responses and stream data go: the HTTP server (a fake in tests).
+class ResponseSink {
+ public:
+  virtual ~ResponseSink() = default;
+  // The response to request `id`, whose handle() returned nothing. Ignored when its client
+  // went away already (closed() was called).
+  virtual void answer(uint64_t id, Response response) = 0;
+  // Sends `data` on stream `id`; false when the stream is over (or was ended: its client reads
+  // too slowly).
+  virtual bool push(uint64_t id, std::string_view data) = 0;
+  // Ends stream `id` once what was pushed is sent.
+  virtual void end(uint64_t id) = 0;
+};
+
 struct HttpLimits {
   size_t max_body = size_t{8} << 20;                 // a larger body gets 413
   size_t max_header = size_t{16} << 10;              // the request line and headers; larger: 431
@@ -81,7 +95,7 @@ ListenAddress parse_listen_address(std::string_view text);
 
 // Owns the listening socket and every connection. Not thread-safe: one thread (the loop's)
 // calls everything. REQUIRES: the handler outlives the server.
-class HttpServer {
+class HttpServer final : public ResponseSink {
  public:
   // Listens on `address`. Throws Error naming the address when it cannot (in use, not ours).
   HttpServer(const ListenAddress& address, HttpHandler& handler, HttpLimits limits);
@@ -98,14 +112,10 @@ class HttpServer {
   // Reads, handles and writes what is ready; never blocks.
   void run();
 
-  // The response to request `id`, whose handle() returned nothing. Ignored when its client
-  // went away already (closed() was called).
-  void answer(uint64_t id, Response response);
-  // Sends `data` on stream `id`. Returns false, and ends the stream, when its client reads too
-  // slowly (HttpLimits::max_stream_buffer); false when the stream is over.
-  bool push(uint64_t id, std::string_view data);
-  // Ends stream `id` once what was pushed is sent.
-  void end(uint64_t id);
+  void answer(uint64_t id, Response response) override;
+  // A stream whose unsent data would pass HttpLimits::max_stream_buffer is ended.
+  bool push(uint64_t id, std::string_view data) override;
+  void end(uint64_t id) override;
 
   size_t connections() const { return connections_.size(); }
   // Connections cut off for sending their request too slowly, since the start.

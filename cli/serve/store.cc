@@ -164,7 +164,7 @@ struct Store::Statements {
   Statement queue_head{db,
                        "SELECT id, priority FROM jobs WHERE grp = ?1 AND state = 1"
                        " ORDER BY priority DESC, id LIMIT ?2"};
-  Statement runnable{db, "SELECT fields, command FROM jobs WHERE id = ?1"};
+  Statement runnable{db, "SELECT fields, command, submitted_ms FROM jobs WHERE id = ?1"};
   Statement start{db,
                   "UPDATE jobs SET state = 2, attempts = attempts + 1, started_ms = ?2"
                   " WHERE id = ?1"};
@@ -551,7 +551,8 @@ std::vector<RunnableJob> Store::take_runnable(size_t max_jobs, TimePoint now) {
     StatementUse row(sql_->runnable);
     row->bind(1, static_cast<int64_t>(head.id));
     row->step();
-    taken.push_back({head.id, *head.group, decode_fields(row->text(0), head.id), row->text(1)});
+    taken.push_back({head.id, *head.group, decode_fields(row->text(0), head.id), row->text(1),
+                     row->integer(2)});
   }
   return taken;
 }
@@ -709,6 +710,14 @@ std::optional<GroupInfo> Store::group(std::string_view name) const {
   const auto found = groups_.find(name);
   if (found == groups_.end()) return std::nullopt;
   return GroupInfo{found->first, found->second.settings, found->second.counts};
+}
+
+GroupSettings Store::group_settings(std::string_view name) const {
+  const auto found = groups_.find(name);
+  if (found != groups_.end()) return found->second.settings;
+  GroupSettings settings;
+  settings.queue_size = options_.queue_size;
+  return settings;
 }
 
 void Store::set_group(std::string_view name, const GroupSettings& settings) {

@@ -72,6 +72,7 @@ struct RunnableJob {
   std::string group;
   std::vector<std::string> fields;
   std::string command;
+  int64_t submitted_ms = 0;
 };
 
 // How a running job ended.
@@ -150,6 +151,8 @@ class Store {
   Store& operator=(const Store&) = delete;
 
   const Recovery& recovery() const { return recovery_; }
+  // The Unix time in milliseconds, by the store's clock.
+  int64_t now_ms() const { return options_.wall_ms(); }
 
   // Adds `jobs` (all or none). A non-empty `idempotency_key` makes a repeated submit of the
   // same request (`fingerprint`) return the first one's ids without adding anything.
@@ -180,6 +183,8 @@ class Store {
   std::optional<JobInfo> job(uint64_t id);
   std::vector<GroupInfo> groups() const;
   std::optional<GroupInfo> group(std::string_view name) const;
+  // The group's settings; a new group's when there is no such group yet.
+  GroupSettings group_settings(std::string_view name) const;
   // Changes a group's settings, creating it when new.
   void set_group(std::string_view name, const GroupSettings& settings);
   // Pauses every group at once (their own pause stays as it is). Survives restarts.

@@ -12,7 +12,7 @@ namespace {
 using testing::ScratchDir;
 
 // Bytes that say where they were: byte i is 'a' + i % 26, so a slice shows its offset.
-std::string pattern(uint64_t from, uint64_t size) {
+std::string output_pattern(uint64_t from, uint64_t size) {
   std::string out;
   for (uint64_t i = from; i < from + size; ++i) out += static_cast<char>('a' + i % 26);
   return out;
@@ -45,18 +45,18 @@ TEST_CASE("long output keeps its first and last bytes, and a read skips what is 
   // Chunks of odd sizes, one larger than the whole ring, so the ring wraps at every place.
   uint64_t total = 0;
   for (const uint64_t size : {30, 90, 7, 13, 64, 3, 120, 41, 1, 49}) {
-    store.append(1234, OutputStream::kStdout, pattern(total, size));
+    store.append(1234, OutputStream::kStdout, output_pattern(total, size));
     total += size;
   }
   REQUIRE(store.written(1234, OutputStream::kStdout) == total);
   store.finish(1234);
 
   const OutputSlice head = store.read(1234, OutputStream::kStdout, total, 0, 1000);
-  CHECK(head.data == pattern(0, 100));
+  CHECK(head.data == output_pattern(0, 100));
   CHECK(head.next == 100);
   const OutputSlice tail = store.read(1234, OutputStream::kStdout, total, head.next, 1000);
   CHECK(tail.offset == total - 50);
-  CHECK(tail.data == pattern(total - 50, 50));
+  CHECK(tail.data == output_pattern(total - 50, 50));
   CHECK(tail.next == total);
   // Reads in small pieces cross the ring's end.
   std::string pieces;
@@ -66,22 +66,22 @@ TEST_CASE("long output keeps its first and last bytes, and a read skips what is 
     pieces += slice.data;
     at = slice.next;
   }
-  CHECK(pieces == pattern(total - 50, 50));
+  CHECK(pieces == output_pattern(total - 50, 50));
 }
 
 TEST_CASE("output just past the head is all kept: the tail follows the head") {
   ScratchDir dir;
   OutputStore store(dir.sub("output"), {10, 50});
-  store.append(1, OutputStream::kStdout, pattern(0, 30));
+  store.append(1, OutputStream::kStdout, output_pattern(0, 30));
   const OutputSlice all = store.read(1, OutputStream::kStdout, 30, 0, 1000);
-  CHECK(all.data == pattern(0, 30));
+  CHECK(all.data == output_pattern(0, 30));
 }
 
 TEST_CASE("a new attempt drops the output of the one before") {
   ScratchDir dir;
   OutputStore store(dir.sub("output"), {10, 10});
   store.start(3);
-  store.append(3, OutputStream::kStdout, pattern(0, 40));
+  store.append(3, OutputStream::kStdout, output_pattern(0, 40));
   store.append(3, OutputStream::kStderr, "first");
   store.start(3);
   store.append(3, OutputStream::kStdout, "second");
