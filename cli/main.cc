@@ -17,6 +17,7 @@
 #include "cli/outcome.h"
 #include "cli/plan.h"
 #include "cli/run.h"
+#include "cli/serve/client.h"
 #include "cli/signals.h"
 #include "core/error.h"
 #include "tasks/adopted.h"
@@ -87,6 +88,8 @@ int main(int argc, char** argv) {
   }
   // `taskpool ctl SOCKET COMMAND`: a client of a running taskpool's --control socket.
   if (argc >= 2 && std::strcmp(argv[1], "ctl") == 0) return taskpool::control_client(argc, argv);
+  // `taskpool submit|status|wait|logs|cancel|pause|resume|jobs ...`: a client of a job server.
+  if (argc >= 2 && taskpool::is_client_verb(argv[1])) return taskpool::serve_client(argc, argv);
   const taskpool::ParseOutcome parsed = taskpool::parse_command_line(argc, argv);
   if (!parsed.config) return parsed.exit_status;
   try {

@@ -36,6 +36,7 @@ CurlApi load() {
   resolve(library, "curl_easy_getinfo", api.easy_getinfo);
   resolve(library, "curl_easy_cleanup", api.easy_cleanup);
   resolve(library, "curl_easy_reset", api.easy_reset);
+  resolve(library, "curl_easy_perform", api.easy_perform);
   resolve(library, "curl_easy_strerror", api.easy_strerror);
   resolve(library, "curl_multi_init", api.multi_init);
   resolve(library, "curl_multi_setopt", api.multi_setopt);
