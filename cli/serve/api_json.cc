@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <vector>
 
 namespace taskpool {
 
@@ -43,6 +44,73 @@ bool too_deep(std::string_view body, int max) {
   return false;
 }
 
+// Where in the body the parser is, as a field path ("records[3][0]"): a SAX handler that keeps
+// nothing but the path, run again over a body the parser refused, so that its error (a bad
+// byte of UTF-8, say) names the field it is in.
+class FieldPath {
+ public:
+  std::string path;
+
+  bool null() { return value(); }
+  bool boolean(bool /*value*/) { return value(); }
+  bool number_integer(Json::number_integer_t /*value*/) { return value(); }
+  bool number_unsigned(Json::number_unsigned_t /*value*/) { return value(); }
+  bool number_float(Json::number_float_t /*value*/, const std::string& /*text*/) { return value(); }
+  bool string(std::string& /*value*/) { return value(); }
+  bool binary(Json::binary_t& /*value*/) { return value(); }
+  bool start_object(size_t /*elements*/) { return open(false); }
+  bool start_array(size_t /*elements*/) { return open(true); }
+  bool end_object() { return close(); }
+  bool end_array() { return close(); }
+  bool key(std::string& name) {
+    frames_.back().name = name;
+    return true;
+  }
+  bool parse_error(size_t /*position*/, const std::string& /*token*/,
+                   const nlohmann::detail::exception& /*error*/) {
+    for (size_t i = 1; i < frames_.size(); ++i) path += frames_[i].text(i == 1);
+    return false;
+  }
+
+ private:
+  struct Frame {
+    bool array = false;
+    size_t index = 0;
+    std::string name;
+    std::string text(bool first) const {
+      if (array) return "[" + std::to_string(index) + "]";
+      return first || name.empty() ? name : "." + name;
+    }
+  };
+  // A value ended: an array's next one has the next index; an object's next key is not known
+  // until it is read whole.
+  bool value() {
+    Frame& frame = frames_.back();
+    if (frame.array) {
+      ++frame.index;
+    } else {
+      frame.name.clear();
+    }
+    return true;
+  }
+  bool open(bool array) {
+    frames_.push_back({array, 0, ""});
+    return true;
+  }
+  bool close() {
+    frames_.pop_back();
+    return value();
+  }
+  // The top-level value's frame first: a path begins with the field of the object it opens.
+  std::vector<Frame> frames_ = {Frame{}};
+};
+
+std::string field_at_error(std::string_view body) {
+  FieldPath path;
+  Json::sax_parse(body, &path);
+  return path.path;
+}
+
 std::variant<Json, FieldError> parse_object(std::string_view body) {
   if (body.empty()) return FieldError{"", "the body is empty: send a JSON object"};
   if (too_deep(body, kMaxDepth)) {
@@ -56,7 +124,7 @@ std::variant<Json, FieldError> parse_object(std::string_view body) {
     std::string what = e.what();
     const size_t tag = what.find("] ");
     if (tag != std::string::npos) what.erase(0, tag + 2);
-    return FieldError{"", "the body is not valid JSON: " + what};
+    return FieldError{field_at_error(body), "the body is not valid JSON: " + what};
   }
   if (!json.is_object()) return FieldError{"", "the body must be a JSON object"};
   return json;

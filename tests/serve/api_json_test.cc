@@ -47,12 +47,20 @@ TEST_CASE("a submit body: one record or a batch, with the fields the jobs share"
 TEST_CASE("a bad submit body is refused, naming the field and the problem") {
   CHECK(submit_error("") == "the body is empty: send a JSON object");
   CHECK(submit_error("{\"record\": x}") ==
-        "the body is not valid JSON: parse error at line 1, column 12: syntax error while parsing "
-        "value - invalid literal; last read: '\"record\": x'");
+        "record: the body is not valid JSON: parse error at line 1, column 12: syntax error while "
+        "parsing value - invalid literal; last read: '\"record\": x'");
   CHECK(submit_error("{\"record\": \"a\"").starts_with("the body is not valid JSON: parse error"));
   CHECK(submit_error("[\"a\"]") == "the body must be a JSON object");
   CHECK(submit_error("{\"record\": \"\xff\"}").find("invalid string: ill-formed UTF-8 byte") !=
         std::string::npos);
+  // A parse error names the field it is in.
+  CHECK(submit_error("{\"record\": \"\xff\"}").starts_with("record: the body is not valid JSON"));
+  CHECK(submit_error("{\"group\": \"g\", \"records\": [\"a\", [\"b\", \"c\xc3\x28\"]]}")
+            .starts_with("records[1][1]: the body is not valid JSON: parse error at line 1, "
+                         "column 42: syntax error while parsing value - invalid string: ill-formed "
+                         "UTF-8 byte"));
+  CHECK(submit_error("{\"after\": [1], \"x\xff\": 1}").starts_with("the body is not valid JSON"));
+  CHECK(submit_error("[\"a\", {\"b\": [1, tru]}]").starts_with("[1].b[1]: the body is not"));
   CHECK(submit_error("{\"record\": \"a\\u0000b\"}") ==
         "record: cannot hold a NUL byte (no command "
         "line can)");
