@@ -1,10 +1,10 @@
 #include "cli/serve/api.h"
 
 #include <cctype>
-#include <charconv>
 #include <utility>
 
 #include "core/error.h"
+#include "core/parse.h"
 
 namespace taskpool {
 
@@ -24,14 +24,6 @@ Response error(int status, std::string_view message) {
 }
 
 Response field_error(const FieldError& problem) { return error(400, problem.message()); }
-
-// The number `text` is all of, if it is one.
-std::optional<uint64_t> parse_number(std::string_view text) {
-  uint64_t value = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) return std::nullopt;
-  return value;
-}
 
 // Compares in a time that depends on the expected token's length alone, so that the time of a
 // refusal tells nothing of how much of a guess was right.
@@ -144,7 +136,7 @@ std::optional<Response> Api::route(const Request& request) {
 std::optional<Response> Api::route_job(const Request& request, std::string_view rest) {
   const size_t slash = rest.find('/');
   const std::string_view number = rest.substr(0, slash);
-  const std::optional<uint64_t> id = parse_number(number);
+  const std::optional<uint64_t> id = parse_whole_number(number);
   if (!id) return error(404, "no job '" + std::string(number) + "' (job ids are numbers)");
   if (slash == std::string_view::npos) {
     if (request.method == "GET") return get_job(*id);
@@ -207,7 +199,7 @@ Response Api::get_jobs(const Request& request) {
   while (!rest.empty()) {
     const size_t comma = rest.find(',');
     const std::string_view item = rest.substr(0, comma);
-    const std::optional<uint64_t> id = parse_number(item);
+    const std::optional<uint64_t> id = parse_whole_number(item);
     if (!id) return error(400, "ids: '" + std::string(item) + "' is not a job id");
     std::optional<JobInfo> job = store_.job(*id);
     if (!job) return error(404, "no job " + std::to_string(*id));
@@ -230,9 +222,10 @@ Response Api::get_output(const Request& request, uint64_t id) {
   }
   const OutputStream stream =
       stream_name == "stdout" ? OutputStream::kStdout : OutputStream::kStderr;
-  const std::optional<uint64_t> offset = parse_number(request.parameter("offset").value_or("0"));
-  const std::optional<uint64_t> max =
-      parse_number(request.parameter("max").value_or(std::to_string(settings_.max_output_read)));
+  const std::optional<uint64_t> offset =
+      parse_whole_number(request.parameter("offset").value_or("0"));
+  const std::optional<uint64_t> max = parse_whole_number(
+      request.parameter("max").value_or(std::to_string(settings_.max_output_read)));
   if (!offset) return error(400, "offset: must be a number of bytes");
   if (!max || *max == 0) return error(400, "max: must be a number of bytes (1, 2, ...)");
   const uint64_t total = job->state == JobState::kRunning  ? output_.written(id, stream)
@@ -293,7 +286,7 @@ Response Api::subscribe(const Request& request) {
   EventHub::Filter filter;
   filter.group = request.parameter("group").value_or("");
   if (const auto job = request.parameter("job")) {
-    const std::optional<uint64_t> id = parse_number(*job);
+    const std::optional<uint64_t> id = parse_whole_number(*job);
     if (!id) return error(400, "job: '" + *job + "' is not a job id");
     filter.job = *id;
   }

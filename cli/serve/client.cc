@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <array>
 #include <cerrno>
-#include <charconv>
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -25,6 +24,7 @@
 #include "cli/record_feed.h"
 #include "cli/serve/api_client.h"
 #include "core/error.h"
+#include "core/parse.h"
 #include "core/utf8.h"
 
 namespace taskpool {
@@ -96,12 +96,9 @@ ApiClient::Options client_options(const Common& common, const ClientIo& io) {
 }
 
 uint64_t job_id(const std::string& text) {
-  uint64_t id = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), id);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || id == 0) {
-    throw UsageError(fmt::format("'{}' is not a job id (1, 2, ...)", text));
-  }
-  return id;
+  const std::optional<uint64_t> id = parse_whole_number(text);
+  if (!id || *id == 0) throw UsageError(fmt::format("'{}' is not a job id (1, 2, ...)", text));
+  return *id;
 }
 
 std::vector<uint64_t> job_ids(const std::vector<std::string>& words) {
@@ -413,13 +410,11 @@ int pause_or_resume(Client& client, const std::vector<std::string>& groups, bool
 
 int set_workers(Client& client, const std::vector<std::string>& words) {
   if (words.size() != 2) throw UsageError("give a group and a number of workers: jobs GROUP N");
-  uint64_t workers = 0;
-  const std::string& text = words[1];
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), workers);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size()) {
-    throw UsageError(fmt::format("'{}' is not a number of workers (0 for no limit)", text));
+  const std::optional<uint64_t> workers = parse_whole_number(words[1]);
+  if (!workers) {
+    throw UsageError(fmt::format("'{}' is not a number of workers (0 for no limit)", words[1]));
   }
-  return set_group(client, words[0], Json{{"limit", workers}});
+  return set_group(client, words[0], Json{{"limit", *workers}});
 }
 
 // ---- the command line ------------------------------------------------------------------------
