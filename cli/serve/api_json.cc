@@ -62,6 +62,8 @@ class FieldPath {
   bool start_array(size_t /*elements*/) { return open(true); }
   bool end_object() { return close(); }
   bool end_array() { return close(); }
+  // nlohmann's SAX interface passes keys by non-const reference.
+  // cppcheck-suppress constParameter
   bool key(std::string& name) {
     frames_.back().name = name;
     return true;

@@ -104,6 +104,7 @@ uint64_t job_id(const std::string& text) {
 std::vector<uint64_t> job_ids(const std::vector<std::string>& words) {
   if (words.empty()) throw UsageError("give the ids of the jobs");
   std::vector<uint64_t> ids;
+  ids.reserve(words.size());
   for (const std::string& word : words) ids.push_back(job_id(word));
   return ids;
 }
@@ -187,7 +188,7 @@ Json submit_shared(const SubmitOptions& options, const std::vector<std::string>&
 
 // Sends `records` in batches, each with an Idempotency-Key of its own (a retry after a 429 or a
 // lost answer adds nothing twice), and prints the ids of each batch as it is accepted.
-int send_batches(Client& client, Json shared,
+int send_batches(Client& client, const Json& shared,
                  const std::vector<std::vector<std::string>>& records) {
   const std::string key = random_key();
   size_t sent = 0;
@@ -229,10 +230,10 @@ int submit(Client& client, const SubmitOptions& options, const std::vector<std::
   input.arg_files = options.arg_files;
   input.delimiter = options.null ? '\0' : '\n';
   input.colsep = options.colsep;
-  Json shared = submit_shared(options, command);
+  const Json shared = submit_shared(options, command);
   const std::vector<std::vector<std::string>> records = read_records(input);
   if (records.empty()) throw Error("no records to submit");
-  return send_batches(client, std::move(shared), records);
+  return send_batches(client, shared, records);
 }
 
 // ---- status and wait -------------------------------------------------------------------------
@@ -485,8 +486,8 @@ bool is_client_verb(std::string_view word) {
 
 int serve_client(int argc, char** argv) { return serve_client(argc, argv, ClientIo{}); }
 
-int serve_client(int argc, char** argv, const ClientIo& given) {
-  ClientIo io = given;
+int serve_client(int argc, char** argv, const ClientIo& io_given) {
+  ClientIo io = io_given;
   if (!io.getenv) io.getenv = [](const char* name) { return std::getenv(name); };
   if (!io.sleep) io.sleep = [](Duration d) { std::this_thread::sleep_for(d); };
   const std::string verb = argc >= 2 ? argv[1] : "";

@@ -30,6 +30,6 @@ bool is_client_verb(std::string_view word);
 
 // argv[1] is the verb. Returns the exit status.
 int serve_client(int argc, char** argv);
-int serve_client(int argc, char** argv, const ClientIo& io);
+int serve_client(int argc, char** argv, const ClientIo& io_given);
 
 }  // namespace taskpool

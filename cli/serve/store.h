@@ -145,7 +145,7 @@ class Store {
   // daemon per directory). Jobs left running by a daemon that stopped are requeued or failed per
   // their group's policy, and committed. Throws Error naming the directory when it cannot.
   Store(const std::string& dir, Options options);
-  Store(const std::string& dir) : Store(dir, Options{}) {}
+  explicit Store(const std::string& dir) : Store(dir, Options{}) {}
   ~Store();  // an open transaction is rolled back, as a crash would lose it
   Store(const Store&) = delete;
   Store& operator=(const Store&) = delete;

@@ -11,7 +11,8 @@ namespace {
 
 std::vector<NewJob> submit_ok(const std::string& body, SubmitLimits limits = {}) {
   auto parsed = parse_submit(body, limits);
-  if (const auto* problem = std::get_if<FieldError>(&parsed)) FAIL(problem->message());
+  const auto* problem = std::get_if<FieldError>(&parsed);
+  REQUIRE_MESSAGE(problem == nullptr, (problem == nullptr ? "" : problem->message()));
   return std::get<std::vector<NewJob>>(parsed);
 }
 

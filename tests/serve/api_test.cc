@@ -13,7 +13,7 @@ namespace {
 
 using testing::ScratchDir;
 
-const TimePoint kStart{};
+constexpr TimePoint kStart{};
 
 // What the API sent later: answers and stream data.
 struct RecordingSink : ResponseSink {
@@ -39,13 +39,13 @@ struct RecordingPool : JobControl {
 // An API over a store in a temporary directory, with requests made by hand.
 struct ApiServer {
   explicit ApiServer(ApiSettings settings = {}, Store::Options options = {})
-      : store(dir.path(), options),
+      : store(dir.path(), std::move(options)),
         output(dir.sub("output"), {1000, 1000}),
         api(store, output, pool, std::move(settings)) {
     api.attach(sink);
   }
 
-  Request request(std::string method, std::string target, std::string body = {},
+  Request request(std::string method, const std::string& target, std::string body = {},
                   Headers headers = {}) {
     Request request;
     request.id = next_id++;
@@ -70,10 +70,9 @@ struct ApiServer {
   }
 
   // The response, given now or at the turn's commit.
-  Response call(std::string method, std::string target, std::string body = {},
+  Response call(std::string method, const std::string& target, std::string body = {},
                 Headers headers = {}) {
-    const Request r =
-        request(std::move(method), std::move(target), std::move(body), std::move(headers));
+    const Request r = request(std::move(method), target, std::move(body), std::move(headers));
     std::optional<Response> now = api.handle(r);
     if (now) return *now;
     REQUIRE(sink.answers.count(r.id) == 0);  // nothing before the commit

@@ -64,7 +64,7 @@ ClientRun run_client(
 }
 
 std::string write_file(const ServeLoop& loop, const std::string& name, const std::string& text) {
-  const std::string path = loop.dir().sub(name);
+  std::string path = loop.dir().sub(name);
   std::ofstream(path, std::ios::binary) << text;
   return path;
 }
@@ -153,6 +153,24 @@ TEST_CASE("client: records from a file, NUL-ended, with priority and dependencie
   CHECK(loop.call([&] { return loop.store().unfinished(); }) == 3);
 }
 
+TEST_CASE("client: a large submit goes in batches; its ids come back in order, one a line") {
+  ServeLoopOptions options;
+  options.workers = 0;
+  options.api.submit.max_jobs = 10000;  // more in one request would get 400
+  ServeLoop loop(options);
+  std::string records;
+  for (int i = 1; i <= 25000; ++i) records += "record-" + std::to_string(i) + "\n";
+  const std::string file = write_file(loop, "many", records);
+  const ClientRun submitted = run_client({"submit", "--server", loop.url(), "-a", file});
+  REQUIRE(submitted.status == 0);
+  std::string expected;
+  for (int i = 1; i <= 25000; ++i) expected += std::to_string(i) + "\n";
+  CHECK(submitted.out == expected);
+  CHECK(loop.call([&] { return loop.store().unfinished(); }) == 25000);
+  CHECK(run_client({"status", "--json", "25000", "--server", loop.url()})
+            .out.find(R"("record":["record-25000"])") != std::string::npos);
+}
+
 TEST_CASE("client: cancel, pause, resume and jobs change the server") {
   ServeLoopOptions options;
   options.workers = 1;
@@ -238,10 +256,10 @@ TEST_CASE("client: usage errors name the argument and exit 255") {
       {"bad server", run_client({"status", "--server", "ftp://host"})},
       {"missing token file", run_client({"status", "--token-file", "/nonexistent/token"})},
   };
-  for (const auto& [what, run] : runs) {
-    CAPTURE(what);
-    CHECK(run.status == 255);
-    CHECK(run.out == "");
+  for (const auto& entry : runs) {
+    CAPTURE(entry.first);
+    CHECK(entry.second.status == 255);
+    CHECK(entry.second.out == "");
   }
   CHECK(runs.at("wait x").err == "taskpool: wait: 'x' is not a job id (1, 2, ...)\n");
   CHECK(runs.at("wait").err == "taskpool: wait: give the ids of the jobs\n");

@@ -102,11 +102,10 @@ class RawClient {
   RawReply read_reply(std::chrono::milliseconds timeout = std::chrono::seconds(20)) {
     const auto until = std::chrono::steady_clock::now() + timeout;
     std::string data;
-    size_t head_end = std::string::npos;
     bool closed = false;
     while (!closed && std::chrono::steady_clock::now() < until) {
       data += read_for(std::chrono::milliseconds(50), &closed);
-      head_end = data.find("\r\n\r\n");
+      const size_t head_end = data.find("\r\n\r\n");
       if (head_end == std::string::npos) continue;
       RawReply reply = parse_head(data.substr(0, head_end));
       const std::string length = reply.header("content-length");

@@ -98,7 +98,9 @@ class LoopThread {
         std::lock_guard lock(mu_);
         tasks.swap(tasks_);
       }
-      for (auto& task : tasks) task();
+      for (const auto& task : tasks) task();
+      // A task may have stopped the loop.
+      // cppcheck-suppress knownConditionTrueFalse
       if (!stopped_) turn_();
     }
   }

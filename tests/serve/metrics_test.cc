@@ -68,8 +68,8 @@ TEST_CASE("the Prometheus text checker finds what a scraper would refuse") {
       "# TYPE taskpool_x gauge\ntaskpool_x{group=render} 1\n",  // label value unquoted
       "# TYPE taskpool_x gauge\ntaskpool_x 1\ntaskpool_x 2\n",  // one series twice
       "# TYPE taskpool_x gauge\n# TYPE taskpool_x gauge\n",     // one family typed twice
-      "# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"2\"} 1\n"
-      "h_bucket{le=\"+Inf\"} 2\nh_sum 1\nh_count 2\n",                   // buckets not cumulative
+      std::string("# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_bucket{le=\"2\"} 1\n") +
+          "h_bucket{le=\"+Inf\"} 2\nh_sum 1\nh_count 2\n",               // buckets not cumulative
       "# TYPE h histogram\nh_bucket{le=\"1\"} 2\nh_sum 1\nh_count 2\n",  // no +Inf bucket
       "# TYPE h histogram\nh_bucket{le=\"+Inf\"} 2\nh_sum 1\nh_count 3\n",  // +Inf is not count
       "# TYPE taskpool_x gauge\ntaskpool_x 1",                              // no newline at the end

@@ -172,8 +172,8 @@ class PrometheusText {
     if (!values.emplace(series, value).second) return error("the series comes twice");
     if (type(family) != "histogram") return;
     Histogram& histogram = histograms_[family + "{" + others + "}"];
-    double bound = 0;
     if (suffix == "_bucket") {
+      double bound = 0;
       if (!number(le, bound)) return error("a bucket without a numeric le");
       histogram.buckets.push_back({bound, value});
     } else if (suffix == "_sum") {
