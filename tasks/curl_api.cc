@@ -16,7 +16,7 @@ void resolve(void* library, const char* name, F& function) {
   function = reinterpret_cast<F>(dlsym(library, name));
   if (function == nullptr) {
     throw Error(std::string("the libcurl on this system lacks ") + name +
-                " (libcurl 7.66 or newer " + "is needed for --fetch)");
+                " (libcurl 7.66 or newer is needed for --fetch and the job server's clients)");
   }
 }
 
@@ -25,8 +25,9 @@ CurlApi load() {
   // partway through a run (lazy binding saved about 1 ms, and libcurl binds itself now anyway).
   void* library = dlopen("libcurl.so.4", RTLD_NOW | RTLD_LOCAL);
   if (library == nullptr) {
-    throw Error(std::string("--fetch needs libcurl, which could not be loaded (") + dlerror() +
-                "); install it with: apt-get install libcurl4");
+    throw Error(std::string("--fetch and the job server's clients need libcurl, which could not "
+                            "be loaded (") +
+                dlerror() + "); install it with: apt-get install libcurl4");
   }
   CurlApi api{};
   resolve(library, "curl_global_init", api.global_init);

@@ -9,14 +9,14 @@
 namespace taskpool {
 namespace {
 
-std::vector<NewJob> submit_ok(const std::string& body, SubmitLimits limits = {}) {
+std::vector<NewJob> submit_ok(const std::string& body, const SubmitLimits& limits = {}) {
   auto parsed = parse_submit(body, limits);
   const auto* problem = std::get_if<FieldError>(&parsed);
   REQUIRE_MESSAGE(problem == nullptr, (problem == nullptr ? "" : problem->message()));
   return std::get<std::vector<NewJob>>(parsed);
 }
 
-std::string submit_error(const std::string& body, SubmitLimits limits = {}) {
+std::string submit_error(const std::string& body, const SubmitLimits& limits = {}) {
   auto parsed = parse_submit(body, limits);
   const auto* problem = std::get_if<FieldError>(&parsed);
   REQUIRE(problem != nullptr);

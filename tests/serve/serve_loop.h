@@ -96,7 +96,7 @@ struct ServeLoopOptions {
 // will. Once drained, the loop sets exit_status to 0, as the daemon exits.
 class ServeLoop {
  public:
-  explicit ServeLoop(ServeLoopOptions options = {})
+  explicit ServeLoop(const ServeLoopOptions& options = {})
       : store_(dir_.path(), options.store),
         output_(dir_.sub("output"), {size_t{1} << 20, size_t{1} << 20}),
         pool_(options.workers),
