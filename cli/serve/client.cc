@@ -363,8 +363,10 @@ int logs(Client& client, uint64_t id, bool follow, bool stderr_stream) {
     }
     std::fwrite(reply.body.data(), 1, reply.body.size(), client.io.out);
     std::fflush(client.io.out);
+    // More is there to read at once, unless the server gave nothing new (then it is polled).
+    const bool moved = next > offset;
     offset = std::max(offset, next);
-    if (offset < total) continue;
+    if (offset < total && moved) continue;
     const bool over = state == "succeeded" || state == "failed" || state == "cancelled";
     if (!follow || over) return 0;
     if (!reply.body.empty()) interval = kFirstPoll;
