@@ -107,20 +107,20 @@ std::optional<std::string> closest_flag(std::string_view typo,
 }
 
 std::string reword_parse_error(std::string_view message) {
-  const std::string text(message);
+  std::string text(message);
   std::smatch m;
-  static const std::regex missing(R"(^(\S+): \d+ required (.+) missing$)");
-  static const std::regex too_many(R"(^(\S+): At Most (\d+) required but received (\d+)$)");
-  static const std::regex flag_value(R"(^(\S+) was given a disallowed flag override$)");
-  if (std::regex_match(text, m, missing)) {
+  static const std::regex kMissing(R"(^(\S+): \d+ required (.+) missing$)");
+  static const std::regex kTooMany(R"(^(\S+): At Most (\d+) required but received (\d+)$)");
+  static const std::regex kFlagValue(R"(^(\S+) was given a disallowed flag override$)");
+  if (std::regex_match(text, m, kMissing)) {
     return m.str(1) + " needs a value (" + m.str(2) + ")";
   }
-  if (std::regex_match(text, m, too_many)) {
+  if (std::regex_match(text, m, kTooMany)) {
     return m.str(1) + " takes one value, given " + m.str(3) + " times";
   }
-  if (std::regex_match(text, m, flag_value)) return m.str(1) + " takes no value";
-  static const std::regex convert(R"(^Could not convert: (\S+) = (.*)$)");
-  if (std::regex_match(text, m, convert)) {
+  if (std::regex_match(text, m, kFlagValue)) return m.str(1) + " takes no value";
+  static const std::regex kConvert(R"(^Could not convert: (\S+) = (.*)$)");
+  if (std::regex_match(text, m, kConvert)) {
     return m.str(1) + ": '" + m.str(2) + "' is not a value it takes";
   }
   return text;

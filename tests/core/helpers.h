@@ -79,11 +79,11 @@ inline constexpr bool kThreadSanitizer = false;
 inline size_t threads_now() {
   // A sanitizer's runtime starts a thread of its own at the first thread the process creates:
   // have it started before counting, so that it is not taken for a thread left behind.
-  static const bool runtime_started = [] {
+  static const bool kRuntimeStarted = [] {
     std::thread([] {}).join();
     return true;
   }();
-  (void)runtime_started;
+  (void)kRuntimeStarted;
   size_t count = 0;
   DIR* dir = opendir("/proc/self/task");
   REQUIRE(dir != nullptr);
