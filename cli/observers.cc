@@ -141,11 +141,10 @@ void ProgressObserver::finish() {
 }
 
 ProgressCounters ProgressObserver::counters() const {
-  ProgressCounters c;
+  ProgressCounters c = input_();
   c.done = done_;
   c.failed = failed_;
   c.running = running_;
-  std::tie(c.read, c.input_complete) = input_();
   c.read = std::max(c.read, done_ + running_);
   c.elapsed = std::chrono::steady_clock::now() - start_;
   return c;

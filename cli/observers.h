@@ -107,9 +107,10 @@ class OutputObserver final : public RunObserver {
 // --progress: counts the jobs and shows the line now and then.
 class ProgressObserver final : public RunObserver, public StatusLine {
  public:
-  // `input`: the records read so far, and whether that is all of them.
+  // `input`: the records read so far, whether that is all of them, and how far through a file
+  // input reading is (ProgressCounters' read, input_complete and fraction_read).
   ProgressObserver(ProgressDisplay& display, RunFailure& failure,
-                   std::function<std::pair<uint64_t, bool>()> input)
+                   std::function<ProgressCounters()> input)
       : display_(display), failure_(failure), input_(std::move(input)) {}
 
   void on_start(const Job& job, const Attempt& attempt) override;
@@ -128,7 +129,7 @@ class ProgressObserver final : public RunObserver, public StatusLine {
 
   ProgressDisplay& display_;
   RunFailure& failure_;
-  std::function<std::pair<uint64_t, bool>()> input_;
+  std::function<ProgressCounters()> input_;
   uint64_t done_ = 0;
   uint64_t failed_ = 0;
   uint64_t running_ = 0;

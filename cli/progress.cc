@@ -4,6 +4,8 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <tuple>
@@ -40,14 +42,33 @@ struct Part {
   size_t invisible = 0;  // bytes of escape codes in it, which take no columns
 };
 
+// The jobs a file input will make in all, estimated from how far through it reading is: known
+// once a fair part of it is read (a hundredth, and a hundred records), so that the first
+// records' sizes do not stand for the whole file.
+std::optional<uint64_t> estimated_total(const ProgressCounters& c) {
+  if (c.input_complete || !c.fraction_read || *c.fraction_read < 0.01 || c.read < 100) {
+    return std::nullopt;
+  }
+  const auto total =
+      static_cast<uint64_t>(std::llround(static_cast<double>(c.read) / *c.fraction_read));
+  return std::max<uint64_t>({total, c.read, c.done, 1});
+}
+
 std::vector<Part> progress_parts(const ProgressCounters& c, bool eta, bool color) {
   const double seconds = to_seconds(c.elapsed);
   const double rate = seconds > 0 ? static_cast<double>(c.done) / seconds : 0.0;
   std::vector<Part> parts;
+  // One file read part of the way: its jobs in all are about the records read so far over
+  // the part of its bytes they came from.
+  const std::optional<uint64_t> estimate = estimated_total(c);
   if (c.input_complete) {
     const uint64_t percent = c.read > 0 ? c.done * 100 / c.read : 100;
     parts.push_back({fmt::format("taskpool: {}/{} done ({}%)", c.done, c.read, percent),
                      fmt::format("taskpool: {}/{} ({}%)", c.done, c.read, percent), 0});
+  } else if (estimate) {
+    const uint64_t percent = c.done * 100 / *estimate;
+    parts.push_back({fmt::format("taskpool: {}/~{} done ({}%)", c.done, *estimate, percent),
+                     fmt::format("taskpool: {}/~{} ({}%)", c.done, *estimate, percent), 0});
   } else {
     parts.push_back({fmt::format("taskpool: {} done", c.done), "", 0});
     parts.back().compact = parts.back().full;
@@ -62,13 +83,14 @@ std::vector<Part> progress_parts(const ProgressCounters& c, bool eta, bool color
   parts.push_back({fmt::format("{} running", c.running), fmt::format("{} run", c.running), 3});
   parts.push_back({fmt::format("{:.1f} jobs/s", rate), fmt::format("{:.1f}/s", rate), 4});
   parts.push_back({human_duration(c.elapsed), human_duration(c.elapsed), 5});
-  const bool estimate = c.input_complete || eta;
-  if (estimate && rate > 0 && c.read >= c.done) {
+  const uint64_t total = c.input_complete ? c.read : estimate.value_or(c.read);
+  if ((c.input_complete || estimate || eta) && rate > 0 && total >= c.done) {
     const auto left = std::chrono::duration_cast<Duration>(
-        std::chrono::duration<double>(static_cast<double>(c.read - c.done) / rate));
-    // While input streams, only what was read so far is known: the real ETA is later.
-    const std::string text =
-        fmt::format("ETA {}{}", c.input_complete ? "" : ">= ", human_duration(left));
+        std::chrono::duration<double>(static_cast<double>(total - c.done) / rate));
+    // While input streams, only what was read so far is known: the real ETA is later. A file's
+    // size gives an estimate instead.
+    const char* mark = c.input_complete ? "" : estimate ? "~" : ">= ";
+    const std::string text = fmt::format("ETA {}{}", mark, human_duration(left));
     parts.push_back({text, text, 2});
   }
   return parts;

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "core/time.h"
@@ -15,6 +16,8 @@ struct ProgressCounters {
   uint64_t running = 0;
   uint64_t read = 0;  // records read so far (jobs in all, once the input is complete)
   bool input_complete = false;
+  // While the input is read: how far through it reading is (0 to 1), when it is one regular file.
+  std::optional<double> fraction_read;
   Duration elapsed{0};
 };
 

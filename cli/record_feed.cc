@@ -4,6 +4,7 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -43,6 +44,7 @@ class InputReader {
 
   uint64_t seen() const { return seen_.load(std::memory_order_relaxed); }
   bool done() const { return done_.load(); }
+  std::optional<double> fraction_read() const { return stream_->fraction_read(); }
   const std::string& error() const { return error_; }  // REQUIRES: done()
   uint64_t reading_past() const {
     return options_.limit.reading_past ? options_.limit.reading_past->load() : 0;
@@ -111,6 +113,7 @@ class ThreadFeed final : public RecordFeed {
   }
   uint64_t records_seen() const override { return reader_->seen(); }
   bool input_done() const override { return reader_->done(); }
+  std::optional<double> fraction_read() const override { return reader_->fraction_read(); }
   std::string error() const override { return reader_->error(); }
   uint64_t reading_past() const override { return reader_->reading_past(); }
 
@@ -162,6 +165,7 @@ class InlineFeed final : public RecordFeed {
   }
   uint64_t records_seen() const override { return reader_->seen(); }
   bool input_done() const override { return reader_->done(); }
+  std::optional<double> fraction_read() const override { return reader_->fraction_read(); }
   std::string error() const override { return reader_->error(); }
   uint64_t reading_past() const override { return reader_->reading_past(); }
 

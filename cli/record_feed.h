@@ -35,6 +35,9 @@ class RecordFeed : public JobSource {
  public:
   // Whether the input was read to its end (or to an error that ended it).
   virtual bool input_done() const = 0;
+  // While it is read: how far through the input reading is, from 0 to 1, when the input is one
+  // regular file (its bytes read against its size); nothing otherwise. Thread-safe.
+  virtual std::optional<double> fraction_read() const { return std::nullopt; }
   // The error that ended the input (its records before it run, then the run fails), or empty.
   // REQUIRES: input_done().
   virtual std::string error() const { return {}; }

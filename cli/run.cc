@@ -133,8 +133,13 @@ void Run::Parts::make_observers() {
     progress_display.emplace(STDERR_FILENO, terminal, plan.outputs.progress_interval,
                              plan.outputs.eta, color);
     progress_display->set_bar(plan.outputs.bar);
-    progress.emplace(*progress_display, failure,
-                     [this] { return std::make_pair(feed->records_seen(), feed->input_done()); });
+    progress.emplace(*progress_display, failure, [this] {
+      ProgressCounters input;
+      input.read = feed->records_seen();
+      input.input_complete = feed->input_done();
+      if (!input.input_complete) input.fraction_read = feed->fraction_read();
+      return input;
+    });
     status = &*progress;
   }
   messages.emplace(failure, *status);

@@ -1,6 +1,7 @@
 #include "core/input.h"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,13 +17,33 @@ std::optional<std::string> ListSource::next() {
 }
 
 FileSource::FileSource(int fd, char delimiter, std::string name, bool owns_fd, RecordLimit limit)
-    : fd_(fd), owns_fd_(owns_fd), reader_(fd, delimiter, std::move(name), std::move(limit)) {}
+    : fd_(fd), owns_fd_(owns_fd), reader_(fd, delimiter, std::move(name), std::move(limit)) {
+  struct stat st {};
+  // Read from where the descriptor is (stdin may have been read part of the way already).
+  const off_t at = lseek(fd, 0, SEEK_CUR);
+  if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && at >= 0 && st.st_size > at) {
+    size_ = static_cast<uint64_t>(st.st_size - at);
+  }
+}
 
 FileSource::~FileSource() {
   if (owns_fd_) close(fd_);
 }
 
-std::optional<std::string> FileSource::next() { return reader_.next(); }
+std::optional<std::string> FileSource::next() {
+  std::optional<std::string> value = reader_.next();
+  if (value) {
+    const uint64_t bytes = reader_.too_long() > 0 ? reader_.too_long() : value->size();
+    given_.fetch_add(bytes + 1, std::memory_order_relaxed);
+  }
+  return value;
+}
+
+std::optional<double> FileSource::fraction_read() const {
+  if (size_ == 0) return std::nullopt;
+  const auto given = static_cast<double>(given_.load(std::memory_order_relaxed));
+  return std::min(1.0, given / static_cast<double>(size_));
+}
 
 std::unique_ptr<ValueSource> open_file_source(const std::string& path, char delimiter,
                                               RecordLimit limit) {

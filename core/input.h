@@ -22,6 +22,9 @@ class ValueSource {
   // The size in bytes of the value next() gave last when it was too long to keep (it gave only
   // its beginning then); 0 when that value was whole.
   virtual uint64_t too_long() const { return 0; }
+  // How far through its bytes the values given so far go, from 0 to 1, when the source is a
+  // regular file; nothing otherwise. Thread-safe (another thread may ask while one reads).
+  virtual std::optional<double> fraction_read() const { return std::nullopt; }
 };
 
 class ListSource final : public ValueSource {
@@ -42,11 +45,14 @@ class FileSource final : public ValueSource {
   ~FileSource() override;
   std::optional<std::string> next() override;
   uint64_t too_long() const override { return reader_.too_long(); }
+  std::optional<double> fraction_read() const override;
 
  private:
   int fd_;
   bool owns_fd_;
   RecordReader reader_;
+  uint64_t size_ = 0;               // of a regular file, else 0
+  std::atomic<uint64_t> given_{0};  // bytes of the values given, delimiters included
 };
 
 // Ends `inner` at the first value equal to `end` (xargs' and GNU parallel's -E): that value and
@@ -57,6 +63,7 @@ class EndAtSource final : public ValueSource {
       : inner_(std::move(inner)), end_(std::move(end)) {}
   std::optional<std::string> next() override;
   uint64_t too_long() const override { return inner_->too_long(); }
+  std::optional<double> fraction_read() const override { return inner_->fraction_read(); }
 
  private:
   std::unique_ptr<ValueSource> inner_;
@@ -85,6 +92,12 @@ class RecordStream {
   RecordStream(std::vector<std::unique_ptr<ValueSource>> sources,
                std::optional<ColumnSplitter> columns, std::vector<bool> linked = {});
   std::optional<Record> next();
+  // How far through the input reading is, when it is one file (or stdin) alone and a regular
+  // file (ValueSource::fraction_read).
+  std::optional<double> fraction_read() const {
+    if (sources_.size() != 1) return std::nullopt;
+    return sources_.front()->fraction_read();
+  }
 
  private:
   // The next values of the linked sources from `first` to `last` (as fields), or nullopt when

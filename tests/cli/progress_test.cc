@@ -56,6 +56,20 @@ TEST_CASE("a narrow terminal gets shorter words, then drops what matters least, 
   }
 }
 
+TEST_CASE("a file read part of the way gives an estimated total and ETA, marked '~'") {
+  ProgressCounters c = counters(100, 0, 2, 400, false, 10s);
+  c.fraction_read = 0.25;  // 400 records from a quarter of the file: about 1600 in all
+  CHECK(progress_line(c, 0, false, false) ==
+        "taskpool: 100/~1600 done (6%), 0 failed, 2 running, 10.0 jobs/s, 10.00 s, ETA ~2m 30s");
+  // Too little read to stand for the whole file: no estimate, as for a stream.
+  c.read = 50;
+  CHECK(progress_line(c, 0, false, false) ==
+        "taskpool: 100 done, 0 failed, 2 running, 10.0 jobs/s, 10.00 s");
+  c.read = 400;
+  c.fraction_read = 0.005;
+  CHECK(progress_line(c, 0, false, false).find('~') == std::string::npos);
+}
+
 TEST_CASE("colour marks failures only, and only when asked; escape codes take no width") {
   const auto failing = counters(10, 2, 1, 20, true, 1s);
   const std::string plain = progress_line(failing, 0, false, false);

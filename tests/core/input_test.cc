@@ -174,6 +174,27 @@ TEST_CASE("open_file_source reads a file by path") {
   CHECK(show(drain(*nul_source)) == show({"a b", "c\n"}));
 }
 
+TEST_CASE("a file source says how far through its bytes the values given so far go") {
+  const TempFile file("aaaa\nbb\ncc\n");  // 11 bytes
+  std::unique_ptr<ValueSource> source = open_file_source(file.path(), '\n');
+  CHECK(source->fraction_read() == doctest::Approx(0.0));
+  REQUIRE(source->next() == "aaaa");
+  CHECK(source->fraction_read() == doctest::Approx(5.0 / 11));
+  REQUIRE(source->next() == "bb");
+  REQUIRE(source->next() == "cc");
+  CHECK(source->fraction_read() == doctest::Approx(1.0));
+  CHECK(source->next() == std::nullopt);
+  CHECK(source->fraction_read() == doctest::Approx(1.0));
+  // A list, a pipe or an empty file cannot say.
+  CHECK(ListSource({"a"}).fraction_read() == std::nullopt);
+  const TempFile empty("");
+  CHECK(open_file_source(empty.path(), '\n')->fraction_read() == std::nullopt);
+  int fds[2];
+  REQUIRE(pipe(fds) == 0);
+  close(fds[1]);
+  CHECK(FileSource(fds[0], '\n', "a pipe", true).fraction_read() == std::nullopt);
+}
+
 TEST_CASE("open_file_source of a missing path throws an Error naming the path") {
   const std::string path = "/nonexistent/taskpool-input-missing.txt";
   try {
