@@ -92,9 +92,9 @@ class BoundedQueue {
   std::function<void()> on_change_;
   mutable std::mutex mu_;
   std::condition_variable not_full_;
-  std::deque<T> items_;     // guarded by mu_
-  bool closed_ = false;     // guarded by mu_
-  bool cancelled_ = false;  // guarded by mu_
+  std::deque<T> items_;            // guarded by mu_
+  bool closed_ = false;            // guarded by mu_
+  bool cancelled_ = false;         // guarded by mu_
   bool producer_waiting_ = false;  // guarded by mu_
 };
 

@@ -12,7 +12,8 @@ namespace taskpool {
 
 // Why a run ended before its input did.
 // kNoWorkers: every worker group was lost (every host is down) while jobs were left.
-// kMaxRecords: more records came (from the input or fed by jobs) than SchedulerOptions::max_records.
+// kMaxRecords: more records came (from the input or fed by jobs) than
+// SchedulerOptions::max_records.
 enum class StopCause { kNone, kSignal, kDeadline, kHalt, kNoWorkers, kMaxRecords };
 
 // The number of workers changed during the run (Scheduler::set_workers).
@@ -48,7 +49,7 @@ class Histogram {
 };
 
 struct RunStats {
-  int workers = 0;  // at the start
+  int workers = 0;    // at the start
   uint64_t jobs = 0;  // jobs that finished (succeeded + failed)
   uint64_t succeeded = 0;
   uint64_t failed = 0;
