@@ -152,16 +152,7 @@ ProcessExecutorOptions Run::Parts::process_options() {
   ProcessExecutorOptions process = plan.executor.process;
   process.wake_fd = signals.wake_fd();
   process.guardian = guardian;
-  if (config.feedback) {
-    std::optional<ColumnSplitter> columns;
-    if (config.colsep) columns.emplace(*config.colsep);
-    process.on_feed = [this, columns](WorkerId worker, std::string line) {
-      scheduler->feed(
-          split_record(std::move(line), columns, fmt::format("a record fed by worker {}", worker)));
-    };
-    process.feed_room = [this] { return scheduler->feed_room(); };
-    process.feed_closed = [this] { return scheduler->feed_closed(); };
-  }
+  process.feedback = config.feedback;
   if (process.output == OutputMode::kLines) {
     process.on_output = [this](WorkerId worker, Stream stream, std::string_view data) {
       output->lines(worker, stream, data);
@@ -275,6 +266,14 @@ void Run::Parts::make_scheduler() {
     };
   }
   options.live = [this](Scheduler& s, TimePoint now) { return live->poll(s, now); };
+  if (config.feedback) {
+    std::optional<ColumnSplitter> columns;
+    if (config.colsep) columns.emplace(*config.colsep);
+    options.fed_record = [columns](WorkerId worker, std::string line) {
+      return split_record(std::move(line), columns,
+                          fmt::format("a record fed by worker {}", worker));
+    };
+  }
   // A closed stdout stops the run as a failed write to it would, even while no job prints.
   if (plan.outputs.print_output) output_watch.emplace(STDOUT_FILENO, signals.wake_fd());
   scheduler.emplace(

@@ -41,7 +41,8 @@ Scheduler::Scheduler(SchedulerOptions options, Clock& clock, Executor& executor,
       build_(std::move(build)),
       observer_(observer),
       stop_check_(std::move(stop_check)),
-      ready_(options_.priority) {
+      ready_(options_.priority),
+      feed_gate_(options_.window) {
   assert(options_.workers >= 1);
   // The reorder window must hold at least one full set of workers, or -k would idle them.
   if (options_.keep_order_window != 0) {
@@ -92,7 +93,7 @@ RunStats Scheduler::run() {
       if (jobs_left()) stats_.stop_cause = StopCause::kNoWorkers;
       break;
     }
-    for (Completion& completion : executor_.wait(next_wakeup())) handle(std::move(completion));
+    wait_for_executor();
   }
   // Jobs still waiting for a retry end with the attempt that failed last.
   while (!waiting_.empty()) {
@@ -203,6 +204,33 @@ void Scheduler::feed(Record record) {
   const uint64_t seq = next_seq_++;
   fed_ready_.insert(seq);
   ready_.push(Job{seq, std::move(record)});
+}
+
+void Scheduler::wait_for_executor() {
+  const FeedGate::State state{fed_ready_.size(), running_count_, feeders_waiting_,
+                              stop_ != StopRequest::kNone, intake_closed_};
+  executor_.set_feed(feed_gate_.decide(state, clock_.now()));
+  watched_.clear();
+  if (options_.watch) options_.watch(watched_);
+  WaitResult result = executor_.wait(std::min(next_wakeup(), feed_gate_.recheck_at()), watched_);
+  // A job's records before its end: they are taken even when it is the last job.
+  take_fed(result.fed);
+  feeders_waiting_ = result.feeders_waiting;
+  for (Completion& completion : result.completions) handle(std::move(completion));
+  if (options_.on_watched &&
+      std::ranges::any_of(watched_, [](const pollfd& fd) { return fd.revents != 0; })) {
+    options_.on_watched(watched_);
+  }
+}
+
+void Scheduler::take_fed(std::vector<FedRecord>& fed) {
+  for (FedRecord& record : fed) {
+    if (options_.fed_record) {
+      feed(options_.fed_record(record.worker, std::move(record.text)));
+    } else {
+      feed(Record({std::move(record.text)}));
+    }
+  }
 }
 
 bool Scheduler::feed_room() const {

@@ -5,10 +5,12 @@
 #include <deque>
 #include <functional>
 #include <optional>
+#include <span>
 #include <unordered_set>
 #include <vector>
 
 #include "core/executor.h"
+#include "core/feed_gate.h"
 #include "core/job.h"
 #include "core/policy.h"
 #include "core/stats.h"
@@ -104,8 +106,17 @@ struct SchedulerOptions {
   // Unset: input order.
   std::function<double(const Job&)> priority;
   // Jobs held ready ahead of the running ones: the priority window, and the most records fed
-  // back by jobs (feed()) that wait before feeding jobs are held up (feed_room()).
+  // back by jobs (feed()) that wait before feeding jobs are held up (feed_room(), FeedGate).
   size_t window = 1024;
+  // Makes a record of what a job fed back (WaitResult::fed): split into fields as the input is.
+  // Unset: one field, the text.
+  std::function<Record(WorkerId, std::string)> fed_record;
+  // The caller's own descriptors (a server's sockets), watched in the same wait as the jobs:
+  // `watch` fills the set before each wait; `on_watched` gets it back after a wait in which one
+  // of them was ready (its revents set), on the scheduler's thread, between turns. It may call
+  // the live methods.
+  std::function<void(std::vector<pollfd>&)> watch;
+  std::function<void(std::span<const pollfd>)> on_watched;
   // The most records taken in all, from the source and fed back. One more is not run: from then
   // on no record is taken (StopCause::kMaxRecords), while the jobs taken so far run, retries
   // included. 0: no limit.
@@ -158,8 +169,8 @@ class Scheduler {
 
   RunStats run();
 
-  // The live methods: call them from SchedulerOptions::live (or from the executor's callbacks,
-  // for feed), on the scheduler's thread.
+  // The live methods: call them from SchedulerOptions::live or on_watched, on the scheduler's
+  // thread.
   //
   // Sets the number of workers (>= 1). Growing adds workers numbered after the others, free at
   // once. Shrinking retires the highest-numbered workers: a free one at once, a busy one when its
@@ -175,12 +186,13 @@ class Scheduler {
   // not count towards the deadline, timeouts, backoff or rate (all move later by that much).
   void suspend(const std::function<void()>& stopped);
   PoolStatus status() const;
-  // A record fed back by a running job: it becomes a job, ahead of the source's records. The run
-  // does not end while a fed record waits. Past max_records it is dropped and stops the run.
+  // A record fed back by a running job (the executor's WaitResult::fed come here): it becomes a
+  // job, ahead of the source's records. The run does not end while a fed record waits. Past
+  // max_records it is dropped and stops the run.
   void feed(Record record);
   // Whether more fed records are welcome now: fewer than `window` fed ones wait, or the run is
   // stopping (then they are dropped and counted). A job whose records are not welcome waits on
-  // its pipe.
+  // its pipe, but for FeedGate's exceptions.
   bool feed_room() const;
   // Whether fed records can never run any more (max_records reached): feeding jobs may be cut
   // off.
@@ -270,6 +282,8 @@ class Scheduler {
   TimePoint next_wakeup() const;
   void close_intake();
   void fill_window();
+  void wait_for_executor();
+  void take_fed(std::vector<FedRecord>& fed);
 
   SchedulerOptions options_;
   Clock& clock_;
@@ -288,6 +302,9 @@ class Scheduler {
   int workers_ = 0;                         // workers 1..workers_ take attempts (set_workers)
   ReadyJobs ready_;                         // pulled from the source or fed, not yet started
   std::unordered_set<uint64_t> fed_ready_;  // of which fed (their sequence numbers)
+  FeedGate feed_gate_;
+  size_t feeders_waiting_ = 0;   // the executor's latest WaitResult::feeders_waiting
+  std::vector<pollfd> watched_;  // options_.watch's descriptors, for one wait
   bool paused_ = false;
   bool last_was_retry_ = false;   // retries and new jobs take turns when both can start
   bool take_lowest_ = false;      // new_job_available: start ready_.lowest(), not next()

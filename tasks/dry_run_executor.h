@@ -3,6 +3,7 @@
 #pragma once
 
 #include <optional>
+#include <span>
 #include <string>
 #include <utility>
 #include <vector>
@@ -36,9 +37,10 @@ class DryRunExecutor final : public Executor {
   void cancel(WorkerId, CancelMode) override {}
   // With nothing ended, it sleeps like the other executors: the scheduler waits here for the
   // reader's next record, which may be long in coming from a pipe.
-  std::vector<Completion> wait(TimePoint deadline) override {
-    if (ended_.empty()) wake_.sleep_until(deadline);
-    return std::exchange(ended_, {});
+  WaitResult wait(TimePoint deadline, std::span<pollfd> also_watch = {}) override {
+    for (pollfd& fd : also_watch) fd.revents = 0;
+    if (ended_.empty()) wake_.sleep_until(deadline, also_watch);
+    return WaitResult{std::exchange(ended_, {}), {}, 0};
   }
   void wake() override { wake_.notify(); }
 

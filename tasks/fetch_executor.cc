@@ -529,8 +529,46 @@ void FetchExecutor::cancel(WorkerId worker, CancelMode mode) {
   transfers_.erase(it);
 }
 
-std::vector<Completion> FetchExecutor::wait(TimePoint deadline) {
-  std::vector<pollfd> fds;
+// One round of ppoll over the wake-up, libcurl's sockets and the caller's descriptors. Returns
+// whether wait() is to return.
+bool FetchExecutor::poll_once(TimePoint deadline, std::span<pollfd> also_watch) {
+  fds_.clear();
+  fds_.push_back({wake_.get(), POLLIN, 0});
+  for (const auto& [socket, events] : sockets_) fds_.push_back({socket, events, 0});
+  const size_t first_watched = fds_.size();
+  for (const pollfd& fd : also_watch) fds_.push_back({fd.fd, fd.events, 0});
+  const TimePoint until = std::min(deadline, timer_);
+  const timespec timeout = timespec_until(until);
+  const int n =
+      ppoll(fds_.data(), fds_.size(), until == kNever ? nullptr : &timeout, &original_mask_);
+  if (n < 0) {
+    if (errno == EINTR) return true;  // a signal: the scheduler looks at it
+    throw system_error("ppoll");
+  }
+  bool watched = false;
+  for (size_t i = 0; i < also_watch.size(); ++i) {
+    also_watch[i].revents = fds_[first_watched + i].revents;
+    watched = watched || also_watch[i].revents != 0;
+  }
+  if (fds_[0].revents != 0) {
+    wake_.drain();
+    collect_done();
+    return true;
+  }
+  for (size_t i = 1; i < first_watched; ++i) {
+    if (fds_[i].revents == 0) continue;
+    int events = 0;
+    if (fds_[i].revents & (POLLIN | POLLHUP)) events |= CURL_CSELECT_IN;
+    if (fds_[i].revents & POLLOUT) events |= CURL_CSELECT_OUT;
+    if (fds_[i].revents & (POLLERR | POLLNVAL)) events |= CURL_CSELECT_ERR;
+    drive(fds_[i].fd, events);
+  }
+  if (watched) collect_done();
+  return watched;
+}
+
+WaitResult FetchExecutor::wait(TimePoint deadline, std::span<pollfd> also_watch) {
+  for (pollfd& fd : also_watch) fd.revents = 0;
   while (true) {
     if (timer_ <= steady_now()) {
       timer_ = kNever;
@@ -539,34 +577,9 @@ std::vector<Completion> FetchExecutor::wait(TimePoint deadline) {
     collect_done();
     if (!ready_.empty()) break;
     if (steady_now() >= deadline) break;
-    fds.clear();
-    fds.push_back({wake_.get(), POLLIN, 0});
-    for (const auto& [socket, events] : sockets_) fds.push_back({socket, events, 0});
-    const TimePoint until = std::min(deadline, timer_);
-    const timespec timeout = timespec_until(until);
-    const int n =
-        ppoll(fds.data(), fds.size(), until == kNever ? nullptr : &timeout, &original_mask_);
-    if (n < 0) {
-      if (errno == EINTR) break;  // a signal: the scheduler looks at it
-      throw system_error("ppoll");
-    }
-    if (fds[0].revents != 0) {
-      wake_.drain();
-      collect_done();
-      break;
-    }
-    for (size_t i = 1; i < fds.size(); ++i) {
-      if (fds[i].revents == 0) continue;
-      int events = 0;
-      if (fds[i].revents & (POLLIN | POLLHUP)) events |= CURL_CSELECT_IN;
-      if (fds[i].revents & POLLOUT) events |= CURL_CSELECT_OUT;
-      if (fds[i].revents & (POLLERR | POLLNVAL)) events |= CURL_CSELECT_ERR;
-      drive(fds[i].fd, events);
-    }
+    if (poll_once(deadline, also_watch)) break;
   }
-  std::vector<Completion> done;
-  done.swap(ready_);
-  return done;
+  return WaitResult{std::exchange(ready_, {}), {}, 0};
 }
 
 void FetchExecutor::wake() { wake_.notify(); }

@@ -3,10 +3,12 @@
 // where the server offers it.
 #pragma once
 
+#include <poll.h>
 #include <signal.h>
 
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <unordered_map>
 #include <vector>
@@ -63,7 +65,7 @@ class FetchExecutor final : public Executor {
 
   void start(const Attempt& attempt) override;
   void cancel(WorkerId worker, CancelMode mode) override;
-  std::vector<Completion> wait(TimePoint deadline) override;
+  WaitResult wait(TimePoint deadline, std::span<pollfd> also_watch = {}) override;
   void wake() override;
 
   struct Transfer;
@@ -78,6 +80,7 @@ class FetchExecutor final : public Executor {
   void fail(Transfer& transfer, int curl_code, long http_status);
   void drive(int socket, int events);
   void collect_done();
+  bool poll_once(TimePoint deadline, std::span<pollfd> also_watch);
   void fail_now(Completion completion, int exit_status, std::string error, bool permanent);
   // Easy handles outlive their transfers: a new transfer takes an idle one, reset, instead of
   // allocating and setting up a handle per file. (libcurl 7.88 still allocates the receive
@@ -94,6 +97,7 @@ class FetchExecutor final : public Executor {
   std::vector<void*> idle_easy_;            // CURL*s, reset
   std::unordered_map<WorkerId, std::unique_ptr<Transfer>> transfers_;
   std::vector<Completion> ready_;
+  std::vector<pollfd> fds_;  // one round's poll set (see poll_once), kept for its memory
 
   friend int on_socket(void*, int, int, void*, void*);
   friend int on_timer(void*, long, void*);

@@ -17,7 +17,9 @@
 
 #include "core/error.h"
 #include "core/shell_quote.h"
+#include "tasks/pipes.h"
 #include "tasks/program_path.h"
+#include "tasks/spawn.h"
 
 namespace taskpool {
 
@@ -139,18 +141,9 @@ struct HostExecutor::Remote {
   int host = 0;
   int connection = 0;
   bool spawned = false;
-  int control = -1;  // the write end of the ssh client's stdin: "TERM" and "KILL" go there
+  UniqueFd control;  // the write end of the ssh client's stdin: "TERM" and "KILL" go there
   bool cancelled = false;
   TimePoint local_kill_at = kNever;
-
-  Remote() = default;
-  Remote(const Remote&) = delete;
-  Remote& operator=(const Remote&) = delete;
-  ~Remote() { close_control(); }
-  void close_control() {
-    if (control >= 0) ::close(control);
-    control = -1;
-  }
 };
 
 HostExecutor::HostExecutor(HostExecutorOptions options, const sigset_t& original_mask)
@@ -296,23 +289,27 @@ void HostExecutor::start(const Attempt& attempt) {
   remote->connection = worker_connection_[index];
   Remote& r = *remote;
   remotes_.push_back(std::move(remote));
-  if (host.connections[static_cast<size_t>(r.connection)].ready) spawn(r);
+  if (host.connections[static_cast<size_t>(r.connection)].ready && !spawn(r)) remotes_.pop_back();
 }
 
-void HostExecutor::spawn(Remote& remote) {
+bool HostExecutor::spawn(Remote& remote) {
   const Host& host = *hosts_[static_cast<size_t>(remote.host)];
   const Connection& connection = host.connections[static_cast<size_t>(remote.connection)];
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) die_on_system_error("pipe2");
-  for (int& fd : fds) {
-    if (fd > STDERR_FILENO) continue;  // taskpool started with a standard stream closed
-    const int moved = fcntl(fd, F_DUPFD_CLOEXEC, STDERR_FILENO + 1);
-    if (moved < 0) die_on_system_error("fcntl");
-    ::close(fd);
-    fd = moved;
+  Pipe control;
+  if (const int error = make_pipe(control); error != 0) {
+    // One attempt that cannot start, as the process executor reports it; the run goes on.
+    const StartFailure failure = pipe_failure(error, options_.ssh.front());
+    Completion& c = ready_.emplace_back();
+    c.worker = remote.attempt.worker;
+    c.started = false;
+    c.exit_status = failure.exit_status;
+    c.error = failure.error;
+    c.short_of_resources = failure.short_of_resources;
+    c.start = c.end = now();
+    return false;
   }
   // "TERM" and "KILL" are a few bytes; they must never block the scheduler.
-  if (fcntl(fds[1], F_SETFL, O_NONBLOCK) != 0) die_on_system_error("fcntl");
+  set_nonblocking(control.write.get());
 
   Attempt attempt = remote.attempt;
   std::vector<std::string>& argv = attempt.command.argv;
@@ -323,10 +320,10 @@ void HostExecutor::spawn(Remote& remote) {
   for (const char* arg : {"-o", "ControlMaster=no", "-T"}) argv.emplace_back(arg);
   for (std::string& arg : login_args(host.login)) argv.push_back(std::move(arg));
   argv.push_back(remote_command(remote.attempt.command.line));
-  processes_->start(attempt, fds[0]);
-  ::close(fds[0]);
-  remote.control = fds[1];
+  processes_->start(attempt, control.read.get());
+  remote.control = std::move(control.write);
   remote.spawned = true;
+  return true;
 }
 
 HostExecutor::Remote* HostExecutor::remote_on(WorkerId worker) {
@@ -347,11 +344,12 @@ void HostExecutor::cancel(WorkerId worker, CancelMode mode) {
     return;
   }
   const std::string_view message = mode == CancelMode::kTerminate ? "TERM\n" : "KILL\n";
-  if (remote->control >= 0) {
-    [[maybe_unused]] const ssize_t n = ::write(remote->control, message.data(), message.size());
+  if (remote->control.valid()) {
+    [[maybe_unused]] const ssize_t n =
+        ::write(remote->control.get(), message.data(), message.size());
   }
   if (mode == CancelMode::kKill) {
-    remote->close_control();
+    remote->control.reset();
     remote->local_kill_at = std::min(remote->local_kill_at, now() + kLocalKillDelay);
   }
 }
@@ -415,12 +413,10 @@ void HostExecutor::check_masters() {
       }
       if (!connection.ready && ::access(connection.socket.c_str(), F_OK) == 0) {
         connection.ready = true;
-        for (auto& remote : remotes_) {
-          if (!remote->spawned && remote->host == static_cast<int>(h) &&
-              remote->connection == static_cast<int>(c)) {
-            spawn(*remote);
-          }
-        }
+        std::erase_if(remotes_, [&](const std::unique_ptr<Remote>& remote) {
+          return !remote->spawned && remote->host == static_cast<int>(h) &&
+                 remote->connection == static_cast<int>(c) && !spawn(*remote);
+        });
       }
     }
   }
@@ -460,7 +456,9 @@ void HostExecutor::decide_held() {
   });
 }
 
-std::vector<Completion> HostExecutor::wait(TimePoint deadline) {
+WaitResult HostExecutor::wait(TimePoint deadline, std::span<pollfd> also_watch) {
+  for (pollfd& fd : also_watch) fd.revents = 0;
+  WaitResult result;
   if (ready_.empty()) {
     TimePoint until = deadline;
     for (const auto& host : hosts_) {
@@ -470,7 +468,8 @@ std::vector<Completion> HostExecutor::wait(TimePoint deadline) {
     }
     for (const Held& held : held_) until = std::min(until, held.decide_at);
     for (const auto& remote : remotes_) until = std::min(until, remote->local_kill_at);
-    for (Completion& completion : processes_->wait(until)) finish(std::move(completion));
+    result = processes_->wait(until, also_watch);
+    for (Completion& completion : result.completions) finish(std::move(completion));
   }
   check_masters();
   decide_held();
@@ -481,7 +480,8 @@ std::vector<Completion> HostExecutor::wait(TimePoint deadline) {
       processes_->cancel(remote->attempt.worker, CancelMode::kKill);
     }
   }
-  return std::exchange(ready_, {});
+  result.completions = std::exchange(ready_, {});
+  return result;
 }
 
 void HostExecutor::wake() { processes_->wake(); }

@@ -58,7 +58,8 @@ class HostExecutor final : public Executor {
 
   void start(const Attempt& attempt) override;
   void cancel(WorkerId worker, CancelMode mode) override;
-  std::vector<Completion> wait(TimePoint deadline) override;
+  WaitResult wait(TimePoint deadline, std::span<pollfd> also_watch = {}) override;
+  void set_feed(FeedOrder order) override { processes_->set_feed(order); }
   void wake() override;
   // Stops or continues the local ssh clients; the remote commands go on meanwhile.
   void suspend(bool stopped) override { processes_->suspend(stopped); }
@@ -77,7 +78,7 @@ class HostExecutor final : public Executor {
   struct Host;
   struct Remote;
   int start_master(Host& host, Connection& connection);  // 0, or fork's errno
-  void spawn(Remote& remote);
+  bool spawn(Remote& remote);  // false: it could not start, its completion is ready
   void check_masters();
   void host_down(int host_index, const std::string& reason);
   void finish(Completion completion);

@@ -2,6 +2,7 @@
 // stdout and stderr through pipes, one ppoll over every pipe.
 #pragma once
 
+#include <poll.h>
 #include <signal.h>
 
 #include <functional>
@@ -13,11 +14,17 @@
 #include <vector>
 
 #include "core/executor.h"
+#include "core/unique_fd.h"
 #include "tasks/guardian.h"
 #include "tasks/program_path.h"
 #include "tasks/wake_fd.h"
 
 namespace taskpool {
+
+class FileActions;
+struct ChildOutput;
+struct Pipe;
+struct StartFailure;
 
 enum class OutputMode {
   kCapture,  // collect each attempt's stdout and stderr into OutputBuffers (the completion's)
@@ -38,20 +45,14 @@ struct ProcessExecutorOptions {
   // An eventfd that, besides wake(), ends wait() when written to (a signal handler's); a
   // duplicate is kept. -1: an eventfd of its own.
   int wake_fd = -1;
-  // --feedback: when set, every child gets a pipe as file descriptor 3, and each record it writes
-  // there (ended by feed_delimiter, or by the end of the pipe) is passed to on_feed, on the
-  // scheduler's thread inside wait(), which then returns. While feed_room() says no, the pipes
-  // are not read and their writers wait, unless every running child has a record waiting (none
-  // could end otherwise). What a child left in its pipe when it exited is taken in any case; what
-  // its background processes write after that is not.
-  // While feed_closed() says so, no fed record can run any more: the children's pipes are
-  // closed, so a job that goes on feeding (or starts to) gets a broken pipe (SIGPIPE) rather
-  // than feeding for ever. A record longer than 1 MiB closes its job's pipe too and fails the
-  // attempt. When the feeders have been held for a second, one chunk of each is read anyway (jobs
-  // that wait on each other could hold them for ever otherwise).
-  std::function<void(WorkerId, std::string)> on_feed;
-  std::function<bool()> feed_room;
-  std::function<bool()> feed_closed;
+  // --feedback: every child gets a pipe as file descriptor 3, and each record it writes there
+  // (ended by feed_delimiter, or by the end of the pipe) comes back in WaitResult::fed, read as
+  // the scheduler's FeedOrder says (set_feed). What a child left in its pipe when it exited is
+  // taken in any case; what its background processes write after that is not. Under kClose the
+  // children's pipes are closed, so a job that goes on feeding (or starts to) gets a broken pipe
+  // (SIGPIPE) rather than feeding for ever. A record longer than 1 MiB closes its job's pipe too
+  // and fails the attempt.
+  bool feedback = false;
   char feed_delimiter = '\n';
   // A job's background processes: what is left of its process group when its own process has
   // ended gets SIGKILL then, unless kept (--keep-background: daemons a job starts live on). A job
@@ -85,7 +86,8 @@ class ProcessExecutor final : public Executor {
   // keeps its descriptor; the child gets a copy).
   void start(const Attempt& attempt, int stdin_fd);
   void cancel(WorkerId worker, CancelMode mode) override;
-  std::vector<Completion> wait(TimePoint deadline) override;
+  WaitResult wait(TimePoint deadline, std::span<pollfd> also_watch = {}) override;
+  void set_feed(FeedOrder order) override;
   void wake() override;
   // SIGSTOP or SIGCONT to every running child's process group.
   void suspend(bool stopped) override;
@@ -103,22 +105,31 @@ class ProcessExecutor final : public Executor {
 
  private:
   struct Child;
+  void not_started(Completion& completion, const StartFailure& failure);
+  int plumb(FileActions& actions, int stdin_fd, Pipe& out, Pipe& err, Pipe& feed);
   void reap_all(std::span<char> buffer);
   void reap_ended(std::span<char> buffer);
-  bool rescue_feeds(std::span<char> buffer);  // whether a record came from a held feeder
-  bool read_feeds();  // whether the feedback pipes are read now (see on_feed)
-  bool feed_room_now() const;
-  bool every_child_waits_on_feed() const;
+  void read_one_chunk_each(std::span<char> buffer);
+  size_t feeders_waiting() const;
+  void poll_set(std::span<const pollfd> also_watch);
+  bool serve(std::span<char> buffer, std::span<pollfd> also_watch);
+
   ProcessExecutorOptions options_;
   sigset_t original_mask_;
   ProgramPath programs_;
-  int dev_null_fd_ = -1;  // every child's stdin, and its stdout and stderr for kDiscard
   WakeFd wake_;
+  UniqueFd dev_null_;  // every child's stdin, and its stdout and stderr for kDiscard
   std::vector<std::unique_ptr<Child>> children_;  // running ones
   std::vector<Completion> ready_;                 // ended, not yet returned by wait()
-  std::unordered_set<pid_t> left_alone_;          // see leave_alone()
+  std::vector<FedRecord> fed_;                    // fed, not yet returned by wait()
+  FeedOrder feed_;
+  std::unordered_set<pid_t> left_alone_;  // see leave_alone()
   std::string output_error_;
-  TimePoint last_feed_rescue_{};  // the feeders were last read while held, or last not held
+  // One wait()'s poll set (kept between waits for its memory): fds_[0] is the wake-up, then one
+  // per sources_ (a child's output), one per feeders_ (a child's feedback pipe), and the caller's.
+  std::vector<pollfd> fds_;
+  std::vector<std::pair<Child*, ChildOutput*>> sources_;
+  std::vector<Child*> feeders_;
 };
 
 // Installs the SIGCHLD handler that ProcessExecutor relies on (a no-op handler, so the signal

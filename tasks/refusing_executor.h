@@ -3,6 +3,7 @@
 #pragma once
 
 #include <memory>
+#include <span>
 #include <utility>
 #include <vector>
 
@@ -39,10 +40,12 @@ class RefusingExecutor final : public Executor {
     inner_->cancel(worker, mode);
   }
   // The refused attempts first, at once; the inner executor's on the next call.
-  std::vector<Completion> wait(TimePoint deadline) override {
-    if (!refused_.empty()) return std::exchange(refused_, {});
-    return inner_->wait(deadline);
+  WaitResult wait(TimePoint deadline, std::span<pollfd> also_watch = {}) override {
+    if (refused_.empty()) return inner_->wait(deadline, also_watch);
+    for (pollfd& fd : also_watch) fd.revents = 0;
+    return WaitResult{std::exchange(refused_, {}), {}, 0};
   }
+  void set_feed(FeedOrder order) override { inner_->set_feed(order); }
   void wake() override { inner_->wake(); }
   void suspend(bool stopped) override { inner_->suspend(stopped); }
 

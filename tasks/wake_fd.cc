@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstdint>
+#include <vector>
 
 #include "core/error.h"
 
@@ -31,13 +32,16 @@ void WakeFd::drain() const {
   [[maybe_unused]] const ssize_t n = ::read(fd_, &count, sizeof count);
 }
 
-bool WakeFd::sleep_until(TimePoint deadline) const {
-  pollfd fd{fd_, POLLIN, 0};
+bool WakeFd::sleep_until(TimePoint deadline, std::span<pollfd> also_watch) const {
+  std::vector<pollfd> fds{{fd_, POLLIN, 0}};
+  fds.insert(fds.end(), also_watch.begin(), also_watch.end());
   timespec timeout{};
   if (deadline != kNever) timeout = timespec_until(deadline);
-  const int ready = ppoll(&fd, 1, deadline == kNever ? nullptr : &timeout, nullptr);
+  const int ready = ppoll(fds.data(), fds.size(), deadline == kNever ? nullptr : &timeout, nullptr);
   if (ready < 0 && errno != EINTR) throw system_error("ppoll");
-  if (ready <= 0) return false;
+  for (size_t i = 0; i < also_watch.size(); ++i)
+    also_watch[i].revents = ready > 0 ? fds[i + 1].revents : 0;
+  if (ready <= 0 || fds[0].revents == 0) return false;
   drain();
   return true;
 }

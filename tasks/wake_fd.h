@@ -2,6 +2,10 @@
 // thread, or a signal handler writing to the shared descriptor, ends the sleep.
 #pragma once
 
+#include <poll.h>
+
+#include <span>
+
 #include "core/time.h"
 
 namespace taskpool {
@@ -23,9 +27,9 @@ class WakeFd final {
   // Clears the wake-ups that ended a sleep (after poll saw the descriptor readable).
   void drain() const;
 
-  // Sleeps until notify(), a signal, or `deadline` (kNever: no deadline). Returns whether it was
-  // woken (and then drained).
-  bool sleep_until(TimePoint deadline) const;
+  // Sleeps until notify(), a signal, `deadline` (kNever: no deadline), or one of `also_watch` is
+  // ready (its revents filled in). Returns whether it was woken (and then drained).
+  bool sleep_until(TimePoint deadline, std::span<pollfd> also_watch = {}) const;
 
  private:
   int fd_ = -1;

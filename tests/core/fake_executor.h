@@ -3,9 +3,11 @@
 #pragma once
 
 #include <algorithm>
+#include <deque>
 #include <functional>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -54,7 +56,13 @@ class FakeExecutor final : public Executor {
     const Duration duration = outcome.short_of_resources ? Duration::zero() : outcome.duration;
     running_[attempt.worker] =
         Run{attempt.seq, clock_.now(),        clock_.now() + duration, outcome.exit_status,
-            0,           outcome.lost_worker, outcome.never_ran,       outcome.short_of_resources};
+            0,           outcome.lost_worker, outcome.never_ran,       outcome.short_of_resources,
+            {}};
+    if (feeds) {
+      for (std::string& record : feeds(attempt.seq)) {
+        running_[attempt.worker].pipe.push_back(std::move(record));
+      }
+    }
     starts.push_back(
         {attempt.seq, attempt.number, attempt.worker, clock_.now(), attempt.command.line});
     max_running = std::max(max_running, running_.size());
@@ -67,56 +75,50 @@ class FakeExecutor final : public Executor {
     // A cancelled attempt ends at once, killed by the signal that was sent.
     it->second.end = clock_.now();
     it->second.signal = mode == CancelMode::kKill ? 9 : 15;
+    it->second.pipe.clear();
   }
 
-  std::vector<Completion> wait(TimePoint deadline) override {
+  WaitResult wait(TimePoint deadline, std::span<pollfd> /*also_watch*/ = {}) override {
     ++waits;
+    WaitResult result;
+    if (take_fed(result.fed)) return with_waiting(std::move(result));
     TimePoint earliest = kNever;
-    for (const auto& [worker, run] : running_) earliest = std::min(earliest, run.end);
+    for (const auto& [worker, run] : running_) {
+      if (run.pipe.empty()) earliest = std::min(earliest, run.end);
+    }
     if (interrupt_at && *interrupt_at < std::min(earliest, deadline)) {
       // A signal arrives while attempts run: wait() returns early with nothing ended.
       clock_.advance_to(*interrupt_at);
       interrupt_at.reset();
-      return {};
+      return with_waiting(std::move(result));
     }
     if (earliest == kNever) {
       // Nothing runs: a real executor would sleep until a wake(); the fake returns at once.
       if (deadline != kNever) clock_.advance_to(deadline);
-      return {};
+      return with_waiting(std::move(result));
     }
     if (earliest > deadline) {
       clock_.advance_to(deadline);
-      return {};
+      return with_waiting(std::move(result));
     }
     clock_.advance_to(earliest);
-    std::vector<Completion> done;
     for (auto it = running_.begin(); it != running_.end();) {
-      if (it->second.end > earliest) {
+      if (it->second.end > earliest || !it->second.pipe.empty()) {
         ++it;
         continue;
       }
       if (on_end) on_end(it->second.seq, it->first);
-      Completion c;
-      c.worker = it->first;
-      c.start = it->second.start;
-      c.end = it->second.end;
-      c.exit_status = it->second.signal ? 0 : it->second.exit_status;
-      c.signal = it->second.signal;
-      c.lost_worker = it->second.lost_worker;
-      c.never_ran = it->second.never_ran;
-      if (c.never_ran) c.started = false;
-      if (it->second.short_of_resources) {
-        c.started = false;
-        c.short_of_resources = true;
-        c.exit_status = 126;
-        c.error = "job: cannot start: Resource temporarily unavailable";
-      }
-      done.push_back(std::move(c));
+      result.completions.push_back(completion_of(it->first, it->second));
       it = running_.erase(it);
     }
-    return done;
+    return with_waiting(std::move(result));
   }
 
+  void set_feed(FeedOrder order) override {
+    feed_order = order;
+    if (!orders.empty() && orders.back().mode == order.mode) return;
+    orders.push_back(order);
+  }
   void wake() override {}
   void suspend(bool stopped) override { suspends.push_back(stopped); }
 
@@ -131,7 +133,13 @@ class FakeExecutor final : public Executor {
   std::function<void(WorkerId, Outcome&)> on_worker;
   // Called as an attempt ends, before its completion is returned: lets a job feed records.
   std::function<void(uint64_t seq, WorkerId)> on_end;
-  std::vector<bool> suspends;  // suspend() calls, in order
+  // The records job `seq` writes to its feedback pipe as it starts. A job whose pipe is not empty
+  // waits in write(): it does not end until its records have been read (as FeedOrder says).
+  std::function<std::vector<std::string>(uint64_t seq)> feeds;
+  FeedOrder feed_order;                // the latest set_feed()
+  std::vector<FeedOrder> orders;       // set_feed() calls, each change of mode once
+  std::vector<TimePoint> chunk_reads;  // when kOneChunk read something
+  std::vector<bool> suspends;          // suspend() calls, in order
 
  private:
   struct Run {
@@ -143,7 +151,63 @@ class FakeExecutor final : public Executor {
     bool lost_worker;
     bool never_ran;
     bool short_of_resources;
+    std::deque<std::string> pipe;  // fed records not read yet
   };
+
+  // Reads fed records as feed_order says; returns whether any came.
+  bool take_fed(std::vector<FedRecord>& fed) {
+    const auto take = [&](WorkerId worker, Run& run) {
+      fed.push_back(FedRecord{worker, std::move(run.pipe.front())});
+      run.pipe.pop_front();
+      // Its writer goes on where it stopped: its end moves by the time it waited.
+      run.end = std::max(run.end, clock_.now());
+    };
+    switch (feed_order.mode) {
+      case FeedOrder::Mode::kRead:
+        for (auto& [worker, run] : running_) {
+          while (!run.pipe.empty() && fed.size() < feed_order.records) take(worker, run);
+        }
+        break;
+      case FeedOrder::Mode::kOneChunk:
+        for (auto& [worker, run] : running_) {
+          if (!run.pipe.empty()) take(worker, run);
+        }
+        if (!fed.empty()) chunk_reads.push_back(clock_.now());
+        feed_order.mode = FeedOrder::Mode::kHold;
+        break;
+      case FeedOrder::Mode::kClose:
+        for (auto& [worker, run] : running_) run.pipe.clear();
+        break;
+      case FeedOrder::Mode::kHold:
+        break;
+    }
+    return !fed.empty();
+  }
+
+  WaitResult with_waiting(WaitResult result) const {
+    for (const auto& [worker, run] : running_) result.feeders_waiting += run.pipe.empty() ? 0 : 1;
+    return result;
+  }
+
+  static Completion completion_of(WorkerId worker, const Run& run) {
+    Completion c;
+    c.worker = worker;
+    c.start = run.start;
+    c.end = run.end;
+    c.exit_status = run.signal ? 0 : run.exit_status;
+    c.signal = run.signal;
+    c.lost_worker = run.lost_worker;
+    c.never_ran = run.never_ran;
+    if (c.never_ran) c.started = false;
+    if (run.short_of_resources) {
+      c.started = false;
+      c.short_of_resources = true;
+      c.exit_status = 126;
+      c.error = "job: cannot start: Resource temporarily unavailable";
+    }
+    return c;
+  }
+
   FakeClock& clock_;
   std::function<Outcome(uint64_t, int)> script_;
   std::map<WorkerId, Run> running_;

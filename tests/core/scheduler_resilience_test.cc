@@ -52,7 +52,7 @@ struct Stubborn final : Executor {
     modes.push_back(m);
     if (m == CancelMode::kKill) inner.cancel(w, m);
   }
-  std::vector<Completion> wait(TimePoint d) override { return inner.wait(d); }
+  WaitResult wait(TimePoint d, std::span<pollfd> w = {}) override { return inner.wait(d, w); }
   void wake() override {}
   FakeExecutor& inner;
   std::vector<CancelMode> modes;

@@ -228,7 +228,7 @@ TEST_CASE("attempts that ignore the terminate request are killed after kill_afte
       modes.push_back(m);
       if (m == CancelMode::kKill) inner.cancel(w, m);
     }
-    std::vector<Completion> wait(TimePoint d) override { return inner.wait(d); }
+    WaitResult wait(TimePoint d, std::span<pollfd> w = {}) override { return inner.wait(d, w); }
     void wake() override {}
   } stubborn(executor);
   executor.interrupt_at = start + 1s;

@@ -30,6 +30,7 @@
 
 #include "tasks/adopted.h"
 #include "tests/core/helpers.h"
+#include "tasks/feed_pipe.h"
 
 namespace taskpool {
 namespace {
@@ -136,7 +137,9 @@ std::vector<Completion> collect(ProcessExecutor& executor, size_t count, Duratio
   std::vector<Completion> all;
   const TimePoint deadline = now() + limit;
   while (all.size() < count && now() < deadline) {
-    for (Completion& completion : executor.wait(deadline)) all.push_back(std::move(completion));
+    for (Completion& completion : executor.wait(deadline).completions) {
+      all.push_back(std::move(completion));
+    }
   }
   REQUIRE(all.size() == count);
   return all;
@@ -255,7 +258,7 @@ struct LineLog {
 std::string first_line(ProcessExecutor& executor, const LineLog& log, WorkerId worker) {
   const TimePoint deadline = now() + 30s;
   while (log.pieces(worker, Stream::kStdout).empty() && now() < deadline) {
-    REQUIRE(executor.wait(now() + 100ms).empty());
+    REQUIRE(executor.wait(now() + 100ms).completions.empty());
   }
   const auto pieces = log.pieces(worker, Stream::kStdout);
   REQUIRE(!pieces.empty());
@@ -339,7 +342,8 @@ TEST_CASE("process executor: a program not on PATH is not started") {
   ProcessExecutor executor({}, signals.original());
   executor.start(direct_attempt(3, {"taskpool-test-no-such-program", "x"}));
   CHECK(executor.running() == 0);
-  const auto completions = executor.wait(now());  // reported at once, not after a deadline
+  const auto completions =
+      executor.wait(now()).completions;  // reported at once, not after a deadline
   REQUIRE(completions.size() == 1);
   const Completion& c = completions.front();
   CHECK(c.worker == 3);
@@ -515,7 +519,7 @@ TEST_CASE("process executor: cancel ends the attempt on that worker, and only th
   executor.start(direct_attempt(1, {"sleep", "100"}));
   executor.start(direct_attempt(2, {"sleep", "100"}));
   executor.cancel(3, CancelMode::kKill);  // no attempt there: nothing happens
-  CHECK(executor.wait(now() + 50ms).empty());
+  CHECK(executor.wait(now() + 50ms).completions.empty());
   CHECK(executor.running() == 2);
 
   executor.cancel(1, CancelMode::kTerminate);
@@ -670,13 +674,13 @@ TEST_CASE("process executor: wake() makes wait(kNever) return") {
   {
     Watchdog watchdog(120);
     executor.wake();  // before wait(): the next one returns
-    CHECK(executor.wait(kNever).empty());
+    CHECK(executor.wait(kNever).completions.empty());
 
     std::thread waker([&] {
       std::this_thread::sleep_for(100ms);
       executor.wake();
     });
-    CHECK(executor.wait(kNever).empty());
+    CHECK(executor.wait(kNever).completions.empty());
     waker.join();
   }
   CHECK(executor.running() == 1);
@@ -690,11 +694,11 @@ TEST_CASE("process executor: wait honours its deadline") {
   executor.start(direct_attempt(1, {"sleep", "100"}));
 
   TimePoint before = now();
-  CHECK(executor.wait(before - 1s).empty());
+  CHECK(executor.wait(before - 1s).completions.empty());
   CHECK(now() - before < 5s);
 
   before = now();
-  CHECK(executor.wait(before + 200ms).empty());
+  CHECK(executor.wait(before + 200ms).completions.empty());
   CHECK(now() - before >= 200ms);
   CHECK(now() - before < 10s);
 
@@ -869,6 +873,32 @@ TEST_CASE("process executor: running out of descriptors fails that attempt only"
   CHECK(text(c.stdout_data) == "hi\n");
 }
 
+TEST_CASE("process executor: a feedback pipe that cannot be made fails that attempt only") {
+  SignalSetup signals;
+  ProcessExecutorOptions options;
+  options.feedback = true;
+  ProcessExecutor executor(options, signals.original());
+  rlimit old_limit;
+  REQUIRE(getrlimit(RLIMIT_NOFILE, &old_limit) == 0);
+  const int lowest_free = open("/dev/null", O_RDONLY | O_CLOEXEC);
+  REQUIRE(lowest_free >= 0);
+  close(lowest_free);
+  {
+    // Room for the stdout and stderr pipes, not for the feedback pipe after them.
+    rlimit tight = old_limit;
+    tight.rlim_cur = static_cast<rlim_t>(lowest_free) + 5;
+    REQUIRE(setrlimit(RLIMIT_NOFILE, &tight) == 0);
+    executor.start(direct_attempt(1, {"echo", "hi"}));
+    REQUIRE(setrlimit(RLIMIT_NOFILE, &old_limit) == 0);
+  }
+  const auto failed = collect(executor, 1);
+  CHECK_FALSE(failed.front().started);
+  CHECK(failed.front().short_of_resources);
+  CHECK(failed.front().error == "echo: cannot create a pipe: Too many open files");
+  const Completion c = run(executor, direct_attempt(1, {"echo", "hi"}));
+  CHECK(c.succeeded());
+}
+
 TEST_CASE("process executor: no descriptor outlives its attempt") {
   SignalSetup signals;
   TempDir tmp;
@@ -900,7 +930,7 @@ TEST_CASE("process executor: no descriptor outlives its attempt") {
     for (WorkerId worker = 1; worker <= kWorkers; ++worker) start(worker);
     const TimePoint deadline = now() + 120s;
     while (ended < kJobs && now() < deadline) {
-      for (const Completion& c : executor.wait(deadline)) {
+      for (const Completion& c : executor.wait(deadline).completions) {
         ++ended;
         if (started < kJobs) start(c.worker);
       }
@@ -965,49 +995,99 @@ TEST_CASE("process executor: output that cannot be kept is an error, and the run
   CHECK(error.find("temporary output file in " + missing) != std::string::npos);
 }
 
+// Waits for `count` completions, keeping the records fed meanwhile too.
+struct Fed {
+  std::vector<Completion> done;
+  std::vector<FedRecord> records;
+};
+Fed collect_fed(ProcessExecutor& executor, size_t count, Duration limit = 30s) {
+  Fed fed;
+  const TimePoint deadline = now() + limit;
+  while (fed.done.size() < count && now() < deadline) {
+    WaitResult result = executor.wait(deadline);
+    for (Completion& c : result.completions) fed.done.push_back(std::move(c));
+    for (FedRecord& r : result.fed) fed.records.push_back(std::move(r));
+  }
+  REQUIRE(fed.done.size() == count);
+  return fed;
+}
+
 TEST_CASE("process executor: --feedback passes each line written to fd 3, and the unended last") {
   SignalSetup signals;
   ProcessExecutorOptions options;
-  std::vector<std::pair<WorkerId, std::string>> fed;
-  options.on_feed = [&](WorkerId worker, const std::string& line) {
-    fed.emplace_back(worker, line);
-  };
+  options.feedback = true;
   ProcessExecutor executor(options, signals.original());
-  const Completion c = run(executor, shell_attempt(2, "printf 'a b\\n\\nc' >&3; echo out"));
-  CHECK(c.succeeded());
-  CHECK(text(c.stdout_data) == "out\n");
-  CHECK(fed == std::vector<std::pair<WorkerId, std::string>>{{2, "a b"}, {2, ""}, {2, "c"}});
+  executor.start(shell_attempt(2, "printf 'a b\\n\\nc' >&3; echo out"));
+  const Fed fed = collect_fed(executor, 1);
+  CHECK(fed.done[0].succeeded());
+  CHECK(text(fed.done[0].stdout_data) == "out\n");
+  std::vector<std::pair<WorkerId, std::string>> records;
+  for (const FedRecord& r : fed.records) records.emplace_back(r.worker, r.text);
+  CHECK(records == std::vector<std::pair<WorkerId, std::string>>{{2, "a b"}, {2, ""}, {2, "c"}});
 }
 
-TEST_CASE("process executor: fed records wait for room, but never while every child waits") {
+TEST_CASE("process executor: held feed pipes are not read, and their writers are counted") {
   SignalSetup signals;
   Watchdog watchdog(60);
   ProcessExecutorOptions options;
-  size_t fed = 0;
-  bool room = false;
-  options.on_feed = [&](WorkerId, const std::string&) { ++fed; };
-  options.feed_room = [&] { return room; };
+  options.feedback = true;
   ProcessExecutor executor(options, signals.original());
   // Worker 1 writes more than a pipe holds, so it waits in write() until it is read; worker 2
-  // sleeps and feeds nothing. While worker 2 runs, worker 1 is held (no room); once it is the
-  // only one left, every running child is waiting on its pipe, and it is read after all.
+  // sleeps and feeds nothing.
+  executor.set_feed({FeedOrder::Mode::kHold, 0});
   executor.start(shell_attempt(1, "yes 0123456789 | head -c 300000 >&3"));
   executor.start(shell_attempt(2, "sleep 1"));
-  std::vector<Completion> done = collect(executor, 2);
-  REQUIRE(done.size() == 2);
-  CHECK(done[0].worker == 2);
-  CHECK(done[1].worker == 1);
-  CHECK(done[1].succeeded());
-  CHECK(fed == 300000 / 11 + 1);  // 27272 whole lines and the cut last one
+  size_t waiting = 0;
+  std::vector<Completion> done;
+  const TimePoint deadline = now() + 30s;
+  while (done.empty() && now() < deadline) {
+    WaitResult result = executor.wait(now() + 50ms);
+    CHECK(result.fed.empty());  // held: nothing is read
+    waiting = std::max(waiting, result.feeders_waiting);
+    for (Completion& c : result.completions) done.push_back(std::move(c));
+  }
+  REQUIRE(done.size() == 1);
+  CHECK(done[0].worker == 2);  // the writer waits on its pipe
+  CHECK(waiting == 1);
+  // One chunk: a few records, and the writer still waits.
+  executor.set_feed({FeedOrder::Mode::kOneChunk, 0});
+  WaitResult chunk = executor.wait(now() + 5s);
+  CHECK(chunk.completions.empty());
+  CHECK_FALSE(chunk.fed.empty());
+  CHECK(chunk.fed.size() <= kFeedChunk / 11);
+  CHECK(chunk.feeders_waiting == 1);
+  // Read: all of it comes, and the writer ends.
+  executor.set_feed({FeedOrder::Mode::kRead, SIZE_MAX});
+  const Fed rest = collect_fed(executor, 1);
+  CHECK(rest.done[0].worker == 1);
+  CHECK(rest.done[0].succeeded());
+  CHECK(chunk.fed.size() + rest.records.size() == 300000 / 11 + 1);  // 27272 lines, the cut last
 
-  // With room, nothing is held: the same writer ends first.
-  room = true;
-  fed = 0;
+  // Read from the start, nothing is held: the same writer ends first.
   executor.start(shell_attempt(1, "yes 0123456789 | head -c 300000 >&3"));
   executor.start(shell_attempt(2, "sleep 1"));
-  done = collect(executor, 2);
-  CHECK(done[0].worker == 1);
-  CHECK(fed == 300000 / 11 + 1);
+  const Fed both = collect_fed(executor, 2);
+  CHECK(both.done[0].worker == 1);
+  CHECK(both.records.size() == 300000 / 11 + 1);
+}
+
+TEST_CASE("process executor: kRead stops reading once the welcome records have come") {
+  SignalSetup signals;
+  ProcessExecutorOptions options;
+  options.feedback = true;
+  ProcessExecutor executor(options, signals.original());
+  executor.set_feed({FeedOrder::Mode::kRead, 3});
+  executor.start(shell_attempt(1, "seq 1 100000 >&3; sleep 30"));
+  WaitResult first;
+  const TimePoint deadline = now() + 30s;
+  while (first.fed.empty() && now() < deadline) first = executor.wait(deadline);
+  // One small read past the third record at most: not the whole pipe.
+  CHECK(first.fed.size() >= 3);
+  CHECK(first.fed.size() <= kFeedChunk / 2);
+  CHECK(first.fed[0].text == "1");
+  executor.set_feed({FeedOrder::Mode::kClose, 0});
+  executor.cancel(1, CancelMode::kKill);
+  collect_fed(executor, 1);
 }
 
 TEST_CASE("process executor: suspend stops every child's process group, and continues it") {

@@ -1,0 +1,107 @@
+#include "tasks/spawn.h"
+
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "core/error.h"
+#include "tasks/pipes.h"
+
+namespace taskpool {
+
+namespace {
+
+// For the posix_spawn* calls that only fail without memory: they report the error as a value.
+void check_spawn_call(int error, const char* call) {
+  if (error == 0) return;
+  errno = error;
+  die_on_system_error(call);
+}
+
+}  // namespace
+
+SpawnAttributes::SpawnAttributes(const sigset_t& mask) {
+  check_spawn_call(posix_spawnattr_init(&attributes_), "posix_spawnattr_init");
+  // Ignored signals stay ignored across exec; a command must not inherit taskpool's SIG_IGN
+  // for SIGPIPE (it would never die writing to a closed pipe), SIGXFSZ (nor past `ulimit -f`)
+  // or any of these.
+  sigset_t defaults;
+  sigemptyset(&defaults);
+  for (int sig : {SIGPIPE, SIGXFSZ, SIGINT, SIGTERM, SIGHUP, SIGCHLD, SIGQUIT}) {
+    sigaddset(&defaults, sig);
+  }
+  check_spawn_call(posix_spawnattr_setsigdefault(&attributes_, &defaults),
+                   "posix_spawnattr_setsigdefault");
+  check_spawn_call(posix_spawnattr_setsigmask(&attributes_, &mask), "posix_spawnattr_setsigmask");
+  // A group of its own: cancel reaches the command's whole tree, and the terminal's Ctrl-C
+  // reaches taskpool alone, which then decides how the commands end.
+  check_spawn_call(posix_spawnattr_setpgroup(&attributes_, 0), "posix_spawnattr_setpgroup");
+  check_spawn_call(
+      posix_spawnattr_setflags(&attributes_,
+                               static_cast<short>(POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+                                                  POSIX_SPAWN_SETSIGDEF)),
+      "posix_spawnattr_setflags");
+}
+
+SpawnAttributes::~SpawnAttributes() { posix_spawnattr_destroy(&attributes_); }
+
+FileActions::FileActions() {
+  check_spawn_call(posix_spawn_file_actions_init(&actions_), "posix_spawn_file_actions_init");
+}
+
+FileActions::~FileActions() { posix_spawn_file_actions_destroy(&actions_); }
+
+void FileActions::dup2(int from, int to) {
+  check_spawn_call(posix_spawn_file_actions_adddup2(&actions_, from, to),
+                   "posix_spawn_file_actions_adddup2");
+}
+
+int spawn(const std::string& path, const std::vector<std::string>& argv, const FileActions& actions,
+          const SpawnAttributes& attributes, pid_t& pid) {
+  std::vector<char*> args;
+  args.reserve(argv.size() + 1);
+  for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
+  args.push_back(nullptr);
+  return posix_spawn(&pid, path.c_str(), actions.get(), attributes.get(), args.data(), environ);
+}
+
+StartFailure spawn_failure(int error, const std::string& path, const std::string& program,
+                           const Command& command) {
+  if (error == E2BIG) {
+    return {126, program + ": argument too long: the command line is " +
+                     std::to_string(command.line.size()) +
+                     " bytes, more than the system lets a program take"};
+  }
+  if (lack_of_resources(error)) {
+    // No process could be made now (the user's process limit, `ulimit -u`, or memory): the job
+    // did not run, and may once other processes end (see Completion::short_of_resources).
+    return {126, path + ": cannot start: " + std::strerror(error), true};
+  }
+  // The statuses the shell gives for the same failures.
+  return {error == ENOENT ? 127 : 126, path + ": " + std::strerror(error)};
+}
+
+StartFailure pipe_failure(int error, const std::string& program) {
+  return {126, program + ": cannot create a pipe: " + std::strerror(error),
+          lack_of_resources(error)};
+}
+
+std::string search_path() {
+  if (const char* path = std::getenv("PATH")) return path;
+  // Without PATH the shell searches a default of its own; this is the system's.
+  const size_t size = confstr(_CS_PATH, nullptr, 0);
+  if (size == 0) return "/bin:/usr/bin";
+  std::string path(size, '\0');
+  confstr(_CS_PATH, path.data(), size);
+  path.resize(size - 1);
+  return path;
+}
+
+void signal_child(pid_t pid, int sig) {
+  const bool group_signalled = kill(-pid, sig) == 0;
+  if (!group_signalled || getpgid(pid) != pid) kill(pid, sig);
+}
+
+}  // namespace taskpool

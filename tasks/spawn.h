@@ -1,0 +1,71 @@
+// Starting a child process with posix_spawn: its signals, its process group, its descriptors.
+#pragma once
+
+#include <signal.h>
+#include <spawn.h>
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "core/command.h"
+
+namespace taskpool {
+
+// A child's spawn attributes: the signal mask `mask`, default dispositions for the signals
+// taskpool handles or ignores, a process group of its own.
+class SpawnAttributes final {
+ public:
+  explicit SpawnAttributes(const sigset_t& mask);
+  ~SpawnAttributes();
+  SpawnAttributes(const SpawnAttributes&) = delete;
+  SpawnAttributes& operator=(const SpawnAttributes&) = delete;
+
+  const posix_spawnattr_t* get() const { return &attributes_; }
+
+ private:
+  posix_spawnattr_t attributes_;
+};
+
+// The descriptors a child gets, as dup2s done in order.
+class FileActions final {
+ public:
+  FileActions();
+  ~FileActions();
+  FileActions(const FileActions&) = delete;
+  FileActions& operator=(const FileActions&) = delete;
+
+  void dup2(int from, int to);
+  const posix_spawn_file_actions_t* get() const { return &actions_; }
+
+ private:
+  posix_spawn_file_actions_t actions_;
+};
+
+// Returns 0 and sets `pid`, or returns the errno of the failed spawn or exec (glibc's posix_spawn
+// waits for the exec and reports its failure).
+int spawn(const std::string& path, const std::vector<std::string>& argv, const FileActions& actions,
+          const SpawnAttributes& attributes, pid_t& pid);
+
+// How an attempt that could not start is reported.
+struct StartFailure {
+  int exit_status;
+  std::string error;
+  bool short_of_resources = false;
+};
+
+// For a spawn of `path` (for `program`, running `command`) that failed with `error`.
+StartFailure spawn_failure(int error, const std::string& path, const std::string& program,
+                           const Command& command);
+
+// For a pipe for `program` that could not be made (`error`, make_pipe's).
+StartFailure pipe_failure(int error, const std::string& program);
+
+// The directories a program name is looked up in: PATH, or the system's default.
+std::string search_path();
+
+// Signals the process group of a child (its own, made at spawn), so the command's children end
+// too. A command that moved to another group is signalled on its own as well.
+void signal_child(pid_t pid, int sig);
+
+}  // namespace taskpool
