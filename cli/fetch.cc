@@ -59,18 +59,16 @@ JobSource::State FetchNamer::poll(Record& out) {
   return state;
 }
 
-Command FetchNamer::command(const Job& job) {
+AttemptPayload FetchNamer::download(const Job& job) {
   const auto& fields = job.record.fields;
-  if (fields.size() < kNamedFields) return Command{"", {}};
+  if (fields.size() < kNamedFields) return {Command{}, Download{}};
   const auto named = fields.end() - kNamedFields;
-  std::vector<std::string> argv{named[0], named[1]};
-  if (!named[2].empty()) argv.push_back(named[2]);
-  return Command{named[0], std::move(argv)};
+  return {Command{named[0]}, Download{named[0], named[1], named[2]}};
 }
 
 void FetchReport::add_attempt(const Completion& completion) {
-  bytes_ += completion.stdout_bytes;
-  if (completion.http_status != 0) ++statuses_[completion.http_status];
+  bytes_ += completion.detail.stdout_bytes;
+  if (completion.detail.http_status != 0) ++statuses_[completion.detail.http_status];
 }
 
 void FetchReport::add_failure(const std::string& url, const Completion& completion) {
@@ -82,7 +80,7 @@ void FetchReport::add_failure(const std::string& url, const Completion& completi
   // The message starts with the URL, which the list has in its own field.
   if (reason.starts_with(url + ": ")) reason.erase(0, url.size() + 2);
   if (reason.empty() && completion.signal != 0) reason = "stopped";
-  failures_.push_back({url, reason, completion.http_status});
+  failures_.push_back({url, reason, completion.detail.http_status});
 }
 
 std::string FetchReport::text(Duration wall) const {

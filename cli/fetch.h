@@ -35,9 +35,9 @@ class FetchNamer final : public JobSource {
   State poll(Record& out) override;
   uint64_t records_seen() const override { return records_.records_seen(); }
 
-  // The Command of a job whose record came through poll(): the URL as its line, and argv
-  // {URL, path} or, when the record's path was refused, {URL, "", why}.
-  static Command command(const Job& job);
+  // The download of a job whose record came through poll(): its URL, and its path or, when the
+  // record's path was refused, why; the URL is its command's line.
+  static AttemptPayload download(const Job& job);
 
  private:
   JobSource& records_;

@@ -45,8 +45,8 @@ std::string joblog_line(const Attempt& attempt, const Completion& completion, do
   const int exit_value =
       completion.timed_out && completion.signal != 0 ? -1 : completion.exit_status;
   return fmt::format("{}\t{}\t{:.3f}\t{:10.3f}\t0\t{}\t{}\t{}\t{}\n", attempt.seq, host,
-                     start_epoch, runtime, completion.stdout_bytes, exit_value, completion.signal,
-                     command);
+                     start_epoch, runtime, completion.detail.stdout_bytes, exit_value,
+                     completion.signal, command);
 }
 
 JobLog::JobLog(const std::string& path, bool append) : path_(path) {

@@ -43,8 +43,9 @@ void OutputPrinter::job_started(const Job& job, const Attempt& attempt) {
 
 bool OutputPrinter::has_output(const Completion& completion) const {
   return (options_.print_commands && completion.started) ||
-         (completion.stdout_data && !completion.stdout_data->empty()) ||
-         (completion.stderr_data && !completion.stderr_data->empty()) || !held_.empty();
+         (completion.detail.stdout_data && !completion.detail.stdout_data->empty()) ||
+         (completion.detail.stderr_data && !completion.detail.stderr_data->empty()) ||
+         !held_.empty();
 }
 
 void OutputPrinter::job_ended(const Job& job, const Attempt& attempt, Completion& completion) {
@@ -52,8 +53,8 @@ void OutputPrinter::job_ended(const Job& job, const Attempt& attempt, Completion
   if (options_.tag) held.tag = tag_of(job.record);
   // --dry-run: a command the run would refuse is not printed as if it would run.
   if (options_.print_commands && completion.started) held.command = attempt.command.line + '\n';
-  held.out = std::move(completion.stdout_data);
-  held.err = std::move(completion.stderr_data);
+  held.out = std::move(completion.detail.stdout_data);
+  held.err = std::move(completion.detail.stderr_data);
   if (joblog_ != nullptr) held.log_line = joblog_->line(attempt, completion);
   if (!options_.keep_order) {
     print(held);

@@ -64,7 +64,7 @@ struct Run::Parts {
   void make_scheduler();
   StopRequest stop_request();
   void check_output();
-  Command build(const Job& job, WorkerId worker) const;
+  AttemptPayload build(const Job& job, WorkerId worker) const;
   std::vector<HostReport> host_reports() const;
   void finish_timeline(RunOutcome& outcome);
   std::string summary_json(const RunOutcome& outcome) const;
@@ -297,11 +297,12 @@ void Run::Parts::check_output() {
   }
 }
 
-Command Run::Parts::build(const Job& job, WorkerId worker) const {
+AttemptPayload Run::Parts::build(const Job& job, WorkerId worker) const {
   if (!job.record.runnable()) {
     return refused_command(config.fetch, plan.command, plan.input.bound, job, worker);
   }
-  return config.fetch ? FetchNamer::command(job) : plan.command.expand(job, worker);
+  if (config.fetch) return FetchNamer::download(job);
+  return plan.command.expand(job, worker);
 }
 
 std::vector<HostReport> Run::Parts::host_reports() const {

@@ -39,15 +39,45 @@ struct Job {
   Record record;
 };
 
+// What a download attempt fetches (--fetch), as its record was named when it was taken.
+struct Download {
+  std::string url;
+  std::string path;     // relative to the output directory; empty when refused
+  std::string refused;  // why the record's path was refused (the attempt fails with it), or empty
+};
+
+// What an attempt does: run `command`, or, with `download` set, fetch it (`command.line` is then
+// its URL, as the joblog and --dry-run show it). Made from a Command alone for the common case.
+struct AttemptPayload {
+  AttemptPayload(Command c) : command(std::move(c)) {}  // NOLINT(google-explicit-constructor)
+  AttemptPayload(Command c, Download d) : command(std::move(c)), download(std::move(d)) {}
+
+  Command command;
+  std::optional<Download> download;
+};
+
 // One run of a job on one worker.
 struct Attempt {
   uint64_t seq = 0;     // the job's sequence number
   int number = 1;       // 1 for the first attempt, 2 for the first retry, ...
   WorkerId worker = 0;  // 1..N
   Command command;
+  std::optional<Download> download = std::nullopt;  // see AttemptPayload
 };
 
-// How an attempt ended, as reported by the executor.
+// What an executor knows of an attempt beyond how it ended, for the outputs (printer, joblog,
+// reports). The scheduler never reads it; it drops it with an attempt that is retried.
+struct AttemptDetail {
+  int http_status = 0;  // downloads: the last HTTP status, 0 when none
+  uint64_t stdout_bytes = 0;
+  uint64_t stderr_bytes = 0;
+  // The whole output when the executor captured it; null when it was passed through or discarded.
+  std::unique_ptr<OutputBuffer> stdout_data;
+  std::unique_ptr<OutputBuffer> stderr_data;
+};
+
+// How an attempt ended, as reported by the executor: what the scheduler decides on, and the
+// executor's detail for the outputs.
 struct Completion {
   WorkerId worker = 0;
   int exit_status = 0;  // the exit code; 0 when killed by a signal; 127 or 126 when not started
@@ -75,12 +105,7 @@ struct Completion {
   // did not run and does not count; the scheduler holds back its starts for a while and tries
   // the job again (see Scheduler).
   bool short_of_resources = false;
-  int http_status = 0;  // downloads: the last HTTP status, 0 when none
-  uint64_t stdout_bytes = 0;
-  uint64_t stderr_bytes = 0;
-  // The whole output when the executor captured it; null when it was passed through or discarded.
-  std::unique_ptr<OutputBuffer> stdout_data;
-  std::unique_ptr<OutputBuffer> stderr_data;
+  AttemptDetail detail;
 
   bool succeeded() const { return started && signal == 0 && exit_status == 0; }
   Duration runtime() const { return end - start; }

@@ -442,7 +442,9 @@ void Scheduler::start_next(TimePoint now, bool retry) {
   }
   slot.attempt.seq = slot.job.seq;
   slot.attempt.worker = worker;
-  slot.attempt.command = build_(slot.job, worker);
+  AttemptPayload payload = build_(slot.job, worker);
+  slot.attempt.command = std::move(payload.command);
+  slot.attempt.download = std::move(payload.download);
   if (options_.timeout > Duration::zero()) slot.timeout_at = now + options_.timeout;
   executor_.start(slot.attempt);
   observer_.on_start(slot.job, slot.attempt);
@@ -506,8 +508,7 @@ void Scheduler::handle(Completion completion) {
                                      std::max(options_.retry.backoff_max, options_.retry.backoff)));
   }
   observer_.on_retry(done.job, done.attempt, completion, delay);
-  completion.stdout_data.reset();
-  completion.stderr_data.reset();
+  completion.detail = {};
   const TimePoint now = clock_.now();
   waiting_.push_back(Waiting{now + delay, std::move(done.job), done.attempt.number + 1,
                              done.first_start, std::move(completion), std::move(done.attempt)});
@@ -578,8 +579,7 @@ void Scheduler::return_job(Running done, Completion completion) {
     return;
   }
   // A retry that never ran: due again at once, and if the run ends first, it fails as this.
-  completion.stdout_data.reset();
-  completion.stderr_data.reset();
+  completion.detail = {};
   waiting_.push_back(Waiting{clock_.now(), std::move(done.job), done.attempt.number,
                              done.first_start, std::move(completion), std::move(done.attempt)});
   std::push_heap(waiting_.begin(), waiting_.end(), LaterFirst());

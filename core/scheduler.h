@@ -155,7 +155,7 @@ std::vector<int> interleave_groups(const std::vector<int>& sizes);
 // Not thread-safe; run() is called once.
 class Scheduler {
  public:
-  using CommandBuilder = std::function<Command(const Job&, WorkerId)>;
+  using CommandBuilder = std::function<AttemptPayload(const Job&, WorkerId)>;
   using StopCheck = std::function<StopRequest()>;
 
   static constexpr Duration kFirstHold = std::chrono::milliseconds(10);

@@ -48,11 +48,11 @@ void pass_lines(const ProcessExecutorOptions& options, WorkerId worker, ChildOut
 void deliver(const ProcessExecutorOptions& options, Completion& completion, ChildOutput& output,
              std::string_view data) {
   const bool is_stdout = output.stream == Stream::kStdout;
-  (is_stdout ? completion.stdout_bytes : completion.stderr_bytes) += data.size();
+  (is_stdout ? completion.detail.stdout_bytes : completion.detail.stderr_bytes) += data.size();
   if (output.lost) return;
   switch (options.output) {
     case OutputMode::kCapture:
-      (is_stdout ? completion.stdout_data : completion.stderr_data)->append(data);
+      (is_stdout ? completion.detail.stdout_data : completion.detail.stderr_data)->append(data);
       break;
     case OutputMode::kLines:
       pass_lines(options, completion.worker, output, data);

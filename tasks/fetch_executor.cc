@@ -163,7 +163,7 @@ size_t on_body(char* data, size_t size, size_t count, void* user) {
     }
     written += static_cast<size_t>(n);
   }
-  transfer->completion.stdout_bytes += total;
+  transfer->completion.detail.stdout_bytes += total;
   return total;
 }
 
@@ -268,14 +268,14 @@ void FetchExecutor::start(const Attempt& attempt) {
   Completion& completion = transfer->completion;
   completion.worker = attempt.worker;
   completion.start = steady_now();
-  const auto& argv = attempt.command.argv;
-  transfer->url = argv.empty() ? attempt.command.line : argv[0];
+  const Download download = attempt.download.value_or(Download{attempt.command.line, {}, {}});
+  transfer->url = download.url;
   const std::string& url = transfer->url;
-  if (argv.size() < 2 || argv[1].empty()) {
-    const std::string why = argv.size() > 2 ? argv[2] : "no file name";
+  if (download.path.empty()) {
+    const std::string why = download.refused.empty() ? "no file name" : download.refused;
     return fail_now(std::move(completion), CURLE_WRITE_ERROR, url + ": " + why, true);
   }
-  transfer->final_path = options_.output_dir + "/" + argv[1];
+  transfer->final_path = options_.output_dir + "/" + download.path;
   transfer->part_path = transfer->final_path + std::string(kPartSuffix);
   transfer->record_path = transfer->final_path + std::string(kPartRecordSuffix);
 
@@ -294,7 +294,7 @@ void FetchExecutor::start(const Attempt& attempt) {
     return fail_now(std::move(completion), CURLE_WRITE_ERROR,
                     url + ": " + transfer->final_path + why, true);
   }
-  if (argv[1].find('/') != std::string::npos) {  // made by the constructor otherwise
+  if (download.path.find('/') != std::string::npos) {  // made by the constructor otherwise
     std::error_code error;
     std::filesystem::create_directories(std::filesystem::path(transfer->final_path).parent_path(),
                                         error);
@@ -421,7 +421,7 @@ bool FetchExecutor::start_over(Transfer& transfer) {
   transfer.refused.reset();
   transfer.total.reset();
   transfer.retry_after.reset();
-  transfer.completion.stdout_bytes = 0;
+  transfer.completion.detail.stdout_bytes = 0;
   return true;
 }
 
@@ -429,7 +429,7 @@ void FetchExecutor::finish(Transfer& transfer, int code) {
   long http_status = 0;
   curl_api().easy_getinfo(transfer.easy, CURLINFO_RESPONSE_CODE, &http_status);
   Completion& completion = transfer.completion;
-  completion.http_status = static_cast<int>(http_status);
+  completion.detail.http_status = static_cast<int>(http_status);
   // An empty body (a 204, a 200 of an empty file) is judged once the transfer has ended.
   if (code == CURLE_OK && !transfer.judged && !accept_response(transfer)) code = CURLE_WRITE_ERROR;
   // 416: the .part is not a prefix the server can continue (it may be whole, or stale).

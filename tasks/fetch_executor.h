@@ -36,15 +36,15 @@ struct FetchOptions {
   int wake_fd = -1;  // as ProcessExecutorOptions::wake_fd
 };
 
-// An attempt's Command for a download: argv = {url, path relative to the output directory}, or
-// {url, "", message} when the record's path was refused (the attempt then fails with it).
+// An attempt's Download (Attempt::download) says what to fetch: its URL and its path relative to
+// the output directory, or why the record's path was refused (the attempt then fails with it).
 //
 // Completions: exit_status is curl's exit code for the same failure (0 on success; 22 HTTP
 // status >= 400, 28 timeout or stall, 7 no connection, 18 body shorter than announced, 47 too
 // many redirects, 23 a local file problem, 33 a range answer that does not fit the request, 8 an
-// answer that holds no file: 204, or a 3xx without Location), http_status the last HTTP status,
-// stdout_bytes the bytes received, error a message for a failure, permanent set when trying
-// again cannot help, and retry_after when the server asked for a delay. A cancelled transfer
+// answer that holds no file: 204, or a 3xx without Location), detail.http_status the last HTTP
+// status, detail.stdout_bytes the bytes received, error a message for a failure, permanent set when
+// trying again cannot help, and retry_after when the server asked for a delay. A cancelled transfer
 // ends with signal 15 (or 9) and keeps its .part file.
 //
 // Data goes to NAME.part (made when the answer's body begins), renamed to NAME only when the

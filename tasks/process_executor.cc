@@ -50,8 +50,8 @@ struct ProcessExecutor::Child {
       err.partial = OutputBuffer(options.memory_limit);
     }
     if (options.output == OutputMode::kCapture) {
-      completion.stdout_data = std::make_unique<OutputBuffer>(options.memory_limit);
-      completion.stderr_data = std::make_unique<OutputBuffer>(options.memory_limit);
+      completion.detail.stdout_data = std::make_unique<OutputBuffer>(options.memory_limit);
+      completion.detail.stderr_data = std::make_unique<OutputBuffer>(options.memory_limit);
     }
     out.fd = std::move(out_pipe.read);
     err.fd = std::move(err_pipe.read);

@@ -41,7 +41,13 @@ std::vector<Argv> named(std::vector<std::vector<std::string>> records) {
   Record record;
   uint64_t seq = 0;
   while (namer.poll(record) == JobSource::State::kReady) {
-    out.push_back(FetchNamer::command(Job{++seq, record}).argv);
+    const AttemptPayload payload = FetchNamer::download(Job{++seq, record});
+    REQUIRE(payload.download.has_value());
+    const Download& download = *payload.download;
+    CHECK(payload.command.line == download.url);
+    Argv argv{download.url, download.path};
+    if (!download.refused.empty()) argv.push_back(download.refused);
+    out.push_back(std::move(argv));
   }
   return out;
 }
@@ -61,8 +67,8 @@ TEST_CASE("a download's command is its URL and its file, named as the record is 
   // the same command.
   CHECK(record.fields.at(1) == "9");
   const Job job{1, record};
-  CHECK(FetchNamer::command(job).line == "http://h/x.bin");
-  CHECK(FetchNamer::command(job).argv == FetchNamer::command(job).argv);
+  CHECK(FetchNamer::download(job).command.line == "http://h/x.bin");
+  CHECK(FetchNamer::download(job).download->path == FetchNamer::download(job).download->path);
 }
 
 TEST_CASE("URL<TAB>PATH and two columns choose the path; unsafe paths are refused") {
@@ -110,9 +116,9 @@ std::map<uint64_t, std::string> paths_of_run(const std::vector<std::string>& url
   Scheduler scheduler(
       options, clock, executor, namer,
       [&](const Job& job, WorkerId) {
-        Command command = FetchNamer::command(job);
-        paths[job.seq] = command.argv.at(1);
-        return command;
+        AttemptPayload payload = FetchNamer::download(job);
+        paths[job.seq] = payload.download.value().path;
+        return payload;
       },
       observer);
   scheduler.run();
@@ -146,7 +152,7 @@ TEST_CASE("the fetch report's JSON is valid UTF-8 whatever the URL's bytes") {
   FetchReport report;
   Completion failed;
   failed.exit_status = 22;
-  failed.http_status = 404;
+  failed.detail.http_status = 404;
   const std::string url = "http://h/\xFF\xFE";
   failed.error = url + ": not found";
   report.add_failure(url, failed);
@@ -156,11 +162,11 @@ TEST_CASE("the fetch report's JSON is valid UTF-8 whatever the URL's bytes") {
 TEST_CASE("the fetch report counts bytes and statuses, and lists failures") {
   FetchReport report;
   Completion ok;
-  ok.http_status = 200;
-  ok.stdout_bytes = 2'000'000;
+  ok.detail.http_status = 200;
+  ok.detail.stdout_bytes = 2'000'000;
   report.add_attempt(ok);
   Completion missing;
-  missing.http_status = 404;
+  missing.detail.http_status = 404;
   missing.exit_status = 22;
   missing.error = "http://h/nope: The requested URL returned error: 404";
   report.add_attempt(missing);

@@ -19,7 +19,7 @@ TEST_CASE("a joblog line has GNU parallel's nine tab-separated columns") {
   Completion c;
   c.start = TimePoint{} + 1s;
   c.end = c.start + 1500ms;
-  c.stdout_bytes = 42;
+  c.detail.stdout_bytes = 42;
   c.exit_status = 3;
   CHECK(joblog_line(a, c, 1700000000.25) ==
         "12\t:\t1700000000.250\t     1.500\t0\t42\t3\t0\techo 'a b'\n");

@@ -56,9 +56,9 @@ Completion failed_with(const std::string& error) {
 Completion printing(const std::string& out) {
   Completion c;
   c.worker = 1;
-  c.stdout_data = std::make_unique<OutputBuffer>();
-  c.stdout_data->append(out);
-  c.stderr_data = std::make_unique<OutputBuffer>();
+  c.detail.stdout_data = std::make_unique<OutputBuffer>();
+  c.detail.stdout_data->append(out);
+  c.detail.stderr_data = std::make_unique<OutputBuffer>();
   return c;
 }
 

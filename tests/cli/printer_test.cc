@@ -19,10 +19,10 @@ using testing::job;
 Completion output(WorkerId worker, const std::string& out, const std::string& err = "") {
   Completion c;
   c.worker = worker;
-  c.stdout_data = std::make_unique<OutputBuffer>();
-  c.stdout_data->append(out);
-  c.stderr_data = std::make_unique<OutputBuffer>();
-  c.stderr_data->append(err);
+  c.detail.stdout_data = std::make_unique<OutputBuffer>();
+  c.detail.stdout_data->append(out);
+  c.detail.stderr_data = std::make_unique<OutputBuffer>();
+  c.detail.stderr_data->append(err);
   return c;
 }
 

@@ -65,7 +65,7 @@ std::pair<Attempt, Completion> take_attempt(FuzzedDataProvider& in) {
   completion.start = TimePoint(Duration(in.ConsumeIntegral<int64_t>() / 2));
   completion.end =
       completion.start + Duration(in.ConsumeIntegralInRange<int64_t>(0, INT64_MAX / 2));
-  completion.stdout_bytes = in.ConsumeIntegral<uint64_t>();
+  completion.detail.stdout_bytes = in.ConsumeIntegral<uint64_t>();
   return {std::move(attempt), std::move(completion)};
 }
 

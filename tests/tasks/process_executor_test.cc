@@ -287,10 +287,10 @@ TEST_CASE("process executor: direct exec captures stdout and stderr apart, and t
   CHECK(c.exit_status == 7);
   CHECK(c.signal == 0);
   CHECK_FALSE(c.succeeded());
-  CHECK(text(c.stdout_data) == "out\n");
-  CHECK(text(c.stderr_data) == "err\n");
-  CHECK(c.stdout_bytes == 4);
-  CHECK(c.stderr_bytes == 4);
+  CHECK(text(c.detail.stdout_data) == "out\n");
+  CHECK(text(c.detail.stderr_data) == "err\n");
+  CHECK(c.detail.stdout_bytes == 4);
+  CHECK(c.detail.stderr_bytes == 4);
   CHECK(c.start >= before);
   CHECK(c.end >= c.start);
   CHECK(c.end <= now());
@@ -302,7 +302,7 @@ TEST_CASE("process executor: direct exec passes the words as they are, with no s
   ProcessExecutor executor({}, signals.original());
   const Completion c = run(executor, direct_attempt(1, {"echo", "$HOME", "a  b", "*"}));
   CHECK(c.succeeded());
-  CHECK(text(c.stdout_data) == "$HOME a  b *\n");
+  CHECK(text(c.detail.stdout_data) == "$HOME a  b *\n");
 }
 
 TEST_CASE("process executor: a line without argv runs through the shell") {
@@ -311,8 +311,8 @@ TEST_CASE("process executor: a line without argv runs through the shell") {
   const Completion c = run(executor, shell_attempt(2, "echo hi | tr a-z A-Z"));
   CHECK(c.succeeded());
   CHECK(c.worker == 2);
-  CHECK(text(c.stdout_data) == "HI\n");
-  CHECK(text(c.stderr_data).empty());
+  CHECK(text(c.detail.stdout_data) == "HI\n");
+  CHECK(text(c.detail.stderr_data).empty());
 }
 
 TEST_CASE("process executor: exit status") {
@@ -350,7 +350,7 @@ TEST_CASE("process executor: a program not on PATH is not started") {
   CHECK_FALSE(c.started);
   CHECK(c.exit_status == 127);
   CHECK(c.error == "taskpool-test-no-such-program: command not found");
-  CHECK(c.stdout_data == nullptr);
+  CHECK(c.detail.stdout_data == nullptr);
   CHECK(c.end >= c.start);
 }
 
@@ -364,7 +364,7 @@ TEST_CASE("process executor: a NUL byte in the command is refused, not cut short
     CHECK_FALSE(c.started);
     CHECK(c.exit_status == 126);
     CHECK(c.error.find("NUL byte") != std::string::npos);
-    CHECK(c.stdout_data == nullptr);
+    CHECK(c.detail.stdout_data == nullptr);
   }
 }
 
@@ -396,8 +396,8 @@ TEST_CASE("process executor: a script without #! runs through the shell") {
   const Completion c = run(executor, direct_attempt(1, {path, "arg1"}));
   CHECK(c.started);
   CHECK(c.succeeded());
-  CHECK(text(c.stdout_data) == "script ran with arg1\n");
-  CHECK(text(c.stderr_data).empty());
+  CHECK(text(c.detail.stdout_data) == "script ran with arg1\n");
+  CHECK(text(c.detail.stderr_data).empty());
 }
 
 TEST_CASE("process executor: many children at once, each completion on its worker") {
@@ -411,7 +411,7 @@ TEST_CASE("process executor: many children at once, each completion on its worke
   std::set<WorkerId> seen;
   for (const Completion& c : collect(executor, kChildren, 60s)) {
     CHECK(c.succeeded());
-    CHECK(text(c.stdout_data) == "output of " + std::to_string(c.worker) + "\n");
+    CHECK(text(c.detail.stdout_data) == "output of " + std::to_string(c.worker) + "\n");
     seen.insert(c.worker);
   }
   CHECK(seen.size() == kChildren);
@@ -463,13 +463,13 @@ TEST_CASE("process executor: output past the memory limit spills to a file, byte
   std::string expected;
   for (int i = 1; i <= 100000; ++i) expected += std::to_string(i) + "\n";
   CHECK(c.succeeded());
-  REQUIRE(c.stdout_data != nullptr);
-  CHECK(c.stdout_data->spilled());
-  CHECK(c.stdout_data->size() == expected.size());
-  CHECK(c.stdout_bytes == expected.size());
-  CHECK(text(c.stdout_data) == expected);
-  CHECK_FALSE(c.stderr_data->spilled());
-  CHECK(c.stderr_bytes == 0);
+  REQUIRE(c.detail.stdout_data != nullptr);
+  CHECK(c.detail.stdout_data->spilled());
+  CHECK(c.detail.stdout_data->size() == expected.size());
+  CHECK(c.detail.stdout_bytes == expected.size());
+  CHECK(text(c.detail.stdout_data) == expected);
+  CHECK_FALSE(c.detail.stderr_data->spilled());
+  CHECK(c.detail.stderr_bytes == 0);
 }
 
 TEST_CASE("process executor: kDiscard keeps no output") {
@@ -480,10 +480,10 @@ TEST_CASE("process executor: kDiscard keeps no output") {
   const Completion c = run(executor, shell_attempt(1, "echo out; echo err >&2; exit 3"));
   CHECK(c.started);
   CHECK(c.exit_status == 3);
-  CHECK(c.stdout_data == nullptr);
-  CHECK(c.stderr_data == nullptr);
-  CHECK(c.stdout_bytes == 0);
-  CHECK(c.stderr_bytes == 0);
+  CHECK(c.detail.stdout_data == nullptr);
+  CHECK(c.detail.stderr_data == nullptr);
+  CHECK(c.detail.stdout_bytes == 0);
+  CHECK(c.detail.stderr_bytes == 0);
 }
 
 TEST_CASE("process executor: kLines passes whole lines in order, and the unterminated rest") {
@@ -495,10 +495,10 @@ TEST_CASE("process executor: kLines passes whole lines in order, and the untermi
                                   "printf 'one\\ntwo\\n'; printf 'e1\\ne' >&2; printf 'thr'; "
                                   "sleep 0.1; printf 'ee\\nfour'; printf '2' >&2"));
   CHECK(c.succeeded());
-  CHECK(c.stdout_data == nullptr);
-  CHECK(c.stderr_data == nullptr);
-  CHECK(c.stdout_bytes == 18);
-  CHECK(c.stderr_bytes == 5);
+  CHECK(c.detail.stdout_data == nullptr);
+  CHECK(c.detail.stderr_data == nullptr);
+  CHECK(c.detail.stdout_bytes == 18);
+  CHECK(c.detail.stderr_bytes == 5);
 
   CHECK(log.joined(3, Stream::kStdout) == "one\ntwo\nthree\nfour");
   CHECK(log.joined(3, Stream::kStderr) == "e1\ne2");
@@ -567,7 +567,7 @@ TEST_CASE("process executor: a child of the command holding stdout open does not
   const Completion c = run(executor, shell_attempt(1, "sleep 30 & echo done $! $$"));
   const Duration took = now() - before;
   CHECK(c.succeeded());
-  const std::string out = text(c.stdout_data);
+  const std::string out = text(c.detail.stdout_data);
   CHECK(out.rfind("done ", 0) == 0);
   CHECK(took < 10s);
   const auto pids = pids_in(out.substr(5));
@@ -585,8 +585,8 @@ TEST_CASE("process executor: a job's background processes end with the job") {
                                                    "sleep 100 & (trap '' TERM; exec sleep 101) "
                                                    "& echo $$; echo $! >&2"));
   CHECK(c.succeeded());
-  const auto group = pids_in(text(c.stdout_data));
-  const auto deaf = pids_in(text(c.stderr_data));
+  const auto group = pids_in(text(c.detail.stdout_data));
+  const auto deaf = pids_in(text(c.detail.stderr_data));
   REQUIRE(group.size() == 1);
   REQUIRE(deaf.size() == 1);
   REQUIRE(group[0] > 1);
@@ -626,7 +626,7 @@ TEST_CASE("process executor: a process that escaped its job's group ends when th
                              b + "; sleep 101' </dev/null >/dev/null 2>&1 & y=$!; while [ ! -e " +
                              a + " ] || [ ! -e " + b + " ]; do sleep 0.01; done; echo $x $y"));
     REQUIRE(c.succeeded());
-    const auto pids = pids_in(text(c.stdout_data));
+    const auto pids = pids_in(text(c.detail.stdout_data));
     REQUIRE(pids.size() == 2);
     escaped = pids[0];
     deaf = pids[1];
@@ -656,7 +656,7 @@ TEST_CASE("process executor: kept background processes are not ended when the ex
     const Completion c =
         run(executor, shell_attempt(1, "setsid sleep 100 </dev/null >/dev/null 2>&1 & echo $!"));
     REQUIRE(c.succeeded());
-    const auto pids = pids_in(text(c.stdout_data));
+    const auto pids = pids_in(text(c.detail.stdout_data));
     REQUIRE(pids.size() == 1);
     escaped = pids[0];
   }
@@ -744,16 +744,16 @@ TEST_CASE("process executor: stdin is /dev/null") {
   executor.start(direct_attempt(1, {"cat"}));
   const auto cat = collect(executor, 1, 20s);
   CHECK(cat.front().succeeded());
-  CHECK(cat.front().stdout_bytes == 0);
+  CHECK(cat.front().detail.stdout_bytes == 0);
   const Completion link = run(executor, direct_attempt(1, {"readlink", "/proc/self/fd/0"}));
-  CHECK(text(link.stdout_data) == "/dev/null\n");
+  CHECK(text(link.detail.stdout_data) == "/dev/null\n");
 }
 
 TEST_CASE("process executor: a child gets its own process group") {
   SignalSetup signals;
   ProcessExecutor executor({}, signals.original());
   const Completion c = run(executor, direct_attempt(1, {"cat", "/proc/self/stat"}));
-  const std::string stat = text(c.stdout_data);
+  const std::string stat = text(c.detail.stdout_data);
   const pid_t pid = std::stoi(stat);
   std::istringstream fields(stat.substr(stat.rfind(')') + 1));
   char state = 0;
@@ -781,7 +781,7 @@ TEST_CASE("process executor: a child gets the original signal mask and default d
   sigaction(SIGXFSZ, &old_xfsz, nullptr);
 
   std::map<std::string, uint64_t> masks;
-  std::istringstream lines(text(c.stdout_data));
+  std::istringstream lines(text(c.detail.stdout_data));
   for (std::string name, value; lines >> name >> value;) {
     masks[name] = std::stoull(value, nullptr, 16);
   }
@@ -870,7 +870,7 @@ TEST_CASE("process executor: running out of descriptors fails that attempt only"
 
   const Completion c = run(executor, direct_attempt(1, {"echo", "hi"}));
   CHECK(c.succeeded());
-  CHECK(text(c.stdout_data) == "hi\n");
+  CHECK(text(c.detail.stdout_data) == "hi\n");
 }
 
 TEST_CASE("process executor: a feedback pipe that cannot be made fails that attempt only") {
@@ -953,7 +953,7 @@ TEST_CASE("process executor: kLines holds a line longer than the memory limit in
                                                    "head -c 100000 /dev/zero | tr '\\0' x; "
                                                    "printf '\\nshort\\nrest'"));
   CHECK(c.succeeded());
-  CHECK(c.stdout_bytes == 100011);
+  CHECK(c.detail.stdout_bytes == 100011);
   const std::string long_line = std::string(100000, 'x') + "\n";
   CHECK(log.joined(2, Stream::kStdout) == long_line + "short\nrest");
   // The long line comes in pieces, one after the other, and no piece passes the newline early.
@@ -990,8 +990,8 @@ TEST_CASE("process executor: output that cannot be kept is an error, and the run
     unsetenv("TMPDIR");
   }
   CHECK(c->succeeded());
-  CHECK(c->stdout_bytes == 588895);  // counted, though not kept
-  CHECK(c->stdout_data->size() <= 4096);
+  CHECK(c->detail.stdout_bytes == 588895);  // counted, though not kept
+  CHECK(c->detail.stdout_data->size() <= 4096);
   CHECK(error.find("temporary output file in " + missing) != std::string::npos);
 }
 
@@ -1020,7 +1020,7 @@ TEST_CASE("process executor: --feedback passes each line written to fd 3, and th
   executor.start(shell_attempt(2, "printf 'a b\\n\\nc' >&3; echo out"));
   const Fed fed = collect_fed(executor, 1);
   CHECK(fed.done[0].succeeded());
-  CHECK(text(fed.done[0].stdout_data) == "out\n");
+  CHECK(text(fed.done[0].detail.stdout_data) == "out\n");
   std::vector<std::pair<WorkerId, std::string>> records;
   for (const FedRecord& r : fed.records) records.emplace_back(r.worker, r.text);
   CHECK(records == std::vector<std::pair<WorkerId, std::string>>{{2, "a b"}, {2, ""}, {2, "c"}});
