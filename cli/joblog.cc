@@ -13,6 +13,7 @@
 
 #include "cli/printer.h"
 #include "core/error.h"
+#include "core/file_io.h"
 
 namespace taskpool {
 
@@ -170,25 +171,12 @@ LoggedJobs parse_joblog(std::string_view text, const std::string& name, bool kee
 }
 
 LoggedJobs read_joblog(const std::string& path, bool keep_commands) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    if (errno == ENOENT) return {};
+  std::string text;
+  if (const int error = read_whole_file(path, text); error != 0) {
+    if (error == ENOENT) return {};
+    errno = error;
     throw system_error("--joblog: cannot read '" + path + "'");
   }
-  std::string text;
-  char buffer[65536];
-  for (;;) {
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const Error error = system_error("--joblog: cannot read '" + path + "'");
-      ::close(fd);
-      throw error;
-    }
-    if (n == 0) break;
-    text.append(buffer, static_cast<size_t>(n));
-  }
-  ::close(fd);
   return parse_joblog(text, path, keep_commands);
 }
 

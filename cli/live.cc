@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <sched.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -12,6 +13,8 @@
 #include <vector>
 
 #include "core/error.h"
+#include "core/file_io.h"
+#include "core/unique_fd.h"
 
 namespace taskpool {
 
@@ -51,37 +54,28 @@ constexpr int kMostWorkers = 100000;
 int read_jobs_file(const std::string& path) {
   // Non-blocking: opening a FIFO for reading would wait for a writer, for ever, deaf to
   // Ctrl-C at the start (its handler is not installed yet) and stalling the pool in a run.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
-  if (fd < 0) throw system_error("-j/--jobs: cannot read '" + path + "'");
+  const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+  if (!fd.valid()) throw system_error("-j/--jobs: cannot read '" + path + "'");
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
-    ::close(fd);
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
     throw UsageError("-j/--jobs: '" + path + "' is " + file_kind(st.st_mode) +
                      ", not a regular file that holds a number of workers");
   }
   // A number of workers is a few bytes; more is not one.
-  char buffer[64];
-  size_t size = 0;
-  while (size < sizeof buffer) {
-    const ssize_t n = ::read(fd, buffer + size, sizeof buffer - size);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const Error error = system_error("-j/--jobs: cannot read '" + path + "'");
-      ::close(fd);
-      throw error;
-    }
-    if (n == 0) break;
-    size += static_cast<size_t>(n);
+  constexpr size_t kMostBytes = 63;
+  std::string text;
+  const int error = read_to_end(fd.get(), text, kMostBytes);
+  if (error != 0 && error != EFBIG) {
+    errno = error;
+    throw system_error("-j/--jobs: cannot read '" + path + "'");
   }
-  ::close(fd);
-  const std::string text(buffer, size);
-  const std::optional<int> jobs =
-      size < sizeof buffer ? parse_jobs_value(text, cpu_count()) : std::nullopt;
+  const std::optional<int> jobs = error == 0 ? parse_jobs_value(text, cpu_count()) : std::nullopt;
   if (!jobs) {
     std::string shown = text.substr(0, 20);
     while (!shown.empty() && (shown.back() == '\n' || shown.back() == ' ')) shown.pop_back();
-    throw UsageError("-j/--jobs: file '" + path + "' holds '" + shown + (size > 20 ? "..." : "") +
-                     "', not a number of workers (" + kJobsForms + ")");
+    throw UsageError("-j/--jobs: file '" + path + "' holds '" + shown +
+                     (text.size() > 20 ? "..." : "") + "', not a number of workers (" + kJobsForms +
+                     ")");
   }
   return *jobs;
 }

@@ -19,15 +19,13 @@ OutputFile::OutputFile(std::string flag, std::string path, bool dash_is_stdout)
   const bool opened_late =
       ::stat(path_.c_str(), &st) == 0 && !S_ISREG(st.st_mode) && !S_ISDIR(st.st_mode);
   if (!opened_late) {
-    fd_ = open(O_CREAT);
+    fd_.reset(open(O_CREAT));
   } else if (::access(path_.c_str(), W_OK) != 0) {
     throw system_error(flag_ + ": cannot open '" + path_ + "'");
   }
 }
 
-OutputFile::~OutputFile() {
-  if (fd_ >= 0) ::close(fd_);
-}
+OutputFile::~OutputFile() = default;
 
 int OutputFile::open(int flags) const {
   const int fd = ::open(path_.c_str(), O_WRONLY | O_CLOEXEC | flags, 0666);
@@ -40,14 +38,14 @@ void OutputFile::write(std::string_view contents) {
     write_all(STDOUT_FILENO, contents, "standard output");
     return;
   }
-  if (fd_ < 0) {
-    fd_ = open(O_CREAT | O_TRUNC);
-  } else if (::ftruncate(fd_, 0) != 0) {
+  if (!fd_.valid()) {
+    fd_.reset(open(O_CREAT | O_TRUNC));
+  } else if (::ftruncate(fd_.get(), 0) != 0) {
     throw system_error(flag_ + ": cannot write '" + path_ + "'");
   }
   const std::string what = flag_ + " file '" + path_ + "'";
-  write_all(fd_, contents, what.c_str());
-  const int fd = std::exchange(fd_, -1);
+  write_all(fd_.get(), contents, what.c_str());
+  const int fd = fd_.release();
   if (::close(fd) != 0) throw system_error(flag_ + ": cannot write '" + path_ + "'");
 }
 

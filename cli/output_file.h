@@ -5,6 +5,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/unique_fd.h"
+
 namespace taskpool {
 
 // Opens `path` for writing without truncating it: what it held stays until write(). Any other
@@ -27,7 +29,7 @@ class OutputFile final {
 
   std::string flag_;
   std::string path_;
-  int fd_ = -1;  // -1 until write() for standard output and the kinds opened late
+  UniqueFd fd_;  // none until write() for standard output and the kinds opened late
   bool stdout_ = false;
 };
 

@@ -1,7 +1,6 @@
 #include "cli/output_watch.h"
 
 #include <poll.h>
-#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,27 +15,24 @@ OutputWatch::OutputWatch(int fd, int wake_fd) {
   if (fstat(fd, &st) != 0 || !(S_ISFIFO(st.st_mode) || S_ISSOCK(st.st_mode))) return;
   // Without a watch (no eventfd, no thread: under ulimit -u a thread is a process), a closed
   // output is noticed at the next write, as before.
-  stop_fd_ = eventfd(0, EFD_CLOEXEC);
-  if (stop_fd_ < 0) return;
   try {
+    stop_.emplace(-1);
     thread_ = std::thread([this, fd, wake_fd] { watch(fd, wake_fd); });
-  } catch (const std::system_error&) {
+  } catch (const std::exception&) {
   }
 }
 
 OutputWatch::~OutputWatch() {
   if (thread_.joinable()) {
-    const uint64_t one = 1;
-    [[maybe_unused]] const ssize_t n = ::write(stop_fd_, &one, sizeof one);
+    stop_->notify();
     thread_.join();
   }
-  if (stop_fd_ >= 0) ::close(stop_fd_);
 }
 
 void OutputWatch::watch(int fd, int wake_fd) {
   // No events asked for on the output: poll reports POLLERR (a pipe without readers) and
   // POLLHUP (a socket shut down) whatever is asked, and a full pipe wakes nothing.
-  pollfd fds[2] = {{fd, 0, 0}, {stop_fd_, POLLIN, 0}};
+  pollfd fds[2] = {{fd, 0, 0}, {stop_->get(), POLLIN, 0}};
   for (;;) {
     if (poll(fds, 2, -1) < 0) {
       if (errno == EINTR) continue;

@@ -4,7 +4,10 @@
 #pragma once
 
 #include <atomic>
+#include <optional>
 #include <thread>
+
+#include "tasks/wake_fd.h"
 
 namespace taskpool {
 
@@ -24,7 +27,7 @@ class OutputWatch final {
  private:
   void watch(int fd, int wake_fd);
 
-  int stop_fd_ = -1;  // an eventfd that ends the watch
+  std::optional<WakeFd> stop_;  // ends the watch
   std::atomic<bool> closed_{false};
   std::thread thread_;
 };

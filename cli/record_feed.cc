@@ -1,7 +1,6 @@
 #include "cli/record_feed.h"
 
 #include <fmt/format.h>
-#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -15,6 +14,7 @@
 
 #include "core/bounded_queue.h"
 #include "core/error.h"
+#include "tasks/wake_fd.h"
 
 namespace taskpool {
 namespace {
@@ -78,17 +78,12 @@ class InputReader {
 class ThreadFeed final : public RecordFeed {
  public:
   ThreadFeed(size_t capacity, std::function<void()> wake)
-      : queue_(capacity, std::move(wake)), stop_fd_(eventfd(0, EFD_CLOEXEC)) {
-    if (stop_fd_ < 0) throw system_error("eventfd");
-  }
-  ~ThreadFeed() override {
-    stop();
-    ::close(stop_fd_);
-  }
+      : queue_(capacity, std::move(wake)), stop_(-1) {}
+  ~ThreadFeed() override { stop(); }
   ThreadFeed(const ThreadFeed&) = delete;
   ThreadFeed& operator=(const ThreadFeed&) = delete;
 
-  int stop_fd() const { return stop_fd_; }
+  int stop_fd() const { return stop_.get(); }
 
   void start(std::unique_ptr<InputReader> reader) {
     reader_ = std::move(reader);
@@ -120,8 +115,7 @@ class ThreadFeed final : public RecordFeed {
   void stop() override {
     if (!thread_.joinable()) return;
     queue_.cancel();  // a push blocked on a full queue returns
-    const uint64_t one = 1;
-    [[maybe_unused]] const ssize_t n = ::write(stop_fd_, &one, sizeof one);  // and so does a read
+    stop_.notify();   // and so does a read
     thread_.join();
   }
 
@@ -138,7 +132,7 @@ class ThreadFeed final : public RecordFeed {
   }
 
   BoundedQueue<Record> queue_;
-  int stop_fd_;
+  WakeFd stop_;  // the reader's poll ends when it is notified
   std::unique_ptr<InputReader> reader_;
   std::thread thread_;
 };

@@ -15,6 +15,8 @@
 #include <thread>
 #include <unordered_set>
 
+#include "core/file_io.h"
+
 namespace taskpool {
 
 namespace {
@@ -29,15 +31,7 @@ constexpr Duration kLookInterval = 10ms;
 // The whole text of a small /proc file, or empty.
 std::string read_proc_file(const std::string& path) {
   std::string text;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return text;
-  char buffer[4096];
-  for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) != 0;) {
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) break;
-    text.append(buffer, static_cast<size_t>(n));
-  }
-  ::close(fd);
+  if (read_whole_file(path, text) != 0) text.clear();
   return text;
 }
 

@@ -14,6 +14,7 @@
 #include <string_view>
 
 #include "core/error.h"
+#include "core/unique_fd.h"
 #include "tasks/curl_api.h"
 #include "tasks/fetch_names.h"
 #include "tasks/fetch_response.h"
@@ -81,7 +82,7 @@ struct FetchExecutor::Transfer {
   FetchExecutor* owner = nullptr;
   CURL* easy = nullptr;
   curl_slist* headers = nullptr;  // If-Range
-  int fd = -1;
+  UniqueFd fd;
   std::string url;
   std::string final_path;
   std::string part_path;
@@ -101,7 +102,6 @@ struct FetchExecutor::Transfer {
   ~Transfer() {
     if (easy != nullptr) owner->give_back_easy(easy);  // reset: it no longer points at headers
     if (headers != nullptr) curl_api().slist_free_all(headers);
-    if (fd >= 0) ::close(fd);
   }
 };
 
@@ -111,15 +111,14 @@ namespace {
 // makes no file) or emptied, and its record says whose it is, before its first byte is written,
 // so a .part never holds bytes its record does not describe.
 bool begin_part(FetchExecutor::Transfer& transfer) {
-  if (transfer.fd < 0) {
+  if (!transfer.fd.valid()) {
     // O_NOFOLLOW: a NAME.part that is a symbolic link must not send the data somewhere else.
-    transfer.fd = ::open(transfer.part_path.c_str(),
-                         O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666);
-  } else if (ftruncate(transfer.fd, 0) != 0) {
-    ::close(transfer.fd);
-    transfer.fd = -1;
+    transfer.fd.reset(::open(transfer.part_path.c_str(),
+                             O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666));
+  } else if (ftruncate(transfer.fd.get(), 0) != 0) {
+    transfer.fd.reset();
   }
-  if (transfer.fd < 0) {
+  if (!transfer.fd.valid()) {
     transfer.write_error = errno;
     return false;
   }
@@ -128,7 +127,7 @@ bool begin_part(FetchExecutor::Transfer& transfer) {
   // Without a record (a file system that refuses it) the .part is never continued, only redone.
   write_part_record(transfer.record_path,
                     PartRecord{transfer.url, transfer.head.validator(), transfer.total});
-  set_download_origin(transfer.fd, transfer.url);
+  set_download_origin(transfer.fd.get(), transfer.url);
   return true;
 }
 
@@ -155,7 +154,7 @@ size_t on_body(char* data, size_t size, size_t count, void* user) {
   const size_t total = size * count;
   size_t written = 0;
   while (written < total) {
-    const ssize_t n = ::write(transfer->fd, data + written, total - written);
+    const ssize_t n = ::write(transfer->fd.get(), data + written, total - written);
     if (n < 0) {
       if (errno == EINTR) continue;
       transfer->write_error = errno;
@@ -323,9 +322,10 @@ int FetchExecutor::open_part(Transfer& transfer) const {
   struct stat st;
   if (!options_.resume || lstat(transfer.part_path.c_str(), &st) != 0) return 0;
   // O_NOFOLLOW: a NAME.part that is a symbolic link must not send the data somewhere else.
-  transfer.fd = ::open(transfer.part_path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW);
-  if (transfer.fd < 0) return errno;
-  if (fstat(transfer.fd, &st) != 0 || st.st_size == 0) return 0;
+  transfer.fd.reset(
+      ::open(transfer.part_path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW));
+  if (!transfer.fd.valid()) return errno;
+  if (fstat(transfer.fd.get(), &st) != 0 || st.st_size == 0) return 0;
   const auto have = static_cast<uint64_t>(st.st_size);
   const auto record = read_part_record(transfer.record_path);
   if (record && record->url == transfer.url && (!record->total || have < *record->total)) {
@@ -409,7 +409,7 @@ void FetchExecutor::set_limits(void* easy_handle) const {
 bool FetchExecutor::start_over(Transfer& transfer) {
   const CurlApi& curl = curl_api();
   transfer.restarted = true;
-  if (transfer.fd >= 0 && ftruncate(transfer.fd, 0) != 0) return false;
+  if (transfer.fd.valid() && ftruncate(transfer.fd.get(), 0) != 0) return false;
   ::unlink(transfer.record_path.c_str());
   curl.easy_setopt(transfer.easy, CURLOPT_RANGE, static_cast<const char*>(nullptr));
   curl.easy_setopt(transfer.easy, CURLOPT_HTTPHEADER, static_cast<curl_slist*>(nullptr));
@@ -439,8 +439,7 @@ void FetchExecutor::finish(Transfer& transfer, int code) {
   const bool starts_over =
       range_refused || (transfer.refused && transfer.refused->kind == Verdict::Kind::kStartOver);
   if (starts_over && !transfer.restarted && start_over(transfer)) return;
-  if (transfer.fd >= 0) ::close(transfer.fd);
-  transfer.fd = -1;
+  transfer.fd.reset();
   completion.end = steady_now();
   if (code == CURLE_OK) {
     complete(transfer);

@@ -132,9 +132,8 @@ std::unique_ptr<Guardian> Guardian::start(Duration kill_after, std::string& erro
 
 Guardian::~Guardian() {
   if (watched_ == 0) {
-    [[maybe_unused]] const ssize_t n = send(socket_, &kInOrder, 1, MSG_NOSIGNAL);
+    [[maybe_unused]] const ssize_t n = send(socket_.get(), &kInOrder, 1, MSG_NOSIGNAL);
   }
-  ::close(socket_);
   // Not waited for: it ends at once on its own (waiting for that cost half a millisecond of
   // every run here), and taskpool's exit hands it to init, which reaps it. Reaped now only if
   // it has already ended.

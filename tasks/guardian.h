@@ -21,6 +21,7 @@
 #include <string>
 
 #include "core/time.h"
+#include "core/unique_fd.h"
 
 namespace taskpool {
 
@@ -46,7 +47,7 @@ class Guardian final {
   void mark(pid_t group, bool running);
 
   pid_t pid_;
-  int socket_;
+  UniqueFd socket_;
   uint64_t* table_;  // shared with the guardian: bit p is process group p
   uint64_t watched_ = 0;
 };

@@ -17,6 +17,7 @@
 
 #include "core/error.h"
 #include "core/shell_quote.h"
+#include "core/unique_fd.h"
 #include "tasks/pipes.h"
 #include "tasks/program_path.h"
 #include "tasks/spawn.h"
@@ -70,16 +71,16 @@ std::string temp_root() {
 // The last line ssh wrote to its log that says something.
 std::string last_words(const std::string& path) {
   std::string text;
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return {};
+  const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd.valid()) return {};
   char buffer[4096];
-  for (ssize_t n; (n = ::read(fd, buffer, sizeof buffer)) != 0;) {
+  // Only its end is kept: ssh -v can write a lot.
+  for (ssize_t n; (n = ::read(fd.get(), buffer, sizeof buffer)) != 0;) {
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) break;
     text.append(buffer, static_cast<size_t>(n));
     if (text.size() > 65536) text.erase(0, text.size() - 4096);
   }
-  ::close(fd);
   std::string last;
   size_t start = 0;
   while (start < text.size()) {
@@ -243,9 +244,11 @@ int HostExecutor::start_master(Host& host, Connection& connection) {
   for (std::string& arg : argv) args.push_back(arg.data());
   args.push_back(nullptr);
 
-  const int log = ::open(connection.log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-  const int null = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-  if (log < 0 || null < 0) die_on_system_error("open");
+  const UniqueFd log(
+      ::open(connection.log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  const UniqueFd null(::open("/dev/null", O_RDWR | O_CLOEXEC));
+  // No descriptor for the master's log: the host cannot be reached, as when fork fails.
+  if (!log.valid() || !null.valid()) return errno;
   const pid_t parent = getpid();
   // fork, not posix_spawn: the master must die with taskpool (PR_SET_PDEATHSIG), or a killed
   // run would leave connections open. Only async-signal-safe calls until exec.
@@ -257,16 +260,13 @@ int HostExecutor::start_master(Host& host, Connection& connection) {
     signal(SIGPIPE, SIG_DFL);
     signal(SIGXFSZ, SIG_DFL);
     sigprocmask(SIG_SETMASK, &original_mask_, nullptr);
-    dup2(null, STDIN_FILENO);
-    dup2(null, STDOUT_FILENO);
-    dup2(log, STDERR_FILENO);
+    dup2(null.get(), STDIN_FILENO);
+    dup2(null.get(), STDOUT_FILENO);
+    dup2(log.get(), STDERR_FILENO);
     execv(args[0], args.data());
     _exit(127);
   }
-  const int error = errno;
-  ::close(log);
-  ::close(null);
-  if (pid < 0) return error;
+  if (pid < 0) return errno;
   connection.pid = pid;
   connection.started = now();
   processes_->leave_alone(pid);  // reaped in check_masters(), and not a leftover of a job

@@ -137,9 +137,7 @@ NameSet::NameSet(Options options)
   options_.spill_dir = directory_for_spill(options_.spill_dir);
 }
 
-NameSet::~NameSet() {
-  if (disk_fd_ >= 0) ::close(disk_fd_);
-}
+NameSet::~NameSet() = default;
 
 Fingerprint NameSet::fingerprint(std::string_view name, std::string_view group) const {
   return Fingerprint{murmur64(group, group_seed_), murmur64(name, kNameSeed) | 1};
@@ -154,7 +152,7 @@ size_t NameSet::memory_slot(const Fingerprint& key) const {
 
 bool NameSet::contains(const Fingerprint& key) {
   if (memory_[memory_slot(key)] == key) return true;
-  if (disk_fd_ < 0) return false;
+  if (!disk_fd_.valid()) return false;
   const size_t pages = size_t{1} << disk_bits_;
   const size_t home = home_page(key, disk_bits_);
   for (size_t n = 0; n < pages; ++n) {
@@ -193,7 +191,7 @@ void NameSet::grow_memory() {
 
 // Moves every fingerprint in memory to the disk table, page by page in the table's order.
 void NameSet::spill() {
-  if (disk_fd_ < 0) disk_fd_ = make_spill_file(options_.spill_dir);
+  if (!disk_fd_.valid()) disk_fd_.reset(make_spill_file(options_.spill_dir));
   while (over_load(disk_count_ + memory_count_, kSlotsPerPage << disk_bits_)) {
     for (const Fingerprint& key : grow_disk()) disk_insert(key);
   }
@@ -231,7 +229,7 @@ size_t NameSet::home_page(const Fingerprint& key, unsigned bits) const {
 const NameSet::Page& NameSet::page(size_t index) {
   if (index != cached_index_) {
     cached_page_.resize(kSlotsPerPage);
-    read_at(disk_fd_, cached_page_.data(), kPageBytes, uint64_t{index} * kPageBytes,
+    read_at(disk_fd_.get(), cached_page_.data(), kPageBytes, uint64_t{index} * kPageBytes,
             options_.spill_dir);
     cached_index_ = index;
   }
@@ -239,7 +237,8 @@ const NameSet::Page& NameSet::page(size_t index) {
 }
 
 void NameSet::write_page(size_t index, const Page& data) {
-  write_at(disk_fd_, data.data(), kPageBytes, uint64_t{index} * kPageBytes, options_.spill_dir);
+  write_at(disk_fd_.get(), data.data(), kPageBytes, uint64_t{index} * kPageBytes,
+           options_.spill_dir);
   if (index == cached_index_) cached_page_ = data;
 }
 
@@ -277,14 +276,14 @@ void NameSet::disk_insert(const Fingerprint& key) {
 // into a page not their own, for the caller to insert.
 std::vector<Fingerprint> NameSet::grow_disk() {
   const unsigned bits = disk_bits_ + 1;
-  const int fd = make_spill_file(options_.spill_dir);
+  UniqueFd fd(make_spill_file(options_.spill_dir));
   const size_t old_pages = size_t{1} << disk_bits_;
   std::vector<Fingerprint> in(kGrowChunkPages * kSlotsPerPage);
   std::vector<Fingerprint> out(2 * kGrowChunkPages * kSlotsPerPage);
   std::vector<Fingerprint> strays;
   for (size_t base = 0; base < old_pages; base += kGrowChunkPages) {
     const size_t count = std::min(kGrowChunkPages, old_pages - base);
-    read_at(disk_fd_, in.data(), count * kPageBytes, uint64_t{base} * kPageBytes,
+    read_at(disk_fd_.get(), in.data(), count * kPageBytes, uint64_t{base} * kPageBytes,
             options_.spill_dir);
     std::fill(out.begin(), out.end(), Fingerprint());
     for (size_t p = 0; p < count; ++p) {
@@ -300,11 +299,10 @@ std::vector<Fingerprint> NameSet::grow_disk() {
         out[(2 * p + half) * kSlotsPerPage + used[half]++] = key;
       }
     }
-    write_at(fd, out.data(), 2 * count * kPageBytes, uint64_t{2 * base} * kPageBytes,
+    write_at(fd.get(), out.data(), 2 * count * kPageBytes, uint64_t{2 * base} * kPageBytes,
              options_.spill_dir);
   }
-  ::close(disk_fd_);
-  disk_fd_ = fd;
+  disk_fd_ = std::move(fd);
   disk_bits_ = bits;
   cached_index_ = SIZE_MAX;
   return strays;

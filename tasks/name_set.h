@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "core/unique_fd.h"
+
 namespace taskpool {
 
 // A name as the set keeps it: a 64-bit hash of its group and a 64-bit hash of the name itself.
@@ -45,7 +47,7 @@ class NameSet {
   void insert(const Fingerprint& key);  // REQUIRES: !contains(key)
 
   uint64_t size() const { return memory_count_ + disk_count_; }
-  bool spilled() const { return disk_fd_ >= 0; }
+  bool spilled() const { return disk_fd_.valid(); }
   // The heap this set holds: its memory table and its buffers.
   size_t memory_bytes() const;
 
@@ -68,7 +70,7 @@ class NameSet {
   size_t max_memory_slots_;
   std::vector<Fingerprint> memory_;  // open addressing, a power of two long
   uint64_t memory_count_ = 0;
-  int disk_fd_ = -1;
+  UniqueFd disk_fd_;
   unsigned disk_bits_ = 4;  // the table has 2^disk_bits_ pages
   uint64_t disk_count_ = 0;
   Page cached_page_;  // the page read last, for lookups of one group in a row

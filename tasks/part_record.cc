@@ -9,6 +9,8 @@
 #include <charconv>
 #include <string_view>
 
+#include "core/file_io.h"
+
 namespace taskpool {
 
 namespace {
@@ -47,39 +49,13 @@ std::optional<std::string> take_field(std::string_view& text, std::string_view n
   return value;
 }
 
-bool write_record_text(int fd, std::string_view data) {
-  while (!data.empty()) {
-    const ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data.remove_prefix(static_cast<size_t>(n));
-  }
-  return true;
-}
-
-std::optional<std::string> read_small_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-  if (fd < 0) return std::nullopt;
-  std::string text;
-  char buffer[4096];
-  for (;;) {
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0 || text.size() + static_cast<size_t>(n) > kMaxRecordBytes) {
-      ::close(fd);
-      if (n == 0) return text;
-      return std::nullopt;
-    }
-    text.append(buffer, static_cast<size_t>(n));
-  }
-}
-
 }  // namespace
 
 std::optional<PartRecord> read_part_record(const std::string& path) {
-  const auto text = read_small_file(path);
-  if (!text || !text->starts_with(kRecordHeader)) return std::nullopt;
-  std::string_view rest(*text);
+  std::string text;
+  if (read_whole_file(path, text, kMaxRecordBytes, O_NOFOLLOW) != 0) return std::nullopt;
+  if (!text.starts_with(kRecordHeader)) return std::nullopt;
+  std::string_view rest(text);
   rest.remove_prefix(kRecordHeader.size());
   PartRecord record;
   auto url = take_field(rest, "url");
@@ -103,12 +79,7 @@ int write_part_record(const std::string& path, const PartRecord& record) {
   append_field(text, "validator", record.validator);
   append_field(text, "total", record.total ? std::to_string(*record.total) : "");
   text += kRecordEnd;
-  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666);
-  if (fd < 0) return errno;
-  const bool written = write_record_text(fd, text);
-  const int error = written ? 0 : (errno != 0 ? errno : ENOSPC);
-  ::close(fd);
-  return error;
+  return write_whole_file(path, text, O_NOFOLLOW);
 }
 
 void set_download_origin(int fd, const std::string& url) {

@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "core/error.h"
+#include "core/file_io.h"
 #include "core/parse.h"
 
 namespace taskpool {
@@ -122,24 +123,10 @@ std::vector<SshLogin> parse_sshlogin_file(std::string_view text, const std::stri
 }
 
 std::vector<SshLogin> read_sshlogin_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    throw UsageError("--sshloginfile: cannot read '" + path + "': " + std::strerror(errno));
-  }
   std::string text;
-  char buffer[8192];
-  for (;;) {
-    const ssize_t n = ::read(fd, buffer, sizeof buffer);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      const int error = errno;
-      ::close(fd);
-      throw UsageError("--sshloginfile: cannot read '" + path + "': " + std::strerror(error));
-    }
-    if (n == 0) break;
-    text.append(buffer, static_cast<size_t>(n));
+  if (const int error = read_whole_file(path, text); error != 0) {
+    throw UsageError("--sshloginfile: cannot read '" + path + "': " + std::strerror(error));
   }
-  ::close(fd);
   return parse_sshlogin_file(text, path);
 }
 

@@ -16,24 +16,24 @@ namespace taskpool {
 WakeFd::WakeFd(int shared)
     : fd_(shared >= 0 ? fcntl(shared, F_DUPFD_CLOEXEC, 0)
                       : eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {
-  if (fd_ < 0) throw system_error("eventfd");
+  if (!fd_.valid()) throw system_error("eventfd");
 }
 
-WakeFd::~WakeFd() { ::close(fd_); }
+WakeFd::~WakeFd() = default;
 
 void WakeFd::notify() const {
   const uint64_t one = 1;
   // Fails only when the counter is near overflow, and then a wake-up is pending anyway.
-  [[maybe_unused]] const ssize_t n = ::write(fd_, &one, sizeof one);
+  [[maybe_unused]] const ssize_t n = ::write(fd_.get(), &one, sizeof one);
 }
 
 void WakeFd::drain() const {
   uint64_t count = 0;
-  [[maybe_unused]] const ssize_t n = ::read(fd_, &count, sizeof count);
+  [[maybe_unused]] const ssize_t n = ::read(fd_.get(), &count, sizeof count);
 }
 
 bool WakeFd::sleep_until(TimePoint deadline, std::span<pollfd> also_watch) const {
-  std::vector<pollfd> fds{{fd_, POLLIN, 0}};
+  std::vector<pollfd> fds{{fd_.get(), POLLIN, 0}};
   fds.insert(fds.end(), also_watch.begin(), also_watch.end());
   timespec timeout{};
   if (deadline != kNever) timeout = timespec_until(deadline);

@@ -7,6 +7,7 @@
 #include <span>
 
 #include "core/time.h"
+#include "core/unique_fd.h"
 
 namespace taskpool {
 
@@ -19,7 +20,7 @@ class WakeFd final {
   WakeFd(const WakeFd&) = delete;
   WakeFd& operator=(const WakeFd&) = delete;
 
-  int get() const { return fd_; }
+  int get() const { return fd_.get(); }
 
   // Thread-safe and async-signal-safe: makes the current or the next sleep end.
   void notify() const;
@@ -32,7 +33,7 @@ class WakeFd final {
   bool sleep_until(TimePoint deadline, std::span<pollfd> also_watch = {}) const;
 
  private:
-  int fd_ = -1;
+  UniqueFd fd_;
 };
 
 }  // namespace taskpool

@@ -1,0 +1,58 @@
+#include "core/file_io.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "core/unique_fd.h"
+
+namespace taskpool {
+
+int read_to_end(int fd, std::string& text, size_t max_bytes) {
+  char buffer[65536];
+  size_t taken = 0;
+  for (;;) {
+    // One byte past the limit tells a file of exactly max_bytes from a longer one.
+    const size_t room = max_bytes == SIZE_MAX ? sizeof buffer : max_bytes - taken + 1;
+    const ssize_t n = ::read(fd, buffer, std::min(sizeof buffer, room));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno;
+    if (n == 0) return 0;
+    const auto size = static_cast<size_t>(n);
+    if (max_bytes != SIZE_MAX && taken + size > max_bytes) {
+      text.append(buffer, max_bytes - taken);
+      return EFBIG;
+    }
+    text.append(buffer, size);
+    taken += size;
+  }
+}
+
+int read_whole_file(const std::string& path, std::string& text, size_t max_bytes, int flags) {
+  const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | flags));
+  if (!fd.valid()) return errno;
+  return read_to_end(fd.get(), text, max_bytes);
+}
+
+int write_to_end(int fd, std::string_view data) {
+  while (!data.empty()) {
+    const ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errno;
+    if (n == 0) return ENOSPC;
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+  return 0;
+}
+
+int write_whole_file(const std::string& path, std::string_view data, int flags, mode_t mode) {
+  UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | flags, mode));
+  if (!fd.valid()) return errno;
+  if (const int error = write_to_end(fd.get(), data); error != 0) return error;
+  if (::close(fd.release()) != 0) return errno;
+  return 0;
+}
+
+}  // namespace taskpool

@@ -1,0 +1,67 @@
+// Whole files read and written through core/file_io.
+#include "core/file_io.h"
+
+#include <doctest/doctest.h>
+#include <fcntl.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <string>
+
+namespace taskpool {
+namespace {
+
+struct ScratchDir {
+  ScratchDir() {
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "taskpool-file-io-XXXXXX").string();
+    REQUIRE(mkdtemp(pattern.data()) != nullptr);
+    path = pattern;
+  }
+  ~ScratchDir() { std::filesystem::remove_all(path); }
+  ScratchDir(const ScratchDir&) = delete;
+  ScratchDir& operator=(const ScratchDir&) = delete;
+  std::string path;
+};
+
+TEST_CASE("file_io: a file written whole reads back whole, past one read's buffer") {
+  ScratchDir dir;
+  const std::string path = dir.path + "/f";
+  const std::string data(200'000, 'x');
+  REQUIRE(write_whole_file(path, data) == 0);
+  std::string text;
+  CHECK(read_whole_file(path, text) == 0);
+  CHECK(text == data);
+  // Written again: emptied first, not appended to.
+  REQUIRE(write_whole_file(path, "short") == 0);
+  text.clear();
+  CHECK(read_whole_file(path, text) == 0);
+  CHECK(text == "short");
+}
+
+TEST_CASE("file_io: max_bytes tells a file of that size from a longer one") {
+  ScratchDir dir;
+  const std::string path = dir.path + "/f";
+  REQUIRE(write_whole_file(path, "12345") == 0);
+  std::string text;
+  CHECK(read_whole_file(path, text, 5) == 0);
+  CHECK(text == "12345");
+  text.clear();
+  CHECK(read_whole_file(path, text, 4) == EFBIG);
+  CHECK(text == "1234");
+}
+
+TEST_CASE("file_io: failures are errnos, not aborts") {
+  ScratchDir dir;
+  std::string text;
+  CHECK(read_whole_file(dir.path + "/missing", text) == ENOENT);
+  CHECK(write_whole_file(dir.path + "/no/such/dir/f", "x") == ENOENT);
+  // O_NOFOLLOW: a symbolic link is refused.
+  REQUIRE(symlink("/etc/hostname", (dir.path + "/link").c_str()) == 0);
+  CHECK(read_whole_file(dir.path + "/link", text, SIZE_MAX, O_NOFOLLOW) == ELOOP);
+}
+
+}  // namespace
+}  // namespace taskpool
