@@ -13,6 +13,7 @@
 #include "core/feed_gate.h"
 #include "core/job.h"
 #include "core/policy.h"
+#include "core/ready_jobs.h"
 #include "core/stats.h"
 #include "core/time.h"
 
@@ -199,34 +200,6 @@ class Scheduler {
   bool feed_closed() const { return intake_closed_; }
 
  private:
-  // The jobs ready to start, in input order or (with a priority) highest priority first.
-  class ReadyJobs {
-   public:
-    explicit ReadyJobs(std::function<double(const Job&)> priority)
-        : priority_(std::move(priority)) {}
-    bool empty() const { return fifo_.empty() && heap_.empty(); }
-    size_t size() const { return fifo_.size() + heap_.size(); }
-    bool prioritized() const { return static_cast<bool>(priority_); }
-    void push(Job job, bool front = false);
-    const Job& next() const;
-    Job pop();
-    // The job with the lowest sequence number (for the -k window when priorities reorder).
-    const Job& lowest() const;
-    Job pop_lowest();
-
-   private:
-    struct Entry {
-      double priority;
-      Job job;
-    };
-    static bool lower(const Entry& a, const Entry& b) {
-      return a.priority != b.priority ? a.priority < b.priority : a.job.seq > b.job.seq;
-    }
-    std::function<double(const Job&)> priority_;
-    std::deque<Job> fifo_;     // without a priority
-    std::vector<Entry> heap_;  // with one: a max-heap by lower()
-  };
-
   struct Running {
     Job job;
     Attempt attempt;

@@ -4,10 +4,7 @@
 
 #include <doctest/doctest.h>
 #include <fcntl.h>
-#include <pthread.h>
-#include <signal.h>
 #include <stdlib.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,6 +15,7 @@
 #include <vector>
 
 #include "tasks/sshlogin.h"
+#include "tests/tasks/executor_test_helpers.h"
 
 namespace taskpool {
 namespace {
@@ -34,25 +32,6 @@ done
 if [ "$master" = 1 ]; then : > "$socket"; exec sleep 600; fi
 exec /bin/sh -c "$1"
 )";
-
-// SIGCHLD handled and blocked outside wait(), as the executors' contract asks.
-class ChildSignals {
- public:
-  ChildSignals() {
-    install_child_signal_handler();
-    sigset_t set;
-    sigemptyset(&set);
-    sigaddset(&set, SIGCHLD);
-    pthread_sigmask(SIG_BLOCK, &set, &previous_);
-  }
-  ~ChildSignals() { pthread_sigmask(SIG_SETMASK, &previous_, nullptr); }
-  ChildSignals(const ChildSignals&) = delete;
-  ChildSignals& operator=(const ChildSignals&) = delete;
-  const sigset_t& previous() const { return previous_; }
-
- private:
-  sigset_t previous_;
-};
 
 struct FakeSsh {
   FakeSsh() {
@@ -88,32 +67,21 @@ Attempt host_attempt(const std::string& line) {
 }
 
 TEST_CASE("host executor: a pipe that cannot be made fails that attempt only") {
-  ChildSignals signals;
+  testing::SignalSetup signals;
   FakeSsh ssh;
   HostExecutorOptions options;
   options.hosts = parse_sshlogins("-S", "somehost");
   options.worker_host = {0};
   options.ssh = {ssh.path};
-  HostExecutor executor(options, signals.previous());
+  HostExecutor executor(options, signals.original());
   // Through the fake connection, once it is up.
   executor.start(host_attempt("exit 3"));
   const auto first = wait_for(executor, 1);
   CHECK(first[0].started);
   CHECK(first[0].exit_status == 3);
 
-  rlimit old_limit;
-  REQUIRE(getrlimit(RLIMIT_NOFILE, &old_limit) == 0);
-  const int lowest_free = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  REQUIRE(lowest_free >= 0);
-  close(lowest_free);
-  {
-    // One descriptor left: not enough for the ssh client's control pipe.
-    rlimit tight = old_limit;
-    tight.rlim_cur = static_cast<rlim_t>(lowest_free) + 1;
-    REQUIRE(setrlimit(RLIMIT_NOFILE, &tight) == 0);
-    executor.start(host_attempt("exit 0"));
-    REQUIRE(setrlimit(RLIMIT_NOFILE, &old_limit) == 0);
-  }
+  // One descriptor left: not enough for the ssh client's control pipe.
+  testing::with_descriptors_left(1, [&] { executor.start(host_attempt("exit 0")); });
   const auto failed = wait_for(executor, 1);
   CHECK_FALSE(failed[0].started);
   CHECK(failed[0].short_of_resources);

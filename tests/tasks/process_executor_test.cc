@@ -31,6 +31,7 @@
 #include "tasks/adopted.h"
 #include "tests/core/helpers.h"
 #include "tasks/feed_pipe.h"
+#include "tests/tasks/executor_test_helpers.h"
 
 namespace taskpool {
 namespace {
@@ -40,38 +41,8 @@ namespace fs = std::filesystem;
 
 TimePoint now() { return std::chrono::steady_clock::now(); }
 
-// Sets the calling thread's signal mask for one test and puts the old one back.
-class ScopedSignalMask {
- public:
-  ScopedSignalMask(int how, std::initializer_list<int> signals) {
-    sigset_t set;
-    sigemptyset(&set);
-    for (int sig : signals) sigaddset(&set, sig);
-    REQUIRE(pthread_sigmask(how, &set, &previous_) == 0);
-  }
-  ~ScopedSignalMask() { pthread_sigmask(SIG_SETMASK, &previous_, nullptr); }
-  ScopedSignalMask(const ScopedSignalMask&) = delete;
-  ScopedSignalMask& operator=(const ScopedSignalMask&) = delete;
-
-  const sigset_t& previous() const { return previous_; }
-
- private:
-  sigset_t previous_;
-};
-
-// What the executor's contract asks of its caller: the SIGCHLD handler installed, SIGCHLD blocked
-// outside wait(), and the mask from before passed in.
-class SignalSetup {
- public:
-  SignalSetup() {
-    install_child_signal_handler();
-    blocked_.emplace(SIG_BLOCK, std::initializer_list<int>{SIGCHLD});
-  }
-  const sigset_t& original() const { return blocked_->previous(); }
-
- private:
-  std::optional<ScopedSignalMask> blocked_;
-};
+using testing::ScopedSignalMask;
+using testing::SignalSetup;
 
 // Ends the test program if a test hangs, instead of hanging the whole run.
 class Watchdog {
@@ -848,19 +819,8 @@ TEST_CASE("process executor: the destructor kills and reaps what still runs") {
 TEST_CASE("process executor: running out of descriptors fails that attempt only") {
   SignalSetup signals;
   ProcessExecutor executor({}, signals.original());
-  rlimit old_limit;
-  REQUIRE(getrlimit(RLIMIT_NOFILE, &old_limit) == 0);
-  const int lowest_free = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  REQUIRE(lowest_free >= 0);
-  close(lowest_free);
-  {
-    // One descriptor left: not enough for a pipe.
-    rlimit tight = old_limit;
-    tight.rlim_cur = static_cast<rlim_t>(lowest_free) + 1;
-    REQUIRE(setrlimit(RLIMIT_NOFILE, &tight) == 0);
-    executor.start(direct_attempt(1, {"echo", "hi"}));
-    REQUIRE(setrlimit(RLIMIT_NOFILE, &old_limit) == 0);
-  }
+  // One descriptor left: not enough for a pipe.
+  testing::with_descriptors_left(1, [&] { executor.start(direct_attempt(1, {"echo", "hi"})); });
   const auto failed = collect(executor, 1);
   CHECK_FALSE(failed.front().started);
   CHECK(failed.front().short_of_resources);  // other jobs' ending would give descriptors back
@@ -878,19 +838,8 @@ TEST_CASE("process executor: a feedback pipe that cannot be made fails that atte
   ProcessExecutorOptions options;
   options.feedback = true;
   ProcessExecutor executor(options, signals.original());
-  rlimit old_limit;
-  REQUIRE(getrlimit(RLIMIT_NOFILE, &old_limit) == 0);
-  const int lowest_free = open("/dev/null", O_RDONLY | O_CLOEXEC);
-  REQUIRE(lowest_free >= 0);
-  close(lowest_free);
-  {
-    // Room for the stdout and stderr pipes, not for the feedback pipe after them.
-    rlimit tight = old_limit;
-    tight.rlim_cur = static_cast<rlim_t>(lowest_free) + 5;
-    REQUIRE(setrlimit(RLIMIT_NOFILE, &tight) == 0);
-    executor.start(direct_attempt(1, {"echo", "hi"}));
-    REQUIRE(setrlimit(RLIMIT_NOFILE, &old_limit) == 0);
-  }
+  // Room for the stdout and stderr pipes, not for the feedback pipe after them.
+  testing::with_descriptors_left(5, [&] { executor.start(direct_attempt(1, {"echo", "hi"})); });
   const auto failed = collect(executor, 1);
   CHECK_FALSE(failed.front().started);
   CHECK(failed.front().short_of_resources);
