@@ -33,14 +33,22 @@ void WakeFd::drain() const {
 }
 
 bool WakeFd::sleep_until(TimePoint deadline, std::span<pollfd> also_watch) const {
-  std::vector<pollfd> fds{{fd_.get(), POLLIN, 0}};
-  fds.insert(fds.end(), also_watch.begin(), also_watch.end());
+  // The wake-up first, then the caller's descriptors; no allocation when there are none.
+  pollfd own{fd_.get(), POLLIN, 0};
+  std::vector<pollfd> more;
+  if (!also_watch.empty()) {
+    more.push_back(own);
+    more.insert(more.end(), also_watch.begin(), also_watch.end());
+  }
+  pollfd* fds = more.empty() ? &own : more.data();
+  const size_t count = more.empty() ? 1 : more.size();
   timespec timeout{};
   if (deadline != kNever) timeout = timespec_until(deadline);
-  const int ready = ppoll(fds.data(), fds.size(), deadline == kNever ? nullptr : &timeout, nullptr);
+  const int ready = ppoll(fds, count, deadline == kNever ? nullptr : &timeout, nullptr);
   if (ready < 0 && errno != EINTR) throw system_error("ppoll");
-  for (size_t i = 0; i < also_watch.size(); ++i)
-    also_watch[i].revents = ready > 0 ? fds[i + 1].revents : 0;
+  for (size_t i = 0; i < also_watch.size(); ++i) {
+    also_watch[i].revents = ready > 0 ? fds[i + 1].revents : short{0};
+  }
   if (ready <= 0 || fds[0].revents == 0) return false;
   drain();
   return true;
