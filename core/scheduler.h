@@ -276,8 +276,9 @@ class Scheduler {
   ReadyJobs ready_;                         // pulled from the source or fed, not yet started
   std::unordered_set<uint64_t> fed_ready_;  // of which fed (their sequence numbers)
   FeedGate feed_gate_;
-  size_t feeders_waiting_ = 0;   // the executor's latest WaitResult::feeders_waiting
-  std::vector<pollfd> watched_;  // options_.watch's descriptors, for one wait
+  size_t feeders_waiting_ = 0;           // the executor's latest WaitResult::feeders_waiting
+  std::optional<FeedOrder> feed_order_;  // the latest told to the executor
+  std::vector<pollfd> watched_;          // options_.watch's descriptors, for one wait
   bool paused_ = false;
   bool last_was_retry_ = false;   // retries and new jobs take turns when both can start
   bool take_lowest_ = false;      // new_job_available: start ready_.lowest(), not next()

@@ -96,7 +96,13 @@ void Scheduler::feed(Record record) {
 void Scheduler::wait_for_executor() {
   const FeedGate::State state{fed_ready_.size(), running_count_, feeders_waiting_,
                               stop_ != StopRequest::kNone, intake_closed_};
-  executor_.set_feed(feed_gate_.decide(state, clock_.now()));
+  const FeedOrder order = feed_gate_.decide(state, clock_.now());
+  // Told again only when it changes (a call per wait is a cost per job), but for one chunk each,
+  // which the executor carries out once.
+  if (order != feed_order_ || order.mode == FeedOrder::Mode::kOneChunk) {
+    executor_.set_feed(order);
+    feed_order_ = order;
+  }
   watched_.clear();
   if (options_.watch) options_.watch(watched_);
   WaitResult result = executor_.wait(std::min(next_wakeup(), feed_gate_.recheck_at()), watched_);
