@@ -29,8 +29,8 @@
 #include <vector>
 
 #include "tasks/adopted.h"
-#include "tests/core/helpers.h"
 #include "tasks/feed_pipe.h"
+#include "tests/core/helpers.h"
 #include "tests/tasks/executor_test_helpers.h"
 
 namespace taskpool {
