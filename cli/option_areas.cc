@@ -38,6 +38,7 @@ void fill_grouping(const GroupingFlags& flags, RunConfig& config) {
   if (counted && config.max_args == 0) {
     throw UsageError("-n, -N and -L need at least 1 record per command");
   }
+  config.skip_blank = flags.no_run_if_empty;
   if (flags.context_fill) config.fill = RunConfig::Fill::kContext;
   if (flags.multi_fill) config.fill = RunConfig::Fill::kMulti;
   if (!flags.max_chars.empty()) {

@@ -25,7 +25,7 @@ struct GroupingFlags {
   std::string max_chars;
   bool context_fill = false;     // -X
   bool multi_fill = false;       // -m
-  bool no_run_if_empty = false;  // -r: what taskpool always does
+  bool no_run_if_empty = false;  // -r
 };
 
 struct PoolFlags {

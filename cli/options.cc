@@ -117,7 +117,7 @@ void declare_grouping(CLI::App& app, GroupingFlags& flags, RunConfig& config) {
   records.value("-I", config.replace, "STR", "Use STR instead of {} for the record");
   records.value("-E", config.eof_string, "STR", "Stop reading input at a record equal to STR");
   records.flag("-r,--no-run-if-empty", flags.no_run_if_empty,
-               "Run nothing when there are no records (always so)");
+               "Skip empty and blank records (no records: nothing runs, always so)");
 }
 
 // The pool, and the live pool: what may change while it runs.

@@ -214,6 +214,9 @@ std::unique_ptr<RecordStream> open_records(const RunConfig& config, const Record
       source = std::make_unique<EndAtSource>(std::move(source), *config.eof_string);
     }
   }
+  if (config.skip_blank) {
+    for (auto& source : sources) source = std::make_unique<SkipBlankSource>(std::move(source));
+  }
   std::optional<ColumnSplitter> columns;
   if (config.colsep) columns.emplace(*config.colsep);
   return std::make_unique<RecordStream>(std::move(sources), std::move(columns), std::move(linked));

