@@ -36,7 +36,10 @@ void fill_grouping(const GroupingFlags& flags, RunConfig& config) {
   const bool counted =
       !flags.max_args.empty() || !flags.max_replace_args.empty() || !flags.max_lines.empty();
   if (counted && config.max_args == 0) {
-    throw UsageError("-n, -N and -L need at least 1 record per command");
+    // GNU parallel's and xargs' -n 0: a command per record, which the record gives no argument.
+    config.no_args = true;
+    config.positional = false;
+    config.continue_lines = false;
   }
   config.skip_blank = flags.no_run_if_empty;
   if (flags.context_fill) config.fill = RunConfig::Fill::kContext;

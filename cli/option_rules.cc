@@ -44,6 +44,9 @@ constexpr std::array kRules = [] {
       FlagRule{kMaxReplaceArgs, kMaxLines, kCountsExclude},
       FlagRule{kContextFill, kMultiFill, "-X and -m exclude each other"},
       FlagRule{kExactCount, kFill, "-N and -L give an exact count; they exclude -X and -m"},
+      FlagRule{kZeroCount, kFill,
+               "-n 0, -N 0 and -L 0 give each record a job with no argument; they exclude -X and "
+               "-m"},
       FlagRule{kResumeDone, kResumeFailed, "--resume and --resume-failed exclude each other"},
       FlagRule{kResume, kJoblogStdout, "--resume needs a joblog file to read, not standard output"},
       FlagRule{kResumeDone, kNoJoblog,
@@ -83,6 +86,7 @@ Facts facts_of(const OptionFlags& flags, const RunConfig& config) {
   set(kMaxReplaceArgs, !grouping.max_replace_args.empty());
   set(kMaxLines, !grouping.max_lines.empty());
   set(kExactCount, exact);
+  set(kZeroCount, config.no_args);
   set(kContextFill, grouping.context_fill);
   set(kMultiFill, grouping.multi_fill);
   set(kFill, fill);

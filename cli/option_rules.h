@@ -22,6 +22,7 @@ enum class Fact {
   kMaxReplaceArgs,  // -N
   kMaxLines,        // -L
   kExactCount,      // -N or -L
+  kZeroCount,       // -n 0, -N 0 or -L 0
   kContextFill,     // -X
   kMultiFill,       // -m
   kFill,            // -X or -m

@@ -30,6 +30,7 @@ struct RunConfig {
   std::optional<std::string> eof_string;  // -E: input ends at this record
   bool skip_blank = false;                // -r: empty and blank values are no records
   size_t max_args = 0;                    // -n, -N, -L: records per command (0: one, no grouping)
+  bool no_args = false;                   // -n 0, -N 0, -L 0: a job per record, given no argument
   bool positional = false;      // -N or -L: exactly that many, as {1}..{N}, not shortened to fit
   bool continue_lines = false;  // -L: a line ending in a blank goes on with the next
   enum class Fill { kNone, kMulti, kContext } fill = Fill::kNone;  // -m, -X

@@ -15,6 +15,13 @@ constexpr size_t kMaxArgument = 128 * 1024 - 1;
 // {N}, a --colsep column): no command line bounds its length there, but memory must.
 constexpr size_t kMaxKeptRecord = 16 * 1024 * 1024;
 
+// -X repeats the word around {} for each record; -n 0 gives the command no record at all.
+CommandTemplate::Spread template_spread(const RunConfig& config) {
+  using Spread = CommandTemplate::Spread;
+  if (config.fill == RunConfig::Fill::kContext) return Spread::kContext;
+  return config.no_args ? Spread::kNone : Spread::kInPlace;
+}
+
 // With -S: each host's workers (N/, else -j); one group per host, taken in turn.
 PoolLayout pool_layout(const RunConfig& config, int jobs) {
   PoolLayout pool;
@@ -252,8 +259,7 @@ bool grouped(const RunConfig& config) {
 
 RunPlan make_plan(const RunConfig& config, const Limits& limits) {
   RunPlan plan;
-  plan.command =
-      CommandTemplate(config.command, config.replace, config.fill == RunConfig::Fill::kContext);
+  plan.command = CommandTemplate(config.command, config.replace, template_spread(config));
   const DescriptorFit fit = fit_descriptors(config, limits);
   plan.descriptors = fit.plan;
   plan.pool = pool_layout(config, fit.jobs);

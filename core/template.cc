@@ -108,8 +108,8 @@ size_t parse_replacement(std::string_view text, size_t pos, Segment& segment) {
 }  // namespace
 
 CommandTemplate::CommandTemplate(const std::vector<std::string>& words, const std::string& replace,
-                                 bool context)
-    : text_(join(words, ' ')) {
+                                 Spread spread)
+    : text_(join(words, ' ')), no_record_(spread == Spread::kNone) {
   if (words.empty() || (words.size() == 1 && words.front() == replace)) {
     record_is_command_ = true;
     return;
@@ -155,10 +155,11 @@ CommandTemplate::CommandTemplate(const std::vector<std::string>& words, const st
     segments_.push_back(std::move(segment));
   }
   flush_literal();
-  if (context) take_context();
+  if (spread == Spread::kContext) take_context();
 }
 
 CommandTemplate::RecordUse CommandTemplate::record_use() const {
+  if (no_record_) return RecordUse::kNone;
   if (record_is_command_) return RecordUse::kWhole;
   RecordUse use = RecordUse::kNone;
   for_each_segment([&](const Segment& segment) {
@@ -244,7 +245,7 @@ bool CommandTemplate::uses_worker() const {
 }
 
 Command CommandTemplate::expand(const Job& job, WorkerId worker) const {
-  if (record_is_command_) return make_command(join(job.record.fields, ' '));
+  if (record_is_command_) return make_command(no_record_ ? "" : join(job.record.fields, ' '));
   std::string line;
   for (const auto& segment : segments_) expand_segment(segment, job, worker, line);
   return make_command(std::move(line));
@@ -278,6 +279,7 @@ void CommandTemplate::expand_plain(const Segment& segment, const Job& job, Worke
       line += segment.literal;
       break;
     case Segment::Kind::kRecord:
+      if (no_record_) break;
       if (fields.empty()) line += "''";
       for (size_t i = 0; i < fields.size(); ++i) {
         if (i > 0) line += ' ';
@@ -287,7 +289,7 @@ void CommandTemplate::expand_plain(const Segment& segment, const Job& job, Worke
     case Segment::Kind::kField:
       // A field the record does not have is nothing at all, as in GNU parallel (an empty
       // field that exists is '').
-      if (segment.field <= fields.size()) {
+      if (!no_record_ && segment.field <= fields.size()) {
         line += transformed(segment.transform, fields[segment.field - 1]);
       }
       break;

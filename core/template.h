@@ -24,13 +24,20 @@ namespace taskpool {
 // Thread-compatible: const methods may be called concurrently.
 class CommandTemplate {
  public:
+  // How a job's fields go into a word that holds the record string.
+  enum class Spread {
+    kInPlace,  // the fields, one word each, in its place: `pre{}post` gives `pre1 2post`
+    kContext,  // -X, -N, -L: the whole word once per field: `pre1post pre2post`
+    kNone,     // -N 0: the record gives no argument: `{}` and `{N}` are nothing, `prepost`
+  };
+
   // `words` are joined with single spaces into one command line, as GNU parallel does.
   // `replace` is the string that stands for the record (default "{}"; -I changes it).
-  // `context` (-X): with several fields, the whole word around a record string is repeated for
-  // each field (`pre{}post` gives `pre1post pre2post`), instead of the fields going in its place
-  // (`pre1 2post`).
   explicit CommandTemplate(const std::vector<std::string>& words, const std::string& replace = "{}",
-                           bool context = false);
+                           Spread spread = Spread::kInPlace);
+  // `context`: Spread::kContext, else kInPlace.
+  CommandTemplate(const std::vector<std::string>& words, const std::string& replace, bool context)
+      : CommandTemplate(words, replace, context ? Spread::kContext : Spread::kInPlace) {}
 
   bool record_is_command() const { return record_is_command_; }
   // Whether the command holds {%}, the worker number: then one job's command differs from one
@@ -92,6 +99,7 @@ class CommandTemplate {
   std::string text_;
   std::vector<Segment> segments_;
   bool record_is_command_ = false;
+  bool no_record_ = false;  // Spread::kNone
 };
 
 // The transforms on their own, for tests and reuse: GNU parallel's {.} {/} {//} {/.}.

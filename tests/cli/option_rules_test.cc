@@ -89,6 +89,8 @@ std::vector<UsageCase> grouping_and_output_rule_cases() {
       {{"-X", "-m", "echo"}, "-X and -m exclude each other"},
       {{"-N", "2", "-X", "echo"}, exact},
       {{"-L", "2", "-m", "echo"}, exact},
+      {{"-n", "0", "-X", "echo"},
+       "-n 0, -N 0 and -L 0 give each record a job with no argument; they exclude -X and -m"},
       {{"--resume", "--resume-failed", "--joblog", "log", "echo"},
        "--resume and --resume-failed exclude each other"},
       {{"--resume", "--joblog", "-", "echo"}, stdout_joblog},

@@ -62,7 +62,6 @@ TEST_CASE("bad values of the pool flags and the live pool's") {
 
 TEST_CASE("bad values of the input and grouping flags") {
   const std::string delimiter = "' is not one character (or \\n, \\t, \\r, \\0, \\\\, \\xHH)";
-  const std::string at_least_1 = "-n, -N and -L need at least 1 record per command";
   check_usage_errors({
       {{"-d", "ab", "echo"}, "-d/--delimiter: 'ab" + delimiter},
       {{"-d", "\\xZZ", "echo"}, "-d/--delimiter: '\\xZZ" + delimiter},
@@ -71,9 +70,6 @@ TEST_CASE("bad values of the input and grouping flags") {
       {{"-N", "1000001", "echo"},
        "-N/--max-replace-args: '1000001' is not a whole number up to 1000000"},
       {{"-L", "-1", "echo"}, "-L/--max-lines: '-1' is not a whole number up to 1000000"},
-      {{"-n", "0", "echo"}, at_least_1},
-      {{"-N", "0", "echo"}, at_least_1},
-      {{"-L", "0", "echo"}, at_least_1},
       {{"-s", "1073741825", "echo"},
        "-s/--max-chars: '1073741825' is not a whole number up to 1073741824"},
       {{"-s", "0", "echo"}, "-s/--max-chars: 0 leaves no room for a command"},
@@ -315,6 +311,15 @@ TEST_CASE("the grouping flags: -n, -N, -L, -X, -m, -s, -I, -E") {
   CHECK(l.continue_lines);
   CHECK(config_of({"-X", "echo"}).fill == RunConfig::Fill::kContext);
   CHECK(config_of({"-m", "echo"}).fill == RunConfig::Fill::kMulti);
+  for (const char* count : {"-n", "-N", "-L"}) {
+    CAPTURE(count);
+    const RunConfig zero = config_of({count, "0", "echo"});
+    CHECK(zero.no_args);
+    CHECK(zero.max_args == 0);
+    CHECK_FALSE(zero.positional);
+    CHECK_FALSE(zero.continue_lines);
+  }
+  CHECK_FALSE(big_n.no_args);
   CHECK(config_of({"-r", "echo"}).max_args == 0);
   CHECK(config_of({"-r", "echo"}).skip_blank);
   CHECK(config_of({"--no-run-if-empty", "echo"}).skip_blank);

@@ -138,6 +138,19 @@ TEST_CASE("a template without replacement strings gets the record appended") {
   CHECK(line_of({"echo", "{/}"}, {"x/a"}) == "echo a");
 }
 
+TEST_CASE("-n 0: the record gives no argument, as in GNU parallel") {
+  const auto none = [](const Words& words) {
+    return CommandTemplate(words, "{}", CommandTemplate::Spread::kNone);
+  };
+  const Job job = job_of({"a b", "c"}, 7);
+  CHECK(none({"echo", "hi"}).expand(job, 2).line == "echo hi ");
+  CHECK(none({"echo", "hi"}).expand(job, 2).argv == Words{"echo", "hi"});
+  CHECK(none({"echo", "x{}y", "{}", "{1}{2.}", "z"}).expand(job, 2).line == "echo xy   z");
+  CHECK(none({"echo", "{#}", "{%}", "{/}"}).expand(job, 2).line == "echo 7 2 ");
+  CHECK(none({}).expand(job, 2).line.empty());
+  CHECK(none({"echo", "{}"}).record_use() == CommandTemplate::RecordUse::kNone);
+}
+
 TEST_CASE("words are joined with single spaces, not quoted") {
   CHECK(line_of({"echo a", "b"}, {"x"}) == "echo a b x");
   CHECK(line_of({"echo", "{}", "|", "wc", "-c"}, {"x"}) == "echo x | wc -c");

@@ -32,9 +32,34 @@ class SameAsGnuParallelTest(XargsHabitsCase):
             with self.subTest(extra=extra):
                 self.same("-k", "-r", *extra, "echo", input=b"a\n\nb\n \nc \nd\n")
 
+    # -- -N 0, -n 0, -L 0
+
+    def test_zero_count_runs_once_per_record_without_argument(self):
+        for flag in ("-N", "-n", "-L"):
+            with self.subTest(flag=flag):
+                r = self.same("-k", flag, "0", "echo", "hi", ":::", "1", "2")
+                self.assertEqual(r.out, "hi\nhi\n")
+                r = self.same("-k", flag + "0", "show-args", "x", input=b"a\nb c\n\n")
+                self.assertEqual(r.stdout, show_args_output(["x"], ["x"], ["x"]))
+
+    def test_zero_count_replacement_strings_are_nothing(self):
+        r = self.same("-k", "-N0", "show-args", "x{}y", "{}", "{1}", "{.}", "{#}", ":::", "p", "q")
+        self.assertEqual(r.stdout, show_args_output(["xy", "1"], ["xy", "2"]))
+
+    def test_zero_count_dry_run_prints_the_same_lines(self):
+        self.same("-k", "-N0", "--dry-run", "echo", "a{}b", ":::", "1", "2")
+
 
 class DropInTest(XargsHabitsCase):
     """Behaviours checked on taskpool alone: bad usage, and where taskpool differs on purpose."""
+
+    def test_zero_count_excludes_filling_the_command_line(self):
+        for flags in (["-n", "0", "-X"], ["-N", "0", "-m"], ["-L", "0", "-X"]):
+            with self.subTest(flags=flags):
+                r = self.tp(*flags, "touch", "ran", ":::", "a")
+                self.assertExit(r, 255)
+                self.assertIn("-X and -m", r.err)
+                self.assertFalse(self.path("ran").exists())
 
 
 if __name__ == "__main__":
