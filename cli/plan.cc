@@ -15,10 +15,11 @@ constexpr size_t kMaxArgument = 128 * 1024 - 1;
 // {N}, a --colsep column): no command line bounds its length there, but memory must.
 constexpr size_t kMaxKeptRecord = 16 * 1024 * 1024;
 
-// -X repeats the word around {} for each record; -n 0 gives the command no record at all.
+// -X, -N and -L repeat the word around {} for each record, as GNU parallel does (-n and -m put
+// the records in its place); -n 0 gives the command no record at all.
 CommandTemplate::Spread template_spread(const RunConfig& config) {
   using Spread = CommandTemplate::Spread;
-  if (config.fill == RunConfig::Fill::kContext) return Spread::kContext;
+  if (config.fill == RunConfig::Fill::kContext || config.positional) return Spread::kContext;
   return config.no_args ? Spread::kNone : Spread::kInPlace;
 }
 

@@ -49,6 +49,29 @@ class SameAsGnuParallelTest(XargsHabitsCase):
     def test_zero_count_dry_run_prints_the_same_lines(self):
         self.same("-k", "-N0", "--dry-run", "echo", "a{}b", ":::", "1", "2")
 
+    # -- -N and -L repeat the word around {}, as -X does
+
+    def test_max_replace_args_repeats_the_word_around_braces(self):
+        r = self.same("-k", "-N2", "echo", "a{}b", ":::", "1", "2", "3", "4")
+        self.assertEqual(r.out, "a1b a2b\na3b a4b\n")
+
+    def test_max_replace_args_last_job_repeats_for_the_records_it_has(self):
+        r = self.same("-k", "-N2", "echo", "a{}b", ":::", "1", "2", "3")
+        self.assertEqual(r.out, "a1b a2b\na3b\n")
+
+    def test_max_lines_repeats_the_word_around_braces(self):
+        r = self.same("-k", "-L2", "show-args", "x", "a{}b", "y", "{}", input=b"1\n2 3\n4\n")
+        self.assertEqual(r.stdout, show_args_output(["x", "a1b", "a2 3b", "y", "1", "2 3"],
+                                                    ["x", "a4b", "y", "4"]))
+
+    def test_max_replace_args_context_with_other_strings(self):
+        self.same("-k", "-N2", "echo", "a{}b{}c", "{1}x{}", "{.}:{#}", ":::", "1.p", "2", "3.q",
+                  "4")
+
+    def test_max_args_still_puts_the_records_in_place(self):
+        r = self.same("-k", "-n2", "echo", "a{}b", ":::", "1", "2", "3", "4")
+        self.assertEqual(r.out, "a1 2b\na3 4b\n")
+
 
 class DropInTest(XargsHabitsCase):
     """Behaviours checked on taskpool alone: bad usage, and where taskpool differs on purpose."""
