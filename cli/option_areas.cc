@@ -185,18 +185,19 @@ std::vector<RunConfig::Source> split_sources(const std::vector<std::string>& arg
       if (file_source && !sources.back().file) {
         throw UsageError(args[i - 1] + " needs a file name after it");
       }
+      // The first source may be linked too (to nothing before it), as in GNU parallel.
       RunConfig::Source& source = sources.emplace_back();
       source.linked = arg.back() == '+';
-      if (source.linked && sources.size() == 1) {
-        throw UsageError(std::string(arg) +
-                         " links to the input source before it, and there is none");
-      }
       file_source = arg.starts_with("::::");
     } else if (sources.empty()) {
       continue;
     } else if (file_source) {
-      // :::: takes any number of files, each a source of its own; only the first is linked.
-      if (sources.back().file) sources.emplace_back();
+      // :::: takes any number of files, each a source of its own; ::::+ links each of them to
+      // the source before it, as GNU parallel does.
+      if (sources.back().file) {
+        const bool linked = sources.back().linked;
+        sources.emplace_back().linked = linked;
+      }
       sources.back().file = std::string(arg);
     } else {
       sources.back().values.emplace_back(arg);

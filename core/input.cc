@@ -72,6 +72,30 @@ Record split_record(std::string value, const std::optional<ColumnSplitter>& colu
   return record;
 }
 
+namespace {
+
+// A source whose first value was read ahead (to tell whether it is empty): gives it back first.
+class PeekedSource final : public ValueSource {
+ public:
+  PeekedSource(std::unique_ptr<ValueSource> inner, std::string first, uint64_t first_too_long)
+      : inner_(std::move(inner)), first_(std::move(first)), first_too_long_(first_too_long) {}
+  std::optional<std::string> next() override {
+    on_first_ = !given_;
+    if (std::exchange(given_, true)) return inner_->next();
+    return std::move(first_);
+  }
+  uint64_t too_long() const override { return on_first_ ? first_too_long_ : inner_->too_long(); }
+
+ private:
+  std::unique_ptr<ValueSource> inner_;
+  std::string first_;
+  uint64_t first_too_long_;
+  bool given_ = false;
+  bool on_first_ = false;
+};
+
+}  // namespace
+
 RecordStream::RecordStream(std::vector<std::unique_ptr<ValueSource>> sources,
                            std::optional<ColumnSplitter> columns, std::vector<bool> linked)
     : sources_(std::move(sources)), columns_(std::move(columns)) {
@@ -109,7 +133,30 @@ std::optional<Record> RecordStream::next_row(size_t first, size_t last, uint64_t
   return row;
 }
 
+bool RecordStream::stand_in_for_empty_sources() {
+  if (sources_.size() < 2) return true;
+  std::vector<std::optional<std::string>> firsts;
+  for (auto& source : sources_) firsts.push_back(source->next());
+  if (std::ranges::none_of(firsts, [](const auto& first) { return first.has_value(); })) {
+    return false;
+  }
+  for (size_t i = 0; i < sources_.size(); ++i) {
+    if (!firsts[i]) {
+      sources_[i] = std::make_unique<ListSource>(std::vector<std::string>{""});
+    } else {
+      const uint64_t too_long = sources_[i]->too_long();
+      sources_[i] =
+          std::make_unique<PeekedSource>(std::move(sources_[i]), std::move(*firsts[i]), too_long);
+    }
+  }
+  return true;
+}
+
 std::optional<Record> RecordStream::next() {
+  if (!started_) {
+    started_ = true;
+    if (!stand_in_for_empty_sources()) groups_.clear();
+  }
   if (groups_.empty()) return std::nullopt;
   if (groups_.size() == 1) return next_row(groups_[0].first, groups_[0].second, ++rows_);
   if (!loaded_) {

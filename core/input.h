@@ -93,7 +93,9 @@ Record split_record(std::string value, const std::optional<ColumnSplitter>& colu
                     const std::string& what);
 
 // Makes records from sources. One source: each value is a record. Several sources: every
-// combination, one field per source, the first source varying slowest, as GNU parallel does.
+// combination, one field per source, the first source varying slowest, as GNU parallel does; a
+// source without any value stands for one empty value then, as in GNU parallel (when every
+// source is empty, there are no records).
 // A source marked in `linked` (:::+) is not combined but paired with the one before it, element
 // by element, ending with the shorter. With `columns`, every source's value is split into fields,
 // as GNU parallel's --colsep does. The first source (with those linked to it) is streamed; the
@@ -117,10 +119,14 @@ class RecordStream {
   std::optional<Record> next_row(size_t first, size_t last, uint64_t number);
   // Appends `row`'s fields to `record`, and the reason it cannot run, if any.
   static void append(Record& record, const Record& row);
+  // Reads the first value of each of several sources: one without any stands for one empty
+  // value. False when every source is empty.
+  bool stand_in_for_empty_sources();
 
   std::vector<std::unique_ptr<ValueSource>> sources_;
   std::optional<ColumnSplitter> columns_;
   std::vector<std::pair<size_t, size_t>> groups_;  // [first, last] of linked sources
+  bool started_ = false;
   bool loaded_ = false;
   bool empty_product_ = false;
   std::vector<std::vector<Record>> rest_;  // rows of groups 2..n, in memory

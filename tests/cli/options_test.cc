@@ -240,15 +240,19 @@ TEST_CASE("input sources: ::: lists, :::: files, linked with a +") {
   CHECK_FALSE(config.sources[3].linked);
   CHECK(config.sources[4].file == "f3");
   CHECK(config.sources[4].linked);
+  // ::::+ links every file it names; a linked source may come first.
+  const RunConfig all_linked = config_of({"echo", "::::+", "f1", "f2", "::::", "f3", "f4"});
+  REQUIRE(all_linked.sources.size() == 4);
+  CHECK(all_linked.sources[0].linked);
+  CHECK(all_linked.sources[1].linked);
+  CHECK_FALSE(all_linked.sources[2].linked);
+  CHECK_FALSE(all_linked.sources[3].linked);
+  CHECK(config_of({"echo", ":::+", "a"}).sources.at(0).values == Args{"a"});
   // The first separator ends the options: a flag after it is a value.
   CHECK(config_of({"echo", ":::", "-j", "3"}).sources[0].values == Args{"-j", "3"});
 }
 
 TEST_CASE("bad input sources are usage errors that name the separator") {
-  CHECK(usage_error_of({"echo", ":::+", "a"}) ==
-        ":::+ links to the input source before it, and there is none");
-  CHECK(usage_error_of({"echo", "::::+", "f"}) ==
-        "::::+ links to the input source before it, and there is none");
   CHECK(usage_error_of({"echo", "::::"}) == ":::: needs a file name after it");
   CHECK(usage_error_of({"echo", "::::", ":::", "a"}) == ":::: needs a file name after it");
   CHECK(usage_error_of({"echo", ":::", "a", "::::+", ":::", "b"}) ==

@@ -503,11 +503,33 @@ TEST_CASE("with columns, the value of every source is split, as GNU parallel doe
         show_records(Records{{"a", "b", "1", "2"}, {"c", "1", "2"}}));
 }
 
-TEST_CASE("an empty source makes no combinations") {
-  CHECK(records_of({{"a", "b"}, {}}).empty());
-  CHECK(records_of({{}, {"1", "2"}}).empty());
-  CHECK(records_of({{"a"}, {"1"}, {}}).empty());
-  CHECK(records_of({{"a"}, {}, {"1"}}).empty());
+TEST_CASE("an empty source among others stands for one empty value, as in GNU parallel") {
+  CHECK(show_records(records_of({{"a", "b"}, {}})) == show_records(Records{{"a", ""}, {"b", ""}}));
+  CHECK(show_records(records_of({{}, {"1", "2"}})) == show_records(Records{{"", "1"}, {"", "2"}}));
+  CHECK(show_records(records_of({{"a"}, {}, {"1"}})) == show_records(Records{{"a", "", "1"}}));
+  // Linked to it, the empty source has that one value: the pair ends after one row.
+  RecordStream linked(sources_of({{"a", "b"}, {}}), std::nullopt, {false, true});
+  CHECK(show_records(drain(linked)) == show_records(Records{{"a", ""}}));
+  // Every source empty: no records at all.
+  CHECK(records_of({{}, {}}).empty());
+  CHECK(records_of({{}}).empty());
+}
+
+TEST_CASE("a value read ahead to tell whether its source is empty keeps its size when too long") {
+  RecordLimit limit;
+  limit.max_bytes = 3;
+  std::vector<std::unique_ptr<ValueSource>> sources;
+  sources.push_back(
+      std::make_unique<FileSource>(pipe_with("abcdef\nx\n"), '\n', "pipe", true, limit));
+  sources.push_back(list({"1"}));
+  RecordStream stream(std::move(sources), std::nullopt);
+  std::optional<Record> first = stream.next();
+  REQUIRE(first.has_value());
+  CHECK(first->too_long == 6);
+  std::optional<Record> second = stream.next();
+  REQUIRE(second.has_value());
+  CHECK(show(second->fields) == show({"x", "1"}));
+  CHECK(second->too_long == 0);
 }
 
 TEST_CASE("sources of different kinds combine") {

@@ -72,6 +72,57 @@ class SameAsGnuParallelTest(XargsHabitsCase):
         r = self.same("-k", "-n2", "echo", "a{}b", ":::", "1", "2", "3", "4")
         self.assertEqual(r.out, "a1 2b\na3 4b\n")
 
+    # -- ::::+ links every file it names; an empty source stands for one empty value
+
+    def write_sources(self):
+        self.write("f1", "a\nb\nc\n")
+        self.write("f2", "1\n2\n")
+        self.write("f3", "x\ny\nz\n")
+        self.write("empty", "")
+
+    def test_linked_files_as_the_only_source(self):
+        self.write_sources()
+        r = self.same("-k", "echo", "::::+", "f1", "f2")
+        self.assertEqual(r.out, "a 1\nb 2\n")
+
+    def test_linked_separator_links_every_file_after_it(self):
+        self.write_sources()
+        r = self.same("-k", "echo", "::::", "f1", "::::+", "f2", "f3")
+        self.assertEqual(r.out, "a 1 x\nb 2 y\n")
+        self.same("-k", "echo", "::::", "f1", "f2", "::::+", "f3")
+
+    def test_linked_list_as_the_only_source(self):
+        r = self.same("-k", "echo", ":::+", "a", "b")
+        self.assertEqual(r.out, "a\nb\n")
+
+    def test_empty_source_among_others_is_one_empty_value(self):
+        self.write_sources()
+        cases = [
+            ("::::", "empty", ":::", "a", "b"),
+            (":::", "a", "b", "::::", "empty"),
+            (":::", "a", "b", "::::+", "empty"),
+            ("::::", "f1", "empty"),
+            ("::::", "empty", "::::+", "f1"),
+            (":::", "a", ":::"),
+            (":::", ":::", "a"),
+            (":::", "a", "b", "::::", "empty", ":::+", "1", "2"),
+        ]
+        for sources in cases:
+            with self.subTest(sources=sources):
+                self.same("-k", "show-args", "x", *sources)
+        self.same("-k", "-a", "empty", "-a", "f2", "show-args", "x")
+        self.same("-k", "show-args", "x", "::::", "-", ":::", "a", input=b"")
+
+    def test_only_empty_sources_run_nothing(self):
+        self.write_sources()
+        for sources in (("::::", "empty"), ("::::", "empty", "empty"), (":::", ":::")):
+            with self.subTest(sources=sources):
+                r = self.same("-k", "echo", "x", *sources)
+                self.assertEqual(r.out, "")
+
+    def test_empty_source_after_no_run_if_empty_is_one_empty_value(self):
+        self.same("-k", "-r", "show-args", ":::", "a", ":::", "", " ")
+
 
 class DropInTest(XargsHabitsCase):
     """Behaviours checked on taskpool alone: bad usage, and where taskpool differs on purpose."""

@@ -503,8 +503,6 @@ class XargsHabitsTest(XargsHabitsCase):
 
     def test_bad_sources_exit_255_naming_the_separator(self):
         cases = [
-            ([":::+", "a", "b"], ":::+"),
-            (["::::+", "names.txt"], "::::+"),
             (["::::"], "::::"),
             (["::::", ":::", "a"], "::::"),
         ]
