@@ -120,6 +120,10 @@ void fill_reporting(const OptionFlags& flags, RunConfig& config) {
   if (config.timeline) check_timeline_path(*config.timeline);
   if (reporting.summary) config.summary = SummaryWhen::kAlways;
   if (reporting.no_summary) config.summary = SummaryWhen::kNever;
+  if (config.joblog && config.joblog->starts_with('+')) {
+    config.joblog->erase(0, 1);  // GNU parallel's spelling for appending (./+FILE is a name)
+    config.joblog_append = true;
+  }
   if (config.joblog && config.joblog->empty()) throw UsageError("--joblog: the file name is empty");
   if (config.summary_json && config.summary_json->empty()) {
     throw UsageError("--summary-json: the file name is empty (use - for stdout)");

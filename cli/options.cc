@@ -208,7 +208,7 @@ void declare_output(CLI::App& app, ReportingFlags& flags, RunConfig& config) {
   output.flag("--dry-run", config.dry_run, "Print the commands, run nothing");
 
   Area reporting(app, "Reporting");
-  reporting.value("--joblog", config.joblog, "FILE", "Write GNU parallel's job log to FILE");
+  reporting.value("--joblog", config.joblog, "FILE", "Write GNU parallel's job log to FILE (+FILE: add to it)");
   reporting.flag("--summary", flags.summary,
                  "Print the summary to stderr (default: when a terminal)");
   reporting.flag("--no-summary", flags.no_summary, "Never print the summary");

@@ -86,6 +86,7 @@ struct RunConfig {
   Duration progress_interval = std::chrono::seconds(30);
   std::optional<std::string> timeline;  // --timeline FILE.svg
   std::optional<std::string> joblog;
+  bool joblog_append = false;  // --joblog +FILE: add to FILE, as GNU parallel
   SummaryWhen summary = SummaryWhen::kAuto;
   std::optional<std::string> summary_json;  // a path, or "-" for stdout
 };

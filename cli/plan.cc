@@ -215,7 +215,7 @@ OutputPlan output_plan(const RunConfig& config) {
     out.joblog = config.joblog;
     out.summary_json = config.summary_json;
   }
-  out.joblog_append = config.resume != RunConfig::Resume::kNo;
+  out.joblog_append = config.joblog_append || config.resume != RunConfig::Resume::kNo;
   out.summary = config.dry_run ? SummaryWhen::kNever : config.summary;
   out.draw_timeline = config.timeline.has_value();
   out.timeline = config.timeline;

@@ -107,6 +107,7 @@ TEST_CASE("bad values of the reporting flags") {
       {{"--progress-interval", "x", "echo"}, not_a_duration("--progress-interval", "x")},
       {{"--timeline", "", "echo"}, "--timeline: the file name is empty"},
       {{"--joblog", "", "echo"}, "--joblog: the file name is empty"},
+      {{"--joblog", "+", "echo"}, "--joblog: the file name is empty"},
       {{"--summary-json", "", "echo"}, "--summary-json: the file name is empty (use - for stdout)"},
   });
 }
@@ -431,6 +432,10 @@ TEST_CASE("the output and reporting flags") {
   CHECK(config.tag);
   CHECK(config.dry_run);
   CHECK(config.joblog == "log");
+  CHECK_FALSE(config.joblog_append);
+  const RunConfig append = config_of({"--joblog", "+dir/log", "echo"});
+  CHECK(append.joblog == "dir/log");
+  CHECK(append.joblog_append);
   CHECK(config.summary == SummaryWhen::kAlways);
   CHECK(config.eta);
   CHECK(config.progress);  // --eta shows progress

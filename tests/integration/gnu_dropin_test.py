@@ -123,9 +123,43 @@ class SameAsGnuParallelTest(XargsHabitsCase):
     def test_empty_source_after_no_run_if_empty_is_one_empty_value(self):
         self.same("-k", "-r", "show-args", ":::", "a", ":::", "", " ")
 
+    # -- --joblog +FILE
+
+    def joblog_rows(self, name):
+        return [line.split("\t") for line in self.path(name).read_text().splitlines()]
+
+    def test_joblog_plus_appends_as_gnu_parallel(self):
+        args = ("-k", "-j3", "sleep {}; echo {}", ":::", "0.3", "0.1", "0.2")
+        for name, tool in (("mine", self.tp), ("ref", self.gnu)):
+            self.write(name, "")
+            for _ in range(2):
+                self.assertExit(tool("--joblog", name, *args), 0)
+            self.assertExit(tool("--joblog", "+" + name, *args), 0)
+        mine, ref = self.joblog_rows("mine"), self.joblog_rows("ref")
+        # The second run replaced the first; the third added to it, with -k in input order.
+        self.assertEqual([r[0] for r in mine], [r[0] for r in ref])
+        self.assertEqual([r[0] for r in mine], ["Seq", "1", "2", "3", "1", "2", "3"])
+        self.assertEqual([r[8] for r in mine], [r[8] for r in ref])
+
+    def test_joblog_keeps_input_order_with_keep_order(self):
+        args = ("-k", "-j3", "sleep {}", ":::", "0.6", "0.05", "0.3")
+        for name, tool in (("mine", self.tp), ("ref", self.gnu)):
+            self.assertExit(tool("--joblog", name, *args), 0)
+        self.assertEqual([r[0] for r in self.joblog_rows("mine")], ["Seq", "1", "2", "3"])
+        self.assertEqual([r[0] for r in self.joblog_rows("mine")],
+                         [r[0] for r in self.joblog_rows("ref")])
+
 
 class DropInTest(XargsHabitsCase):
     """Behaviours checked on taskpool alone: bad usage, and where taskpool differs on purpose."""
+
+    def test_joblog_plus_on_a_new_file_starts_it_with_the_header(self):
+        # GNU parallel writes no header there; taskpool's --resume and other readers want one.
+        r = self.tp("--joblog", "+new.log", "true", ":::", "a")
+        self.assertExit(r, 0)
+        rows = self.path("new.log").read_text().splitlines()
+        self.assertEqual(len(rows), 2)
+        self.assertTrue(rows[0].startswith("Seq\tHost\t"), rows)
 
     def test_zero_count_excludes_filling_the_command_line(self):
         for flags in (["-n", "0", "-X"], ["-N", "0", "-m"], ["-L", "0", "-X"]):
