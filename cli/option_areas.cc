@@ -16,8 +16,11 @@ namespace taskpool {
 namespace {
 
 void fill_input(const InputFlags& flags, RunConfig& config) {
-  if (flags.null) config.delimiter = '\0';
-  if (!flags.delimiter.empty()) config.delimiter = parse_delimiter(flags.delimiter);
+  if (flags.null) config.delimiter = std::string(1, '\0');
+  if (!flags.delimiter.empty()) {
+    config.delimiter = parse_delimiter(flags.delimiter);
+    config.split_lists = true;
+  }
   if (config.colsep && config.colsep->empty()) throw UsageError("--colsep: the pattern is empty");
 }
 

@@ -24,6 +24,9 @@ constexpr std::array kRules = [] {
       FlagRule{kFeedback, kGrouping, "--feedback and -n, -N, -L, -X and -m exclude each other"},
       FlagRule{kFeedback, kResume, "--feedback and --resume exclude each other"},
       FlagRule{kFeedback, kHosts, "--feedback runs jobs on this machine; leave out -S/--sshlogin"},
+      FlagRule{kFeedback, kLongDelimiter,
+               "--feedback reads what jobs write up to a delimiter of one byte; give -d one "
+               "character"},
       FlagRule{kJobsFile, kHosts,
                "-j FILE resizes the pool on this machine; with -S give each host its workers as "
                "N/host"},
@@ -108,6 +111,7 @@ Facts facts_of(const OptionFlags& flags, const RunConfig& config) {
   set(kJobsFile, config.jobs_file.has_value());
   set(kNull, flags.input.null);
   set(kDelimiter, !flags.input.delimiter.empty());
+  set(kLongDelimiter, config.delimiter.size() > 1);
   set(kSummary, flags.reporting.summary);
   set(kNoSummary, flags.reporting.no_summary);
   set(kBatchMode, flags.was_given("--mode") && config.mode == DispatchMode::kBatch);

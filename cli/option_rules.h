@@ -44,6 +44,7 @@ enum class Fact {
   kJobsFile,        // -j names a file
   kNull,            // -0
   kDelimiter,       // -d
+  kLongDelimiter,   // -d of several bytes
   kSummary,         // --summary
   kNoSummary,       // --no-summary
   kBatchMode,       // --mode batch

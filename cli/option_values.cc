@@ -2,6 +2,8 @@
 
 #include <charconv>
 #include <optional>
+#include <string_view>
+#include <utility>
 
 #include "cli/options.h"
 #include "core/error.h"
@@ -65,20 +67,60 @@ Duration parse_duration_above_zero(const char* flag, const std::string& value) {
   return duration;
 }
 
-char parse_delimiter(const std::string& value) {
-  if (value.size() == 1) return value[0];
-  if (value == "\\n") return '\n';
-  if (value == "\\t") return '\t';
-  if (value == "\\r") return '\r';
-  if (value == "\\0") return '\0';
-  if (value == "\\\\") return '\\';
-  if (value.size() == 4 && value[0] == '\\' && value[1] == 'x') {
-    unsigned byte = 0;
-    const auto [ptr, ec] = std::from_chars(value.data() + 2, value.data() + 4, byte, 16);
-    if (ec == std::errc() && ptr == value.data() + 4) return static_cast<char>(byte);
+namespace {
+
+// The byte an escape at value[i] ('\\') stands for, and how many characters it takes; nullopt
+// when it is no escape (the backslash is itself).
+std::optional<std::pair<char, size_t>> delimiter_escape(std::string_view value, size_t i) {
+  if (i + 1 >= value.size()) return std::nullopt;
+  const char next = value[i + 1];
+  const auto octal = [](char c) { return c >= '0' && c <= '7'; };
+  switch (next) {
+    case 'n':
+      return std::pair{'\n', size_t{2}};
+    case 't':
+      return std::pair{'\t', size_t{2}};
+    case 'r':
+      return std::pair{'\r', size_t{2}};
+    case '\\':
+      return std::pair{'\\', size_t{2}};
+    case 'x': {
+      unsigned byte = 0;
+      const char* first = value.data() + i + 2;
+      const char* last = value.data() + std::min(value.size(), i + 4);
+      const auto [ptr, ec] = std::from_chars(first, last, byte, 16);
+      if (ec != std::errc() || ptr != first + 2) {
+        throw UsageError("-d/--delimiter: '" + std::string(value) +
+                         "': \\x needs two hexadecimal digits");
+      }
+      return std::pair{static_cast<char>(byte), size_t{4}};
+    }
+    default:
+      break;
   }
-  throw UsageError("-d/--delimiter: '" + value +
-                   "' is not one character (or \\n, \\t, \\r, \\0, \\\\, \\xHH)");
+  if (!octal(next)) return std::nullopt;
+  // As GNU parallel: three octal digits (\012), else one (\0).
+  if (i + 3 < value.size() && octal(value[i + 2]) && octal(value[i + 3])) {
+    const int byte = (next - '0') * 64 + (value[i + 2] - '0') * 8 + (value[i + 3] - '0');
+    return std::pair{static_cast<char>(byte), size_t{4}};
+  }
+  return std::pair{static_cast<char>(next - '0'), size_t{2}};
 }
 
+}  // namespace
+
+std::string parse_delimiter(const std::string& value) {
+  std::string bytes;
+  for (size_t i = 0; i < value.size();) {
+    if (value[i] == '\\') {
+      if (const auto escape = delimiter_escape(value, i)) {
+        bytes += escape->first;
+        i += escape->second;
+        continue;
+      }
+    }
+    bytes += value[i++];
+  }
+  return bytes;
+}
 }  // namespace taskpool

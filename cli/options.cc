@@ -97,8 +97,8 @@ void declare_input(CLI::App& app, InputFlags& flags, RunConfig& config) {
   Area input(app, "Input");
   input.values("-a,--arg-file", config.arg_files, "FILE", "Read records from FILE (repeatable)");
   input.flag("-0,--null", flags.null, "Records end at NUL, not newline");
-  input.value("-d,--delimiter", flags.delimiter, "CHAR",
-              "Records end at CHAR (\\n, \\t, \\0, \\xHH too)");
+  input.value("-d,--delimiter", flags.delimiter, "STR",
+              "Records (and ::: values) end at STR (\\r\\n, \\t, \\0, \\NNN, \\xHH too)");
   input.value("--colsep", config.colsep, "REGEX", "Split records into columns {1} {2}... at REGEX");
 }
 
@@ -208,7 +208,8 @@ void declare_output(CLI::App& app, ReportingFlags& flags, RunConfig& config) {
   output.flag("--dry-run", config.dry_run, "Print the commands, run nothing");
 
   Area reporting(app, "Reporting");
-  reporting.value("--joblog", config.joblog, "FILE", "Write GNU parallel's job log to FILE (+FILE: add to it)");
+  reporting.value("--joblog", config.joblog, "FILE",
+                  "Write GNU parallel's job log to FILE (+FILE: add to it)");
   reporting.flag("--summary", flags.summary,
                  "Print the summary to stderr (default: when a terminal)");
   reporting.flag("--no-summary", flags.no_summary, "Never print the summary");

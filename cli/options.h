@@ -36,7 +36,8 @@ struct RunConfig {
   enum class Fill { kNone, kMulti, kContext } fill = Fill::kNone;  // -m, -X
   std::optional<size_t> max_chars;                                 // -s
   std::string replace = "{}";                                      // -I
-  char delimiter = '\n';
+  std::string delimiter = "\n";                                    // -0, -d: never empty
+  bool split_lists = false;  // -d: ::: values are split at the delimiter too, as GNU parallel
   std::optional<std::string> colsep;
   int jobs = 1;
   // -j FILE: the number of workers is read from FILE, and again whenever it changes.
@@ -113,8 +114,9 @@ struct ParsedArguments {
 // Parses the arguments that follow the program's name. Prints nothing.
 ParsedArguments parse_arguments(const std::vector<std::string>& args);
 
-// The -d/--delimiter value as one byte: a single character, or \n \t \r \0 \\ or \xHH.
+// The -d/--delimiter value as the bytes that end a record: its characters, with GNU parallel's
+// escapes \n \t \r \NNN (octal) \0, and \\ and \xHH; any other backslash is itself.
 // Throws UsageError naming the flag.
-char parse_delimiter(const std::string& value);
+std::string parse_delimiter(const std::string& value);
 
 }  // namespace taskpool

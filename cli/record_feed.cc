@@ -197,7 +197,11 @@ std::unique_ptr<RecordStream> open_records(const RunConfig& config, const Record
     if (source.file) {
       sources.push_back(open_file_source(*source.file, config.delimiter, limit));
     } else {
-      sources.push_back(std::make_unique<ListSource>(source.values));
+      if (config.split_lists) {
+        sources.push_back(std::make_unique<SplitListSource>(source.values, config.delimiter));
+      } else {
+        sources.push_back(std::make_unique<ListSource>(source.values));
+      }
     }
     linked.push_back(source.linked);
   }

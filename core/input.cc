@@ -16,8 +16,12 @@ std::optional<std::string> ListSource::next() {
   return std::move(values_[pos_++]);
 }
 
-FileSource::FileSource(int fd, char delimiter, std::string name, bool owns_fd, RecordLimit limit)
-    : fd_(fd), owns_fd_(owns_fd), reader_(fd, delimiter, std::move(name), std::move(limit)) {
+FileSource::FileSource(int fd, std::string delimiter, std::string name, bool owns_fd,
+                       RecordLimit limit)
+    : fd_(fd),
+      owns_fd_(owns_fd),
+      delimiter_size_(delimiter.size()),
+      reader_(fd, std::move(delimiter), std::move(name), std::move(limit)) {
   struct stat st {};
   // Read from where the descriptor is (stdin may have been read part of the way already).
   const off_t at = lseek(fd, 0, SEEK_CUR);
@@ -34,7 +38,7 @@ std::optional<std::string> FileSource::next() {
   std::optional<std::string> value = reader_.next();
   if (value) {
     const uint64_t bytes = reader_.too_long() > 0 ? reader_.too_long() : value->size();
-    given_.fetch_add(bytes + 1, std::memory_order_relaxed);
+    given_.fetch_add(bytes + delimiter_size_, std::memory_order_relaxed);
   }
   return value;
 }
@@ -45,7 +49,22 @@ std::optional<double> FileSource::fraction_read() const {
   return std::min(1.0, given / static_cast<double>(size_));
 }
 
-std::unique_ptr<ValueSource> open_file_source(const std::string& path, char delimiter,
+std::optional<std::string> SplitListSource::next() {
+  if (value_ >= values_.size()) return std::nullopt;
+  const std::string& value = values_[value_];
+  const size_t end = value.find(delimiter_, pos_);
+  if (end == std::string::npos) {
+    std::string part = value.substr(pos_);
+    ++value_;
+    pos_ = 0;
+    return part;
+  }
+  std::string part = value.substr(pos_, end - pos_);
+  pos_ = end + delimiter_.size();
+  return part;
+}
+
+std::unique_ptr<ValueSource> open_file_source(const std::string& path, const std::string& delimiter,
                                               RecordLimit limit) {
   if (path == "-") {
     return std::make_unique<FileSource>(STDIN_FILENO, delimiter, "stdin", false, std::move(limit));

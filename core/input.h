@@ -41,7 +41,9 @@ class ListSource final : public ValueSource {
 // read past (see RecordReader).
 class FileSource final : public ValueSource {
  public:
-  FileSource(int fd, char delimiter, std::string name, bool owns_fd, RecordLimit limit = {});
+  FileSource(int fd, std::string delimiter, std::string name, bool owns_fd, RecordLimit limit = {});
+  FileSource(int fd, char delimiter, std::string name, bool owns_fd, RecordLimit limit = {})
+      : FileSource(fd, std::string(1, delimiter), std::move(name), owns_fd, std::move(limit)) {}
   ~FileSource() override;
   std::optional<std::string> next() override;
   uint64_t too_long() const override { return reader_.too_long(); }
@@ -50,6 +52,7 @@ class FileSource final : public ValueSource {
  private:
   int fd_;
   bool owns_fd_;
+  size_t delimiter_size_;
   RecordReader reader_;
   uint64_t size_ = 0;               // of a regular file, else 0
   std::atomic<uint64_t> given_{0};  // bytes of the values given, delimiters included
@@ -84,8 +87,28 @@ class SkipBlankSource final : public ValueSource {
 };
 
 // Opens `path` ("-" is stdin) as a FileSource. Throws Error naming the path when it cannot.
-std::unique_ptr<ValueSource> open_file_source(const std::string& path, char delimiter,
+std::unique_ptr<ValueSource> open_file_source(const std::string& path, const std::string& delimiter,
                                               RecordLimit limit = {});
+inline std::unique_ptr<ValueSource> open_file_source(const std::string& path, char delimiter,
+                                                     RecordLimit limit = {}) {
+  return open_file_source(path, std::string(1, delimiter), std::move(limit));
+}
+
+// A ::: list whose values are split at `delimiter`, as GNU parallel reads them with -d: each
+// value gives the parts between the delimiters ("a,b" at "," gives "a" and "b"; "a," gives "a"
+// and "").
+class SplitListSource final : public ValueSource {
+ public:
+  SplitListSource(std::vector<std::string> values, std::string delimiter)
+      : values_(std::move(values)), delimiter_(std::move(delimiter)) {}
+  std::optional<std::string> next() override;
+
+ private:
+  std::vector<std::string> values_;
+  std::string delimiter_;
+  size_t value_ = 0;  // the value being split
+  size_t pos_ = 0;    // where its next part starts
+};
 
 // `value` as the fields of a record: split with `columns` when set. A value the pattern gives up
 // on makes a record that is refused, with a message naming `what` ("record 3") and --colsep.

@@ -16,21 +16,30 @@ namespace {
 constexpr size_t kReadChunk = 64 * 1024;
 }  // namespace
 
-RecordReader::RecordReader(int fd, char delimiter, std::string name, RecordLimit limit)
-    : fd_(fd), delimiter_(delimiter), name_(std::move(name)), limit_(std::move(limit)) {}
+RecordReader::RecordReader(int fd, std::string delimiter, std::string name, RecordLimit limit)
+    : fd_(fd), delimiter_(std::move(delimiter)), name_(std::move(name)), limit_(std::move(limit)) {}
+
+size_t RecordReader::find_delimiter(size_t from) const {
+  if (delimiter_.size() == 1) {
+    const void* found =
+        // NOLINTNEXTLINE(bugprone-not-null-terminated-result): a byte search, no C string
+        std::memchr(buffer_.data() + from, delimiter_[0], buffer_.size() - from);
+    return found == nullptr ? std::string::npos
+                            : static_cast<size_t>(static_cast<const char*>(found) - buffer_.data());
+  }
+  return buffer_.find(delimiter_, from);
+}
 
 std::optional<std::string> RecordReader::next() {
   too_long_ = 0;
-  size_t scanned = pos_;  // bytes before this are known to hold no delimiter
+  size_t scanned = pos_;  // a delimiter starts at none of the bytes before this
   for (;;) {
     if (scanned < buffer_.size()) {
-      const void* found =
-          // NOLINTNEXTLINE(bugprone-not-null-terminated-result): a byte search, no C string
-          std::memchr(buffer_.data() + scanned, delimiter_, buffer_.size() - scanned);
-      if (found != nullptr) {
-        return take(static_cast<size_t>(static_cast<const char*>(found) - buffer_.data()), 1);
+      if (const size_t found = find_delimiter(scanned); found != std::string::npos) {
+        return take(found, delimiter_.size());
       }
-      scanned = buffer_.size();
+      // A delimiter of several bytes may begin in the last few and end in the next read.
+      scanned = std::max(scanned, buffer_.size() - std::min(buffer_.size(), delimiter_.size() - 1));
     }
     if (eof_) {
       if (pos_ >= buffer_.size()) return std::nullopt;
@@ -92,29 +101,41 @@ void RecordReader::wait_readable() const {
 
 std::string RecordReader::read_past() {
   std::string kept = buffer_.substr(pos_, kKeptBytes);
-  uint64_t size = buffer_.size() - pos_;
+  buffer_.erase(0, pos_);
+  pos_ = 0;
+  uint64_t size = 0;
   const auto publish = [this](uint64_t bytes) {
     if (limit_.reading_past) limit_.reading_past->store(bytes, std::memory_order_relaxed);
   };
-  buffer_.clear();
-  pos_ = 0;
+  // The last bytes read stay in the buffer (and out of `size`), so that a delimiter of several
+  // bytes that begins in one read and ends in the next is still found.
+  const size_t overlap = delimiter_.size() - 1;
+  const auto keep_tail = [&] {
+    const size_t tail = std::min(buffer_.size(), overlap);
+    size += buffer_.size() - tail;
+    buffer_.erase(0, buffer_.size() - tail);
+  };
+  keep_tail();
   for (;;) {
     publish(size);
+    const size_t before = buffer_.size();
     if (!fill()) {
       eof_ = true;
+      size += buffer_.size();
+      buffer_.clear();
       break;
     }
-    const void* found = std::memchr(buffer_.data(), delimiter_, buffer_.size());
-    const size_t end = found != nullptr
-                           ? static_cast<size_t>(static_cast<const char*>(found) - buffer_.data())
-                           : buffer_.size();
-    if (kept.size() < kKeptBytes) kept.append(buffer_, 0, std::min(end, kKeptBytes - kept.size()));
-    size += end;
-    if (found != nullptr) {
-      pos_ = end + 1;
+    const size_t found = find_delimiter(0);
+    const size_t end = found != std::string::npos ? found : buffer_.size();
+    if (kept.size() < kKeptBytes && end > before) {
+      kept.append(buffer_, before, std::min(end - before, kKeptBytes - kept.size()));
+    }
+    if (found != std::string::npos) {
+      size += end;
+      pos_ = end + delimiter_.size();
       break;
     }
-    buffer_.clear();
+    keep_tail();
   }
   publish(0);
   too_long_ = size;

@@ -8,6 +8,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 
 namespace taskpool {
 
@@ -29,7 +30,8 @@ class ReadStopped : public std::exception {
   const char* what() const noexcept override { return "reading was stopped"; }
 };
 
-// Records end at `delimiter` ('\n' by default, '\0' for -0). A final record without a trailing
+// Records end at `delimiter` ('\n' by default, '\0' for -0, any bytes for -d: "\r\n"). A final
+// record without a trailing
 // delimiter is still a record; a trailing delimiter does not make an empty extra record. Empty
 // records are kept (GNU parallel runs them). '\r' is data.
 //
@@ -42,7 +44,10 @@ class RecordReader {
   // What is kept of a record too long to keep: enough to name it in a message.
   static constexpr size_t kKeptBytes = 64;
 
-  RecordReader(int fd, char delimiter, std::string name = "stdin", RecordLimit limit = {});
+  // REQUIRES: `delimiter` is not empty.
+  RecordReader(int fd, std::string delimiter, std::string name = "stdin", RecordLimit limit = {});
+  RecordReader(int fd, char delimiter, std::string name = "stdin", RecordLimit limit = {})
+      : RecordReader(fd, std::string(1, delimiter), std::move(name), std::move(limit)) {}
   RecordReader(const RecordReader&) = delete;
   RecordReader& operator=(const RecordReader&) = delete;
 
@@ -64,9 +69,11 @@ class RecordReader {
   void wait_readable() const;
   // Reads past the rest of a record that outgrew the limit; returns its beginning.
   std::string read_past();
+  // Where the delimiter starts in buffer_ at or after `from`, or npos.
+  size_t find_delimiter(size_t from) const;
 
   int fd_;
-  char delimiter_;
+  std::string delimiter_;
   std::string name_;
   RecordLimit limit_;
   std::string buffer_;

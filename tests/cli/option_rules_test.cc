@@ -51,6 +51,8 @@ std::vector<UsageCase> pool_and_fetch_rule_cases(const OptionFiles& files) {
       {{"--feedback", "--resume-failed", "--joblog", "log", "echo"},
        "--feedback and --resume exclude each other"},
       {{"--feedback", "-S", "alpha", "echo"}, kFeedbackHosts},
+      {{"--feedback", "-d", "\\r\\n", "echo"},
+       "--feedback reads what jobs write up to a delimiter of one byte; give -d one character"},
       {{"--feedback", "--sshloginfile", hosts_file, "echo"}, kFeedbackHosts},
       {{"-j", files.write("workers", "2\n"), "-S", "alpha", "echo"},
        "-j FILE resizes the pool on this machine; with -S give each host its workers as N/host"},
@@ -154,7 +156,7 @@ TEST_CASE("flags that go together are no usage error") {
                    "--connect-timeout", "1s", "--max-per-host", "2", "--limit-rate", "1k",
                    "--stall-timeout", "0", "--cacert", files.write("ca.pem", "")})
             .fetch);
-  CHECK(config_of({"-0", "--summary", "--dry-run", "echo"}).delimiter == '\0');
+  CHECK(config_of({"-0", "--summary", "--dry-run", "echo"}).delimiter == std::string(1, '\0'));
 }
 
 }  // namespace

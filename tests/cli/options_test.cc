@@ -61,10 +61,9 @@ TEST_CASE("bad values of the pool flags and the live pool's") {
 }
 
 TEST_CASE("bad values of the input and grouping flags") {
-  const std::string delimiter = "' is not one character (or \\n, \\t, \\r, \\0, \\\\, \\xHH)";
   check_usage_errors({
-      {{"-d", "ab", "echo"}, "-d/--delimiter: 'ab" + delimiter},
-      {{"-d", "\\xZZ", "echo"}, "-d/--delimiter: '\\xZZ" + delimiter},
+      {{"-d", "\\xZZ", "echo"}, "-d/--delimiter: '\\xZZ': \\x needs two hexadecimal digits"},
+      {{"-d", "a\\x1", "echo"}, "-d/--delimiter: 'a\\x1': \\x needs two hexadecimal digits"},
       {{"--colsep", "", "echo"}, "--colsep: the pattern is empty"},
       {{"-n", "x", "echo"}, "-n/--max-args: 'x' is not a whole number up to 1000000"},
       {{"-N", "1000001", "echo"},
@@ -265,7 +264,8 @@ TEST_CASE("defaults: a command line of a command alone") {
   CHECK(config.jobs == cpu_count());
   CHECK_FALSE(config.jobs_file);
   CHECK(config.mode == DispatchMode::kPool);
-  CHECK(config.delimiter == '\n');
+  CHECK(config.delimiter == "\n");
+  CHECK_FALSE(config.split_lists);
   CHECK(config.replace == "{}");
   CHECK(config.max_args == 0);
   CHECK(config.fill == RunConfig::Fill::kNone);
@@ -291,12 +291,27 @@ TEST_CASE("the input flags") {
   const RunConfig config =
       config_of({"-a", "one", "--arg-file", "two", "-d", "\\t", "--colsep", ",", "echo"});
   CHECK(config.arg_files == Args{"one", "two"});
-  CHECK(config.delimiter == '\t');
+  CHECK(config.delimiter == "\t");
+  CHECK(config.split_lists);
   CHECK(config.colsep == ",");
-  CHECK(config_of({"-0", "echo"}).delimiter == '\0');
-  CHECK(config_of({"-d", "\\x1f", "echo"}).delimiter == '\x1f');
-  CHECK(config_of({"-d", ";", "echo"}).delimiter == ';');
-  CHECK(parse_delimiter("\\\\") == '\\');
+  CHECK(config_of({"-0", "echo"}).delimiter == std::string(1, '\0'));
+  CHECK_FALSE(config_of({"-0", "echo"}).split_lists);
+  CHECK(config_of({"-d", "\\x1f", "echo"}).delimiter == "\x1f");
+  CHECK(config_of({"-d", ";", "echo"}).delimiter == ";");
+  CHECK(config_of({"-d", "\\r\\n", "echo"}).delimiter == "\r\n");
+  CHECK(parse_delimiter("\\\\") == "\\");
+  // GNU parallel's escapes: \n \t \r, octal \NNN, and \0 (one digit when fewer than three).
+  CHECK(parse_delimiter("ab") == "ab");
+  CHECK(parse_delimiter("\\012x") == "\nx");
+  CHECK(parse_delimiter("\\0") == std::string(1, '\0'));
+  CHECK(parse_delimiter("\\01") == std::string("\0"
+                                               "1",
+                                               2));
+  CHECK(parse_delimiter("\\001") == "\x01");
+  CHECK(parse_delimiter("<\\t>") == "<\t>");
+  // Any other backslash is itself, as in GNU parallel.
+  CHECK(parse_delimiter("\\q\\") == "\\q\\");
+  CHECK(parse_delimiter("\\9") == "\\9");
 }
 
 TEST_CASE("the grouping flags: -n, -N, -L, -X, -m, -s, -I, -E") {

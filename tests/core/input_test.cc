@@ -465,6 +465,15 @@ TEST_CASE("-r: values that are empty or only blanks are skipped, any other value
   CHECK(drain(blank).empty());
 }
 
+TEST_CASE("-d splits ::: values at the delimiter, as GNU parallel reads them") {
+  SplitListSource source({"a,b", "c", "", "d,", ",", "e,,f"}, ",");
+  CHECK(show(drain(source)) == show(Values{"a", "b", "c", "", "d", "", "", "", "e", "", "f"}));
+  SplitListSource crlf({"a\r\nb\r", "\nc"}, "\r\n");
+  CHECK(show(drain(crlf)) == show(Values{"a", "b\r", "\nc"}));
+  SplitListSource none({}, ",");
+  CHECK(drain(none).empty());
+}
+
 TEST_CASE("one source: each value is a record with one field") {
   CHECK(show_records(records_of({{"a", "b c", ""}})) ==
         show_records(Records{{"a"}, {"b c"}, {""}}));

@@ -93,14 +93,14 @@ Records read_all(RecordReader& reader) {
   return records;
 }
 
-Records read_file(const std::string& content, char delimiter = '\n') {
+Records read_file(const std::string& content, const std::string& delimiter) {
   MemFile file(content);
   RecordReader reader(file.fd(), delimiter, "test input");
   return read_all(reader);
 }
 
 // The same content through a pipe, written by another thread.
-Records read_pipe(const std::string& content, char delimiter = '\n') {
+Records read_pipe(const std::string& content, const std::string& delimiter) {
   Pipe pipe;
   std::thread writer([&] {
     write_all(pipe.write_fd(), content);
@@ -112,10 +112,21 @@ Records read_pipe(const std::string& content, char delimiter = '\n') {
   return records;
 }
 
-void check_records(const std::string& content, char delimiter, const Records& expected) {
+Records read_file(const std::string& content, char delimiter = '\n') {
+  return read_file(content, std::string(1, delimiter));
+}
+Records read_pipe(const std::string& content, char delimiter = '\n') {
+  return read_pipe(content, std::string(1, delimiter));
+}
+
+void check_records(const std::string& content, const std::string& delimiter,
+                   const Records& expected) {
   CAPTURE(show({content}));
   CHECK(show(read_file(content, delimiter)) == show(expected));
   CHECK(show(read_pipe(content, delimiter)) == show(expected));
+}
+void check_records(const std::string& content, char delimiter, const Records& expected) {
+  check_records(content, std::string(1, delimiter), expected);
 }
 
 // Letters that differ from their neighbours, never a delimiter used here.
@@ -180,13 +191,29 @@ TEST_CASE("a custom delimiter") {
   check_records("x\x80y", '\x80', {"x", "y"});
 }
 
+TEST_CASE("a delimiter of several bytes, as -d '\\r\\n'") {
+  check_records("a\r\nb c\r\nd", "\r\n", {"a", "b c", "d"});
+  check_records("a\rb\n\r\n\r\n", "\r\n", {"a\rb\n", ""});
+  check_records("xXYyXYXY", "XY", {"x", "y", ""});
+  check_records("aXYXb", "XYX", {"a", "b"});
+  check_records("XXXY", "XXY", {"X"});
+  // Split across the 64 KiB read boundary, at every place.
+  const size_t k64 = 64 * 1024;
+  for (size_t first : {k64 - 3, k64 - 2, k64 - 1, k64}) {
+    CAPTURE(first);
+    const std::string a = pattern(first, 7);
+    const std::string b = pattern(10, 8);
+    check_records(a + "<=>" + b + "<=>", "<=>", {a, b});
+  }
+}
+
 // A record and what next() said of it: its size when it was too long to keep.
 struct Read {
   std::string text;
   uint64_t too_long;
 };
 
-std::vector<Read> read_limited(int fd, char delimiter, size_t max_bytes) {
+std::vector<Read> read_limited(int fd, const std::string& delimiter, size_t max_bytes) {
   RecordLimit limit;
   limit.max_bytes = max_bytes;
   limit.reading_past = std::make_shared<std::atomic<uint64_t>>(0);
@@ -215,11 +242,11 @@ TEST_CASE("a record longer than the limit is read past: its beginning and size, 
         write_all(pipe.write_fd(), content);
         pipe.close_write();
       });
-      records = read_limited(pipe.read_fd(), '\n', limit);
+      records = read_limited(pipe.read_fd(), "\n", limit);
       writer.join();
     } else {
       const MemFile file(content);
-      records = read_limited(file.fd(), '\n', limit);
+      records = read_limited(file.fd(), "\n", limit);
     }
     REQUIRE(records.size() == 8);
     const auto kept = [](const std::string& r) { return r.substr(0, RecordReader::kKeptBytes); };
@@ -234,10 +261,27 @@ TEST_CASE("a record longer than the limit is read past: its beginning and size, 
   }
 }
 
+TEST_CASE("a record too long is read past up to a delimiter of several bytes, whatever the reads") {
+  const size_t limit = 4096;
+  for (const size_t size : {size_t{5000}, size_t{64 * 1024 - 1}, size_t{64 * 1024},
+                            size_t{64 * 1024 + 1}, size_t{200 * 1024}}) {
+    CAPTURE(size);
+    const std::string over = pattern(size, 9);
+    const MemFile file("x\r\n" + over + "\r\ny\r\n\r" + over);
+    const std::vector<Read> records = read_limited(file.fd(), "\r\n", limit);
+    REQUIRE(records.size() == 4);
+    CHECK((records[0].text == "x" && records[0].too_long == 0));
+    CHECK((records[1].text == over.substr(0, RecordReader::kKeptBytes) &&
+           records[1].too_long == over.size()));
+    CHECK((records[2].text == "y" && records[2].too_long == 0));
+    CHECK(records[3].too_long == over.size() + 1);
+  }
+}
+
 TEST_CASE("NUL-ended records have a limit too") {
   const std::string over = pattern(5000, 4);
   const MemFile file(std::string("x\0", 2) + over + std::string("\0y\0", 3));
-  const std::vector<Read> records = read_limited(file.fd(), '\0', 4096);
+  const std::vector<Read> records = read_limited(file.fd(), std::string(1, '\0'), 4096);
   REQUIRE(records.size() == 3);
   CHECK((records[0].text == "x" && records[1].too_long == 5000 && records[2].text == "y"));
   CHECK(records[1].text == over.substr(0, RecordReader::kKeptBytes));

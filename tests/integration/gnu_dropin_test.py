@@ -149,6 +149,27 @@ class SameAsGnuParallelTest(XargsHabitsCase):
         self.assertEqual([r[0] for r in self.joblog_rows("mine")],
                          [r[0] for r in self.joblog_rows("ref")])
 
+    # -- -d: several characters, GNU parallel's escapes, ::: values split too
+
+    def test_delimiter_of_several_characters(self):
+        r = self.same("-k", "-d", "\\r\\n", "show-args", input=b"a\r\nb c\r\nd\re\n\r\n")
+        self.assertEqual(r.stdout, show_args_output(["a"], ["b c"], ["d\re\n"]))
+        self.same("-k", "-d", "XY", "show-args", input=b"aXYbXXYcX")
+
+    def test_delimiter_escapes(self):
+        self.same("-k", "-d", "\\t", "show-args", input=b"a\tb\tc")
+        self.same("-k", "-d", "\\001", "show-args", input=b"a\x01b")
+        self.same("-k", "-d", "\\0", "show-args", input=b"a\0b\0")
+        self.same("-k", "-d", "\\q", "show-args", input=b"a\\qb")
+
+    def test_delimiter_splits_list_values(self):
+        r = self.same("-k", "-d", ",", "show-args", ":::", "a,b", "c")
+        self.assertEqual(r.stdout, show_args_output(["a"], ["b"], ["c"]))
+        self.same("-k", "-d", ",", "show-args", ":::", "a,", "c", ",", "")
+        self.same("-k", "-d", "\\r\\n", "show-args", ":::", "a\r\nb", "c\r")
+        self.same("-k", "-d", ",", "-E", "b", "show-args", ":::", "a,b,c", "d")
+        self.same("-k", "-d", ",", "show-args", "{1}-{2}", ":::", "a,b", ":::", "1,2")
+
 
 class DropInTest(XargsHabitsCase):
     """Behaviours checked on taskpool alone: bad usage, and where taskpool differs on purpose."""
@@ -160,6 +181,15 @@ class DropInTest(XargsHabitsCase):
         rows = self.path("new.log").read_text().splitlines()
         self.assertEqual(len(rows), 2)
         self.assertTrue(rows[0].startswith("Seq\tHost\t"), rows)
+
+    def test_list_value_with_a_newline_stays_one_record_without_delimiter(self):
+        # GNU parallel splits `::: $'a\nb'` at the newline even without -d; taskpool splits ::: values
+        # only at a -d the user gave: a value the shell made one argument stays one record.
+        r = self.tp("-k", "show-args", ":::", "a\nb", "c")
+        self.assertExit(r, 0)
+        self.assertEqual(r.stdout, show_args_output(["a\nb"], ["c"]))
+        r = self.tp("-k", "-d", "\\n", "show-args", ":::", "a\nb", "c")
+        self.assertEqual(r.stdout, show_args_output(["a"], ["b"], ["c"]))
 
     def test_zero_count_excludes_filling_the_command_line(self):
         for flags in (["-n", "0", "-X"], ["-N", "0", "-m"], ["-L", "0", "-X"]):
