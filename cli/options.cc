@@ -113,7 +113,7 @@ void declare_grouping(CLI::App& app, GroupingFlags& flags, RunConfig& config) {
                "As many records per command as fit, repeating the word around {}");
   records.flag("-m", flags.multi_fill, "As many records per command as fit, all in place of {}");
   records.value("-s,--max-chars", flags.max_chars, "N",
-                "Command lines of at most N bytes (-X, -m, -n)");
+                "Command lines of at most N bytes (-X, -m, -n fill them); a longer one fails");
   records.value("-I", config.replace, "STR", "Use STR instead of {} for the record");
   records.value("-E", config.eof_string, "STR", "Stop reading input at a record equal to STR");
   records.flag("-r,--no-run-if-empty", flags.no_run_if_empty,

@@ -275,6 +275,7 @@ RunPlan make_plan(const RunConfig& config, const Limits& limits) {
         limits.stderr_smart_terminal ? std::chrono::milliseconds(100) : config.progress_interval;
   }
   plan.compare = config.compare;
+  if (!config.fetch) plan.max_line = config.max_chars;
   return plan;
 }
 

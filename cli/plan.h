@@ -122,6 +122,8 @@ struct RunPlan {
   ExecutorPlan executor;
   OutputPlan outputs;
   bool compare = false;  // --compare: a batch run, then a pool run, of the same records
+  // -s: the longest command line, with its terminating NUL; a job's longer line is refused.
+  std::optional<size_t> max_line;
 };
 
 // The plan for `config` on a machine with `limits`.

@@ -49,6 +49,21 @@ Command refused_command(bool fetch, const CommandTemplate& command, const Record
   return refused;
 }
 
+// -s: a command line longer than the user allows does not run, as GNU parallel and xargs refuse
+// it (they stop the run there; here the other jobs still run).
+void refuse_if_longer(Command& command, size_t max_line, const Job& job) {
+  const size_t size = command.line.size() + 1;
+  if (size <= max_line) return;
+  std::string record;
+  for (const std::string& field : job.record.fields) record += (record.empty() ? "" : " ") + field;
+  constexpr size_t kShown = 40;
+  if (record.size() > kShown) record = record.substr(0, kShown) + "...";
+  command.refused = fmt::format(
+      "{}: command line too long: job {} (record '{}') is {} bytes with its "
+      "terminating NUL, more than -s/--max-chars {}",
+      command.line.substr(0, command.line.find_first_of(" \t\n")), job.seq, record, size, max_line);
+}
+
 }  // namespace
 
 struct Run::Parts {
@@ -302,7 +317,9 @@ AttemptPayload Run::Parts::build(const Job& job, WorkerId worker) const {
     return refused_command(config.fetch, plan.command, plan.input.bound, job, worker);
   }
   if (config.fetch) return FetchNamer::download(job);
-  return plan.command.expand(job, worker);
+  Command command = plan.command.expand(job, worker);
+  if (plan.max_line) refuse_if_longer(command, *plan.max_line, job);
+  return command;
 }
 
 std::vector<HostReport> Run::Parts::host_reports() const {

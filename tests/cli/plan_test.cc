@@ -28,6 +28,19 @@ RunConfig echo_config() {
   return config;
 }
 
+TEST_CASE("-s bounds every command line, grouped or not; --fetch makes none") {
+  RunConfig config = echo_config();
+  CHECK_FALSE(make_plan(config, roomy_machine()).max_line);
+  config.max_chars = 15;
+  CHECK(make_plan(config, roomy_machine()).max_line == 15);
+  config.fill = RunConfig::Fill::kContext;
+  CHECK(make_plan(config, roomy_machine()).max_line == 15);
+  config.fill = RunConfig::Fill::kNone;
+  config.command.clear();
+  config.fetch = true;
+  CHECK_FALSE(make_plan(config, roomy_machine()).max_line);
+}
+
 TEST_CASE("--fetch: the timeout is the transfer's, and the scheduler has none") {
   RunConfig config = echo_config();
   config.timeout = 7s;

@@ -170,6 +170,34 @@ class SameAsGnuParallelTest(XargsHabitsCase):
         self.same("-k", "-d", ",", "-E", "b", "show-args", ":::", "a,b,c", "d")
         self.same("-k", "-d", ",", "show-args", "{1}-{2}", ":::", "a,b", ":::", "1,2")
 
+    # -- -s smaller than one record
+
+    def test_max_chars_refuses_a_record_too_long_for_it_and_runs_the_others(self):
+        data = b"a\n" + b"b" * 20 + b"\nc\n"
+        for extra in ([], ["-X"], ["-m"], ["-n", "2"]):
+            with self.subTest(extra=extra):
+                args = ("-k", "-j1", *extra, "-s", "15", "echo")
+                ref = self.gnu(*args, input=data)
+                mine = self.tp(*args, input=data)
+                # GNU parallel (and xargs) stop the run at that record, with status 255 (xargs:
+                # 1); taskpool refuses its job alone, as it does a record too long for any
+                # command line, and the run goes on: the job fails, the status counts it.
+                self.assertExit(ref, 255, "GNU parallel itself")
+                self.assertIn("Command line too long (25 >= 15)", ref.err)
+                self.assertEqual(ref.out, "a\n")
+                self.assertExit(mine, 1)
+                self.assertEqual(mine.out, "a\nc\n")
+                self.assertIn("echo: command line too long: job 2 (record '" + "b" * 20 +
+                              "') is 26 bytes with its terminating NUL, more than -s/--max-chars "
+                              "15", mine.err)
+
+    def test_max_chars_boundary_is_the_line_and_its_nul(self):
+        # "echo " and 20 bytes: 25, and its NUL.
+        self.same("-s", "26", "echo", ":::", "b" * 20)
+        ref = self.gnu("-s", "25", "echo", ":::", "b" * 20)
+        mine = self.tp("-s", "25", "echo", ":::", "b" * 20)
+        self.assertEqual((ref.code, ref.out), (255, ""))
+        self.assertEqual((mine.code, mine.out), (1, ""))
 
 class DropInTest(XargsHabitsCase):
     """Behaviours checked on taskpool alone: bad usage, and where taskpool differs on purpose."""
