@@ -230,6 +230,9 @@ void declare_flags(CLI::App& app, OptionFlags& flags, RunConfig& config) {
   formatter->column_width(30);
   app.formatter(formatter);
   app.prefix_command();  // the first word that is not an option starts the command
+  // A flag given twice takes its last value, as in GNU parallel and xargs (`-j 2 -j 4` is -j 4):
+  // an alias or $PARALLEL-like prefix can be overridden on the command line. -a and -S keep all.
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.set_version_flag("--version", std::string("taskpool ") + TASKPOOL_VERSION);
   app.footer(help_footer());
   declare_input(app, flags.input, config);

@@ -461,6 +461,28 @@ TEST_CASE("the output and reporting flags") {
   CHECK(config_of({"--bar", "echo"}).progress);
 }
 
+TEST_CASE("a flag given twice takes its last value, as in GNU parallel; -a and -S keep all") {
+  const RunConfig config = config_of(
+      {"-j",     "2",          "-j",       "4",     "-n",        "2",     "--max-args", "3",
+       "-I",     "@",          "-I",       "%",     "-E",        "x",     "-E",         "y",
+       "-d",     ",",          "-d",       ";",     "--timeout", "1",     "--timeout",  "5",
+       "--halt", "now,fail=1", "--halt",   "never", "-a",        "one",   "-a",         "two",
+       "-k",     "-k",         "--joblog", "a.log", "--joblog",  "b.log", "echo"});
+  CHECK(config.jobs == 4);
+  CHECK(config.max_args == 3);
+  CHECK(config.replace == "%");
+  CHECK(config.eof_string == "y");
+  CHECK(config.delimiter == ";");
+  CHECK(config.timeout == 5s);
+  CHECK(config.halt.when == HaltPolicy::When::kNever);
+  CHECK(config.arg_files == Args{"one", "two"});
+  CHECK(config.keep_order);
+  CHECK(config.joblog == "b.log");
+  // The last value is the one checked: an earlier bad one is overridden, a later one is not.
+  CHECK(config_of({"-j", "lots", "-j", "3", "echo"}).jobs == 3);
+  CHECK(usage_error_of({"-j", "3", "-j", "lots", "echo"}).starts_with("-j/--jobs: 'lots'"));
+}
+
 TEST_CASE("--help and --version: the text for standard output, exit status 0, no run") {
   const ParsedArguments help = parse_arguments({"--help"});
   CHECK(help.exit_status == 0);

@@ -198,6 +198,22 @@ class SameAsGnuParallelTest(XargsHabitsCase):
         mine = self.tp("-s", "25", "echo", ":::", "b" * 20)
         self.assertEqual((ref.code, ref.out), (255, ""))
         self.assertEqual((mine.code, mine.out), (1, ""))
+    # -- a flag given twice
+
+    def test_flag_given_twice_takes_the_last_value(self):
+        cases = [
+            # Three workers at once: the worker numbers 1, 2, 3 (one worker: 1, 1, 1).
+            ("-j", "1", "-j", "3", "-k", "sleep 1; echo {%}", ":::", "a", "b", "c"),
+            ("-k", "-n", "2", "-n", "3", "echo", ":::", "1", "2", "3", "4"),
+            ("-k", "-I", "@", "-I", "%", "echo", "%", "@", ":::", "a"),
+            ("-k", "-E", "x", "-E", "y", "echo", ":::", "x", "y", "z"),
+            ("-k", "-d", ",", "-d", ".", "echo", ":::", "a.b,c"),
+            ("-k", "-k", "--tag", "--tag", "echo", ":::", "a", "b"),
+        ]
+        for args in cases:
+            with self.subTest(args=args):
+                self.same(*args)
+
 
 class DropInTest(XargsHabitsCase):
     """Behaviours checked on taskpool alone: bad usage, and where taskpool differs on purpose."""
