@@ -21,7 +21,36 @@ void fill_input(const InputFlags& flags, RunConfig& config) {
     config.delimiter = parse_delimiter(flags.delimiter);
     config.split_lists = true;
   }
+  config.link_all = flags.link;
   if (config.colsep && config.colsep->empty()) throw UsageError("--colsep: the pattern is empty");
+}
+
+// GNU parallel's -i [STR], -e [STR] and -l [N], as -I, -E and -L. Perl's Getopt::Long gives
+// -l only a number: a word after it that is none (CLI11 took it) starts the command.
+OptionFlags with_gnu_spellings(const OptionFlags& given, RunConfig& config) {
+  OptionFlags flags = given;
+  GroupingFlags& grouping = flags.grouping;
+  const auto value = [](const std::vector<std::string>& values) {
+    return values.empty() ? std::string() : values.back();
+  };
+  if (flags.was_given("-i")) {
+    const std::string replace = value(grouping.replace_optional);
+    config.replace = replace.empty() ? "{}" : replace;
+  }
+  if (flags.was_given("-e")) {
+    const std::string end = value(grouping.eof_optional);
+    config.eof_string = end.empty() ? std::nullopt : std::optional<std::string>(end);
+  }
+  if (flags.was_given("-l")) {
+    const std::string lines = value(grouping.lines_optional);
+    grouping.max_lines = "1";
+    if (parse_whole_number(lines)) {
+      grouping.max_lines = lines;
+    } else if (!lines.empty()) {
+      config.command.insert(config.command.begin(), lines);
+    }
+  }
+  return flags;
 }
 
 void fill_grouping(const GroupingFlags& flags, RunConfig& config) {
@@ -214,7 +243,8 @@ std::vector<RunConfig::Source> split_sources(const std::vector<std::string>& arg
   return sources;
 }
 
-void fill_config(const OptionFlags& flags, RunConfig& config) {
+void fill_config(const OptionFlags& given, RunConfig& config) {
+  const OptionFlags flags = with_gnu_spellings(given, config);
   // -j is read first: whether it names a file decides a rule (-j FILE excludes -S).
   fill_pool(flags, config);
   fill_input(flags.input, config);

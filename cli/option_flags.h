@@ -15,6 +15,7 @@ namespace taskpool {
 struct InputFlags {
   bool null = false;      // -0
   std::string delimiter;  // -d; empty: not given
+  bool link = false;      // --link, --xapply
 };
 
 // -n, -N, -L, -X, -m, -s: an empty text is a flag not given.
@@ -26,6 +27,11 @@ struct GroupingFlags {
   bool context_fill = false;     // -X
   bool multi_fill = false;       // -m
   bool no_run_if_empty = false;  // -r
+  // GNU parallel's spellings with an optional value (read when given): -i [STR] (-I, {} without
+  // STR), -e [STR] (-E, none without STR), -l [N] (-L, 1 without N). Empty: given without one.
+  std::vector<std::string> replace_optional;
+  std::vector<std::string> eof_optional;
+  std::vector<std::string> lines_optional;
 };
 
 struct PoolFlags {

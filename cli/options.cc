@@ -84,6 +84,18 @@ class Area {
         ->group(heading_);
   }
 
+  // A flag that may take one value (GNU parallel's -i [STR]): the next word, unless it looks
+  // like an option, as Perl's Getopt::Long takes it. `targets` holds it, if any.
+  void optional_value(const std::string& names, std::vector<std::string>& targets, const char* type,
+                      const std::string& description) {
+    app_.add_option(names, targets, description)
+        ->type_name(type)
+        ->expected(0, 1)
+        ->allow_extra_args(false)
+        ->multi_option_policy(CLI::MultiOptionPolicy::TakeLast)
+        ->group(heading_);
+  }
+
   void flag(const std::string& names, bool& target, const std::string& description) {
     app_.add_flag(names, target, description)->group(heading_);
   }
@@ -99,7 +111,11 @@ void declare_input(CLI::App& app, InputFlags& flags, RunConfig& config) {
   input.flag("-0,--null", flags.null, "Records end at NUL, not newline");
   input.value("-d,--delimiter", flags.delimiter, "STR",
               "Records (and ::: values) end at STR (\\r\\n, \\t, \\0, \\NNN, \\xHH too)");
-  input.value("--colsep", config.colsep, "REGEX", "Split records into columns {1} {2}... at REGEX");
+  input.value("-C,--colsep", config.colsep, "REGEX",
+              "Split records into columns {1} {2}... at REGEX");
+  input.flag("--link,--xapply", flags.link,
+             "Take the input sources side by side, the shorter ones starting over, not every "
+             "combination");
 }
 
 void declare_grouping(CLI::App& app, GroupingFlags& flags, RunConfig& config) {
@@ -116,6 +132,12 @@ void declare_grouping(CLI::App& app, GroupingFlags& flags, RunConfig& config) {
                 "Command lines of at most N bytes (-X, -m, -n fill them); a longer one fails");
   records.value("-I", config.replace, "STR", "Use STR instead of {} for the record");
   records.value("-E", config.eof_string, "STR", "Stop reading input at a record equal to STR");
+  records.optional_value("-i", flags.replace_optional, "[STR]",
+                         "-I STR; without STR, -I {} (GNU parallel's, xargs' old spelling)");
+  records.optional_value("-e", flags.eof_optional, "[STR]",
+                         "-E STR; without STR, no end-of-input string");
+  records.optional_value("-l", flags.lines_optional, "[N]",
+                         "-L N; without N, -L 1 (N: the next word when it is a number)");
   records.flag("-r,--no-run-if-empty", flags.no_run_if_empty,
                "Skip empty and blank records (no records: nothing runs, always so)");
 }
@@ -123,7 +145,7 @@ void declare_grouping(CLI::App& app, GroupingFlags& flags, RunConfig& config) {
 // The pool, and the live pool: what may change while it runs.
 void declare_pool(CLI::App& app, PoolFlags& flags, RunConfig& config) {
   Area pool(app, "Pool");
-  pool.value("-j,--jobs", flags.jobs, "N|FILE",
+  pool.value("-j,-P,--jobs", flags.jobs, "N|FILE",
              "Workers: N, +N/-N (CPUs plus/minus N), N% of the CPUs, 0 (250), or a FILE "
              "holding one, read again when it changes (default: the CPUs it may run on)");
   pool.value("--mode", flags.mode, "pool|batch",
@@ -165,7 +187,7 @@ void declare_resilience(CLI::App& app, ResilienceFlags& flags, RunConfig& config
                    "After DUR start nothing, end running jobs, report");
   resilience.value("--grace", flags.grace, "DUR",
                    "After the deadline, SIGKILL this long after SIGTERM (5s)");
-  resilience.value("--halt", flags.halt, "WHEN,WHY=N",
+  resilience.value("--halt,--halt-on-error", flags.halt, "WHEN,WHY=N",
                    "Stop early: soon|now,fail|success|done=N or N% (never)");
   resilience.flag("--resume", flags.resume, "With --joblog: skip jobs the joblog lists");
   resilience.flag("--resume-failed", flags.resume_failed,
@@ -203,12 +225,13 @@ void declare_hosts(CLI::App& app, HostFlags& flags) {
 void declare_output(CLI::App& app, ReportingFlags& flags, RunConfig& config) {
   Area output(app, "Output");
   output.flag("-k,--keep-order", config.keep_order, "Print output in input order");
-  output.flag("--line-buffer,--lb", config.line_buffer, "Print whole lines as they arrive");
+  output.flag("--line-buffer,--lb,--linebuffer", config.line_buffer,
+              "Print whole lines as they arrive");
   output.flag("--tag", config.tag, "Prefix output lines with the record and a tab");
-  output.flag("--dry-run", config.dry_run, "Print the commands, run nothing");
+  output.flag("--dry-run,--dryrun", config.dry_run, "Print the commands, run nothing");
 
   Area reporting(app, "Reporting");
-  reporting.value("--joblog", config.joblog, "FILE",
+  reporting.value("--joblog,--jl", config.joblog, "FILE",
                   "Write GNU parallel's job log to FILE (+FILE: add to it)");
   reporting.flag("--summary", flags.summary,
                  "Print the summary to stderr (default: when a terminal)");

@@ -25,7 +25,10 @@ struct RunConfig {
     std::optional<std::string> file;  // for ::::
     bool linked = false;
   };
-  std::vector<Source> sources;            // in order
+  std::vector<Source> sources;  // in order
+  // --link: every source (-a files too) side by side, the shorter ones starting over, until the
+  // longest ends, as GNU parallel's --link (:::+ ends with the shorter instead).
+  bool link_all = false;
   std::vector<std::string> arg_files;     // -a FILE, in order
   std::optional<std::string> eof_string;  // -E: input ends at this record
   bool skip_blank = false;                // -r: empty and blank values are no records

@@ -223,7 +223,8 @@ std::unique_ptr<RecordStream> open_records(const RunConfig& config, const Record
   }
   std::optional<ColumnSplitter> columns;
   if (config.colsep) columns.emplace(*config.colsep);
-  return std::make_unique<RecordStream>(std::move(sources), std::move(columns), std::move(linked));
+  return std::make_unique<RecordStream>(std::move(sources), std::move(columns), std::move(linked),
+                                        config.link_all);
 }
 
 std::function<RecordGrouper::Measure(const Record&, bool)> grouping_length(

@@ -116,8 +116,9 @@ class PeekedSource final : public ValueSource {
 }  // namespace
 
 RecordStream::RecordStream(std::vector<std::unique_ptr<ValueSource>> sources,
-                           std::optional<ColumnSplitter> columns, std::vector<bool> linked)
-    : sources_(std::move(sources)), columns_(std::move(columns)) {
+                           std::optional<ColumnSplitter> columns, std::vector<bool> linked,
+                           bool link_all)
+    : sources_(std::move(sources)), columns_(std::move(columns)), link_all_(link_all) {
   for (size_t i = 0; i < sources_.size(); ++i) {
     if (i > 0 && i < linked.size() && linked[i]) {
       groups_.back().second = i;
@@ -177,6 +178,7 @@ std::optional<Record> RecordStream::next() {
     if (!stand_in_for_empty_sources()) groups_.clear();
   }
   if (groups_.empty()) return std::nullopt;
+  if (link_all_) return next_linked_all();
   if (groups_.size() == 1) return next_row(groups_[0].first, groups_[0].second, ++rows_);
   if (!loaded_) {
     loaded_ = true;
@@ -204,6 +206,25 @@ std::optional<Record> RecordStream::next() {
     index_[i] = 0;
   }
   current_first_.reset();
+  return record;
+}
+
+std::optional<Record> RecordStream::next_linked_all() {
+  if (!loaded_) {
+    loaded_ = true;
+    for (size_t i = 0; i < sources_.size(); ++i) {
+      auto& rows = rest_.emplace_back();
+      while (auto row = next_row(i, i, rows.size() + 1)) rows.push_back(std::move(*row));
+    }
+  }
+  size_t longest = 0;
+  for (const auto& rows : rest_) longest = std::max(longest, rows.size());
+  if (rows_ >= longest) return std::nullopt;
+  Record record;
+  for (const auto& rows : rest_) {
+    if (!rows.empty()) append(record, rows[rows_ % rows.size()]);
+  }
+  ++rows_;
   return record;
 }
 

@@ -121,13 +121,16 @@ Record split_record(std::string value, const std::optional<ColumnSplitter>& colu
 // source is empty, there are no records).
 // A source marked in `linked` (:::+) is not combined but paired with the one before it, element
 // by element, ending with the shorter. With `columns`, every source's value is split into fields,
-// as GNU parallel's --colsep does. The first source (with those linked to it) is streamed; the
-// others are read into memory when the first record is asked for. A value too long to keep, or
+// as GNU parallel's --colsep does. With `link_all` (--link), the sources go side by side, the
+// shorter ones starting over, until the longest ends (all are read into memory then). The first
+// source (with those linked to it) is streamed; the others are read into memory when the first
+// record is asked for. A value too long to keep, or
 // one the --colsep pattern gives up on, makes every record it is in refused (Record::runnable).
 class RecordStream {
  public:
   RecordStream(std::vector<std::unique_ptr<ValueSource>> sources,
-               std::optional<ColumnSplitter> columns, std::vector<bool> linked = {});
+               std::optional<ColumnSplitter> columns, std::vector<bool> linked = {},
+               bool link_all = false);
   std::optional<Record> next();
   // How far through the input reading is, when it is one file (or stdin) alone and a regular
   // file (ValueSource::fraction_read).
@@ -145,10 +148,13 @@ class RecordStream {
   // Reads the first value of each of several sources: one without any stands for one empty
   // value. False when every source is empty.
   bool stand_in_for_empty_sources();
+  // --link: the next row of the sources side by side.
+  std::optional<Record> next_linked_all();
 
   std::vector<std::unique_ptr<ValueSource>> sources_;
   std::optional<ColumnSplitter> columns_;
   std::vector<std::pair<size_t, size_t>> groups_;  // [first, last] of linked sources
+  bool link_all_ = false;
   bool started_ = false;
   bool loaded_ = false;
   bool empty_product_ = false;

@@ -483,6 +483,41 @@ TEST_CASE("a flag given twice takes its last value, as in GNU parallel; -a and -
   CHECK(usage_error_of({"-j", "3", "-j", "lots", "echo"}).starts_with("-j/--jobs: 'lots'"));
 }
 
+TEST_CASE("GNU parallel's other spellings: -P, -C, --jl, --dryrun, --linebuffer, --halt-on-error") {
+  const RunConfig config =
+      config_of({"-P", "3", "-C", ",", "--jl", "log", "--dryrun", "--linebuffer", "--halt-on-error",
+                 "now,fail=1", "--xapply", "echo"});
+  CHECK(config.jobs == 3);
+  CHECK(config.colsep == ",");
+  CHECK(config.joblog == "log");
+  CHECK(config.dry_run);
+  CHECK(config.line_buffer);
+  CHECK(config.halt.when == HaltPolicy::When::kNow);
+  CHECK(config.link_all);
+  CHECK(config_of({"--link", "echo"}).link_all);
+  CHECK_FALSE(config_of({"echo"}).link_all);
+}
+
+TEST_CASE("-i [STR], -e [STR] and -l [N] take the next word as Perl's Getopt::Long gives it") {
+  CHECK(config_of({"-i", "--", "echo"}).replace == "{}");
+  CHECK(config_of({"-i@@", "echo"}).replace == "@@");
+  const RunConfig next = config_of({"-i", "@", "echo", "@"});
+  CHECK(next.replace == "@");
+  CHECK(next.command == Args{"echo", "@"});
+  CHECK(config_of({"-i", "echo", "x"}).command == Args{"x"});  // as GNU parallel: echo is STR
+  CHECK(config_of({"-e", "-k", "echo"}).eof_string == std::nullopt);
+  CHECK(config_of({"-eEND", "echo"}).eof_string == "END");
+  CHECK(config_of({"-E", "x", "-e", "echo"}).eof_string == "echo");
+  const RunConfig lines = config_of({"-l", "echo", "x"});
+  CHECK(lines.max_args == 1);
+  CHECK(lines.continue_lines);
+  CHECK(lines.command == Args{"echo", "x"});  // not a number: the command's first word
+  CHECK(config_of({"-l", "3", "echo"}).max_args == 3);
+  CHECK(config_of({"-l4", "echo"}).max_args == 4);
+  CHECK(config_of({"-l0", "echo"}).no_args);
+  CHECK(usage_error_of({"-l", "2", "-n", "2", "echo"}) == "-n, -N and -L exclude each other");
+}
+
 TEST_CASE("--help and --version: the text for standard output, exit status 0, no run") {
   const ParsedArguments help = parse_arguments({"--help"});
   CHECK(help.exit_status == 0);

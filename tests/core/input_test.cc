@@ -474,6 +474,16 @@ TEST_CASE("-d splits ::: values at the delimiter, as GNU parallel reads them") {
   CHECK(drain(none).empty());
 }
 
+TEST_CASE("--link: the sources side by side, the shorter starting over, to the longest's end") {
+  RecordStream stream(sources_of({{"a", "b", "c"}, {"1", "2"}, {"x"}}), std::nullopt, {}, true);
+  CHECK(show_records(drain(stream)) ==
+        show_records(Records{{"a", "1", "x"}, {"b", "2", "x"}, {"c", "1", "x"}}));
+  RecordStream with_empty(sources_of({{}, {"1", "2"}}), std::nullopt, {}, true);
+  CHECK(show_records(drain(with_empty)) == show_records(Records{{"", "1"}, {"", "2"}}));
+  RecordStream all_empty(sources_of({{}, {}}), std::nullopt, {}, true);
+  CHECK(drain(all_empty).empty());
+}
+
 TEST_CASE("one source: each value is a record with one field") {
   CHECK(show_records(records_of({{"a", "b c", ""}})) ==
         show_records(Records{{"a"}, {"b c"}, {""}}));

@@ -214,6 +214,46 @@ class SameAsGnuParallelTest(XargsHabitsCase):
             with self.subTest(args=args):
                 self.same(*args)
 
+    # -- GNU parallel's other spellings
+
+    def test_other_spellings_of_flags_taskpool_has(self):
+        cases = [
+            ("-k", "-i@", "echo", "@", "{}", ":::", "a"),
+            ("-k", "-i", "@", "echo", "@", "{}", ":::", "a"),
+            ("-k", "-i", "--", "echo", "x{}", ":::", "a"),
+            ("-k", "-e", "b", "echo", ":::", "a", "b", "c"),
+            ("-k", "-eb", "echo", ":::", "a", "b", "c"),
+            ("-k", "-e", "-k", "echo", ":::", "a", "b"),
+            ("-k", "-l", "echo", ":::", "1", "2", "3"),
+            ("-k", "-l", "2", "echo", ":::", "1", "2", "3"),
+            ("-k", "-l2", "echo", ":::", "1", "2", "3"),
+            ("-k", "-P", "2", "echo", ":::", "a", "b"),
+            ("-k", "--dryrun", "echo", ":::", "a b", "it's"),
+            ("-k", "-C", ",", "echo", "{2}{1}", ":::", "a,b", "c,d"),
+            ("-k", "--linebuffer", "echo", ":::", "a", "b"),
+            ("-k", "--link", "echo", ":::", "a", "b", "c", ":::", "1", "2", ":::", "x"),
+            ("-k", "--xapply", "echo", ":::", "a", ":::", "1", "2", "3"),
+        ]
+        for args in cases:
+            with self.subTest(args=args):
+                self.same(*args)
+
+    def test_i_takes_the_next_word_as_gnu_parallel_does(self):
+        # Perl's Getopt::Long gives -i the next word: `echo` is the replacement string here, so
+        # the command `{} x` gets the record appended and fails, in both.
+        r = self.same("-k", "-i", "echo", "{}", "x", ":::", "a", code=1)
+        self.assertEqual(r.out, "")
+
+    def test_halt_on_error_and_jl(self):
+        args = ("-k", "-j1", "--halt-on-error", "now,fail=1", "--jl", "log", "sh -c 'exit {}'",
+                ":::", "0", "3", "0")
+        for name, tool in (("mine", self.tp), ("ref", self.gnu)):
+            self.path(name).mkdir()
+            r = tool(*args, cwd=self.path(name))
+            self.assertExit(r, 3, name)  # --halt now: the failed job's status, in both
+            rows = (self.path(name) / "log").read_text().splitlines()
+            self.assertEqual([row.split("\t")[6] for row in rows], ["Exitval", "0", "3"], name)
+
 
 class DropInTest(XargsHabitsCase):
     """Behaviours checked on taskpool alone: bad usage, and where taskpool differs on purpose."""
