@@ -146,6 +146,10 @@ void fill_reporting(const OptionFlags& flags, RunConfig& config) {
                        "' is shorter than 100ms");
     }
   }
+  if (config.tagstring && config.tagstring->empty()) {
+    throw UsageError("--tagstring: the tag is empty (--tag tags with the record)");
+  }
+  if (config.tagstring) config.tag = true;
   if (config.timeline && config.timeline->empty()) {
     throw UsageError("--timeline: the file name is empty");
   }

@@ -46,6 +46,8 @@ constexpr std::array kRules = [] {
       FlagRule{kMaxArgs, kMaxLines, kCountsExclude},
       FlagRule{kMaxReplaceArgs, kMaxLines, kCountsExclude},
       FlagRule{kContextFill, kMultiFill, "-X and -m exclude each other"},
+      FlagRule{kQuote, kGrouping,
+               "-q quotes the words of one record's command; it excludes -n, -N, -L, -X and -m"},
       FlagRule{kExactCount, kFill, "-N and -L give an exact count; they exclude -X and -m"},
       FlagRule{kZeroCount, kFill,
                "-n 0, -N 0 and -L 0 give each record a job with no argument; they exclude -X and "
@@ -116,6 +118,7 @@ Facts facts_of(const OptionFlags& flags, const RunConfig& config) {
   set(kNoSummary, flags.reporting.no_summary);
   set(kBatchMode, flags.was_given("--mode") && config.mode == DispatchMode::kBatch);
   set(kDryRun, config.dry_run);
+  set(kQuote, config.quote);
   return facts;
 }
 

@@ -49,6 +49,7 @@ enum class Fact {
   kNoSummary,       // --no-summary
   kBatchMode,       // --mode batch
   kDryRun,          // --dry-run
+  kQuote,           // -q
   kCount
 };
 

@@ -131,6 +131,8 @@ void declare_grouping(CLI::App& app, GroupingFlags& flags, RunConfig& config) {
   records.value("-s,--max-chars", flags.max_chars, "N",
                 "Command lines of at most N bytes (-X, -m, -n fill them); a longer one fails");
   records.value("-I", config.replace, "STR", "Use STR instead of {} for the record");
+  records.flag("-q,--quote", config.quote,
+               "Each command word is one word for the shell, its syntax quoted");
   records.value("-E", config.eof_string, "STR", "Stop reading input at a record equal to STR");
   records.optional_value("-i", flags.replace_optional, "[STR]",
                          "-I STR; without STR, -I {} (GNU parallel's, xargs' old spelling)");
@@ -228,6 +230,10 @@ void declare_output(CLI::App& app, ReportingFlags& flags, RunConfig& config) {
   output.flag("--line-buffer,--lb,--linebuffer", config.line_buffer,
               "Print whole lines as they arrive");
   output.flag("--tag", config.tag, "Prefix output lines with the record and a tab");
+  output.value("--tagstring", config.tagstring, "STR",
+               "Prefix output lines with STR ({}, {1}, {#}... replaced) and a tab");
+  output.flag("-v", config.print_command, "Print each command to stdout before its output");
+  output.flag("-t,--verbose", config.trace, "Print each command to stderr as it starts");
   output.flag("--dry-run,--dryrun", config.dry_run, "Print the commands, run nothing");
 
   Area reporting(app, "Reporting");

@@ -57,7 +57,11 @@ struct RunConfig {
   bool keep_order = false;
   bool line_buffer = false;
   bool tag = false;
+  std::optional<std::string> tagstring;  // --tagstring STR: the tag, {} and the like replaced
   bool dry_run = false;
+  bool quote = false;          // -q: each command word is one shell word
+  bool trace = false;          // -t, --verbose: each command to stderr as it starts
+  bool print_command = false;  // -v: each command to stdout before its output
   RetryPolicy retry;
   Duration timeout{0};
   Duration kill_after = std::chrono::seconds(5);

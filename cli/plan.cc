@@ -207,7 +207,16 @@ ExecutorPlan executor_plan(const RunConfig& config) {
 
 OutputPlan output_plan(const RunConfig& config) {
   OutputPlan out;
-  out.printer = {config.keep_order, config.tag, config.dry_run};
+  out.printer.keep_order = config.keep_order;
+  out.printer.tag = config.tag;
+  out.printer.print_commands = config.dry_run || config.print_command;
+  out.printer.trace = config.trace;
+  if (config.tagstring) {
+    CommandTemplate::Options tag;
+    tag.replace = config.replace;
+    tag.append_record = false;
+    out.printer.tag_string = CommandTemplate({*config.tagstring}, tag);
+  }
   out.line_buffer = config.line_buffer;
   // As in GNU parallel, a dry run reads the joblog for --resume but leaves it as it is: lines
   // for jobs that never ran would make a later --resume skip them. It writes no summary either.
@@ -260,7 +269,11 @@ bool grouped(const RunConfig& config) {
 
 RunPlan make_plan(const RunConfig& config, const Limits& limits) {
   RunPlan plan;
-  plan.command = CommandTemplate(config.command, config.replace, template_spread(config));
+  CommandTemplate::Options words;
+  words.replace = config.replace;
+  words.spread = template_spread(config);
+  words.quote_words = config.quote;
+  plan.command = CommandTemplate(config.command, words);
   const DescriptorFit fit = fit_descriptors(config, limits);
   plan.descriptors = fit.plan;
   plan.pool = pool_layout(config, fit.jobs);

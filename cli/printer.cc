@@ -37,8 +37,17 @@ OutputPrinter::OutputPrinter(Options options, int out_fd, int err_fd, uint64_t h
       out_fd_(out_fd),
       err_fd_(err_fd) {}
 
+std::string OutputPrinter::tag(const Job& job, WorkerId worker) const {
+  if (options_.tag_string) return options_.tag_string->expand_text(job, worker) + '\t';
+  return tag_of(job.record);
+}
+
 void OutputPrinter::job_started(const Job& job, const Attempt& attempt) {
-  if (options_.tag) tags_[attempt.worker] = LineTag{tag_of(job.record)};
+  if (options_.tag) tags_[attempt.worker] = LineTag{tag(job, attempt.worker)};
+  // A command refused before it starts is not shown as running; its message says why.
+  if (options_.trace && attempt.command.refused.empty()) {
+    write_all(err_fd_, attempt.command.line + '\n', "standard error");
+  }
 }
 
 bool OutputPrinter::has_output(const Completion& completion) const {
@@ -50,7 +59,7 @@ bool OutputPrinter::has_output(const Completion& completion) const {
 
 void OutputPrinter::job_ended(const Job& job, const Attempt& attempt, Completion& completion) {
   Held held;
-  if (options_.tag) held.tag = tag_of(job.record);
+  if (options_.tag) held.tag = tag(job, attempt.worker);
   // --dry-run: a command the run would refuse is not printed as if it would run.
   if (options_.print_commands && completion.started) held.command = attempt.command.line + '\n';
   held.out = std::move(completion.detail.stdout_data);

@@ -4,6 +4,7 @@
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -11,6 +12,7 @@
 #include "cli/joblog.h"
 #include "core/error.h"
 #include "core/job.h"
+#include "core/template.h"
 #include "tasks/process_executor.h"
 
 namespace taskpool {
@@ -30,7 +32,10 @@ class OutputPrinter {
   struct Options {
     bool keep_order = false;
     bool tag = false;
-    bool print_commands = false;  // --dry-run: print each command line instead of its output
+    bool print_commands = false;  // --dry-run, -v: each command line before its output
+    bool trace = false;           // -t: each command line to stderr as it starts
+    // --tagstring: the tag of a job's lines, expanded (GNU parallel: unquoted) for the job.
+    std::optional<CommandTemplate> tag_string;
   };
   explicit OutputPrinter(Options options, int out_fd = 1, int err_fd = 2,
                          uint64_t held_memory_budget = kHeldMemoryBudget);
@@ -76,6 +81,7 @@ class OutputPrinter {
   void print_ready();  // -k: what held_ has from next_to_print_ on, without a gap
   void write_stream(int fd, const std::string& tag, const OutputBuffer& buffer);
   void write_tagged(int fd, const std::string& tag, std::string_view data, bool& at_line_start);
+  std::string tag(const Job& job, WorkerId worker) const;
 
   Options options_;
   uint64_t held_memory_budget_;

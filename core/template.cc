@@ -107,21 +107,16 @@ size_t parse_replacement(std::string_view text, size_t pos, Segment& segment) {
 
 }  // namespace
 
-CommandTemplate::CommandTemplate(const std::vector<std::string>& words, const std::string& replace,
-                                 Spread spread)
-    : text_(join(words, ' ')), no_record_(spread == Spread::kNone) {
-  if (words.empty() || (words.size() == 1 && words.front() == replace)) {
-    record_is_command_ = true;
-    return;
-  }
-  bool has_replacement = false;
-  std::string_view text = text_;
+std::vector<CommandTemplate::Segment> CommandTemplate::parse(std::string_view text,
+                                                             const std::string& replace,
+                                                             bool& has_replacement) {
+  std::vector<Segment> segments;
   std::string literal;
   const auto flush_literal = [&] {
     if (literal.empty()) return;
     Segment segment;
     segment.literal = std::move(literal);
-    segments_.push_back(std::move(segment));
+    segments.push_back(std::move(segment));
     literal.clear();
   };
   size_t pos = 0;
@@ -130,7 +125,7 @@ CommandTemplate::CommandTemplate(const std::vector<std::string>& words, const st
       flush_literal();
       Segment segment;
       segment.kind = Segment::Kind::kRecord;
-      segments_.push_back(std::move(segment));
+      segments.push_back(std::move(segment));
       has_replacement = true;
       pos += replace.size();
       continue;
@@ -139,7 +134,7 @@ CommandTemplate::CommandTemplate(const std::vector<std::string>& words, const st
       Segment segment;
       if (const size_t length = parse_replacement(text, pos, segment); length > 0) {
         flush_literal();
-        segments_.push_back(std::move(segment));
+        segments.push_back(std::move(segment));
         has_replacement = true;
         pos += length;
         continue;
@@ -147,15 +142,44 @@ CommandTemplate::CommandTemplate(const std::vector<std::string>& words, const st
     }
     literal += text[pos++];
   }
-  if (!has_replacement) {
-    literal += ' ';
-    flush_literal();
+  flush_literal();
+  return segments;
+}
+
+CommandTemplate::CommandTemplate(const std::vector<std::string>& words, const Options& options)
+    : text_(join(words, ' ')),
+      no_record_(options.spread == Spread::kNone),
+      quote_words_(options.quote_words) {
+  if (words.empty() || (words.size() == 1 && words.front() == options.replace)) {
+    record_is_command_ = true;
+    return;
+  }
+  bool has_replacement = false;
+  if (options.quote_words) {
+    // -q: each word is one shell word, whatever it holds, once its strings are replaced.
+    for (const std::string& word : words) {
+      if (!segments_.empty()) segments_.push_back(literal_segment(" "));
+      Segment quoted;
+      quoted.kind = Segment::Kind::kQuoted;
+      quoted.parts = parse(word, options.replace, has_replacement);
+      segments_.push_back(std::move(quoted));
+    }
+  } else {
+    segments_ = parse(text_, options.replace, has_replacement);
+  }
+  if (!has_replacement && options.append_record) {
+    segments_.push_back(literal_segment(" "));
     Segment segment;
     segment.kind = Segment::Kind::kRecord;
     segments_.push_back(std::move(segment));
   }
-  flush_literal();
-  if (spread == Spread::kContext) take_context();
+  if (options.spread == Spread::kContext) take_context();
+}
+
+CommandTemplate::Segment CommandTemplate::literal_segment(std::string_view text) {
+  Segment segment;
+  segment.literal = std::string(text);
+  return segment;
 }
 
 CommandTemplate::RecordUse CommandTemplate::record_use() const {
@@ -219,21 +243,29 @@ void CommandTemplate::take_context() {
 
 namespace {
 
+// The value as the transform makes it, shell-quoted unless `quote` is false (-q's words and
+// --tagstring, which are quoted whole or not at all).
 template <typename T>
-std::string transformed(T transform, const std::string& value) {
+std::string transformed(T transform, const std::string& value, bool quote = true) {
+  std::string out;
   switch (transform) {
     case T::kNone:
-      return shell_quote(value);
+      out = value;
+      break;
     case T::kNoExt:
-      return shell_quote(remove_extension(value));
+      out = remove_extension(value);
+      break;
     case T::kBase:
-      return shell_quote(base_name(value));
+      out = base_name(value);
+      break;
     case T::kDir:
-      return shell_quote(dir_name(value));
+      out = dir_name(value);
+      break;
     case T::kBaseNoExt:
-      return shell_quote(remove_extension(base_name(value)));
+      out = remove_extension(base_name(value));
+      break;
   }
-  return shell_quote(value);
+  return quote ? shell_quote(out) : out;
 }
 
 }  // namespace
@@ -245,52 +277,63 @@ bool CommandTemplate::uses_worker() const {
 }
 
 Command CommandTemplate::expand(const Job& job, WorkerId worker) const {
-  if (record_is_command_) return make_command(no_record_ ? "" : join(job.record.fields, ' '));
+  if (record_is_command_) {
+    const std::string record = no_record_ ? "" : join(job.record.fields, ' ');
+    return make_command(quote_words_ ? shell_quote(record) : record);
+  }
   std::string line;
-  for (const auto& segment : segments_) expand_segment(segment, job, worker, line);
+  for (const auto& segment : segments_) expand_segment(segment, job, worker, line, true);
   return make_command(std::move(line));
 }
 
-void CommandTemplate::expand_segment(const Segment& segment, const Job& job, WorkerId worker,
-                                     std::string& line) const {
-  if (segment.kind != Segment::Kind::kContext) {
-    expand_plain(segment, job, worker, line);
-    return;
-  }
-  // The word once per record, each of its record strings standing for that record.
-  const auto& fields = job.record.fields;
-  for (size_t i = 0; i < std::max<size_t>(fields.size(), 1); ++i) {
-    if (i > 0) line += ' ';
-    for (const Segment& part : segment.parts) {
-      if (part.kind != Segment::Kind::kRecord) {
-        expand_plain(part, job, worker, line);
-      } else {
-        line += fields.empty() ? "''" : transformed(part.transform, fields[i]);
-      }
-    }
-  }
+std::string CommandTemplate::expand_text(const Job& job, WorkerId worker) const {
+  if (record_is_command_) return no_record_ ? "" : join(job.record.fields, ' ');
+  std::string text;
+  for (const auto& segment : segments_) expand_segment(segment, job, worker, text, false);
+  return text;
 }
 
-void CommandTemplate::expand_plain(const Segment& segment, const Job& job, WorkerId worker,
-                                   std::string& line) const {
+void CommandTemplate::expand_segment(const Segment& segment, const Job& job, WorkerId worker,
+                                     std::string& line, bool quote) const {
   const auto& fields = job.record.fields;
   switch (segment.kind) {
     case Segment::Kind::kLiteral:
       line += segment.literal;
       break;
+    case Segment::Kind::kQuoted: {
+      std::string word;
+      for (const Segment& part : segment.parts) expand_segment(part, job, worker, word, false);
+      line += quote ? shell_quote(word) : word;
+      break;
+    }
     case Segment::Kind::kRecord:
       if (no_record_) break;
-      if (fields.empty()) line += "''";
+      if (fields.empty() && quote) line += "''";
       for (size_t i = 0; i < fields.size(); ++i) {
         if (i > 0) line += ' ';
-        line += transformed(segment.transform, fields[i]);
+        line += transformed(segment.transform, fields[i], quote);
+      }
+      break;
+    case Segment::Kind::kContext:
+      // The word once per record, each of its record strings standing for that record.
+      for (size_t i = 0; i < std::max<size_t>(fields.size(), 1); ++i) {
+        if (i > 0) line += ' ';
+        for (const Segment& part : segment.parts) {
+          if (part.kind != Segment::Kind::kRecord) {
+            expand_segment(part, job, worker, line, quote);
+          } else if (fields.empty()) {
+            line += quote ? "''" : "";
+          } else {
+            line += transformed(part.transform, fields[i], quote);
+          }
+        }
       }
       break;
     case Segment::Kind::kField:
       // A field the record does not have is nothing at all, as in GNU parallel (an empty
       // field that exists is '').
       if (!no_record_ && segment.field <= fields.size()) {
-        line += transformed(segment.transform, fields[segment.field - 1]);
+        line += transformed(segment.transform, fields[segment.field - 1], quote);
       }
       break;
     case Segment::Kind::kSeq:
@@ -325,6 +368,7 @@ size_t part_length(const Segment& part, const Record& record, const std::string&
     case Kind::kWorker:
       return 11;  // digits of the largest int, and a sign
     case Kind::kContext:
+    case Kind::kQuoted:
       return 0;  // never a part: words do not nest
   }
   return 0;

@@ -31,10 +31,20 @@ class CommandTemplate {
     kNone,     // -N 0: the record gives no argument: `{}` and `{N}` are nothing, `prepost`
   };
 
+  struct Options {
+    std::string replace = "{}";  // the string that stands for the record (-I changes it)
+    Spread spread = Spread::kInPlace;
+    // -q: each word is one shell word (quoted whole once its strings are replaced), not shell
+    // syntax; with no command, the record is one word too.
+    bool quote_words = false;
+    bool append_record = true;  // a template without replacement strings gets " {}"
+  };
+
   // `words` are joined with single spaces into one command line, as GNU parallel does.
-  // `replace` is the string that stands for the record (default "{}"; -I changes it).
+  CommandTemplate(const std::vector<std::string>& words, const Options& options);
   explicit CommandTemplate(const std::vector<std::string>& words, const std::string& replace = "{}",
-                           Spread spread = Spread::kInPlace);
+                           Spread spread = Spread::kInPlace)
+      : CommandTemplate(words, Options{replace, spread}) {}
   // `context`: Spread::kContext, else kInPlace.
   CommandTemplate(const std::vector<std::string>& words, const std::string& replace, bool context)
       : CommandTemplate(words, replace, context ? Spread::kContext : Spread::kInPlace) {}
@@ -57,6 +67,9 @@ class CommandTemplate {
 
   // The command for `job` on `worker`: the shell line, and argv when no shell is needed.
   Command expand(const Job& job, WorkerId worker) const;
+  // The template with its strings replaced by the values as they are, not quoted
+  // (--tagstring).
+  std::string expand_text(const Job& job, WorkerId worker) const;
 
   // How much longer the command line gets when `record`'s fields are added to a job that already
   // has fields (-X, -m, -n filling a command line), counting one byte for each argument's
@@ -71,14 +84,20 @@ class CommandTemplate {
   struct Segment {  // NOLINT(misc-no-recursion)
     // kContext (-X, -N, -L): a word (between blanks) that holds the record, repeated whole for
     // each of the job's records, every record string in it standing for that one record.
-    enum class Kind { kLiteral, kRecord, kField, kSeq, kWorker, kContext };
+    // kQuoted (-q): a word whose parts, expanded as they are, make one shell-quoted word.
+    enum class Kind { kLiteral, kRecord, kField, kSeq, kWorker, kContext, kQuoted };
     enum class Transform { kNone, kNoExt, kBase, kDir, kBaseNoExt };
     Kind kind = Kind::kLiteral;
     Transform transform = Transform::kNone;
     size_t field = 0;  // 1-based, for kField
     std::string literal;
-    std::vector<Segment> parts;  // kContext: the word's segments
+    std::vector<Segment> parts;  // kContext, kQuoted: the word's segments
   };
+
+  // The segments of `text`: literal text and replacement strings (setting `has_replacement`).
+  static std::vector<Segment> parse(std::string_view text, const std::string& replace,
+                                    bool& has_replacement);
+  static Segment literal_segment(std::string_view text);
 
   void take_context();
   // Calls `f` with every segment, those inside -X words too.
@@ -90,16 +109,14 @@ class CommandTemplate {
     }
   }
   // The parts of a kContext word for one record (or the plain segment when `segment` is not one).
-  void expand_segment(const Segment& segment, const Job& job, WorkerId worker,
-                      std::string& line) const;
-  // A segment that is not a kContext word.
-  void expand_plain(const Segment& segment, const Job& job, WorkerId worker,
-                    std::string& line) const;
+  void expand_segment(const Segment& segment, const Job& job, WorkerId worker, std::string& line,
+                      bool quote) const;
 
   std::string text_;
   std::vector<Segment> segments_;
   bool record_is_command_ = false;
   bool no_record_ = false;  // Spread::kNone
+  bool quote_words_ = false;
 };
 
 // The transforms on their own, for tests and reuse: GNU parallel's {.} {/} {//} {/.}.

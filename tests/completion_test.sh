@@ -87,7 +87,7 @@ expect_has '-' -j -k -a -0 -X -m -I -E --jobs --keep-order --dry-run --fetch --t
 complete_line 'taskpool -j 4 --pro' taskpool -j 4 --pro
 expect_only 'after -j 4' --progress --progress-interval
 complete_line 'taskpool --colsep , --ta' taskpool --colsep , --ta
-expect_only 'after --colsep VALUE' --tag
+expect_only 'after --colsep VALUE' --tag --tagstring
 
 # Option values.
 complete_line 'taskpool --mode ' taskpool --mode ''

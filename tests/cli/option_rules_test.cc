@@ -89,6 +89,8 @@ std::vector<UsageCase> grouping_and_output_rule_cases() {
       {{"-n", "2", "-L", "2", "echo"}, counts},
       {{"-N", "2", "-L", "2", "echo"}, counts},
       {{"-X", "-m", "echo"}, "-X and -m exclude each other"},
+      {{"-q", "-n", "2", "echo"},
+       "-q quotes the words of one record's command; it excludes -n, -N, -L, -X and -m"},
       {{"-N", "2", "-X", "echo"}, exact},
       {{"-L", "2", "-m", "echo"}, exact},
       {{"-n", "0", "-X", "echo"},

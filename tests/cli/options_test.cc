@@ -107,6 +107,7 @@ TEST_CASE("bad values of the reporting flags") {
       {{"--timeline", "", "echo"}, "--timeline: the file name is empty"},
       {{"--joblog", "", "echo"}, "--joblog: the file name is empty"},
       {{"--joblog", "+", "echo"}, "--joblog: the file name is empty"},
+      {{"--tagstring", "", "echo"}, "--tagstring: the tag is empty (--tag tags with the record)"},
       {{"--summary-json", "", "echo"}, "--summary-json: the file name is empty (use - for stdout)"},
   });
 }
@@ -448,6 +449,18 @@ TEST_CASE("the output and reporting flags") {
   CHECK(config.dry_run);
   CHECK(config.joblog == "log");
   CHECK_FALSE(config.joblog_append);
+  CHECK_FALSE(config.quote);
+  CHECK_FALSE(config.trace);
+  CHECK_FALSE(config.print_command);
+  CHECK_FALSE(config.tagstring);
+  const RunConfig shown = config_of({"-q", "-t", "-v", "--tagstring", "{#}:", "echo"});
+  CHECK(shown.quote);
+  CHECK(shown.trace);
+  CHECK(shown.print_command);
+  CHECK(shown.tagstring == "{#}:");
+  CHECK(shown.tag);  // --tagstring tags
+  CHECK(config_of({"--quote", "--verbose", "echo"}).trace);
+  CHECK(config_of({"--quote", "--verbose", "echo"}).quote);
   const RunConfig append = config_of({"--joblog", "+dir/log", "echo"});
   CHECK(append.joblog == "dir/log");
   CHECK(append.joblog_append);

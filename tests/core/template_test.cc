@@ -151,6 +151,29 @@ TEST_CASE("-n 0: the record gives no argument, as in GNU parallel") {
   CHECK(none({"echo", "{}"}).record_use() == CommandTemplate::RecordUse::kNone);
 }
 
+TEST_CASE("-q: each word is one shell word, quoted whole once its strings are replaced") {
+  CommandTemplate::Options options;
+  options.quote_words = true;
+  const Job job = job_of({"x y"}, 3);
+  const CommandTemplate words({"echo", "a b", "{}", "x{}y", "$HOME|x", "{#}"}, options);
+  CHECK(words.expand(job, 1).line == "echo 'a b' 'x y' 'xx yy' '$HOME|x' 3");
+  CHECK(words.expand(job, 1).argv == Words{"echo", "a b", "x y", "xx yy", "$HOME|x", "3"});
+  CHECK(CommandTemplate({"sh", "-c", "echo \"$1\"", "x"}, options).expand(job, 1).argv ==
+        Words{"sh", "-c", "echo \"$1\"", "x", "x y"});
+  // No command: the record is one word, the name of the program.
+  CHECK(CommandTemplate(Words{}, options).expand(job_of({"echo a"}), 1).line == "'echo a'");
+}
+
+TEST_CASE("expand_text: the strings replaced by the values as they are (--tagstring)") {
+  CommandTemplate::Options options;
+  options.append_record = false;
+  const Job job = job_of({"a b", "c.txt"}, 4);
+  CHECK(CommandTemplate({"<{}>{#}/{%}"}, options).expand_text(job, 2) == "<a b c.txt>4/2");
+  CHECK(CommandTemplate({"{1}-{2.}"}, options).expand_text(job, 2) == "a b-c");
+  CHECK(CommandTemplate({"fixed"}, options).expand_text(job, 2) == "fixed");
+  CHECK(CommandTemplate({"{}"}, options).expand_text(job, 2) == "a b c.txt");
+}
+
 TEST_CASE("words are joined with single spaces, not quoted") {
   CHECK(line_of({"echo a", "b"}, {"x"}) == "echo a b x");
   CHECK(line_of({"echo", "{}", "|", "wc", "-c"}, {"x"}) == "echo x | wc -c");

@@ -230,7 +230,7 @@ class SameAsGnuParallelTest(XargsHabitsCase):
             ("-k", "-P", "2", "echo", ":::", "a", "b"),
             ("-k", "--dryrun", "echo", ":::", "a b", "it's"),
             ("-k", "-C", ",", "echo", "{2}{1}", ":::", "a,b", "c,d"),
-            ("-k", "--linebuffer", "echo", ":::", "a", "b"),
+            ("-j1", "--linebuffer", "echo", ":::", "a", "b"),
             ("-k", "--link", "echo", ":::", "a", "b", "c", ":::", "1", "2", ":::", "x"),
             ("-k", "--xapply", "echo", ":::", "a", ":::", "1", "2", "3"),
         ]
@@ -254,6 +254,40 @@ class SameAsGnuParallelTest(XargsHabitsCase):
             rows = (self.path(name) / "log").read_text().splitlines()
             self.assertEqual([row.split("\t")[6] for row in rows], ["Exitval", "0", "3"], name)
 
+    # -- -q, -t, -v, --tagstring
+
+    def test_quote_makes_each_word_one_word(self):
+        r = self.same("-k", "-q", "show-args", "a b", "{}", "x{}y", "$HOME|x", "{#}", ":::",
+                      "p q", "it's")
+        self.assertEqual(r.stdout, show_args_output(["a b", "p q", "xp qy", "$HOME|x", "1"],
+                                                    ["a b", "it's", "xit'sy", "$HOME|x", "2"]))
+        r = self.same("-k", "-q", "sh", "-c", 'echo "$1"', "x", ":::", "a b", "$(echo no)")
+        self.assertEqual(r.out, "a b\n$(echo no)\n")
+        self.assertNoPwned()
+
+    def test_quote_dry_run_prints_the_same_lines(self):
+        self.same("-k", "-q", "--dry-run", "echo", "a b", "{}", "x{}y", "$HOME|x", ":::", "p q")
+
+    def test_verbose_prints_each_command_to_stderr(self):
+        for flag in ("-t", "--verbose"):
+            with self.subTest(flag=flag):
+                args = (flag, "-k", "-j1", "echo", "{}", ":::", "a", "b c")
+                ref, mine = self.gnu(*args), self.tp(*args)
+                self.assertEqual(mine.stdout, ref.stdout)
+                self.assertEqual(mine.err, ref.err)
+                self.assertEqual(mine.err, "echo a\necho 'b c'\n")
+
+    def test_v_prints_each_command_before_its_output(self):
+        r = self.same("-v", "-k", "echo {}; echo more", ":::", "a", "b c")
+        self.assertEqual(r.out, "echo a; echo more\na\nmore\necho 'b c'; echo more\nb c\nmore\n")
+        self.same("-v", "-k", "-j3", "sleep {}; echo {}", ":::", "0.3", "0.1", "0.2")
+
+    def test_tagstring(self):
+        r = self.same("-k", "--tagstring", "<{}>{#}", "echo", "x{}", ":::", "a", "b c")
+        self.assertEqual(r.out, "<a>1\txa\n<b c>2\txb c\n")
+        self.same("-k", "--tagstring", "{1}-{2}", "echo", ":::", "a", "b", ":::", "1")
+        self.same("-k", "--tagstring", "{/.}:", "printf", "'1\\n2\\n'", ":::", "d/x.txt")
+
 
 class DropInTest(XargsHabitsCase):
     """Behaviours checked on taskpool alone: bad usage, and where taskpool differs on purpose."""
@@ -274,6 +308,12 @@ class DropInTest(XargsHabitsCase):
         self.assertEqual(r.stdout, show_args_output(["a\nb"], ["c"]))
         r = self.tp("-k", "-d", "\\n", "show-args", ":::", "a\nb", "c")
         self.assertEqual(r.stdout, show_args_output(["a"], ["b"], ["c"]))
+
+    def test_quote_excludes_grouping(self):
+        r = self.tp("-q", "-X", "touch", "ran", ":::", "a")
+        self.assertExit(r, 255)
+        self.assertIn("-q", r.err)
+        self.assertFalse(self.path("ran").exists())
 
     def test_zero_count_excludes_filling_the_command_line(self):
         for flags in (["-n", "0", "-X"], ["-N", "0", "-m"], ["-L", "0", "-X"]):
