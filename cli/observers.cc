@@ -47,12 +47,23 @@ void MessageObserver::on_retry(const Job& job, const Attempt& attempt, const Com
                   attempt.command.line));
 }
 
-void MessageObserver::on_job_end(const Job& job, const Attempt& attempt, Completion& completion) {
+void MessageObserver::on_job_end(const Job& /*job*/, const Attempt& attempt,
+                                 Completion& completion) {
   if (!completion.succeeded() && !completion.error.empty()) {
     say("taskpool: " + completion.error + "\n");
   } else if (completion.timed_out) {
-    say(fmt::format("taskpool: job {} {}: {}\n", job.seq, outcome(completion),
+    // GNU parallel's words, which scripts grep for.
+    say(
+        fmt::format("taskpool: Warning: This job was killed because it timed out:\n"
+                    "taskpool: Warning: {}\n",
                     attempt.command.line));
+  }
+  // A job the halt itself (or a signal, the deadline) ended is not one that failed on its own.
+  if (halt_.when == HaltPolicy::When::kNever || completion.stopped) return;
+  if (!completion.succeeded() && halt_.count == HaltPolicy::Count::kFail) {
+    say(fmt::format("taskpool: This job failed:\n{}\n", attempt.command.line));
+  } else if (completion.succeeded() && halt_.count == HaltPolicy::Count::kSuccess) {
+    say(fmt::format("taskpool: This job succeeded:\n{}\n", attempt.command.line));
   }
 }
 

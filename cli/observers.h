@@ -68,6 +68,10 @@ class MessageObserver final : public RunObserver {
   MessageObserver(RunFailure& failure, StatusLine& status, int fd = 2)
       : failure_(failure), status_(status), fd_(fd) {}
 
+  // --halt on failures (or successes): each failed (succeeded) job is named, as GNU parallel
+  // names them ("This job failed:" and its command).
+  void set_halt(const HaltPolicy& halt) { halt_ = halt; }
+
   void on_retry(const Job& job, const Attempt& attempt, const Completion& completion,
                 Duration delay) override;
   void on_job_end(const Job& job, const Attempt& attempt, Completion& completion) override;
@@ -81,6 +85,7 @@ class MessageObserver final : public RunObserver {
   StatusLine& status_;
   int fd_;
   bool limited_ = false;  // the pool shrank for want of processes, and it was said
+  HaltPolicy halt_;
 };
 
 // Job output through the printer (which writes each job's joblog line after its output).

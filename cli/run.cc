@@ -103,6 +103,7 @@ struct Run::Parts {
   std::optional<ProgressObserver> progress;
   StatusLine* status = &no_status_line;  // the progress line, when shown
   std::optional<MessageObserver> messages;
+  bool stop_said = false;  // a graceful stop was announced
   std::optional<OutputObserver> output;
   std::optional<Timeline> timeline;
   std::optional<TimelineObserver> timeline_observer;
@@ -158,6 +159,7 @@ void Run::Parts::make_observers() {
     status = &*progress;
   }
   messages.emplace(failure, *status);
+  messages->set_halt(plan.scheduler.halt);
   if (plan.outputs.print_output) output.emplace(printer, failure, *status);
   if (!plan.pool.worker_host.empty()) tally.emplace(plan.pool.worker_host, config.hosts.size());
   if (config.fetch) fetch_observer.emplace(fetch_report);
@@ -301,7 +303,14 @@ StopRequest Run::Parts::stop_request() {
   check_output();
   if (output_watch && output_watch->closed()) failure.output_closed();
   if (failure.stops_run() || signals.stop_count() >= 2) return StopRequest::kImmediate;
-  if (signals.stop_count() == 1) return StopRequest::kGraceful;
+  if (signals.stop_count() == 1) {
+    // GNU parallel's words for SIGHUP, which starts nothing more and lets the jobs finish.
+    if (!stop_said && signals.first_stop_signal() == SIGHUP) {
+      messages->say("taskpool: SIGHUP received. No new jobs will be started.\n");
+    }
+    stop_said = true;
+    return StopRequest::kGraceful;
+  }
   return StopRequest::kNone;
 }
 

@@ -16,6 +16,7 @@ namespace {
 
 // Written by the handlers, read through Signals: the process's only mutable globals.
 std::atomic<int> g_stop_signals{0};
+std::atomic<int> g_first_stop_signal{0};
 std::atomic<int> g_more_workers{0};
 std::atomic<int> g_fewer_workers{0};
 std::atomic<bool> g_suspend{false};
@@ -31,7 +32,11 @@ void write_wake_fd() {
 
 void on_signal(int sig) {
   const int saved_errno = errno;
-  if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) g_stop_signals.fetch_add(1);
+  if (sig == SIGINT || sig == SIGTERM || sig == SIGHUP) {
+    int none = 0;
+    g_first_stop_signal.compare_exchange_strong(none, sig);
+    g_stop_signals.fetch_add(1);
+  }
   if (sig == SIGUSR1) g_more_workers.fetch_add(1);
   if (sig == SIGUSR2) g_fewer_workers.fetch_add(1);
   if (sig == SIGTSTP) g_suspend = true;
@@ -74,6 +79,8 @@ int Signals::wake_fd() const { return g_wake_fd; }
 void Signals::wake() const { write_wake_fd(); }
 
 int Signals::stop_count() const { return g_stop_signals.load(); }
+
+int Signals::first_stop_signal() const { return g_first_stop_signal.load(); }
 
 LiveSignals Signals::take_live() {
   LiveSignals live;

@@ -44,6 +44,8 @@ class Signals final {
   void wake() const;
   // SIGINT, SIGTERM and SIGHUP received so far.
   int stop_count() const;
+  // The first of them received, or 0.
+  int first_stop_signal() const;
   // The live signals received since the last call.
   LiveSignals take_live();
   // Stops the whole process, as Ctrl-Z's default action would; returns once it is continued

@@ -223,7 +223,8 @@ class UsageErrorTest(TaskpoolTestCase):
         self.usage_error("-a", missing, "touch", "pwned", names=["no-such-input.txt"])
 
     def test_bad_delimiter(self):
-        self.usage_error("-d", "ab", "echo", input=b"x", names=["-d", "ab"])
+        # Several characters are a delimiter too (-d '\r\n'); a \x without two hex digits is not.
+        self.usage_error("-d", "a\\xZ", "echo", input=b"x", names=["-d", "a\\xZ"])
 
     def test_joblog_in_missing_directory(self):
         self.usage_error("--joblog", str(self.path("nodir/log")), "touch", "pwned", ":::", "x",

@@ -4,9 +4,13 @@ spellings, -q, -t, -v, --tagstring, the messages users grep for). Each is compar
 parallel itself; the comparisons are skipped, with a notice, when it is not installed. Where
 taskpool differs on purpose (README.md says where), the test says so."""
 
+import signal
+import subprocess
+import time
 import unittest
 
-from helpers import requires_gnu_parallel, show_args_output
+from helpers import (TASKPOOL, gnu_parallel, kill_group, requires_gnu_parallel, show_args_output,
+                     test_env)
 from xargs_habits_test import XargsHabitsCase, seq
 
 
@@ -287,6 +291,58 @@ class SameAsGnuParallelTest(XargsHabitsCase):
         self.assertEqual(r.out, "<a>1\txa\n<b c>2\txb c\n")
         self.same("-k", "--tagstring", "{1}-{2}", "echo", ":::", "a", "b", ":::", "1")
         self.same("-k", "--tagstring", "{/.}:", "printf", "'1\\n2\\n'", ":::", "d/x.txt")
+
+    # -- the messages users grep for
+
+    def same_stderr(self, *args, code):
+        ref, mine = self.gnu(*args), self.tp(*args)
+        self.assertExit(ref, code, "GNU parallel itself")
+        self.assertExit(mine, code)
+        self.assertEqual(mine.stdout, ref.stdout)
+        self.assertEqual(mine.err, ref.err.replace("parallel: ", "taskpool: "))
+        return mine
+
+    def test_halt_names_each_failed_job(self):
+        r = self.same_stderr("-j1", "--halt", "now,fail=1", 'sh -c "exit {}"', ":::", "0", "2",
+                             "0", code=2)
+        self.assertEqual(r.err, 'taskpool: This job failed:\nsh -c "exit 2"\n')
+        self.same_stderr("-k", "-j1", "--halt", "soon,fail=2", 'sh -c "echo {}; exit {}"', ":::",
+                         "0", "3", "0", "4", "5", code=2)
+
+    def test_halt_on_success_names_each_succeeded_job(self):
+        self.same_stderr("-j1", "--halt", "now,success=1", 'sh -c "exit {}"', ":::", "1", "0",
+                         "1", code=0)
+
+    def test_timeout_notice_has_gnu_parallels_two_lines(self):
+        r = self.same_stderr("--timeout", "0.5", "sleep", ":::", "5", code=1)
+        self.assertEqual(r.err, "taskpool: Warning: This job was killed because it timed out:\n"
+                                "taskpool: Warning: sleep 5\n")
+
+    def run_until_sighup(self, tool):
+        where = self.path(tool)
+        where.mkdir()
+        argv = ([str(TASKPOOL)] if tool == "taskpool" else [gnu_parallel(), "--will-cite"])
+        proc = subprocess.Popen(argv + ["-j1", "touch started; sleep 1; echo {}", ":::", "1", "2"],
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=test_env(),
+                                cwd=where, start_new_session=True)
+        try:
+            # Once the first job runs, the handlers are in place and a job is running.
+            deadline = time.monotonic() + 30
+            while not (where / "started").exists() and time.monotonic() < deadline:
+                time.sleep(0.01)
+            proc.send_signal(signal.SIGHUP)
+            out, err = proc.communicate(timeout=30)
+        finally:
+            kill_group(proc)
+        return proc.returncode, out.decode(), err.decode()
+
+    def test_sighup_starts_no_new_jobs_and_says_so(self):
+        code, out, err = self.run_until_sighup("taskpool")
+        ref_code, ref_out, ref_err = self.run_until_sighup("parallel")
+        self.assertIn("parallel: SIGHUP received. No new jobs will be started.\n", ref_err)
+        self.assertEqual(ref_out, "1\n")
+        self.assertIn("taskpool: SIGHUP received. No new jobs will be started.\n", err)
+        self.assertEqual(out, "1\n")
 
 
 class DropInTest(XargsHabitsCase):

@@ -195,7 +195,8 @@ class TimeoutTest(TaskpoolTestCase, SurvivorCheck):
                      line, ":::", seconds)
         self.assertExit(r, 1)
         self.assertLess(r.seconds, 8)
-        self.assertIn(f"taskpool: job 1 timed out: sleep {seconds} &", r.err)
+        self.assertIn("taskpool: Warning: This job was killed because it timed out:\n"
+                      f"taskpool: Warning: sleep {seconds} &", r.err)
         row = joblog_by_seq(log)[1]
         self.assertEqual((row[6], row[7]), ("-1", "15"), "Exitval and Signal of a timeout")
         self.assertEqual(len(read_pids(pids)), 2)
