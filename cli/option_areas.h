@@ -18,8 +18,9 @@ namespace taskpool {
 std::vector<RunConfig::Source> split_sources(const std::vector<std::string>& args,
                                              size_t& options_end);
 
-// Fills `config` from `flags` and checks the rules between flags. `config` already holds what
-// CLI11 bound to it and the command. Throws UsageError naming the flag.
-void fill_config(const OptionFlags& flags, RunConfig& config);
+// Fills `config` from the flags `given` (GNU parallel's -i, -e and -l read as -I, -E and -L) and
+// checks the rules between flags. `config` already holds what CLI11 bound to it and the command.
+// Throws UsageError naming the flag.
+void fill_config(const OptionFlags& given, RunConfig& config);
 
 }  // namespace taskpool

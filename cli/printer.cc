@@ -32,7 +32,7 @@ std::string tag_of(const Record& record) {
 }
 
 OutputPrinter::OutputPrinter(Options options, int out_fd, int err_fd, uint64_t held_memory_budget)
-    : options_(options),
+    : options_(std::move(options)),
       held_memory_budget_(held_memory_budget),
       out_fd_(out_fd),
       err_fd_(err_fd) {}

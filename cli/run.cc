@@ -57,7 +57,10 @@ void refuse_if_longer(Command& command, size_t max_line, const Job& job) {
   std::string record;
   for (const std::string& field : job.record.fields) record += (record.empty() ? "" : " ") + field;
   constexpr size_t kShown = 40;
-  if (record.size() > kShown) record = record.substr(0, kShown) + "...";
+  if (record.size() > kShown) {
+    record.resize(kShown);
+    record += "...";
+  }
   command.refused = fmt::format(
       "{}: command line too long: job {} (record '{}') is {} bytes with its "
       "terminating NUL, more than -s/--max-chars {}",

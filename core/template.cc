@@ -297,30 +297,19 @@ void CommandTemplate::expand_segment(const Segment& segment, const Job& job, Wor
                                      std::string& line, bool quote) const {
   const auto& fields = job.record.fields;
   switch (segment.kind) {
-    case Segment::Kind::kLiteral:
-      line += segment.literal;
-      break;
     case Segment::Kind::kQuoted: {
       std::string word;
-      for (const Segment& part : segment.parts) expand_segment(part, job, worker, word, false);
+      for (const Segment& part : segment.parts) expand_part(part, job, worker, word, false);
       line += quote ? shell_quote(word) : word;
       break;
     }
-    case Segment::Kind::kRecord:
-      if (no_record_) break;
-      if (fields.empty() && quote) line += "''";
-      for (size_t i = 0; i < fields.size(); ++i) {
-        if (i > 0) line += ' ';
-        line += transformed(segment.transform, fields[i], quote);
-      }
-      break;
     case Segment::Kind::kContext:
       // The word once per record, each of its record strings standing for that record.
       for (size_t i = 0; i < std::max<size_t>(fields.size(), 1); ++i) {
         if (i > 0) line += ' ';
         for (const Segment& part : segment.parts) {
           if (part.kind != Segment::Kind::kRecord) {
-            expand_segment(part, job, worker, line, quote);
+            expand_part(part, job, worker, line, quote);
           } else if (fields.empty()) {
             line += quote ? "''" : "";
           } else {
@@ -329,11 +318,32 @@ void CommandTemplate::expand_segment(const Segment& segment, const Job& job, Wor
         }
       }
       break;
+    default:
+      expand_part(segment, job, worker, line, quote);
+      break;
+  }
+}
+
+void CommandTemplate::expand_part(const Segment& part, const Job& job, WorkerId worker,
+                                  std::string& line, bool quote) const {
+  const auto& fields = job.record.fields;
+  switch (part.kind) {
+    case Segment::Kind::kLiteral:
+      line += part.literal;
+      break;
+    case Segment::Kind::kRecord:
+      if (no_record_) break;
+      if (fields.empty() && quote) line += "''";
+      for (size_t i = 0; i < fields.size(); ++i) {
+        if (i > 0) line += ' ';
+        line += transformed(part.transform, fields[i], quote);
+      }
+      break;
     case Segment::Kind::kField:
       // A field the record does not have is nothing at all, as in GNU parallel (an empty
       // field that exists is '').
-      if (!no_record_ && segment.field <= fields.size()) {
-        line += transformed(segment.transform, fields[segment.field - 1], quote);
+      if (!no_record_ && part.field <= fields.size()) {
+        line += transformed(part.transform, fields[part.field - 1], quote);
       }
       break;
     case Segment::Kind::kSeq:
@@ -343,7 +353,8 @@ void CommandTemplate::expand_segment(const Segment& segment, const Job& job, Wor
       line += std::to_string(worker);
       break;
     case Segment::Kind::kContext:
-      break;  // parts hold no context words
+    case Segment::Kind::kQuoted:
+      break;  // never a part: words do not nest
   }
 }
 

@@ -79,8 +79,7 @@ class CommandTemplate {
   size_t added_words(const Record& record) const;
 
  private:
-  // Copying one copies its parts, which hold no parts of their own: one level, not the
-  // recursion clang-tidy sees in the generated copy constructor.
+  // Its parts are segments that have no parts: copying one copies two levels at most.
   struct Segment {  // NOLINT(misc-no-recursion)
     // kContext (-X, -N, -L): a word (between blanks) that holds the record, repeated whole for
     // each of the job's records, every record string in it standing for that one record.
@@ -111,6 +110,9 @@ class CommandTemplate {
   // The parts of a kContext word for one record (or the plain segment when `segment` is not one).
   void expand_segment(const Segment& segment, const Job& job, WorkerId worker, std::string& line,
                       bool quote) const;
+  // One part of a word, or a segment that is no word (not kContext, kQuoted).
+  void expand_part(const Segment& part, const Job& job, WorkerId worker, std::string& line,
+                   bool quote) const;
 
   std::string text_;
   std::vector<Segment> segments_;
