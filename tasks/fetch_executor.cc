@@ -7,9 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
-#include <charconv>
 #include <cstring>
-#include <ctime>
 #include <filesystem>
 #include <string_view>
 
@@ -18,6 +16,7 @@
 #include "tasks/curl_api.h"
 #include "tasks/fetch_names.h"
 #include "tasks/fetch_response.h"
+#include "tasks/fetch_transfer.h"
 #include "tasks/part_record.h"
 
 namespace taskpool {
@@ -28,166 +27,9 @@ TimePoint steady_now() { return std::chrono::steady_clock::now(); }
 
 CURLM* multi_of(void* multi) { return static_cast<CURLM*>(multi); }
 
-// Retry-After: a number of seconds or an HTTP date.
-std::optional<Duration> parse_retry_after(std::string_view value) {
-  while (!value.empty() && (value.front() == ' ' || value.front() == '\t')) value.remove_prefix(1);
-  while (!value.empty() && (value.back() == '\r' || value.back() == '\n' || value.back() == ' ')) {
-    value.remove_suffix(1);
-  }
-  long seconds = 0;
-  const auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), seconds);
-  if (ec == std::errc() && ptr == value.data() + value.size()) {
-    return std::chrono::seconds(std::max(0L, seconds));
-  }
-  std::tm tm{};
-  const std::string text(value);
-  const char* end = strptime(text.c_str(), "%a, %d %b %Y %H:%M:%S GMT", &tm);
-  if (end == nullptr) return std::nullopt;
-  const time_t when = timegm(&tm);
-  const time_t current = std::time(nullptr);
-  return std::chrono::seconds(when > current ? when - current : 0);
-}
-
-bool starts_with_no_case(std::string_view text, std::string_view prefix) {
-  if (text.size() < prefix.size()) return false;
-  for (size_t i = 0; i < prefix.size(); ++i) {
-    if (std::tolower(static_cast<unsigned char>(text[i])) != prefix[i]) return false;
-  }
-  return true;
-}
-
-// Failures that trying again cannot mend. Everything else (connection problems, timeouts, short
-// bodies, 408, 429 and 5xx answers) may go better next time.
-bool is_permanent(int code, long http_status) {
-  if (code == CURLE_HTTP_RETURNED_ERROR) {
-    return http_status >= 400 && http_status < 500 && http_status != 408 && http_status != 429;
-  }
-  switch (code) {
-    case CURLE_UNSUPPORTED_PROTOCOL:
-    case CURLE_URL_MALFORMAT:
-    case CURLE_TOO_MANY_REDIRECTS:
-    case CURLE_WRITE_ERROR:
-    case CURLE_LOGIN_DENIED:
-    case CURLE_REMOTE_ACCESS_DENIED:
-    case CURLE_REMOTE_FILE_NOT_FOUND:
-      return true;
-    default:
-      return false;
-  }
-}
-
 }  // namespace
 
-struct FetchExecutor::Transfer {
-  FetchExecutor* owner = nullptr;
-  CURL* easy = nullptr;
-  curl_slist* headers = nullptr;  // If-Range
-  UniqueFd fd;
-  std::string url;
-  std::string final_path;
-  std::string part_path;
-  std::string record_path;         // NAME.part.meta
-  std::string range;               // the Range request's value, kept alive for libcurl
-  PartState part;                  // what the request asks for: part.have > 0 continues the .part
-  ResponseHead head;               // the response being received
-  bool judged = false;             // the response whose body arrives was judged (judge_response)
-  std::optional<Verdict> refused;  // the judgement that stopped the transfer
-  std::optional<uint64_t> total;   // the file's size, when the server said it
-  bool restarted = false;
-  int write_error = 0;
-  std::optional<Duration> retry_after;
-  Completion completion;
-  char error[CURL_ERROR_SIZE] = {};
-
-  ~Transfer() {
-    if (easy != nullptr) owner->give_back_easy(easy);  // reset: it no longer points at headers
-    if (headers != nullptr) curl_api().slist_free_all(headers);
-  }
-};
-
-namespace {
-
-// The body starts the .part over: the .part is made (only now: a transfer that gets no answer
-// makes no file) or emptied, and its record says whose it is, before its first byte is written,
-// so a .part never holds bytes its record does not describe.
-bool begin_part(FetchExecutor::Transfer& transfer) {
-  if (!transfer.fd.valid()) {
-    // O_NOFOLLOW: a NAME.part that is a symbolic link must not send the data somewhere else.
-    transfer.fd.reset(::open(transfer.part_path.c_str(),
-                             O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666));
-  } else if (ftruncate(transfer.fd.get(), 0) != 0) {
-    transfer.fd.reset();
-  }
-  if (!transfer.fd.valid()) {
-    transfer.write_error = errno;
-    return false;
-  }
-  transfer.part = PartState();
-  ::unlink(transfer.record_path.c_str());
-  // Without a record (a file system that refuses it) the .part is never continued, only redone.
-  write_part_record(transfer.record_path,
-                    PartRecord{transfer.url, transfer.head.validator(), transfer.total});
-  set_download_origin(transfer.fd.get(), transfer.url);
-  return true;
-}
-
-// Judges the response whose body arrives now (or, for an empty body, has ended) and readies the
-// .part for it. False: the transfer stops, and transfer.refused (or write_error) says why.
-bool accept_response(FetchExecutor::Transfer& transfer) {
-  transfer.judged = true;
-  Verdict verdict = judge_response(transfer.head, transfer.part);
-  transfer.total = verdict.total;
-  switch (verdict.kind) {
-    case Verdict::Kind::kAppend:
-      return true;
-    case Verdict::Kind::kWhole:
-      return begin_part(transfer);
-    default:
-      transfer.refused = std::move(verdict);
-      return false;
-  }
-}
-
-size_t on_body(char* data, size_t size, size_t count, void* user) {
-  auto* transfer = static_cast<FetchExecutor::Transfer*>(user);
-  if (!transfer->judged && !accept_response(*transfer)) return 0;  // ends with CURLE_WRITE_ERROR
-  const size_t total = size * count;
-  size_t written = 0;
-  while (written < total) {
-    const ssize_t n = ::write(transfer->fd.get(), data + written, total - written);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      transfer->write_error = errno;
-      return 0;  // libcurl ends the transfer with CURLE_WRITE_ERROR
-    }
-    written += static_cast<size_t>(n);
-  }
-  transfer->completion.detail.stdout_bytes += total;
-  return total;
-}
-
-// Every response's header lines come here (a proxy's answer to CONNECT does not: it is
-// suppressed); ResponseHead keeps the last response's, which is the one whose body arrives.
-size_t on_header(char* data, size_t size, size_t count, void* user) {
-  auto* transfer = static_cast<FetchExecutor::Transfer*>(user);
-  const std::string_view line(data, size * count);
-  if (transfer->judged) return size * count;  // trailers, after the body
-  if (line.starts_with("HTTP/")) {
-    transfer->retry_after.reset();  // a new response (after a redirect)
-  } else if (starts_with_no_case(line, "retry-after:")) {
-    transfer->retry_after = parse_retry_after(line.substr(12));
-  }
-  transfer->head.add(line);
-  return size * count;
-}
-
-// Removes NAME.part and its record.
-void remove_part(const FetchExecutor::Transfer& transfer) {
-  ::unlink(transfer.part_path.c_str());
-  ::unlink(transfer.record_path.c_str());
-}
-
-}  // namespace
+namespace {}  // namespace
 
 int on_socket(void* /*easy*/, int socket, int what, void* user, void* /*socket_data*/) {
   auto* self = static_cast<FetchExecutor*>(user);
@@ -342,9 +184,9 @@ void FetchExecutor::setup(Transfer& transfer) {
   using DataCallback = size_t (*)(char*, size_t, size_t, void*);
   curl.easy_setopt(easy, CURLOPT_URL, transfer.url.c_str());
   curl.easy_setopt(easy, CURLOPT_PRIVATE, &transfer);
-  curl.easy_setopt(easy, CURLOPT_WRITEFUNCTION, static_cast<DataCallback>(on_body));
+  curl.easy_setopt(easy, CURLOPT_WRITEFUNCTION, static_cast<DataCallback>(on_transfer_body));
   curl.easy_setopt(easy, CURLOPT_WRITEDATA, &transfer);
-  curl.easy_setopt(easy, CURLOPT_HEADERFUNCTION, static_cast<DataCallback>(on_header));
+  curl.easy_setopt(easy, CURLOPT_HEADERFUNCTION, static_cast<DataCallback>(on_transfer_header));
   curl.easy_setopt(easy, CURLOPT_HEADERDATA, &transfer);
   curl.easy_setopt(easy, CURLOPT_ERRORBUFFER, transfer.error);
   curl.easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 1L);

@@ -1,0 +1,61 @@
+// One download in flight (FetchExecutor's): its libcurl handle, its .part and record, the
+// response as it arrives; and libcurl's callbacks that write its body and read its headers.
+#pragma once
+
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "core/time.h"
+#include "core/unique_fd.h"
+#include "tasks/curl_api.h"
+#include "tasks/fetch_executor.h"
+#include "tasks/fetch_response.h"
+#include "tasks/part_record.h"
+
+namespace taskpool {
+
+struct FetchExecutor::Transfer {
+  FetchExecutor* owner = nullptr;
+  CURL* easy = nullptr;
+  curl_slist* headers = nullptr;  // If-Range
+  UniqueFd fd;
+  std::string url;
+  std::string final_path;
+  std::string part_path;
+  std::string record_path;         // NAME.part.meta
+  std::string range;               // the Range request's value, kept alive for libcurl
+  PartState part;                  // what the request asks for: part.have > 0 continues the .part
+  ResponseHead head;               // the response being received
+  bool judged = false;             // the response whose body arrives was judged (judge_response)
+  std::optional<Verdict> refused;  // the judgement that stopped the transfer
+  std::optional<uint64_t> total;   // the file's size, when the server said it
+  bool restarted = false;
+  int write_error = 0;
+  std::optional<Duration> retry_after;
+  Completion completion;
+  char error[CURL_ERROR_SIZE] = {};
+
+  ~Transfer() {
+    if (easy != nullptr) owner->give_back_easy(easy);  // reset: it no longer points at headers
+    if (headers != nullptr) curl_api().slist_free_all(headers);
+  }
+};
+
+// Judges the response whose body arrives now (or, for an empty body, has ended) and readies the
+// .part for it. False: the transfer stops, and transfer.refused (or write_error) says why.
+bool accept_response(FetchExecutor::Transfer& transfer);
+// CURLOPT_WRITEFUNCTION: the body, into the .part (judged and readied at its first byte).
+size_t on_transfer_body(char* data, size_t size, size_t count, void* user);
+// CURLOPT_HEADERFUNCTION: the header lines of each response.
+size_t on_transfer_header(char* data, size_t size, size_t count, void* user);
+// Removes NAME.part and its record.
+void remove_part(const FetchExecutor::Transfer& transfer);
+
+// Retry-After: a number of seconds or an HTTP date.
+std::optional<Duration> parse_retry_after(std::string_view value);
+// Failures that trying again cannot mend (curl's `code`, the last HTTP status).
+bool is_permanent(int code, long http_status);
+
+}  // namespace taskpool
