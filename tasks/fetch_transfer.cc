@@ -1,5 +1,6 @@
 #include "tasks/fetch_transfer.h"
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
