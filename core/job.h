@@ -49,6 +49,7 @@ struct Download {
 // What an attempt does: run `command`, or, with `download` set, fetch it (`command.line` is then
 // its URL, as the joblog and --dry-run show it). Made from a Command alone for the common case.
 struct AttemptPayload {
+  // cppcheck-suppress noExplicitConstructor ; a Command is the payload of a command's attempt
   AttemptPayload(Command c) : command(std::move(c)) {}  // NOLINT(google-explicit-constructor)
   AttemptPayload(Command c, Download d) : command(std::move(c)), download(std::move(d)) {}
 
