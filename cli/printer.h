@@ -35,7 +35,7 @@ class OutputPrinter {
     bool print_commands = false;  // --dry-run, -v: each command line before its output
     bool trace = false;           // -t: each command line to stderr as it starts
     // --tagstring: the tag of a job's lines, expanded (GNU parallel: unquoted) for the job.
-    std::optional<CommandTemplate> tag_string;
+    std::optional<CommandTemplate> tag_string = std::nullopt;
   };
   explicit OutputPrinter(Options options, int out_fd = 1, int err_fd = 2,
                          uint64_t held_memory_budget = kHeldMemoryBudget);

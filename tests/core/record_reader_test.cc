@@ -112,9 +112,6 @@ Records read_pipe(const std::string& content, const std::string& delimiter) {
   return records;
 }
 
-Records read_file(const std::string& content, char delimiter = '\n') {
-  return read_file(content, std::string(1, delimiter));
-}
 Records read_pipe(const std::string& content, char delimiter = '\n') {
   return read_pipe(content, std::string(1, delimiter));
 }

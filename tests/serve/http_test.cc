@@ -175,7 +175,10 @@ TEST_CASE("a malformed request gets a 4xx or 5xx, or is closed, and never reache
       {"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: -5\r\n\r\n", 400},
       {"GET / HTTP/9.9\r\nHost: x\r\n\r\n", 505},
   };
-  for (const auto& [garbage, status] : cases) {
+  for (const auto& request : cases) {
+    // Named, not bound: CAPTURE's lambda may not refer to a structured binding (clang 14).
+    const std::string& garbage = request.first;
+    const int status = request.second;
     CAPTURE(garbage);
     RawClient client(served.server.port());
     REQUIRE(client.send(garbage));
