@@ -57,6 +57,19 @@ std::unique_ptr<Guardian> start_guardian(const RunPlan& plan, Duration kill_afte
   return guardian;
 }
 
+// `taskpool serve ...`: the job server's daemon is a program of its own beside this one
+// (taskpool-serve), so that nothing else taskpool does loads SQLite and libmicrohttpd.
+int exec_daemon(char** argv) {
+  std::string self(4096, '\0');
+  const ssize_t length = readlink("/proc/self/exe", self.data(), self.size());
+  self.resize(length > 0 ? static_cast<size_t>(length) : 0);
+  const std::string program = self.substr(0, self.rfind('/') + 1) + "taskpool-serve";
+  execv(program.c_str(), argv);
+  std::fprintf(stderr, "taskpool: serve: cannot run %s: %s\n", program.c_str(),
+               std::strerror(errno));
+  return kUsageStatus;
+}
+
 int run_taskpool(const RunConfig& config) {
   Limits limits = read_limits();
   RunPlan plan = make_plan(config, limits);
@@ -88,6 +101,7 @@ int main(int argc, char** argv) {
   }
   // `taskpool ctl SOCKET COMMAND`: a client of a running taskpool's --control socket.
   if (argc >= 2 && std::strcmp(argv[1], "ctl") == 0) return taskpool::control_client(argc, argv);
+  if (argc >= 2 && std::strcmp(argv[1], "serve") == 0) return taskpool::exec_daemon(argv);
   // `taskpool submit|status|wait|logs|cancel|pause|resume|jobs ...`: a client of a job server.
   if (argc >= 2 && taskpool::is_client_verb(argv[1])) return taskpool::serve_client(argc, argv);
   const taskpool::ParseOutcome parsed = taskpool::parse_command_line(argc, argv);

@@ -27,6 +27,9 @@ struct Record {
   // past, and `fields` hold only its beginning); `refused`, why it could not be split into fields.
   uint64_t too_long = 0;
   std::string refused;
+  // What the source knows the record by (the job server's job id), carried to the job, its
+  // attempts' observers and the command builder; the scheduler never reads it. 0: nothing.
+  uint64_t key = 0;
   bool runnable() const { return too_long == 0 && refused.empty(); }
 };
 

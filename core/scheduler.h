@@ -198,6 +198,11 @@ class Scheduler {
   // Whether fed records can never run any more (max_records reached): feeding jobs may be cut
   // off.
   bool feed_closed() const { return intake_closed_; }
+  // Ends job `seq` for good, as a cancel: a running attempt is terminated (SIGTERM to its
+  // process group, SIGKILL kill_after later) and not retried; a job waiting for its retry ends
+  // at once with its last attempt. Either way it ends as stopped (Completion::stopped). Returns
+  // false when the job is neither running nor waiting (not started yet, or ended).
+  bool cancel_job(uint64_t seq);
 
  private:
   struct Running {

@@ -76,6 +76,28 @@ PoolStatus Scheduler::status() const {
   return s;
 }
 
+bool Scheduler::cancel_job(uint64_t seq) {
+  const TimePoint now = clock_.now();
+  for (auto& slot : running_) {
+    if (!slot || slot->job.seq != seq) continue;
+    if (slot->stopped) return true;  // ending already
+    slot->stopped = true;
+    slot->timeout_at = kNever;
+    slot->kill_at = std::min(slot->kill_at, now + options_.kill_after);
+    executor_.cancel(slot->attempt.worker, CancelMode::kTerminate);
+    return true;
+  }
+  const auto waiting =
+      std::ranges::find_if(waiting_, [seq](const Waiting& w) { return w.job.seq == seq; });
+  if (waiting == waiting_.end()) return false;
+  Waiting entry = std::move(*waiting);
+  waiting_.erase(waiting);
+  std::make_heap(waiting_.begin(), waiting_.end(), LaterFirst());
+  entry.last.stopped = true;
+  finish_job(entry.job, entry.last_attempt, entry.last, entry.first_start);
+  return true;
+}
+
 void Scheduler::feed(Record record) {
   if (stop_ != StopRequest::kNone || intake_closed_) {
     ++dropped_;

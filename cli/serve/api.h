@@ -76,6 +76,8 @@ class Api final : public HttpHandler {
   void job_ended(uint64_t id, JobEnd end);
 
   bool draining() const { return draining_; }
+  // Submits get 503 from now on, as while draining (the daemon is stopping).
+  void stop_accepting() { draining_ = true; }
   // Draining, and nothing is left to run: the daemon may exit.
   bool drained() const { return draining_ && store_.unfinished() == 0; }
   EventHub& events() { return events_; }

@@ -10,11 +10,9 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -23,6 +21,7 @@
 #include "cli/outcome.h"
 #include "cli/record_feed.h"
 #include "cli/serve/api_client.h"
+#include "cli/serve/token_file.h"
 #include "core/error.h"
 #include "core/parse.h"
 #include "core/utf8.h"
@@ -55,26 +54,6 @@ struct Client {
   const ClientIo& io;
   ApiClient api;
 };
-
-std::string read_token(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    throw Error(fmt::format("cannot read the token file {}: {}", path, std::strerror(errno)));
-  }
-  std::stringstream text;
-  text << in.rdbuf();
-  std::string token = text.str();
-  const auto blank = [](unsigned char c) { return std::isspace(c) != 0; };
-  while (!token.empty() && blank(static_cast<unsigned char>(token.back()))) token.pop_back();
-  token.erase(token.begin(), std::find_if_not(token.begin(), token.end(), [&](char c) {
-                return blank(static_cast<unsigned char>(c));
-              }));
-  if (token.empty()) throw Error(fmt::format("the token file {} is empty", path));
-  if (token.find_first_of("\r\n") != std::string::npos) {
-    throw Error(fmt::format("the token file {} holds more than one line", path));
-  }
-  return token;
-}
 
 ApiClient::Options client_options(const Common& common, const ClientIo& io) {
   ApiClient::Options options;

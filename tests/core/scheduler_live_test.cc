@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 
 #include "core/scheduler.h"
 #include "tests/core/fake_executor.h"
@@ -421,6 +422,58 @@ TEST_CASE("feed_room says no once the window of fed records is full") {
   CHECK_FALSE(l.self == nullptr);
   // Taken past the window all the same (the executor decides when it must): nothing is lost.
   CHECK(stats.jobs == 5);
+}
+
+TEST_CASE("a cancelled running job is terminated, then killed, and never retried") {
+  Live l({"a", "b"}, 10s);
+  SchedulerOptions options = live_options(1);
+  options.retry.retries = 3;
+  options.kill_after = 2s;
+  bool cancelled = false;
+  options.live = [&](Scheduler& s, TimePoint now) {
+    if (!cancelled && now - l.begin >= 3s) {
+      CHECK(s.cancel_job(1));
+      CHECK(s.cancel_job(1));  // ending already: nothing more is sent
+      cancelled = true;
+    }
+    return l.begin + 3s;
+  };
+  const RunStats stats = l.run(std::move(options));
+  REQUIRE(l.executor.cancels.size() == 1);
+  CHECK(l.executor.cancels[0] == std::make_pair(WorkerId{1}, CancelMode::kTerminate));
+  CHECK(l.started() == std::vector<uint64_t>{1, 2});  // job 1 once: no retry
+  CHECK(l.at(1) == doctest::Approx(3.0));
+  CHECK(stats.failed == 1);
+  CHECK(stats.succeeded == 1);
+}
+
+TEST_CASE("a cancelled job that waits for its retry ends at once; unknown jobs are refused") {
+  Live l({"a"});
+  l.script = [](uint64_t, int) {
+    testing::Outcome o;
+    o.exit_status = 1;
+    return o;
+  };
+  SchedulerOptions options = live_options(1);
+  options.retry.retries = 3;
+  options.retry.backoff = 100s;
+  options.random = [] { return 0.99; };
+  std::optional<bool> result;
+  std::optional<bool> unknown;
+  options.live = [&](Scheduler& s, TimePoint now) {
+    if (!result && now - l.begin >= 5s) {
+      unknown = s.cancel_job(7);
+      result = s.cancel_job(1);
+    }
+    return l.begin + 5s;
+  };
+  const RunStats stats = l.run(std::move(options));
+  CHECK(result == true);
+  CHECK(unknown == false);
+  CHECK(l.started() == std::vector<uint64_t>{1});
+  CHECK(l.observer.ended == std::vector<uint64_t>{1});
+  CHECK(to_seconds(stats.end - l.begin) == doctest::Approx(5.0));
+  CHECK(stats.failed == 1);
 }
 
 }  // namespace

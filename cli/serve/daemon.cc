@@ -1,0 +1,317 @@
+#include "cli/serve/daemon.h"
+
+#include <fmt/format.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <utility>
+#include <vector>
+
+#include "cli/serve/api.h"
+#include "cli/serve/http.h"
+#include "cli/serve/output_store.h"
+#include "cli/serve/store.h"
+#include "cli/signals.h"
+#include "core/error.h"
+#include "core/file_io.h"
+#include "core/scheduler.h"
+#include "core/template.h"
+#include "tasks/guardian.h"
+#include "tasks/process_executor.h"
+
+namespace taskpool {
+namespace {
+
+using namespace std::chrono_literals;
+
+// How often the loop turns when nothing else wakes it: libmicrohttpd's own time-outs and the
+// cut-off of slow clients are seen within this.
+constexpr Duration kTick = 250ms;
+// Runs of the HTTP server in one turn while it has answers to send (each run may resume more).
+constexpr int kMaxFlushes = 8;
+
+// The store as the scheduler's job source and observer, and the API's pool. Each job is known to
+// the scheduler by its store id, Record::key: the id travels with the job through every attempt,
+// observer call and command, with no map from the scheduler's sequence numbers to keep in step.
+class StoreJobs final : public JobSource, public RunObserver, public JobControl {
+ public:
+  StoreJobs(Clock& clock, const std::string& command) : clock_(clock) {
+    if (!command.empty()) fixed_.emplace(std::vector<std::string>{command});
+  }
+  void attach(Api& api, Scheduler& scheduler) {
+    api_ = &api;
+    scheduler_ = &scheduler;
+  }
+  // Takes no more jobs: the daemon stops. Jobs that end stopped from now on stay running in the
+  // store, which the next daemon's recovery requeues or fails as their group says.
+  void close() { closed_ = true; }
+
+  State poll(Record& out) override {
+    if (closed_) return State::kNotYet;
+    std::vector<RunnableJob> jobs = api_->take_runnable(1, clock_.now());
+    if (jobs.empty()) return State::kNotYet;
+    RunnableJob& job = jobs.front();
+    out = Record(std::move(job.fields));
+    out.key = job.id;
+    running_[job.id] = Running{std::move(job.command)};
+    return State::kReady;
+  }
+
+  // The job's command, its id standing for {#}.
+  AttemptPayload build(const Job& job, WorkerId worker) const {
+    const Job numbered{job.record.key, job.record};
+    if (fixed_) return fixed_->expand(numbered, worker);
+    const CommandTemplate own(std::vector<std::string>{running_.at(job.record.key).command});
+    return own.expand(numbered, worker);
+  }
+
+  void on_start(const Job& job, const Attempt& attempt) override {
+    const auto worker = static_cast<size_t>(attempt.worker);
+    if (by_worker_.size() < worker) by_worker_.resize(worker);
+    by_worker_[worker - 1] = job.record.key;
+    running_.at(job.record.key).seq = job.seq;
+    if (attempt.number > 1) api_->attempt_started(job.record.key);
+  }
+
+  void on_job_end(const Job& job, const Attempt& attempt, Completion& completion) override {
+    const auto found = running_.find(job.record.key);
+    const bool cancelled = found->second.cancelled;
+    running_.erase(found);
+    if (completion.stopped && !cancelled && closed_) return;
+    JobEnd end;
+    end.exit_status = completion.exit_status;
+    end.signal = completion.signal;
+    end.cancelled = cancelled;
+    end.attempts = attempt.number;
+    if (!completion.started) {
+      end.reason = completion.error;
+    } else if (completion.timed_out) {
+      end.reason = "timed out";
+    }
+    api_->job_ended(job.record.key, end);
+  }
+
+  // A running job's output, as its lines come.
+  void output(WorkerId worker, Stream stream, std::string_view data) {
+    const uint64_t id = by_worker_.at(static_cast<size_t>(worker - 1));
+    try {
+      api_->output(id, stream == Stream::kStdout ? OutputStream::kStdout : OutputStream::kStderr,
+                   data);
+    } catch (const Error& e) {
+      if (!output_failed_)
+        std::fprintf(stderr, "taskpool serve: job %llu: %s\n", static_cast<unsigned long long>(id),
+                     e.what());
+      output_failed_ = true;
+    }
+  }
+
+  // Called by the API, on the loop's thread, for a running job.
+  void cancel(uint64_t id) override {
+    const auto found = running_.find(id);
+    if (found == running_.end() || found->second.seq == 0) return;
+    found->second.cancelled = true;
+    scheduler_->cancel_job(found->second.seq);
+  }
+
+ private:
+  struct Running {
+    std::string command;  // its own template, when the server has none
+    uint64_t seq = 0;     // the scheduler's number for it, once started
+    bool cancelled = false;
+  };
+
+  Clock& clock_;
+  std::optional<CommandTemplate> fixed_;
+  Api* api_ = nullptr;
+  Scheduler* scheduler_ = nullptr;
+  std::unordered_map<uint64_t, Running> running_;
+  std::vector<uint64_t> by_worker_;  // the job on each worker (index: worker - 1)
+  bool closed_ = false;
+  bool output_failed_ = false;
+};
+
+int cpu_count() {
+  const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+  return cpus > 0 ? static_cast<int>(cpus) : 1;
+}
+
+std::string url_of(const ListenAddress& address, uint16_t port) {
+  const std::string host = address.text.substr(0, address.text.rfind(':'));
+  return fmt::format("http://{}:{}", host, port);
+}
+
+class Daemon {
+ public:
+  Daemon(const ServeConfig& config, const ListenAddress& address, Signals& signals,
+         Guardian* guardian);
+  int run();
+
+ private:
+  static Store::Options store_options(const ServeConfig& config);
+  ProcessExecutorOptions process_options(Guardian* guardian);
+  SchedulerOptions scheduler_options();
+  StopRequest stop_request();
+  void flush();
+  void announce(const std::string& url) const;
+
+  ServeConfig config_;
+  Signals& signals_;
+  SteadyClock clock_;
+  Store store_;
+  OutputStore output_;
+  StoreJobs jobs_;
+  Api api_;
+  HttpServer server_;
+  ProcessExecutor executor_;
+  std::optional<Scheduler> scheduler_;
+};
+
+Store::Options Daemon::store_options(const ServeConfig& config) {
+  Store::Options options;
+  if (config.queue_size != 0) options.queue_size = config.queue_size;
+  return options;
+}
+
+ApiSettings api_settings(const ServeConfig& config) {
+  ApiSettings settings;
+  settings.token = config.token;
+  settings.submit.fixed_template = !config.command.empty();
+  return settings;
+}
+
+ProcessExecutorOptions Daemon::process_options(Guardian* guardian) {
+  ProcessExecutorOptions options;
+  options.output = OutputMode::kLines;
+  options.on_output = [this](WorkerId worker, Stream stream, std::string_view data) {
+    jobs_.output(worker, stream, data);
+  };
+  options.wake_fd = signals_.wake_fd();
+  options.guardian = guardian;
+  options.kill_after = config_.kill_after;
+  return options;
+}
+
+Daemon::Daemon(const ServeConfig& config, const ListenAddress& address, Signals& signals,
+               Guardian* guardian)
+    : config_(config),
+      signals_(signals),
+      store_(config.state, store_options(config)),
+      output_(config.state + "/output"),
+      jobs_(clock_, config.command),
+      api_(store_, output_, jobs_, api_settings(config)),
+      server_(address, api_, HttpLimits{}),
+      executor_(process_options(guardian), signals.original_mask()) {
+  api_.attach(server_);
+  scheduler_.emplace(
+      scheduler_options(), clock_, executor_, jobs_,
+      [this](const Job& job, WorkerId worker) { return jobs_.build(job, worker); }, jobs_,
+      [this] { return stop_request(); });
+  jobs_.attach(api_, *scheduler_);
+  announce(url_of(address, server_.port()));
+}
+
+void Daemon::announce(const std::string& url) const {
+  // For scripts and tests that start it on port 0: the address it took, whole once it is there.
+  const std::string file = config_.state + "/url";
+  const std::string temporary = file + ".new";
+  if (write_whole_file(temporary, url + "\n") != 0 ||
+      std::rename(temporary.c_str(), file.c_str()) != 0) {
+    throw Error(fmt::format("cannot write {}", file));
+  }
+  std::fprintf(stderr, "taskpool serve: listening on %s (state in %s, %d workers)\n", url.c_str(),
+               config_.state.c_str(), scheduler_->workers());
+  const Recovery& recovery = store_.recovery();
+  if (recovery.requeued + recovery.failed != 0) {
+    std::fprintf(stderr,
+                 "taskpool serve: %llu jobs were running when the last server stopped: %llu "
+                 "queued again, %llu failed\n",
+                 static_cast<unsigned long long>(recovery.requeued + recovery.failed),
+                 static_cast<unsigned long long>(recovery.requeued),
+                 static_cast<unsigned long long>(recovery.failed));
+  }
+}
+
+SchedulerOptions Daemon::scheduler_options() {
+  SchedulerOptions options;
+  options.workers = config_.workers > 0 ? config_.workers : cpu_count();
+  options.kill_after = config_.kill_after;
+  options.tick_interval = kTick;
+  // At the top of every turn, before any job starts: what the last wait brought is committed
+  // (submits answered, ends recorded), so no job runs that a crash could still take back.
+  options.live = [this](Scheduler&, TimePoint now) {
+    flush();
+    return std::min(server_.next_deadline(), store_.next_rate_start(now));
+  };
+  // Before every wait: the jobs this turn started are committed too.
+  options.watch = [this](std::vector<pollfd>& fds) {
+    flush();
+    fds.push_back(pollfd{server_.poll_fd(), POLLIN, 0});
+  };
+  options.on_watched = [this](std::span<const pollfd>) { server_.run(); };
+  return options;
+}
+
+// Commits the turn (answering what waited for it), then lets the HTTP server send the answers,
+// and commits what those runs brought in turn.
+void Daemon::flush() {
+  api_.commit();
+  for (int i = 0; i < kMaxFlushes && server_.next_deadline() <= clock_.now(); ++i) {
+    server_.run();
+    api_.commit();
+  }
+}
+
+StopRequest Daemon::stop_request() {
+  const int signals = signals_.stop_count();
+  if (signals >= 1) {
+    if (!api_.draining()) api_.stop_accepting();
+    jobs_.close();
+    return signals >= 2 ? StopRequest::kImmediate : StopRequest::kGraceful;
+  }
+  return api_.drained() ? StopRequest::kGraceful : StopRequest::kNone;
+}
+
+int Daemon::run() {
+  scheduler_->run();
+  flush();
+  const uint64_t left = store_.unfinished();
+  std::fprintf(stderr, "taskpool serve: stopped; %llu jobs left for the next start\n",
+               static_cast<unsigned long long>(left));
+  return 0;
+}
+
+}  // namespace
+
+int serve(const ServeConfig& config) {
+  ListenAddress address;
+  try {
+    address = parse_listen_address(config.listen);
+  } catch (const Error& e) {
+    throw UsageError(fmt::format("--listen: {}", e.what()));
+  }
+  if (!address.loopback && config.token.empty()) {
+    throw UsageError(fmt::format(
+        "--listen {}: not a loopback address: give --token-file, or anyone who can reach it "
+        "runs commands here",
+        config.listen));
+  }
+  std::string error;
+  const std::unique_ptr<Guardian> guardian = Guardian::start(config.kill_after, error);
+  if (!guardian) {
+    std::fprintf(stderr,
+                 "taskpool serve: warning: cannot start the guardian process (%s): jobs would "
+                 "outlive a server that is killed\n",
+                 error.c_str());
+  }
+  Signals signals;
+  Daemon daemon(config, address, signals, guardian.get());
+  return daemon.run();
+}
+
+}  // namespace taskpool
