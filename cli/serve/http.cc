@@ -314,8 +314,12 @@ bool HttpServer::receive(Exchange& exchange, const char* url, const char* method
     return true;
   }
   if (exchange.phase == Exchange::Phase::kWaiting) {  // resumed
-    return respond(exchange, exchange.answer ? *exchange.answer
-                                             : error_response(503, "the server is stopping"));
+    Response answer =
+        exchange.answer ? *exchange.answer : error_response(503, "the server is stopping");
+    // libmicrohttpd (0.9.75, epoll) leaves a resumed connection out of its epoll set once the
+    // answer is sent: a next request on it would never be read. The client opens another.
+    answer.headers.emplace_back("Connection", "close");
+    return respond(exchange, answer);
   }
   if (exchange.phase != Exchange::Phase::kReceiving) return true;
   if (exchange.socket != nullptr) exchange.socket->deadline = kNever;

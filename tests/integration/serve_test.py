@@ -217,6 +217,17 @@ class ServeApiTest(ServeTestCase):
         self.assertExit(d.client("cancel", str(queued)), 0)
         self.assertEqual(d.job(queued)["state"], "cancelled")
 
+    def test_submits_one_after_the_other_on_one_connection_are_all_answered(self):
+        d = self.daemon()
+        connection = http.client.HTTPConnection("127.0.0.1", d.port, timeout=10)
+        self.addCleanup(connection.close)
+        for record in ("a", "b", "c"):
+            connection.request("POST", "/v1/jobs", body=json.dumps({"record": record,
+                                                                    "command": "echo {}"}))
+            response = connection.getresponse()
+            self.assertEqual(response.status, 202)
+            response.read()
+
     def test_a_client_sending_a_byte_a_second_does_not_stall_the_others(self):
         d = self.daemon()
         slow = socket.create_connection(("127.0.0.1", d.port))
