@@ -328,8 +328,8 @@ void Scheduler::handle(Completion completion) {
   // An attempt that could not start at all (a missing program) would fail the same way again,
   // and so would one its executor calls permanent (a 404).
   const bool retry = !completion.succeeded() && completion.started && !completion.permanent &&
-                     done.attempt.number <= options_.retry.retries &&
-                     stop_ == StopRequest::kNone && !done.stopped;
+                     done.attempt.number <= options_.retry.retries && stop_ == StopRequest::kNone &&
+                     !done.stopped;
   if (!retry) {
     finish_job(done.job, done.attempt, completion, done.first_start);
     return;

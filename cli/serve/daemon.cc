@@ -104,9 +104,9 @@ class StoreJobs final : public JobSource, public RunObserver, public JobControl 
       api_->output(id, stream == Stream::kStdout ? OutputStream::kStdout : OutputStream::kStderr,
                    data);
     } catch (const Error& e) {
-      if (!output_failed_)
-        std::fprintf(stderr, "taskpool serve: job %llu: %s\n", static_cast<unsigned long long>(id),
-                     e.what());
+      if (!output_failed_) {
+        std::fputs(fmt::format("taskpool serve: job {}: {}\n", id, e.what()).c_str(), stderr);
+      }
       output_failed_ = true;
     }
   }
@@ -224,16 +224,17 @@ void Daemon::announce(const std::string& url) const {
       std::rename(temporary.c_str(), file.c_str()) != 0) {
     throw Error(fmt::format("cannot write {}", file));
   }
-  std::fprintf(stderr, "taskpool serve: listening on %s (state in %s, %d workers)\n", url.c_str(),
-               config_.state.c_str(), scheduler_->workers());
+  std::fputs(fmt::format("taskpool serve: listening on {} (state in {}, {} workers)\n", url,
+                         config_.state, scheduler_->workers())
+                 .c_str(),
+             stderr);
   const Recovery& recovery = store_.recovery();
   if (recovery.requeued + recovery.failed != 0) {
-    std::fprintf(stderr,
-                 "taskpool serve: %llu jobs were running when the last server stopped: %llu "
-                 "queued again, %llu failed\n",
-                 static_cast<unsigned long long>(recovery.requeued + recovery.failed),
-                 static_cast<unsigned long long>(recovery.requeued),
-                 static_cast<unsigned long long>(recovery.failed));
+    std::fputs(fmt::format("taskpool serve: {} jobs were running when the last server stopped: "
+                           "{} queued again, {} failed\n",
+                           recovery.requeued + recovery.failed, recovery.requeued, recovery.failed)
+                   .c_str(),
+               stderr);
   }
 }
 
@@ -281,8 +282,9 @@ int Daemon::run() {
   scheduler_->run();
   flush();
   const uint64_t left = store_.unfinished();
-  std::fprintf(stderr, "taskpool serve: stopped; %llu jobs left for the next start\n",
-               static_cast<unsigned long long>(left));
+  std::fputs(
+      fmt::format("taskpool serve: stopped; {} jobs left for the next start\n", left).c_str(),
+      stderr);
   return 0;
 }
 

@@ -22,10 +22,12 @@ std::string lower(std::string text) {
   return text;
 }
 
-uint16_t parse_port(std::string_view text, std::string_view whole) {
+uint16_t parse_port(std::string_view port_text, std::string_view whole) {
   unsigned port = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), port);
-  if (text.empty() || ec != std::errc() || end != text.data() + text.size() || port > 65535) {
+  const auto [end, ec] =
+      std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
+  if (port_text.empty() || ec != std::errc() || end != port_text.data() + port_text.size() ||
+      port > 65535) {
     throw Error("'" + std::string(whole) + "' has no port number (0 to 65535) after its ':'");
   }
   return static_cast<uint16_t>(port);

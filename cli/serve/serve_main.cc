@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <exception>
 #include <string>
 #include <vector>
 
@@ -43,11 +44,7 @@ void declare(CLI::App& app, ServeFlags& flags) {
       "a second one kills them) or POST /v1/drain (queued jobs finish too), then exits 0.");
 }
 
-}  // namespace
-}  // namespace taskpool
-
-int main(int argc, char** argv) {
-  using namespace taskpool;
+int serve_main(int argc, char** argv) {
   // Run as `taskpool serve ...` (argv[1] is the verb) or as itself.
   const int skip = argc >= 2 && std::strcmp(argv[1], "serve") == 0 ? 2 : 1;
   ServeFlags flags;
@@ -78,6 +75,18 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "taskpool: serve: %s\n", e.what());
     return kUsageStatus;
   } catch (const Error& e) {
+    std::fprintf(stderr, "taskpool: serve: %s\n", e.what());
+    return 1;
+  }
+}
+
+}  // namespace
+}  // namespace taskpool
+
+int main(int argc, char** argv) {
+  try {
+    return taskpool::serve_main(argc, argv);
+  } catch (const std::exception& e) {  // out of memory, say: said, not a core dump
     std::fprintf(stderr, "taskpool: serve: %s\n", e.what());
     return 1;
   }
