@@ -121,6 +121,7 @@ class StoreJobs final : public JobSource, public RunObserver, public JobControl 
 
  private:
   struct Running {
+    // cppcheck-suppress unusedStructMember ; read by build(), through running_.at()
     std::string command;  // its own template, when the server has none
     uint64_t seq = 0;     // the scheduler's number for it, once started
     bool cancelled = false;

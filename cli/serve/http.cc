@@ -22,15 +22,14 @@ std::string lower(std::string text) {
   return text;
 }
 
-uint16_t parse_port(std::string_view port_text, std::string_view whole) {
-  unsigned port = 0;
-  const auto [end, ec] =
-      std::from_chars(port_text.data(), port_text.data() + port_text.size(), port);
-  if (port_text.empty() || ec != std::errc() || end != port_text.data() + port_text.size() ||
-      port > 65535) {
-    throw Error("'" + std::string(whole) + "' has no port number (0 to 65535) after its ':'");
+uint16_t parse_port(std::string_view port, std::string_view address_text) {
+  unsigned number = 0;
+  const auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), number);
+  if (port.empty() || ec != std::errc() || end != port.data() + port.size() || number > 65535) {
+    throw Error("'" + std::string(address_text) +
+                "' has no port number (0 to 65535) after its ':'");
   }
-  return static_cast<uint16_t>(port);
+  return static_cast<uint16_t>(number);
 }
 
 int listen_on(const ListenAddress& address) {
@@ -237,7 +236,7 @@ struct HttpCallbacks {
   }
 };
 
-HttpServer::HttpServer(const ListenAddress& address, HttpHandler& handler, HttpLimits limits)
+HttpServer::HttpServer(const ListenAddress& address, HttpHandler& handler, const HttpLimits& limits)
     : handler_(handler), limits_(limits) {
   const int listen_fd = listen_on(address);
   port_ = bound_port(listen_fd);

@@ -98,7 +98,7 @@ ListenAddress parse_listen_address(std::string_view text);
 class HttpServer final : public ResponseSink {
  public:
   // Listens on `address`. Throws Error naming the address when it cannot (in use, not ours).
-  HttpServer(const ListenAddress& address, HttpHandler& handler, HttpLimits limits);
+  HttpServer(const ListenAddress& address, HttpHandler& handler, const HttpLimits& limits);
   ~HttpServer();  // answers requests still waiting with 503, ends the streams
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;

@@ -40,7 +40,7 @@ struct RecordingHandler : HttpHandler {
 
 // A server on 127.0.0.1 (a port of its own) with its loop on a thread.
 struct Served {
-  explicit Served(HttpLimits limits = {})
+  explicit Served(const HttpLimits& limits = {})
       : server(parse_listen_address("127.0.0.1:0"), handler, limits),
         loop([this] { return server.poll_fd(); }, [this] { return server.next_deadline(); },
              [this] { server.run(); }) {}
