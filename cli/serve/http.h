@@ -99,7 +99,7 @@ class HttpServer final : public ResponseSink {
  public:
   // Listens on `address`. Throws Error naming the address when it cannot (in use, not ours).
   HttpServer(const ListenAddress& address, HttpHandler& handler, const HttpLimits& limits);
-  ~HttpServer();  // answers requests still waiting with 503, ends the streams
+  ~HttpServer() override;  // answers requests still waiting with 503, ends the streams
   HttpServer(const HttpServer&) = delete;
   HttpServer& operator=(const HttpServer&) = delete;
 
