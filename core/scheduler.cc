@@ -462,17 +462,6 @@ void Scheduler::check_halt(const Completion& completion) {
              StopCause::kHalt);
 }
 
-void Scheduler::mark_ended(uint64_t seq) {
-  if (options_.keep_order_window == 0) return;
-  const uint64_t index = seq - lowest_unfinished_;
-  if (index >= ended_window_.size()) ended_window_.resize(index + 1, false);
-  ended_window_[index] = true;
-  while (!ended_window_.empty() && ended_window_.front()) {
-    ended_window_.pop_front();
-    ++lowest_unfinished_;
-  }
-}
-
 void Scheduler::apply_stop(StopRequest request, StopCause cause) {
   if (request <= stop_) return;
   stop_ = request;

@@ -1,5 +1,5 @@
 // The scheduler's live methods (SchedulerOptions::live, on_watched) and the records jobs feed
-// back through the executor's wait.
+// back through the executor's wait; and the bookkeeping of -k's window.
 #include <algorithm>
 #include <functional>
 
@@ -157,6 +157,18 @@ void Scheduler::close_intake() {
   intake_closed_ = true;
   input_done_ = true;
   if (stats_.stop_cause == StopCause::kNone) stats_.stop_cause = StopCause::kMaxRecords;
+}
+
+// -k's window: job `seq` has ended; the lowest job not ended moves up past those that have.
+void Scheduler::mark_ended(uint64_t seq) {
+  if (options_.keep_order_window == 0) return;
+  const uint64_t index = seq - lowest_unfinished_;
+  if (index >= ended_window_.size()) ended_window_.resize(index + 1, false);
+  ended_window_[index] = true;
+  while (!ended_window_.empty() && ended_window_.front()) {
+    ended_window_.pop_front();
+    ++lowest_unfinished_;
+  }
 }
 
 }  // namespace taskpool

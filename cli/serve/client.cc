@@ -21,6 +21,7 @@
 #include "cli/outcome.h"
 #include "cli/record_feed.h"
 #include "cli/serve/api_client.h"
+#include "cli/serve/client_records.h"
 #include "cli/serve/token_file.h"
 #include "core/error.h"
 #include "core/parse.h"
@@ -118,35 +119,6 @@ struct SubmitOptions {
   std::optional<std::string> colsep;
 };
 
-// Every record, read before anything is sent: a record the server cannot take (not UTF-8, too
-// long) stops the submit with nothing sent.
-std::vector<std::vector<std::string>> read_records(const RunConfig& input) {
-  RecordLimit limit;
-  limit.max_bytes = size_t{1} << 20;
-  const std::unique_ptr<RecordStream> stream = open_records(input, limit);
-  std::vector<std::vector<std::string>> records;
-  while (std::optional<Record> record = stream->next()) {
-    const size_t number = records.size() + 1;
-    if (record->too_long != 0) {
-      throw Error(
-          fmt::format("record {} is {} bytes, past the 1 MiB a record may have; nothing "
-                      "was submitted",
-                      number, record->too_long));
-    }
-    if (!record->refused.empty()) throw Error(record->refused + "; nothing was submitted");
-    for (const std::string& field : record->fields) {
-      if (!is_utf8(field)) {
-        throw Error(
-            fmt::format("record {} is not valid UTF-8 (the server takes text); nothing "
-                        "was submitted",
-                        number));
-      }
-    }
-    records.push_back(std::move(record->fields));
-  }
-  return records;
-}
-
 Json submit_shared(const SubmitOptions& options, const std::vector<std::string>& command) {
   Json body = Json::object();
   if (!options.group.empty()) body["group"] = options.group;
@@ -210,7 +182,7 @@ int submit(Client& client, const SubmitOptions& options, const std::vector<std::
   input.delimiter = options.null ? '\0' : '\n';
   input.colsep = options.colsep;
   const Json shared = submit_shared(options, command);
-  const std::vector<std::vector<std::string>> records = read_records(input);
+  const std::vector<std::vector<std::string>> records = read_submit_records(input);
   if (records.empty()) throw Error("no records to submit");
   return send_batches(client, shared, records);
 }
