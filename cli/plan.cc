@@ -303,11 +303,13 @@ RunPlan compare_plan(const RunPlan& plan, DispatchMode mode) {
   one.resume.reset();
   one.executor.kind = ExecutorKind::kProcess;
   one.executor.process.output = OutputMode::kDiscard;
-  one.outputs = OutputPlan{};
-  one.outputs.print_output = false;
-  one.outputs.summary = SummaryWhen::kNever;
-  one.outputs.draw_timeline = plan.outputs.draw_timeline;
-  one.outputs.timeline_title = mode == DispatchMode::kBatch ? "batch mode" : "pool mode";
+  // Each run's outputs are the comparison's own: none but a timeline of its own.
+  OutputPlan outputs;
+  outputs.print_output = false;
+  outputs.summary = SummaryWhen::kNever;
+  outputs.draw_timeline = plan.outputs.draw_timeline;
+  outputs.timeline_title = mode == DispatchMode::kBatch ? "batch mode" : "pool mode";
+  one.outputs = std::move(outputs);
   one.scheduler.tick_interval = Duration::zero();
   return one;
 }
