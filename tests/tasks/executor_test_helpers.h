@@ -59,7 +59,7 @@ void with_descriptors_left(int left, F&& f) {
   REQUIRE(lowest_free >= 0);
   close(lowest_free);
   rlimit tight = old_limit;
-  tight.rlim_cur = static_cast<rlim_t>(lowest_free + left);
+  tight.rlim_cur = static_cast<rlim_t>(lowest_free) + static_cast<rlim_t>(left);
   REQUIRE(setrlimit(RLIMIT_NOFILE, &tight) == 0);
   f();
   REQUIRE(setrlimit(RLIMIT_NOFILE, &old_limit) == 0);
