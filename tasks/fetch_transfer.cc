@@ -22,8 +22,10 @@ bool starts_with_no_case(std::string_view text, std::string_view prefix) {
 
 // The body starts the .part over: the .part is made (only now: a transfer that gets no answer
 // makes no file) or emptied, and its record says whose it is, before its first byte is written,
-// so a .part never holds bytes its record does not describe.
-bool begin_part(FetchExecutor::Transfer& transfer) {
+// so a .part never holds bytes its record does not describe. A body that comes whole in its
+// first piece (most small files) needs no record: its .part is complete the moment it is written
+// and renamed the next, and a .part without a record is never continued, only redone.
+bool begin_part(FetchExecutor::Transfer& transfer, size_t first_piece) {
   if (!transfer.fd.valid()) {
     // O_NOFOLLOW: a NAME.part that is a symbolic link must not send the data somewhere else.
     transfer.fd.reset(::open(transfer.part_path.c_str(),
@@ -37,16 +39,18 @@ bool begin_part(FetchExecutor::Transfer& transfer) {
   }
   transfer.part = PartState();
   ::unlink(transfer.record_path.c_str());
-  // Without a record (a file system that refuses it) the .part is never continued, only redone.
-  write_part_record(transfer.record_path,
-                    PartRecord{transfer.url, transfer.head.validator(), transfer.total});
+  if (!transfer.total || *transfer.total != first_piece) {
+    // Without a record (a file system that refuses it) the .part is never continued, only redone.
+    write_part_record(transfer.record_path,
+                      PartRecord{transfer.url, transfer.head.validator(), transfer.total});
+  }
   set_download_origin(transfer.fd.get(), transfer.url);
   return true;
 }
 
 }  // namespace
 
-bool accept_response(FetchExecutor::Transfer& transfer) {
+bool accept_response(FetchExecutor::Transfer& transfer, size_t first_piece) {
   transfer.judged = true;
   Verdict verdict = judge_response(transfer.head, transfer.part);
   transfer.total = verdict.total;
@@ -54,7 +58,7 @@ bool accept_response(FetchExecutor::Transfer& transfer) {
     case Verdict::Kind::kAppend:
       return true;
     case Verdict::Kind::kWhole:
-      return begin_part(transfer);
+      return begin_part(transfer, first_piece);
     default:
       transfer.refused = std::move(verdict);
       return false;
@@ -102,8 +106,8 @@ bool is_permanent(int code, long http_status) {
 
 size_t on_transfer_body(char* data, size_t size, size_t count, void* user) {
   auto* transfer = static_cast<FetchExecutor::Transfer*>(user);
-  if (!transfer->judged && !accept_response(*transfer)) return 0;  // ends with CURLE_WRITE_ERROR
   const size_t total = size * count;
+  if (!transfer->judged && !accept_response(*transfer, total)) return 0;  // CURLE_WRITE_ERROR
   size_t written = 0;
   while (written < total) {
     const ssize_t n = ::write(transfer->fd.get(), data + written, total - written);

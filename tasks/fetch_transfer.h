@@ -45,7 +45,8 @@ struct FetchExecutor::Transfer {
 
 // Judges the response whose body arrives now (or, for an empty body, has ended) and readies the
 // .part for it. False: the transfer stops, and transfer.refused (or write_error) says why.
-bool accept_response(FetchExecutor::Transfer& transfer);
+// `first_piece`: the size of the body's first piece (0 for an empty body).
+bool accept_response(FetchExecutor::Transfer& transfer, size_t first_piece);
 // CURLOPT_WRITEFUNCTION: the body, into the .part (judged and readied at its first byte).
 size_t on_transfer_body(char* data, size_t size, size_t count, void* user);
 // CURLOPT_HEADERFUNCTION: the header lines of each response.
