@@ -80,7 +80,8 @@ std::vector<std::string> flag_names(const CLI::App& app) {
 // cost a time quadratic in their number (half of a one-job run's instructions).
 class Area {
  public:
-  Area(CLI::App& app, const char* heading) : app_(*app.add_option_group(heading)), heading_(heading) {}
+  Area(CLI::App& app, const char* heading)
+      : app_(*app.add_option_group(heading)), heading_(heading) {}
 
   // A flag that takes a value, shown as TYPE.
   template <typename T>

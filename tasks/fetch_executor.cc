@@ -273,7 +273,8 @@ void FetchExecutor::finish(Transfer& transfer, int code) {
   Completion& completion = transfer.completion;
   completion.detail.http_status = static_cast<int>(http_status);
   // An empty body (a 204, a 200 of an empty file) is judged once the transfer has ended.
-  if (code == CURLE_OK && !transfer.judged && !accept_response(transfer, 0)) code = CURLE_WRITE_ERROR;
+  if (code == CURLE_OK && !transfer.judged && !accept_response(transfer, 0))
+    code = CURLE_WRITE_ERROR;
   // 416: the .part is not a prefix the server can continue (it may be whole, or stale).
   const bool range_refused =
       transfer.part.have > 0 &&
@@ -299,8 +300,8 @@ void FetchExecutor::complete(Transfer& transfer) {
   const uint64_t held = transfer.part.have + completion.detail.stdout_bytes;
   if (transfer.total && held != *transfer.total) {
     completion.exit_status = CURLE_PARTIAL_FILE;
-    completion.error = transfer.url + ": " + transfer.part_path + " holds " +
-                       std::to_string(held) + " bytes of " + std::to_string(*transfer.total);
+    completion.error = transfer.url + ": " + transfer.part_path + " holds " + std::to_string(held) +
+                       " bytes of " + std::to_string(*transfer.total);
     return;
   }
   // The record goes first: a .part without one is started over, never taken for another's.
