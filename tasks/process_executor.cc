@@ -114,6 +114,7 @@ struct ProcessExecutor::Child {
 ProcessExecutor::ProcessExecutor(ProcessExecutorOptions options, const sigset_t& original_mask)
     : options_(std::move(options)),
       original_mask_(original_mask),
+      attributes_(original_mask),
       programs_(search_path()),
       wake_(options_.wake_fd),
       dev_null_(above_stdio(::open("/dev/null", O_RDWR | O_CLOEXEC))) {
@@ -163,24 +164,24 @@ void ProcessExecutor::not_started(Completion& completion, const StartFailure& fa
 
 // The child's descriptors: stdin, stdout and stderr (pipes, or /dev/null), and its feedback pipe.
 // Returns 0, or make_pipe's errno.
-int ProcessExecutor::plumb(FileActions& actions, int stdin_fd, Pipe& out, Pipe& err, Pipe& feed) {
-  actions.dup2(stdin_fd, STDIN_FILENO);
+int ProcessExecutor::plumb(Dups& actions, int stdin_fd, Pipe& out, Pipe& err, Pipe& feed) {
+  actions.add(stdin_fd, STDIN_FILENO);
   if (options_.output == OutputMode::kDiscard) {
-    actions.dup2(dev_null_.get(), STDOUT_FILENO);
-    actions.dup2(dev_null_.get(), STDERR_FILENO);
+    actions.add(dev_null_.get(), STDOUT_FILENO);
+    actions.add(dev_null_.get(), STDERR_FILENO);
   } else {
     for (Pipe* pipe : {&out, &err}) {
       if (const int error = make_pipe(*pipe); error != 0) return error;
       set_nonblocking(pipe->read.get());
     }
-    actions.dup2(out.write.get(), STDOUT_FILENO);
-    actions.dup2(err.write.get(), STDERR_FILENO);
+    actions.add(out.write.get(), STDOUT_FILENO);
+    actions.add(err.write.get(), STDERR_FILENO);
   }
   if (options_.feedback) {
     // Above 3, so that no dup2 before this one overwrites it, nor is it its own target.
     if (const int error = make_pipe(feed, kFeedFd); error != 0) return error;
     set_nonblocking(feed.read.get());
-    actions.dup2(feed.write.get(), kFeedFd);
+    actions.add(feed.write.get(), kFeedFd);
     // No fed record can run any more: a job that feeds gets a broken pipe at once.
     if (feed_.mode == FeedOrder::Mode::kClose) feed.read.reset();
   }
@@ -205,11 +206,12 @@ void ProcessExecutor::start(const Attempt& attempt, int stdin_fd) {
   Pipe out;
   Pipe err;
   Pipe feed;
-  FileActions actions;
-  if (const int error = plumb(actions, stdin_fd, out, err, feed); error != 0) {
+  Dups dups;
+  if (const int error = plumb(dups, stdin_fd, out, err, feed); error != 0) {
     return not_started(completion, pipe_failure(error, argv.front()));
   }
-  const SpawnAttributes attributes(original_mask_);
+  const FileActions& actions = file_actions_.get(dups);
+  const SpawnAttributes& attributes = attributes_;
   pid_t pid = -1;
   int error = spawn(*path, argv, actions, attributes, pid);
   if (error == ENOEXEC && direct) {

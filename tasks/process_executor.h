@@ -17,6 +17,7 @@
 #include "core/unique_fd.h"
 #include "tasks/guardian.h"
 #include "tasks/program_path.h"
+#include "tasks/spawn.h"
 #include "tasks/wake_fd.h"
 
 namespace taskpool {
@@ -106,7 +107,7 @@ class ProcessExecutor final : public Executor {
  private:
   struct Child;
   void not_started(Completion& completion, const StartFailure& failure);
-  int plumb(FileActions& actions, int stdin_fd, Pipe& out, Pipe& err, Pipe& feed);
+  int plumb(Dups& dups, int stdin_fd, Pipe& out, Pipe& err, Pipe& feed);
   void reap_all(std::span<char> buffer);
   void reap_ended(std::span<char> buffer);
   void read_one_chunk_each(std::span<char> buffer);
@@ -116,6 +117,8 @@ class ProcessExecutor final : public Executor {
 
   ProcessExecutorOptions options_;
   sigset_t original_mask_;
+  SpawnAttributes attributes_;  // every child's: original_mask_, its own process group
+  FileActionsCache file_actions_;
   ProgramPath programs_;
   WakeFd wake_;
   UniqueFd dev_null_;  // every child's stdin, and its stdout and stderr for kDiscard

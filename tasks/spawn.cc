@@ -58,6 +58,18 @@ void FileActions::dup2(int from, int to) {
                    "posix_spawn_file_actions_adddup2");
 }
 
+const FileActions& FileActionsCache::get(const Dups& dups) {
+  for (const auto& [key, actions] : entries_) {
+    if (key == dups) return *actions;
+  }
+  if (entries_.size() == kMaxEntries) entries_.clear();
+  auto actions = std::make_unique<FileActions>();
+  for (size_t i = 0; i < dups.size; ++i)
+    actions->dup2(dups.pairs.at(i).first, dups.pairs.at(i).second);
+  entries_.emplace_back(dups, std::move(actions));
+  return *entries_.back().second;
+}
+
 int spawn(const std::string& path, const std::vector<std::string>& argv, const FileActions& actions,
           const SpawnAttributes& attributes, pid_t& pid) {
   std::vector<char*> args;

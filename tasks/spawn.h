@@ -5,7 +5,12 @@
 #include <spawn.h>
 #include <sys/types.h>
 
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "core/command.h"
@@ -40,6 +45,32 @@ class FileActions final {
 
  private:
   posix_spawn_file_actions_t actions_;
+};
+
+// A child's descriptors as the dup2s to do, in order: at most four (stdin, stdout, stderr and the
+// feedback pipe).
+struct Dups {
+  std::array<std::pair<int, int>, 4> pairs{};  // {from, to}
+  size_t size = 0;
+
+  void add(int from, int to) { pairs.at(size++) = {from, to}; }
+  bool operator==(const Dups& other) const {
+    return size == other.size &&
+           std::equal(pairs.begin(), pairs.begin() + static_cast<std::ptrdiff_t>(size),
+                      other.pairs.begin());
+  }
+};
+
+// FileActions made once for each set of dups seen: a child's pipes come out of the same few
+// descriptor numbers (the lowest free ones) job after job, and glibc checks each descriptor of a
+// new action against the descriptor limit with a system call (six a job for three dup2s).
+class FileActionsCache final {
+ public:
+  const FileActions& get(const Dups& dups);
+
+ private:
+  static constexpr size_t kMaxEntries = 16;  // more sets of descriptors than this: start over
+  std::vector<std::pair<Dups, std::unique_ptr<FileActions>>> entries_;
 };
 
 // Returns 0 and sets `pid`, or returns the errno of the failed spawn or exec (glibc's posix_spawn
