@@ -164,24 +164,24 @@ void ProcessExecutor::not_started(Completion& completion, const StartFailure& fa
 
 // The child's descriptors: stdin, stdout and stderr (pipes, or /dev/null), and its feedback pipe.
 // Returns 0, or make_pipe's errno.
-int ProcessExecutor::plumb(Dups& actions, int stdin_fd, Pipe& out, Pipe& err, Pipe& feed) {
-  actions.add(stdin_fd, STDIN_FILENO);
+int ProcessExecutor::plumb(Dups& dups, int stdin_fd, Pipe& out, Pipe& err, Pipe& feed) {
+  dups.add(stdin_fd, STDIN_FILENO);
   if (options_.output == OutputMode::kDiscard) {
-    actions.add(dev_null_.get(), STDOUT_FILENO);
-    actions.add(dev_null_.get(), STDERR_FILENO);
+    dups.add(dev_null_.get(), STDOUT_FILENO);
+    dups.add(dev_null_.get(), STDERR_FILENO);
   } else {
     for (Pipe* pipe : {&out, &err}) {
       if (const int error = make_pipe(*pipe); error != 0) return error;
       set_nonblocking(pipe->read.get());
     }
-    actions.add(out.write.get(), STDOUT_FILENO);
-    actions.add(err.write.get(), STDERR_FILENO);
+    dups.add(out.write.get(), STDOUT_FILENO);
+    dups.add(err.write.get(), STDERR_FILENO);
   }
   if (options_.feedback) {
     // Above 3, so that no dup2 before this one overwrites it, nor is it its own target.
     if (const int error = make_pipe(feed, kFeedFd); error != 0) return error;
     set_nonblocking(feed.read.get());
-    actions.add(feed.write.get(), kFeedFd);
+    dups.add(feed.write.get(), kFeedFd);
     // No fed record can run any more: a job that feeds gets a broken pipe at once.
     if (feed_.mode == FeedOrder::Mode::kClose) feed.read.reset();
   }
