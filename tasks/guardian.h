@@ -10,8 +10,9 @@
 // there, and exits.
 //
 // Telling it of a job costs a bit set in shared memory, not a system call: the spawn rate is
-// kept. What a cgroup would add (processes that left their job's group) is discussed in the
-// README; a cgroup needs a living process to kill it too, so the guardian would be needed anyway.
+// kept. What a cgroup would add (processes that left their job's group) is discussed in
+// doc/DEVELOPING.md; a cgroup needs a living process to kill it too, so the guardian would be
+// needed anyway.
 #pragma once
 
 #include <sys/types.h>

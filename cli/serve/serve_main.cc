@@ -40,8 +40,9 @@ void declare(CLI::App& app, ServeFlags& flags) {
   app.add_option("--template", flags.config.command,
                  "The command of every job, e.g. 'convert {} {.}.png': clients send records only");
   app.footer(
-      "Serves the HTTP API under /v1 (see README) until SIGTERM or SIGINT (running jobs finish;\n"
-      "a second one kills them) or POST /v1/drain (queued jobs finish too), then exits 0.");
+      "Serves the HTTP API under /v1 (see doc/guide.md, \"taskpool serve\") until SIGTERM\n"
+      "or SIGINT (running jobs finish; a second one kills them) or POST /v1/drain (queued\n"
+      "jobs finish too), then exits 0.");
 }
 
 int serve_main(int argc, char** argv) {

@@ -133,7 +133,7 @@ class Store {
   struct Options {
     uint64_t queue_size = 100000;  // a new group's queue size
     // Sync the write-ahead log at every commit (survives a power loss) rather than at its
-    // checkpoints only (survives the daemon's kill -9, not a power loss). See README.
+    // checkpoints only (survives the daemon's kill -9, not a power loss). See doc/guide.md.
     bool sync_every_commit = true;
     // A job interrupted this many times fails even when its group would run it again: a job
     // that takes the daemon down (its memory, say) must not do so forever.

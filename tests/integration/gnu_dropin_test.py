@@ -2,7 +2,7 @@
 the same input (-r, -N0, ::::+, --joblog +FILE, -d, -s, repeated flags, GNU parallel's other
 spellings, -q, -t, -v, --tagstring, the messages users grep for). Each is compared with GNU
 parallel itself; the comparisons are skipped, with a notice, when it is not installed. Where
-taskpool differs on purpose (README.md says where), the test says so."""
+taskpool differs on purpose (doc/guide.md says where), the test says so."""
 
 import signal
 import subprocess
