@@ -83,12 +83,11 @@ ControlServer::ControlServer(std::string path, std::function<void()> wake)
       throw UsageError("--control: '" + path_ + "' exists and is not a socket; not replacing it");
     }
     // A socket nobody listens on is what an ended run left behind.
-    const int probe = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (probe < 0) throw system_error("--control: socket");
+    const UniqueFd probe(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!probe.valid()) throw system_error("--control: socket");
     const bool live =
-        ::connect(probe, reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
+        ::connect(probe.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) == 0;
     const int probe_errno = errno;
-    ::close(probe);
     if (live) throw UsageError("--control: another run is listening on '" + path_ + "'");
     if (probe_errno != ECONNREFUSED) {
       // Not what an ended run leaves (say, no permission to it): not ours to replace.
@@ -97,27 +96,26 @@ ControlServer::ControlServer(std::string path, std::function<void()> wake)
     }
     ::unlink(path_.c_str());
   }
-  listen_fd_ = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (listen_fd_ < 0) throw system_error("--control: socket");
+  listen_fd_.reset(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!listen_fd_.valid()) throw system_error("--control: socket");
   // Only the user may connect: the socket file gets mode 0600. fchmod does not apply to a
   // socket's file, so the umask sets it; nothing else creates files while this runs (the
   // reader thread starts later).
   const mode_t old_mask = umask(0177);
-  const int bound = ::bind(listen_fd_, reinterpret_cast<const sockaddr*>(&address), sizeof address);
+  const int bound =
+      ::bind(listen_fd_.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address);
   const int bind_errno = errno;
   umask(old_mask);
   // A deep backlog: connections that come in a burst wait there to be accepted, not refused.
-  if (bound != 0 || ::listen(listen_fd_, SOMAXCONN) != 0) {
+  if (bound != 0 || ::listen(listen_fd_.get(), SOMAXCONN) != 0) {
     errno = bound != 0 ? bind_errno : errno;
     const Error error = system_error("--control: cannot listen on '" + path_ + "'");
-    ::close(listen_fd_);
     if (bound == 0) ::unlink(path_.c_str());
     throw error;
   }
-  stop_fd_ = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (stop_fd_ < 0) {
+  stop_fd_.reset(eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!stop_fd_.valid()) {
     const Error error = system_error("eventfd");
-    ::close(listen_fd_);
     ::unlink(path_.c_str());
     throw error;
   }
@@ -131,10 +129,8 @@ ControlServer::~ControlServer() {
   }
   answered_.notify_all();
   const uint64_t one = 1;
-  [[maybe_unused]] const ssize_t n = ::write(stop_fd_, &one, sizeof one);
+  [[maybe_unused]] const ssize_t n = ::write(stop_fd_.get(), &one, sizeof one);
   thread_.join();
-  ::close(stop_fd_);
-  ::close(listen_fd_);
   ::unlink(path_.c_str());
 }
 
@@ -175,24 +171,20 @@ void ControlServer::listen_loop() {
   while (true) {
     const int timeout = close_idle(clients, Clock::now());
     fds.clear();
-    fds.push_back({stop_fd_, POLLIN, 0});
-    fds.push_back({listen_fd_, POLLIN, 0});
-    for (const Client& c : clients) fds.push_back({c.fd, POLLIN, 0});
+    fds.push_back({stop_fd_.get(), POLLIN, 0});
+    fds.push_back({listen_fd_.get(), POLLIN, 0});
+    for (const Client& c : clients) fds.push_back({c.fd.get(), POLLIN, 0});
     if (::poll(fds.data(), fds.size(), timeout) < 0) {
       if (errno == EINTR) continue;
       break;
     }
     if (fds[0].revents != 0) break;
     for (size_t i = 2; i < fds.size(); ++i) {
-      if (fds[i].revents != 0 && !read_client(clients[i - 2])) {
-        ::close(clients[i - 2].fd);
-        clients[i - 2].fd = -1;
-      }
+      if (fds[i].revents != 0 && !read_client(clients[i - 2])) clients[i - 2].fd.reset();
     }
-    std::erase_if(clients, [](const Client& c) { return c.fd < 0; });
+    std::erase_if(clients, [](const Client& c) { return !c.fd.valid(); });
     if (fds[1].revents & POLLIN) accept_clients(clients);
   }
-  for (const Client& c : clients) ::close(c.fd);
 }
 
 void ControlServer::accept_clients(std::vector<Client>& clients) {
@@ -200,20 +192,19 @@ void ControlServer::accept_clients(std::vector<Client>& clients) {
   while (true) {
     // Non-blocking: a client that sends and never reads its answers is dropped, not waited
     // for (the run's end waits for this thread).
-    const int fd = ::accept4(listen_fd_, nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
-    if (fd < 0) return;  // none left (EAGAIN), or no descriptor for it now: poll says again
+    UniqueFd fd(::accept4(listen_fd_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK));
+    if (!fd.valid()) return;  // none left (EAGAIN), or no descriptor for it now: poll says again
     if (clients.size() >= kMaxClients) {
       // Room for the newcomer: a client that holds a connection and sends nothing must not
       // keep the next one out.
       const auto idlest = std::ranges::min_element(clients, {}, &Client::active);
-      send_all(idlest->fd,
+      send_all(idlest->fd.get(),
                "error: closed: " + std::to_string(kMaxClients) +
                    " connections at once, and this one was idle the longest\n",
                true);
-      ::close(idlest->fd);
       clients.erase(idlest);
     }
-    clients.push_back({fd, {}, Clock::now()});
+    clients.push_back({std::move(fd), {}, Clock::now()});
   }
 }
 
@@ -225,10 +216,9 @@ int ControlServer::close_idle(std::vector<Client>& clients, Clock::time_point no
       return false;
     }
     send_all(
-        c.fd,
+        c.fd.get(),
         "error: closed after " + std::to_string(kIdleTimeout.count()) + " s without a command\n",
         true);
-    ::close(c.fd);
     return true;
   });
   if (next == Clock::time_point::max()) return -1;
@@ -239,18 +229,18 @@ int ControlServer::close_idle(std::vector<Client>& clients, Clock::time_point no
 
 bool ControlServer::read_client(Client& client) {
   char buffer[512];
-  const ssize_t n = ::recv(client.fd, buffer, sizeof buffer, 0);
+  const ssize_t n = ::recv(client.fd.get(), buffer, sizeof buffer, 0);
   if (n < 0 && (errno == EINTR || errno == EAGAIN)) return true;
   if (n <= 0) return false;
   client.pending.append(buffer, static_cast<size_t>(n));
   for (size_t end; (end = client.pending.find('\n')) != std::string::npos;) {
     const std::string line(trimmed(std::string_view(client.pending).substr(0, end)));
     client.pending.erase(0, end + 1);
-    if (!send_all(client.fd, ask(line) + "\n", true)) return false;
+    if (!send_all(client.fd.get(), ask(line) + "\n", true)) return false;
   }
   client.active = Clock::now();
   if (client.pending.size() > kMaxCommand) {
-    send_all(client.fd,
+    send_all(client.fd.get(),
              "error: a command is one line of at most " + std::to_string(kMaxCommand) + " bytes\n",
              true);
     return false;
@@ -276,20 +266,20 @@ bool wait_ready(int fd, short events, SteadyTime deadline) {
 }
 
 // A non-blocking socket connected to `address`. A run whose listen backlog is full makes
-// connect fail with EAGAIN at once: tried again until `deadline`. -1 with errno set (ETIMEDOUT
-// when the deadline passed) when it cannot be.
-int connect_until(const sockaddr_un& address, SteadyTime deadline) {
-  const int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-  if (fd < 0) return -1;
-  while (::connect(fd, reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
+// connect fail with EAGAIN at once: tried again until `deadline`. None, with errno set
+// (ETIMEDOUT when the deadline passed), when it cannot be.
+UniqueFd connect_until(const sockaddr_un& address, SteadyTime deadline) {
+  UniqueFd fd(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0));
+  if (!fd.valid()) return fd;
+  while (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&address), sizeof address) != 0) {
     if (errno == EINTR) continue;
     const int error = errno != EAGAIN                                ? errno
                       : std::chrono::steady_clock::now() >= deadline ? ETIMEDOUT
                                                                      : 0;
     if (error != 0) {
-      ::close(fd);
+      fd.reset();
       errno = error;
-      return -1;
+      return fd;
     }
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
@@ -340,7 +330,8 @@ int control_client(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", e.what());
     return 255;
   }
-  const int fd = connect_until(address, std::chrono::steady_clock::now() + kConnectTimeout);
+  UniqueFd connection = connect_until(address, std::chrono::steady_clock::now() + kConnectTimeout);
+  const int fd = connection.get();
   if (fd < 0 && errno == ETIMEDOUT) {
     std::fprintf(stderr,
                  "taskpool ctl: '%s' did not take the connection within %lld s (the run is "
@@ -360,7 +351,7 @@ int control_client(int argc, char** argv) {
   bool timed_out = false;
   std::string answer =
       read_answer(fd, std::chrono::steady_clock::now() + kClientAnswerTimeout, timed_out);
-  ::close(fd);
+  connection.reset();
   if (answer.find('\n') == std::string::npos) {
     // A run stopped with Ctrl-Z answers nothing until it is continued.
     const std::string why = timed_out ? fmt::format("within {} s (the run is stopped, or too busy)",

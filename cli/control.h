@@ -14,6 +14,8 @@
 #include <utility>
 #include <vector>
 
+#include "core/unique_fd.h"
+
 namespace taskpool {
 
 // Listens on a thread of its own; each command waits there until the scheduler's thread answers
@@ -38,7 +40,7 @@ class ControlServer {
  private:
   using Clock = std::chrono::steady_clock;
   struct Client {
-    int fd;
+    UniqueFd fd;
     std::string pending;       // received, not yet a whole line
     Clock::time_point active;  // when it connected or last sent something
   };
@@ -54,8 +56,8 @@ class ControlServer {
 
   std::string path_;
   std::function<void()> wake_;
-  int listen_fd_ = -1;
-  int stop_fd_ = -1;  // an eventfd: the thread ends when it is written
+  UniqueFd listen_fd_;
+  UniqueFd stop_fd_;  // an eventfd: the thread ends when it is written
   std::thread thread_;
 
   std::mutex mu_;

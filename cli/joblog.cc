@@ -53,12 +53,12 @@ std::string joblog_line(const Attempt& attempt, const Completion& completion, do
 JobLog::JobLog(const std::string& path, bool append) : path_(path) {
   if (path == "-") {  // standard output, as in GNU parallel
     fd_ = STDOUT_FILENO;
-    owns_fd_ = false;
     write_all(fd_, kHeader, "standard output");
     return;
   }
   const int mode = append ? O_APPEND : O_TRUNC;
-  fd_ = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | mode, 0666);
+  owned_.reset(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | mode, 0666));
+  fd_ = owned_.get();
   if (fd_ < 0) throw system_error("--joblog: cannot open '" + path + "'");
   struct stat st;
   if (fstat(fd_, &st) != 0) throw system_error("--joblog: cannot read '" + path + "'");
@@ -96,9 +96,7 @@ off_t JobLog::drop_cut_off_line(off_t size) {
   return keep;
 }
 
-JobLog::~JobLog() {
-  if (fd_ >= 0 && owns_fd_) ::close(fd_);
-}
+JobLog::~JobLog() = default;
 
 std::string JobLog::line(const Attempt& attempt, const Completion& completion) const {
   const double start = wall_clock_.epoch_seconds(completion.start);

@@ -12,6 +12,7 @@
 #include "core/job.h"
 #include "core/template.h"
 #include "core/time.h"
+#include "core/unique_fd.h"
 
 namespace taskpool {
 
@@ -56,7 +57,7 @@ class JobLog {
 
   std::string path_;
   int fd_ = -1;
-  bool owns_fd_ = true;
+  UniqueFd owned_;  // fd_, when the joblog is a file (not standard output)
   WallClock wall_clock_;
   std::vector<std::string> hosts_;
 };

@@ -18,8 +18,7 @@ std::optional<std::string> ListSource::next() {
 
 FileSource::FileSource(int fd, std::string delimiter, std::string name, bool owns_fd,
                        RecordLimit limit)
-    : fd_(fd),
-      owns_fd_(owns_fd),
+    : owned_(owns_fd ? fd : -1),
       delimiter_size_(delimiter.size()),
       reader_(fd, std::move(delimiter), std::move(name), std::move(limit)) {
   struct stat st {};
@@ -28,10 +27,6 @@ FileSource::FileSource(int fd, std::string delimiter, std::string name, bool own
   if (fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && at >= 0 && st.st_size > at) {
     size_ = static_cast<uint64_t>(st.st_size - at);
   }
-}
-
-FileSource::~FileSource() {
-  if (owns_fd_) close(fd_);
 }
 
 std::optional<std::string> FileSource::next() {

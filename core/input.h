@@ -11,6 +11,7 @@
 #include "core/column_splitter.h"
 #include "core/job.h"
 #include "core/record_reader.h"
+#include "core/unique_fd.h"
 
 namespace taskpool {
 
@@ -44,14 +45,12 @@ class FileSource final : public ValueSource {
   FileSource(int fd, std::string delimiter, std::string name, bool owns_fd, RecordLimit limit = {});
   FileSource(int fd, char delimiter, std::string name, bool owns_fd, RecordLimit limit = {})
       : FileSource(fd, std::string(1, delimiter), std::move(name), owns_fd, std::move(limit)) {}
-  ~FileSource() override;
   std::optional<std::string> next() override;
   uint64_t too_long() const override { return reader_.too_long(); }
   std::optional<double> fraction_read() const override;
 
  private:
-  int fd_;
-  bool owns_fd_;
+  UniqueFd owned_;  // the descriptor, when this source is to close it
   size_t delimiter_size_;
   RecordReader reader_;
   uint64_t size_ = 0;               // of a regular file, else 0

@@ -65,25 +65,22 @@ int write_all_at(int fd, std::string_view data, uint64_t offset) {
 
 OutputBuffer::OutputBuffer(size_t memory_limit) : memory_limit_(memory_limit) {}
 
-OutputBuffer::~OutputBuffer() {
-  if (fd_ >= 0) close(fd_);
-}
+OutputBuffer::~OutputBuffer() = default;
 
 OutputBuffer::OutputBuffer(OutputBuffer&& other) noexcept
     : memory_limit_(other.memory_limit_),
       memory_(std::move(other.memory_)),
-      fd_(std::exchange(other.fd_, -1)),
+      fd_(std::move(other.fd_)),
       size_(std::exchange(other.size_, 0)) {
   other.memory_.clear();
 }
 
 OutputBuffer& OutputBuffer::operator=(OutputBuffer&& other) noexcept {
   if (this != &other) {
-    if (fd_ >= 0) close(fd_);
     memory_limit_ = other.memory_limit_;
     memory_ = std::move(other.memory_);
     other.memory_.clear();
-    fd_ = std::exchange(other.fd_, -1);
+    fd_ = std::move(other.fd_);
     size_ = std::exchange(other.size_, 0);
   }
   return *this;
@@ -91,8 +88,8 @@ OutputBuffer& OutputBuffer::operator=(OutputBuffer&& other) noexcept {
 
 void OutputBuffer::append(std::string_view data) {
   if (data.empty()) return;
-  if (fd_ >= 0) {
-    if (const int error = write_all_at(fd_, data, size_); error != 0) {
+  if (fd_.valid()) {
+    if (const int error = write_all_at(fd_.get(), data, size_); error != 0) {
       throw temp_file_error("write", error, "set TMPDIR to a directory with more space");
     }
   } else if (memory_.size() + data.size() <= memory_limit_) {
@@ -104,25 +101,23 @@ void OutputBuffer::append(std::string_view data) {
 }
 
 void OutputBuffer::spill() {
-  if (fd_ < 0) move_to_file({});
+  if (!fd_.valid()) move_to_file({});
 }
 
 // Everything moves to the file, so reading back is one sequence of preads. On failure the
 // buffer stays as it was (in memory).
 void OutputBuffer::move_to_file(std::string_view more) {
-  const int fd = create_temp_file();
-  int error = write_all_at(fd, memory_, 0);
-  if (error == 0) error = write_all_at(fd, more, memory_.size());
-  if (error != 0) {
-    close(fd);
+  UniqueFd fd(create_temp_file());
+  int error = write_all_at(fd.get(), memory_, 0);
+  if (error == 0) error = write_all_at(fd.get(), more, memory_.size());
+  if (error != 0)
     throw temp_file_error("write", error, "set TMPDIR to a directory with more space");
-  }
-  fd_ = fd;
+  fd_ = std::move(fd);
   std::string().swap(memory_);  // gives the memory back, clear() would keep it
 }
 
 void OutputBuffer::for_each_chunk(const std::function<void(std::string_view)>& sink) const {
-  if (fd_ < 0) {
+  if (!fd_.valid()) {
     if (!memory_.empty()) sink(memory_);
     return;
   }
@@ -130,7 +125,7 @@ void OutputBuffer::for_each_chunk(const std::function<void(std::string_view)>& s
   uint64_t offset = 0;
   while (offset < size_) {
     const size_t want = static_cast<size_t>(std::min<uint64_t>(kReadBackChunk, size_ - offset));
-    const ssize_t n = pread(fd_, chunk.get(), want, static_cast<off_t>(offset));
+    const ssize_t n = pread(fd_.get(), chunk.get(), want, static_cast<off_t>(offset));
     if (n < 0) {
       if (errno == EINTR) continue;
       throw temp_file_error("read", errno, nullptr);

@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "core/unique_fd.h"
+
 namespace taskpool {
 
 // Not thread-safe. Move-only; owns its temporary file.
@@ -25,7 +27,7 @@ class OutputBuffer {
   void append(std::string_view data);
   uint64_t size() const { return size_; }
   bool empty() const { return size_ == 0; }
-  bool spilled() const { return fd_ >= 0; }
+  bool spilled() const { return fd_.valid(); }
   // Bytes held in memory (0 once spilled).
   size_t memory_size() const { return memory_.size(); }
   // Moves the content to the temporary file now, whatever its size, giving the memory back.
@@ -40,7 +42,7 @@ class OutputBuffer {
 
   size_t memory_limit_;
   std::string memory_;
-  int fd_ = -1;
+  UniqueFd fd_;  // the temporary file, once spilled
   uint64_t size_ = 0;
 };
 
