@@ -94,7 +94,7 @@ SchedulerOptions scheduler_options(const RunConfig& config, const PoolLayout& po
   options.grace = config.grace;
   options.halt = config.halt;
   options.max_records = config.max_records;
-  options.window = config.queue_size.value_or(1024);
+  if (config.queue_size) options.window = *config.queue_size;  // else the scheduler's default
   // Bounds what -k holds back: a few times the workers, at least 1024 jobs.
   if (config.keep_order) {
     const auto workers = static_cast<uint64_t>(options.workers);
