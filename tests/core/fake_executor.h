@@ -42,7 +42,8 @@ struct Outcome {
   // It could not start for a lack of resources (fork's EAGAIN): it comes back at once, not
   // started, as a real executor reports it (duration is ignored).
   bool short_of_resources = false;
-  std::optional<Duration> retry_after = std::nullopt;  // the other side asks for this pause (Retry-After)
+  std::optional<Duration> retry_after =
+      std::nullopt;  // the other side asks for this pause (Retry-After)
 };
 
 class FakeExecutor final : public Executor {
