@@ -5,6 +5,7 @@
 
 #include "cli/live.h"
 #include "cli/option_files.h"
+#include "cli/option_limits.h"
 #include "cli/option_rules.h"
 #include "cli/option_values.h"
 #include "cli/timeline.h"
@@ -130,6 +131,9 @@ void fill_resilience(const OptionFlags& flags, RunConfig& config) {
     config.deadline = parse_duration_above_zero("--deadline", given.deadline);
   }
   config.grace = parse_duration("--grace", given.grace);
+  for (const std::string& text : given.limits) {
+    config.limits.push_back(parse_limit("--limit", text, config.replace));
+  }
   config.halt = parse_halt(given.halt);
   if (given.resume) config.resume = RunConfig::Resume::kDone;
   if (given.resume_failed) config.resume = RunConfig::Resume::kSucceeded;
@@ -172,8 +176,7 @@ void fill_fetch(const OptionFlags& flags, RunConfig& config) {
     config.connect_timeout = parse_duration("--connect-timeout", fetch.connect_timeout);
   }
   if (!fetch.max_per_host.empty()) {
-    config.max_per_host =
-        static_cast<long>(parse_count("--max-per-host", fetch.max_per_host, 100000));
+    config.limits.push_back(parse_limit("--max-per-host", "{host}=" + fetch.max_per_host, "{}"));
   }
   if (flags.was_given("--limit-rate")) {
     config.limit_rate = parse_bytes("--limit-rate", fetch.limit_rate);
@@ -209,6 +212,7 @@ void fill_hosts(const OptionFlags& flags, RunConfig& config) {
 void read_flag_files(const OptionFlags& flags, RunConfig& config) {
   if (flags.was_given("--cacert")) check_readable("--cacert", config.ca_file);
   add_host_files(flags.hosts.sshloginfiles, config.hosts);
+  if (flags.was_given("--limit-file")) read_limit_file(flags.resilience.limit_file, config.limits);
 }
 
 }  // namespace

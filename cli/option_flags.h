@@ -52,12 +52,14 @@ struct ResilienceFlags {
   std::string burst = "1";
   std::string deadline;
   std::string grace = "5s";
+  std::vector<std::string> limits;  // --limit, in order
+  std::string limit_file;           // read when given
   std::string halt = "never";
   bool resume = false;
   bool resume_failed = false;
 };
 
-// Each read when given, but --max-per-host when its text is not empty.
+// Each read when given, but --max-per-host when its text is not empty (then it is a --limit).
 struct FetchFlags {
   std::string connect_timeout;
   std::string max_per_host;

@@ -31,8 +31,8 @@ constexpr std::array kRules = [] {
                "-j FILE resizes the pool on this machine; with -S give each host its workers as "
                "N/host"},
       FlagRule{kFetchOnly, kNoFetch,
-               "-o, --overwrite, --continue, --connect-timeout, --max-per-host, --limit-rate, "
-               "--stall-timeout and --cacert are for --fetch"},
+               "-o, --overwrite, --continue, --connect-timeout, --limit-rate, --stall-timeout and "
+               "--cacert are for --fetch"},
       FlagRule{kFetch, kCommand,
                "--fetch downloads its records and runs no command; drop '{command}'"},
       FlagRule{kFetch, kCompare, "--fetch and --compare exclude each other"},
@@ -66,9 +66,9 @@ constexpr std::array kRules = [] {
 }();
 
 // The flags only --fetch takes, by the names OptionFlags::given holds.
-constexpr std::array<std::string_view, 8> kFetchOnlyFlags{
-    "--output-dir",   "--overwrite",  "--continue",      "--connect-timeout",
-    "--max-per-host", "--limit-rate", "--stall-timeout", "--cacert"};
+constexpr std::array<std::string_view, 7> kFetchOnlyFlags{
+    "--output-dir", "--overwrite",     "--continue", "--connect-timeout",
+    "--limit-rate", "--stall-timeout", "--cacert"};
 
 }  // namespace
 

@@ -202,6 +202,11 @@ void declare_resilience(CLI::App& app, ResilienceFlags& flags, RunConfig& config
   resilience.value("--rate", flags.rate, "R",
                    "Start at most R attempts per second (10/s, 600/m, 3600/h, 2/d)");
   resilience.value("--burst", flags.burst, "B", "With --rate: let B attempts start at once (1)");
+  resilience.values("--limit", flags.limits, "TEMPLATE=N",
+                    "At most N jobs of one key at once, or N/s per key; the key is TEMPLATE "
+                    "expanded ({host}, {1}...)");
+  resilience.value("--limit-file", flags.limit_file, "FILE",
+                   "Per-value --limit: lines 'VALUE N' (or 'TEMPLATE VALUE N' with several)");
   resilience.value("--deadline", flags.deadline, "DUR",
                    "After DUR start nothing, end running jobs, report");
   resilience.value("--grace", flags.grace, "DUR",
@@ -221,7 +226,8 @@ void declare_fetch(CLI::App& app, FetchFlags& flags, RunConfig& config) {
   fetch.flag("--continue", config.resume_downloads,
              "Resume NAME.part files; count existing files as done");
   fetch.value("--connect-timeout", flags.connect_timeout, "DUR", "Give up connecting after DUR");
-  fetch.value("--max-per-host", flags.max_per_host, "N", "At most N transfers to one host at once");
+  fetch.value("--max-per-host", flags.max_per_host, "N",
+              "At most N jobs of one URL host at once: --limit '{host}=N'");
   fetch.value("--limit-rate", flags.limit_rate, "BYTES",
               "At most BYTES per second per transfer (k, M, G)");
   fetch.value("--stall-timeout", flags.stall_timeout, "DUR",

@@ -70,6 +70,8 @@ struct RunConfig {
   bool keep_background = false;
   std::optional<double> rate;
   int burst = 1;
+  // --limit (and --max-per-host, --limit-file): per key, at most N at once or N a second.
+  std::vector<KeyedLimit> limits;
   Duration deadline{0};
   Duration grace = std::chrono::seconds(5);
   HaltPolicy halt;
@@ -82,7 +84,6 @@ struct RunConfig {
   Duration connect_timeout{0};
   std::optional<Duration> stall_timeout;  // unset: FetchOptions' default; 0: never
   std::string ca_file;                    // --cacert
-  long max_per_host = 0;
   long long limit_rate = 0;
   // -S/--sshlogin and --sshloginfile: the hosts to run on (empty: this machine alone), and
   // --ssh, the ssh command as words.

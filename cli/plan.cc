@@ -94,6 +94,7 @@ SchedulerOptions scheduler_options(const RunConfig& config, const PoolLayout& po
   options.grace = config.grace;
   options.halt = config.halt;
   options.max_records = config.max_records;
+  options.limits = config.limits;
   if (config.queue_size) options.window = *config.queue_size;  // else the scheduler's default
   // Bounds what -k holds back: a few times the workers, at least 1024 jobs.
   if (config.keep_order) {
@@ -199,7 +200,6 @@ ExecutorPlan executor_plan(const RunConfig& config) {
   fetch.connect_timeout = config.connect_timeout;
   if (config.stall_timeout) fetch.stall_timeout = *config.stall_timeout;
   fetch.ca_file = config.ca_file;
-  fetch.max_per_host = config.max_per_host;
   fetch.limit_rate = config.limit_rate;
   fetch.user_agent = std::string("taskpool/") + TASKPOOL_VERSION;
   return plan;
@@ -289,6 +289,11 @@ RunPlan make_plan(const RunConfig& config, const Limits& limits) {
   }
   plan.compare = config.compare;
   if (!config.fetch) plan.max_line = config.max_chars;
+  CommandTemplate::Options key;
+  key.replace = config.replace;
+  key.append_record = false;
+  for (const KeyedLimit& limit : config.limits)
+    plan.limit_keys.emplace_back(std::vector{limit.name}, key);
   return plan;
 }
 

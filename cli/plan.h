@@ -113,7 +113,7 @@ struct OutputPlan {
 
 struct RunPlan {
   CommandTemplate command{std::vector<std::string>{}};
-  // Complete but for the callbacks the Run attaches: live, skip, priority, random.
+  // Complete but for the callbacks the Run attaches: live, skip, priority, random, limit_keys.
   SchedulerOptions scheduler;
   PoolLayout pool;
   DescriptorPlan descriptors;
@@ -124,6 +124,8 @@ struct RunPlan {
   bool compare = false;  // --compare: a batch run, then a pool run, of the same records
   // -s: the longest command line, with its terminating NUL; a job's longer line is refused.
   std::optional<size_t> max_line;
+  // Each --limit's template, which makes a job's key for it (SchedulerOptions::limit_keys).
+  std::vector<CommandTemplate> limit_keys;
 };
 
 // The plan for `config` on a machine with `limits`.

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <ctime>
@@ -82,6 +83,58 @@ std::string hosts_json(const std::vector<HostReport>& hosts) {
   return out + "]";
 }
 
+namespace {
+
+// The keys the summary lists (those whose jobs waited longest first); the others are counted.
+constexpr size_t kKeysListed = 20;
+constexpr size_t kKeysInJson = 100;
+
+// The keys of the keyed limits, those that waited longest first (then by limit and key).
+std::vector<KeyStats> keys_by_wait(const RunStats& stats) {
+  std::vector<KeyStats> keys = stats.keys;
+  std::stable_sort(keys.begin(), keys.end(), [](const KeyStats& a, const KeyStats& b) {
+    return a.wait + a.paused > b.wait + b.paused;
+  });
+  return keys;
+}
+
+std::string keys_text(const RunStats& stats) {
+  std::string out;
+  const std::vector<KeyStats> keys = keys_by_wait(stats);
+  for (size_t i = 0; i < keys.size() && i < kKeysListed; ++i) {
+    const KeyStats& k = keys[i];
+    out += fmt::format("  key       {}={}: {} started, {} waited {}", k.limit, k.key, k.started,
+                       k.waited, human_duration(k.wait));
+    if (k.pauses > 0) {
+      out += fmt::format(", {} pause{} {}", k.pauses, k.pauses == 1 ? "" : "s",
+                         human_duration(k.paused));
+    }
+    out += '\n';
+  }
+  if (keys.size() > kKeysListed) {
+    out += fmt::format("  key       and {} more\n", keys.size() - kKeysListed);
+  }
+  return out;
+}
+
+std::string keys_json(const RunStats& stats) {
+  const std::vector<KeyStats> keys = keys_by_wait(stats);
+  std::string out = R"(, "limits": {"keys": [)";
+  for (size_t i = 0; i < keys.size() && i < kKeysInJson; ++i) {
+    const KeyStats& k = keys[i];
+    if (i > 0) out += ", ";
+    out += fmt::format(
+        R"({{"limit": {}, "key": {}, "started": {}, "waited": {}, "wait_seconds": {:.6f}, )"
+        R"("pauses": {}, "paused_seconds": {:.6f}}})",
+        json_string(k.limit), json_string(k.key), k.started, k.waited, to_seconds(k.wait), k.pauses,
+        to_seconds(k.paused));
+  }
+  return out + fmt::format(R"(], "not_listed": {}}})",
+                           keys.size() > kKeysInJson ? keys.size() - kKeysInJson : 0);
+}
+
+}  // namespace
+
 std::string summary_text(const RunStats& stats) {
   std::string out = fmt::format("taskpool: {} jobs, {} succeeded, {} failed", stats.jobs,
                                 stats.succeeded, stats.failed);
@@ -140,7 +193,7 @@ std::string summary_text(const RunStats& stats) {
   }
   out += fmt::format("  workers   {}, utilization {:.1f} %, idle {:.2f} worker-s\n", workers,
                      stats.utilization() * 100, to_seconds(stats.idle()));
-  return out;
+  return out + keys_text(stats);
 }
 
 namespace {
@@ -194,6 +247,7 @@ std::string summary_json(const RunStats& stats, std::string_view mode) {
                           R"("suspended_seconds": {:.6f}, "fed": {})",
                           std::max(stats.max_workers, stats.workers), changes,
                           to_seconds(stats.capacity()), to_seconds(stats.suspended), stats.fed));
+  if (!stats.keys.empty()) json.insert(json.size() - 1, keys_json(stats));
   return json;
 }
 

@@ -286,6 +286,13 @@ void Run::Parts::make_scheduler() {
     };
   }
   options.live = [this](Scheduler& s, TimePoint now) { return live->poll(s, now); };
+  if (!plan.limit_keys.empty()) {
+    options.limit_keys = [this](const Job& job) {
+      std::vector<std::string> keys;
+      for (const CommandTemplate& key : plan.limit_keys) keys.push_back(key.expand_text(job, 0));
+      return keys;
+    };
+  }
   if (config.feedback) {
     std::optional<ColumnSplitter> columns;
     if (config.colsep) columns.emplace(*config.colsep);

@@ -40,6 +40,8 @@ using WorkerId = int;
 struct Job {
   uint64_t seq = 0;
   Record record;
+  // Its keys, one per keyed limit (SchedulerOptions::limits), made when it is taken.
+  std::vector<std::string> keys = {};
 };
 
 // What a download attempt fetches (--fetch), as its record was named when it was taken.

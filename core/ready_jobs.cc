@@ -46,4 +46,16 @@ Job ReadyJobs::pop_lowest() {
   return job;
 }
 
+Job ReadyJobs::take(size_t i) {
+  if (!priority_) {
+    Job job = std::move(fifo_[i]);
+    fifo_.erase(fifo_.begin() + static_cast<std::ptrdiff_t>(i));
+    return job;
+  }
+  Job job = std::move(heap_[i].job);
+  heap_.erase(heap_.begin() + static_cast<std::ptrdiff_t>(i));
+  std::make_heap(heap_.begin(), heap_.end(), lower);
+  return job;
+}
+
 }  // namespace taskpool

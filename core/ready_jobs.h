@@ -24,6 +24,11 @@ class ReadyJobs {
   // The job with the lowest sequence number (for the -k window when priorities reorder).
   const Job& lowest() const;
   Job pop_lowest();
+  // The jobs by position, for a search of the first `n` (keyed limits): in input order without a
+  // priority, in no particular order with one (then priority_at() tells it).
+  const Job& at(size_t i) const { return priority_ ? heap_[i].job : fifo_[i]; }
+  double priority_at(size_t i) const { return priority_ ? heap_[i].priority : 0; }
+  Job take(size_t i);
 
  private:
   struct Entry {

@@ -42,7 +42,8 @@ Scheduler::Scheduler(SchedulerOptions options, Clock& clock, Executor& executor,
       observer_(observer),
       stop_check_(std::move(stop_check)),
       ready_(options_.priority),
-      feed_gate_(options_.window) {
+      feed_gate_(options_.window),
+      limits_(options_.limits) {
   assert(options_.workers >= 1);
   // The reorder window must hold at least one full set of workers, or -k would idle them.
   if (options_.keep_order_window != 0) {
@@ -106,6 +107,7 @@ RunStats Scheduler::run() {
     stats_.halt_exit_status = static_cast<int>(std::min<uint64_t>(stats_.failed, 101));
   }
   stats_.end = clock_.now();
+  stats_.keys = limits_.stats();
   if (!stats_.worker_changes.empty()) {
     // The capacity the run had: each number of workers for as long as it held.
     TimePoint from = stats_.start;
@@ -140,7 +142,7 @@ bool Scheduler::pull_one() {
           return false;
         }
         ++records_;
-        ready_.push(Job{seq, std::move(record)});
+        ready_.push(make_job(seq, std::move(record)));
         return true;
       }
       case JobSource::State::kNotYet:
@@ -174,9 +176,10 @@ void Scheduler::fill_window() {
   }
 }
 
-bool Scheduler::new_job_available() {
+bool Scheduler::new_job_available(TimePoint now) {
   take_lowest_ = false;
   if (waiting_.size() >= max_waiting_) return false;
+  if (!limits_.empty()) return keyed_job_available(now);
   fill_window();
   if (ready_.empty() && !pull_one()) return false;
   if (order_window_allows(ready_.next().seq)) return true;
@@ -214,10 +217,12 @@ void Scheduler::start_ready_jobs(TimePoint now) {
     // batch, the batch's own retries go first.
     const bool batch = options_.mode == DispatchMode::kBatch;
     take_lowest_ = false;
-    bool retry = retry_due(now);
-    if (retry && !batch && last_was_retry_ && new_job_available()) retry = false;
-    if (!retry && (batch ? ready_.empty() : !new_job_available())) {
+    key_wake_ = kNever;
+    bool retry = limits_.empty() ? retry_due(now) : keyed_retry_due(now);
+    if (retry && !batch && last_was_retry_ && new_job_available(now)) retry = false;
+    if (!retry && (batch && limits_.empty() ? ready_.empty() : !new_job_available(now))) {
       if (!waiting_.empty()) wake_at_ = waiting_.front().due;
+      if (!limits_.empty()) wake_at_ = key_wake_;  // it knows of the retries held back too
       return;
     }
     if (bucket_ && !bucket_->try_take(now)) {
@@ -263,15 +268,16 @@ void Scheduler::start_next(TimePoint now, bool retry) {
 
   Running slot;
   if (retry) {
-    Waiting entry = pop_waiting();
+    Waiting entry = take_retry();
     slot.job = std::move(entry.job);
     slot.attempt.number = entry.next_attempt;
     slot.first_start = entry.first_start;
   } else {
-    slot.job = take_lowest_ ? ready_.pop_lowest() : ready_.pop();
+    slot.job = take_ready();
     if (!fed_ready_.empty()) fed_ready_.erase(slot.job.seq);
     slot.first_start = now;
   }
+  if (!limits_.empty()) key_started(slot.job, now);
   slot.attempt.seq = slot.job.seq;
   slot.attempt.worker = worker;
   AttemptPayload payload = build_(slot.job, worker);
@@ -306,6 +312,7 @@ void Scheduler::handle(Completion completion) {
   Running done = std::move(*slot);
   slot.reset();
   --running_count_;
+  if (!limits_.empty()) key_ended(done.job, completion, clock_.now());
   const int group = options_.worker_groups[static_cast<size_t>(done.attempt.worker - 1)];
   if (completion.lost_worker) retire_group(group);
   // A worker above workers_ was retired by set_workers while busy: it stays retired.

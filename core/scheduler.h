@@ -6,12 +6,14 @@
 #include <functional>
 #include <optional>
 #include <span>
+#include <unordered_map>
 #include <unordered_set>
 #include <vector>
 
 #include "core/executor.h"
 #include "core/feed_gate.h"
 #include "core/job.h"
+#include "core/keyed_limits.h"
 #include "core/policy.h"
 #include "core/ready_jobs.h"
 #include "core/stats.h"
@@ -122,6 +124,12 @@ struct SchedulerOptions {
   // on no record is taken (StopCause::kMaxRecords), while the jobs taken so far run, retries
   // included. 0: no limit.
   uint64_t max_records = 0;
+  // Keyed limits (--limit): a job starts only when each limit allows its key, which
+  // `limit_keys` makes of it (one key per limit) when it is taken. A job that waits for its key
+  // holds no worker and its timeout does not run; the ready jobs of other keys start meanwhile,
+  // searched among the first `window` ready jobs, the keys served least recently first.
+  std::vector<KeyedLimit> limits;
+  std::function<std::vector<std::string>(const Job&)> limit_keys;
 };
 
 // A snapshot of a running pool (Scheduler::status()).
@@ -242,7 +250,15 @@ class Scheduler {
   Waiting pop_waiting();
   bool order_window_allows(uint64_t seq) const;
   bool retry_due(TimePoint now) const;
-  bool new_job_available();
+  bool new_job_available(TimePoint now);
+  // Keyed limits (scheduler_keys.cc).
+  Job make_job(uint64_t seq, Record record) const;
+  bool keyed_job_available(TimePoint now);
+  bool keyed_retry_due(TimePoint now);
+  Job take_ready();
+  Waiting take_retry();
+  void key_started(const Job& job, TimePoint now);
+  void key_ended(const Job& job, const Completion& completion, TimePoint now);
   void start_ready_jobs(TimePoint now);
   void start_next(TimePoint now, bool retry);
   void check_timers(TimePoint now);
@@ -300,6 +316,15 @@ class Scheduler {
   StopRequest stop_ = StopRequest::kNone;
   TimePoint deadline_at_ = kNever;
   std::optional<TokenBucket> bucket_;
+  KeyedLimits limits_;
+  std::optional<size_t> ready_pick_;  // keyed: the ready job to start next (its index)
+  std::optional<size_t> retry_pick_;  // keyed: the retry to start next (its index in waiting_)
+  TimePoint key_wake_ = kNever;       // keyed: when a job held back may start at the soonest
+  struct KeyWait {
+    TimePoint since;
+    size_t limit;
+  };
+  std::unordered_map<uint64_t, KeyWait> key_waits_;  // jobs held back by a key, by seq
   TimePoint wake_at_ = kNever;  // when start_ready_jobs can start something it could not now
   std::optional<Shortage> shortage_;
   TimePoint next_tick_ = kNever;

@@ -60,6 +60,7 @@ void Scheduler::suspend(const std::function<void()>& stopped) {
   }
   for (Waiting& entry : waiting_) later(entry.due);  // all alike: the heap order holds
   if (bucket_) bucket_->shift(gone);
+  limits_.shift(gone);
 }
 
 PoolStatus Scheduler::status() const {
@@ -112,7 +113,7 @@ void Scheduler::feed(Record record) {
   ++stats_.fed;
   const uint64_t seq = next_seq_++;
   fed_ready_.insert(seq);
-  ready_.push(Job{seq, std::move(record)});
+  ready_.push(make_job(seq, std::move(record)));
 }
 
 void Scheduler::wait_for_executor() {

@@ -6,6 +6,7 @@
 #include <optional>
 #include <vector>
 
+#include "core/keyed_limits.h"
 #include "core/time.h"
 
 namespace taskpool {
@@ -77,6 +78,7 @@ struct RunStats {
   int max_workers = 0;
   Duration suspended{0};  // time the run was stopped as a whole (Ctrl-Z until fg)
   uint64_t fed = 0;       // records that jobs fed back (--feedback)
+  std::vector<KeyStats> keys;  // per key of each keyed limit (--limit)
 
   Duration wall() const { return end - start; }
   double jobs_per_second() const;

@@ -57,6 +57,24 @@ std::string dir_name(std::string_view s) {
   return dir;
 }
 
+std::string url_host(std::string_view s) {
+  if (const size_t scheme = s.find("://"); scheme != std::string_view::npos) {
+    s.remove_prefix(scheme + 3);
+  }
+  s = s.substr(0, s.find_first_of("/?#\t "));
+  if (const size_t at = s.rfind('@'); at != std::string_view::npos) s.remove_prefix(at + 1);
+  if (s.starts_with('[')) {
+    s = s.substr(1, s.find(']') == std::string_view::npos ? s.npos : s.find(']') - 1);
+  } else {
+    s = s.substr(0, s.find(':'));
+  }
+  std::string host(s);
+  for (char& c : host) {
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return host;
+}
+
 namespace {
 
 // Parses a replacement string other than the record's at `text[pos]` ('{'). Returns its length,
@@ -96,6 +114,8 @@ size_t parse_replacement(std::string_view text, size_t pos, Segment& segment) {
     transform = T::kDir;
   } else if (inside == "/.") {
     transform = T::kBaseNoExt;
+  } else if (inside == "host") {
+    transform = T::kHost;
   } else {
     return 0;
   }
@@ -264,6 +284,9 @@ std::string transformed(T transform, const std::string& value, bool quote = true
     case T::kBaseNoExt:
       out = remove_extension(base_name(value));
       break;
+    case T::kHost:
+      out = url_host(value);
+      break;
   }
   return quote ? shell_quote(out) : out;
 }
@@ -334,6 +357,11 @@ void CommandTemplate::expand_part(const Segment& part, const Job& job, WorkerId 
     case Segment::Kind::kRecord:
       if (no_record_) break;
       if (fields.empty() && quote) line += "''";
+      // A record's host is its first field's: the URL (--fetch's other fields are its file).
+      if (part.transform == Segment::Transform::kHost && !fields.empty()) {
+        line += transformed(part.transform, fields[0], quote);
+        break;
+      }
       for (size_t i = 0; i < fields.size(); ++i) {
         if (i > 0) line += ' ';
         line += transformed(part.transform, fields[i], quote);

@@ -14,6 +14,7 @@ namespace taskpool {
 //   {}    the record (all fields, one shell word each)
 //   {.}   without extension        {/}   basename        {//}  dirname (Perl's dirname)
 //   {/.}  basename without extension
+//   {host} the host of the record (its first field) as a URL (url_host); not GNU parallel's
 //   {#}   the job's sequence number  {%}   the worker number
 //   {N}   field N (a ::: list or a --colsep column), also {N.} {N/} {N//} {N/.}; nothing
 //         when the record has fewer fields
@@ -85,7 +86,7 @@ class CommandTemplate {
     // each of the job's records, every record string in it standing for that one record.
     // kQuoted (-q): a word whose parts, expanded as they are, make one shell-quoted word.
     enum class Kind { kLiteral, kRecord, kField, kSeq, kWorker, kContext, kQuoted };
-    enum class Transform { kNone, kNoExt, kBase, kDir, kBaseNoExt };
+    enum class Transform { kNone, kNoExt, kBase, kDir, kBaseNoExt, kHost };
     Kind kind = Kind::kLiteral;
     Transform transform = Transform::kNone;
     size_t field = 0;  // 1-based, for kField
@@ -125,5 +126,9 @@ class CommandTemplate {
 std::string remove_extension(std::string_view s);  // s:\.[^/.]*$::
 std::string base_name(std::string_view s);         // s:.*/::
 std::string dir_name(std::string_view s);          // Perl File::Basename::dirname
+// {host}: the host a URL names, as curl reads it (the scheme may be left out): without user,
+// port or path, in lower case, an IPv6 address without its brackets. "https://u@Ex.com:8080/a"
+// gives "ex.com"; a value that is only a host name gives itself.
+std::string url_host(std::string_view s);
 
 }  // namespace taskpool

@@ -68,9 +68,6 @@ FetchExecutor::FetchExecutor(FetchOptions options, const sigset_t& original_mask
   curl.multi_setopt(multi, CURLMOPT_SOCKETDATA, this);
   curl.multi_setopt(multi, CURLMOPT_TIMERFUNCTION, static_cast<TimerCallback>(on_timer));
   curl.multi_setopt(multi, CURLMOPT_TIMERDATA, this);
-  if (options_.max_per_host > 0) {
-    curl.multi_setopt(multi, CURLMOPT_MAX_HOST_CONNECTIONS, options_.max_per_host);
-  }
 }
 
 FetchExecutor::~FetchExecutor() {

@@ -29,7 +29,6 @@ struct FetchOptions {
   Duration connect_timeout{0};
   Duration stall_timeout = kDefaultStallTimeout;  // no byte for this long: fail; 0: never
   std::string ca_file;    // certificates to trust instead of the system's (--cacert); "": system's
-  long max_per_host = 0;  // 0: no limit
   long long limit_rate = 0;  // bytes per second per transfer; 0: none
   long max_redirects = 10;
   std::string user_agent;

@@ -21,8 +21,8 @@ using testing::usage_error_of;
 using testing::UsageCase;
 
 constexpr char kFetchOnly[] =
-    "-o, --overwrite, --continue, --connect-timeout, --max-per-host, --limit-rate, "
-    "--stall-timeout and --cacert are for --fetch";
+    "-o, --overwrite, --continue, --connect-timeout, --limit-rate, --stall-timeout and "
+    "--cacert are for --fetch";
 constexpr char kFetchGrouping[] =
     "--fetch downloads one URL per job; -n, -N, -L, -X and -m do not apply";
 constexpr char kFetchHosts[] =
@@ -60,7 +60,6 @@ std::vector<UsageCase> pool_and_fetch_rule_cases(const OptionFiles& files) {
       {{"--overwrite", "echo"}, kFetchOnly},
       {{"--continue", "echo"}, kFetchOnly},
       {{"--connect-timeout", "5s", "echo"}, kFetchOnly},
-      {{"--max-per-host", "2", "echo"}, kFetchOnly},
       {{"--limit-rate", "1M", "echo"}, kFetchOnly},
       {{"--stall-timeout", "10s", "echo"}, kFetchOnly},
       {{"--cacert", files.write("ca.pem", ""), "echo"}, kFetchOnly},

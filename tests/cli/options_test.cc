@@ -6,6 +6,7 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -125,6 +126,67 @@ TEST_CASE("bad values of the fetch flags, and a --cacert that cannot be read") {
        "--cacert: cannot read '" + files.path("none.pem") + "': No such file or directory"},
       {{"--fetch", "-o", ""}, "-o/--output-dir: the directory is empty"},
   });
+}
+
+TEST_CASE("bad --limit specs, and a --limit-file that cannot be read or is wrong") {
+  const OptionFiles files;
+  const std::string two_words = files.write("two", "# hosts\n\napi.example.com 2\n");
+  const std::string three_words = files.write("three", "{host} api.example.com 2\n");
+  const std::string bad_rule = files.write("bad", "api.example.com x\n");
+  check_usage_errors({
+      {{"--limit", "4", "echo"},
+       "--limit: '4' is not TEMPLATE=N or TEMPLATE=N/s (as in '{host}=4' or '{1}=10/s')"},
+      {{"--limit", "=4", "echo"}, "--limit: '=4' has no template before '='"},
+      {{"--limit", "host=4", "echo"},
+       "--limit: 'host=4': the template 'host' holds nothing of the record ({host}, {}, {1}, "
+       "{//}...), so every job would have the same key (-j and --rate limit the whole run)"},
+      {{"--limit", "{host}=0", "echo"},
+       "--limit: '0' allows no job at all (give 1 or more, or N/s)"},
+      {{"--limit", "{host}=x", "echo"}, "--limit: 'x' is not a whole number up to 100000"},
+      {{"--limit", "{host}=100001", "echo"},
+       "--limit: '100001' is not a whole number up to 100000"},
+      {{"--fetch", "--max-per-host", "100001"},
+       "--max-per-host: '100001' is not a whole number up to 100000"},
+      {{"--limit-file", two_words, "echo"},
+       "--limit-file: gives values of --limit; give --limit too"},
+      {{"--limit", "{host}=1", "--limit-file", files.path("none"), "echo"},
+       "--limit-file: cannot read '" + files.path("none") + "': No such file or directory"},
+      {{"--limit", "{host}=1", "--limit", "{1}=2", "--limit-file", two_words, "echo"},
+       "--limit-file " + two_words +
+           ":3: 'api.example.com 2' is not TEMPLATE VALUE N or TEMPLATE VALUE N/s (there are "
+           "several --limit; say which)"},
+      {{"--limit", "{1}=1", "--limit-file", three_words, "echo"},
+       "--limit-file " + three_words + ":1: '{host}' is no --limit's template"},
+      {{"--limit", "{host}=1", "--limit-file", bad_rule, "echo"},
+       "--limit-file " + bad_rule + ":1: 'x' is not a whole number up to 100000"},
+  });
+}
+
+TEST_CASE("--limit: per key concurrency or rate, repeatable, with --limit-file overrides") {
+  const OptionFiles files;
+  const std::string overrides =
+      files.write("limits", "{host} api.example.com 2\n{1} big 10/m\n  # a comment\n");
+  const RunConfig config =
+      config_of({"--limit", "{host}=4", "--limit", "{1}=5/s", "--limit-file", overrides, "echo"});
+  REQUIRE(config.limits.size() == 2);
+  CHECK(config.limits[0].name == "{host}");
+  CHECK(config.limits[0].rule == LimitRule{4, 0});
+  CHECK(config.limits[0].pauses_on_retry_after);
+  CHECK(config.limits[0].overrides ==
+        std::map<std::string, LimitRule>{{"api.example.com", {2, 0}}});
+  CHECK(config.limits[1].name == "{1}");
+  CHECK(config.limits[1].rule == LimitRule{0, 5.0});
+  CHECK_FALSE(config.limits[1].pauses_on_retry_after);
+  REQUIRE(config.limits[1].overrides.size() == 1);
+  CHECK(config.limits[1].overrides.at("big").concurrency == 0);
+  CHECK(config.limits[1].overrides.at("big").rate == doctest::Approx(10.0 / 60));
+  // With one limit, a line is VALUE RULE; -I's string is the record's in the template.
+  const std::string one = files.write("one", "a 3\n");
+  const RunConfig single = config_of({"-I", "@", "--limit", "@=1", "--limit-file", one, "echo"});
+  REQUIRE(single.limits.size() == 1);
+  CHECK(single.limits[0].overrides == std::map<std::string, LimitRule>{{"a", {3, 0}}});
+  // --max-per-host works for commands too (their records' URL hosts).
+  CHECK(config_of({"--max-per-host", "2", "curl"}).limits.size() == 1);
 }
 
 TEST_CASE("bad values of the host flags, and an --sshloginfile that cannot be read") {
@@ -418,13 +480,16 @@ TEST_CASE("the fetch flags") {
   CHECK(config.overwrite);
   CHECK(config.resume_downloads);
   CHECK(config.connect_timeout == 3s);
-  CHECK(config.max_per_host == 4);
+  REQUIRE(config.limits.size() == 1);  // --max-per-host N is --limit '{host}=N'
+  CHECK(config.limits[0].name == "{host}");
+  CHECK(config.limits[0].rule == LimitRule{4, 0});
+  CHECK(config.limits[0].pauses_on_retry_after);
   CHECK(config.limit_rate == 500 * 1024);
   CHECK(config.stall_timeout == Duration::zero());
   CHECK(config.ca_file == cacert);
   CHECK(config_of({"--fetch", "--limit-rate", "1024G"}).limit_rate == (1LL << 40));
   // An empty --max-per-host leaves the default, as before (a flag given all the same).
-  CHECK(config_of({"--fetch", "--max-per-host", ""}).max_per_host == 0);
+  CHECK(config_of({"--fetch", "--max-per-host", ""}).limits.empty());
 }
 
 TEST_CASE("the host flags: -S lists and --sshloginfile, each host once, and --ssh") {

@@ -42,6 +42,8 @@ struct Outcome {
   // It could not start for a lack of resources (fork's EAGAIN): it comes back at once, not
   // started, as a real executor reports it (duration is ignored).
   bool short_of_resources = false;
+  std::optional<Duration> retry_after =
+      std::nullopt;  // the other side asks for this pause (Retry-After)
 };
 
 class FakeExecutor final : public Executor {
@@ -57,7 +59,7 @@ class FakeExecutor final : public Executor {
     running_[attempt.worker] =
         Run{attempt.seq, clock_.now(),        clock_.now() + duration, outcome.exit_status,
             0,           outcome.lost_worker, outcome.never_ran,       outcome.short_of_resources,
-            {}};
+            {},          outcome.retry_after};
     if (feeds) {
       for (std::string& record : feeds(attempt.seq)) {
         running_[attempt.worker].pipe.push_back(std::move(record));
@@ -152,6 +154,7 @@ class FakeExecutor final : public Executor {
     bool never_ran;
     bool short_of_resources;
     std::deque<std::string> pipe;  // fed records not read yet
+    std::optional<Duration> retry_after;
   };
 
   // Reads fed records as feed_order says; returns whether any came.
@@ -197,6 +200,7 @@ class FakeExecutor final : public Executor {
     c.exit_status = run.signal ? 0 : run.exit_status;
     c.signal = run.signal;
     c.lost_worker = run.lost_worker;
+    c.retry_after = run.retry_after;
     c.never_ran = run.never_ran;
     if (c.never_ran) c.started = false;
     if (run.short_of_resources) {

@@ -174,6 +174,27 @@ TEST_CASE("expand_text: the strings replaced by the values as they are (--tagstr
   CHECK(CommandTemplate({"{}"}, options).expand_text(job, 2) == "a b c.txt");
 }
 
+TEST_CASE("{host}: the host of the record as a URL, as curl reads it") {
+  CHECK(url_host("https://u:pw@Ex.COM:8080/a/b?c#d") == "ex.com");
+  CHECK(url_host("http://127.0.0.2:8000/x") == "127.0.0.2");
+  CHECK(url_host("example.com/file.iso") == "example.com");
+  CHECK(url_host("example.com") == "example.com");
+  CHECK(url_host("ftp://[::1]:21/x") == "::1");
+  CHECK(url_host("http://a.example/x\tout/name") == "a.example");
+  CHECK(url_host("") == "");
+  CommandTemplate::Options options;
+  options.append_record = false;
+  CHECK(CommandTemplate({"{host}"}, options).expand_text(job_of({"https://A.example/1"}), 1) ==
+        "a.example");
+  // Of the first field: --fetch's records are URL and file name.
+  CHECK(CommandTemplate({"{host}"}, options).expand_text(job_of({"http://c.example/", "f"}), 1) ==
+        "c.example");
+  CHECK(CommandTemplate({"{2host}"}, options).expand_text(job_of({"x", "http://b.example"}), 1) ==
+        "b.example");
+  // In a command, quoted as any value.
+  CHECK(line_of({"echo", "{host}"}, {"http://h.example/a b"}) == "echo h.example");
+}
+
 TEST_CASE("words are joined with single spaces, not quoted") {
   CHECK(line_of({"echo a", "b"}, {"x"}) == "echo a b x");
   CHECK(line_of({"echo", "{}", "|", "wc", "-c"}, {"x"}) == "echo x | wc -c");

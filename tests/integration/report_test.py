@@ -195,6 +195,17 @@ class SummarySchemaTest(TaskpoolTestCase):
         self.assertEqual(data["failed_jobs"]["not_listed"], 30)
         self.assertIsNone(data["failed_jobs"]["listed"][0]["error"])
 
+    def test_keyed_limits_list_their_keys(self):
+        data = self.summary("-j4", "--limit", "{1}=1", "sleep 0.2; echo", ":::", "a", "a", "b",
+                            expected_exit=0)
+        keys = {k["key"]: k for k in data["limits"]["keys"]}
+        self.assertEqual(sorted(keys), ["a", "b"])
+        self.assertEqual((keys["a"]["limit"], keys["a"]["started"], keys["a"]["waited"]),
+                         ("{1}", 2, 1))
+        self.assertGreaterEqual(keys["a"]["wait_seconds"], 0.15)
+        self.assertEqual((keys["b"]["started"], keys["b"]["waited"]), (1, 0))
+        self.assertEqual(data["limits"]["not_listed"], 0)
+
     def test_records_as_commands_have_no_command(self):
         data = self.summary(":::", "true", "taskpool-no-such-program-xyz", expected_exit=1)
         self.assertIsNone(data["command"])
