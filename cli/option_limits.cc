@@ -1,5 +1,7 @@
 #include "cli/option_limits.h"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 #include <cstring>
 #include <sstream>
@@ -76,7 +78,7 @@ void add_limit_overrides(const std::string& path, const std::string& text,
     if (words.empty() || words[0].starts_with('#')) continue;
     KeyedLimit* limit = nullptr;
     if (words.size() == 2 && limits.size() == 1) {
-      limit = &limits[0];
+      limit = limits.data();
     } else if (words.size() == 3) {
       const auto it = std::ranges::find(limits, words[0], &KeyedLimit::name);
       if (it == limits.end()) {
@@ -84,10 +86,10 @@ void add_limit_overrides(const std::string& path, const std::string& text,
       }
       limit = &*it;
     } else {
-      throw UsageError(where + ": '" + line + "' is not " +
-                       (limits.size() == 1 ? "VALUE N or VALUE N/s"
-                                           : "TEMPLATE VALUE N or TEMPLATE VALUE N/s (there are "
-                                             "several --limit; say which)"));
+      throw UsageError(fmt::format("{}: '{}' is not {}", where, line,
+                                   limits.size() == 1 ? "VALUE N or VALUE N/s"
+                                                      : "TEMPLATE VALUE N or TEMPLATE VALUE N/s "
+                                                        "(there are several --limit; say which)"));
     }
     limit->overrides[words[words.size() - 2]] = parse_limit_rule(where, words.back());
   }

@@ -76,8 +76,8 @@ struct RunStats {
   std::vector<WorkerChange> worker_changes;
   Duration worker_time{0};
   int max_workers = 0;
-  Duration suspended{0};  // time the run was stopped as a whole (Ctrl-Z until fg)
-  uint64_t fed = 0;       // records that jobs fed back (--feedback)
+  Duration suspended{0};       // time the run was stopped as a whole (Ctrl-Z until fg)
+  uint64_t fed = 0;            // records that jobs fed back (--feedback)
   std::vector<KeyStats> keys;  // per key of each keyed limit (--limit)
 
   Duration wall() const { return end - start; }

@@ -28,7 +28,7 @@ struct FetchOptions {
   Duration timeout{0};     // per transfer; 0: none
   Duration connect_timeout{0};
   Duration stall_timeout = kDefaultStallTimeout;  // no byte for this long: fail; 0: never
-  std::string ca_file;    // certificates to trust instead of the system's (--cacert); "": system's
+  std::string ca_file;  // certificates to trust instead of the system's (--cacert); "": system's
   long long limit_rate = 0;  // bytes per second per transfer; 0: none
   long max_redirects = 10;
   std::string user_agent;

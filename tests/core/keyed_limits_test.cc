@@ -38,8 +38,8 @@ KeyedLimit limit_of(int concurrency, double rate = 0) {
 }
 
 struct KeyedRun {
-  KeyedRun(std::vector<std::string> values, std::function<Outcome(uint64_t, int)> script)
-      : values_(values), executor(clock, std::move(script)), source(std::move(values)) {
+  KeyedRun(std::vector<std::string> jobs, std::function<Outcome(uint64_t, int)> script)
+      : values(jobs), executor(clock, std::move(script)), source(std::move(jobs)) {
     executor.on_end = [this](uint64_t seq, WorkerId) { ends[seq].push_back(clock.now()); };
   }
 
@@ -58,7 +58,7 @@ struct KeyedRun {
   // The key of job `seq` (of limit `part`); the keys of the jobs started, in order; when start
   // `i` was, from the run's start.
   std::string key_of(uint64_t seq, size_t part = 0) const {
-    return parts_of(values_.at(seq - 1)).at(part);
+    return parts_of(values.at(seq - 1)).at(part);
   }
   std::vector<std::string> start_keys() const {
     std::vector<std::string> keys;
@@ -83,7 +83,7 @@ struct KeyedRun {
     return most;
   }
 
-  std::vector<std::string> values_;
+  std::vector<std::string> values;
   testing::FakeClock clock;
   TimePoint start = clock.now();
   testing::FakeExecutor executor;
