@@ -314,10 +314,12 @@ bool HttpServer::receive(Exchange& exchange, const char* url, const char* method
     *size = 0;
     return true;
   }
-  if (exchange.phase == Exchange::Phase::kWaiting) {  // resumed
-    Response answer =
-        exchange.answer ? *exchange.answer : error_response(503, "the server is stopping");
-    return respond(exchange, answer);
+  if (exchange.phase == Exchange::Phase::kWaiting) {  // called again, at a later run
+    if (exchange.answer) return respond(exchange, *exchange.answer);
+    // Still nothing a run later: the connection waits out of the poll set, for answer().
+    exchange.suspended = true;
+    MHD_suspend_connection(exchange.connection);
+    return true;
   }
   if (exchange.phase != Exchange::Phase::kReceiving) return true;
   if (exchange.socket != nullptr) exchange.socket->deadline = kNever;
@@ -333,9 +335,10 @@ bool HttpServer::receive(Exchange& exchange, const char* url, const char* method
   }
   if (!response && exchange.answer) response = std::move(exchange.answer);
   if (response) return respond(exchange, *response);
+  // Not suspended yet: libmicrohttpd calls again at its next run (it asks for one at once), and
+  // most answers come before it, with the commit that ends the turn. Suspending costs an
+  // epoll_ctl() each way and a read that finds nothing, a request.
   exchange.phase = Exchange::Phase::kWaiting;
-  exchange.suspended = true;
-  MHD_suspend_connection(exchange.connection);
   return true;
 }
 
