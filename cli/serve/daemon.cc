@@ -250,9 +250,11 @@ SchedulerOptions Daemon::scheduler_options() {
     flush();
     return std::min(server_.next_deadline(), store_.next_rate_start(now));
   };
-  // Before every wait: the jobs this turn started are committed too.
+  // Before every wait: the jobs this turn started are committed too. A server with work left
+  // after the flush's runs (its socket out of the poll set meanwhile) ends the wait at once.
   options.watch = [this](std::vector<pollfd>& fds) {
     flush();
+    if (server_.next_deadline() <= clock_.now()) signals_.wake();
     fds.push_back(pollfd{server_.poll_fd(), POLLIN, 0});
   };
   options.on_watched = [this](std::span<const pollfd>) { server_.run(); };

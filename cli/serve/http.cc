@@ -314,13 +314,12 @@ bool HttpServer::receive(Exchange& exchange, const char* url, const char* method
     *size = 0;
     return true;
   }
-  if (exchange.phase == Exchange::Phase::kWaiting) {  // resumed
-    Response answer =
-        exchange.answer ? *exchange.answer : error_response(503, "the server is stopping");
-    // libmicrohttpd (0.9.75, epoll) leaves a resumed connection out of its epoll set once the
-    // answer is sent: a next request on it would never be read. The client opens another.
-    answer.headers.emplace_back("Connection", "close");
-    return respond(exchange, answer);
+  if (exchange.phase == Exchange::Phase::kWaiting) {  // called again, at a later run
+    if (exchange.answer) return respond(exchange, *exchange.answer);
+    // Still nothing a run later: the connection waits out of the poll set, for answer().
+    exchange.suspended = true;
+    MHD_suspend_connection(exchange.connection);
+    return true;
   }
   if (exchange.phase != Exchange::Phase::kReceiving) return true;
   if (exchange.socket != nullptr) exchange.socket->deadline = kNever;
@@ -336,9 +335,10 @@ bool HttpServer::receive(Exchange& exchange, const char* url, const char* method
   }
   if (!response && exchange.answer) response = std::move(exchange.answer);
   if (response) return respond(exchange, *response);
+  // Not suspended yet: libmicrohttpd calls again at its next run (it asks for one at once), and
+  // most answers come before it, with the commit that ends the turn. Suspending costs an
+  // epoll_ctl() each way and a read that finds nothing, a request.
   exchange.phase = Exchange::Phase::kWaiting;
-  exchange.suspended = true;
-  MHD_suspend_connection(exchange.connection);
   return true;
 }
 
@@ -430,6 +430,11 @@ TimePoint HttpServer::next_deadline() const {
   TimePoint next = next_keepalive_;
   MHD_UNSIGNED_LONG_LONG ms = 0;
   if (MHD_get_timeout(daemon_, &ms) == MHD_YES) {
+    // 0: a connection to serve before its socket is back in the epoll set, such as one that
+    // sent an answer after a resume (libmicrohttpd adds it again once a read finds nothing
+    // more). Due before any now a caller took: "now + 0" would be later than that, and the
+    // connection would wait for another one's traffic.
+    if (ms == 0) return TimePoint::min();
     next = std::min(next, std::chrono::steady_clock::now() + std::chrono::milliseconds(ms));
   }
   // Bounded by max_connections: a scan costs less than keeping them in order.

@@ -106,8 +106,9 @@ class HttpServer final : public ResponseSink {
   uint16_t port() const { return port_; }
   // Readable when run() has work: poll it for POLLIN.
   int poll_fd() const { return poll_fd_; }
-  // When run() must be called even if poll_fd() stays quiet (a time-out, a cut-off, a resumed
-  // connection: then now); kNever when nothing is due.
+  // When run() must be called even if poll_fd() stays quiet: a time-out, a cut-off; or at once
+  // (TimePoint::min(), before any now) for a resumed connection, or one that libmicrohttpd serves
+  // again before its socket is back in the poll set. kNever when nothing is due.
   TimePoint next_deadline() const;
   // Reads, handles and writes what is ready; never blocks.
   void run();

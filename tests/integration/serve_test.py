@@ -218,15 +218,21 @@ class ServeApiTest(ServeTestCase):
         self.assertEqual(d.job(queued)["state"], "cancelled")
 
     def test_submits_one_after_the_other_on_one_connection_are_all_answered(self):
+        # Each 202 waits for its commit; the connection is kept all the same (http.client would
+        # open another, unseen, after a "Connection: close").
         d = self.daemon()
         connection = http.client.HTTPConnection("127.0.0.1", d.port, timeout=10)
         self.addCleanup(connection.close)
+        connection.connect()
+        first_socket = connection.sock
         for record in ("a", "b", "c"):
             connection.request("POST", "/v1/jobs", body=json.dumps({"record": record,
                                                                     "command": "echo {}"}))
             response = connection.getresponse()
             self.assertEqual(response.status, 202)
+            self.assertNotEqual((response.getheader("Connection") or "").lower(), "close")
             response.read()
+            self.assertIs(connection.sock, first_socket)
 
     def test_a_client_sending_a_byte_a_second_does_not_stall_the_others(self):
         d = self.daemon()

@@ -1,6 +1,7 @@
 #include "cli/serve/http.h"
 
 #include <doctest/doctest.h>
+#include <poll.h>
 #include <sys/socket.h>
 
 #include <chrono>
@@ -121,13 +122,65 @@ TEST_CASE("a response given later is sent when it comes, and the loop serves oth
   const RawReply reply = waiting.read_reply();
   CHECK(reply.status == 202);
   CHECK(reply.body == "done\n");
-  // Then the connection is closed (libmicrohttpd would not read a next request on it); the
-  // client opens another.
-  CHECK(reply.header("connection") == "close");
-  bool closed = false;
-  CHECK(waiting.read_for(std::chrono::seconds(5), &closed).empty());
-  CHECK(closed);
+  // The connection is kept: the next request on it is served.
+  CHECK(reply.header("connection") != "close");
+  REQUIRE(waiting.send("GET /other HTTP/1.1\r\nHost: x\r\n\r\n"));
+  const RawReply second = waiting.read_reply(std::chrono::seconds(5));
+  CHECK(second.status == 200);
+  CHECK(second.body == "now\n");
   CHECK(served.loop.call([&] { return served.handler.closed_ids.empty(); }));
+}
+
+// Serves on this thread as the daemon's loop does: run() when the descriptor is readable, or when
+// next_deadline(), asked after the loop read the clock, is due by then. False after 10 s without
+// `done()`.
+bool serve_until(HttpServer& server, const std::function<bool()>& done) {
+  const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!done()) {
+    const TimePoint now = std::chrono::steady_clock::now();
+    if (now > until) return false;
+    const bool due = server.next_deadline() <= now;
+    pollfd fd{server.poll_fd(), POLLIN, 0};
+    if (poll(&fd, 1, due ? 0 : 10) > 0 || due) server.run();
+  }
+  return true;
+}
+
+TEST_CASE("after an answer given later, the next request on its connection is served") {
+  bool suspended = false;
+  SUBCASE("answered before the server's next run (a submit's, at the commit ending the turn)") {}
+  SUBCASE("answered after a run without it: the connection waits suspended") { suspended = true; }
+  RecordingHandler handler;
+  handler.respond = [](const Request& request) -> std::optional<Response> {
+    if (request.path == "/later") return std::nullopt;
+    return Response{200, "text/plain", "now\n", {}, false};
+  };
+  HttpServer server(parse_listen_address("127.0.0.1:0"), handler, {});
+  RawClient client(server.port());
+  REQUIRE(client.send("POST /later HTTP/1.1\r\nHost: x\r\nContent-Length: 2\r\n\r\n{}"));
+  REQUIRE(serve_until(server, [&] { return handler.requests.size() == 1; }));
+  if (suspended) {
+    server.run();  // calls the handler again: still no answer
+    CHECK(server.next_deadline() > std::chrono::steady_clock::now());  // waits, no busy loop
+  }
+  server.answer(handler.requests.at(0).id, Response{202, "text/plain", "done\n", {}, false});
+  std::string got;
+  const auto arrived = [&](std::string_view text) {
+    return [&got, &client, text] {
+      got += client.read_for(milliseconds(5));
+      return got.find(text) != std::string::npos;
+    };
+  };
+  REQUIRE(serve_until(server, arrived("done\n")));
+  CHECK(got.find("HTTP/1.1 202") == 0);
+  CHECK(got.find("close") == std::string::npos);
+  // libmicrohttpd has the socket out of its epoll set now, until its next run reads it:
+  // next_deadline() says so, or this request would wait for another connection's traffic.
+  got.clear();
+  REQUIRE(client.send("GET /next HTTP/1.1\r\nHost: x\r\n\r\n"));
+  CHECK(serve_until(server, arrived("now\n")));
+  CHECK(got.find("HTTP/1.1 200") == 0);
+  CHECK(handler.requests.size() == 2);
 }
 
 TEST_CASE("a body larger than the limit gets 413 and never reaches the handler") {
