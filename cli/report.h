@@ -11,6 +11,11 @@ namespace taskpool {
 
 // "taskpool: 10 jobs, 9 succeeded, 1 failed in 2.01 s (4.98 jobs/s)" and detail lines.
 std::string summary_text(const RunStats& stats);
+// The summary's line on what stopped the run, "  stopped   by SIGINT (Ctrl-C), before the input
+// ended\n", or "" when nothing did.
+std::string stop_text(const RunStats& stats);
+// "SIGINT", "SIGTERM", "SIGHUP", else "signal N".
+std::string stop_signal_name(int signal);
 
 // One JSON object; `mode` is "pool" or "batch".
 std::string summary_json(const RunStats& stats, std::string_view mode);

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <utility>
@@ -80,7 +81,7 @@ struct Run::Parts {
   void make_live();
   void open_feed(const std::vector<Record>* records);
   void make_scheduler();
-  StopRequest stop_request();
+  StopOrder stop_request();
   void check_output();
   AttemptPayload build(const Job& job, WorkerId worker) const;
   std::vector<HostReport> host_reports() const;
@@ -106,7 +107,7 @@ struct Run::Parts {
   std::optional<ProgressObserver> progress;
   StatusLine* status = &no_status_line;  // the progress line, when shown
   std::optional<MessageObserver> messages;
-  bool stop_said = false;  // a graceful stop was announced
+  int stops_said = 0;  // stop signals whose effect was announced (at most 2)
   std::optional<OutputObserver> output;
   std::optional<Timeline> timeline;
   std::optional<TimelineObserver> timeline_observer;
@@ -309,19 +310,24 @@ void Run::Parts::make_scheduler() {
       [this] { return stop_request(); });
 }
 
-StopRequest Run::Parts::stop_request() {
+StopOrder Run::Parts::stop_request() {
   check_output();
   if (output_watch && output_watch->closed()) failure.output_closed();
-  if (failure.stops_run() || signals.stop_count() >= 2) return StopRequest::kImmediate;
-  if (signals.stop_count() == 1) {
-    // GNU parallel's words for SIGHUP, which starts nothing more and lets the jobs finish.
-    if (!stop_said && signals.first_stop_signal() == SIGHUP) {
-      messages->say("taskpool: SIGHUP received. No new jobs will be started.\n");
+  if (failure.stops_run()) return {StopRequest::kImmediate, StopCause::kOutputError};
+  const int stops = std::min(signals.stop_count(), 2);
+  if (stops == 0) return {};
+  // Said once each, with the jobs running when it comes: the first signal lets them finish, a
+  // second ends them.
+  if (stops > stops_said) {
+    const size_t running = scheduler->status().running;
+    if (stops_said == 0 && stops == 1) {
+      messages->say(first_stop_notice(signals.first_stop_signal(), running));
+    } else {
+      messages->say(second_stop_notice(running, plan.scheduler.kill_after));
     }
-    stop_said = true;
-    return StopRequest::kGraceful;
+    stops_said = stops;
   }
-  return StopRequest::kNone;
+  return {stops == 2 ? StopRequest::kImmediate : StopRequest::kGraceful, StopCause::kSignal};
 }
 
 // Output that cannot be kept (no room for a temporary file) stops the run as an output error.
@@ -429,6 +435,10 @@ RunOutcome Run::run() {
   p.control.reset();  // commands from now on find no socket
   if (p.output) p.output->finish();
   outcome.input_read = p.feed->input_done();
+  outcome.stats.input_read = outcome.input_read;
+  if (outcome.stats.stop_cause == StopCause::kSignal) {
+    outcome.stats.stop_signal = p.signals.first_stop_signal();
+  }
   outcome.unfinished = outcome.input_read ? 0 : p.feed->reading_past();
   outcome.bound = p.plan.input.bound;
   p.check_output();
