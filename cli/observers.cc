@@ -33,6 +33,20 @@ void ObserverFanOut::on_tick(TimePoint now) {
   for (RunObserver* o : observers_) o->on_tick(now);
 }
 
+namespace {
+
+// What went wrong with a download: "HTTP 503 from URL", else its error ("URL: Failed to
+// connect ...").
+std::string download_problem(const Attempt& attempt, const Completion& completion) {
+  const int status = completion.detail.http_status;
+  if (status >= 400 && attempt.download && !completion.error.empty()) {
+    return fmt::format("HTTP {} from {}", status, attempt.download->url);
+  }
+  return completion.error;
+}
+
+}  // namespace
+
 std::string outcome(const Completion& completion) {
   if (completion.timed_out) return "timed out";
   if (!completion.started) return completion.error;
@@ -42,6 +56,11 @@ std::string outcome(const Completion& completion) {
 
 void MessageObserver::on_retry(const Job& job, const Attempt& attempt, const Completion& completion,
                                Duration delay) {
+  if (attempt.download) {
+    say(fmt::format("taskpool: retry {}/{} in {}: {}\n", attempt.number, retries_,
+                    human_duration(delay), download_problem(attempt, completion)));
+    return;
+  }
   say(fmt::format("taskpool: job {} {} (attempt {}); retrying in {}: {}\n", job.seq,
                   outcome(completion), attempt.number, human_duration(delay),
                   attempt.command.line));
@@ -50,7 +69,7 @@ void MessageObserver::on_retry(const Job& job, const Attempt& attempt, const Com
 void MessageObserver::on_job_end(const Job& /*job*/, const Attempt& attempt,
                                  Completion& completion) {
   if (!completion.succeeded() && !completion.error.empty()) {
-    say("taskpool: " + completion.error + "\n");
+    say("taskpool: " + download_problem(attempt, completion) + "\n");
   } else if (completion.timed_out) {
     // GNU parallel's words, which scripts grep for.
     say(
@@ -176,7 +195,10 @@ void FetchObserver::on_retry(const Job&, const Attempt&, const Completion& compl
 
 void FetchObserver::on_job_end(const Job&, const Attempt& attempt, Completion& completion) {
   report_.add_attempt(completion);
-  if (!completion.succeeded()) report_.add_failure(attempt.command.line, completion);
+  if (!completion.succeeded()) {
+    report_.add_failure(attempt.command.line, attempt.download ? attempt.download->path : "",
+                        completion);
+  }
 }
 
 void HostTally::on_job_end(const Job&, const Attempt& attempt, Completion&) {

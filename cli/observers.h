@@ -71,6 +71,8 @@ class MessageObserver final : public RunObserver {
   // --halt on failures (or successes): each failed (succeeded) job is named, as GNU parallel
   // names them ("This job failed:" and its command).
   void set_halt(const HaltPolicy& halt) { halt_ = halt; }
+  // --retries: a download's retry line says which retry of how many is next.
+  void set_retries(int retries) { retries_ = retries; }
 
   void on_retry(const Job& job, const Attempt& attempt, const Completion& completion,
                 Duration delay) override;
@@ -86,6 +88,7 @@ class MessageObserver final : public RunObserver {
   int fd_;
   bool limited_ = false;  // the pool shrank for want of processes, and it was said
   HaltPolicy halt_;
+  int retries_ = 0;
 };
 
 // Job output through the printer (which writes each job's joblog line after its output).

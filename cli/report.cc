@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
 #include <csignal>
@@ -136,6 +137,18 @@ std::string keys_json(const RunStats& stats) {
 
 }  // namespace
 
+std::string human_bytes(double bytes) {
+  if (bytes < 1024) return fmt::format("{:.0f} B", bytes);
+  constexpr std::array<std::string_view, 5> kUnits = {"KiB", "MiB", "GiB", "TiB", "PiB"};
+  size_t unit = 0;
+  bytes /= 1024;
+  while (bytes >= 1024 && unit + 1 < kUnits.size()) {
+    bytes /= 1024;
+    ++unit;
+  }
+  const int decimals = bytes < 10 ? 2 : bytes < 100 ? 1 : 0;
+  return fmt::format("{:.{}f} {}", bytes, decimals, kUnits[unit]);
+}
 
 std::string stop_signal_name(int signal) {
   switch (signal) {

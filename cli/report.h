@@ -63,4 +63,8 @@ std::string json_string(std::string_view text);
 // "850 ms", "2.01 s", "3m 05s", "1h 02m".
 std::string human_duration(Duration d);
 
+// Bytes in IEC units (powers of 1024), as every byte count taskpool prints: "512 B",
+// "4.00 KiB", "2.86 MiB", "12.3 MiB", "123 MiB", "1.20 GiB".
+std::string human_bytes(double bytes);
+
 }  // namespace taskpool

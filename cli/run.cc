@@ -138,6 +138,7 @@ void Run::Parts::open_outputs() {
   if (plan.outputs.joblog) {
     joblog = std::make_unique<JobLog>(*plan.outputs.joblog, plan.outputs.joblog_append);
     if (!plan.pool.host_of_worker.empty()) joblog->set_hosts(plan.pool.host_of_worker);
+    if (config.fetch) joblog->set_download_dir(config.output_dir);
     printer.set_joblog(joblog.get());
   }
   if (plan.outputs.summary_json) {
@@ -164,9 +165,13 @@ void Run::Parts::make_observers() {
   }
   messages.emplace(failure, *status);
   messages->set_halt(plan.scheduler.halt);
+  messages->set_retries(plan.scheduler.retry.retries);
   if (plan.outputs.print_output) output.emplace(printer, failure, *status);
   if (!plan.pool.worker_host.empty()) tally.emplace(plan.pool.worker_host, config.hosts.size());
-  if (config.fetch) fetch_observer.emplace(fetch_report);
+  if (config.fetch) {
+    fetch_report.set_output_dir(config.output_dir);
+    fetch_observer.emplace(fetch_report);
+  }
 }
 
 ProcessExecutorOptions Run::Parts::process_options() {

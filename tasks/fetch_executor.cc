@@ -113,7 +113,7 @@ void FetchExecutor::start(const Attempt& attempt) {
     const std::string why = download.refused.empty() ? "no file name" : download.refused;
     return fail_now(std::move(completion), CURLE_WRITE_ERROR, url + ": " + why, true);
   }
-  transfer->final_path = options_.output_dir + "/" + download.path;
+  transfer->final_path = download_file(options_.output_dir, download.path);
   transfer->part_path = transfer->final_path + std::string(kPartSuffix);
   transfer->record_path = transfer->final_path + std::string(kPartRecordSuffix);
 
@@ -326,6 +326,8 @@ void FetchExecutor::fail(Transfer& transfer, int code, long http_status) {
     if (refused) remove_part(transfer);
   } else if (transfer.write_error != 0) {
     reason = "cannot write " + transfer.part_path + ": " + std::strerror(transfer.write_error);
+  } else if (code == CURLE_HTTP_RETURNED_ERROR && http_status > 0) {
+    reason = "HTTP " + std::to_string(http_status);  // libcurl: "The requested URL returned..."
   }
   // An empty .part holds nothing to continue from.
   struct stat st;

@@ -27,6 +27,16 @@ RunStats sample(Duration wall, Duration busy, uint64_t jobs, uint64_t failed) {
   return s;
 }
 
+TEST_CASE("byte counts are in IEC units, three significant digits") {
+  CHECK(human_bytes(0) == "0 B");
+  CHECK(human_bytes(1023) == "1023 B");
+  CHECK(human_bytes(4096) == "4.00 KiB");
+  CHECK(human_bytes(3 * 1024 * 1024) == "3.00 MiB");
+  CHECK(human_bytes(12.34 * 1024 * 1024) == "12.3 MiB");
+  CHECK(human_bytes(123.4 * 1024 * 1024) == "123 MiB");
+  CHECK(human_bytes(1.2 * 1024 * 1024 * 1024) == "1.20 GiB");
+}
+
 TEST_CASE("human durations pick a readable unit") {
   CHECK(human_duration(850ms) == "850 ms");
   CHECK(human_duration(2010ms) == "2.01 s");
