@@ -120,6 +120,7 @@ struct Run::Parts {
   std::unique_ptr<Executor> executor;
   const ProcessExecutor* processes = nullptr;  // when jobs are commands
   HostExecutor* hosts = nullptr;               // when jobs run on other machines
+  const FetchExecutor* fetcher = nullptr;      // when jobs are downloads
   std::unique_ptr<ControlServer> control;
   std::optional<LiveControl> live;
   std::unique_ptr<RecordFeed> feed;
@@ -159,6 +160,7 @@ void Run::Parts::make_observers() {
       input.read = feed->records_seen();
       input.input_complete = feed->input_done();
       if (!input.input_complete) input.fraction_read = feed->fraction_read();
+      if (fetcher != nullptr) input.bytes = fetcher->progress();
       return input;
     });
     status = &*progress;
@@ -196,7 +198,9 @@ void Run::Parts::make_executor() {
     case ExecutorKind::kFetch: {
       FetchOptions fetch = plan.executor.fetch;
       fetch.wake_fd = signals.wake_fd();
-      executor = std::make_unique<FetchExecutor>(std::move(fetch), mask);
+      auto downloads = std::make_unique<FetchExecutor>(std::move(fetch), mask);
+      fetcher = downloads.get();
+      executor = std::move(downloads);
       break;
     }
     case ExecutorKind::kHosts: {

@@ -286,9 +286,30 @@ void FetchExecutor::finish(Transfer& transfer, int code) {
   } else {
     fail(transfer, code, http_status);
   }
+  ended_.received += completion.detail.stdout_bytes;
+  if (completion.succeeded()) {
+    const uint64_t size = transfer.part.have + completion.detail.stdout_bytes;
+    ++ended_.finished;
+    ++ended_.files_sized;
+    ended_.bytes_sized += size;
+    ended_.bytes_have += size;
+  }
   const WorkerId worker = completion.worker;
   ready_.push_back(std::move(completion));
   transfers_.erase(worker);
+}
+
+FetchProgress FetchExecutor::progress() const {
+  FetchProgress p = ended_;
+  for (const auto& [worker, transfer] : transfers_) {
+    const uint64_t received = transfer->completion.detail.stdout_bytes;
+    p.received += received;
+    if (!transfer->total) continue;
+    ++p.files_sized;
+    p.bytes_sized += *transfer->total;
+    p.bytes_have += std::min(*transfer->total, transfer->part.have + received);
+  }
+  return p;
 }
 
 void FetchExecutor::complete(Transfer& transfer) {

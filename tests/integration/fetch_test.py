@@ -21,6 +21,7 @@ from typing import Dict, List, Optional
 import json_schema
 from helpers import REPO, TaskpoolTestCase, kill_group, taskpool, test_env
 from process_support import Background, joblog_rows, read_json, wait_until
+from progress_test import run_on_a_terminal
 
 sys.path.insert(0, str(REPO / "tests"))
 from fetch_server import (ConnectProxy, FetchServer, generated_bytes,  # noqa: E402
@@ -325,6 +326,36 @@ class FetchMessagesTest(FetchCase):
         self.assertIn("  fetched   3.00 MiB (", r.err)
         self.assertRegex(r.err, r"fetched   3\.00 MiB \(\d+(\.\d+)? (KiB|MiB|GiB)/s\)")
         self.assertNotRegex(r.err, r"\d (MB|KB|kB)\b")
+
+
+class FetchProgressTest(FetchCase):
+    """--progress for downloads: bytes and their rate beside the files; --fetch's default -j."""
+
+    def test_progress_on_a_terminal_counts_bytes_and_their_rate(self):
+        for name in ("a.bin", "b.bin", "c.bin"):
+            self.serve_random(name, 300 * 1024)
+        code, out = run_on_a_terminal(
+            ["--fetch", "--progress", "--limit-rate", "200k", "-o", self.out,
+             ":::", *[self.url(f"/{n}") for n in ("a.bin", "b.bin", "c.bin")]], columns=160)
+        self.assertEqual(code, 0, out)
+        lines = [line for line in out.decode().replace("\x1b[K", "").split("\r") if line]
+        # While it runs: bytes of the sizes known so far, and a rate in bytes.
+        during = [line for line in lines if "running" in line and "0 running" not in line]
+        self.assertTrue(any(re.search(r", \d+(\.\d+)? (B|KiB)/\d+(\.\d+)? KiB, "
+                                      r"\d+(\.\d+)? (B|KiB|MiB)/s, ", line) for line in during),
+                        lines)
+        last = next(line for line in reversed(lines) if line.startswith("taskpool: 3/3"))
+        self.assertIn("3/3 done (100%), 0 failed, 0 running", last)
+        self.assertIn(", 900 KiB/900 KiB, ", last)
+
+    def test_fetch_without_j_runs_16_downloads_at_once(self):
+        urls = [self.url(f"/delay/1000/gen/10/f{i}") for i in range(16)]
+        r = self.fetch("--summary-json", "-", urls=urls)
+        self.assertExit(r, 0)
+        self.assertEqual(json.loads(r.out)["workers"], 16)
+        self.assertLess(r.seconds, 8, "16 downloads of a second each did not run at once")
+        r = self.fetch("-j", "3", "--summary-json", "-", urls=urls[:3])
+        self.assertEqual(json.loads(r.out)["workers"], 3, "-j still sets it")
 
 
 class HttpFailureTest(FetchCase):
