@@ -77,6 +77,7 @@ void MessageObserver::on_job_end(const Job& /*job*/, const Attempt& attempt,
                     "taskpool: Warning: {}\n",
                     attempt.command.line));
   }
+  name_failure(attempt, completion);
   // A job the halt itself (or a signal, the deadline) ended is not one that failed on its own.
   if (halt_.when == HaltPolicy::When::kNever || completion.stopped) return;
   if (!completion.succeeded() && halt_.count == HaltPolicy::Count::kFail) {
@@ -84,6 +85,31 @@ void MessageObserver::on_job_end(const Job& /*job*/, const Attempt& attempt,
   } else if (completion.succeeded() && halt_.count == HaltPolicy::Count::kSuccess) {
     say(fmt::format("taskpool: This job succeeded:\n{}\n", attempt.command.line));
   }
+}
+
+void MessageObserver::name_failure(const Attempt& attempt, const Completion& completion) {
+  // Said already, or otherwise: a job that could not start or a download (its error), a timeout
+  // (GNU parallel's notice), any job under --halt (GNU parallel's words, which scripts compare),
+  // a job ended because an output failed (that error is the message).
+  if (completion.succeeded() || !completion.error.empty() || completion.timed_out ||
+      halt_.when != HaltPolicy::When::kNever || (completion.stopped && failure_.stops_run())) {
+    return;
+  }
+  if (named_failures_ >= kNamedFailures) {
+    ++unnamed_failures_;
+    return;
+  }
+  ++named_failures_;
+  std::string how = completion.signal != 0 ? fmt::format("killed by signal {}", completion.signal)
+                                           : fmt::format("exit status {}", completion.exit_status);
+  if (completion.stopped) how += " when the run stopped";
+  say(fmt::format("taskpool: job {} failed ({}): {}\n", attempt.seq, how, attempt.command.line));
+}
+
+void MessageObserver::finish() {
+  if (unnamed_failures_ == 0) return;
+  say(fmt::format("taskpool: {} more job{} failed (the joblog and --summary-json list them)\n",
+                  unnamed_failures_, unnamed_failures_ == 1 ? "" : "s"));
 }
 
 void MessageObserver::on_workers_limited(int from, int to, const Completion& completion) {

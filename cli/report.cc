@@ -164,6 +164,13 @@ std::string stop_signal_name(int signal) {
 }
 
 std::string stop_text(const RunStats& stats) {
+  if (stats.stop_cause == StopCause::kNone) return "";
+  return fmt::format("  stopped   {}, {}\n", stop_reason(stats),
+                     stats.input_read ? "after the input was read to its end"
+                                      : "before the input ended");
+}
+
+std::string stop_reason(const RunStats& stats) {
   std::string why;
   switch (stats.stop_cause) {
     case StopCause::kNone:
@@ -188,9 +195,7 @@ std::string stop_text(const RunStats& stats) {
       why = "--max-records was reached";
       break;
   }
-  return fmt::format("  stopped   {}, {}\n", why,
-                     stats.input_read ? "after the input was read to its end"
-                                      : "before the input ended");
+  return why;
 }
 
 std::string summary_text(const RunStats& stats) {

@@ -14,6 +14,8 @@ std::string summary_text(const RunStats& stats);
 // The summary's line on what stopped the run, "  stopped   by SIGINT (Ctrl-C), before the input
 // ended\n", or "" when nothing did.
 std::string stop_text(const RunStats& stats);
+// What stopped the run, in words ("by SIGINT (Ctrl-C)", "the --deadline was reached"), or "".
+std::string stop_reason(const RunStats& stats);
 // "SIGINT", "SIGTERM", "SIGHUP", else "signal N".
 std::string stop_signal_name(int signal);
 

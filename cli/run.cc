@@ -452,6 +452,7 @@ RunOutcome Run::run() {
   outcome.bound = p.plan.input.bound;
   p.check_output();
   if (p.progress) p.progress->finish();
+  p.messages->finish();
   p.feed->stop();
   if (p.feed->input_done() && !p.feed->error().empty()) p.failure.input_failed(p.feed->error());
   outcome.hosts = p.host_reports();
@@ -465,6 +466,13 @@ RunOutcome Run::run() {
   if (stats.stop_cause == StopCause::kNoWorkers) {
     std::fprintf(stderr, "taskpool: every host is down; %llu jobs were not run\n",
                  static_cast<unsigned long long>(stats.not_started));
+  }
+  const StopCause cause = stats.stop_cause;
+  if (stats.not_started > 0 && (cause == StopCause::kSignal || cause == StopCause::kDeadline)) {
+    std::fputs(fmt::format("taskpool: {} job{} not started (stopped: {})\n", stats.not_started,
+                           stats.not_started == 1 ? " was" : "s were", stop_reason(stats))
+                   .c_str(),
+               stderr);
   }
   if (stats.stop_cause == StopCause::kMaxRecords) {
     std::fprintf(stderr,
