@@ -81,9 +81,8 @@ void FetchReport::add_failure(const std::string& url, const std::string& path,
   // The message starts with the URL, which the list has in its own field.
   if (reason.starts_with(url + ": ")) reason.erase(0, url.size() + 2);
   if (reason.empty() && completion.signal != 0) reason = "stopped";
-  failures_.push_back(
-      {url, path.empty() ? "" : download_file(output_dir_, path), reason,
-       completion.detail.http_status});
+  failures_.push_back({url, path.empty() ? "" : download_file(output_dir_, path), reason,
+                       completion.detail.http_status});
 }
 
 std::string FetchReport::text(Duration wall) const {

@@ -56,9 +56,10 @@ std::string first_stop_notice(int signal, size_t running) {
 
 std::string second_stop_notice(size_t running, Duration kill_after) {
   if (running == 0) return "";
-  return fmt::format("taskpool: stopping now: ending {} running job{} (SIGTERM, then SIGKILL {} "
-                     "later)\n",
-                     running, running == 1 ? "" : "s", human_duration(kill_after));
+  return fmt::format(
+      "taskpool: stopping now: ending {} running job{} (SIGTERM, then SIGKILL {} "
+      "later)\n",
+      running, running == 1 ? "" : "s", human_duration(kill_after));
 }
 
 }  // namespace taskpool

@@ -75,11 +75,10 @@ std::optional<Duration> bytes_time_left(const ProgressCounters& c, uint64_t tota
 void add_byte_parts(std::vector<Part>& parts, const ProgressCounters& c) {
   if (!c.bytes) return;
   const FetchProgress& b = *c.bytes;
-  const std::string got =
-      b.files_sized > 0
-          ? fmt::format("{}/{}", human_bytes(static_cast<double>(b.bytes_have)),
-                        human_bytes(static_cast<double>(b.bytes_sized)))
-          : human_bytes(static_cast<double>(b.received));
+  const std::string got = b.files_sized > 0
+                              ? fmt::format("{}/{}", human_bytes(static_cast<double>(b.bytes_have)),
+                                            human_bytes(static_cast<double>(b.bytes_sized)))
+                              : human_bytes(static_cast<double>(b.received));
   parts.push_back({got, got, 3});
   const double seconds = to_seconds(c.elapsed);
   const double rate = seconds > 0 ? static_cast<double>(b.received) / seconds : 0.0;
@@ -122,8 +121,8 @@ std::vector<Part> progress_parts(const ProgressCounters& c, bool eta, bool color
   if ((c.input_complete || estimate || eta) && (rate > 0 || bytes_left) && total >= c.done) {
     const Duration left =
         bytes_left ? *bytes_left
-                   : std::chrono::duration_cast<Duration>(std::chrono::duration<double>(
-                         static_cast<double>(total - c.done) / rate));
+                   : std::chrono::duration_cast<Duration>(
+                         std::chrono::duration<double>(static_cast<double>(total - c.done) / rate));
     // While input streams, only what was read so far is known: the real ETA is later. A file's
     // size gives an estimate instead.
     const char* mark = c.input_complete ? "" : estimate ? "~" : ">= ";

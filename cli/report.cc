@@ -165,9 +165,9 @@ std::string stop_signal_name(int signal) {
 
 std::string stop_text(const RunStats& stats) {
   if (stats.stop_cause == StopCause::kNone) return "";
-  return fmt::format("  stopped   {}, {}\n", stop_reason(stats),
-                     stats.input_read ? "after the input was read to its end"
-                                      : "before the input ended");
+  return fmt::format(
+      "  stopped   {}, {}\n", stop_reason(stats),
+      stats.input_read ? "after the input was read to its end" : "before the input ended");
 }
 
 std::string stop_reason(const RunStats& stats) {
@@ -289,10 +289,10 @@ std::string summary_json(const RunStats& stats, std::string_view mode) {
       stats.timed_out, stop_cause_json(stats.stop_cause),
       stats.stop_cause == StopCause::kSignal ? json_string(stop_signal_name(stats.stop_signal))
                                              : "null",
-      stats.input_read, to_seconds(stats.wall()),
-      stats.jobs_per_second(), to_seconds(stats.busy), to_seconds(stats.idle()),
-      stats.utilization(), to_seconds(h.min()), to_seconds(h.percentile(50)),
-      to_seconds(h.percentile(95)), to_seconds(h.percentile(99)), to_seconds(h.max()));
+      stats.input_read, to_seconds(stats.wall()), stats.jobs_per_second(), to_seconds(stats.busy),
+      to_seconds(stats.idle()), stats.utilization(), to_seconds(h.min()),
+      to_seconds(h.percentile(50)), to_seconds(h.percentile(95)), to_seconds(h.percentile(99)),
+      to_seconds(h.max()));
   json.insert(json.size() - 1,
               fmt::format(R"(, "max_workers": {}, "worker_changes": {}, "worker_seconds": {:.6f}, )"
                           R"("suspended_seconds": {:.6f}, "fed": {})",

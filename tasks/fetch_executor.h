@@ -107,7 +107,7 @@ class FetchExecutor final : public Executor {
   std::vector<void*> idle_easy_;            // CURL*s, reset
   std::unordered_map<WorkerId, std::unique_ptr<Transfer>> transfers_;
   std::vector<Completion> ready_;
-  FetchProgress ended_;  // what the downloads that ended add to progress()
+  FetchProgress ended_;      // what the downloads that ended add to progress()
   std::vector<pollfd> fds_;  // one round's poll set (see poll_once), kept for its memory
 
   friend int on_socket(void*, int, int, void*, void*);

@@ -102,8 +102,9 @@ TEST_CASE("the stop line names the signal, the output error, and whether the inp
   s.input_read = true;
   CHECK(stop_text(s) == "  stopped   by SIGTERM, after the input was read to its end\n");
   s.stop_cause = StopCause::kOutputError;
-  CHECK(stop_text(s) == "  stopped   an output could not be written, after the input was read "
-                        "to its end\n");
+  CHECK(stop_text(s) ==
+        "  stopped   an output could not be written, after the input was read "
+        "to its end\n");
   CHECK(summary_json(s, "pool").find(R"("stopped": "output_error", "stop_signal": null, )"
                                      R"("input_read": true)") != std::string::npos);
 }
