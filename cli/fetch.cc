@@ -11,9 +11,9 @@ namespace taskpool {
 
 namespace {
 
-double megabytes_per_second(uint64_t bytes, Duration wall) {
+double bytes_per_second(uint64_t bytes, Duration wall) {
   const double seconds = to_seconds(wall);
-  return seconds > 0 ? static_cast<double>(bytes) / 1e6 / seconds : 0.0;
+  return seconds > 0 ? static_cast<double>(bytes) / seconds : 0.0;
 }
 
 }  // namespace
@@ -41,7 +41,7 @@ JobSource::State FetchNamer::poll(Record& out) {
   NameRegistry::DiskState on_disk;
   if (options_.keep_existing) {
     on_disk = [&](const std::string& path) {
-      return download_on_disk(options_.output_dir + "/" + path, url);
+      return download_on_disk(download_file(options_.output_dir, path), url);
     };
   }
   std::string path;
@@ -71,7 +71,8 @@ void FetchReport::add_attempt(const Completion& completion) {
   if (completion.detail.http_status != 0) ++statuses_[completion.detail.http_status];
 }
 
-void FetchReport::add_failure(const std::string& url, const Completion& completion) {
+void FetchReport::add_failure(const std::string& url, const std::string& path,
+                              const Completion& completion) {
   if (failures_.size() >= kMaxListed) {
     ++unlisted_failures_;
     return;
@@ -80,12 +81,13 @@ void FetchReport::add_failure(const std::string& url, const Completion& completi
   // The message starts with the URL, which the list has in its own field.
   if (reason.starts_with(url + ": ")) reason.erase(0, url.size() + 2);
   if (reason.empty() && completion.signal != 0) reason = "stopped";
-  failures_.push_back({url, reason, completion.detail.http_status});
+  failures_.push_back({url, path.empty() ? "" : download_file(output_dir_, path), reason,
+                       completion.detail.http_status});
 }
 
 std::string FetchReport::text(Duration wall) const {
-  std::string out = fmt::format("  fetched   {:.1f} MB ({:.2f} MB/s)", bytes_ / 1e6,
-                                megabytes_per_second(bytes_, wall));
+  std::string out = fmt::format("  fetched   {} ({}/s)", human_bytes(bytes_),
+                                human_bytes(bytes_per_second(bytes_, wall)));
   if (!statuses_.empty()) {
     out += ", HTTP";
     for (const auto& [status, count] : statuses_) out += fmt::format(" {}x{}", status, count);
@@ -109,13 +111,14 @@ std::string FetchReport::json(Duration wall) const {
   std::string failed;
   for (const Failure& f : failures_) {
     if (!failed.empty()) failed += ", ";
-    failed += fmt::format("{{\"url\": {}, \"reason\": {}, \"http_status\": {}}}",
-                          json_string(f.url), json_string(f.reason), f.http_status);
+    failed += fmt::format(R"({{"url": {}, "path": {}, "reason": {}, "http_status": {}}})",
+                          json_string(f.url), f.file.empty() ? "null" : json_string(f.file),
+                          json_string(f.reason), f.http_status);
   }
   return fmt::format(
-      "{{\"bytes\": {}, \"mb_per_second\": {:.3f}, \"http_statuses\": {{{}}}, \"failed\": [{}], "
-      "\"failed_not_listed\": {}}}",
-      bytes_, megabytes_per_second(bytes_, wall), statuses, failed, unlisted_failures_);
+      "{{\"bytes\": {}, \"bytes_per_second\": {:.0f}, \"http_statuses\": {{{}}}, "
+      "\"failed\": [{}], \"failed_not_listed\": {}}}",
+      bytes_, bytes_per_second(bytes_, wall), statuses, failed, unlisted_failures_);
 }
 
 }  // namespace taskpool

@@ -48,8 +48,11 @@ class FetchNamer final : public JobSource {
 // What the downloads of a run add to the summary.
 class FetchReport {
  public:
+  // -o/--output-dir, where the failed downloads' files would have gone.
+  void set_output_dir(std::string dir) { output_dir_ = std::move(dir); }
   void add_attempt(const Completion& completion);
-  void add_failure(const std::string& url, const Completion& completion);
+  // `path`: relative to the output directory, empty when the download had none.
+  void add_failure(const std::string& url, const std::string& path, const Completion& completion);
 
   std::string text(Duration wall) const;  // lines for the text summary
   std::string json(Duration wall) const;  // the "fetch" object
@@ -58,8 +61,10 @@ class FetchReport {
   static constexpr size_t kMaxListed = 1000;
   uint64_t bytes_ = 0;
   std::map<int, uint64_t> statuses_;  // HTTP status -> attempts
+  std::string output_dir_ = ".";
   struct Failure {
     std::string url;
+    std::string file;  // under the output directory, or empty
     std::string reason;
     int http_status;
   };

@@ -14,6 +14,7 @@
 #include "cli/printer.h"
 #include "core/error.h"
 #include "core/file_io.h"
+#include "tasks/fetch_names.h"
 
 namespace taskpool {
 
@@ -39,8 +40,11 @@ std::string command_column(std::string command) {
 }  // namespace
 
 std::string joblog_line(const Attempt& attempt, const Completion& completion, double start_epoch,
-                        std::string_view host) {
-  const std::string command = command_column(attempt.command.line);
+                        std::string_view host, std::string_view download_dir) {
+  std::string command = command_column(attempt.command.line);
+  if (attempt.download && !attempt.download->path.empty()) {
+    command += " -> " + command_column(download_file(download_dir, attempt.download->path));
+  }
   const double runtime = completion.started ? to_seconds(completion.runtime()) : 0.0;
   // GNU parallel's mark for an attempt killed for running too long.
   const int exit_value =
@@ -103,7 +107,7 @@ std::string JobLog::line(const Attempt& attempt, const Completion& completion) c
   const auto worker = static_cast<size_t>(attempt.worker - 1);
   const std::string_view host =
       worker < hosts_.size() ? std::string_view(hosts_[worker]) : std::string_view(":");
-  return joblog_line(attempt, completion, start, host);
+  return joblog_line(attempt, completion, start, host, download_dir_);
 }
 
 void JobLog::write_line(std::string_view line) {

@@ -51,6 +51,8 @@ class JobLog {
   void write_line(std::string_view line);
   // The Host column for each worker (index: worker - 1), for -S; without it, ':' for all.
   void set_hosts(std::vector<std::string> host_of_worker) { hosts_ = std::move(host_of_worker); }
+  // --fetch: the output directory, so that a download's Command column says where it went.
+  void set_download_dir(std::string dir) { download_dir_ = std::move(dir); }
 
  private:
   off_t drop_cut_off_line(off_t size);
@@ -60,13 +62,16 @@ class JobLog {
   UniqueFd owned_;  // fd_, when the joblog is a file (not standard output)
   WallClock wall_clock_;
   std::vector<std::string> hosts_;
+  std::string download_dir_ = ".";
 };
 
 // One line of the log, without writing it (for tests). A timed-out attempt has Exitval -1, as in
 // GNU parallel.
 // `host`: the Host column (':' is this machine).
+// The Command column is the command line, or for a download with a file name, "URL -> FILE"
+// with FILE under `download_dir`.
 std::string joblog_line(const Attempt& attempt, const Completion& completion, double start_epoch,
-                        std::string_view host = ":");
+                        std::string_view host = ":", std::string_view download_dir = ".");
 
 // What a joblog says of one job: whether its last line says it succeeded (Exitval and Signal 0),
 // and which command it ran.

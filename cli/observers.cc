@@ -33,6 +33,20 @@ void ObserverFanOut::on_tick(TimePoint now) {
   for (RunObserver* o : observers_) o->on_tick(now);
 }
 
+namespace {
+
+// What went wrong with a download: "HTTP 503 from URL", else its error ("URL: Failed to
+// connect ...").
+std::string download_problem(const Attempt& attempt, const Completion& completion) {
+  const int status = completion.detail.http_status;
+  if (status >= 400 && attempt.download && !completion.error.empty()) {
+    return fmt::format("HTTP {} from {}", status, attempt.download->url);
+  }
+  return completion.error;
+}
+
+}  // namespace
+
 std::string outcome(const Completion& completion) {
   if (completion.timed_out) return "timed out";
   if (!completion.started) return completion.error;
@@ -42,6 +56,11 @@ std::string outcome(const Completion& completion) {
 
 void MessageObserver::on_retry(const Job& job, const Attempt& attempt, const Completion& completion,
                                Duration delay) {
+  if (attempt.download) {
+    say(fmt::format("taskpool: retry {}/{} in {}: {}\n", attempt.number, retries_,
+                    human_duration(delay), download_problem(attempt, completion)));
+    return;
+  }
   say(fmt::format("taskpool: job {} {} (attempt {}); retrying in {}: {}\n", job.seq,
                   outcome(completion), attempt.number, human_duration(delay),
                   attempt.command.line));
@@ -50,7 +69,7 @@ void MessageObserver::on_retry(const Job& job, const Attempt& attempt, const Com
 void MessageObserver::on_job_end(const Job& /*job*/, const Attempt& attempt,
                                  Completion& completion) {
   if (!completion.succeeded() && !completion.error.empty()) {
-    say("taskpool: " + completion.error + "\n");
+    say("taskpool: " + download_problem(attempt, completion) + "\n");
   } else if (completion.timed_out) {
     // GNU parallel's words, which scripts grep for.
     say(
@@ -58,6 +77,7 @@ void MessageObserver::on_job_end(const Job& /*job*/, const Attempt& attempt,
                     "taskpool: Warning: {}\n",
                     attempt.command.line));
   }
+  name_failure(attempt, completion);
   // A job the halt itself (or a signal, the deadline) ended is not one that failed on its own.
   if (halt_.when == HaltPolicy::When::kNever || completion.stopped) return;
   if (!completion.succeeded() && halt_.count == HaltPolicy::Count::kFail) {
@@ -65,6 +85,31 @@ void MessageObserver::on_job_end(const Job& /*job*/, const Attempt& attempt,
   } else if (completion.succeeded() && halt_.count == HaltPolicy::Count::kSuccess) {
     say(fmt::format("taskpool: This job succeeded:\n{}\n", attempt.command.line));
   }
+}
+
+void MessageObserver::name_failure(const Attempt& attempt, const Completion& completion) {
+  // Said already, or otherwise: a job that could not start or a download (its error), a timeout
+  // (GNU parallel's notice), any job under --halt (GNU parallel's words, which scripts compare),
+  // a job ended because an output failed (that error is the message).
+  if (completion.succeeded() || !completion.error.empty() || completion.timed_out ||
+      halt_.when != HaltPolicy::When::kNever || (completion.stopped && failure_.stops_run())) {
+    return;
+  }
+  if (named_failures_ >= kNamedFailures) {
+    ++unnamed_failures_;
+    return;
+  }
+  ++named_failures_;
+  std::string how = completion.signal != 0 ? fmt::format("killed by signal {}", completion.signal)
+                                           : fmt::format("exit status {}", completion.exit_status);
+  if (completion.stopped) how += " when the run stopped";
+  say(fmt::format("taskpool: job {} failed ({}): {}\n", attempt.seq, how, attempt.command.line));
+}
+
+void MessageObserver::finish() {
+  if (unnamed_failures_ == 0) return;
+  say(fmt::format("taskpool: {} more job{} failed (the joblog and --summary-json list them)\n",
+                  unnamed_failures_, unnamed_failures_ == 1 ? "" : "s"));
 }
 
 void MessageObserver::on_workers_limited(int from, int to, const Completion& completion) {
@@ -176,7 +221,10 @@ void FetchObserver::on_retry(const Job&, const Attempt&, const Completion& compl
 
 void FetchObserver::on_job_end(const Job&, const Attempt& attempt, Completion& completion) {
   report_.add_attempt(completion);
-  if (!completion.succeeded()) report_.add_failure(attempt.command.line, completion);
+  if (!completion.succeeded()) {
+    report_.add_failure(attempt.command.line, attempt.download ? attempt.download->path : "",
+                        completion);
+  }
 }
 
 void HostTally::on_job_end(const Job&, const Attempt& attempt, Completion&) {

@@ -71,6 +71,8 @@ class MessageObserver final : public RunObserver {
   // --halt on failures (or successes): each failed (succeeded) job is named, as GNU parallel
   // names them ("This job failed:" and its command).
   void set_halt(const HaltPolicy& halt) { halt_ = halt; }
+  // --retries: a download's retry line says which retry of how many is next.
+  void set_retries(int retries) { retries_ = retries; }
 
   void on_retry(const Job& job, const Attempt& attempt, const Completion& completion,
                 Duration delay) override;
@@ -79,13 +81,24 @@ class MessageObserver final : public RunObserver {
 
   void host_down(const SshLogin& host, const std::string& reason);
   void say(const std::string& message);
+  // At the end of the run: how many failed jobs were not named (past kNamedFailures).
+  void finish();
+
+  // Failed jobs named one a line; the rest are counted at the end.
+  static constexpr uint64_t kNamedFailures = 10;
 
  private:
   RunFailure& failure_;
   StatusLine& status_;
   int fd_;
   bool limited_ = false;  // the pool shrank for want of processes, and it was said
+  // "taskpool: job 7 failed (exit status 1): ./maybe_fail.sh 7", for a failure nothing else names.
+  void name_failure(const Attempt& attempt, const Completion& completion);
+
   HaltPolicy halt_;
+  int retries_ = 0;
+  uint64_t named_failures_ = 0;
+  uint64_t unnamed_failures_ = 0;
 };
 
 // Job output through the printer (which writes each job's joblog line after its output).

@@ -93,7 +93,7 @@ void fill_pool(const OptionFlags& flags, RunConfig& config) {
   if (flags.was_given("--jobs")) {
     resolve_jobs(pool.jobs, config);
   } else {
-    config.jobs = cpu_count();
+    config.jobs = config.fetch ? kFetchDefaultJobs : cpu_count();
   }
   config.mode = parse_mode(pool.mode);
   if (!pool.priority_col.empty()) {

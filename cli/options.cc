@@ -166,7 +166,8 @@ void declare_pool(CLI::App& app, PoolFlags& flags, RunConfig& config) {
   Area pool(app, "Pool");
   pool.value("-j,-P,--jobs", flags.jobs, "N|FILE",
              "Workers: N, +N/-N (CPUs plus/minus N), N% of the CPUs, 0 (250), or a FILE "
-             "holding one, read again when it changes (default: the CPUs it may run on)");
+             "holding one, read again when it changes (default: the CPUs it may run on; "
+             "16 with --fetch)");
   pool.value("--mode", flags.mode, "pool|batch",
              "pool: start a job whenever a worker is free (default); "
              "batch: start N, wait for all N, repeat");

@@ -16,6 +16,10 @@ namespace taskpool {
 
 enum class SummaryWhen { kAuto, kAlways, kNever };
 
+// Downloads at once with --fetch and no -j: transfers wait on the network, not the CPUs, so more
+// run than there are CPUs; aria2c runs 5, curl --parallel 50 (see doc/guide.md, --fetch).
+inline constexpr int kFetchDefaultJobs = 16;
+
 struct RunConfig {
   std::vector<std::string> command;  // the command words (may be empty)
   // An input source after the command: `::: VALUES` or `:::: FILE`; `:::+` and `::::+` link it to
@@ -42,7 +46,7 @@ struct RunConfig {
   std::string delimiter = "\n";                                    // -0, -d: never empty
   bool split_lists = false;  // -d: ::: values are split at the delimiter too, as GNU parallel
   std::optional<std::string> colsep;
-  int jobs = 1;
+  int jobs = 1;  // -j; without it the CPUs, or kFetchDefaultJobs with --fetch
   // -j FILE: the number of workers is read from FILE, and again whenever it changes.
   std::optional<std::string> jobs_file;
   // The live pool: --control SOCKET, --priority-col N (1-based), --queue-size N, --feedback,

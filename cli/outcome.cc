@@ -3,7 +3,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <csignal>
 #include <cstdio>
+
+#include "cli/report.h"
 
 namespace taskpool {
 
@@ -38,6 +41,25 @@ int finish_run(const RunOutcome& outcome) {
                stderr);
   }
   return exit_status(outcome);
+}
+
+std::string first_stop_notice(int signal, size_t running) {
+  // GNU parallel's words for SIGHUP, which scripts look for.
+  std::string notice =
+      signal == SIGHUP ? "taskpool: SIGHUP received. No new jobs will be started.\n" : "";
+  if (running == 0) return notice + "taskpool: stopping: no job is running\n";
+  const std::string_view jobs = running == 1 ? "job" : "jobs";
+  const std::string again = signal == SIGINT ? "Ctrl-C again" : stop_signal_name(signal) + " again";
+  return notice + fmt::format("taskpool: stopping: waiting for {} running {}; {} to kill {}\n",
+                              running, jobs, again, running == 1 ? "it" : "them");
+}
+
+std::string second_stop_notice(size_t running, Duration kill_after) {
+  if (running == 0) return "";
+  return fmt::format(
+      "taskpool: stopping now: ending {} running job{} (SIGTERM, then SIGKILL {} "
+      "later)\n",
+      running, running == 1 ? "" : "s", human_duration(kill_after));
 }
 
 }  // namespace taskpool

@@ -1,8 +1,11 @@
 // A run's exit status, as GNU parallel's, and the messages that explain it.
 #pragma once
 
+#include <string>
+
 #include "cli/run.h"
 #include "core/stats.h"
+#include "core/time.h"
 
 namespace taskpool {
 
@@ -20,5 +23,13 @@ int exit_status(const RunOutcome& outcome);
 
 // exit_status(outcome), after the last messages on stderr that explain it.
 int finish_run(const RunOutcome& outcome);
+
+// What the first stop signal does, said when it comes, with the jobs running then:
+// "taskpool: stopping: waiting for 3 running jobs; Ctrl-C again to kill them\n" (SIGHUP first
+// says so in GNU parallel's words).
+std::string first_stop_notice(int signal, size_t running);
+// What a second stop signal does: "taskpool: stopping now: ending 3 running jobs (SIGTERM, then
+// SIGKILL 5.00 s later)\n"; "" when none is running.
+std::string second_stop_notice(size_t running, Duration kill_after);
 
 }  // namespace taskpool

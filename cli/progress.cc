@@ -54,6 +54,38 @@ std::optional<uint64_t> estimated_total(const ProgressCounters& c) {
   return std::max<uint64_t>({total, c.read, c.done, 1});
 }
 
+// Downloads: the time the bytes left take at the rate bytes came so far. The bytes left are
+// those of the files whose size is known, and, for each download not ended whose size is not
+// known yet (not started, or no Content-Length), the average size of those known.
+std::optional<Duration> bytes_time_left(const ProgressCounters& c, uint64_t total) {
+  if (!c.bytes) return std::nullopt;
+  const FetchProgress& b = *c.bytes;
+  const double seconds = to_seconds(c.elapsed);
+  if (b.files_sized == 0 || b.received == 0 || seconds <= 0 || total < c.done) return std::nullopt;
+  const uint64_t not_ended = total - c.done;
+  const uint64_t unsized = not_ended - std::min(not_ended, b.files_sized - b.finished);
+  const double average = static_cast<double>(b.bytes_sized) / static_cast<double>(b.files_sized);
+  const double left = static_cast<double>(b.bytes_sized - std::min(b.bytes_sized, b.bytes_have)) +
+                      static_cast<double>(unsized) * average;
+  const double rate = static_cast<double>(b.received) / seconds;
+  return std::chrono::duration_cast<Duration>(std::chrono::duration<double>(left / rate));
+}
+
+// Downloads: "120 MiB/400 MiB" (of the files whose size is known) and the rate bytes come at.
+void add_byte_parts(std::vector<Part>& parts, const ProgressCounters& c) {
+  if (!c.bytes) return;
+  const FetchProgress& b = *c.bytes;
+  const std::string got = b.files_sized > 0
+                              ? fmt::format("{}/{}", human_bytes(static_cast<double>(b.bytes_have)),
+                                            human_bytes(static_cast<double>(b.bytes_sized)))
+                              : human_bytes(static_cast<double>(b.received));
+  parts.push_back({got, got, 3});
+  const double seconds = to_seconds(c.elapsed);
+  const double rate = seconds > 0 ? static_cast<double>(b.received) / seconds : 0.0;
+  const std::string per_second = human_bytes(rate) + "/s";
+  parts.push_back({per_second, per_second, 4});
+}
+
 std::vector<Part> progress_parts(const ProgressCounters& c, bool eta, bool color) {
   const double seconds = to_seconds(c.elapsed);
   const double rate = seconds > 0 ? static_cast<double>(c.done) / seconds : 0.0;
@@ -82,11 +114,15 @@ std::vector<Part> progress_parts(const ProgressCounters& c, bool eta, bool color
   parts.push_back(failed);
   parts.push_back({fmt::format("{} running", c.running), fmt::format("{} run", c.running), 3});
   parts.push_back({fmt::format("{:.1f} jobs/s", rate), fmt::format("{:.1f}/s", rate), 4});
+  add_byte_parts(parts, c);
   parts.push_back({human_duration(c.elapsed), human_duration(c.elapsed), 5});
   const uint64_t total = c.input_complete ? c.read : estimate.value_or(c.read);
-  if ((c.input_complete || estimate || eta) && rate > 0 && total >= c.done) {
-    const auto left = std::chrono::duration_cast<Duration>(
-        std::chrono::duration<double>(static_cast<double>(total - c.done) / rate));
+  const std::optional<Duration> bytes_left = bytes_time_left(c, total);
+  if ((c.input_complete || estimate || eta) && (rate > 0 || bytes_left) && total >= c.done) {
+    const Duration left =
+        bytes_left ? *bytes_left
+                   : std::chrono::duration_cast<Duration>(
+                         std::chrono::duration<double>(static_cast<double>(total - c.done) / rate));
     // While input streams, only what was read so far is known: the real ETA is later. A file's
     // size gives an estimate instead.
     const char* mark = c.input_complete ? "" : estimate ? "~" : ">= ";

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/time.h"
+#include "tasks/fetch_executor.h"
 
 namespace taskpool {
 
@@ -19,12 +20,16 @@ struct ProgressCounters {
   // While the input is read: how far through it reading is (0 to 1), when it is one regular file.
   std::optional<double> fraction_read;
   Duration elapsed{0};
+  // --fetch: the bytes received and what is known of the files' sizes. The line then shows the
+  // bytes ("120 MiB/400 MiB", their rate), and the ETA comes from the bytes left at that rate.
+  std::optional<FetchProgress> bytes;
 };
 
 // The progress line, at most `width` columns (0: no limit), without escape codes:
 // "taskpool: 120/500 done (24%), 3 failed, 4 running, 12.3 jobs/s, 9.8 s, ETA 31 s".
 // While the input is still being read: "120 done, ..."; with `eta`, an estimate from the records
-// read so far, marked as such ("ETA >= 31 s"). `color` marks failures in red (ANSI).
+// read so far, marked as such ("ETA >= 31 s"). `color` marks failures in red (ANSI). Downloads
+// add their bytes: "..., 12.3 jobs/s, 120 MiB/400 MiB, 10.2 MiB/s, 9.8 s, ETA 27 s".
 std::string progress_line(const ProgressCounters& counters, size_t width, bool eta, bool color);
 
 // --bar: the progress line behind a bar that fills what the line leaves of `width`

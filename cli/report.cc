@@ -3,8 +3,10 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cmath>
+#include <csignal>
 #include <ctime>
 
 #include "core/utf8.h"
@@ -135,6 +137,67 @@ std::string keys_json(const RunStats& stats) {
 
 }  // namespace
 
+std::string human_bytes(double bytes) {
+  if (bytes < 1024) return fmt::format("{:.0f} B", bytes);
+  constexpr std::array<std::string_view, 5> kUnits = {"KiB", "MiB", "GiB", "TiB", "PiB"};
+  size_t unit = 0;
+  bytes /= 1024;
+  while (bytes >= 1024 && unit + 1 < kUnits.size()) {
+    bytes /= 1024;
+    ++unit;
+  }
+  const int decimals = bytes < 10 ? 2 : bytes < 100 ? 1 : 0;
+  return fmt::format("{:.{}f} {}", bytes, decimals, kUnits[unit]);
+}
+
+std::string stop_signal_name(int signal) {
+  switch (signal) {
+    case SIGINT:
+      return "SIGINT";
+    case SIGTERM:
+      return "SIGTERM";
+    case SIGHUP:
+      return "SIGHUP";
+    default:
+      return fmt::format("signal {}", signal);
+  }
+}
+
+std::string stop_text(const RunStats& stats) {
+  if (stats.stop_cause == StopCause::kNone) return "";
+  return fmt::format(
+      "  stopped   {}, {}\n", stop_reason(stats),
+      stats.input_read ? "after the input was read to its end" : "before the input ended");
+}
+
+std::string stop_reason(const RunStats& stats) {
+  std::string why;
+  switch (stats.stop_cause) {
+    case StopCause::kNone:
+      return "";
+    case StopCause::kSignal:
+      why = fmt::format("by {}{}", stop_signal_name(stats.stop_signal),
+                        stats.stop_signal == SIGINT ? " (Ctrl-C)" : "");
+      break;
+    case StopCause::kDeadline:
+      why = "the --deadline was reached";
+      break;
+    case StopCause::kHalt:
+      why = "the --halt condition was met";
+      break;
+    case StopCause::kOutputError:
+      why = "an output could not be written";
+      break;
+    case StopCause::kNoWorkers:
+      why = "every host is down";
+      break;
+    case StopCause::kMaxRecords:
+      why = "--max-records was reached";
+      break;
+  }
+  return why;
+}
+
 std::string summary_text(const RunStats& stats) {
   std::string out = fmt::format("taskpool: {} jobs, {} succeeded, {} failed", stats.jobs,
                                 stats.succeeded, stats.failed);
@@ -146,25 +209,7 @@ std::string summary_text(const RunStats& stats) {
   if (stats.fed > 0) out += fmt::format(", {} fed back", stats.fed);
   out += fmt::format(" in {} ({:.2f} jobs/s)\n", human_duration(stats.wall()),
                      stats.jobs_per_second());
-  switch (stats.stop_cause) {
-    case StopCause::kNone:
-      break;
-    case StopCause::kSignal:
-      out += "  stopped   on a signal or an output error, before the input ended\n";
-      break;
-    case StopCause::kDeadline:
-      out += "  stopped   the --deadline was reached\n";
-      break;
-    case StopCause::kHalt:
-      out += "  stopped   the --halt condition was met\n";
-      break;
-    case StopCause::kNoWorkers:
-      out += "  stopped   every host is down\n";
-      break;
-    case StopCause::kMaxRecords:
-      out += "  stopped   --max-records was reached\n";
-      break;
-  }
+  out += stop_text(stats);
   if (stats.suspended > Duration::zero()) {
     out += fmt::format("  suspended {} (Ctrl-Z until fg; not counted by timeouts)\n",
                        human_duration(stats.suspended));
@@ -208,6 +253,8 @@ std::string_view stop_cause_json(StopCause cause) {
       return "\"deadline\"";
     case StopCause::kHalt:
       return "\"halt\"";
+    case StopCause::kOutputError:
+      return "\"output_error\"";
     case StopCause::kNoWorkers:
       return "\"hosts_down\"";
     case StopCause::kMaxRecords:
@@ -231,17 +278,21 @@ std::string summary_json(const RunStats& stats, std::string_view mode) {
       "{{\"mode\": \"{}\", \"workers\": {}, "
       "\"jobs\": {{\"total\": {}, \"succeeded\": {}, \"failed\": {}, \"not_started\": {}, "
       "\"retried\": {}, \"killed\": {}, \"skipped\": {}}}, "
-      "\"attempts\": {}, \"timed_out_attempts\": {}, \"stopped\": {}, "
+      "\"attempts\": {}, \"timed_out_attempts\": {}, \"stopped\": {}, \"stop_signal\": {}, "
+      "\"input_read\": {}, "
       "\"wall_seconds\": {:.6f}, \"jobs_per_second\": {:.3f}, "
       "\"busy_worker_seconds\": {:.6f}, \"idle_worker_seconds\": {:.6f}, \"utilization\": {:.4f}, "
       "\"latency_seconds\": {{\"min\": {:.6f}, \"p50\": {:.6f}, \"p95\": {:.6f}, "
       "\"p99\": {:.6f}, \"max\": {:.6f}}}}}",
       mode, stats.workers, stats.jobs + stats.not_started, stats.succeeded, stats.failed,
       stats.not_started, stats.retried, stats.killed, stats.skipped, stats.attempts,
-      stats.timed_out, stop_cause_json(stats.stop_cause), to_seconds(stats.wall()),
-      stats.jobs_per_second(), to_seconds(stats.busy), to_seconds(stats.idle()),
-      stats.utilization(), to_seconds(h.min()), to_seconds(h.percentile(50)),
-      to_seconds(h.percentile(95)), to_seconds(h.percentile(99)), to_seconds(h.max()));
+      stats.timed_out, stop_cause_json(stats.stop_cause),
+      stats.stop_cause == StopCause::kSignal ? json_string(stop_signal_name(stats.stop_signal))
+                                             : "null",
+      stats.input_read, to_seconds(stats.wall()), stats.jobs_per_second(), to_seconds(stats.busy),
+      to_seconds(stats.idle()), stats.utilization(), to_seconds(h.min()),
+      to_seconds(h.percentile(50)), to_seconds(h.percentile(95)), to_seconds(h.percentile(99)),
+      to_seconds(h.max()));
   json.insert(json.size() - 1,
               fmt::format(R"(, "max_workers": {}, "worker_changes": {}, "worker_seconds": {:.6f}, )"
                           R"("suspended_seconds": {:.6f}, "fed": {})",

@@ -11,6 +11,13 @@ namespace taskpool {
 
 // "taskpool: 10 jobs, 9 succeeded, 1 failed in 2.01 s (4.98 jobs/s)" and detail lines.
 std::string summary_text(const RunStats& stats);
+// The summary's line on what stopped the run, "  stopped   by SIGINT (Ctrl-C), before the input
+// ended\n", or "" when nothing did.
+std::string stop_text(const RunStats& stats);
+// What stopped the run, in words ("by SIGINT (Ctrl-C)", "the --deadline was reached"), or "".
+std::string stop_reason(const RunStats& stats);
+// "SIGINT", "SIGTERM", "SIGHUP", else "signal N".
+std::string stop_signal_name(int signal);
 
 // One JSON object; `mode` is "pool" or "batch".
 std::string summary_json(const RunStats& stats, std::string_view mode);
@@ -57,5 +64,9 @@ std::string json_string(std::string_view text);
 
 // "850 ms", "2.01 s", "3m 05s", "1h 02m".
 std::string human_duration(Duration d);
+
+// Bytes in IEC units (powers of 1024), as every byte count taskpool prints: "512 B",
+// "4.00 KiB", "2.86 MiB", "12.3 MiB", "123 MiB", "1.20 GiB".
+std::string human_bytes(double bytes);
 
 }  // namespace taskpool

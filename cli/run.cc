@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <utility>
@@ -80,7 +81,7 @@ struct Run::Parts {
   void make_live();
   void open_feed(const std::vector<Record>* records);
   void make_scheduler();
-  StopRequest stop_request();
+  StopOrder stop_request();
   void check_output();
   AttemptPayload build(const Job& job, WorkerId worker) const;
   std::vector<HostReport> host_reports() const;
@@ -106,7 +107,7 @@ struct Run::Parts {
   std::optional<ProgressObserver> progress;
   StatusLine* status = &no_status_line;  // the progress line, when shown
   std::optional<MessageObserver> messages;
-  bool stop_said = false;  // a graceful stop was announced
+  int stops_said = 0;  // stop signals whose effect was announced (at most 2)
   std::optional<OutputObserver> output;
   std::optional<Timeline> timeline;
   std::optional<TimelineObserver> timeline_observer;
@@ -119,6 +120,7 @@ struct Run::Parts {
   std::unique_ptr<Executor> executor;
   const ProcessExecutor* processes = nullptr;  // when jobs are commands
   HostExecutor* hosts = nullptr;               // when jobs run on other machines
+  const FetchExecutor* fetcher = nullptr;      // when jobs are downloads
   std::unique_ptr<ControlServer> control;
   std::optional<LiveControl> live;
   std::unique_ptr<RecordFeed> feed;
@@ -137,6 +139,7 @@ void Run::Parts::open_outputs() {
   if (plan.outputs.joblog) {
     joblog = std::make_unique<JobLog>(*plan.outputs.joblog, plan.outputs.joblog_append);
     if (!plan.pool.host_of_worker.empty()) joblog->set_hosts(plan.pool.host_of_worker);
+    if (config.fetch) joblog->set_download_dir(config.output_dir);
     printer.set_joblog(joblog.get());
   }
   if (plan.outputs.summary_json) {
@@ -157,15 +160,20 @@ void Run::Parts::make_observers() {
       input.read = feed->records_seen();
       input.input_complete = feed->input_done();
       if (!input.input_complete) input.fraction_read = feed->fraction_read();
+      if (fetcher != nullptr) input.bytes = fetcher->progress();
       return input;
     });
     status = &*progress;
   }
   messages.emplace(failure, *status);
   messages->set_halt(plan.scheduler.halt);
+  messages->set_retries(plan.scheduler.retry.retries);
   if (plan.outputs.print_output) output.emplace(printer, failure, *status);
   if (!plan.pool.worker_host.empty()) tally.emplace(plan.pool.worker_host, config.hosts.size());
-  if (config.fetch) fetch_observer.emplace(fetch_report);
+  if (config.fetch) {
+    fetch_report.set_output_dir(config.output_dir);
+    fetch_observer.emplace(fetch_report);
+  }
 }
 
 ProcessExecutorOptions Run::Parts::process_options() {
@@ -190,7 +198,9 @@ void Run::Parts::make_executor() {
     case ExecutorKind::kFetch: {
       FetchOptions fetch = plan.executor.fetch;
       fetch.wake_fd = signals.wake_fd();
-      executor = std::make_unique<FetchExecutor>(std::move(fetch), mask);
+      auto downloads = std::make_unique<FetchExecutor>(std::move(fetch), mask);
+      fetcher = downloads.get();
+      executor = std::move(downloads);
       break;
     }
     case ExecutorKind::kHosts: {
@@ -309,19 +319,24 @@ void Run::Parts::make_scheduler() {
       [this] { return stop_request(); });
 }
 
-StopRequest Run::Parts::stop_request() {
+StopOrder Run::Parts::stop_request() {
   check_output();
   if (output_watch && output_watch->closed()) failure.output_closed();
-  if (failure.stops_run() || signals.stop_count() >= 2) return StopRequest::kImmediate;
-  if (signals.stop_count() == 1) {
-    // GNU parallel's words for SIGHUP, which starts nothing more and lets the jobs finish.
-    if (!stop_said && signals.first_stop_signal() == SIGHUP) {
-      messages->say("taskpool: SIGHUP received. No new jobs will be started.\n");
+  if (failure.stops_run()) return {StopRequest::kImmediate, StopCause::kOutputError};
+  const int stops = std::min(signals.stop_count(), 2);
+  if (stops == 0) return {};
+  // Said once each, with the jobs running when it comes: the first signal lets them finish, a
+  // second ends them.
+  if (stops > stops_said) {
+    const size_t running = scheduler->status().running;
+    if (stops_said == 0 && stops == 1) {
+      messages->say(first_stop_notice(signals.first_stop_signal(), running));
+    } else {
+      messages->say(second_stop_notice(running, plan.scheduler.kill_after));
     }
-    stop_said = true;
-    return StopRequest::kGraceful;
+    stops_said = stops;
   }
-  return StopRequest::kNone;
+  return {stops == 2 ? StopRequest::kImmediate : StopRequest::kGraceful, StopCause::kSignal};
 }
 
 // Output that cannot be kept (no room for a temporary file) stops the run as an output error.
@@ -429,10 +444,15 @@ RunOutcome Run::run() {
   p.control.reset();  // commands from now on find no socket
   if (p.output) p.output->finish();
   outcome.input_read = p.feed->input_done();
+  outcome.stats.input_read = outcome.input_read;
+  if (outcome.stats.stop_cause == StopCause::kSignal) {
+    outcome.stats.stop_signal = p.signals.first_stop_signal();
+  }
   outcome.unfinished = outcome.input_read ? 0 : p.feed->reading_past();
   outcome.bound = p.plan.input.bound;
   p.check_output();
   if (p.progress) p.progress->finish();
+  p.messages->finish();
   p.feed->stop();
   if (p.feed->input_done() && !p.feed->error().empty()) p.failure.input_failed(p.feed->error());
   outcome.hosts = p.host_reports();
@@ -446,6 +466,13 @@ RunOutcome Run::run() {
   if (stats.stop_cause == StopCause::kNoWorkers) {
     std::fprintf(stderr, "taskpool: every host is down; %llu jobs were not run\n",
                  static_cast<unsigned long long>(stats.not_started));
+  }
+  const StopCause cause = stats.stop_cause;
+  if (stats.not_started > 0 && (cause == StopCause::kSignal || cause == StopCause::kDeadline)) {
+    std::fputs(fmt::format("taskpool: {} job{} not started (stopped: {})\n", stats.not_started,
+                           stats.not_started == 1 ? " was" : "s were", stop_reason(stats))
+                   .c_str(),
+               stderr);
   }
   if (stats.stop_cause == StopCause::kMaxRecords) {
     std::fprintf(stderr,

@@ -82,7 +82,10 @@ RunStats Scheduler::run() {
       observer_.on_tick(now);
       next_tick_ = now + options_.tick_interval;
     }
-    if (stop_check_) apply_stop(stop_check_(), StopCause::kSignal);
+    if (stop_check_) {
+      const StopOrder order = stop_check_();
+      apply_stop(order.request, order.cause);
+    }
     if (now >= deadline_at_) apply_stop(StopRequest::kImmediate, StopCause::kDeadline);
     check_timers(now);
     wake_at_ = kNever;

@@ -72,6 +72,12 @@ enum class StopRequest {
   kImmediate,  // also terminate running attempts (then kill them after kill_after)
 };
 
+// What a Scheduler::StopCheck asks for, and why (the run's RunStats::stop_cause).
+struct StopOrder {
+  StopRequest request = StopRequest::kNone;
+  StopCause cause = StopCause::kSignal;
+};
+
 struct SchedulerOptions {
   int workers = 1;
   DispatchMode mode = DispatchMode::kPool;
@@ -165,7 +171,7 @@ std::vector<int> interleave_groups(const std::vector<int>& sizes);
 class Scheduler {
  public:
   using CommandBuilder = std::function<AttemptPayload(const Job&, WorkerId)>;
-  using StopCheck = std::function<StopRequest()>;
+  using StopCheck = std::function<StopOrder()>;
 
   static constexpr Duration kFirstHold = std::chrono::milliseconds(10);
   static constexpr Duration kLongestHold = std::chrono::seconds(1);

@@ -11,11 +11,13 @@
 
 namespace taskpool {
 
-// Why a run ended before its input did.
+// Why a run was stopped before all its jobs ran.
+// kSignal: a stop signal (the front end's; RunStats::stop_signal names it).
+// kOutputError: an output could not be written or kept (the front end reports the error).
 // kNoWorkers: every worker group was lost (every host is down) while jobs were left.
 // kMaxRecords: more records came (from the input or fed by jobs) than
 // SchedulerOptions::max_records.
-enum class StopCause { kNone, kSignal, kDeadline, kHalt, kNoWorkers, kMaxRecords };
+enum class StopCause { kNone, kSignal, kDeadline, kHalt, kNoWorkers, kMaxRecords, kOutputError };
 
 // The number of workers changed during the run (Scheduler::set_workers).
 struct WorkerChange {
@@ -65,6 +67,10 @@ struct RunStats {
   Duration busy{0};   // sum of attempt runtimes: busy worker-time
   Histogram latency;  // per job: start of its first attempt to end of its last
   StopCause stop_cause = StopCause::kNone;
+  // Filled by the front end, which knows them: the stop signal (SIGINT ...) for kSignal, 0 for
+  // none; whether the input had been read to its end when the run ended.
+  int stop_signal = 0;
+  bool input_read = false;
   // Set when --halt decided the exit status (GNU parallel's rules); otherwise the caller derives
   // it from the counts.
   std::optional<int> halt_exit_status;

@@ -113,7 +113,7 @@ void FetchExecutor::start(const Attempt& attempt) {
     const std::string why = download.refused.empty() ? "no file name" : download.refused;
     return fail_now(std::move(completion), CURLE_WRITE_ERROR, url + ": " + why, true);
   }
-  transfer->final_path = options_.output_dir + "/" + download.path;
+  transfer->final_path = download_file(options_.output_dir, download.path);
   transfer->part_path = transfer->final_path + std::string(kPartSuffix);
   transfer->record_path = transfer->final_path + std::string(kPartRecordSuffix);
 
@@ -286,9 +286,30 @@ void FetchExecutor::finish(Transfer& transfer, int code) {
   } else {
     fail(transfer, code, http_status);
   }
+  ended_.received += completion.detail.stdout_bytes;
+  if (completion.succeeded()) {
+    const uint64_t size = transfer.part.have + completion.detail.stdout_bytes;
+    ++ended_.finished;
+    ++ended_.files_sized;
+    ended_.bytes_sized += size;
+    ended_.bytes_have += size;
+  }
   const WorkerId worker = completion.worker;
   ready_.push_back(std::move(completion));
   transfers_.erase(worker);
+}
+
+FetchProgress FetchExecutor::progress() const {
+  FetchProgress p = ended_;
+  for (const auto& [worker, transfer] : transfers_) {
+    const uint64_t received = transfer->completion.detail.stdout_bytes;
+    p.received += received;
+    if (!transfer->total) continue;
+    ++p.files_sized;
+    p.bytes_sized += *transfer->total;
+    p.bytes_have += std::min(*transfer->total, transfer->part.have + received);
+  }
+  return p;
 }
 
 void FetchExecutor::complete(Transfer& transfer) {
@@ -326,6 +347,8 @@ void FetchExecutor::fail(Transfer& transfer, int code, long http_status) {
     if (refused) remove_part(transfer);
   } else if (transfer.write_error != 0) {
     reason = "cannot write " + transfer.part_path + ": " + std::strerror(transfer.write_error);
+  } else if (code == CURLE_HTTP_RETURNED_ERROR && http_status > 0) {
+    reason = "HTTP " + std::to_string(http_status);  // libcurl: "The requested URL returned..."
   }
   // An empty .part holds nothing to continue from.
   struct stat st;

@@ -54,6 +54,16 @@ struct FetchOptions {
 // --continue resumes a .part only for its URL, asking for the rest with If-Range. Signal handling
 // as ProcessExecutor: the caller blocks the signals it handles and passes the mask from before;
 // wait() unblocks it only inside ppoll. Not thread-safe, except wake().
+// How far the downloads are, for --progress: the bytes received, and what is known of the files'
+// sizes (from Content-Length, or a finished file's size).
+struct FetchProgress {
+  uint64_t received = 0;     // bytes received by this run, every attempt's, running ones' too
+  uint64_t finished = 0;     // downloads that completed
+  uint64_t files_sized = 0;  // those, and the running downloads whose size the server said
+  uint64_t bytes_sized = 0;  // the sizes of those files
+  uint64_t bytes_have = 0;   // what of them is on disk so far (all of a finished one)
+};
+
 class FetchExecutor final : public Executor {
  public:
   // Throws Error when libcurl cannot be loaded or the output directory cannot be made.
@@ -66,6 +76,7 @@ class FetchExecutor final : public Executor {
   void cancel(WorkerId worker, CancelMode mode) override;
   WaitResult wait(TimePoint deadline, std::span<pollfd> also_watch = {}) override;
   void wake() override;
+  FetchProgress progress() const;
 
   struct Transfer;
 
@@ -96,6 +107,7 @@ class FetchExecutor final : public Executor {
   std::vector<void*> idle_easy_;            // CURL*s, reset
   std::unordered_map<WorkerId, std::unique_ptr<Transfer>> transfers_;
   std::vector<Completion> ready_;
+  FetchProgress ended_;      // what the downloads that ended add to progress()
   std::vector<pollfd> fds_;  // one round's poll set (see poll_once), kept for its memory
 
   friend int on_socket(void*, int, int, void*, void*);

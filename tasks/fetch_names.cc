@@ -1,5 +1,7 @@
 #include "tasks/fetch_names.h"
 
+#include <filesystem>
+
 namespace taskpool {
 
 namespace {
@@ -244,6 +246,11 @@ std::string NameRegistry::claim(const std::string& path, const DiskState& on_dis
     *hint = {key, first_free};
   }
   return name;
+}
+
+std::string download_file(std::string_view output_dir, std::string_view path) {
+  const std::filesystem::path file = std::filesystem::path(output_dir) / path;
+  return file.lexically_normal().string();
 }
 
 }  // namespace taskpool

@@ -43,6 +43,10 @@ std::string sanitize_file_name(std::string_view name);
 // percent-decoded: the user wrote this path as it is.
 std::optional<std::string> safe_relative_path(std::string_view path);
 
+// Where a download's `path` (relative to the output directory) is on disk, as messages and the
+// joblog show it: the two joined and normalised ("./dl//" and "a.txt" give "dl/a.txt").
+std::string download_file(std::string_view output_dir, std::string_view path);
+
 // What the output directory holds under a name, for the URL being named (with --continue).
 enum class OnDisk {
   kNothing,        // neither NAME nor NAME.part

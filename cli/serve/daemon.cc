@@ -157,7 +157,7 @@ class Daemon {
   static Store::Options store_options(const ServeConfig& config);
   ProcessExecutorOptions process_options(Guardian* guardian);
   SchedulerOptions scheduler_options();
-  StopRequest stop_request();
+  StopOrder stop_request();
   void flush();
   void announce(const std::string& url) const;
 
@@ -271,14 +271,14 @@ void Daemon::flush() {
   }
 }
 
-StopRequest Daemon::stop_request() {
+StopOrder Daemon::stop_request() {
   const int signals = signals_.stop_count();
   if (signals >= 1) {
     if (!api_.draining()) api_.stop_accepting();
     jobs_.close();
-    return signals >= 2 ? StopRequest::kImmediate : StopRequest::kGraceful;
+    return {signals >= 2 ? StopRequest::kImmediate : StopRequest::kGraceful, StopCause::kSignal};
   }
-  return api_.drained() ? StopRequest::kGraceful : StopRequest::kNone;
+  return {api_.drained() ? StopRequest::kGraceful : StopRequest::kNone, StopCause::kSignal};
 }
 
 int Daemon::run() {

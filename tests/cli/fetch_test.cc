@@ -155,32 +155,32 @@ TEST_CASE("the fetch report's JSON is valid UTF-8 whatever the URL's bytes") {
   failed.detail.http_status = 404;
   const std::string url = "http://h/\xFF\xFE";
   failed.error = url + ": not found";
-  report.add_failure(url, failed);
+  report.add_failure(url, "", failed);
   CHECK(report.json(1s).find("\"url\": \"http://h/\\ufffd\\ufffd\"") != std::string::npos);
 }
 
-TEST_CASE("the fetch report counts bytes and statuses, and lists failures") {
+TEST_CASE("the fetch report counts bytes and statuses, and lists failures with their files") {
   FetchReport report;
+  report.set_output_dir("./dl//");
   Completion ok;
   ok.detail.http_status = 200;
-  ok.detail.stdout_bytes = 2'000'000;
+  ok.detail.stdout_bytes = 3 * 1024 * 1024;
   report.add_attempt(ok);
   Completion missing;
   missing.detail.http_status = 404;
   missing.exit_status = 22;
-  missing.error = "http://h/nope: The requested URL returned error: 404";
+  missing.error = "http://h/nope: HTTP 404";
   report.add_attempt(missing);
-  report.add_failure("http://h/nope", missing);
+  report.add_failure("http://h/nope", "sub/nope", missing);
   const std::string json = report.json(2s);
-  CHECK(json.find("\"bytes\": 2000000") != std::string::npos);
-  CHECK(json.find("\"mb_per_second\": 1.000") != std::string::npos);
+  CHECK(json.find("\"bytes\": 3145728") != std::string::npos);
+  CHECK(json.find("\"bytes_per_second\": 1572864") != std::string::npos);
   CHECK(json.find("\"http_statuses\": {\"200\": 1, \"404\": 1}") != std::string::npos);
-  CHECK(json.find("{\"url\": \"http://h/nope\", \"reason\": \"The requested URL returned error: "
-                  "404\", \"http_status\": 404}") != std::string::npos);
+  CHECK(json.find(R"({"url": "http://h/nope", "path": "dl/sub/nope", "reason": "HTTP 404", )"
+                  R"("http_status": 404})") != std::string::npos);
   const std::string text = report.text(2s);
-  CHECK(text.find("2.0 MB (1.00 MB/s), HTTP 200x1 404x1") != std::string::npos);
-  CHECK(text.find("failed    http://h/nope: The requested URL returned error: 404") !=
-        std::string::npos);
+  CHECK(text.find("3.00 MiB (1.50 MiB/s), HTTP 200x1 404x1") != std::string::npos);
+  CHECK(text.find("failed    http://h/nope: HTTP 404") != std::string::npos);
 }
 
 }  // namespace

@@ -65,6 +65,16 @@ TEST_CASE("a joblog that cannot be opened is an error naming the file") {
   }
 }
 
+TEST_CASE("a download's Command column says where its file went") {
+  Attempt a{4, 1, 1, Command{"http://h/a%20b", {}}, Download{"http://h/a%20b", "x/a b", ""}};
+  Completion c;
+  CHECK(joblog_line(a, c, 2.0, ":", "./dl//") ==
+        "4\t:\t2.000\t     0.000\t0\t0\t0\t0\thttp://h/a%20b -> dl/x/a b\n");
+  // A download whose path was refused has no file: the URL alone.
+  a.download->path.clear();
+  CHECK(joblog_line(a, c, 2.0, ":", "dl").ends_with("\thttp://h/a%20b\n"));
+}
+
 TEST_CASE("a timed-out attempt has Exitval -1, as in GNU parallel") {
   Attempt a{3, 1, 1, Command{"sleep 100", {}}};
   Completion c;

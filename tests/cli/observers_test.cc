@@ -92,13 +92,14 @@ TEST_CASE(
   exited.worker = 2;
   exited.exit_status = 1;
   messages.on_retry(job, attempt, exited, 2s);
-  messages.on_job_end(job, attempt, exited);  // its status says it all: no message
+  messages.on_job_end(job, attempt, exited);  // named, with its status
   Completion missing = failed_with("nosuch: command not found");
   messages.on_job_end(job, attempt, missing);
   messages.on_workers_limited(8, 3, missing);
   messages.on_workers_limited(3, 2, missing);  // once
   CHECK(pipe.text() ==
         "<clear>taskpool: job 3 exited with status 1 (attempt 1); retrying in 2.00 s: false x\n"
+        "<restore><clear>taskpool: job 3 failed (exit status 1): false x\n"
         "<restore><clear>taskpool: nosuch: command not found\n"
         "<restore><clear>taskpool: warning: no more processes could start (nosuch: command not "
         "found); running -j 3 instead of -j 8 (raise the process limit, ulimit -u, to run more)\n"

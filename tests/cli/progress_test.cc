@@ -37,6 +37,30 @@ TEST_CASE("while the input streams: no total, and an ETA only with --eta, marked
         "taskpool: 50 done, 0 failed, 2 running, 10.0 jobs/s, 5.00 s, ETA >= 3.00 s");
 }
 
+TEST_CASE("downloads show their bytes, the rate bytes come at, and an ETA from the bytes left") {
+  // 10 downloads: 4 done (4 MiB in all), 2 running with sizes known (2 MiB and 6 MiB, 1 MiB of
+  // each received), 4 not started; 6 MiB received in 6 s.
+  ProgressCounters c = counters(4, 0, 2, 10, true, 6s);
+  constexpr uint64_t kMiB = 1024 * 1024;
+  c.bytes = FetchProgress{6 * kMiB, 4, 6, 12 * kMiB, 6 * kMiB};
+  // Left: 6 MiB of the running ones, and 4 not started at the 2 MiB known files average: 14 MiB
+  // at 1 MiB/s. (By the count of files it would be 6 jobs at 0.67 jobs/s: 9 s.)
+  CHECK(progress_line(c, 0, false, false) ==
+        "taskpool: 4/10 done (40%), 0 failed, 2 running, 0.7 jobs/s, 6.00 MiB/12.0 MiB, "
+        "1.00 MiB/s, 6.00 s, ETA 14.00 s");
+  // No size known yet: the bytes received, and the ETA by the count of files.
+  c.bytes = FetchProgress{512, 0, 0, 0, 0};
+  CHECK(progress_line(c, 0, false, false) ==
+        "taskpool: 4/10 done (40%), 0 failed, 2 running, 0.7 jobs/s, 512 B, 85 B/s, 6.00 s, "
+        "ETA 9.00 s");
+  // 80 columns keep the count, the failures, the bytes and the ETA.
+  c.bytes = FetchProgress{6 * kMiB, 4, 6, 12 * kMiB, 6 * kMiB};
+  const std::string narrow = progress_line(c, 79, false, false);
+  CHECK(narrow.size() <= 79);
+  CHECK(narrow.find("6.00 MiB/12.0 MiB") != std::string::npos);
+  CHECK(narrow.find("ETA 14.00 s") != std::string::npos);
+}
+
 TEST_CASE("a narrow terminal gets shorter words, then drops what matters least, ETA last") {
   const auto c = counters(120, 3, 4, 500, true, 10s);
   // 80 columns (79 used): every part fits in its short words.

@@ -2,7 +2,10 @@
 
 #include <doctest/doctest.h>
 
+#include <csignal>
+
 #include "cli/failed_jobs.h"
+#include "cli/outcome.h"
 #include "tests/core/helpers.h"
 
 namespace taskpool {
@@ -22,6 +25,16 @@ RunStats sample(Duration wall, Duration busy, uint64_t jobs, uint64_t failed) {
   s.busy = busy;
   for (uint64_t i = 0; i < jobs; ++i) s.latency.add(100ms * static_cast<int>(i + 1));
   return s;
+}
+
+TEST_CASE("byte counts are in IEC units, three significant digits") {
+  CHECK(human_bytes(0) == "0 B");
+  CHECK(human_bytes(1023) == "1023 B");
+  CHECK(human_bytes(4096) == "4.00 KiB");
+  CHECK(human_bytes(3 * 1024 * 1024) == "3.00 MiB");
+  CHECK(human_bytes(12.34 * 1024 * 1024) == "12.3 MiB");
+  CHECK(human_bytes(123.4 * 1024 * 1024) == "123 MiB");
+  CHECK(human_bytes(1.2 * 1024 * 1024 * 1024) == "1.20 GiB");
 }
 
 TEST_CASE("human durations pick a readable unit") {
@@ -75,6 +88,39 @@ TEST_CASE("a run stopped by --max-records says so") {
   s.stop_cause = StopCause::kMaxRecords;
   CHECK(summary_text(s).find("stopped   --max-records was reached") != std::string::npos);
   CHECK(summary_json(s, "pool").find("\"stopped\": \"max_records\"") != std::string::npos);
+}
+
+TEST_CASE("the stop line names the signal, the output error, and whether the input was read") {
+  RunStats s = sample(1s, 1s, 4, 0);
+  CHECK(stop_text(s).empty());
+  s.stop_cause = StopCause::kSignal;
+  s.stop_signal = SIGINT;
+  CHECK(stop_text(s) == "  stopped   by SIGINT (Ctrl-C), before the input ended\n");
+  CHECK(summary_json(s, "pool").find(R"("stopped": "signal", "stop_signal": "SIGINT", )"
+                                     R"("input_read": false)") != std::string::npos);
+  s.stop_signal = SIGTERM;
+  s.input_read = true;
+  CHECK(stop_text(s) == "  stopped   by SIGTERM, after the input was read to its end\n");
+  s.stop_cause = StopCause::kOutputError;
+  CHECK(stop_text(s) ==
+        "  stopped   an output could not be written, after the input was read "
+        "to its end\n");
+  CHECK(summary_json(s, "pool").find(R"("stopped": "output_error", "stop_signal": null, )"
+                                     R"("input_read": true)") != std::string::npos);
+}
+
+TEST_CASE("a stop signal's notices say what happens to the running jobs") {
+  CHECK(first_stop_notice(SIGINT, 3) ==
+        "taskpool: stopping: waiting for 3 running jobs; Ctrl-C again to kill them\n");
+  CHECK(first_stop_notice(SIGTERM, 1) ==
+        "taskpool: stopping: waiting for 1 running job; SIGTERM again to kill it\n");
+  CHECK(first_stop_notice(SIGHUP, 2) ==
+        "taskpool: SIGHUP received. No new jobs will be started.\n"
+        "taskpool: stopping: waiting for 2 running jobs; SIGHUP again to kill them\n");
+  CHECK(first_stop_notice(SIGINT, 0) == "taskpool: stopping: no job is running\n");
+  CHECK(second_stop_notice(2, 5s) ==
+        "taskpool: stopping now: ending 2 running jobs (SIGTERM, then SIGKILL 5.00 s later)\n");
+  CHECK(second_stop_notice(0, 5s).empty());
 }
 
 TEST_CASE("the comparison shows both modes and the speed-up") {

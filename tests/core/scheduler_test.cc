@@ -187,7 +187,7 @@ TEST_CASE("a graceful stop starts nothing more and lets running jobs finish") {
   Harness h({5s, 5s, 5s, 5s, 5s});
   h.executor.interrupt_at = h.start + 1s;
   const RunStats stats = h.run(with(2), [&] {
-    return h.clock.now() >= h.start + 1s ? StopRequest::kGraceful : StopRequest::kNone;
+    return StopOrder{h.clock.now() >= h.start + 1s ? StopRequest::kGraceful : StopRequest::kNone};
   });
   CHECK(h.executor.starts.size() == 2);
   CHECK(h.executor.cancels.empty());
@@ -197,13 +197,27 @@ TEST_CASE("a graceful stop starts nothing more and lets running jobs finish") {
   CHECK(to_seconds(stats.wall()) == doctest::Approx(5));
 }
 
+TEST_CASE("the stop check's cause is the run's stop cause; a later stop keeps the first") {
+  Harness h({5s, 5s, 5s});
+  h.executor.interrupt_at = h.start + 1s;
+  SchedulerOptions options = with(2);
+  options.deadline = 2s;  // comes after the stop check's stop, and ends the running jobs
+  const RunStats stats = h.run(options, [&] {
+    if (h.clock.now() < h.start + 1s) return StopOrder{};
+    return StopOrder{StopRequest::kGraceful, StopCause::kOutputError};
+  });
+  CHECK(stats.stop_cause == StopCause::kOutputError);
+  CHECK(h.executor.starts.size() == 2);
+  CHECK(stats.killed == 2);  // by the deadline, which did not rename the cause
+}
+
 TEST_CASE("an immediate stop terminates running jobs, then kills what is left") {
   Harness h({5s, 5s, 5s});
   h.executor.interrupt_at = h.start + 1s;
   SchedulerOptions options = with(2);
   options.kill_after = 2s;
   const RunStats stats = h.run(options, [&] {
-    return h.clock.now() >= h.start + 1s ? StopRequest::kImmediate : StopRequest::kNone;
+    return StopOrder{h.clock.now() >= h.start + 1s ? StopRequest::kImmediate : StopRequest::kNone};
   });
   CHECK(h.executor.starts.size() == 2);
   REQUIRE(h.executor.cancels.size() == 2);
@@ -237,7 +251,7 @@ TEST_CASE("attempts that ignore the terminate request are killed after kill_afte
   SchedulerOptions options = with(1);
   options.kill_after = 3s;
   Scheduler scheduler(options, clock, stubborn, source, testing::command_for, observer, [&] {
-    return clock.now() >= start + 1s ? StopRequest::kImmediate : StopRequest::kNone;
+    return StopOrder{clock.now() >= start + 1s ? StopRequest::kImmediate : StopRequest::kNone};
   });
   const RunStats stats = scheduler.run();
   CHECK(stubborn.modes == std::vector<CancelMode>{CancelMode::kTerminate, CancelMode::kKill});

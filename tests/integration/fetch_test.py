@@ -8,6 +8,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -20,6 +21,7 @@ from typing import Dict, List, Optional
 import json_schema
 from helpers import REPO, TaskpoolTestCase, kill_group, taskpool, test_env
 from process_support import Background, joblog_rows, read_json, wait_until
+from progress_test import run_on_a_terminal
 
 sys.path.insert(0, str(REPO / "tests"))
 from fetch_server import (ConnectProxy, FetchServer, generated_bytes,  # noqa: E402
@@ -124,13 +126,17 @@ class FetchCase(TaskpoolTestCase):
                               f"{record} was left without its .part")
 
     def joblog(self, log: Path) -> Dict[str, List[str]]:
-        """The joblog's rows by their Command column (the URL)."""
-        return {row[8]: row for row in joblog_rows(log)}
+        """The joblog's rows by URL: a download's Command column is "URL -> FILE" (FILE under
+        the output directory), or the URL alone when it had no file name."""
+        return {row[8].split(" -> ", 1)[0]: row for row in joblog_rows(log)}
 
-    def assertJoblog(self, log: Path, url: str, exitval: int, received: Optional[int] = None):
+    def assertJoblog(self, log: Path, url: str, exitval: int, received: Optional[int] = None,
+                     file: Optional[str] = None):
         rows = self.joblog(log)
         self.assertIn(url, rows, f"no joblog line with the URL as its command: {list(rows)}")
         row = rows[url]
+        if file is not None:
+            self.assertEqual(row[8], f"{url} -> {file}", "the Command column says where it went")
         self.assertEqual(int(row[6]), exitval, f"Exitval for {url}: {row}")
         if received is not None:
             self.assertEqual(int(row[5]), received, f"Receive for {url}: {row}")
@@ -170,7 +176,7 @@ class DownloadTest(FetchCase):
         rows = joblog_rows(log)
         self.assertEqual(len(rows), len(urls), "one joblog line per URL")
         for name, data in files.items():
-            self.assertJoblog(log, self.url("/" + name), 0, len(data))
+            self.assertJoblog(log, self.url("/" + name), 0, len(data), file=f"{self.out}/{name}")
 
     def test_urls_from_an_arg_file_and_from_a_command_line_list(self):
         a = self.serve_random("a.bin", 5000)
@@ -276,6 +282,80 @@ class DownloadTest(FetchCase):
         r = taskpool("--fetch", "echo", input=b"", cwd=self.tmp, timeout=RUN_TIMEOUT)
         self.assertExit(r, 255)
         self.assertEqual(self.server.requests(), [])
+
+
+class FetchMessagesTest(FetchCase):
+    """What a download run says: retries with the HTTP status and the URL, where each URL went
+    (joblog, JSON) with normalised paths, and byte counts in IEC units."""
+
+    def test_retry_lines_name_the_http_status_and_the_url(self):
+        url = self.url("/status/503/busy.bin")
+        r = self.fetch("--retries", "2", "--backoff", "0", urls=[url])
+        self.assertExit(r, 1)
+        for n in (1, 2):
+            self.assertRegex(r.err, rf"taskpool: retry {n}/2 in \d+ ms: HTTP 503 from "
+                             + re.escape(url) + "\n")
+        self.assertIn(f"taskpool: HTTP 503 from {url}\n", r.err)
+        self.assertNotIn("exited with status", r.err)
+
+    def test_joblog_and_json_say_where_each_url_went_in_normalised_paths(self):
+        self.serve_random("a.bin", 1000)
+        log, summary = self.path("joblog"), self.path("summary.json")
+        out = f"{self.out}/./sub//"
+        urls = [self.url("/a.bin"), self.url("/a.bin") + "\tx//y/b.bin", self.url("/404/c.bin")]
+        r = self.fetch("--joblog", log, "--summary-json", summary, urls=urls, out=out)
+        self.assertExit(r, 1)
+        rows = [row[8] for row in joblog_rows(log)]
+        sub = f"{self.out}/sub"
+        self.assertEqual(sorted(rows), sorted([f"{self.url('/a.bin')} -> {sub}/a.bin",
+                                               f"{self.url('/a.bin')} -> {sub}/x/y/b.bin",
+                                               f"{self.url('/404/c.bin')} -> {sub}/c.bin"]))
+        self.assertTrue(Path(f"{sub}/x/y/b.bin").is_file())
+        failed = read_json(summary)["fetch"]["failed"]
+        self.assertEqual([(f["url"], f["path"]) for f in failed],
+                         [(self.url("/404/c.bin"), f"{sub}/c.bin")])
+        # A message that names a file names it normalised too.
+        r = self.fetch(urls=[self.url("/a.bin")], out=out)
+        self.assertIn(f"{sub}/a.bin exists", r.err)
+        self.assertNotIn("//", r.err.replace("http://", ""))
+
+    def test_the_summary_counts_bytes_in_iec_units(self):
+        self.serve_random("big.bin", 3 * 1024 * 1024)
+        r = self.fetch("--summary", urls=[self.url("/big.bin")])
+        self.assertExit(r, 0)
+        self.assertIn("  fetched   3.00 MiB (", r.err)
+        self.assertRegex(r.err, r"fetched   3\.00 MiB \(\d+(\.\d+)? (KiB|MiB|GiB)/s\)")
+        self.assertNotRegex(r.err, r"\d (MB|KB|kB)\b")
+
+
+class FetchProgressTest(FetchCase):
+    """--progress for downloads: bytes and their rate beside the files; --fetch's default -j."""
+
+    def test_progress_on_a_terminal_counts_bytes_and_their_rate(self):
+        for name in ("a.bin", "b.bin", "c.bin"):
+            self.serve_random(name, 300 * 1024)
+        code, out = run_on_a_terminal(
+            ["--fetch", "--progress", "--limit-rate", "200k", "-o", self.out,
+             ":::", *[self.url(f"/{n}") for n in ("a.bin", "b.bin", "c.bin")]], columns=160)
+        self.assertEqual(code, 0, out)
+        lines = [line for line in out.decode().replace("\x1b[K", "").split("\r") if line]
+        # While it runs: bytes of the sizes known so far, and a rate in bytes.
+        during = [line for line in lines if "running" in line and "0 running" not in line]
+        self.assertTrue(any(re.search(r", \d+(\.\d+)? (B|KiB)/\d+(\.\d+)? KiB, "
+                                      r"\d+(\.\d+)? (B|KiB|MiB)/s, ", line) for line in during),
+                        lines)
+        last = next(line for line in reversed(lines) if line.startswith("taskpool: 3/3"))
+        self.assertIn("3/3 done (100%), 0 failed, 0 running", last)
+        self.assertIn(", 900 KiB/900 KiB, ", last)
+
+    def test_fetch_without_j_runs_16_downloads_at_once(self):
+        urls = [self.url(f"/delay/1000/gen/10/f{i}") for i in range(16)]
+        r = self.fetch("--summary-json", "-", urls=urls)
+        self.assertExit(r, 0)
+        self.assertEqual(json.loads(r.out)["workers"], 16)
+        self.assertLess(r.seconds, 8, "16 downloads of a second each did not run at once")
+        r = self.fetch("-j", "3", "--summary-json", "-", urls=urls[:3])
+        self.assertEqual(json.loads(r.out)["workers"], 3, "-j still sets it")
 
 
 class HttpFailureTest(FetchCase):
@@ -460,7 +540,7 @@ class TransferFailureTest(FetchCase):
                        "--joblog", self.log, urls=[url])
         self.assertExit(r, 0)
         self.assertLess(r.seconds, 20, "--stall-timeout 1s did not end a stalled transfer")
-        self.assertIn("job 1 timed out (attempt 1); retrying", r.err)
+        self.assertIn(f"taskpool: retry 1/1 in 0 ms: {url}: Operation too slow", r.err)
         self.assertEqual(len(self.requests("/stall-once/a.bin")), 2, "not retried")
         self.assertDownloaded("a.bin", self.data)
 
@@ -1087,12 +1167,14 @@ class ReportTest(FetchCase):
         self.assertIn("fetch", report)
         fetch = report["fetch"]
         self.assertEqual(fetch["bytes"], sum(len(d) for d in files.values()))
-        self.assertIsInstance(fetch["mb_per_second"], (int, float))
-        self.assertGreaterEqual(fetch["mb_per_second"], 0)
+        self.assertIsInstance(fetch["bytes_per_second"], (int, float))
+        self.assertGreaterEqual(fetch["bytes_per_second"], 0)
         self.assertEqual(fetch["http_statuses"], {"200": 3, "404": 1})
         self.assertEqual(len(fetch["failed"]), 1)
         failed = fetch["failed"][0]
         self.assertEqual(failed["url"], self.url("/404/gone.bin"))
+        self.assertEqual(failed["path"], f"{self.out}/gone.bin")
+        self.assertEqual(failed["reason"], "HTTP 404")
         self.assertEqual(failed["http_status"], 404)
         self.assertIsInstance(failed["reason"], str)
         self.assertNotEqual(failed["reason"], "")

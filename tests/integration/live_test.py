@@ -19,7 +19,6 @@ that no test depends on how fast a loaded machine is.
 
 import json
 import os
-import pty
 import random
 import re
 import shutil
@@ -27,15 +26,14 @@ import signal
 import socket
 import stat
 import subprocess
-import termios
 import time
 import unittest
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
 from helpers import TASKPOOL, Result, TaskpoolTestCase, run, taskpool, test_env
-from process_support import (Background, SurvivorCheck, _state, processes_with_arg, read_json,
-                             unique_seconds, wait_until)
+from process_support import (Background, SurvivorCheck, TerminalRun, _state, processes_with_arg,
+                             read_json, unique_seconds, wait_until)
 
 # How long a test waits for jobs to start or taskpool to react, on a loaded machine.
 PATIENCE = 20
@@ -300,78 +298,6 @@ class ResizeTest(LiveCase):
 
 # ---------------------------------------------------------------------------------------------
 # Ctrl-Z
-
-
-class TerminalRun:
-    """taskpool as the foreground job of a terminal: the session leader of a new session whose
-    controlling terminal is a pseudo-terminal, as a shell runs a command. Its standard output
-    and error go to files; Ctrl-Z typed on the terminal sends SIGTSTP to it."""
-
-    def __init__(self, directory: Path, *args):
-        argv = [os.fspath(TASKPOOL), *map(os.fspath, args)]
-        env = test_env()
-        self._out = directory / "taskpool.stdout"
-        self._err = directory / "taskpool.stderr"
-        self.code: Optional[int] = None
-        self.pid, self.master = pty.fork()
-        self.master_open = True
-        if self.pid == 0:  # the child: setsid and the terminal are done
-            try:
-                os.chdir(directory)
-                for fd, path in ((1, self._out), (2, self._err)):
-                    opened = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-                    os.dup2(opened, fd)
-                    os.close(opened)
-                os.execve(argv[0], argv, env)
-            finally:
-                os._exit(127)
-        # The terminal turns Ctrl-Z into SIGTSTP only with ISIG (the default).
-        attributes = termios.tcgetattr(self.master)
-        if not attributes[3] & termios.ISIG:
-            attributes[3] |= termios.ISIG
-            termios.tcsetattr(self.master, termios.TCSANOW, attributes)
-
-    def running(self) -> bool:
-        if self.code is None:
-            pid, status = os.waitpid(self.pid, os.WNOHANG)
-            if pid:
-                self.code = os.waitstatus_to_exitcode(status)
-        return self.code is None
-
-    def ctrl_z(self) -> None:
-        os.write(self.master, b"\x1a")
-
-    def fg(self) -> None:
-        """What a shell's fg does for a job already in the foreground: SIGCONT to its group."""
-        os.killpg(self.pid, signal.SIGCONT)
-
-    def stderr_text(self) -> str:
-        return self._err.read_bytes().decode("utf-8", "replace") if self._err.exists() else ""
-
-    def wait(self, timeout: float) -> Result:
-        start = time.monotonic()
-        if not wait_until(lambda: not self.running(), timeout, 0.05):
-            self.kill()
-            raise AssertionError(f"taskpool did not end within {timeout} s")
-        self.close_terminal()
-        return Result(self._out.read_bytes(), self._err.read_bytes(), self.code,
-                      time.monotonic() - start)
-
-    def close_terminal(self) -> None:
-        if self.master_open:
-            os.close(self.master)
-            self.master_open = False
-
-    def kill(self) -> None:
-        """For cleanups: ends taskpool (stopped or not) if a failed test left it running."""
-        if self.code is None:
-            try:
-                os.killpg(self.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            _, status = os.waitpid(self.pid, 0)
-            self.code = os.waitstatus_to_exitcode(status)
-        self.close_terminal()
 
 
 class CtrlZTest(LiveCase):

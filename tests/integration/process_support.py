@@ -4,9 +4,11 @@ joblog and JSON summary."""
 
 import json
 import os
+import pty
 import random
 import signal
 import subprocess
+import termios
 import time
 from pathlib import Path
 from typing import Callable, Dict, Iterable, List, Optional, Union
@@ -175,3 +177,78 @@ def joblog_by_seq(path: Path) -> Dict[int, List[str]]:
 
 def read_json(path: Path) -> dict:
     return json.loads(path.read_text())
+
+
+class TerminalRun:
+    """taskpool as the foreground job of a terminal: the session leader of a new session whose
+    controlling terminal is a pseudo-terminal, as a shell runs a command. Its standard output
+    and error go to files; Ctrl-Z typed on the terminal sends SIGTSTP to it, Ctrl-C SIGINT."""
+
+    def __init__(self, directory: Path, *args):
+        argv = [os.fspath(TASKPOOL), *map(os.fspath, args)]
+        env = test_env()
+        self._out = directory / "taskpool.stdout"
+        self._err = directory / "taskpool.stderr"
+        self.code: Optional[int] = None
+        self.pid, self.master = pty.fork()
+        self.master_open = True
+        if self.pid == 0:  # the child: setsid and the terminal are done
+            try:
+                os.chdir(directory)
+                for fd, path in ((1, self._out), (2, self._err)):
+                    opened = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+                    os.dup2(opened, fd)
+                    os.close(opened)
+                os.execve(argv[0], argv, env)
+            finally:
+                os._exit(127)
+        # The terminal turns Ctrl-Z into SIGTSTP only with ISIG (the default).
+        attributes = termios.tcgetattr(self.master)
+        if not attributes[3] & termios.ISIG:
+            attributes[3] |= termios.ISIG
+            termios.tcsetattr(self.master, termios.TCSANOW, attributes)
+
+    def running(self) -> bool:
+        if self.code is None:
+            pid, status = os.waitpid(self.pid, os.WNOHANG)
+            if pid:
+                self.code = os.waitstatus_to_exitcode(status)
+        return self.code is None
+
+    def ctrl_z(self) -> None:
+        os.write(self.master, b"\x1a")
+
+    def ctrl_c(self) -> None:
+        os.write(self.master, b"\x03")
+
+    def fg(self) -> None:
+        """What a shell's fg does for a job already in the foreground: SIGCONT to its group."""
+        os.killpg(self.pid, signal.SIGCONT)
+
+    def stderr_text(self) -> str:
+        return self._err.read_bytes().decode("utf-8", "replace") if self._err.exists() else ""
+
+    def wait(self, timeout: float) -> Result:
+        start = time.monotonic()
+        if not wait_until(lambda: not self.running(), timeout, 0.05):
+            self.kill()
+            raise AssertionError(f"taskpool did not end within {timeout} s")
+        self.close_terminal()
+        return Result(self._out.read_bytes(), self._err.read_bytes(), self.code,
+                      time.monotonic() - start)
+
+    def close_terminal(self) -> None:
+        if self.master_open:
+            os.close(self.master)
+            self.master_open = False
+
+    def kill(self) -> None:
+        """For cleanups: ends taskpool (stopped or not) if a failed test left it running."""
+        if self.code is None:
+            try:
+                os.killpg(self.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+            _, status = os.waitpid(self.pid, 0)
+            self.code = os.waitstatus_to_exitcode(status)
+        self.close_terminal()

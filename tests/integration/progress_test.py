@@ -1,10 +1,13 @@
 """--progress, --eta and --timeline: what the user sees while a run goes and after it."""
 
+import fcntl
 import os
 import pty
 import select
 import shutil
+import struct
 import subprocess
+import termios
 import time
 import unittest
 import xml.dom.minidom
@@ -12,9 +15,12 @@ import xml.dom.minidom
 from helpers import TASKPOOL, TaskpoolTestCase, taskpool, test_env
 
 
-def run_on_a_terminal(args, timeout=30.0):
-    """Runs taskpool with stdout and stderr on a pseudo-terminal; returns everything it wrote."""
+def run_on_a_terminal(args, timeout=30.0, columns=0):
+    """Runs taskpool with stdout and stderr on a pseudo-terminal (`columns` wide, when given);
+    returns everything it wrote."""
     leader, follower = pty.openpty()
+    if columns:
+        fcntl.ioctl(follower, termios.TIOCSWINSZ, struct.pack("HHHH", 24, columns, 0, 0))
     env = test_env({"TERM": "xterm", "NO_COLOR": ""})
     env.pop("NO_COLOR")
     proc = subprocess.Popen([TASKPOOL, *args], stdin=subprocess.DEVNULL, stdout=follower,

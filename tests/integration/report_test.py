@@ -67,7 +67,26 @@ class SummaryTest(TaskpoolTestCase):
     def test_no_summary_prints_nothing(self):
         r = taskpool("--no-summary", "-j2", "exit {}", ":::", "0", "1")
         self.assertExit(r, 1)
-        self.assertEqual(r.stderr, b"")
+        # The failed job is named; no summary follows.
+        self.assertEqual(r.err, "taskpool: job 2 failed (exit status 1): exit 1\n")
+
+    def test_each_failed_job_is_named_up_to_ten_then_counted(self):
+        r = taskpool("-j4", "exit {}", ":::", *[str(i % 2) for i in range(30)])
+        self.assertExit(r, 15)
+        named = [line for line in r.err.splitlines() if " failed (exit status 1): exit 1" in line]
+        self.assertEqual(len(named), 10, r.err)
+        self.assertRegex(named[0], r"^taskpool: job \d+ failed \(exit status 1\): exit 1$")
+        self.assertIn("taskpool: 5 more jobs failed (the joblog and --summary-json list them)\n",
+                      r.err)
+
+    def test_a_deadline_names_the_jobs_it_ended_and_counts_those_never_started(self):
+        r = taskpool("-j2", "--deadline", "1s", "sleep", ":::", "0.3", "30", "30", "30")
+        self.assertExit(r, 3)
+        for seq in (2, 3):
+            self.assertIn(f"taskpool: job {seq} failed (killed by signal 15 when the run stopped): "
+                          "sleep 30\n", r.err)
+        self.assertIn("taskpool: 1 job was not started (stopped: the --deadline was reached)\n",
+                      r.err)
 
     def test_no_summary_when_stderr_is_not_a_terminal(self):
         r = taskpool("-j2", "true", ":::", "0", "1")

@@ -7,6 +7,7 @@ taskpool runs in a process group of its own and the test signals that whole grou
 terminal does for Ctrl-C: the jobs, in process groups of their own, only get what taskpool
 forwards."""
 
+import os
 import signal
 import time
 import unittest
@@ -14,8 +15,9 @@ from pathlib import Path
 from typing import Optional
 
 from helpers import TaskpoolTestCase
-from process_support import (Background, SurvivorCheck, is_running, joblog_by_seq, read_json,
-                             read_pids, unique_seconds, wait_until)
+from helpers import sh
+from process_support import (Background, SurvivorCheck, TerminalRun, is_running, joblog_by_seq,
+                             read_json, read_pids, unique_seconds, wait_until)
 
 RECORDS = ["1", "2", "3", "4", "5"]
 # How long a test waits for jobs to start or taskpool to react, on a loaded machine.
@@ -60,10 +62,22 @@ class FirstSignalTest(SignalCase):
     def check_running_jobs_finish(self, sig):
         seconds = unique_seconds(2)
         self.cleanup_processes(seconds)
-        run = self.start(self.started_line("", f"sleep {seconds}; echo done {{}}"))
+        run = self.start(self.started_line("", f"sleep {seconds}; echo done {{}}"), "--summary")
         self.wait_for_jobs(run, 2)
         run.signal(sig)
         r = run.wait(PATIENCE)
+        # Said at once, with the jobs running then and what a second signal does; GNU parallel's
+        # words first for SIGHUP.
+        again = "Ctrl-C again" if sig == signal.SIGINT else f"{sig.name} again"
+        notice = f"taskpool: stopping: waiting for 2 running jobs; {again} to kill them\n"
+        if sig == signal.SIGHUP:
+            notice = "taskpool: SIGHUP received. No new jobs will be started.\n" + notice
+        self.assertIn(notice, r.err)
+        # The ::: lists were read whole: the summary says what stopped the run, not that the
+        # input was cut short.
+        ctrl_c = " (Ctrl-C)" if sig == signal.SIGINT else ""
+        self.assertIn(f"  stopped   by {sig.name}{ctrl_c}, after the input was read to its end\n",
+                      r.err)
         self.assertExit(r, 3, f"{sig.name}: 3 jobs were not started")
         self.assertEqual(self.started(), ["1.pid", "2.pid"], "a job started after the signal")
         self.assertEqual(sorted(r.out.splitlines()), ["done 1", "done 2"])
@@ -73,7 +87,8 @@ class FirstSignalTest(SignalCase):
             # Ended by neither the signal sent to taskpool nor anything taskpool forwarded.
             self.assertEqual((row[6], row[7]), ("0", "0"), f"job {row[0]} was interrupted")
         report = read_json(self.summary)
-        self.assertEqual(report["stopped"], "signal")
+        self.assertEqual((report["stopped"], report["stop_signal"], report["input_read"]),
+                         ("signal", sig.name, True))
         jobs = report["jobs"]
         self.assertEqual((jobs["succeeded"], jobs["failed"], jobs["killed"], jobs["not_started"]),
                          (2, 0, 0, 3))
@@ -120,13 +135,15 @@ class SecondSignalTest(SignalCase):
         self.assertLess(time.monotonic() - sent, 2.0,
                         f"{first.name} then {second.name}: running jobs were not ended at once")
         self.assertExit(r, 5, "2 killed and 3 not started")
+        self.assertIn("taskpool: stopping now: ending 2 running jobs (SIGTERM, then SIGKILL 5.00 s "
+                      "later)\n", r.err)
         self.assertEqual(self.started(), ["1.pid", "2.pid"])
         rows = joblog_by_seq(self.joblog)
         self.assertEqual(sorted(rows), [1, 2], "joblog lines for the jobs that ran")
         for row in rows.values():
             self.assertEqual(row[7], "15", f"Signal of job {row[0]}")
         report = read_json(self.summary)
-        self.assertEqual(report["stopped"], "signal")
+        self.assertEqual((report["stopped"], report["stop_signal"]), ("signal", first.name))
         jobs = report["jobs"]
         self.assertEqual((jobs["failed"], jobs["killed"], jobs["not_started"]), (2, 2, 3))
         self.assertEqual(len(self.job_pids()), 4, "each job wrote its shell's and sleep's PIDs")
@@ -173,6 +190,87 @@ class SecondSignalTest(SignalCase):
         run.signal(signal.SIGINT)
         r = run.wait(PATIENCE)
         self.assertExit(r, 5)
+        self.assertNoSurvivors(seconds, self.job_pids())
+
+
+class StopReasonTest(SignalCase):
+    """What stopped a run, as the summaries say it: the signal by name, an output error, and
+    whether the input had been read to its end."""
+
+    def test_signal_before_the_input_ended(self):
+        # Records come from a FIFO the test keeps open: the input has not ended at the signal.
+        fifo = self.path("records")
+        os.mkfifo(fifo)
+        summary = self.path("summary.json")
+        run = Background(self.tmp, "-j2", "--summary", "--summary-json", summary, "-a", fifo,
+                         self.started_line("", "sleep 30"))
+        self.addCleanup(run.kill)
+        with open(fifo, "w") as writer:
+            writer.write("1\n2\n3\n")
+            writer.flush()
+            self.wait_for_jobs(run, 2)
+            run.signal(signal.SIGTERM)
+            time.sleep(0.3)
+            run.signal(signal.SIGTERM)
+            r = run.wait(PATIENCE)
+        self.assertIn("  stopped   by SIGTERM, before the input ended\n", r.err)
+        report = read_json(summary)
+        self.assertEqual((report["stopped"], report["stop_signal"], report["input_read"]),
+                         ("signal", "SIGTERM", False))
+        self.assertGreaterEqual(r.code, 2, "two jobs killed")
+
+    def test_an_output_error_is_named_not_taken_for_a_signal(self):
+        summary = self.path("summary.json")
+        r = sh(f"taskpool -j1 --summary --summary-json {summary} 'echo {{}}' ::: 1 2 3 >/dev/full",
+               cwd=self.tmp)
+        self.assertExit(r, 255)
+        self.assertIn("cannot write standard output", r.err)
+        self.assertIn("  stopped   an output could not be written", r.err)
+        self.assertNotIn("SIG", r.err)
+        report = read_json(summary)
+        self.assertEqual((report["stopped"], report["stop_signal"]), ("output_error", None))
+
+
+class CtrlCTest(SignalCase):
+    """Ctrl-C typed on the terminal taskpool runs in: the first says what happens and lets the
+    running jobs finish, the second ends them."""
+
+    def start_in_terminal(self, seconds):
+        self.summary = self.path("summary.json")
+        run = TerminalRun(self.tmp, "-j3", "--summary-json", self.summary,
+                          self.started_line("", f"sleep {seconds}"), ":::", *RECORDS)
+        self.addCleanup(run.kill)
+        ok = wait_until(lambda: len(self.started()) >= 3 or not run.running(), PATIENCE)
+        self.assertTrue(ok and run.running(), f"3 jobs did not start: {run.stderr_text()!r}")
+        return run
+
+    def test_first_ctrl_c_says_it_waits_for_the_running_jobs(self):
+        seconds = unique_seconds(2)
+        self.cleanup_processes(seconds)
+        run = self.start_in_terminal(seconds)
+        run.ctrl_c()
+        notice = "taskpool: stopping: waiting for 3 running jobs; Ctrl-C again to kill them\n"
+        self.assertTrue(wait_until(lambda: notice in run.stderr_text(), PATIENCE),
+                        run.stderr_text())
+        self.assertTrue(run.running(), "the first Ctrl-C ended the run")
+        r = run.wait(PATIENCE)
+        self.assertExit(r, 2, "two jobs were not started")
+        # stderr is no terminal here (a file), so the text summary is left out; the JSON says it.
+        report = read_json(self.summary)
+        self.assertEqual((report["stopped"], report["stop_signal"], report["jobs"]["succeeded"]),
+                         ("signal", "SIGINT", 3))
+
+    def test_second_ctrl_c_kills_the_running_jobs(self):
+        seconds = unique_seconds(30)
+        self.cleanup_processes(seconds)
+        run = self.start_in_terminal(seconds)
+        run.ctrl_c()
+        self.assertTrue(wait_until(lambda: "Ctrl-C again" in run.stderr_text(), PATIENCE),
+                        run.stderr_text())
+        run.ctrl_c()
+        r = run.wait(PATIENCE)
+        self.assertIn("taskpool: stopping now: ending 3 running jobs", r.err)
+        self.assertExit(r, 5, "3 killed, 2 not started")
         self.assertNoSurvivors(seconds, self.job_pids())
 
 

@@ -675,9 +675,11 @@ class FetchFullDiskTest(TaskpoolTestCase, TmpfsMixin):
         part = out / "big.bin.part"
         if part.exists():
             self.assertLess(part.stat().st_size, self.SIZE)
+        # A download's Command column is "URL -> FILE".
         log = {row.split("\t")[8]: row.split("\t") for row in
                (self.path("joblog").read_text().splitlines()[1:])}
-        self.assertEqual(log[self.server.url(f"/gen/{self.SIZE}/big.bin")][6], "23")
+        url = self.server.url(f"/gen/{self.SIZE}/big.bin")
+        self.assertEqual(log[f"{url} -> {out / 'big.bin'}"][6], "23")
 
     def test_download_past_the_file_size_limit(self):
         out = self.path("out")
