@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/block_reader.h"
 #include "core/policy.h"
 #include "core/scheduler.h"
 #include "tasks/sshlogin.h"
@@ -42,6 +43,10 @@ struct RunConfig {
   std::string delimiter = "\n";                                    // -0, -d: never empty
   bool split_lists = false;  // -d: ::: values are split at the delimiter too, as GNU parallel
   std::optional<std::string> colsep;
+  // --pipe, --pipepart: the input is cut into blocks of whole records, each the standard input
+  // of one job (-N: `blocks.records` records a block).
+  enum class Pipe { kNone, kStdin, kPart } pipe = Pipe::kNone;
+  BlockOptions blocks;
   int jobs = 1;
   // -j FILE: the number of workers is read from FILE, and again whenever it changes.
   std::optional<std::string> jobs_file;

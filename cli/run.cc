@@ -338,6 +338,7 @@ AttemptPayload Run::Parts::build(const Job& job, WorkerId worker) const {
   if (config.fetch) return FetchNamer::download(job);
   Command command = plan.command.expand(job, worker);
   if (plan.max_line) refuse_if_longer(command, *plan.max_line, job);
+  command.input = job.record.input;
   return command;
 }
 

@@ -19,6 +19,7 @@
 #include "tasks/feed_pipe.h"
 #include "tasks/pipes.h"
 #include "tasks/spawn.h"
+#include "tasks/stdin_feed.h"
 
 namespace taskpool {
 
@@ -41,6 +42,7 @@ struct ProcessExecutor::Child {
   ChildOutput out{Stream::kStdout};
   ChildOutput err{Stream::kStderr};
   FeedPipe feed;
+  StdinFeed in;  // --pipe: what the child reads on its stdin
 
   // The child has started: its output is read from the pipes' read ends from now on.
   void take_output(const ProcessExecutorOptions& options, Pipe& out_pipe, Pipe& err_pipe,
@@ -97,6 +99,7 @@ struct ProcessExecutor::Child {
   bool reap(const ProcessExecutorOptions& options, std::span<char> buffer, std::string& error,
             std::vector<FedRecord>& fed, bool exited = false) {
     if (pid > 0 && !collect_exit(options, exited)) return false;
+    in.fd.reset();
     finish_output(options, completion, out, buffer, error);
     finish_output(options, completion, err, buffer, error);
     if (options.feedback) feed.finish(completion.worker, options.feed_delimiter, buffer, fed);
@@ -203,6 +206,13 @@ void ProcessExecutor::start(const Attempt& attempt, int stdin_fd) {
   std::optional<std::string> path = programs_.resolve(argv.front());
   if (!path) return not_started(completion, {127, argv.front() + ": command not found"});
 
+  UniqueFd input;  // the child's end of its stdin pipe
+  if (command.input) {
+    if (const int error = child->in.open(command.input, input); error != 0) {
+      return not_started(completion, pipe_failure(error, argv.front()));
+    }
+    stdin_fd = input.get();
+  }
   Pipe out;
   Pipe err;
   Pipe feed;
@@ -309,11 +319,12 @@ size_t ProcessExecutor::feeders_waiting() const {
   }));
 }
 
-// What one wait() polls: fds[0] is the wake-up, then sources_, then feeders_, then the caller's.
+// What one wait() polls: fds[0] is the wake-up, then sources_, feeders_, writers_, the caller's.
 void ProcessExecutor::poll_set(std::span<const pollfd> also_watch) {
   fds_.clear();
   sources_.clear();
   feeders_.clear();
+  writers_.clear();
   fds_.push_back({wake_.get(), POLLIN, 0});
   for (const auto& child : children_) {
     for (ChildOutput* output : {&child->out, &child->err}) {
@@ -328,6 +339,11 @@ void ProcessExecutor::poll_set(std::span<const pollfd> also_watch) {
       fds_.push_back({child->feed.fd.get(), POLLIN, 0});
       feeders_.push_back(child.get());
     }
+  }
+  for (const auto& child : children_) {
+    if (!child->in.fd.valid()) continue;
+    fds_.push_back({child->in.fd.get(), POLLOUT, 0});
+    writers_.push_back(&child->in);
   }
   for (const pollfd& fd : also_watch) fds_.push_back({fd.fd, fd.events, 0});
 }
@@ -346,8 +362,12 @@ bool ProcessExecutor::serve(std::span<char> buffer, std::span<pollfd> also_watch
     child.feed.read(child.completion.worker, options_.feed_delimiter, buffer, kReadLimitPerRound,
                     fed_, [this] { return fed_.size() < feed_.records; });
   }
+  const size_t first_writer = first_feeder + feeders_.size();
+  for (size_t i = 0; i < writers_.size(); ++i) {
+    if (fds_[first_writer + i].revents != 0) writers_[i]->write_some();
+  }
   bool watched = false;
-  const size_t first_watched = first_feeder + feeders_.size();
+  const size_t first_watched = first_writer + writers_.size();
   for (size_t i = 0; i < also_watch.size(); ++i) {
     also_watch[i].revents = fds_[first_watched + i].revents;
     watched = watched || also_watch[i].revents != 0;

@@ -26,6 +26,7 @@ class FileActions;
 struct ChildOutput;
 struct Pipe;
 struct StartFailure;
+struct StdinFeed;
 
 enum class OutputMode {
   kCapture,  // collect each attempt's stdout and stderr into OutputBuffers (the completion's)
@@ -73,7 +74,8 @@ struct ProcessExecutorOptions {
 // mask from before that. wait() unblocks that mask only inside ppoll, so handlers run there and
 // wait() returns early; children
 // get the original mask, default SIGPIPE/SIGXFSZ/SIGINT/SIGTERM/SIGHUP/SIGCHLD/SIGQUIT, stdin from
-// /dev/null, and a process group of their own.
+// /dev/null (or a pipe taskpool fills with the command's input, Command::input), and a process
+// group of their own.
 // Not thread-safe, except wake().
 class ProcessExecutor final : public Executor {
  public:
@@ -129,10 +131,12 @@ class ProcessExecutor final : public Executor {
   std::unordered_set<pid_t> left_alone_;  // see leave_alone()
   std::string output_error_;
   // One wait()'s poll set (kept between waits for its memory): fds_[0] is the wake-up, then one
-  // per sources_ (a child's output), one per feeders_ (a child's feedback pipe), and the caller's.
+  // per sources_ (a child's output), one per feeders_ (a child's feedback pipe), one per writers_
+  // (a child's stdin, --pipe), and the caller's.
   std::vector<pollfd> fds_;
   std::vector<std::pair<Child*, ChildOutput*>> sources_;
   std::vector<Child*> feeders_;
+  std::vector<StdinFeed*> writers_;  // children's stdin pipes with room to fill
 };
 
 // Installs the SIGCHLD handler that ProcessExecutor relies on (a no-op handler, so the signal
