@@ -1,5 +1,7 @@
 #include "cli/limits.h"
 
+#include "cli/caller_shell.h"
+
 #include <dirent.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -44,6 +46,7 @@ Limits read_limits() {
     limits.environment_bytes += std::strlen(*e) + 1 + sizeof(char*);
   }
   limits.stderr_smart_terminal = is_smart_terminal(STDERR_FILENO);
+  limits.shell = caller_shell();
   return limits;
 }
 

@@ -289,6 +289,7 @@ RunPlan make_plan(const RunConfig& config, const Limits& limits) {
   plan.input = input_plan(config, plan.command, fit.jobs, plan.pool.workers, limits);
   plan.resume = resume_plan(config, plan.command);
   plan.executor = executor_plan(config);
+  plan.executor.process.shell = limits.shell;
   if (plan.executor.kind == ExecutorKind::kFetch) plan.scheduler.timeout = Duration::zero();
   plan.outputs = output_plan(config);
   if (config.progress) {

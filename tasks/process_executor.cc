@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cerrno>
 #include <chrono>
 #include <memory>
@@ -122,6 +123,12 @@ ProcessExecutor::ProcessExecutor(ProcessExecutorOptions options, const sigset_t&
       wake_(options_.wake_fd),
       dev_null_(above_stdio(::open("/dev/null", O_RDWR | O_CLOEXEC))) {
   if (!dev_null_.valid()) throw system_error("cannot open /dev/null");
+  const std::string_view shell = options_.shell;
+  if (shell == "bash" || shell.ends_with("/bash")) {
+    for (char** e = environ; *e != nullptr; ++e) {
+      if (std::string_view(*e).starts_with("BASH_FUNC_")) exported_functions_ = true;
+    }
+  }
 }
 
 ProcessExecutor::~ProcessExecutor() {
@@ -199,7 +206,8 @@ void ProcessExecutor::start(const Attempt& attempt, int stdin_fd) {
 
   const Command& command = attempt.command;
   if (auto error = nul_byte_error(command)) return not_started(completion, {126, *error});
-  const bool direct = !command.argv.empty();
+  // A function bash exported (`export -f NAME`) is run by the shell, before any program NAME.
+  const bool direct = !command.argv.empty() && !exported_function(command.argv.front());
   std::vector<std::string> shell_argv;
   if (!direct) shell_argv = {options_.shell, "-c", command.line};
   const std::vector<std::string>& argv = direct ? command.argv : shell_argv;
@@ -240,6 +248,11 @@ void ProcessExecutor::start(const Attempt& attempt, int stdin_fd) {
   children_.push_back(std::move(child));
   // The write ends close here: from now on only the child (and its children) hold them, so the
   // pipes reach end of file when they are done.
+}
+
+bool ProcessExecutor::exported_function(const std::string& name) const {
+  if (!exported_functions_) return false;
+  return std::getenv(("BASH_FUNC_" + name + "%%").c_str()) != nullptr;
 }
 
 void ProcessExecutor::cancel(WorkerId worker, CancelMode mode) {

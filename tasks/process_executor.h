@@ -42,6 +42,9 @@ struct ProcessExecutorOptions {
   // rest when the attempt ends. A line longer than memory_limit waits in a temporary file and
   // comes in several calls, one right after the other. On the scheduler's thread, inside wait().
   std::function<void(WorkerId, Stream, std::string_view)> on_output;
+  // What runs command lines that need a shell (`shell -c LINE`): /bin/sh, or the caller's bash
+  // or zsh. With bash, a command named after a function in the environment (export -f) runs
+  // through it too.
   std::string shell = "/bin/sh";
   size_t memory_limit = 256 * 1024;  // per captured stream, before spilling to a file
   // An eventfd that, besides wake(), ends wait() when written to (a signal handler's); a
@@ -109,6 +112,8 @@ class ProcessExecutor final : public Executor {
  private:
   struct Child;
   void not_started(Completion& completion, const StartFailure& failure);
+  // Whether the shell is bash and has a function NAME from the environment (export -f).
+  bool exported_function(const std::string& name) const;
   int plumb(Dups& dups, int stdin_fd, Pipe& out, Pipe& err, Pipe& feed);
   void reap_all(std::span<char> buffer);
   void reap_ended(std::span<char> buffer);
@@ -130,6 +135,7 @@ class ProcessExecutor final : public Executor {
   FeedOrder feed_;
   std::unordered_set<pid_t> left_alone_;  // see leave_alone()
   std::string output_error_;
+  bool exported_functions_ = false;  // the shell is bash, and the environment holds functions
   // One wait()'s poll set (kept between waits for its memory): fds_[0] is the wake-up, then one
   // per sources_ (a child's output), one per feeders_ (a child's feedback pipe), one per writers_
   // (a child's stdin, --pipe), and the caller's.
