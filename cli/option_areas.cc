@@ -195,12 +195,13 @@ void fill_fetch(const OptionFlags& flags, RunConfig& config) {
 void fill_pipe(const OptionFlags& flags, RunConfig& config) {
   const PipeFlags& pipe = flags.pipe;
   if (!pipe.pipe && !pipe.part) {
-    for (const char* flag : {"--block", "--recstart", "--recend"}) {
+    for (const char* flag : {"--block", "--recstart", "--recend", "--cat"}) {
       if (flags.was_given(flag)) throw UsageError(std::string(flag) + " needs --pipe or --pipepart");
     }
     return;
   }
   config.pipe = pipe.part ? RunConfig::Pipe::kPart : RunConfig::Pipe::kStdin;
+  config.pipe_cat = pipe.cat;
   BlockOptions& blocks = config.blocks;
   if (flags.was_given("--block")) {
     blocks.block_size = static_cast<size_t>(parse_bytes("--block", pipe.block));

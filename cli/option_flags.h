@@ -22,6 +22,7 @@ struct InputFlags {
 struct PipeFlags {
   bool pipe = false;  // --pipe, --spreadstdin
   bool part = false;  // --pipepart, --pipe-part
+  bool cat = false;   // --cat
   std::string block;
   std::string recstart;
   std::string recend;

@@ -47,6 +47,7 @@ struct RunConfig {
   // of one job (-N: `blocks.records` records a block).
   enum class Pipe { kNone, kStdin, kPart } pipe = Pipe::kNone;
   BlockOptions blocks;
+  bool pipe_cat = false;  // --cat: each block in a temporary file, {} its name, not on stdin
   int jobs = 1;
   // -j FILE: the number of workers is read from FILE, and again whenever it changes.
   std::optional<std::string> jobs_file;

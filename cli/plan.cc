@@ -277,8 +277,9 @@ RunPlan make_plan(const RunConfig& config, const Limits& limits) {
   words.spread = template_spread(config);
   words.quote_words = config.quote;
   if (config.pipe != RunConfig::Pipe::kNone) {
-    // A job's record is its stdin: {} stands for nothing, and nothing is appended.
-    words.spread = CommandTemplate::Spread::kNone;
+    // A job's record is its stdin: {} stands for nothing (--cat: the file's name), and nothing
+    // is appended.
+    if (!config.pipe_cat) words.spread = CommandTemplate::Spread::kNone;
     words.append_record = false;
   }
   plan.command = CommandTemplate(config.command, words);

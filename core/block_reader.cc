@@ -145,10 +145,9 @@ PartCutter::PartCutter(int fd, uint64_t size, RecordBoundary boundary, size_t bl
       name_(std::move(name)) {}
 
 uint64_t PartCutter::cut_at(uint64_t target) const {
-  // The window starts before the target by the end's size, so an end that reaches the target
-  // is seen: a boundary p counts when p >= target, that is p > from in the window.
-  const size_t back = std::min<uint64_t>(boundary_.end.size(), target);
-  const uint64_t window = target - back;
+  // As GNU parallel: the record end found first from the target on ends the range (its start,
+  // with --recend empty).
+  const uint64_t window = target;
   std::string bytes;
   while (window + bytes.size() < size_) {
     const size_t old_size = bytes.size();
@@ -161,11 +160,9 @@ uint64_t PartCutter::cut_at(uint64_t target) const {
     if (n < 0) throw Error("cannot read " + name_ + ": " + std::strerror(errno));
     bytes.resize(old_size + static_cast<size_t>(n));
     if (n == 0) break;  // the file shrank
-    const size_t from = back == 0 ? 0 : back - 1;
-    const size_t found = back == 0 && begins_at(bytes, 0, boundary_.start) &&
-                                 boundary_.end.empty()
-                             ? 0
-                             : first_boundary(bytes, from, boundary_);
+    const std::string_view end = boundary_.end;
+    const size_t found = end.empty() ? std::string_view(bytes).find(boundary_.start)
+                                     : first_boundary(bytes, end.size() - 1, boundary_);
     if (found != std::string::npos) return window + found;
   }
   return size_;

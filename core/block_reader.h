@@ -78,8 +78,9 @@ class BlockReader {
 };
 
 // --pipepart: a seekable file cut into ranges in place, each beginning where the one before it
-// ended and ending at the first boundary at or after block_size bytes, found by reading a little
-// around the cut (the bytes between are never read by taskpool). Does not own the descriptor.
+// ended and ending after the first record end at or after block_size bytes (before the first
+// record start there, with no record end), found by reading from there (the other bytes are never
+// read by taskpool). Does not own the descriptor.
 class PartCutter {
  public:
   struct Range {
@@ -94,7 +95,7 @@ class PartCutter {
   std::optional<Range> next();
 
  private:
-  // The first boundary at or after `target`, or the file's end.
+  // The end of the range whose nominal end is `target`, or the file's end.
   uint64_t cut_at(uint64_t target) const;
 
   int fd_;

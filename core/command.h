@@ -40,6 +40,9 @@ struct Command {
   std::string refused;
   // Its standard input; null: /dev/null.
   std::shared_ptr<const JobInput> input;
+  // --cat: `input` goes to this file (named in `line`) before the command starts, not to its
+  // standard input; the file is removed when the attempt ends.
+  std::string input_file;
 };
 
 // Splits `line` into words when it is a simple command the shell would run as a plain exec:

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cerrno>
+#include <cstring>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -44,6 +45,11 @@ struct ProcessExecutor::Child {
   ChildOutput err{Stream::kStderr};
   FeedPipe feed;
   StdinFeed in;  // --pipe: what the child reads on its stdin
+  std::string input_file;  // --cat: the file it reads instead, removed once it has ended
+
+  ~Child() {
+    if (!input_file.empty()) ::unlink(input_file.c_str());
+  }
 
   // The child has started: its output is read from the pipes' read ends from now on.
   void take_output(const ProcessExecutorOptions& options, Pipe& out_pipe, Pipe& err_pipe,
@@ -215,7 +221,13 @@ void ProcessExecutor::start(const Attempt& attempt, int stdin_fd) {
   if (!path) return not_started(completion, {127, argv.front() + ": command not found"});
 
   UniqueFd input;  // the child's end of its stdin pipe
-  if (command.input) {
+  if (command.input && !command.input_file.empty()) {
+    if (const int error = write_input_file(*command.input, command.input_file); error != 0) {
+      return not_started(completion, {126, "cannot write " + command.input_file + " (--cat): " +
+                                               std::strerror(error)});
+    }
+    child->input_file = command.input_file;
+  } else if (command.input) {
     if (const int error = child->in.open(command.input, input); error != 0) {
       return not_started(completion, pipe_failure(error, argv.front()));
     }

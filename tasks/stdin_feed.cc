@@ -41,6 +41,25 @@ ssize_t write_input(const JobInput& input, uint64_t done, int to, size_t size) {
 
 }  // namespace
 
+int write_input_file(const JobInput& input, const std::string& path) {
+  const UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));
+  if (!fd.valid()) return errno;
+  const uint64_t total = input.size();
+  uint64_t written = 0;
+  while (written < total) {
+    const size_t size = static_cast<size_t>(std::min<uint64_t>(total - written, kStdinPipeSize));
+    const ssize_t n = write_input(input, written, fd.get(), size);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) {
+      const int error = n < 0 ? errno : EIO;
+      ::unlink(path.c_str());
+      return error;
+    }
+    written += static_cast<uint64_t>(n);
+  }
+  return 0;
+}
+
 int StdinFeed::open(std::shared_ptr<const JobInput> job_input, UniqueFd& child_end) {
   Pipe pipe;
   if (const int error = make_pipe(pipe); error != 0) return error;

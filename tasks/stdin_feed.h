@@ -4,11 +4,16 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 
 #include "core/command.h"
 #include "core/unique_fd.h"
 
 namespace taskpool {
+
+// Writes all of `input` to the new file `path` (--cat). Returns 0 or the errno of the failure (the
+// file is removed then).
+int write_input_file(const JobInput& input, const std::string& path);
 
 struct StdinFeed {
   // Makes the pipe for `input`: the child's end goes to `child_end`. Returns 0, or make_pipe's

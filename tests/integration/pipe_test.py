@@ -4,7 +4,7 @@ ranges against --pipe's blocks on the same file, and the errors of bad input."""
 
 import unittest
 
-from helpers import requires_gnu_parallel
+from helpers import requires_gnu_parallel, test_env
 from xargs_habits_test import XargsHabitsCase, seq
 
 # Each block's output: a separator line, then the block itself.
@@ -54,6 +54,15 @@ class PipeSameAsGnuParallelTest(XargsHabitsCase):
 
     def test_seq_and_slot_replacement_strings(self):
         self.same("--pipe", "-N2", "-k", "-j1", "cat >/dev/null; echo {#} {%}", input=seq(1, 6))
+
+    def test_cat_gives_each_block_as_a_file(self):
+        data = self.write("data.txt", seq(1, 3000))
+        for how in (["--pipe"], ["--pipepart", "-a", data]):
+            with self.subTest(how=how):
+                r = self.same(*how, "--cat", "--block", "5000", "-k", "wc -l < {}",
+                              input=seq(1, 3000))
+                self.assertGreater(len(r.out.split()), 2)
+                self.assertEqual(sum(int(n) for n in r.out.split()), 3000)
 
     def test_pipepart_blocks_join_to_the_file_as_gnu_parallel_s(self):
         data = self.write("data.txt", seq(1, 50000))
@@ -117,6 +126,15 @@ class PipeTest(XargsHabitsCase):
                 r = self.tp(*args, "cat", input=b"1\n")
                 self.assertExit(r, 255)
                 self.assertIn(message, r.err)
+
+    def test_cat_file_is_removed_after_the_job(self):
+        r = self.tp("--pipe", "--cat", "-N2", "-k", "cat {}; echo {}", input=seq(1, 4),
+                    env=test_env({"TMPDIR": str(self.tmp)}))
+        self.assertExit(r, 0)
+        lines = r.out.splitlines()
+        self.assertEqual(lines[0:2] + lines[3:5], ["1", "2", "3", "4"])
+        self.assertTrue(lines[2].startswith(str(self.tmp) + "/taskpool-cat-"))
+        self.assertEqual([p.name for p in self.tmp.iterdir()], [])
 
     def test_retried_job_gets_its_block_again(self):
         r = self.tp("--pipe", "-N2", "-k", "--retries", "1", "--backoff", "0",
