@@ -16,7 +16,7 @@ namespace {
 
 // The shells GNU parallel recognizes among its ancestors.
 constexpr std::array<std::string_view, 17> kShells = {
-    "ash", "bash", "csh",   "dash", "fish", "ksh",  "ksh93", "lksh", "mksh",
+    "ash",   "bash", "csh",   "dash", "fish", "ksh",  "ksh93", "lksh", "mksh",
     "pdksh", "posh", "rbash", "rc",   "sh",   "tcsh", "yash",  "zsh"};
 
 std::string_view base_name(std::string_view path) {

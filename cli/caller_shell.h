@@ -19,11 +19,10 @@ struct Ancestor {
 // $PARALLEL_SHELL as it is; else the nearest ancestor whose argv[0] names a shell (a login
 // shell's "-bash" too), else $SHELL; that one when it is bash or zsh, else /bin/sh. `resolve`
 // finds a program's path on PATH (nullopt: not there).
-std::string choose_shell(const std::optional<std::string>& parallel_shell,
-                         const std::vector<Ancestor>& ancestors,
-                         const std::optional<std::string>& shell_variable,
-                         const std::function<std::optional<std::string>(const std::string&)>&
-                             resolve);
+std::string choose_shell(
+    const std::optional<std::string>& parallel_shell, const std::vector<Ancestor>& ancestors,
+    const std::optional<std::string>& shell_variable,
+    const std::function<std::optional<std::string>(const std::string&)>& resolve);
 
 // choose_shell() for this process: its environment, its ancestors from /proc, its PATH.
 std::string caller_shell();

@@ -1,7 +1,5 @@
 #include "cli/limits.h"
 
-#include "cli/caller_shell.h"
-
 #include <dirent.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -9,6 +7,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "cli/caller_shell.h"
 #include "cli/progress.h"
 
 namespace taskpool {

@@ -196,7 +196,8 @@ void fill_pipe(const OptionFlags& flags, RunConfig& config) {
   const PipeFlags& pipe = flags.pipe;
   if (!pipe.pipe && !pipe.part) {
     for (const char* flag : {"--block", "--recstart", "--recend", "--cat"}) {
-      if (flags.was_given(flag)) throw UsageError(std::string(flag) + " needs --pipe or --pipepart");
+      if (flags.was_given(flag))
+        throw UsageError(std::string(flag) + " needs --pipe or --pipepart");
     }
     return;
   }

@@ -70,8 +70,8 @@ void refuse_if_longer(Command& command, size_t max_line, const Job& job) {
 // --cat: the job's block goes to a temporary file of its own, which {} names.
 Command with_input_file(const CommandTemplate& command, const Job& job, WorkerId worker) {
   const char* dir = std::getenv("TMPDIR");
-  const std::string path = fmt::format("{}/taskpool-cat-{}-{}", dir != nullptr && *dir != '\0' ? dir : "/tmp",
-                                       getpid(), job.seq);
+  const std::string path = fmt::format(
+      "{}/taskpool-cat-{}-{}", dir != nullptr && *dir != '\0' ? dir : "/tmp", getpid(), job.seq);
   Command made = command.expand(Job{job.seq, Record({path})}, worker);
   made.input = job.record.input;
   made.input_file = path;

@@ -177,8 +177,7 @@ std::optional<PartCutter::Range> PartCutter::next() {
   return range;
 }
 
-BlockSource::BlockSource(int fd, bool owns_fd, BlockOptions options, std::string name,
-                         int stop_fd)
+BlockSource::BlockSource(int fd, bool owns_fd, BlockOptions options, std::string name, int stop_fd)
     : owned_(owns_fd ? fd : -1), reader_(fd, std::move(options), std::move(name), stop_fd) {}
 
 }  // namespace taskpool

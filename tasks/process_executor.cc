@@ -6,10 +6,10 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <cerrno>
-#include <cstring>
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <span>
@@ -44,7 +44,7 @@ struct ProcessExecutor::Child {
   ChildOutput out{Stream::kStdout};
   ChildOutput err{Stream::kStderr};
   FeedPipe feed;
-  StdinFeed in;  // --pipe: what the child reads on its stdin
+  StdinFeed in;            // --pipe: what the child reads on its stdin
   std::string input_file;  // --cat: the file it reads instead, removed once it has ended
 
   ~Child() {
@@ -223,8 +223,8 @@ void ProcessExecutor::start(const Attempt& attempt, int stdin_fd) {
   UniqueFd input;  // the child's end of its stdin pipe
   if (command.input && !command.input_file.empty()) {
     if (const int error = write_input_file(*command.input, command.input_file); error != 0) {
-      return not_started(completion, {126, "cannot write " + command.input_file + " (--cat): " +
-                                               std::strerror(error)});
+      return not_started(completion, {126, "cannot write " + command.input_file +
+                                               " (--cat): " + std::strerror(error)});
     }
     child->input_file = command.input_file;
   } else if (command.input) {

@@ -23,8 +23,8 @@ constexpr size_t kWriteLimitPerRound = 4 * 1024 * 1024;
 // A file's bytes through a buffer, where splice cannot take them (a file system without it).
 ssize_t copy_range(int from, uint64_t offset, int to, size_t size) {
   static thread_local std::vector<char> buffer(256 * 1024);
-  const ssize_t n = ::pread(from, buffer.data(), std::min(size, buffer.size()),
-                            static_cast<off_t>(offset));
+  const ssize_t n =
+      ::pread(from, buffer.data(), std::min(size, buffer.size()), static_cast<off_t>(offset));
   if (n <= 0) return n;
   return ::write(to, buffer.data(), static_cast<size_t>(n));
 }

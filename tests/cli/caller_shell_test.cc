@@ -10,7 +10,8 @@ namespace taskpool {
 namespace {
 
 std::optional<std::string> on_path(const std::string& name) {
-  if (name == "bash" || name == "zsh" || name == "dash" || name == "fish") return "/usr/bin/" + name;
+  if (name == "bash" || name == "zsh" || name == "dash" || name == "fish")
+    return "/usr/bin/" + name;
   return std::nullopt;
 }
 

@@ -101,8 +101,7 @@ TEST_CASE("-N makes blocks of exactly N records whatever the block size") {
   BlockOptions options = by_size(1);
   options.records = 3;
   const Blocks blocks = blocks_of("1\n2\n3\n4\n5\n6\n7\n8\n9\n10\n", options);
-  CHECK(testing::show(blocks) ==
-        testing::show({"1\n2\n3\n", "4\n5\n6\n", "7\n8\n9\n", "10\n"}));
+  CHECK(testing::show(blocks) == testing::show({"1\n2\n3\n", "4\n5\n6\n", "7\n8\n9\n", "10\n"}));
 }
 
 TEST_CASE("--header N puts the first N lines before every block") {
