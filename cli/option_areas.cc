@@ -1,5 +1,7 @@
 #include "cli/option_areas.h"
 
+#include <fmt/format.h>
+
 #include <string_view>
 #include <utility>
 
@@ -189,6 +191,49 @@ void fill_fetch(const OptionFlags& flags, RunConfig& config) {
   }
 }
 
+// --pipe, --pipepart and their flags; -N gives a block's records there.
+void fill_pipe(const OptionFlags& flags, RunConfig& config) {
+  const PipeFlags& pipe = flags.pipe;
+  if (!pipe.pipe && !pipe.part) {
+    for (const char* flag : {"--block", "--recstart", "--recend", "--cat"}) {
+      if (flags.was_given(flag))
+        throw UsageError(std::string(flag) + " needs --pipe or --pipepart");
+    }
+    return;
+  }
+  config.pipe = pipe.part ? RunConfig::Pipe::kPart : RunConfig::Pipe::kStdin;
+  config.pipe_cat = pipe.cat;
+  BlockOptions& blocks = config.blocks;
+  if (flags.was_given("--block")) {
+    blocks.block_size = static_cast<size_t>(parse_bytes("--block", pipe.block));
+  }
+  if (flags.was_given("--recstart")) blocks.boundary.start = parse_delimiter(pipe.recstart);
+  if (flags.was_given("--recend")) blocks.boundary.end = parse_delimiter(pipe.recend);
+  if (blocks.boundary.start.empty() && blocks.boundary.end.empty()) {
+    throw UsageError("--recstart and --recend are both empty: records could end anywhere");
+  }
+  const std::string_view name = pipe.part ? "--pipepart" : "--pipe";
+  const auto refuse = [name](bool broken, std::string_view why) {
+    if (broken) throw UsageError(fmt::format("{} {}", name, why));
+  };
+  refuse(!flags.grouping.max_args.empty() || !flags.grouping.max_lines.empty() ||
+             config.fill != RunConfig::Fill::kNone || config.no_args,
+         "gives jobs blocks, not arguments (-N N: N records a block)");
+  if (config.max_args > 0) {
+    refuse(pipe.part, "cuts by size: -N does not apply");
+    blocks.records = config.max_args;
+    config.max_args = 0;
+    config.positional = false;
+  }
+  const size_t files = config.arg_files.size() + config.sources.size();
+  refuse(files > 1 || (files == 1 && config.arg_files.empty() && !config.sources.front().file),
+         "reads one input: stdin, -a FILE or :::: FILE");
+  refuse(config.fetch, "runs commands: not with --fetch");
+  refuse(!config.hosts.empty(), "runs its jobs on this machine: not with -S");
+  refuse(config.feedback || config.compare || config.colsep.has_value() || config.skip_blank,
+         "does not go with --feedback, --compare, --colsep or -r");
+}
+
 // -S and --ssh (--sshloginfile: read_flag_files).
 void fill_hosts(const OptionFlags& flags, RunConfig& config) {
   for (const std::string& list : flags.hosts.sshlogins) {
@@ -261,6 +306,7 @@ void fill_config(const OptionFlags& given, RunConfig& config) {
   fill_reporting(flags, config);
   fill_fetch(flags, config);
   fill_hosts(flags, config);
+  fill_pipe(flags, config);
   check_flag_rules(facts_of(flags, config), config);
   read_flag_files(flags, config);
 }

@@ -18,6 +18,16 @@ struct InputFlags {
   bool link = false;      // --link, --xapply
 };
 
+// --pipe and its flags: each text read when given.
+struct PipeFlags {
+  bool pipe = false;  // --pipe, --spreadstdin
+  bool part = false;  // --pipepart, --pipe-part
+  bool cat = false;   // --cat
+  std::string block;
+  std::string recstart;
+  std::string recend;
+};
+
 // -n, -N, -L, -X, -m, -s: an empty text is a flag not given.
 struct GroupingFlags {
   std::string max_args;
@@ -81,6 +91,7 @@ struct ReportingFlags {
 
 struct OptionFlags {
   InputFlags input;
+  PipeFlags pipe;
   GroupingFlags grouping;
   PoolFlags pool;
   ResilienceFlags resilience;

@@ -135,6 +135,20 @@ void declare_input(CLI::App& app, InputFlags& flags, RunConfig& config) {
              "combination");
 }
 
+void declare_pipe(CLI::App& app, PipeFlags& flags) {
+  Area pipe(app, "Blocks of input on the jobs' stdin");
+  pipe.flag("--pipe,--spreadstdin", flags.pipe,
+            "Cut stdin (or -a FILE) into blocks of whole records, one job's stdin each");
+  pipe.flag("--pipepart,--pipe-part", flags.part,
+            "As --pipe, reading the file -a FILE in place (no copy through taskpool's memory)");
+  pipe.value("--block,--block-size", flags.block, "SIZE",
+             "Blocks of about SIZE bytes (k, M, G: KiB, MiB, GiB; default 1M)");
+  pipe.flag("--cat", flags.cat,
+            "Each block in a temporary file instead, {} its name (removed after the job)");
+  pipe.value("--recstart", flags.recstart, "STR", "Records start with STR (default: anything)");
+  pipe.value("--recend", flags.recend, "STR", "Records end with STR (default \\n)");
+}
+
 void declare_grouping(CLI::App& app, GroupingFlags& flags, RunConfig& config) {
   Area records(app, "Several records per command (xargs habits)");
   records.value("-n,--max-args", flags.max_args, "N", "Up to N records per command");
@@ -289,6 +303,7 @@ void declare_flags(CLI::App& app, OptionFlags& flags, RunConfig& config) {
   app.set_version_flag("--version", std::string("taskpool ") + TASKPOOL_VERSION);
   app.footer(help_footer());
   declare_input(app, flags.input, config);
+  declare_pipe(app, flags.pipe);
   declare_grouping(app, flags.grouping, config);
   declare_pool(app, flags.pool, config);
   declare_resilience(app, flags.resilience, config);

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "core/block_reader.h"
 #include "core/policy.h"
 #include "core/scheduler.h"
 #include "tasks/sshlogin.h"
@@ -46,6 +47,11 @@ struct RunConfig {
   std::string delimiter = "\n";                                    // -0, -d: never empty
   bool split_lists = false;  // -d: ::: values are split at the delimiter too, as GNU parallel
   std::optional<std::string> colsep;
+  // --pipe, --pipepart: the input is cut into blocks of whole records, each the standard input
+  // of one job (-N: `blocks.records` records a block).
+  enum class Pipe { kNone, kStdin, kPart } pipe = Pipe::kNone;
+  BlockOptions blocks;
+  bool pipe_cat = false;  // --cat: each block in a temporary file, {} its name, not on stdin
   int jobs = 1;  // -j; without it the CPUs, or kFetchDefaultJobs with --fetch
   // -j FILE: the number of workers is read from FILE, and again whenever it changes.
   std::optional<std::string> jobs_file;

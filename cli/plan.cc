@@ -147,7 +147,8 @@ std::optional<RecordGrouper::Options> grouping(const RunConfig& config, int work
 InputPlan input_plan(const RunConfig& config, const CommandTemplate& command, int jobs, int workers,
                      const Limits& limits) {
   InputPlan input;
-  input.read_inline = config.arg_files.empty() && !config.sources.empty() &&
+  input.read_inline = config.pipe == RunConfig::Pipe::kNone && config.arg_files.empty() &&
+                      !config.sources.empty() &&
                       std::ranges::none_of(config.sources, [](const RunConfig::Source& s) {
                         return s.file.has_value();
                       });
@@ -160,6 +161,8 @@ InputPlan input_plan(const RunConfig& config, const CommandTemplate& command, in
       grouped(config) ? workers_asked + 1 : std::max<size_t>(1024, 2 * workers_asked);
   if (config.queue_size) input.queue_capacity = *config.queue_size;
   if (config.priority_col != 0) input.queue_capacity = std::min<size_t>(input.queue_capacity, 64);
+  // --pipe: a queued job holds a block; the blocks in memory stay within twice the workers'.
+  if (config.pipe != RunConfig::Pipe::kNone) input.queue_capacity = workers_asked;
   input.bound = record_bound(config, command, limits);
   input.grouping = grouping(config, workers, limits);
   input.priority_col = config.priority_col;
@@ -273,6 +276,12 @@ RunPlan make_plan(const RunConfig& config, const Limits& limits) {
   words.replace = config.replace;
   words.spread = template_spread(config);
   words.quote_words = config.quote;
+  if (config.pipe != RunConfig::Pipe::kNone) {
+    // A job's record is its stdin: {} stands for nothing (--cat: the file's name), and nothing
+    // is appended.
+    if (!config.pipe_cat) words.spread = CommandTemplate::Spread::kNone;
+    words.append_record = false;
+  }
   plan.command = CommandTemplate(config.command, words);
   const DescriptorFit fit = fit_descriptors(config, limits);
   plan.descriptors = fit.plan;
@@ -281,6 +290,7 @@ RunPlan make_plan(const RunConfig& config, const Limits& limits) {
   plan.input = input_plan(config, plan.command, fit.jobs, plan.pool.workers, limits);
   plan.resume = resume_plan(config, plan.command);
   plan.executor = executor_plan(config);
+  plan.executor.process.shell = limits.shell;
   if (plan.executor.kind == ExecutorKind::kFetch) plan.scheduler.timeout = Duration::zero();
   plan.outputs = output_plan(config);
   if (config.progress) {

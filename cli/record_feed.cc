@@ -12,6 +12,7 @@
 #include <thread>
 #include <utility>
 
+#include "cli/pipe_input.h"
 #include "core/bounded_queue.h"
 #include "core/error.h"
 #include "tasks/wake_fd.h"
@@ -54,6 +55,10 @@ class InputReader {
   std::optional<Record> next() {
     std::optional<Record> record = grouper_ ? grouper_->next() : stream_->next();
     if (!record) return record;
+    if (options_.block_input) {
+      record->input = options_.block_input(std::move(record->fields.front()));
+      record->fields.clear();
+    }
     const uint64_t number = seen_.fetch_add(1, std::memory_order_relaxed) + 1;
     const size_t col = options_.priority_col;
     if (col != 0 && record->runnable() && !record_priority(*record, col)) {
@@ -264,7 +269,14 @@ std::unique_ptr<RecordFeed> open_record_feed(const RunConfig& config, const Inpu
   }
   auto feed = std::make_unique<ThreadFeed>(plan.queue_capacity, std::move(wake));
   options.limit.stop_fd = feed->stop_fd();
-  auto stream = open_records(config, options.limit);
+  std::unique_ptr<RecordStream> stream;
+  if (config.pipe != RunConfig::Pipe::kNone) {
+    BlockStream blocks = open_blocks(config, options.limit.stop_fd);
+    stream = std::move(blocks.stream);
+    options.block_input = std::move(blocks.input);
+  } else {
+    stream = open_records(config, options.limit);
+  }
   feed->start(std::make_unique<InputReader>(std::move(stream), std::move(options)));
   return feed;
 }

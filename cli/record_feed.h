@@ -57,6 +57,8 @@ struct FeedOptions {
   // Called with each job's number and record as it is read (see resume_check); throws Error to
   // end the input there.
   std::function<void(uint64_t, const Record&)> check;
+  // --pipe, --pipepart: makes each record's input of its one field (the record keeps none).
+  std::function<std::shared_ptr<const JobInput>(std::string&&)> block_input;
 };
 
 // Reads `config`'s input as `plan` says: on a thread of its own (started here) into a queue of

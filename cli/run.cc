@@ -68,6 +68,17 @@ void refuse_if_longer(Command& command, size_t max_line, const Job& job) {
       command.line.substr(0, command.line.find_first_of(" \t\n")), job.seq, record, size, max_line);
 }
 
+// --cat: the job's block goes to a temporary file of its own, which {} names.
+Command with_input_file(const CommandTemplate& command, const Job& job, WorkerId worker) {
+  const char* dir = std::getenv("TMPDIR");
+  const std::string path = fmt::format(
+      "{}/taskpool-cat-{}-{}", dir != nullptr && *dir != '\0' ? dir : "/tmp", getpid(), job.seq);
+  Command made = command.expand(Job{job.seq, Record({path})}, worker);
+  made.input = job.record.input;
+  made.input_file = path;
+  return made;
+}
+
 }  // namespace
 
 struct Run::Parts {
@@ -351,8 +362,10 @@ AttemptPayload Run::Parts::build(const Job& job, WorkerId worker) const {
     return refused_command(config.fetch, plan.command, plan.input.bound, job, worker);
   }
   if (config.fetch) return FetchNamer::download(job);
+  if (config.pipe_cat) return with_input_file(plan.command, job, worker);
   Command command = plan.command.expand(job, worker);
   if (plan.max_line) refuse_if_longer(command, *plan.max_line, job);
+  command.input = job.record.input;
   return command;
 }
 

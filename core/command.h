@@ -1,13 +1,29 @@
 // A command line ready to run, and the analysis that tells whether it needs a shell.
 #pragma once
 
+#include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
 #include <vector>
 
+#include "core/unique_fd.h"
+
 namespace taskpool {
+
+// What a job reads on its standard input (--pipe, --pipepart), shared by its attempts: `bytes`,
+// or, with `file` set, `length` bytes of that file from `offset` (the file stays open while a
+// job may read it).
+struct JobInput {
+  std::string bytes;
+  std::shared_ptr<const UniqueFd> file;
+  uint64_t offset = 0;
+  uint64_t length = 0;
+
+  uint64_t size() const { return file ? length : bytes.size(); }
+};
 
 // A command for one attempt. `line` is always set: it is what the shell would run, what
 // --dry-run prints and what the joblog records. `argv` is set when the line uses no shell
@@ -22,6 +38,11 @@ struct Command {
   // Set when the command must not run (its record was refused: Record::runnable): the attempt
   // fails without starting, with status 126 and this message (see tasks/refusing_executor.h).
   std::string refused;
+  // Its standard input; null: /dev/null.
+  std::shared_ptr<const JobInput> input;
+  // --cat: `input` goes to this file (named in `line`) before the command starts, not to its
+  // standard input; the file is removed when the attempt ends.
+  std::string input_file;
 };
 
 // Splits `line` into words when it is a simple command the shell would run as a plain exec:

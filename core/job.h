@@ -30,6 +30,8 @@ struct Record {
   // What the source knows the record by (the job server's job id), carried to the job, its
   // attempts' observers and the command builder; the scheduler never reads it. 0: nothing.
   uint64_t key = 0;
+  // --pipe, --pipepart: the block the job reads on its standard input (it has no fields then).
+  std::shared_ptr<const JobInput> input;
   bool runnable() const { return too_long == 0 && refused.empty(); }
 };
 

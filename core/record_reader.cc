@@ -74,27 +74,32 @@ bool RecordReader::fill() {
     buffer_.reserve(std::min(std::max(2 * buffer_.capacity(), old_size + kReadChunk),
                              limit_.max_bytes + kReadChunk));
   }
-  wait_readable();
-  buffer_.resize(old_size + kReadChunk);
+  wait_readable(fd_, limit_.stop_fd, name_);
+  return append_read(fd_, buffer_, kReadChunk, name_) > 0;
+}
+
+size_t append_read(int fd, std::string& buffer, size_t size, const std::string& name) {
+  const size_t old_size = buffer.size();
+  buffer.resize(old_size + size);
   ssize_t n;
   do {
-    n = read(fd_, buffer_.data() + old_size, kReadChunk);
+    n = read(fd, buffer.data() + old_size, size);
   } while (n < 0 && errno == EINTR);
   if (n < 0) {
     const int error = errno;
-    buffer_.resize(old_size);
-    throw Error("cannot read " + name_ + ": " + std::strerror(error));
+    buffer.resize(old_size);
+    throw Error("cannot read " + name + ": " + std::strerror(error));
   }
-  buffer_.resize(old_size + static_cast<size_t>(n));
-  return n > 0;
+  buffer.resize(old_size + static_cast<size_t>(n));
+  return static_cast<size_t>(n);
 }
 
-void RecordReader::wait_readable() const {
-  if (limit_.stop_fd < 0) return;
-  // One poll per chunk of 64 KiB, not per record: reading stays as fast as without it.
-  pollfd fds[2] = {{fd_, POLLIN, 0}, {limit_.stop_fd, POLLIN, 0}};
+void wait_readable(int fd, int stop_fd, const std::string& name) {
+  if (stop_fd < 0) return;
+  // One poll per read of 64 KiB or more, not per record: reading stays as fast as without it.
+  pollfd fds[2] = {{fd, POLLIN, 0}, {stop_fd, POLLIN, 0}};
   while (::poll(fds, 2, -1) < 0) {
-    if (errno != EINTR) throw Error("cannot read " + name_ + ": " + std::strerror(errno));
+    if (errno != EINTR) throw Error("cannot read " + name + ": " + std::strerror(errno));
   }
   if (fds[1].revents != 0) throw ReadStopped();
 }

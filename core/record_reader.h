@@ -30,6 +30,14 @@ class ReadStopped : public std::exception {
   const char* what() const noexcept override { return "reading was stopped"; }
 };
 
+// Waits until `fd` (the input `name`) can be read without blocking; throws ReadStopped when
+// `stop_fd` (see RecordLimit) turns readable first, Error when poll fails. stop_fd -1: returns.
+void wait_readable(int fd, int stop_fd, const std::string& name);
+
+// Appends what one read(2) of up to `size` bytes of `fd` gives to `buffer`; returns its count (0
+// at the end of input). Retries on EINTR; throws Error naming the input `name` on a read error.
+size_t append_read(int fd, std::string& buffer, size_t size, const std::string& name);
+
 // Records end at `delimiter` ('\n' by default, '\0' for -0, any bytes for -d: "\r\n"). A final
 // record without a trailing
 // delimiter is still a record; a trailing delimiter does not make an empty extra record. Empty
@@ -65,8 +73,6 @@ class RecordReader {
   std::string take(size_t end, size_t delimiter);
   // Reads into the buffer's end; false at the end of input.
   bool fill();
-  // Waits until the input can be read without blocking, or throws ReadStopped.
-  void wait_readable() const;
   // Reads past the rest of a record that outgrew the limit; returns its beginning.
   std::string read_past();
   // Where the delimiter starts in buffer_ at or after `from`, or npos.

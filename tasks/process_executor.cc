@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstdlib>
+#include <cstring>
 #include <memory>
 #include <optional>
 #include <span>
@@ -19,6 +21,7 @@
 #include "tasks/feed_pipe.h"
 #include "tasks/pipes.h"
 #include "tasks/spawn.h"
+#include "tasks/stdin_feed.h"
 
 namespace taskpool {
 
@@ -41,6 +44,12 @@ struct ProcessExecutor::Child {
   ChildOutput out{Stream::kStdout};
   ChildOutput err{Stream::kStderr};
   FeedPipe feed;
+  StdinFeed in;            // --pipe: what the child reads on its stdin
+  std::string input_file;  // --cat: the file it reads instead, removed once it has ended
+
+  ~Child() {
+    if (!input_file.empty()) ::unlink(input_file.c_str());
+  }
 
   // The child has started: its output is read from the pipes' read ends from now on.
   void take_output(const ProcessExecutorOptions& options, Pipe& out_pipe, Pipe& err_pipe,
@@ -97,6 +106,7 @@ struct ProcessExecutor::Child {
   bool reap(const ProcessExecutorOptions& options, std::span<char> buffer, std::string& error,
             std::vector<FedRecord>& fed, bool exited = false) {
     if (pid > 0 && !collect_exit(options, exited)) return false;
+    in.fd.reset();
     finish_output(options, completion, out, buffer, error);
     finish_output(options, completion, err, buffer, error);
     if (options.feedback) feed.finish(completion.worker, options.feed_delimiter, buffer, fed);
@@ -119,6 +129,12 @@ ProcessExecutor::ProcessExecutor(ProcessExecutorOptions options, const sigset_t&
       wake_(options_.wake_fd),
       dev_null_(above_stdio(::open("/dev/null", O_RDWR | O_CLOEXEC))) {
   if (!dev_null_.valid()) throw system_error("cannot open /dev/null");
+  const std::string_view shell = options_.shell;
+  if (shell == "bash" || shell.ends_with("/bash")) {
+    for (char** e = environ; *e != nullptr; ++e) {
+      if (std::string_view(*e).starts_with("BASH_FUNC_")) exported_functions_ = true;
+    }
+  }
 }
 
 ProcessExecutor::~ProcessExecutor() {
@@ -196,13 +212,27 @@ void ProcessExecutor::start(const Attempt& attempt, int stdin_fd) {
 
   const Command& command = attempt.command;
   if (auto error = nul_byte_error(command)) return not_started(completion, {126, *error});
-  const bool direct = !command.argv.empty();
+  // A function bash exported (`export -f NAME`) is run by the shell, before any program NAME.
+  const bool direct = !command.argv.empty() && !exported_function(command.argv.front());
   std::vector<std::string> shell_argv;
   if (!direct) shell_argv = {options_.shell, "-c", command.line};
   const std::vector<std::string>& argv = direct ? command.argv : shell_argv;
   std::optional<std::string> path = programs_.resolve(argv.front());
   if (!path) return not_started(completion, {127, argv.front() + ": command not found"});
 
+  UniqueFd input;  // the child's end of its stdin pipe
+  if (command.input && !command.input_file.empty()) {
+    if (const int error = write_input_file(*command.input, command.input_file); error != 0) {
+      return not_started(completion, {126, "cannot write " + command.input_file +
+                                               " (--cat): " + std::strerror(error)});
+    }
+    child->input_file = command.input_file;
+  } else if (command.input) {
+    if (const int error = child->in.open(command.input, input); error != 0) {
+      return not_started(completion, pipe_failure(error, argv.front()));
+    }
+    stdin_fd = input.get();
+  }
   Pipe out;
   Pipe err;
   Pipe feed;
@@ -230,6 +260,11 @@ void ProcessExecutor::start(const Attempt& attempt, int stdin_fd) {
   children_.push_back(std::move(child));
   // The write ends close here: from now on only the child (and its children) hold them, so the
   // pipes reach end of file when they are done.
+}
+
+bool ProcessExecutor::exported_function(const std::string& name) const {
+  if (!exported_functions_) return false;
+  return std::getenv(("BASH_FUNC_" + name + "%%").c_str()) != nullptr;
 }
 
 void ProcessExecutor::cancel(WorkerId worker, CancelMode mode) {
@@ -309,11 +344,12 @@ size_t ProcessExecutor::feeders_waiting() const {
   }));
 }
 
-// What one wait() polls: fds[0] is the wake-up, then sources_, then feeders_, then the caller's.
+// What one wait() polls: fds[0] is the wake-up, then sources_, feeders_, writers_, the caller's.
 void ProcessExecutor::poll_set(std::span<const pollfd> also_watch) {
   fds_.clear();
   sources_.clear();
   feeders_.clear();
+  writers_.clear();
   fds_.push_back({wake_.get(), POLLIN, 0});
   for (const auto& child : children_) {
     for (ChildOutput* output : {&child->out, &child->err}) {
@@ -328,6 +364,11 @@ void ProcessExecutor::poll_set(std::span<const pollfd> also_watch) {
       fds_.push_back({child->feed.fd.get(), POLLIN, 0});
       feeders_.push_back(child.get());
     }
+  }
+  for (const auto& child : children_) {
+    if (!child->in.fd.valid()) continue;
+    fds_.push_back({child->in.fd.get(), POLLOUT, 0});
+    writers_.push_back(&child->in);
   }
   for (const pollfd& fd : also_watch) fds_.push_back({fd.fd, fd.events, 0});
 }
@@ -346,8 +387,12 @@ bool ProcessExecutor::serve(std::span<char> buffer, std::span<pollfd> also_watch
     child.feed.read(child.completion.worker, options_.feed_delimiter, buffer, kReadLimitPerRound,
                     fed_, [this] { return fed_.size() < feed_.records; });
   }
+  const size_t first_writer = first_feeder + feeders_.size();
+  for (size_t i = 0; i < writers_.size(); ++i) {
+    if (fds_[first_writer + i].revents != 0) writers_[i]->write_some();
+  }
   bool watched = false;
-  const size_t first_watched = first_feeder + feeders_.size();
+  const size_t first_watched = first_writer + writers_.size();
   for (size_t i = 0; i < also_watch.size(); ++i) {
     also_watch[i].revents = fds_[first_watched + i].revents;
     watched = watched || also_watch[i].revents != 0;

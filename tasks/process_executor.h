@@ -26,6 +26,7 @@ class FileActions;
 struct ChildOutput;
 struct Pipe;
 struct StartFailure;
+struct StdinFeed;
 
 enum class OutputMode {
   kCapture,  // collect each attempt's stdout and stderr into OutputBuffers (the completion's)
@@ -41,6 +42,9 @@ struct ProcessExecutorOptions {
   // rest when the attempt ends. A line longer than memory_limit waits in a temporary file and
   // comes in several calls, one right after the other. On the scheduler's thread, inside wait().
   std::function<void(WorkerId, Stream, std::string_view)> on_output;
+  // What runs command lines that need a shell (`shell -c LINE`): /bin/sh, or the caller's bash
+  // or zsh. With bash, a command named after a function in the environment (export -f) runs
+  // through it too.
   std::string shell = "/bin/sh";
   size_t memory_limit = 256 * 1024;  // per captured stream, before spilling to a file
   // An eventfd that, besides wake(), ends wait() when written to (a signal handler's); a
@@ -73,7 +77,8 @@ struct ProcessExecutorOptions {
 // mask from before that. wait() unblocks that mask only inside ppoll, so handlers run there and
 // wait() returns early; children
 // get the original mask, default SIGPIPE/SIGXFSZ/SIGINT/SIGTERM/SIGHUP/SIGCHLD/SIGQUIT, stdin from
-// /dev/null, and a process group of their own.
+// /dev/null (or a pipe taskpool fills with the command's input, Command::input), and a process
+// group of their own.
 // Not thread-safe, except wake().
 class ProcessExecutor final : public Executor {
  public:
@@ -107,6 +112,8 @@ class ProcessExecutor final : public Executor {
  private:
   struct Child;
   void not_started(Completion& completion, const StartFailure& failure);
+  // Whether the shell is bash and has a function NAME from the environment (export -f).
+  bool exported_function(const std::string& name) const;
   int plumb(Dups& dups, int stdin_fd, Pipe& out, Pipe& err, Pipe& feed);
   void reap_all(std::span<char> buffer);
   void reap_ended(std::span<char> buffer);
@@ -128,11 +135,14 @@ class ProcessExecutor final : public Executor {
   FeedOrder feed_;
   std::unordered_set<pid_t> left_alone_;  // see leave_alone()
   std::string output_error_;
+  bool exported_functions_ = false;  // the shell is bash, and the environment holds functions
   // One wait()'s poll set (kept between waits for its memory): fds_[0] is the wake-up, then one
-  // per sources_ (a child's output), one per feeders_ (a child's feedback pipe), and the caller's.
+  // per sources_ (a child's output), one per feeders_ (a child's feedback pipe), one per writers_
+  // (a child's stdin, --pipe), and the caller's.
   std::vector<pollfd> fds_;
   std::vector<std::pair<Child*, ChildOutput*>> sources_;
   std::vector<Child*> feeders_;
+  std::vector<StdinFeed*> writers_;  // children's stdin pipes with room to fill
 };
 
 // Installs the SIGCHLD handler that ProcessExecutor relies on (a no-op handler, so the signal
