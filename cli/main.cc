@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "cli/agent.h"
 #include "cli/compare.h"
 #include "cli/control.h"
 #include "cli/limits.h"
@@ -101,6 +102,8 @@ int main(int argc, char** argv) {
   }
   // `taskpool ctl SOCKET COMMAND`: a client of a running taskpool's --control socket.
   if (argc >= 2 && std::strcmp(argv[1], "ctl") == 0) return taskpool::control_client(argc, argv);
+  // `taskpool agent`: runs the jobs of a taskpool elsewhere (--slurm), framed on stdin/stdout.
+  if (argc >= 2 && std::strcmp(argv[1], "agent") == 0) return taskpool::agent_main(argc, argv);
   if (argc >= 2 && std::strcmp(argv[1], "serve") == 0) return taskpool::exec_daemon(argv);
   // `taskpool submit|status|wait|logs|cancel|pause|resume|jobs ...`: a client of a job server.
   if (argc >= 2 && taskpool::is_client_verb(argv[1])) return taskpool::serve_client(argc, argv);
