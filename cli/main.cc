@@ -20,6 +20,7 @@
 #include "cli/run.h"
 #include "cli/serve/client.h"
 #include "cli/signals.h"
+#include "cli/slurm.h"
 #include "core/error.h"
 #include "tasks/adopted.h"
 #include "tasks/guardian.h"
@@ -71,7 +72,10 @@ int exec_daemon(char** argv) {
   return kUsageStatus;
 }
 
-int run_taskpool(const RunConfig& config) {
+int run_taskpool(const RunConfig& given) {
+  RunConfig config = given;
+  // --slurm-alloc's allocation lives until the run has ended, however it ends.
+  std::optional<SlurmSession> slurm = SlurmSession::open(config);
   Limits limits = read_limits();
   RunPlan plan = make_plan(config, limits);
   if (plan.descriptors.raise_to && !raise_open_files(*plan.descriptors.raise_to)) {
@@ -87,6 +91,7 @@ int run_taskpool(const RunConfig& config) {
   if (plan.compare) return run_compare(config, plan, signals, guardian.get());
   Run run(config, std::move(plan), signals, guardian.get());
   const RunOutcome outcome = run.run();
+  if (slurm) slurm->release();
   if (outcome.broken_pipe) signals.die_of_broken_pipe();
   return finish_run(outcome);
 }

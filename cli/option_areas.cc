@@ -1,5 +1,7 @@
 #include "cli/option_areas.h"
 
+#include <fmt/format.h>
+
 #include <string_view>
 #include <utility>
 
@@ -91,6 +93,7 @@ void fill_grouping(const GroupingFlags& flags, RunConfig& config) {
 void fill_pool(const OptionFlags& flags, RunConfig& config) {
   const PoolFlags& pool = flags.pool;
   if (flags.was_given("--jobs")) {
+    config.jobs_given = true;
     resolve_jobs(pool.jobs, config);
   } else {
     config.jobs = cpu_count();
@@ -189,6 +192,46 @@ void fill_fetch(const OptionFlags& flags, RunConfig& config) {
   }
 }
 
+// --slurm, --slurm-alloc, --heartbeat.
+void fill_slurm(const OptionFlags& flags, RunConfig& config) {
+  const HostFlags& hosts = flags.hosts;
+  config.slurm = hosts.slurm;
+  if (flags.was_given("--slurm-alloc")) {
+    std::optional<std::vector<std::string>> words = split_simple_command(hosts.slurm_alloc);
+    if (!words) {
+      throw UsageError("--slurm-alloc: '" + hosts.slurm_alloc +
+                       "' is not a plain list of salloc options (no shell syntax)");
+    }
+    config.slurm_alloc = std::move(*words);
+  }
+  if (flags.was_given("--heartbeat")) {
+    config.heartbeat = parse_duration("--heartbeat", hosts.heartbeat);
+    if (config.heartbeat == Duration::zero()) throw UsageError("--heartbeat: 0 is no interval");
+  }
+  const bool slurm = config.slurm || config.slurm_alloc;
+  if (config.slurm && config.slurm_alloc) {
+    throw UsageError(
+        "--slurm runs in the allocation taskpool is in, --slurm-alloc takes one: "
+        "give one of them");
+  }
+  if (!slurm && flags.was_given("--heartbeat")) {
+    throw UsageError("--heartbeat is for --slurm and --slurm-alloc");
+  }
+  if (!slurm) return;
+  const char* other = !hosts.sshlogins.empty() || !hosts.sshloginfiles.empty() ? "-S/--sshlogin"
+                      : config.fetch                                           ? "--fetch"
+                      : config.compare                                         ? "--compare"
+                      : config.feedback                                        ? "--feedback"
+                      : config.jobs_file                                       ? "-j FILE"
+                                                                               : nullptr;
+  if (other != nullptr) {
+    throw UsageError(
+        fmt::format("--slurm and --slurm-alloc run jobs on the allocation's nodes; "
+                    "leave out {}",
+                    other));
+  }
+}
+
 // -S and --ssh (--sshloginfile: read_flag_files).
 void fill_hosts(const OptionFlags& flags, RunConfig& config) {
   for (const std::string& list : flags.hosts.sshlogins) {
@@ -205,6 +248,7 @@ void fill_hosts(const OptionFlags& flags, RunConfig& config) {
     }
     config.ssh = std::move(*words);
   }
+  fill_slurm(flags, config);
 }
 
 // The files flags name, but -j's (read with its value): read once the command line is known to
