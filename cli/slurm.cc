@@ -214,6 +214,7 @@ int count_cpu_ids(std::string_view list) {
     }
     count += static_cast<int>(*last - *first + 1);
   }
+  if (count == 0) throw Error("scontrol: an empty list of CPU ids");
   return count;
 }
 

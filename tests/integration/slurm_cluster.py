@@ -165,7 +165,10 @@ class SlurmCluster:
         return all(states.get(name) == "idle" for name in NODES)
 
     def wait_idle(self, timeout: float = 60) -> None:
-        self._wait(self.all_idle, timeout, "the nodes did not come back idle")
+        try:
+            self._wait(self.all_idle, timeout, "the nodes did not come back idle")
+        except RuntimeError as error:
+            raise RuntimeError(f"{error}\nstates: {self.states()}, jobs: {self.jobs()}") from None
 
     def logs(self) -> str:
         text = ""
