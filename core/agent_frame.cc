@@ -124,13 +124,16 @@ std::optional<Message> parse_body(char kind, FrameReader& in) {
     case 'C': {
       CancelJob m;
       m.id = in.get<uint64_t>();
-      m.kill = in.get<uint8_t>() != 0;
+      const auto kill = in.get<uint8_t>();
+      if (kill > 1) return std::nullopt;  // one meaning for each byte: 0 or 1
+      m.kill = kill == 1;
       return m;
     }
     case 'O': {
       JobOutput m;
       m.id = in.get<uint64_t>();
       m.stream = in.get<uint8_t>();
+      if (m.stream != 1 && m.stream != 2) return std::nullopt;
       m.data = in.bytes();
       return m;
     }
@@ -140,6 +143,7 @@ std::optional<Message> parse_body(char kind, FrameReader& in) {
       m.exit_status = in.get<uint32_t>();
       m.signal = in.get<uint32_t>();
       const auto flags = in.get<uint8_t>();
+      if ((flags & ~3) != 0) return std::nullopt;
       m.started = (flags & 1) != 0;
       m.short_of_resources = (flags & 2) != 0;
       m.runtime_ns = in.get<uint64_t>();

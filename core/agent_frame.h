@@ -15,7 +15,9 @@
 //                                                                        2 short of resources
 //
 // An id is the runner's own name for one attempt (its worker); the agent answers with it. Every
-// 'S' gets exactly one 'D', after the 'O' frames of its output.
+// 'S' gets exactly one 'D', after the 'O' frames of its output. A field that holds a value it
+// cannot (a kill byte but 0 or 1, a stream but 1 or 2, an unknown flag) breaks the stream: every
+// stream decodes one way and encodes back to itself.
 #pragma once
 
 #include <cstddef>

@@ -116,6 +116,23 @@ TEST_CASE("a broken stream is an error that names what is wrong, and stays one")
     decoder.feed(good);
     CHECK_FALSE(decoder.next());
   }
+  SUBCASE("a value a field cannot hold") {
+    std::string cancel;
+    encode(CancelJob{1, true}, cancel);
+    cancel.back() = '\x02';
+    std::string output;
+    encode(JobOutput{1, 2, ""}, output);
+    output[4 + 1 + 8] = '\x03';  // the stream
+    std::string done;
+    encode(JobDone{}, done);
+    done[4 + 1 + 8 + 4 + 4] = '\x05';  // an unknown flag
+    for (const std::string& stream : {cancel, output, done}) {
+      FrameDecoder decoder;
+      decoder.feed(stream);
+      CHECK_FALSE(decoder.next());
+      CHECK(decoder.error().starts_with("a malformed"));
+    }
+  }
   SUBCASE("a word count no frame could hold") {
     std::string stream;
     encode(StartJob{1, "x", {}}, stream);
