@@ -19,8 +19,6 @@
 #include "core/unique_fd.h"
 #include "tasks/program_path.h"
 
-extern char** environ;
-
 namespace taskpool {
 namespace {
 
@@ -46,6 +44,7 @@ ProgramOutput run_program(const std::string& path, const std::vector<std::string
   posix_spawn_file_actions_adddup2(&actions, out_write.get(), STDOUT_FILENO);
   posix_spawn_file_actions_adddup2(&actions, err_write.get(), STDERR_FILENO);
   std::vector<char*> args;
+  args.reserve(argv.size() + 1);
   std::vector<std::string> words = argv;
   for (std::string& word : words) args.push_back(word.data());
   args.push_back(nullptr);

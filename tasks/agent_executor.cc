@@ -61,13 +61,13 @@ AgentExecutor::AgentExecutor(AgentExecutorOptions options, const sigset_t& origi
       throw Error(fmt::format("{}: no command starts its agent", agent.name));
     const auto program = programs.resolve(agent.command.front());
     if (!program) throw Error(fmt::format("{}: command not found", agent.command.front()));
-    auto node = std::make_unique<Node>();
-    node->agent = agent;
-    node->program = *program;
-    nodes_.push_back(std::move(node));
+    auto added = std::make_unique<Node>();
+    added->agent = agent;
+    added->program = *program;
+    nodes_.push_back(std::move(added));
   }
   running_.resize(options_.worker_node.size());
-  for (size_t n = 0; n < nodes_.size(); ++n) spawn_agent(*nodes_[n]);
+  for (const auto& node : nodes_) spawn_agent(*node);
   for (size_t n = 0; n < nodes_.size(); ++n) {
     if (nodes_[n]->pid < 0) node_down(n, "its agent could not be started");
   }
@@ -75,7 +75,7 @@ AgentExecutor::AgentExecutor(AgentExecutorOptions options, const sigset_t& origi
 
 AgentExecutor::~AgentExecutor() {
   // The end of its input tells an agent to kill its jobs and exit; srun then ends its step.
-  for (auto& node : nodes_) {
+  for (const auto& node : nodes_) {
     if (node->socket.valid()) ::shutdown(node->socket.get(), SHUT_WR);
   }
   const TimePoint give_up = clock_now() + kAgentEndGrace;
@@ -213,14 +213,13 @@ void AgentExecutor::finish(Running& running, Completion completion) {
 }
 
 void AgentExecutor::take(size_t index, agent::Message& message) {
-  Node& node = *nodes_[index];
   if (auto* hello = std::get_if<agent::Hello>(&message)) {
     if (hello->version != agent::kVersion) {
       return node_down(index, fmt::format("its agent speaks version {} of the protocol, this "
                                           "taskpool version {}",
                                           hello->version, agent::kVersion));
     }
-    node.said_hello = true;
+    nodes_[index]->said_hello = true;
     return;
   }
   const auto id_of = [&](uint64_t id) -> Running* {
