@@ -10,6 +10,7 @@
 #include <memory>
 #include <string>
 
+#include "cli/agent.h"
 #include "cli/compare.h"
 #include "cli/control.h"
 #include "cli/limits.h"
@@ -19,6 +20,7 @@
 #include "cli/run.h"
 #include "cli/serve/client.h"
 #include "cli/signals.h"
+#include "cli/slurm.h"
 #include "core/error.h"
 #include "tasks/adopted.h"
 #include "tasks/guardian.h"
@@ -70,7 +72,10 @@ int exec_daemon(char** argv) {
   return kUsageStatus;
 }
 
-int run_taskpool(const RunConfig& config) {
+int run_taskpool(const RunConfig& given) {
+  RunConfig config = given;
+  // --slurm-alloc's allocation lives until the run has ended, however it ends.
+  std::optional<SlurmSession> slurm = SlurmSession::open(config);
   Limits limits = read_limits();
   RunPlan plan = make_plan(config, limits);
   if (plan.descriptors.raise_to && !raise_open_files(*plan.descriptors.raise_to)) {
@@ -86,6 +91,7 @@ int run_taskpool(const RunConfig& config) {
   if (plan.compare) return run_compare(config, plan, signals, guardian.get());
   Run run(config, std::move(plan), signals, guardian.get());
   const RunOutcome outcome = run.run();
+  if (slurm) slurm->release();
   if (outcome.broken_pipe) signals.die_of_broken_pipe();
   return finish_run(outcome);
 }
@@ -101,6 +107,8 @@ int main(int argc, char** argv) {
   }
   // `taskpool ctl SOCKET COMMAND`: a client of a running taskpool's --control socket.
   if (argc >= 2 && std::strcmp(argv[1], "ctl") == 0) return taskpool::control_client(argc, argv);
+  // `taskpool agent`: runs the jobs of a taskpool elsewhere (--slurm), framed on stdin/stdout.
+  if (argc >= 2 && std::strcmp(argv[1], "agent") == 0) return taskpool::agent_main(argc, argv);
   if (argc >= 2 && std::strcmp(argv[1], "serve") == 0) return taskpool::exec_daemon(argv);
   // `taskpool submit|status|wait|logs|cancel|pause|resume|jobs ...`: a client of a job server.
   if (argc >= 2 && taskpool::is_client_verb(argv[1])) return taskpool::serve_client(argc, argv);

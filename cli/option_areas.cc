@@ -93,6 +93,7 @@ void fill_grouping(const GroupingFlags& flags, RunConfig& config) {
 void fill_pool(const OptionFlags& flags, RunConfig& config) {
   const PoolFlags& pool = flags.pool;
   if (flags.was_given("--jobs")) {
+    config.jobs_given = true;
     resolve_jobs(pool.jobs, config);
   } else {
     config.jobs = config.fetch ? kFetchDefaultJobs : cpu_count();
@@ -230,8 +231,50 @@ void fill_pipe(const OptionFlags& flags, RunConfig& config) {
          "reads one input: stdin, -a FILE or :::: FILE");
   refuse(config.fetch, "runs commands: not with --fetch");
   refuse(!config.hosts.empty(), "runs its jobs on this machine: not with -S");
+  refuse(config.slurm || config.slurm_alloc.has_value(),
+         "runs its jobs on this machine: not with --slurm or --slurm-alloc");
   refuse(config.feedback || config.compare || config.colsep.has_value() || config.skip_blank,
          "does not go with --feedback, --compare, --colsep or -r");
+}
+
+// --slurm, --slurm-alloc, --heartbeat.
+void fill_slurm(const OptionFlags& flags, RunConfig& config) {
+  const HostFlags& hosts = flags.hosts;
+  config.slurm = hosts.slurm;
+  if (flags.was_given("--slurm-alloc")) {
+    std::optional<std::vector<std::string>> words = split_simple_command(hosts.slurm_alloc);
+    if (!words) {
+      throw UsageError("--slurm-alloc: '" + hosts.slurm_alloc +
+                       "' is not a plain list of salloc options (no shell syntax)");
+    }
+    config.slurm_alloc = std::move(*words);
+  }
+  if (flags.was_given("--heartbeat")) {
+    config.heartbeat = parse_duration("--heartbeat", hosts.heartbeat);
+    if (config.heartbeat == Duration::zero()) throw UsageError("--heartbeat: 0 is no interval");
+  }
+  const bool slurm = config.slurm || config.slurm_alloc;
+  if (config.slurm && config.slurm_alloc) {
+    throw UsageError(
+        "--slurm runs in the allocation taskpool is in, --slurm-alloc takes one: "
+        "give one of them");
+  }
+  if (!slurm && flags.was_given("--heartbeat")) {
+    throw UsageError("--heartbeat is for --slurm and --slurm-alloc");
+  }
+  if (!slurm) return;
+  const char* other = !hosts.sshlogins.empty() || !hosts.sshloginfiles.empty() ? "-S/--sshlogin"
+                      : config.fetch                                           ? "--fetch"
+                      : config.compare                                         ? "--compare"
+                      : config.feedback                                        ? "--feedback"
+                      : config.jobs_file                                       ? "-j FILE"
+                                                                               : nullptr;
+  if (other != nullptr) {
+    throw UsageError(
+        fmt::format("--slurm and --slurm-alloc run jobs on the allocation's nodes; "
+                    "leave out {}",
+                    other));
+  }
 }
 
 // -S and --ssh (--sshloginfile: read_flag_files).
@@ -250,6 +293,7 @@ void fill_hosts(const OptionFlags& flags, RunConfig& config) {
     }
     config.ssh = std::move(*words);
   }
+  fill_slurm(flags, config);
 }
 
 // The files flags name, but -j's (read with its value): read once the command line is known to

@@ -81,6 +81,9 @@ struct HostFlags {
   std::vector<std::string> sshlogins;      // -S, one list of hosts each
   std::vector<std::string> sshloginfiles;  // --sshloginfile
   std::string ssh;                         // --ssh, read when given
+  bool slurm = false;                      // --slurm
+  std::string slurm_alloc;                 // --slurm-alloc, read when given
+  std::string heartbeat;                   // --heartbeat, read when given
 };
 
 struct ReportingFlags {

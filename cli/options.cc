@@ -259,6 +259,15 @@ void declare_hosts(CLI::App& app, HostFlags& flags) {
   remote.values("--sshloginfile,--slf", flags.sshloginfiles, "FILE",
                 "Read hosts from FILE, one a line");
   remote.value("--ssh", flags.ssh, "CMD", "The ssh command that reaches the hosts (default: ssh)");
+  Area slurm(app, "A Slurm cluster");
+  slurm.flag("--slurm", flags.slurm,
+             "Run jobs on the nodes of this Slurm allocation, one srun step per node (workers: "
+             "each node's CPUs, or -j)");
+  slurm.value("--slurm-alloc", flags.slurm_alloc, "ARGS",
+              "Take an allocation with salloc ARGS, run on it as --slurm, release it at the end");
+  slurm.value("--heartbeat", flags.heartbeat, "DUR",
+              "How often each node's agent says it is alive (default 0.5s); a node silent 4x "
+              "that long is lost and its jobs run elsewhere");
 }
 
 // Output, and the reports besides it.

@@ -99,6 +99,17 @@ struct RunConfig {
   // --ssh, the ssh command as words.
   std::vector<SshLogin> hosts;
   std::vector<std::string> ssh = {"ssh"};
+  // --slurm: the hosts are the nodes of the Slurm allocation taskpool runs in, each reached
+  // through one `taskpool agent` step; --slurm-alloc ARGS: an allocation of its own, taken with
+  // `salloc --no-kill --no-shell ARGS` and released at the end (cli/slurm.h fills `hosts` and
+  // `agent_commands` before the plan). --heartbeat: how often the agents say they are alive; a
+  // node silent four times that long is lost.
+  bool slurm = false;
+  std::optional<std::vector<std::string>> slurm_alloc;
+  Duration heartbeat = std::chrono::milliseconds(500);
+  bool jobs_given = false;  // -j was given: the workers of each node, instead of its CPUs
+  // Per host, when its jobs go through an agent: the command that starts it there.
+  std::vector<std::vector<std::string>> agent_commands;
   bool progress = false;  // --progress, --bar, --eta
   bool eta = false;
   bool bar = false;  // --bar: the progress line with a bar, on a terminal

@@ -183,10 +183,11 @@ ExecutorPlan executor_plan(const RunConfig& config) {
   ExecutorPlan plan;
   const bool remote =
       std::ranges::any_of(config.hosts, [](const SshLogin& host) { return !host.local; });
-  plan.kind = config.dry_run ? ExecutorKind::kDryRun
-              : config.fetch ? ExecutorKind::kFetch
-              : remote       ? ExecutorKind::kHosts
-                             : ExecutorKind::kProcess;
+  plan.kind = config.dry_run                   ? ExecutorKind::kDryRun
+              : config.fetch                   ? ExecutorKind::kFetch
+              : !config.agent_commands.empty() ? ExecutorKind::kAgents
+              : remote                         ? ExecutorKind::kHosts
+                                               : ExecutorKind::kProcess;
   plan.guards_processes = !config.fetch && !config.dry_run;
   plan.become_subreaper = plan.guards_processes && !config.keep_background;
   plan.process.keep_background = config.keep_background;

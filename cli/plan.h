@@ -79,6 +79,7 @@ struct ResumePlan {
 enum class ExecutorKind {
   kProcess,  // local processes (also -S with ':' hosts alone)
   kHosts,    // -S with a remote host: ssh
+  kAgents,   // --slurm, --slurm-alloc: one agent per node (RunConfig::agent_commands)
   kFetch,    // --fetch: libcurl
   kDryRun,   // --dry-run: nothing runs
 };

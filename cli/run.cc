@@ -24,6 +24,7 @@
 #include "cli/resume.h"
 #include "cli/run_failure.h"
 #include "core/scheduler.h"
+#include "tasks/agent_executor.h"
 #include "tasks/dry_run_executor.h"
 #include "tasks/fetch_executor.h"
 #include "tasks/host_executor.h"
@@ -88,6 +89,7 @@ struct Run::Parts {
   void open_outputs();
   void make_observers();
   void make_executor();
+  std::unique_ptr<Executor> make_agent_executor();
   ProcessExecutorOptions process_options();
   void make_live();
   void open_feed(const std::vector<Record>* records);
@@ -229,6 +231,9 @@ void Run::Parts::make_executor() {
       executor = std::move(host_executor);
       break;
     }
+    case ExecutorKind::kAgents:
+      executor = make_agent_executor();
+      break;
     case ExecutorKind::kProcess: {
       auto process_executor = std::make_unique<ProcessExecutor>(process_options(), mask);
       processes = process_executor.get();
@@ -237,6 +242,26 @@ void Run::Parts::make_executor() {
     }
   }
   executor = std::make_unique<RefusingExecutor>(std::move(executor), clock);
+}
+
+std::unique_ptr<Executor> Run::Parts::make_agent_executor() {
+  AgentExecutorOptions options;
+  for (size_t h = 0; h < config.hosts.size(); ++h) {
+    options.nodes.push_back(AgentNode{config.hosts[h].text, config.agent_commands.at(h)});
+  }
+  options.worker_node = plan.pool.worker_host;
+  options.heartbeat_timeout = 4 * config.heartbeat;
+  const ProcessExecutorOptions process = process_options();
+  options.output = process.output;
+  options.on_output = process.on_output;
+  options.memory_limit = process.memory_limit;
+  options.wake_fd = signals.wake_fd();
+  options.on_node_down = [this](const std::string& node, const std::string& reason) {
+    SshLogin host;
+    host.text = host.host = node;
+    messages->host_down(host, reason);
+  };
+  return std::make_unique<AgentExecutor>(std::move(options), signals.original_mask());
 }
 
 // The control socket comes before the reader thread: it sets the umask for a moment.

@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -239,33 +238,14 @@ int HostExecutor::start_master(Host& host, Connection& connection) {
     argv.emplace_back(arg);
   }
   for (std::string& arg : login_args(host.login)) argv.push_back(std::move(arg));
-  std::vector<char*> args;
-  args.reserve(argv.size() + 1);
-  for (std::string& arg : argv) args.push_back(arg.data());
-  args.push_back(nullptr);
-
   const UniqueFd log(
       ::open(connection.log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
   const UniqueFd null(::open("/dev/null", O_RDWR | O_CLOEXEC));
   // No descriptor for the master's log: the host cannot be reached, as when fork fails.
   if (!log.valid() || !null.valid()) return errno;
-  const pid_t parent = getpid();
-  // fork, not posix_spawn: the master must die with taskpool (PR_SET_PDEATHSIG), or a killed
-  // run would leave connections open. Only async-signal-safe calls until exec.
-  const pid_t pid = fork();
-  if (pid == 0) {
-    prctl(PR_SET_PDEATHSIG, SIGKILL);
-    if (getppid() != parent) _exit(255);
-    setpgid(0, 0);  // the terminal's Ctrl-C reaches taskpool, which decides
-    signal(SIGPIPE, SIG_DFL);
-    signal(SIGXFSZ, SIG_DFL);
-    sigprocmask(SIG_SETMASK, &original_mask_, nullptr);
-    dup2(null.get(), STDIN_FILENO);
-    dup2(null.get(), STDOUT_FILENO);
-    dup2(log.get(), STDERR_FILENO);
-    execv(args[0], args.data());
-    _exit(127);
-  }
+  // Tied to taskpool: a killed run leaves no connection open.
+  const pid_t pid =
+      spawn_tied(ssh_path_, std::move(argv), original_mask_, null.get(), null.get(), log.get());
   if (pid < 0) return errno;
   connection.pid = pid;
   connection.started = now();

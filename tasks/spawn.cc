@@ -1,5 +1,7 @@
 #include "tasks/spawn.h"
 
+#include <signal.h>
+#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -114,6 +116,31 @@ std::string search_path() {
 void signal_child(pid_t pid, int sig) {
   const bool group_signalled = kill(-pid, sig) == 0;
   if (!group_signalled || getpgid(pid) != pid) kill(pid, sig);
+}
+
+pid_t spawn_tied(const std::string& path, std::vector<std::string> argv, const sigset_t& mask,
+                 int in, int out, int err) {
+  std::vector<char*> args;
+  args.reserve(argv.size() + 1);
+  for (std::string& arg : argv) args.push_back(arg.data());
+  args.push_back(nullptr);
+  const pid_t parent = getpid();
+  // Only async-signal-safe calls until exec.
+  const pid_t pid = fork();
+  if (pid != 0) return pid;
+  prctl(PR_SET_PDEATHSIG, SIGKILL);
+  if (getppid() != parent) _exit(255);
+  setpgid(0, 0);  // the terminal's Ctrl-C reaches taskpool, which decides
+  for (const int sig : {SIGPIPE, SIGXFSZ, SIGINT, SIGTERM, SIGHUP, SIGCHLD, SIGQUIT}) {
+    signal(sig, SIG_DFL);
+  }
+  sigprocmask(SIG_SETMASK, &mask, nullptr);
+  const int streams[] = {in, out, err};
+  for (int fd = 0; fd < 3; ++fd) {
+    if (streams[fd] >= 0) dup2(streams[fd], fd);
+  }
+  execv(path.c_str(), args.data());
+  _exit(127);
 }
 
 }  // namespace taskpool

@@ -95,6 +95,14 @@ StartFailure pipe_failure(int error, const std::string& program);
 // The directories a program name is looked up in: PATH, or the system's default.
 std::string search_path();
 
+// Forks and execs `path` with `argv` in a process group of its own, tied to this process: it
+// gets SIGKILL when taskpool dies (PR_SET_PDEATHSIG), which posix_spawn cannot ask for. Its
+// standard streams are `in`, `out` and `err` (-1: inherited), its signal mask `mask`, and the
+// signals taskpool handles or ignores are set back to their defaults. Returns its pid, or -1
+// with errno set when fork failed (an exec that fails exits 127).
+pid_t spawn_tied(const std::string& path, std::vector<std::string> argv, const sigset_t& mask,
+                 int in, int out, int err);
+
 // Signals the process group of a child (its own, made at spawn), so the command's children end
 // too. A command that moved to another group is signalled on its own as well.
 void signal_child(pid_t pid, int sig);
