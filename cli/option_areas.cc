@@ -154,6 +154,9 @@ void fill_reporting(const OptionFlags& flags, RunConfig& config) {
     throw UsageError("--tagstring: the tag is empty (--tag tags with the record)");
   }
   if (config.tagstring) config.tag = true;
+  if (config.results && config.results->empty()) {
+    throw UsageError("--results: the name is empty");
+  }
   if (config.timeline && config.timeline->empty()) {
     throw UsageError("--timeline: the file name is empty");
   }

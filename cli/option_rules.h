@@ -50,6 +50,11 @@ enum class Fact {
   kBatchMode,       // --mode batch
   kDryRun,          // --dry-run
   kQuote,           // -q
+  kUngroup,         // -u
+  kGroupedOutput,   // -k, --tag, --tagstring, --line-buffer
+  kResults,         // --results
+  kFiles,           // --files
+  kLineBuffer,      // --line-buffer
   kCount
 };
 

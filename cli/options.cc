@@ -258,6 +258,13 @@ void declare_output(CLI::App& app, ReportingFlags& flags, RunConfig& config) {
   output.flag("-v", config.print_command, "Print each command to stdout before its output");
   output.flag("-t,--verbose", config.trace, "Print each command to stderr as it starts");
   output.flag("--dry-run,--dryrun", config.dry_run, "Print the commands, run nothing");
+  output.flag("-u,--ungroup", config.ungroup,
+              "Jobs write straight to stdout and stderr as they go (lines may mix)");
+  output.value("--results,--res", config.results, "NAME",
+               "Keep output in NAME/1/VALUE/.../{stdout,stderr,seq}, or a NAME.csv, .tsv, .json "
+               "table, not printed");
+  output.flag("--files,--output-as-files", config.files,
+              "Each job's stdout to a file in $TMPDIR; print the file's name");
 
   Area reporting(app, "Reporting");
   reporting.value("--joblog,--jl", config.joblog, "FILE",

@@ -62,6 +62,10 @@ struct RunConfig {
   bool quote = false;          // -q: each command word is one shell word
   bool trace = false;          // -t, --verbose: each command to stderr as it starts
   bool print_command = false;  // -v: each command to stdout before its output
+  bool ungroup = false;        // -u: jobs write to taskpool's stdout and stderr as they go
+  // --results NAME: each job's output kept in files (or a .csv/.tsv/.json table), not printed.
+  std::optional<std::string> results;
+  bool files = false;  // --files: each job's stdout to a file, its name printed
   RetryPolicy retry;
   Duration timeout{0};
   Duration kill_after = std::chrono::seconds(5);

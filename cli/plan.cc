@@ -190,6 +190,7 @@ ExecutorPlan executor_plan(const RunConfig& config) {
   plan.process.kill_after = config.kill_after;
   if (config.feedback) plan.process.feed_delimiter = config.delimiter.front();  // one byte
   if (config.line_buffer) plan.process.output = OutputMode::kLines;
+  if (config.ungroup) plan.process.output = OutputMode::kPassThrough;
   FetchOptions& fetch = plan.fetch;
   fetch.output_dir = config.output_dir;
   fetch.overwrite = config.overwrite;
@@ -218,6 +219,8 @@ OutputPlan output_plan(const RunConfig& config) {
     out.printer.tag_string = CommandTemplate({*config.tagstring}, tag);
   }
   out.line_buffer = config.line_buffer;
+  if (config.results) out.results = results_target(*config.results, config.replace);
+  out.files = config.files;
   // As in GNU parallel, a dry run reads the joblog for --resume but leaves it as it is: lines
   // for jobs that never ran would make a later --resume skip them. It writes no summary either.
   if (!config.dry_run) {

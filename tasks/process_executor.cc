@@ -169,7 +169,7 @@ int ProcessExecutor::plumb(Dups& dups, int stdin_fd, Pipe& out, Pipe& err, Pipe&
   if (options_.output == OutputMode::kDiscard) {
     dups.add(dev_null_.get(), STDOUT_FILENO);
     dups.add(dev_null_.get(), STDERR_FILENO);
-  } else {
+  } else if (options_.output != OutputMode::kPassThrough) {
     for (Pipe* pipe : {&out, &err}) {
       if (const int error = make_pipe(*pipe); error != 0) return error;
       set_nonblocking(pipe->read.get());

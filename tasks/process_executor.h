@@ -31,6 +31,8 @@ enum class OutputMode {
   kCapture,  // collect each attempt's stdout and stderr into OutputBuffers (the completion's)
   kLines,    // pass complete lines to on_output as they arrive (--line-buffer)
   kDiscard,  // the child's stdout and stderr go to /dev/null
+  // -u: the child writes to taskpool's own stdout and stderr, as it comes (lines of jobs may mix)
+  kPassThrough,
 };
 
 enum class Stream { kStdout, kStderr };
