@@ -12,6 +12,7 @@
 
 #include "cli/compare.h"
 #include "cli/control.h"
+#include "cli/header.h"
 #include "cli/limits.h"
 #include "cli/options.h"
 #include "cli/outcome.h"
@@ -70,7 +71,9 @@ int exec_daemon(char** argv) {
   return kUsageStatus;
 }
 
-int run_taskpool(const RunConfig& config) {
+int run_taskpool(const RunConfig& given) {
+  RunConfig config = given;
+  read_header(config);
   Limits limits = read_limits();
   RunPlan plan = make_plan(config, limits);
   if (plan.descriptors.raise_to && !raise_open_files(*plan.descriptors.raise_to)) {

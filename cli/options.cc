@@ -39,7 +39,7 @@ std::string help_footer() {
 Records come from ::: lists (every combination when there are several), else from -a files,
 else from standard input. {} is the record, {.} without extension, {/} basename, {//} dirname,
 {/.} basename without extension, {#} the job number, {%} the worker number, {N} the N-th list
-or column. A command without any of them gets the record as its last argument; no command
+or column ({-N} from the end). A command without any of them gets the record as its last argument; no command
 runs each record as a command line.
 
 Exit status: 0 when every job succeeded, else the number of failed jobs (101 for more than
@@ -130,6 +130,8 @@ void declare_input(CLI::App& app, InputFlags& flags, RunConfig& config) {
               "Records (and ::: values) end at STR (\\r\\n, \\t, \\0, \\NNN, \\xHH too)");
   input.value("-C,--colsep", config.colsep, "REGEX",
               "Split records into columns {1} {2}... at REGEX");
+  input.value("--header", config.header, "REGEX",
+              "The first value of each input source names its columns: {name} is {N}");
   input.flag("--link,--xapply", flags.link,
              "Take the input sources side by side, the shorter ones starting over, not every "
              "combination");
@@ -148,6 +150,9 @@ void declare_grouping(CLI::App& app, GroupingFlags& flags, RunConfig& config) {
   records.value("-s,--max-chars", flags.max_chars, "N",
                 "Command lines of at most N bytes (-X, -m, -n fill them); a longer one fails");
   records.value("-I", config.replace, "STR", "Use STR instead of {} for the record");
+  records.flag("--plus", config.plus,
+               "More replacement strings: {..} {...} {/..} {/...} {+/} {+.} {+..} {+...} "
+               "{:-STR} {:N} {:N:M}");
   records.flag("-q,--quote", config.quote,
                "Each command word is one word for the shell, its syntax quoted");
   records.value("-E", config.eof_string, "STR", "Stop reading input at a record equal to STR");

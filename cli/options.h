@@ -39,9 +39,15 @@ struct RunConfig {
   enum class Fill { kNone, kMulti, kContext } fill = Fill::kNone;  // -m, -X
   std::optional<size_t> max_chars;                                 // -s
   std::string replace = "{}";                                      // -I
+  bool plus = false;  // --plus: GNU parallel's further replacement strings
   std::string delimiter = "\n";                                    // -0, -d: never empty
   bool split_lists = false;  // -d: ::: values are split at the delimiter too, as GNU parallel
   std::optional<std::string> colsep;
+  // --header: the first value of each input source names its columns (read_header, which
+  // fills header_names and sets skip_file_headers: the files' first lines are no records).
+  std::optional<std::string> header;
+  std::vector<std::string> header_names;
+  bool skip_file_headers = false;
   int jobs = 1;
   // -j FILE: the number of workers is read from FILE, and again whenever it changes.
   std::optional<std::string> jobs_file;

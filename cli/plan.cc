@@ -215,11 +215,12 @@ OutputPlan output_plan(const RunConfig& config) {
   if (config.tagstring) {
     CommandTemplate::Options tag;
     tag.replace = config.replace;
+    tag.plus = config.plus;
     tag.append_record = false;
     out.printer.tag_string = CommandTemplate({*config.tagstring}, tag);
   }
   out.line_buffer = config.line_buffer;
-  if (config.results) out.results = results_target(*config.results, config.replace);
+  if (config.results) out.results = results_target(*config.results, config.replace, config.plus);
   out.files = config.files;
   // As in GNU parallel, a dry run reads the joblog for --resume but leaves it as it is: lines
   // for jobs that never ran would make a later --resume skip them. It writes no summary either.
@@ -273,6 +274,7 @@ bool grouped(const RunConfig& config) {
 RunPlan make_plan(const RunConfig& config, const Limits& limits) {
   RunPlan plan;
   CommandTemplate::Options words;
+  words.plus = config.plus;
   words.replace = config.replace;
   words.spread = template_spread(config);
   words.quote_words = config.quote;

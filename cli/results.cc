@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
@@ -23,9 +24,10 @@ bool ends_with_nocase(std::string_view s, std::string_view suffix) {
   return true;
 }
 
-CommandTemplate name_template(const std::string& name, const std::string& replace) {
+CommandTemplate name_template(const std::string& name, const std::string& replace, bool plus) {
   CommandTemplate::Options options;
   options.replace = replace;
+  options.plus = plus;
   options.append_record = false;
   return CommandTemplate({name}, options);
 }
@@ -67,7 +69,7 @@ double results_runtime(const Completion& completion) {
 
 }  // namespace
 
-ResultsTarget results_target(const std::string& name, const std::string& replace) {
+ResultsTarget results_target(const std::string& name, const std::string& replace, bool plus) {
   ResultsTarget target;
   target.name = name;
   if (ends_with_nocase(name, ".csv")) {
@@ -79,7 +81,7 @@ ResultsTarget results_target(const std::string& name, const std::string& replace
   } else {
     // A name with replacement strings is one that a job changes, as GNU parallel tells them.
     Job probe{1, Record({"x"})};
-    const bool changes = name_template(name, replace).expand_text(probe, 1) != name;
+    const bool changes = name_template(name, replace, plus).expand_text(probe, 1) != name;
     target.kind = changes ? ResultsTarget::Kind::kTemplate : ResultsTarget::Kind::kTree;
   }
   target.to_stdout = name == "-.csv" || name == "-.tsv" || name == "-.json";
@@ -103,12 +105,22 @@ std::string value_as_dirname(std::string_view value) {
 }
 
 std::string record_dirname(const Record& record, const std::vector<std::string>& names) {
-  std::string path;
+  // The columns in the order of their names, as GNU parallel sorts them: as numbers (Perl's
+  // <=>, a name that is none counting as 0), then as strings.
+  std::vector<std::pair<std::string, size_t>> columns;
   for (size_t i = 0; i < record.fields.size(); ++i) {
-    if (i > 0) path += '/';
-    path += i < names.size() ? value_as_dirname(names[i]) : std::to_string(i + 1);
-    path += '/';
-    path += value_as_dirname(record.fields[i]);
+    columns.emplace_back(i < names.size() ? names[i] : std::to_string(i + 1), i);
+  }
+  const auto number = [](const std::string& name) { return std::strtod(name.c_str(), nullptr); };
+  std::stable_sort(columns.begin(), columns.end(), [&](const auto& a, const auto& b) {
+    const double x = number(a.first);
+    const double y = number(b.first);
+    return x != y ? x < y : a.first < b.first;
+  });
+  std::string path;
+  for (const auto& [name, i] : columns) {
+    if (!path.empty()) path += '/';
+    path += value_as_dirname(name) + '/' + value_as_dirname(record.fields[i]);
   }
   return path;
 }
@@ -145,7 +157,7 @@ ResultsObserver::ResultsObserver(Options options, RunFailure& failure)
   switch (target.kind) {
     case ResultsTarget::Kind::kTree: make_dirs(target.name); break;
     case ResultsTarget::Kind::kTemplate:
-      name_template_.emplace(name_template(target.name, options_.replace));
+      name_template_.emplace(name_template(target.name, options_.replace, options_.plus));
       break;
     default:
       if (target.to_stdout) break;

@@ -30,7 +30,8 @@ struct ResultsTarget {
 };
 
 // `replace`: -I's string, to tell a template from a plain directory name.
-ResultsTarget results_target(const std::string& name, const std::string& replace);
+ResultsTarget results_target(const std::string& name, const std::string& replace,
+                             bool plus = false);
 
 // A record's value as a directory name, as GNU parallel writes it: \ / TAB NUL become \\ \_ \t
 // \0. A value that is . or .. is written \. or \.. (GNU parallel would leave the directory).
@@ -54,6 +55,7 @@ class ResultsObserver final : public RunObserver {
   struct Options {
     ResultsTarget target;
     std::string replace = "{}";          // -I, for a template name
+    bool plus = false;                   // --plus
     std::vector<std::string> names;      // --header: the fields' names
     std::vector<std::string> host_of_worker;  // -S: the Host column; empty: ':' for all
   };

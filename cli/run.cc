@@ -149,6 +149,8 @@ void Run::Parts::open_outputs() {
     ResultsObserver::Options options;
     options.target = *plan.outputs.results;
     options.replace = config.replace;
+    options.plus = config.plus;
+    options.names = config.header_names;
     options.host_of_worker = plan.pool.host_of_worker;
     results.emplace(std::move(options), failure);
   }

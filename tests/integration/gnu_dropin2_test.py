@@ -1,5 +1,5 @@
 """GNU parallel habits, round two: --results (a directory tree, a name with replacement strings,
-.csv, .tsv and .json tables), --files and -u. Each is compared with GNU parallel itself on the
+.csv, .tsv and .json tables), --files, -u, --plus's replacement strings, {-N}, --header. Each is compared with GNU parallel itself on the
 same input; the comparisons are skipped, with a notice, when it is not installed. Where taskpool
 differs on purpose (README.md says where), the test says so."""
 
@@ -169,6 +169,69 @@ class SameAsGnuParallelTest(XargsHabitsCase):
         self.assertEqual(line, b"started\n")
         self.assertLess(time.monotonic() - began, 30)  # the job sleeps 60 s after it
         self.assertIsNone(proc.poll())
+
+    # -- --plus, {-N}
+
+    def test_plus_replacement_strings(self):
+        strings = ["{}", "{..}", "{...}", "{/..}", "{/...}", "{+/}", "{+.}", "{+..}", "{+...}",
+                   "{:-DEF}", "{:2}", "{:1:3}", "{:20}", "{:3:40}"]
+        values = ["a.tar.gz", "dir.d/file", "x/y.b.c.d", "noext", ".hidden", "a..b", "/abs", "d/",
+                  "ab", "", "0", "sp ace.t x"]
+        r = self.same("--plus", "-k", "printf", "%s_", *strings, "\\n", ":::", *values)
+        self.assertIn("a.tar.gz_a_a.tar.gz_a_a.tar.gz__gz_tar.gz__", r.out)
+
+    def test_plus_strings_on_numbered_fields(self):
+        self.same("--plus", "-k", "echo", "{2..}", "{-1+.}", "{1:-z}", "{2/..}", ":::", "a.b.c",
+                  "", ":::", "d.e.f", "g/h.i.j")
+
+    def test_without_plus_its_strings_are_text(self):
+        r = self.same("-k", "echo", "{..}", "{+.}", "{:-x}", ":::", "a.b")
+        self.assertEqual(r.out, "{..} {+.} {:-x} a.b\n")
+
+    def test_negative_positions(self):
+        r = self.same("-k", "echo", "{-1}", "{-2.}", "{-1/}", "{-1//}", "{-1/.}", "{-3}", "{-4}", "{-5}", ":::",
+                      "a.x", "p", ":::", "b/c.y", "d")
+        self.assertEqual(r.out.splitlines()[0], "b/c.y a c.y b c b/c.y a.x")
+
+    def test_negative_positions_of_columns(self):
+        self.same("-k", "--colsep", ",", "echo", "{-1}", "{-2}", input=b"a,b,c\nd,e\nf\n")
+
+    # -- --header
+
+    def test_header_names_the_lists(self):
+        r = self.same("-k", "--header", ":", "echo", "{b}", "{a}", "{a.}", "{a/}", ":::", "a",
+                      "x.1", "y/z", ":::", "b", "1", "2")
+        self.assertEqual(r.out.splitlines()[0], "1 x.1 x x.1")
+
+    def test_header_names_the_columns_of_a_file(self):
+        self.write("f.tsv", "n\tm\n1\t2\n3\t4\n")
+        r = self.same("-k", "--header", ":", "--colsep", "\\t", "echo", "{m}-{n}", "::::",
+                      "f.tsv")
+        self.assertEqual(r.out, "2-1\n4-3\n")
+        self.same("-k", "--header", ":", "--colsep", "\\t", "-a", "f.tsv", "echo", "{m}")
+
+    def test_header_of_stdin(self):
+        r = self.same("-k", "--header", ":", "echo", "{h}", "{1}", input=b"h\nv1\nv2\n")
+        self.assertEqual(r.out, "v1 v1\nv2 v2\n")
+        self.same("-k", "--header", ":", "--colsep", ",", "echo", "{y}{x}",
+                  input=b"x,y\n1,2\n")
+
+    def test_header_names_in_tagstring(self):
+        self.same("-k", "--header", ":", "--tagstring", "{a}:", "echo", "{b}", ":::", "a", "1",
+                  ":::", "b", "2")
+
+    def test_header_names_the_results_directories(self):
+        _, _, mine_dir, ref_dir = self.both("--header", ":", "--results", "r", "echo", "{b}",
+                                            ":::", "b", "I", "II", ":::", "a", "1")
+        self.assertEqual(tree(mine_dir / "r"), tree(ref_dir / "r"))
+        self.assertIn("a/1/b/II/stdout", tree(mine_dir / "r"))
+
+    def test_header_names_the_table_columns(self):
+        _, _, mine_dir, ref_dir = self.both("-j1", "--header", ":", "--results", "r.csv", "echo",
+                                            ":::", "b", "I", ":::", "a", "1")
+        mine = table((mine_dir / "r.csv").read_text(), ",")
+        self.assertEqual(mine, table((ref_dir / "r.csv").read_text(), ","))
+        self.assertEqual(mine[0]["b"], "I")
 
 
 class ResultsRulesTest(XargsHabitsCase):
