@@ -7,7 +7,10 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <algorithm>
 #include <memory>
+#include <optional>
+#include <random>
 #include <string>
 
 #include "cli/compare.h"
@@ -87,8 +90,20 @@ int run_taskpool(const RunConfig& given) {
   // fork), comes back to taskpool when its parent ends: reaped, and ended with the run.
   if (plan.executor.become_subreaper) become_child_subreaper();
   if (plan.compare) return run_compare(config, plan, signals, guardian.get());
-  Run run(config, std::move(plan), signals, guardian.get());
-  const RunOutcome outcome = run.run();
+  // --shuf: the whole input first, then its jobs in a random order (numbered in that order).
+  std::vector<Record> shuffled;
+  if (config.shuffle) {
+    shuffled = read_all_records(config, plan);
+    std::shuffle(shuffled.begin(), shuffled.end(), std::mt19937_64(std::random_device()()));
+    plan.input.read_inline = true;
+  }
+  std::optional<Run> run;
+  if (config.shuffle) {
+    run.emplace(config, std::move(plan), signals, guardian.get(), shuffled);
+  } else {
+    run.emplace(config, std::move(plan), signals, guardian.get());
+  }
+  const RunOutcome outcome = run->run();
   if (outcome.broken_pipe) signals.die_of_broken_pipe();
   return finish_run(outcome);
 }

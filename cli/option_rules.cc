@@ -72,6 +72,11 @@ constexpr std::array kRules = [] {
       FlagRule{kFiles, kFetch, "--fetch saves its downloads; --files does not apply"},
       FlagRule{kResults, kLineBuffer, "--results keeps whole output in files; leave out --line-buffer"},
       FlagRule{kFiles, kLineBuffer, "--files keeps whole output in files; leave out --line-buffer"},
+      FlagRule{kShuffle, kResume,
+               "--shuf numbers the jobs in a new random order each run; --resume cannot find "
+               "them again"},
+      FlagRule{kShuffle, kCompare, "--shuf and --compare exclude each other"},
+      FlagRule{kShuffle, kFeedback, "--shuf and --feedback exclude each other"},
   };
 }();
 
@@ -135,6 +140,7 @@ Facts facts_of(const OptionFlags& flags, const RunConfig& config) {
   set(kResults, config.results.has_value());
   set(kFiles, config.files);
   set(kLineBuffer, config.line_buffer);
+  set(kShuffle, config.shuffle);
   return facts;
 }
 

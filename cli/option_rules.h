@@ -55,6 +55,7 @@ enum class Fact {
   kResults,         // --results
   kFiles,           // --files
   kLineBuffer,      // --line-buffer
+  kShuffle,         // --shuf
   kCount
 };
 

@@ -6,7 +6,10 @@
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
+#include <fmt/format.h>
 
+#include "cli/env_options.h"
 #include "cli/help_text.h"
 #include "cli/option_areas.h"
 #include "cli/option_flags.h"
@@ -132,6 +135,8 @@ void declare_input(CLI::App& app, InputFlags& flags, RunConfig& config) {
               "Split records into columns {1} {2}... at REGEX");
   input.value("--header", config.header, "REGEX",
               "The first value of each input source names its columns: {name} is {N}");
+  input.flag("--shuf", config.shuffle,
+             "Run the jobs in a random order (the whole input is read into memory first)");
   input.flag("--link,--xapply", flags.link,
              "Take the input sources side by side, the shorter ones starting over, not every "
              "combination");
@@ -212,6 +217,9 @@ void declare_resilience(CLI::App& app, ResilienceFlags& flags, RunConfig& config
                     "expanded ({host}, {1}...)");
   resilience.value("--limit-file", flags.limit_file, "FILE",
                    "Per-value --limit: lines 'VALUE N' (or 'TEMPLATE VALUE N' with several)");
+  resilience.value("--delay", flags.delay, "DUR",
+                   "Start an attempt at most every DUR (GNU parallel's; --rate 1/DUR)");
+  resilience.value("--nice", flags.nice, "N", "Run jobs under nice -n N (-20..19)");
   resilience.value("--deadline", flags.deadline, "DUR",
                    "After DUR start nothing, end running jobs, report");
   resilience.value("--grace", flags.grace, "DUR",
@@ -382,8 +390,24 @@ ParsedArguments parse_arguments(const std::vector<std::string>& args) {
 }
 
 ParseOutcome parse_command_line(int argc, char** argv) {
-  ParsedArguments parsed = parse_arguments(
-      argc > 1 ? std::vector<std::string>(argv + 1, argv + argc) : std::vector<std::string>());
+  std::vector<std::string> args =
+      argc > 1 ? std::vector<std::string>(argv + 1, argv + argc) : std::vector<std::string>();
+  // $PARALLEL: default options before the command line's, as GNU parallel takes them.
+  std::vector<std::string> defaults;
+  const char* env = std::getenv("PARALLEL");
+  try {
+    if (env != nullptr) defaults = shell_words(env);
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "taskpool: $PARALLEL ('%s'): %s\n", env, e.what());
+    return {std::nullopt, 255};
+  }
+  std::vector<std::string> all = defaults;
+  all.insert(all.end(), args.begin(), args.end());
+  ParsedArguments parsed = parse_arguments(all);
+  // An error that the command line alone does not make is $PARALLEL's.
+  if (!parsed.error.empty() && !defaults.empty() && parse_arguments(args).error != parsed.error) {
+    parsed.error = fmt::format("$PARALLEL ('{}'): {}", env, parsed.error);
+  }
   if (!parsed.error.empty()) {
     std::fprintf(stderr, "taskpool: %s\n", parsed.error.c_str());
     return {std::nullopt, parsed.exit_status};

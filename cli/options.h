@@ -29,6 +29,7 @@ struct RunConfig {
   // --link: every source (-a files too) side by side, the shorter ones starting over, until the
   // longest ends, as GNU parallel's --link (:::+ ends with the shorter instead).
   bool link_all = false;
+  bool shuffle = false;  // --shuf: all records read, then run in a random order
   std::vector<std::string> arg_files;     // -a FILE, in order
   std::optional<std::string> eof_string;  // -E: input ends at this record
   bool skip_blank = false;                // -r: empty and blank values are no records
@@ -78,10 +79,11 @@ struct RunConfig {
   // --keep-background: a job's background processes live on after it (not ended with it, nor at
   // the end of the run).
   bool keep_background = false;
-  std::optional<double> rate;
+  std::optional<double> rate;  // also --delay DUR, as 1/DUR
   int burst = 1;
   // --limit (and --max-per-host, --limit-file): per key, at most N at once or N a second.
   std::vector<KeyedLimit> limits;
+  int nice = 0;  // --nice N: jobs run under `nice -n N`
   Duration deadline{0};
   Duration grace = std::chrono::seconds(5);
   HaltPolicy halt;

@@ -187,6 +187,7 @@ ExecutorPlan executor_plan(const RunConfig& config) {
   plan.guards_processes = !config.fetch && !config.dry_run;
   plan.become_subreaper = plan.guards_processes && !config.keep_background;
   plan.process.keep_background = config.keep_background;
+  plan.process.nice = config.nice;
   plan.process.kill_after = config.kill_after;
   if (config.feedback) plan.process.feed_delimiter = config.delimiter.front();  // one byte
   if (config.line_buffer) plan.process.output = OutputMode::kLines;

@@ -199,7 +199,15 @@ void ProcessExecutor::start(const Attempt& attempt, int stdin_fd) {
   const bool direct = !command.argv.empty();
   std::vector<std::string> shell_argv;
   if (!direct) shell_argv = {options_.shell, "-c", command.line};
-  const std::vector<std::string>& argv = direct ? command.argv : shell_argv;
+  std::vector<std::string> niced;
+  if (options_.nice != 0) {
+    niced = {"nice", "-n", std::to_string(options_.nice)};
+    const auto& job = direct ? command.argv : shell_argv;
+    niced.insert(niced.end(), job.begin(), job.end());
+  }
+  const std::vector<std::string>& argv = options_.nice != 0 ? niced
+                                         : direct           ? command.argv
+                                                            : shell_argv;
   std::optional<std::string> path = programs_.resolve(argv.front());
   if (!path) return not_started(completion, {127, argv.front() + ": command not found"});
 
@@ -213,13 +221,14 @@ void ProcessExecutor::start(const Attempt& attempt, int stdin_fd) {
   const FileActions& actions = file_actions_.get(dups);
   const SpawnAttributes& attributes = attributes_;
   pid_t pid = -1;
-  int error = spawn(*path, argv, actions, attributes, pid);
+  char* const* envp = environment_.get(attempt.seq, attempt.worker);
+  int error = spawn(*path, argv, actions, attributes, pid, envp);
   if (error == ENOEXEC && direct) {
     // A script without "#!": the shell runs such a file itself, so it goes through the shell.
     shell_argv = {options_.shell, "-c", command.line};
     path = programs_.resolve(options_.shell);
     if (!path) return not_started(completion, {127, options_.shell + ": command not found"});
-    error = spawn(*path, shell_argv, actions, attributes, pid);
+    error = spawn(*path, shell_argv, actions, attributes, pid, envp);
   }
   if (error != 0)
     return not_started(completion, spawn_failure(error, *path, argv.front(), command));

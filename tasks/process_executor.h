@@ -44,6 +44,7 @@ struct ProcessExecutorOptions {
   // comes in several calls, one right after the other. On the scheduler's thread, inside wait().
   std::function<void(WorkerId, Stream, std::string_view)> on_output;
   std::string shell = "/bin/sh";
+  int nice = 0;  // not 0: every job runs under `nice -n nice` (--nice), as GNU parallel runs it
   size_t memory_limit = 256 * 1024;  // per captured stream, before spilling to a file
   // An eventfd that, besides wake(), ends wait() when written to (a signal handler's); a
   // duplicate is kept. -1: an eventfd of its own.
@@ -121,6 +122,7 @@ class ProcessExecutor final : public Executor {
   sigset_t original_mask_;
   SpawnAttributes attributes_;  // every child's: original_mask_, its own process group
   FileActionsCache file_actions_;
+  JobEnvironment environment_;  // PARALLEL_SEQ, PARALLEL_JOBSLOT, PARALLEL_PID
   ProgramPath programs_;
   WakeFd wake_;
   UniqueFd dev_null_;  // every child's stdin, and its stdout and stderr for kDiscard

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <string_view>
 
 #include "core/error.h"
 #include "tasks/pipes.h"
@@ -71,12 +72,35 @@ const FileActions& FileActionsCache::get(const Dups& dups) {
 }
 
 int spawn(const std::string& path, const std::vector<std::string>& argv, const FileActions& actions,
-          const SpawnAttributes& attributes, pid_t& pid) {
+          const SpawnAttributes& attributes, pid_t& pid, char* const* envp) {
   std::vector<char*> args;
   args.reserve(argv.size() + 1);
   for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
   args.push_back(nullptr);
-  return posix_spawn(&pid, path.c_str(), actions.get(), attributes.get(), args.data(), environ);
+  return posix_spawn(&pid, path.c_str(), actions.get(), attributes.get(), args.data(),
+                     envp != nullptr ? envp : environ);
+}
+
+JobEnvironment::JobEnvironment() : pid_("PARALLEL_PID=" + std::to_string(getpid())) {
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    const std::string_view text(*entry);
+    if (text.starts_with("PARALLEL_SEQ=") || text.starts_with("PARALLEL_JOBSLOT=") ||
+        text.starts_with("PARALLEL_PID=")) {
+      continue;
+    }
+    inherited_.push_back(*entry);
+  }
+}
+
+char* const* JobEnvironment::get(uint64_t seq, int worker) {
+  seq_ = "PARALLEL_SEQ=" + std::to_string(seq);
+  slot_ = "PARALLEL_JOBSLOT=" + std::to_string(worker);
+  envp_ = inherited_;
+  envp_.push_back(seq_.data());
+  envp_.push_back(slot_.data());
+  envp_.push_back(pid_.data());
+  envp_.push_back(nullptr);
+  return envp_.data();
 }
 
 StartFailure spawn_failure(int error, const std::string& path, const std::string& program,

@@ -128,6 +128,15 @@ std::vector<UsageCase> kept_output_rule_cases() {
       {{"--files", "--line-buffer", "echo"},
        "--files keeps whole output in files; leave out --line-buffer"},
       {{"--results", "", "echo"}, "--results: the name is empty"},
+      {{"--shuf", "--resume", "--joblog", "log", "echo"},
+       "--shuf numbers the jobs in a new random order each run; --resume cannot find them again"},
+      {{"--shuf", "--compare", "echo"}, "--shuf and --compare exclude each other"},
+      {{"--shuf", "--feedback", "echo"}, "--shuf and --feedback exclude each other"},
+      {{"--delay", "1", "--rate", "2/s", "echo"},
+       "--delay and --rate exclude each other (--delay DUR is --rate 1/DUR)"},
+      {{"--delay", "0", "echo"}, "--delay: '0' is not a duration above zero"},
+      {{"--nice", "20", "echo"}, "--nice: '20' is not a niceness from -20 to 19"},
+      {{"--nice", "x", "echo"}, "--nice: 'x' is not a niceness from -20 to 19"},
   };
 }
 

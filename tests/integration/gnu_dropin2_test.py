@@ -233,6 +233,79 @@ class SameAsGnuParallelTest(XargsHabitsCase):
         self.assertEqual(mine, table((ref_dir / "r.csv").read_text(), ","))
         self.assertEqual(mine[0]["b"], "I")
 
+    # -- the jobs' environment, $PARALLEL
+
+    def test_job_environment(self):
+        r = self.same("-k", "-j1", "echo $PARALLEL_SEQ $PARALLEL_JOBSLOT {}", ":::", "a", "b", "c")
+        self.assertEqual(r.out, "1 1 a\n2 1 b\n3 1 c\n")
+
+    def test_job_slots_are_the_workers(self):
+        r = self.same("-k", "-j3", "echo $PARALLEL_JOBSLOT; sleep 0.{}", ":::", "3", "2", "1")
+        self.assertEqual(sorted(r.out.split()), ["1", "2", "3"])
+
+    def test_default_options_from_parallel_variable(self):
+        env = test_env({"PARALLEL": "-k --tagstring 'x y'"})
+        mine = self.tp("echo", ":::", "b", "a", env=env)
+        ref = self.gnu("echo", ":::", "b", "a", env=env)
+        self.assertExit(mine, 0)
+        self.assertEqual(mine.stdout, ref.stdout)
+        self.assertEqual(mine.out, "x y\tb\nx y\ta\n")
+
+    # -- --nice, --shuf, --delay
+
+    def test_nice_runs_jobs_niced(self):
+        base = int(subprocess.run(["nice"], capture_output=True, check=True).stdout)
+        r = self.same("--nice", "7", "nice; true", ":::", "a")
+        self.assertEqual(int(r.out), min(base + 7, 19))
+
+    def test_shuf_runs_every_job_once(self):
+        values = [str(i) for i in range(1, 61)]
+        r = self.same("--shuf", "-k", "echo", "{#}", ":::", *values)  # {#}: in the run's order
+        self.assertEqual(r.out.split(), values)
+        mine = self.tp("--shuf", "-k", "-j1", "echo", ":::", *values)
+        self.assertExit(mine, 0)
+        self.assertEqual(sorted(mine.out.split(), key=int), values)
+        self.assertNotEqual(mine.out.split(), values)  # 60! orders: never the same by chance
+
+
+class PacingTest(XargsHabitsCase):
+    """Ours: --delay spaces the starts (GNU parallel's meaning, checked by time here)."""
+
+    def test_delay_spaces_job_starts(self):
+        log = self.path("log")
+        r = self.tp("-j3", "--delay", "0.4", "--joblog", log, "true", ":::", "a", "b", "c")
+        self.assertExit(r, 0)
+        starts = sorted(float(line.split("\t")[2]) for line in log.read_text().splitlines()[1:])
+        gaps = [b - a for a, b in zip(starts, starts[1:])]
+        self.assertEqual(len(gaps), 2)
+        for gap in gaps:
+            self.assertGreaterEqual(gap, 0.35)
+
+
+class JobEnvironmentTest(XargsHabitsCase):
+    """Ours: $PARALLEL_PID, an inherited $PARALLEL_SEQ, and $PARALLEL's errors."""
+
+    def test_parallel_pid_is_taskpool(self):
+        proc = subprocess.Popen([TASKPOOL, "-N0", "echo $PARALLEL_PID", ":::", "a"], env=test_env(),
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        out, _ = proc.communicate(timeout=60)
+        self.assertEqual(out.decode().strip(), str(proc.pid))
+
+    def test_job_numbers_replace_those_inherited(self):
+        r = self.tp("-N0", "env | grep -c ^PARALLEL_SEQ=; echo $PARALLEL_SEQ", ":::",
+                    "a", env=test_env({"PARALLEL_SEQ": "99"}))
+        self.assertEqual(r.out, "1\n1\n")
+
+    def test_bad_parallel_variable_is_named(self):
+        for value, words in (("--jbos 3", "unknown option"), ("-j 'four", "left open")):
+            with self.subTest(value=value):
+                r = self.tp("echo", ":::", "a", env=test_env({"PARALLEL": value}))
+                self.assertExit(r, 255)
+                self.assertIn(f"$PARALLEL ('{value}')", r.err)
+                self.assertIn(words, r.err)
+        r = self.tp("--jbos", "3", "echo", ":::", "a", env=test_env({"PARALLEL": "-k"}))
+        self.assertNotIn("$PARALLEL", r.err)  # the command line's own error
+
 
 class ResultsRulesTest(XargsHabitsCase):
     """Ours: what --results and -u refuse."""
