@@ -1,10 +1,10 @@
 #include "cli/header.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <cerrno>
-#include <fmt/format.h>
 
 #include "core/column_splitter.h"
 #include "core/error.h"

@@ -70,7 +70,8 @@ constexpr std::array kRules = [] {
       FlagRule{kResults, kFiles, "--results and --files exclude each other"},
       FlagRule{kResults, kFetch, "--fetch saves its downloads; --results does not apply"},
       FlagRule{kFiles, kFetch, "--fetch saves its downloads; --files does not apply"},
-      FlagRule{kResults, kLineBuffer, "--results keeps whole output in files; leave out --line-buffer"},
+      FlagRule{kResults, kLineBuffer,
+               "--results keeps whole output in files; leave out --line-buffer"},
       FlagRule{kFiles, kLineBuffer, "--files keeps whole output in files; leave out --line-buffer"},
       FlagRule{kShuffle, kResume,
                "--shuf numbers the jobs in a new random order each run; --resume cannot find "

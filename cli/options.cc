@@ -2,12 +2,12 @@
 // includes CLI11 (slow to compile). What the values mean is cli/option_areas.cc's.
 #include "cli/options.h"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
 #include <cstdlib>
-#include <fmt/format.h>
 
 #include "cli/env_options.h"
 #include "cli/help_text.h"

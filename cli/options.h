@@ -29,7 +29,7 @@ struct RunConfig {
   // --link: every source (-a files too) side by side, the shorter ones starting over, until the
   // longest ends, as GNU parallel's --link (:::+ ends with the shorter instead).
   bool link_all = false;
-  bool shuffle = false;  // --shuf: all records read, then run in a random order
+  bool shuffle = false;                   // --shuf: all records read, then run in a random order
   std::vector<std::string> arg_files;     // -a FILE, in order
   std::optional<std::string> eof_string;  // -E: input ends at this record
   bool skip_blank = false;                // -r: empty and blank values are no records
@@ -40,9 +40,9 @@ struct RunConfig {
   enum class Fill { kNone, kMulti, kContext } fill = Fill::kNone;  // -m, -X
   std::optional<size_t> max_chars;                                 // -s
   std::string replace = "{}";                                      // -I
-  bool plus = false;  // --plus: GNU parallel's further replacement strings
-  std::string delimiter = "\n";                                    // -0, -d: never empty
-  bool split_lists = false;  // -d: ::: values are split at the delimiter too, as GNU parallel
+  bool plus = false;             // --plus: GNU parallel's further replacement strings
+  std::string delimiter = "\n";  // -0, -d: never empty
+  bool split_lists = false;      // -d: ::: values are split at the delimiter too, as GNU parallel
   std::optional<std::string> colsep;
   // --header: the first value of each input source names its columns (read_header, which
   // fills header_names and sets skip_file_headers: the files' first lines are no records).

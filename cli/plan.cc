@@ -221,8 +221,11 @@ OutputPlan output_plan(const RunConfig& config) {
     out.printer.tag_string = CommandTemplate({*config.tagstring}, tag);
   }
   out.line_buffer = config.line_buffer;
-  if (config.results) out.results = results_target(*config.results, config.replace, config.plus);
-  out.files = config.files;
+  // A dry run writes no results, as GNU parallel: nothing ran.
+  if (config.results && !config.dry_run) {
+    out.results = results_target(*config.results, config.replace, config.plus);
+  }
+  out.files = config.files && !config.dry_run;
   // As in GNU parallel, a dry run reads the joblog for --resume but leaves it as it is: lines
   // for jobs that never ran would make a later --resume skip them. It writes no summary either.
   if (!config.dry_run) {

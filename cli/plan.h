@@ -101,7 +101,7 @@ struct OutputPlan {
   bool line_buffer = false;
   std::optional<ResultsTarget> results;  // --results
   bool files = false;                    // --files
-  std::optional<std::string> joblog;  // not with --dry-run, which leaves it as it is
+  std::optional<std::string> joblog;     // not with --dry-run, which leaves it as it is
   bool joblog_append = false;
   std::optional<std::string> summary_json;
   SummaryWhen summary = SummaryWhen::kAuto;

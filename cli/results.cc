@@ -1,13 +1,13 @@
 #include "cli/results.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <sys/stat.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdlib>
-#include <fmt/format.h>
 
 #include "cli/printer.h"
 #include "core/file_io.h"
@@ -93,11 +93,20 @@ std::string value_as_dirname(std::string_view value) {
   std::string name;
   for (const char c : value) {
     switch (c) {
-      case '\\': name += "\\\\"; break;
-      case '\t': name += "\\t"; break;
-      case '\0': name += "\\0"; break;
-      case '/': name += "\\_"; break;
-      default: name += c;
+      case '\\':
+        name += "\\\\";
+        break;
+      case '\t':
+        name += "\\t";
+        break;
+      case '\0':
+        name += "\\0";
+        break;
+      case '/':
+        name += "\\_";
+        break;
+      default:
+        name += c;
     }
   }
   if (name.size() > NAME_MAX) name.resize(NAME_MAX);  // as GNU parallel cuts a name too long
@@ -155,7 +164,9 @@ ResultsObserver::ResultsObserver(Options options, RunFailure& failure)
     : options_(std::move(options)), failure_(failure) {
   const ResultsTarget& target = options_.target;
   switch (target.kind) {
-    case ResultsTarget::Kind::kTree: make_dirs(target.name); break;
+    case ResultsTarget::Kind::kTree:
+      make_dirs(target.name);
+      break;
     case ResultsTarget::Kind::kTemplate:
       name_template_.emplace(name_template(target.name, options_.replace, options_.plus));
       break;
@@ -262,8 +273,8 @@ void ResultsObserver::write_row(const Job& job, const Attempt& attempt,
         "Seq{0}Host{0}Starttime{0}JobRuntime{0}Send{0}Receive{0}Exitval{0}Signal{0}Command", sep);
     for (size_t i = 0; i < job.record.fields.size(); ++i) {
       header += sep;
-      header += i < options_.names.size() ? csv_field(options_.names[i], sep)
-                                          : fmt::format("V{}", i + 1);
+      header +=
+          i < options_.names.size() ? csv_field(options_.names[i], sep) : fmt::format("V{}", i + 1);
     }
     write_all(fd, fmt::format("{0}{1}Stdout{1}Stderr\n", header, sep), what);
   }
@@ -284,7 +295,8 @@ void FilesObserver::on_job_end(const Job& /*job*/, const Attempt& /*attempt*/,
       throw system_error(fmt::format("--files: cannot make a file in '{}'", dir_));
     }
     if (const auto& out = completion.detail.stdout_data) {
-      out->for_each_chunk([&](std::string_view chunk) { write_all(fd.get(), chunk, path.c_str()); });
+      out->for_each_chunk(
+          [&](std::string_view chunk) { write_all(fd.get(), chunk, path.c_str()); });
     }
     auto name = std::make_unique<OutputBuffer>();
     name->append(path + '\n');

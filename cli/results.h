@@ -54,9 +54,9 @@ class ResultsObserver final : public RunObserver {
  public:
   struct Options {
     ResultsTarget target;
-    std::string replace = "{}";          // -I, for a template name
-    bool plus = false;                   // --plus
-    std::vector<std::string> names;      // --header: the fields' names
+    std::string replace = "{}";               // -I, for a template name
+    bool plus = false;                        // --plus
+    std::vector<std::string> names;           // --header: the fields' names
     std::vector<std::string> host_of_worker;  // -S: the Host column; empty: ':' for all
   };
   // Opens a results file (or checks a tree's directory can be made). Throws Error naming

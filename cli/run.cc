@@ -287,7 +287,8 @@ void Run::Parts::make_scheduler() {
   for (RunObserver* o : std::initializer_list<RunObserver*>{
            tally ? &*tally : nullptr, timeline_observer ? &*timeline_observer : nullptr,
            fetch_observer ? &*fetch_observer : nullptr, &failed_jobs, &*messages,
-           results ? &*results : nullptr, files ? &*files : nullptr, output ? &*output : nullptr, progress ? &*progress : nullptr}) {
+           results ? &*results : nullptr, files ? &*files : nullptr, output ? &*output : nullptr,
+           progress ? &*progress : nullptr}) {
     if (o != nullptr) observers.add(*o);
   }
   SchedulerOptions options = plan.scheduler;
