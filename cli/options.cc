@@ -394,11 +394,12 @@ ParseOutcome parse_command_line(int argc, char** argv) {
       argc > 1 ? std::vector<std::string>(argv + 1, argv + argc) : std::vector<std::string>();
   // $PARALLEL: default options before the command line's, as GNU parallel takes them.
   std::vector<std::string> defaults;
-  const char* env = std::getenv("PARALLEL");
+  const char* variable = std::getenv("PARALLEL");
+  const std::string env = variable != nullptr ? variable : "";
   try {
-    if (env != nullptr) defaults = shell_words(env);
+    defaults = shell_words(env);
   } catch (const UsageError& e) {
-    std::fprintf(stderr, "taskpool: $PARALLEL ('%s'): %s\n", env, e.what());
+    std::fprintf(stderr, "taskpool: $PARALLEL ('%s'): %s\n", env.c_str(), e.what());
     return {std::nullopt, 255};
   }
   std::vector<std::string> all = defaults;

@@ -1,6 +1,7 @@
 #include "core/value_transform.h"
 
 #include <charconv>
+#include <tuple>
 #include <utility>
 
 namespace taskpool {

@@ -2,7 +2,9 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstdlib>
 #include <cstring>
 #include <string_view>
@@ -81,25 +83,29 @@ int spawn(const std::string& path, const std::vector<std::string>& argv, const F
                      envp != nullptr ? envp : environ);
 }
 
-JobEnvironment::JobEnvironment() : pid_("PARALLEL_PID=" + std::to_string(getpid())) {
+template <size_t N>
+void JobEnvironment::Variable<N>::set(const char (&name)[N], uint64_t value) {
+  std::copy(name, name + N - 1, text.begin());
+  char* end = std::to_chars(text.data() + N - 1, text.data() + text.size() - 1, value).ptr;
+  *end = '\0';
+}
+
+JobEnvironment::JobEnvironment() {
   for (char** entry = environ; *entry != nullptr; ++entry) {
     const std::string_view text(*entry);
     if (text.starts_with("PARALLEL_SEQ=") || text.starts_with("PARALLEL_JOBSLOT=") ||
         text.starts_with("PARALLEL_PID=")) {
       continue;
     }
-    inherited_.push_back(*entry);
+    envp_.push_back(*entry);
   }
+  pid_.set("PARALLEL_PID=", static_cast<uint64_t>(getpid()));
+  envp_.insert(envp_.end(), {seq_.text.data(), slot_.text.data(), pid_.text.data(), nullptr});
 }
 
 char* const* JobEnvironment::get(uint64_t seq, int worker) {
-  seq_ = "PARALLEL_SEQ=" + std::to_string(seq);
-  slot_ = "PARALLEL_JOBSLOT=" + std::to_string(worker);
-  envp_ = inherited_;
-  envp_.push_back(seq_.data());
-  envp_.push_back(slot_.data());
-  envp_.push_back(pid_.data());
-  envp_.push_back(nullptr);
+  seq_.set("PARALLEL_SEQ=", seq);
+  slot_.set("PARALLEL_JOBSLOT=", static_cast<uint64_t>(worker));
   return envp_.data();
 }
 

@@ -86,15 +86,24 @@ int spawn(const std::string& path, const std::vector<std::string>& argv, const F
 class JobEnvironment {
  public:
   JobEnvironment();
+  // envp_ points into the object itself.
+  JobEnvironment(const JobEnvironment&) = delete;
+  JobEnvironment& operator=(const JobEnvironment&) = delete;
   // The environment for attempt `seq` on `worker`: valid until the next call.
   char* const* get(uint64_t seq, int worker);
 
  private:
-  std::vector<char*> inherited_;  // environ without the three
-  std::string pid_;
-  std::string seq_;
-  std::string slot_;
-  std::vector<char*> envp_;
+  // "NAME=" and room for the digits of a uint64_t and the NUL: each job's values are written in
+  // place, so that a job costs no allocation.
+  template <size_t N>
+  struct Variable {
+    std::array<char, N + 21> text{};
+    void set(const char (&name)[N], uint64_t value);
+  };
+  Variable<sizeof("PARALLEL_SEQ=")> seq_;
+  Variable<sizeof("PARALLEL_JOBSLOT=")> slot_;
+  Variable<sizeof("PARALLEL_PID=")> pid_;
+  std::vector<char*> envp_;  // environ without the three, then the three, then null
 };
 
 // How an attempt that could not start is reported.
