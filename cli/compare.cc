@@ -14,10 +14,8 @@
 #include "cli/run.h"
 
 namespace taskpool {
-namespace {
 
-// The whole input, grouped into jobs' records as the runs will take them.
-std::vector<Record> read_all(const RunConfig& config, const RunPlan& plan) {
+std::vector<Record> read_all_records(const RunConfig& config, const RunPlan& plan) {
   RecordLimit limit;
   limit.max_bytes = plan.input.bound.max_bytes;
   limit.reading_past = std::make_shared<std::atomic<uint64_t>>(0);
@@ -34,15 +32,13 @@ std::vector<Record> read_all(const RunConfig& config, const RunPlan& plan) {
   return records;
 }
 
-}  // namespace
-
 int run_compare(const RunConfig& config, const RunPlan& plan, Signals& signals,
                 Guardian* guardian) {
   std::optional<OutputFile> summary_file;
   std::optional<OutputFile> timeline_file;
   if (config.summary_json) summary_file.emplace("--summary-json", *config.summary_json, true);
   if (config.timeline) timeline_file.emplace("--timeline", *config.timeline, false);
-  const std::vector<Record> records = read_all(config, plan);
+  const std::vector<Record> records = read_all_records(config, plan);
 
   std::vector<RunOutcome> outcomes;
   for (const DispatchMode mode : {DispatchMode::kBatch, DispatchMode::kPool}) {

@@ -13,4 +13,7 @@ namespace taskpool {
 // the exit status. Throws Error for an input or a file that cannot be opened.
 int run_compare(const RunConfig& config, const RunPlan& plan, Signals& signals, Guardian* guardian);
 
+// The whole input, grouped into jobs' records as a run takes them (--compare, --shuf).
+std::vector<Record> read_all_records(const RunConfig& config, const RunPlan& plan);
+
 }  // namespace taskpool

@@ -4,15 +4,19 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <memory>
+#include <optional>
+#include <random>
 #include <string>
 
 #include "cli/agent.h"
 #include "cli/compare.h"
 #include "cli/control.h"
+#include "cli/header.h"
 #include "cli/limits.h"
 #include "cli/options.h"
 #include "cli/outcome.h"
@@ -76,6 +80,7 @@ int run_taskpool(const RunConfig& given) {
   RunConfig config = given;
   // --slurm-alloc's allocation lives until the run has ended, however it ends.
   std::optional<SlurmSession> slurm = SlurmSession::open(config);
+  read_header(config);
   Limits limits = read_limits();
   RunPlan plan = make_plan(config, limits);
   if (plan.descriptors.raise_to && !raise_open_files(*plan.descriptors.raise_to)) {
@@ -89,8 +94,20 @@ int run_taskpool(const RunConfig& given) {
   // fork), comes back to taskpool when its parent ends: reaped, and ended with the run.
   if (plan.executor.become_subreaper) become_child_subreaper();
   if (plan.compare) return run_compare(config, plan, signals, guardian.get());
-  Run run(config, std::move(plan), signals, guardian.get());
-  const RunOutcome outcome = run.run();
+  // --shuf: the whole input first, then its jobs in a random order (numbered in that order).
+  std::vector<Record> shuffled;
+  if (config.shuffle) {
+    shuffled = read_all_records(config, plan);
+    std::shuffle(shuffled.begin(), shuffled.end(), std::mt19937_64(std::random_device()()));
+    plan.input.read_inline = true;
+  }
+  std::optional<Run> run;
+  if (config.shuffle) {
+    run.emplace(config, std::move(plan), signals, guardian.get(), shuffled);
+  } else {
+    run.emplace(config, std::move(plan), signals, guardian.get());
+  }
+  const RunOutcome outcome = run->run();
   if (slurm) slurm->release();
   if (outcome.broken_pipe) signals.die_of_broken_pipe();
   return finish_run(outcome);

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <charconv>
 #include <string_view>
 #include <utility>
 
@@ -17,6 +18,17 @@
 
 namespace taskpool {
 namespace {
+
+// --nice N: the niceness nice(1) takes, -20 (only for root) to 19.
+int parse_nice(const std::string& value) {
+  int nice = 0;
+  const auto [end, error] = std::from_chars(value.data(), value.data() + value.size(), nice);
+  if (value.empty() || error != std::errc() || end != value.data() + value.size() || nice < -20 ||
+      nice > 19) {
+    throw UsageError("--nice: '" + value + "' is not a niceness from -20 to 19");
+  }
+  return nice;
+}
 
 void fill_input(const InputFlags& flags, RunConfig& config) {
   if (flags.null) config.delimiter = std::string(1, '\0');
@@ -126,6 +138,13 @@ void fill_resilience(const OptionFlags& flags, RunConfig& config) {
   }
   config.kill_after = parse_duration("--kill-after", given.kill_after);
   if (flags.was_given("--rate")) config.rate = parse_rate("--rate", given.rate);
+  if (flags.was_given("--delay")) {
+    if (flags.was_given("--rate")) {
+      throw UsageError("--delay and --rate exclude each other (--delay DUR is --rate 1/DUR)");
+    }
+    config.rate = 1.0 / to_seconds(parse_duration_above_zero("--delay", given.delay));
+  }
+  if (flags.was_given("--nice")) config.nice = parse_nice(given.nice);
   config.burst = static_cast<int>(parse_count("--burst", given.burst, 1000000));
   if (config.burst < 1) {
     throw UsageError("--burst: '" + given.burst + "' is not a count of at least 1");
@@ -157,6 +176,9 @@ void fill_reporting(const OptionFlags& flags, RunConfig& config) {
     throw UsageError("--tagstring: the tag is empty (--tag tags with the record)");
   }
   if (config.tagstring) config.tag = true;
+  if (config.results && config.results->empty()) {
+    throw UsageError("--results: the name is empty");
+  }
   if (config.timeline && config.timeline->empty()) {
     throw UsageError("--timeline: the file name is empty");
   }

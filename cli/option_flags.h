@@ -59,6 +59,8 @@ struct ResilienceFlags {
   std::string timeout;  // read when given, as --rate and --deadline
   std::string kill_after = "5s";
   std::string rate;
+  std::string delay;  // --delay DUR: --rate 1/DUR
+  std::string nice;   // --nice N
   std::string burst = "1";
   std::string deadline;
   std::string grace = "5s";

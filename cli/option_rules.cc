@@ -62,6 +62,22 @@ constexpr std::array kRules = [] {
       FlagRule{kSummary, kNoSummary, "--summary and --no-summary exclude each other"},
       FlagRule{kCompare, kBatchMode, "--compare runs both modes; leave out --mode"},
       FlagRule{kCompare, kDryRun, "--compare and --dry-run exclude each other"},
+      FlagRule{kUngroup, kGroupedOutput,
+               "-u passes output through as it comes; it excludes -k, --tag, --tagstring and "
+               "--line-buffer"},
+      FlagRule{kUngroup, kResults, "-u passes output through; --results cannot keep it"},
+      FlagRule{kUngroup, kFiles, "-u passes output through; --files cannot keep it"},
+      FlagRule{kResults, kFiles, "--results and --files exclude each other"},
+      FlagRule{kResults, kFetch, "--fetch saves its downloads; --results does not apply"},
+      FlagRule{kFiles, kFetch, "--fetch saves its downloads; --files does not apply"},
+      FlagRule{kResults, kLineBuffer,
+               "--results keeps whole output in files; leave out --line-buffer"},
+      FlagRule{kFiles, kLineBuffer, "--files keeps whole output in files; leave out --line-buffer"},
+      FlagRule{kShuffle, kResume,
+               "--shuf numbers the jobs in a new random order each run; --resume cannot find "
+               "them again"},
+      FlagRule{kShuffle, kCompare, "--shuf and --compare exclude each other"},
+      FlagRule{kShuffle, kFeedback, "--shuf and --feedback exclude each other"},
   };
 }();
 
@@ -119,6 +135,13 @@ Facts facts_of(const OptionFlags& flags, const RunConfig& config) {
   set(kBatchMode, flags.was_given("--mode") && config.mode == DispatchMode::kBatch);
   set(kDryRun, config.dry_run);
   set(kQuote, config.quote);
+  set(kUngroup, config.ungroup);
+  set(kGroupedOutput,
+      config.keep_order || config.tag || config.tagstring.has_value() || config.line_buffer);
+  set(kResults, config.results.has_value());
+  set(kFiles, config.files);
+  set(kLineBuffer, config.line_buffer);
+  set(kShuffle, config.shuffle);
   return facts;
 }
 

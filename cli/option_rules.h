@@ -50,6 +50,12 @@ enum class Fact {
   kBatchMode,       // --mode batch
   kDryRun,          // --dry-run
   kQuote,           // -q
+  kUngroup,         // -u
+  kGroupedOutput,   // -k, --tag, --tagstring, --line-buffer
+  kResults,         // --results
+  kFiles,           // --files
+  kLineBuffer,      // --line-buffer
+  kShuffle,         // --shuf
   kCount
 };
 

@@ -2,11 +2,14 @@
 // includes CLI11 (slow to compile). What the values mean is cli/option_areas.cc's.
 #include "cli/options.h"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <cstdio>
+#include <cstdlib>
 
+#include "cli/env_options.h"
 #include "cli/help_text.h"
 #include "cli/option_areas.h"
 #include "cli/option_flags.h"
@@ -39,7 +42,7 @@ std::string help_footer() {
 Records come from ::: lists (every combination when there are several), else from -a files,
 else from standard input. {} is the record, {.} without extension, {/} basename, {//} dirname,
 {/.} basename without extension, {#} the job number, {%} the worker number, {N} the N-th list
-or column. A command without any of them gets the record as its last argument; no command
+or column ({-N} from the end). A command without any of them gets the record as its last argument; no command
 runs each record as a command line.
 
 Exit status: 0 when every job succeeded, else the number of failed jobs (101 for more than
@@ -130,6 +133,10 @@ void declare_input(CLI::App& app, InputFlags& flags, RunConfig& config) {
               "Records (and ::: values) end at STR (\\r\\n, \\t, \\0, \\NNN, \\xHH too)");
   input.value("-C,--colsep", config.colsep, "REGEX",
               "Split records into columns {1} {2}... at REGEX");
+  input.value("--header", config.header, "REGEX",
+              "The first value of each input source names its columns: {name} is {N}");
+  input.flag("--shuf", config.shuffle,
+             "Run the jobs in a random order (the whole input is read into memory first)");
   input.flag("--link,--xapply", flags.link,
              "Take the input sources side by side, the shorter ones starting over, not every "
              "combination");
@@ -162,6 +169,9 @@ void declare_grouping(CLI::App& app, GroupingFlags& flags, RunConfig& config) {
   records.value("-s,--max-chars", flags.max_chars, "N",
                 "Command lines of at most N bytes (-X, -m, -n fill them); a longer one fails");
   records.value("-I", config.replace, "STR", "Use STR instead of {} for the record");
+  records.flag("--plus", config.plus,
+               "More replacement strings: {..} {...} {/..} {/...} {+/} {+.} {+..} {+...} "
+               "{:-STR} {:N} {:N:M}");
   records.flag("-q,--quote", config.quote,
                "Each command word is one word for the shell, its syntax quoted");
   records.value("-E", config.eof_string, "STR", "Stop reading input at a record equal to STR");
@@ -222,6 +232,9 @@ void declare_resilience(CLI::App& app, ResilienceFlags& flags, RunConfig& config
                     "expanded ({host}, {1}...)");
   resilience.value("--limit-file", flags.limit_file, "FILE",
                    "Per-value --limit: lines 'VALUE N' (or 'TEMPLATE VALUE N' with several)");
+  resilience.value("--delay", flags.delay, "DUR",
+                   "Start an attempt at most every DUR (GNU parallel's; --rate 1/DUR)");
+  resilience.value("--nice", flags.nice, "N", "Run jobs under nice -n N (-20..19)");
   resilience.value("--deadline", flags.deadline, "DUR",
                    "After DUR start nothing, end running jobs, report");
   resilience.value("--grace", flags.grace, "DUR",
@@ -282,6 +295,13 @@ void declare_output(CLI::App& app, ReportingFlags& flags, RunConfig& config) {
   output.flag("-v", config.print_command, "Print each command to stdout before its output");
   output.flag("-t,--verbose", config.trace, "Print each command to stderr as it starts");
   output.flag("--dry-run,--dryrun", config.dry_run, "Print the commands, run nothing");
+  output.flag("-u,--ungroup", config.ungroup,
+              "Jobs write straight to stdout and stderr as they go (lines may mix)");
+  output.value("--results,--res", config.results, "NAME",
+               "Keep output in NAME/1/VALUE/.../{stdout,stderr,seq}, or a NAME.csv, .tsv, .json "
+               "table, not printed");
+  output.flag("--files,--output-as-files", config.files,
+              "Each job's stdout to a file in $TMPDIR; print the file's name");
 
   Area reporting(app, "Reporting");
   reporting.value("--joblog,--jl", config.joblog, "FILE",
@@ -395,8 +415,25 @@ ParsedArguments parse_arguments(const std::vector<std::string>& args) {
 }
 
 ParseOutcome parse_command_line(int argc, char** argv) {
-  ParsedArguments parsed = parse_arguments(
-      argc > 1 ? std::vector<std::string>(argv + 1, argv + argc) : std::vector<std::string>());
+  std::vector<std::string> args =
+      argc > 1 ? std::vector<std::string>(argv + 1, argv + argc) : std::vector<std::string>();
+  // $PARALLEL: default options before the command line's, as GNU parallel takes them.
+  std::vector<std::string> defaults;
+  const char* variable = std::getenv("PARALLEL");
+  const std::string env = variable != nullptr ? variable : "";
+  try {
+    defaults = shell_words(env);
+  } catch (const UsageError& e) {
+    std::fprintf(stderr, "taskpool: $PARALLEL ('%s'): %s\n", env.c_str(), e.what());
+    return {std::nullopt, 255};
+  }
+  std::vector<std::string> all = defaults;
+  all.insert(all.end(), args.begin(), args.end());
+  ParsedArguments parsed = parse_arguments(all);
+  // An error that the command line alone does not make is $PARALLEL's.
+  if (!parsed.error.empty() && !defaults.empty() && parse_arguments(args).error != parsed.error) {
+    parsed.error = fmt::format("$PARALLEL ('{}'): {}", env, parsed.error);
+  }
   if (!parsed.error.empty()) {
     std::fprintf(stderr, "taskpool: %s\n", parsed.error.c_str());
     return {std::nullopt, parsed.exit_status};

@@ -34,6 +34,7 @@ struct RunConfig {
   // --link: every source (-a files too) side by side, the shorter ones starting over, until the
   // longest ends, as GNU parallel's --link (:::+ ends with the shorter instead).
   bool link_all = false;
+  bool shuffle = false;                   // --shuf: all records read, then run in a random order
   std::vector<std::string> arg_files;     // -a FILE, in order
   std::optional<std::string> eof_string;  // -E: input ends at this record
   bool skip_blank = false;                // -r: empty and blank values are no records
@@ -44,9 +45,15 @@ struct RunConfig {
   enum class Fill { kNone, kMulti, kContext } fill = Fill::kNone;  // -m, -X
   std::optional<size_t> max_chars;                                 // -s
   std::string replace = "{}";                                      // -I
-  std::string delimiter = "\n";                                    // -0, -d: never empty
-  bool split_lists = false;  // -d: ::: values are split at the delimiter too, as GNU parallel
+  bool plus = false;             // --plus: GNU parallel's further replacement strings
+  std::string delimiter = "\n";  // -0, -d: never empty
+  bool split_lists = false;      // -d: ::: values are split at the delimiter too, as GNU parallel
   std::optional<std::string> colsep;
+  // --header: the first value of each input source names its columns (read_header, which
+  // fills header_names and sets skip_file_headers: the files' first lines are no records).
+  std::optional<std::string> header;
+  std::vector<std::string> header_names;
+  bool skip_file_headers = false;
   // --pipe, --pipepart: the input is cut into blocks of whole records, each the standard input
   // of one job (-N: `blocks.records` records a block).
   enum class Pipe { kNone, kStdin, kPart } pipe = Pipe::kNone;
@@ -72,16 +79,21 @@ struct RunConfig {
   bool quote = false;          // -q: each command word is one shell word
   bool trace = false;          // -t, --verbose: each command to stderr as it starts
   bool print_command = false;  // -v: each command to stdout before its output
+  bool ungroup = false;        // -u: jobs write to taskpool's stdout and stderr as they go
+  // --results NAME: each job's output kept in files (or a .csv/.tsv/.json table), not printed.
+  std::optional<std::string> results;
+  bool files = false;  // --files: each job's stdout to a file, its name printed
   RetryPolicy retry;
   Duration timeout{0};
   Duration kill_after = std::chrono::seconds(5);
   // --keep-background: a job's background processes live on after it (not ended with it, nor at
   // the end of the run).
   bool keep_background = false;
-  std::optional<double> rate;
+  std::optional<double> rate;  // also --delay DUR, as 1/DUR
   int burst = 1;
   // --limit (and --max-per-host, --limit-file): per key, at most N at once or N a second.
   std::vector<KeyedLimit> limits;
+  int nice = 0;  // --nice N: jobs run under `nice -n N`
   Duration deadline{0};
   Duration grace = std::chrono::seconds(5);
   HaltPolicy halt;

@@ -191,9 +191,11 @@ ExecutorPlan executor_plan(const RunConfig& config) {
   plan.guards_processes = !config.fetch && !config.dry_run;
   plan.become_subreaper = plan.guards_processes && !config.keep_background;
   plan.process.keep_background = config.keep_background;
+  plan.process.nice = config.nice;
   plan.process.kill_after = config.kill_after;
   if (config.feedback) plan.process.feed_delimiter = config.delimiter.front();  // one byte
   if (config.line_buffer) plan.process.output = OutputMode::kLines;
+  if (config.ungroup) plan.process.output = OutputMode::kPassThrough;
   FetchOptions& fetch = plan.fetch;
   fetch.output_dir = config.output_dir;
   fetch.overwrite = config.overwrite;
@@ -218,10 +220,16 @@ OutputPlan output_plan(const RunConfig& config) {
   if (config.tagstring) {
     CommandTemplate::Options tag;
     tag.replace = config.replace;
+    tag.plus = config.plus;
     tag.append_record = false;
     out.printer.tag_string = CommandTemplate({*config.tagstring}, tag);
   }
   out.line_buffer = config.line_buffer;
+  // A dry run writes no results, as GNU parallel: nothing ran.
+  if (config.results && !config.dry_run) {
+    out.results = results_target(*config.results, config.replace, config.plus);
+  }
+  out.files = config.files && !config.dry_run;
   // As in GNU parallel, a dry run reads the joblog for --resume but leaves it as it is: lines
   // for jobs that never ran would make a later --resume skip them. It writes no summary either.
   if (!config.dry_run) {
@@ -274,6 +282,7 @@ bool grouped(const RunConfig& config) {
 RunPlan make_plan(const RunConfig& config, const Limits& limits) {
   RunPlan plan;
   CommandTemplate::Options words;
+  words.plus = config.plus;
   words.replace = config.replace;
   words.spread = template_spread(config);
   words.quote_words = config.quote;

@@ -10,6 +10,7 @@
 
 #include "cli/options.h"
 #include "cli/printer.h"
+#include "cli/results.h"
 #include "core/input.h"
 #include "core/scheduler.h"
 #include "core/template.h"
@@ -100,7 +101,9 @@ struct OutputPlan {
   bool print_output = true;  // false: output discarded (--compare)
   OutputPrinter::Options printer;
   bool line_buffer = false;
-  std::optional<std::string> joblog;  // not with --dry-run, which leaves it as it is
+  std::optional<ResultsTarget> results;  // --results
+  bool files = false;                    // --files
+  std::optional<std::string> joblog;     // not with --dry-run, which leaves it as it is
   bool joblog_append = false;
   std::optional<std::string> summary_json;
   SummaryWhen summary = SummaryWhen::kAuto;

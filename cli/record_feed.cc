@@ -194,13 +194,19 @@ class MemoryFeed final : public RecordFeed {
 std::unique_ptr<RecordStream> open_records(const RunConfig& config, const RecordLimit& limit) {
   std::vector<std::unique_ptr<ValueSource>> sources;
   std::vector<bool> linked;
+  // --header: a file's first line names its columns (read_header); stdin's was taken already.
+  const auto open_file = [&](const std::string& path) {
+    auto source = open_file_source(path, config.delimiter, limit);
+    if (config.skip_file_headers && path != "-") source->next();
+    return source;
+  };
   for (const std::string& path : config.arg_files) {
-    sources.push_back(open_file_source(path, config.delimiter, limit));
+    sources.push_back(open_file(path));
     linked.push_back(false);
   }
   for (const auto& source : config.sources) {
     if (source.file) {
-      sources.push_back(open_file_source(*source.file, config.delimiter, limit));
+      sources.push_back(open_file(*source.file));
     } else {
       if (config.split_lists) {
         sources.push_back(std::make_unique<SplitListSource>(source.values, config.delimiter));

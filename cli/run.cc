@@ -121,6 +121,8 @@ struct Run::Parts {
   StatusLine* status = &no_status_line;  // the progress line, when shown
   std::optional<MessageObserver> messages;
   int stops_said = 0;  // stop signals whose effect was announced (at most 2)
+  std::optional<ResultsObserver> results;
+  std::optional<FilesObserver> files;
   std::optional<OutputObserver> output;
   std::optional<Timeline> timeline;
   std::optional<TimelineObserver> timeline_observer;
@@ -159,6 +161,16 @@ void Run::Parts::open_outputs() {
     summary_file.emplace("--summary-json", *plan.outputs.summary_json, true);
   }
   if (plan.outputs.timeline) timeline_file.emplace("--timeline", *plan.outputs.timeline, false);
+  if (plan.outputs.results) {
+    ResultsObserver::Options options;
+    options.target = *plan.outputs.results;
+    options.replace = config.replace;
+    options.plus = config.plus;
+    options.names = config.header_names;
+    options.host_of_worker = plan.pool.host_of_worker;
+    results.emplace(std::move(options), failure);
+  }
+  if (plan.outputs.files) files.emplace(failure);
 }
 
 void Run::Parts::make_observers() {
@@ -321,7 +333,8 @@ void Run::Parts::make_scheduler() {
   for (RunObserver* o : std::initializer_list<RunObserver*>{
            tally ? &*tally : nullptr, timeline_observer ? &*timeline_observer : nullptr,
            fetch_observer ? &*fetch_observer : nullptr, &failed_jobs, &*messages,
-           output ? &*output : nullptr, progress ? &*progress : nullptr}) {
+           results ? &*results : nullptr, files ? &*files : nullptr, output ? &*output : nullptr,
+           progress ? &*progress : nullptr}) {
     if (o != nullptr) observers.add(*o);
   }
   SchedulerOptions options = plan.scheduler;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <optional>
 #include <utility>
 
 #include "core/shell_quote.h"
@@ -19,73 +20,18 @@ std::string join(const std::vector<std::string>& words, char separator) {
   return joined;
 }
 
-// Perl's File::Basename::fileparse on Unix: the directory part keeps its trailing slash and is
-// "./" when there is none.
-std::pair<std::string, std::string> file_parse(std::string_view path) {
-  const size_t slash = path.rfind('/');
-  if (slash == std::string_view::npos) return {"./", std::string(path)};
-  return {std::string(path.substr(0, slash + 1)), std::string(path.substr(slash + 1))};
-}
-
-// s{(.)/*\z}{$1}s: trailing slashes go, but never the first character.
-void strip_trailing_slashes(std::string& path) {
-  while (path.size() > 1 && path.back() == '/') path.pop_back();
-}
-
 }  // namespace
-
-std::string remove_extension(std::string_view s) {
-  const size_t dot = s.rfind('.');
-  if (dot == std::string_view::npos || s.find('/', dot) != std::string_view::npos) {
-    return std::string(s);
-  }
-  return std::string(s.substr(0, dot));
-}
-
-std::string base_name(std::string_view s) {
-  const size_t slash = s.rfind('/');
-  return std::string(slash == std::string_view::npos ? s : s.substr(slash + 1));
-}
-
-std::string dir_name(std::string_view s) {
-  auto [dir, base] = file_parse(s);
-  strip_trailing_slashes(dir);
-  if (base.empty()) {
-    std::tie(dir, base) = file_parse(dir);
-    strip_trailing_slashes(dir);
-  }
-  return dir;
-}
-
-std::string url_host(std::string_view s) {
-  if (const size_t scheme = s.find("://"); scheme != std::string_view::npos) {
-    s.remove_prefix(scheme + 3);
-  }
-  s = s.substr(0, s.find_first_of("/?#\t "));
-  if (const size_t at = s.rfind('@'); at != std::string_view::npos) s.remove_prefix(at + 1);
-  if (s.starts_with('[')) {
-    s = s.substr(1, s.find(']') == std::string_view::npos ? s.npos : s.find(']') - 1);
-  } else {
-    s = s.substr(0, s.find(':'));
-  }
-  std::string host(s);
-  for (char& c : host) {
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
-  }
-  return host;
-}
 
 namespace {
 
 // Parses a replacement string other than the record's at `text[pos]` ('{'). Returns its length,
 // or 0 when the braces hold something else (which stays literal text, as in GNU parallel).
 template <typename Segment>
-size_t parse_replacement(std::string_view text, size_t pos, Segment& segment) {
+size_t parse_replacement(std::string_view text, size_t pos, Segment& segment, bool plus) {
   const size_t close = text.find('}', pos);
   if (close == std::string_view::npos) return 0;
   std::string_view inside = text.substr(pos + 1, close - pos - 1);
   using Kind = typename Segment::Kind;
-  using T = typename Segment::Transform;
   if (inside == "#") {
     segment.kind = Kind::kSeq;
     return close - pos + 1;
@@ -94,6 +40,10 @@ size_t parse_replacement(std::string_view text, size_t pos, Segment& segment) {
     segment.kind = Kind::kWorker;
     return close - pos + 1;
   }
+  // {-N}: field N from the end.
+  const bool from_end =
+      inside.size() > 1 && inside[0] == '-' && inside[1] >= '0' && inside[1] <= '9';
+  if (from_end) inside.remove_prefix(1);
   size_t digits = 0;
   while (digits < inside.size() && inside[digits] >= '0' && inside[digits] <= '9') ++digits;
   size_t field = 0;
@@ -103,33 +53,26 @@ size_t parse_replacement(std::string_view text, size_t pos, Segment& segment) {
     if (field == 0) return 0;
     inside.remove_prefix(digits);
   }
-  T transform;
+  std::optional<ValueTransform> transform;
   if (inside.empty() && field > 0) {
-    transform = T::kNone;
-  } else if (inside == ".") {
-    transform = T::kNoExt;
-  } else if (inside == "/") {
-    transform = T::kBase;
-  } else if (inside == "//") {
-    transform = T::kDir;
-  } else if (inside == "/.") {
-    transform = T::kBaseNoExt;
-  } else if (inside == "host") {
-    transform = T::kHost;
+    transform.emplace();
   } else {
-    return 0;
+    transform = parse_transform(inside, plus);
   }
+  if (!transform) return 0;
   segment.kind = field > 0 ? Kind::kField : Kind::kRecord;
   segment.field = field;
-  segment.transform = transform;
+  segment.from_end = from_end;
+  segment.transform = std::move(*transform);
   return close - pos + 1;
 }
 
 }  // namespace
 
 std::vector<CommandTemplate::Segment> CommandTemplate::parse(std::string_view text,
-                                                             const std::string& replace,
+                                                             const Options& options,
                                                              bool& has_replacement) {
+  const std::string& replace = options.replace;
   std::vector<Segment> segments;
   std::string literal;
   const auto flush_literal = [&] {
@@ -152,7 +95,7 @@ std::vector<CommandTemplate::Segment> CommandTemplate::parse(std::string_view te
     }
     if (text[pos] == '{') {
       Segment segment;
-      if (const size_t length = parse_replacement(text, pos, segment); length > 0) {
+      if (const size_t length = parse_replacement(text, pos, segment, options.plus); length > 0) {
         flush_literal();
         segments.push_back(std::move(segment));
         has_replacement = true;
@@ -181,11 +124,11 @@ CommandTemplate::CommandTemplate(const std::vector<std::string>& words, const Op
       if (!segments_.empty()) segments_.push_back(literal_segment(" "));
       Segment quoted;
       quoted.kind = Segment::Kind::kQuoted;
-      quoted.parts = parse(word, options.replace, has_replacement);
+      quoted.parts = parse(word, options, has_replacement);
       segments_.push_back(std::move(quoted));
     }
   } else {
-    segments_ = parse(text_, options.replace, has_replacement);
+    segments_ = parse(text_, options, has_replacement);
   }
   if (!has_replacement && options.append_record) {
     segments_.push_back(literal_segment(" "));
@@ -208,7 +151,7 @@ CommandTemplate::RecordUse CommandTemplate::record_use() const {
   RecordUse use = RecordUse::kNone;
   for_each_segment([&](const Segment& segment) {
     if (segment.kind != Segment::Kind::kRecord && segment.kind != Segment::Kind::kField) return;
-    const bool whole = segment.transform == Segment::Transform::kNone;
+    const bool whole = segment.transform.kind == ValueTransform::Kind::kNone;
     if (whole && segment.kind == Segment::Kind::kRecord) {
       use = RecordUse::kWhole;
     } else if (use != RecordUse::kWhole) {
@@ -263,31 +206,24 @@ void CommandTemplate::take_context() {
 
 namespace {
 
+// The field a kField segment stands for in `fields`, or null when the record has none there.
+template <typename Segment>
+const std::string* field_of(const Segment& segment, const std::vector<std::string>& fields) {
+  const auto n = static_cast<long long>(fields.size());
+  const auto k = static_cast<long long>(segment.field);
+  if (!segment.from_end) return k >= 1 && k <= n ? &fields[k - 1] : nullptr;
+  // As GNU parallel indexes a Perl array with n - k: below the first field it counts from the
+  // end once more ({-3} of two fields is the last), then there is none.
+  long long index = n - k;
+  if (index < 0) index += n;
+  return index >= 0 && index < n ? &fields[static_cast<size_t>(index)] : nullptr;
+}
+
 // The value as the transform makes it, shell-quoted unless `quote` is false (-q's words and
 // --tagstring, which are quoted whole or not at all).
-template <typename T>
-std::string transformed(T transform, const std::string& value, bool quote = true) {
-  std::string out;
-  switch (transform) {
-    case T::kNone:
-      out = value;
-      break;
-    case T::kNoExt:
-      out = remove_extension(value);
-      break;
-    case T::kBase:
-      out = base_name(value);
-      break;
-    case T::kDir:
-      out = dir_name(value);
-      break;
-    case T::kBaseNoExt:
-      out = remove_extension(base_name(value));
-      break;
-    case T::kHost:
-      out = url_host(value);
-      break;
-  }
+std::string transformed(const ValueTransform& transform, const std::string& value,
+                        bool quote = true) {
+  std::string out = transform.apply(value);
   return quote ? shell_quote(out) : out;
 }
 
@@ -358,7 +294,7 @@ void CommandTemplate::expand_part(const Segment& part, const Job& job, WorkerId 
       if (no_record_) break;
       if (fields.empty() && quote) line += "''";
       // A record's host is its first field's: the URL (--fetch's other fields are its file).
-      if (part.transform == Segment::Transform::kHost && !fields.empty()) {
+      if (part.transform.kind == ValueTransform::Kind::kHost && !fields.empty()) {
         line += transformed(part.transform, fields[0], quote);
         break;
       }
@@ -370,8 +306,8 @@ void CommandTemplate::expand_part(const Segment& part, const Job& job, WorkerId 
     case Segment::Kind::kField:
       // A field the record does not have is nothing at all, as in GNU parallel (an empty
       // field that exists is '').
-      if (!no_record_ && part.field <= fields.size()) {
-        line += transformed(part.transform, fields[part.field - 1], quote);
+      if (const std::string* field = field_of(part, fields); !no_record_ && field != nullptr) {
+        line += transformed(part.transform, *field, quote);
       }
       break;
     case Segment::Kind::kSeq:
@@ -398,10 +334,10 @@ size_t part_length(const Segment& part, const Record& record, const std::string&
       return part.literal.size();
     case Kind::kRecord:
       return transformed(part.transform, field).size();
-    case Kind::kField:
-      return part.field <= record.fields.size()
-                 ? transformed(part.transform, record.fields[part.field - 1]).size()
-                 : 0;
+    case Kind::kField: {
+      const std::string* value = field_of(part, record.fields);
+      return value == nullptr ? 0 : transformed(part.transform, *value).size();
+    }
     case Kind::kSeq:
       return 20;  // digits of the largest uint64_t
     case Kind::kWorker:

@@ -7,6 +7,7 @@
 
 #include "core/command.h"
 #include "core/job.h"
+#include "core/value_transform.h"
 
 namespace taskpool {
 
@@ -17,7 +18,9 @@ namespace taskpool {
 //   {host} the host of the record (its first field) as a URL (url_host); not GNU parallel's
 //   {#}   the job's sequence number  {%}   the worker number
 //   {N}   field N (a ::: list or a --colsep column), also {N.} {N/} {N//} {N/.}; nothing
-//         when the record has fewer fields
+//         when the record has fewer fields; {-N} field N from the end ({-1} the last)
+// With --plus (Options::plus), also {..} {...} {/..} {/...} {+/} {+.} {+..} {+...} {:-STR}
+// {:N} {:N:M}, and each after a field number (see ValueTransform).
 // Every substituted value is shell-quoted. A template without any replacement string gets
 // " {}" appended. With no command words, or words that are exactly "{}", the record itself is
 // the command line (not quoted).
@@ -39,6 +42,7 @@ class CommandTemplate {
     // syntax; with no command, the record is one word too.
     bool quote_words = false;
     bool append_record = true;  // a template without replacement strings gets " {}"
+    bool plus = false;          // --plus: its replacement strings too
   };
 
   // `words` are joined with single spaces into one command line, as GNU parallel does.
@@ -86,16 +90,16 @@ class CommandTemplate {
     // each of the job's records, every record string in it standing for that one record.
     // kQuoted (-q): a word whose parts, expanded as they are, make one shell-quoted word.
     enum class Kind { kLiteral, kRecord, kField, kSeq, kWorker, kContext, kQuoted };
-    enum class Transform { kNone, kNoExt, kBase, kDir, kBaseNoExt, kHost };
     Kind kind = Kind::kLiteral;
-    Transform transform = Transform::kNone;
-    size_t field = 0;  // 1-based, for kField
+    ValueTransform transform;
+    size_t field = 0;       // 1-based, for kField
+    bool from_end = false;  // kField: counted from the last field ({-1})
     std::string literal;
     std::vector<Segment> parts;  // kContext, kQuoted: the word's segments
   };
 
   // The segments of `text`: literal text and replacement strings (setting `has_replacement`).
-  static std::vector<Segment> parse(std::string_view text, const std::string& replace,
+  static std::vector<Segment> parse(std::string_view text, const Options& options,
                                     bool& has_replacement);
   static Segment literal_segment(std::string_view text);
 
@@ -121,14 +125,5 @@ class CommandTemplate {
   bool no_record_ = false;  // Spread::kNone
   bool quote_words_ = false;
 };
-
-// The transforms on their own, for tests and reuse: GNU parallel's {.} {/} {//} {/.}.
-std::string remove_extension(std::string_view s);  // s:\.[^/.]*$::
-std::string base_name(std::string_view s);         // s:.*/::
-std::string dir_name(std::string_view s);          // Perl File::Basename::dirname
-// {host}: the host a URL names, as curl reads it (the scheme may be left out): without user,
-// port or path, in lower case, an IPv6 address without its brackets. "https://u@Ex.com:8080/a"
-// gives "ex.com"; a value that is only a host name gives itself.
-std::string url_host(std::string_view s);
 
 }  // namespace taskpool

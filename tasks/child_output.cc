@@ -58,6 +58,7 @@ void deliver(const ProcessExecutorOptions& options, Completion& completion, Chil
       pass_lines(options, completion.worker, output, data);
       break;
     case OutputMode::kDiscard:
+    case OutputMode::kPassThrough:
       break;
   }
 }

@@ -185,7 +185,7 @@ int ProcessExecutor::plumb(Dups& dups, int stdin_fd, Pipe& out, Pipe& err, Pipe&
   if (options_.output == OutputMode::kDiscard) {
     dups.add(dev_null_.get(), STDOUT_FILENO);
     dups.add(dev_null_.get(), STDERR_FILENO);
-  } else {
+  } else if (options_.output != OutputMode::kPassThrough) {
     for (Pipe* pipe : {&out, &err}) {
       if (const int error = make_pipe(*pipe); error != 0) return error;
       set_nonblocking(pipe->read.get());
@@ -216,7 +216,15 @@ void ProcessExecutor::start(const Attempt& attempt, int stdin_fd) {
   const bool direct = !command.argv.empty() && !exported_function(command.argv.front());
   std::vector<std::string> shell_argv;
   if (!direct) shell_argv = {options_.shell, "-c", command.line};
-  const std::vector<std::string>& argv = direct ? command.argv : shell_argv;
+  std::vector<std::string> niced;
+  if (options_.nice != 0) {
+    niced = {"nice", "-n", std::to_string(options_.nice)};
+    const auto& job = direct ? command.argv : shell_argv;
+    niced.insert(niced.end(), job.begin(), job.end());
+  }
+  const std::vector<std::string>& argv = options_.nice != 0 ? niced
+                                         : direct           ? command.argv
+                                                            : shell_argv;
   std::optional<std::string> path = programs_.resolve(argv.front());
   if (!path) return not_started(completion, {127, argv.front() + ": command not found"});
 
@@ -243,13 +251,14 @@ void ProcessExecutor::start(const Attempt& attempt, int stdin_fd) {
   const FileActions& actions = file_actions_.get(dups);
   const SpawnAttributes& attributes = attributes_;
   pid_t pid = -1;
-  int error = spawn(*path, argv, actions, attributes, pid);
+  char* const* envp = environment_.get(attempt.seq, attempt.worker);
+  int error = spawn(*path, argv, actions, attributes, pid, envp);
   if (error == ENOEXEC && direct) {
     // A script without "#!": the shell runs such a file itself, so it goes through the shell.
     shell_argv = {options_.shell, "-c", command.line};
     path = programs_.resolve(options_.shell);
     if (!path) return not_started(completion, {127, options_.shell + ": command not found"});
-    error = spawn(*path, shell_argv, actions, attributes, pid);
+    error = spawn(*path, shell_argv, actions, attributes, pid, envp);
   }
   if (error != 0)
     return not_started(completion, spawn_failure(error, *path, argv.front(), command));

@@ -32,6 +32,8 @@ enum class OutputMode {
   kCapture,  // collect each attempt's stdout and stderr into OutputBuffers (the completion's)
   kLines,    // pass complete lines to on_output as they arrive (--line-buffer)
   kDiscard,  // the child's stdout and stderr go to /dev/null
+  // -u: the child writes to taskpool's own stdout and stderr, as it comes (lines of jobs may mix)
+  kPassThrough,
 };
 
 enum class Stream { kStdout, kStderr };
@@ -46,6 +48,7 @@ struct ProcessExecutorOptions {
   // or zsh. With bash, a command named after a function in the environment (export -f) runs
   // through it too.
   std::string shell = "/bin/sh";
+  int nice = 0;  // not 0: every job runs under `nice -n nice` (--nice), as GNU parallel runs it
   size_t memory_limit = 256 * 1024;  // per captured stream, before spilling to a file
   // An eventfd that, besides wake(), ends wait() when written to (a signal handler's); a
   // duplicate is kept. -1: an eventfd of its own.
@@ -126,6 +129,7 @@ class ProcessExecutor final : public Executor {
   sigset_t original_mask_;
   SpawnAttributes attributes_;  // every child's: original_mask_, its own process group
   FileActionsCache file_actions_;
+  JobEnvironment environment_;  // PARALLEL_SEQ, PARALLEL_JOBSLOT, PARALLEL_PID
   ProgramPath programs_;
   WakeFd wake_;
   UniqueFd dev_null_;  // every child's stdin, and its stdout and stderr for kDiscard

@@ -4,9 +4,12 @@
 #include <sys/prctl.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <charconv>
 #include <cstdlib>
 #include <cstring>
+#include <string_view>
 
 #include "core/error.h"
 #include "tasks/pipes.h"
@@ -73,12 +76,39 @@ const FileActions& FileActionsCache::get(const Dups& dups) {
 }
 
 int spawn(const std::string& path, const std::vector<std::string>& argv, const FileActions& actions,
-          const SpawnAttributes& attributes, pid_t& pid) {
+          const SpawnAttributes& attributes, pid_t& pid, char* const* envp) {
   std::vector<char*> args;
   args.reserve(argv.size() + 1);
   for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
   args.push_back(nullptr);
-  return posix_spawn(&pid, path.c_str(), actions.get(), attributes.get(), args.data(), environ);
+  return posix_spawn(&pid, path.c_str(), actions.get(), attributes.get(), args.data(),
+                     envp != nullptr ? envp : environ);
+}
+
+template <size_t N>
+void JobEnvironment::Variable<N>::set(const char (&name)[N], uint64_t value) {
+  std::copy(name, name + N - 1, text.begin());
+  char* end = std::to_chars(text.data() + N - 1, text.data() + text.size() - 1, value).ptr;
+  *end = '\0';
+}
+
+JobEnvironment::JobEnvironment() {
+  for (char** entry = environ; *entry != nullptr; ++entry) {
+    const std::string_view text(*entry);
+    if (text.starts_with("PARALLEL_SEQ=") || text.starts_with("PARALLEL_JOBSLOT=") ||
+        text.starts_with("PARALLEL_PID=")) {
+      continue;
+    }
+    envp_.push_back(*entry);
+  }
+  pid_.set("PARALLEL_PID=", static_cast<uint64_t>(getpid()));
+  envp_.insert(envp_.end(), {seq_.text.data(), slot_.text.data(), pid_.text.data(), nullptr});
+}
+
+char* const* JobEnvironment::get(uint64_t seq, int worker) {
+  seq_.set("PARALLEL_SEQ=", seq);
+  slot_.set("PARALLEL_JOBSLOT=", static_cast<uint64_t>(worker));
+  return envp_.data();
 }
 
 StartFailure spawn_failure(int error, const std::string& path, const std::string& program,

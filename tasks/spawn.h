@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <string>
 #include <utility>
@@ -74,9 +75,36 @@ class FileActionsCache final {
 };
 
 // Returns 0 and sets `pid`, or returns the errno of the failed spawn or exec (glibc's posix_spawn
-// waits for the exec and reports its failure).
+// waits for the exec and reports its failure). `envp`: the child's environment (null: this
+// process's).
 int spawn(const std::string& path, const std::vector<std::string>& argv, const FileActions& actions,
-          const SpawnAttributes& attributes, pid_t& pid);
+          const SpawnAttributes& attributes, pid_t& pid, char* const* envp = nullptr);
+
+// A job's environment, as GNU parallel gives it: this process's, with PARALLEL_SEQ (the job
+// number), PARALLEL_JOBSLOT (the worker, {%}) and PARALLEL_PID (taskpool's pid) set. The
+// environment is copied once; each job adds its three strings. Not thread-safe.
+class JobEnvironment {
+ public:
+  JobEnvironment();
+  // envp_ points into the object itself.
+  JobEnvironment(const JobEnvironment&) = delete;
+  JobEnvironment& operator=(const JobEnvironment&) = delete;
+  // The environment for attempt `seq` on `worker`: valid until the next call.
+  char* const* get(uint64_t seq, int worker);
+
+ private:
+  // "NAME=" and room for the digits of a uint64_t and the NUL: each job's values are written in
+  // place, so that a job costs no allocation.
+  template <size_t N>
+  struct Variable {
+    std::array<char, N + 21> text{};
+    void set(const char (&name)[N], uint64_t value);
+  };
+  Variable<sizeof("PARALLEL_SEQ=")> seq_;
+  Variable<sizeof("PARALLEL_JOBSLOT=")> slot_;
+  Variable<sizeof("PARALLEL_PID=")> pid_;
+  std::vector<char*> envp_;  // environ without the three, then the three, then null
+};
 
 // How an attempt that could not start is reported.
 struct StartFailure {

@@ -108,9 +108,42 @@ std::vector<UsageCase> grouping_and_output_rule_cases() {
   };
 }
 
+// The rules of -u, --results and --files.
+std::vector<UsageCase> kept_output_rule_cases() {
+  const std::string ungrouped =
+      "-u passes output through as it comes; it excludes -k, --tag, --tagstring and "
+      "--line-buffer";
+  return {
+      {{"-u", "-k", "echo"}, ungrouped},
+      {{"-u", "--tag", "echo"}, ungrouped},
+      {{"-u", "--tagstring", "x", "echo"}, ungrouped},
+      {{"-u", "--lb", "echo"}, ungrouped},
+      {{"-u", "--results", "out", "echo"}, "-u passes output through; --results cannot keep it"},
+      {{"-u", "--files", "echo"}, "-u passes output through; --files cannot keep it"},
+      {{"--results", "out", "--files", "echo"}, "--results and --files exclude each other"},
+      {{"--results", "out", "--fetch"}, "--fetch saves its downloads; --results does not apply"},
+      {{"--files", "--fetch"}, "--fetch saves its downloads; --files does not apply"},
+      {{"--results", "out", "--line-buffer", "echo"},
+       "--results keeps whole output in files; leave out --line-buffer"},
+      {{"--files", "--line-buffer", "echo"},
+       "--files keeps whole output in files; leave out --line-buffer"},
+      {{"--results", "", "echo"}, "--results: the name is empty"},
+      {{"--shuf", "--resume", "--joblog", "log", "echo"},
+       "--shuf numbers the jobs in a new random order each run; --resume cannot find them again"},
+      {{"--shuf", "--compare", "echo"}, "--shuf and --compare exclude each other"},
+      {{"--shuf", "--feedback", "echo"}, "--shuf and --feedback exclude each other"},
+      {{"--delay", "1", "--rate", "2/s", "echo"},
+       "--delay and --rate exclude each other (--delay DUR is --rate 1/DUR)"},
+      {{"--delay", "0", "echo"}, "--delay: '0' is not a duration above zero"},
+      {{"--nice", "20", "echo"}, "--nice: '20' is not a niceness from -20 to 19"},
+      {{"--nice", "x", "echo"}, "--nice: 'x' is not a niceness from -20 to 19"},
+  };
+}
+
 std::vector<UsageCase> rule_cases(const OptionFiles& files) {
   std::vector<UsageCase> cases = pool_and_fetch_rule_cases(files);
   for (UsageCase& c : grouping_and_output_rule_cases()) cases.push_back(std::move(c));
+  for (UsageCase& c : kept_output_rule_cases()) cases.push_back(std::move(c));
   return cases;
 }
 

@@ -41,6 +41,26 @@ TEST_CASE("-s bounds every command line, grouped or not; --fetch makes none") {
   CHECK_FALSE(make_plan(config, roomy_machine()).max_line);
 }
 
+TEST_CASE("--results, --files, -u, --nice: the outputs and the executor; a dry run keeps nothing") {
+  RunConfig config = echo_config();
+  config.results = "out_{}";
+  config.files = true;
+  config.nice = 5;
+  const RunPlan plan = make_plan(config, roomy_machine());
+  REQUIRE(plan.outputs.results);
+  CHECK(plan.outputs.results->kind == ResultsTarget::Kind::kTemplate);
+  CHECK(plan.outputs.files);
+  CHECK(plan.executor.process.nice == 5);
+  CHECK(plan.executor.process.output == OutputMode::kCapture);
+  config.dry_run = true;
+  const RunPlan dry = make_plan(config, roomy_machine());
+  CHECK_FALSE(dry.outputs.results);
+  CHECK_FALSE(dry.outputs.files);
+  config = echo_config();
+  config.ungroup = true;
+  CHECK(make_plan(config, roomy_machine()).executor.process.output == OutputMode::kPassThrough);
+}
+
 TEST_CASE("--fetch: the timeout is the transfer's, and the scheduler has none") {
   RunConfig config = echo_config();
   config.timeout = 7s;
