@@ -11,6 +11,7 @@
 #include "cli/control.h"
 #include "cli/failed_jobs.h"
 #include "cli/fetch.h"
+#include "cli/job_commands.h"
 #include "cli/joblog.h"
 #include "cli/limits.h"
 #include "cli/live.h"
@@ -32,55 +33,6 @@
 #include "tasks/refusing_executor.h"
 
 namespace taskpool {
-namespace {
-
-// The command of a job whose record was refused (Record::runnable), made of what was kept of
-// the record (for the joblog): it fails without running, with a message as an exec refused
-// for E2BIG gives (see ProcessExecutor) or the reason --colsep could not split the record.
-Command refused_command(bool fetch, const CommandTemplate& command, const RecordBound& bound,
-                        const Job& job, WorkerId worker) {
-  Command refused(fetch ? job.record.fields.front() + "..." : command.expand(job, worker).line);
-  if (!job.record.refused.empty()) {
-    refused.refused = job.record.refused;
-    return refused;
-  }
-  refused.refused =
-      fmt::format("{}: {}: the record of job {} is {} bytes, {} ({} bytes)",
-                  refused.line.substr(0, refused.line.find_first_of(" \t\n")), bound.problem,
-                  job.seq, job.record.too_long, bound.more_than, bound.max_bytes);
-  return refused;
-}
-
-// -s: a command line longer than the user allows does not run, as GNU parallel and xargs refuse
-// it (they stop the run there; here the other jobs still run).
-void refuse_if_longer(Command& command, size_t max_line, const Job& job) {
-  const size_t size = command.line.size() + 1;
-  if (size <= max_line) return;
-  std::string record;
-  for (const std::string& field : job.record.fields) record += (record.empty() ? "" : " ") + field;
-  constexpr size_t kShown = 40;
-  if (record.size() > kShown) {
-    record.resize(kShown);
-    record += "...";
-  }
-  command.refused = fmt::format(
-      "{}: command line too long: job {} (record '{}') is {} bytes with its "
-      "terminating NUL, more than -s/--max-chars {}",
-      command.line.substr(0, command.line.find_first_of(" \t\n")), job.seq, record, size, max_line);
-}
-
-// --cat: the job's block goes to a temporary file of its own, which {} names.
-Command with_input_file(const CommandTemplate& command, const Job& job, WorkerId worker) {
-  const char* dir = std::getenv("TMPDIR");
-  const std::string path = fmt::format(
-      "{}/taskpool-cat-{}-{}", dir != nullptr && *dir != '\0' ? dir : "/tmp", getpid(), job.seq);
-  Command made = command.expand(Job{job.seq, Record({path})}, worker);
-  made.input = job.record.input;
-  made.input_file = path;
-  return made;
-}
-
-}  // namespace
 
 struct Run::Parts {
   Parts(const RunConfig& c, RunPlan p, Signals& s, Guardian* g)
