@@ -7,7 +7,6 @@
 #include <algorithm>
 #include <cstring>
 
-#include "cli/caller_shell.h"
 #include "cli/progress.h"
 
 namespace taskpool {
@@ -45,7 +44,6 @@ Limits read_limits() {
     limits.environment_bytes += std::strlen(*e) + 1 + sizeof(char*);
   }
   limits.stderr_smart_terminal = is_smart_terminal(STDERR_FILENO);
-  limits.shell = caller_shell();
   return limits;
 }
 

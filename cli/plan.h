@@ -28,7 +28,9 @@ struct Limits {
   size_t arg_max = 131072;             // ARG_MAX
   size_t environment_bytes = 0;        // the environment as exec counts it (strings, pointers)
   bool stderr_smart_terminal = false;  // the progress line is redrawn in place there
-  std::string shell = "/bin/sh";       // what runs command lines (caller_shell())
+  // What runs command lines; empty: the caller's shell (caller_shell()), found when a command
+  // first needs one.
+  std::string shell;
 };
 
 // The pool: its workers and, with -S, the hosts they belong to.

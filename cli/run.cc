@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <utility>
 
+#include "cli/caller_shell.h"
 #include "cli/control.h"
 #include "cli/failed_jobs.h"
 #include "cli/fetch.h"
@@ -158,6 +159,7 @@ ProcessExecutorOptions Run::Parts::process_options() {
   process.wake_fd = signals.wake_fd();
   process.guardian = guardian;
   process.feedback = config.feedback;
+  if (process.shell.empty()) process.find_shell = caller_shell;
   if (process.output == OutputMode::kLines) {
     process.on_output = [this](WorkerId worker, Stream stream, std::string_view data) {
       output->lines(worker, stream, data);

@@ -129,12 +129,17 @@ ProcessExecutor::ProcessExecutor(ProcessExecutorOptions options, const sigset_t&
       wake_(options_.wake_fd),
       dev_null_(above_stdio(::open("/dev/null", O_RDWR | O_CLOEXEC))) {
   if (!dev_null_.valid()) throw system_error("cannot open /dev/null");
-  const std::string_view shell = options_.shell;
-  if (shell == "bash" || shell.ends_with("/bash")) {
-    for (char** e = environ; *e != nullptr; ++e) {
-      if (std::string_view(*e).starts_with("BASH_FUNC_")) exported_functions_ = true;
-    }
+  for (char** e = environ; *e != nullptr; ++e) {
+    if (std::string_view(*e).starts_with("BASH_FUNC_")) exported_functions_ = true;
   }
+}
+
+const std::string& ProcessExecutor::shell() {
+  if (!shell_found_) {
+    shell_found_ = true;
+    if (options_.find_shell) options_.shell = options_.find_shell();
+  }
+  return options_.shell;
 }
 
 ProcessExecutor::~ProcessExecutor() {
@@ -215,7 +220,7 @@ void ProcessExecutor::start(const Attempt& attempt, int stdin_fd) {
   // A function bash exported (`export -f NAME`) is run by the shell, before any program NAME.
   const bool direct = !command.argv.empty() && !exported_function(command.argv.front());
   std::vector<std::string> shell_argv;
-  if (!direct) shell_argv = {options_.shell, "-c", command.line};
+  if (!direct) shell_argv = {shell(), "-c", command.line};
   std::vector<std::string> niced;
   if (options_.nice != 0) {
     niced = {"nice", "-n", std::to_string(options_.nice)};
@@ -255,9 +260,9 @@ void ProcessExecutor::start(const Attempt& attempt, int stdin_fd) {
   int error = spawn(*path, argv, actions, attributes, pid, envp);
   if (error == ENOEXEC && direct) {
     // A script without "#!": the shell runs such a file itself, so it goes through the shell.
-    shell_argv = {options_.shell, "-c", command.line};
-    path = programs_.resolve(options_.shell);
-    if (!path) return not_started(completion, {127, options_.shell + ": command not found"});
+    shell_argv = {shell(), "-c", command.line};
+    path = programs_.resolve(shell());
+    if (!path) return not_started(completion, {127, shell() + ": command not found"});
     error = spawn(*path, shell_argv, actions, attributes, pid, envp);
   }
   if (error != 0)
@@ -271,9 +276,12 @@ void ProcessExecutor::start(const Attempt& attempt, int stdin_fd) {
   // pipes reach end of file when they are done.
 }
 
-bool ProcessExecutor::exported_function(const std::string& name) const {
-  if (!exported_functions_) return false;
-  return std::getenv(("BASH_FUNC_" + name + "%%").c_str()) != nullptr;
+bool ProcessExecutor::exported_function(const std::string& name) {
+  if (!exported_functions_ || std::getenv(("BASH_FUNC_" + name + "%%").c_str()) == nullptr) {
+    return false;
+  }
+  const std::string_view bash = shell();  // only bash reads the functions it exported
+  return bash == "bash" || bash.ends_with("/bash");
 }
 
 void ProcessExecutor::cancel(WorkerId worker, CancelMode mode) {

@@ -48,6 +48,9 @@ struct ProcessExecutorOptions {
   // or zsh. With bash, a command named after a function in the environment (export -f) runs
   // through it too.
   std::string shell = "/bin/sh";
+  // When set, what `shell` is instead, asked the first time a command needs a shell (finding the
+  // caller's shell reads /proc: a run of commands that need none does not pay for it).
+  std::function<std::string()> find_shell;
   int nice = 0;  // not 0: every job runs under `nice -n nice` (--nice), as GNU parallel runs it
   size_t memory_limit = 256 * 1024;  // per captured stream, before spilling to a file
   // An eventfd that, besides wake(), ends wait() when written to (a signal handler's); a
@@ -116,7 +119,8 @@ class ProcessExecutor final : public Executor {
   struct Child;
   void not_started(Completion& completion, const StartFailure& failure);
   // Whether the shell is bash and has a function NAME from the environment (export -f).
-  bool exported_function(const std::string& name) const;
+  bool exported_function(const std::string& name);
+  const std::string& shell();
   int plumb(Dups& dups, int stdin_fd, Pipe& out, Pipe& err, Pipe& feed);
   void reap_all(std::span<char> buffer);
   void reap_ended(std::span<char> buffer);
@@ -139,7 +143,8 @@ class ProcessExecutor final : public Executor {
   FeedOrder feed_;
   std::unordered_set<pid_t> left_alone_;  // see leave_alone()
   std::string output_error_;
-  bool exported_functions_ = false;  // the shell is bash, and the environment holds functions
+  bool exported_functions_ = false;  // the environment holds functions (bash's export -f)
+  bool shell_found_ = false;         // options_.shell is final (find_shell asked, if any)
   // One wait()'s poll set (kept between waits for its memory): fds_[0] is the wake-up, then one
   // per sources_ (a child's output), one per feeders_ (a child's feedback pipe), one per writers_
   // (a child's stdin, --pipe), and the caller's.
