@@ -246,7 +246,9 @@ class SlurmClusterTest(unittest.TestCase):
         self.cluster.run("scancel", jobs[0])
         _out, err = proc.communicate(timeout=60)
         self.assertNotEqual(proc.returncode, 0)
-        self.assertIn(b"every host is down", err)
+        # The run ends either way: its nodes' agents end (every host is down), or Slurm's
+        # cancel reaches the jobs first and their agents report them killed.
+        self.assertTrue(b"every host is down" in err or err.count(b"killed by signal") == 2, err)
         self.assert_released()
 
     def test_slurm_alloc_releases_its_allocation_on_success(self):
