@@ -117,6 +117,8 @@ int run_taskpool(const RunConfig& given) {
 }  // namespace taskpool
 
 int main(int argc, char** argv) {
+  // A guardian this program started (tasks/guardian.h) is this program too.
+  taskpool::Guardian::run_if_asked(argc, argv);
   if (!taskpool::fill_closed_standard_descriptors()) {
     std::fprintf(stderr, "taskpool: cannot open /dev/null for a closed standard stream: %s\n",
                  std::strerror(errno));

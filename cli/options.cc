@@ -10,6 +10,7 @@
 #include <cstdlib>
 
 #include "cli/env_options.h"
+#include "cli/flag_words.h"
 #include "cli/help_text.h"
 #include "cli/option_areas.h"
 #include "cli/option_flags.h"
@@ -78,25 +79,34 @@ std::vector<std::string> flag_names(const CLI::App& app) {
   return names;
 }
 
-// The flags of one area, under its heading in --help. Each area is a CLI11 option group: CLI11
-// checks a new flag's names against every flag of its group, so declaring them all in one group
-// cost a time quadratic in their number (half of a one-job run's instructions).
+// Where the flags are declared: the program, and which of its flags to declare (FlagWords).
+struct Declaration {
+  CLI::App& app;
+  const FlagWords& words;
+};
+
+// The flags of one area, under its heading in --help. Each area is a CLI11 option group, made
+// when its first flag is declared: CLI11 checks a new flag's names against every flag of its
+// group, so declaring them all in one group cost a time quadratic in their number.
 class Area {
  public:
-  Area(CLI::App& app, const char* heading)
-      : app_(*app.add_option_group(heading)), heading_(heading) {}
+  Area(const Declaration& declaration, const char* heading)
+      : declaration_(declaration), heading_(heading) {}
 
   // A flag that takes a value, shown as TYPE.
   template <typename T>
   void value(const std::string& names, T& target, const char* type,
              const std::string& description) {
-    app_.add_option(names, target, description)->type_name(type)->group(heading_);
+    if (!wanted(names)) return;
+    group().add_option(names, target, description)->type_name(type)->group(heading_);
   }
 
   // A flag that takes one value and may be given again, each value kept (-a, -S).
   void values(const std::string& names, std::vector<std::string>& targets, const char* type,
               const std::string& description) {
-    app_.add_option(names, targets, description)
+    if (!wanted(names)) return;
+    group()
+        .add_option(names, targets, description)
         ->type_name(type)
         ->expected(1)
         ->multi_option_policy(CLI::MultiOptionPolicy::TakeAll)
@@ -108,7 +118,9 @@ class Area {
   // like an option, as Perl's Getopt::Long takes it. `targets` holds it, if any.
   void optional_value(const std::string& names, std::vector<std::string>& targets, const char* type,
                       const std::string& description) {
-    app_.add_option(names, targets, description)
+    if (!wanted(names)) return;
+    group()
+        .add_option(names, targets, description)
         ->type_name(type)
         ->expected(0, 1)
         ->allow_extra_args(false)
@@ -117,15 +129,23 @@ class Area {
   }
 
   void flag(const std::string& names, bool& target, const std::string& description) {
-    app_.add_flag(names, target, description)->group(heading_);
+    if (!wanted(names)) return;
+    group().add_flag(names, target, description)->group(heading_);
   }
 
  private:
-  CLI::App& app_;
+  bool wanted(const std::string& names) const { return declaration_.words.may_name(names); }
+  CLI::App& group() {
+    if (group_ == nullptr) group_ = declaration_.app.add_option_group(heading_);
+    return *group_;
+  }
+
+  const Declaration& declaration_;
   const char* heading_;
+  CLI::App* group_ = nullptr;
 };
 
-void declare_input(CLI::App& app, InputFlags& flags, RunConfig& config) {
+void declare_input(const Declaration& app, InputFlags& flags, RunConfig& config) {
   Area input(app, "Input");
   input.values("-a,--arg-file", config.arg_files, "FILE", "Read records from FILE (repeatable)");
   input.flag("-0,--null", flags.null, "Records end at NUL, not newline");
@@ -142,7 +162,7 @@ void declare_input(CLI::App& app, InputFlags& flags, RunConfig& config) {
              "combination");
 }
 
-void declare_pipe(CLI::App& app, PipeFlags& flags) {
+void declare_pipe(const Declaration& app, PipeFlags& flags) {
   Area pipe(app, "Blocks of input on the jobs' stdin");
   pipe.flag("--pipe,--spreadstdin", flags.pipe,
             "Cut stdin (or -a FILE) into blocks of whole records, one job's stdin each");
@@ -156,7 +176,7 @@ void declare_pipe(CLI::App& app, PipeFlags& flags) {
   pipe.value("--recend", flags.recend, "STR", "Records end with STR (default \\n)");
 }
 
-void declare_grouping(CLI::App& app, GroupingFlags& flags, RunConfig& config) {
+void declare_grouping(const Declaration& app, GroupingFlags& flags, RunConfig& config) {
   Area records(app, "Several records per command (xargs habits)");
   records.value("-n,--max-args", flags.max_args, "N", "Up to N records per command");
   records.value("-N,--max-replace-args", flags.max_replace_args, "N",
@@ -186,7 +206,7 @@ void declare_grouping(CLI::App& app, GroupingFlags& flags, RunConfig& config) {
 }
 
 // The pool, and the live pool: what may change while it runs.
-void declare_pool(CLI::App& app, PoolFlags& flags, RunConfig& config) {
+void declare_pool(const Declaration& app, PoolFlags& flags, RunConfig& config) {
   Area pool(app, "Pool");
   pool.value("-j,-P,--jobs", flags.jobs, "N|FILE",
              "Workers: N, +N/-N (CPUs plus/minus N), N% of the CPUs, 0 (250), or a FILE "
@@ -212,7 +232,7 @@ void declare_pool(CLI::App& app, PoolFlags& flags, RunConfig& config) {
              "Stop after N records in all, read or fed (a runaway --feedback)");
 }
 
-void declare_resilience(CLI::App& app, ResilienceFlags& flags, RunConfig& config) {
+void declare_resilience(const Declaration& app, ResilienceFlags& flags, RunConfig& config) {
   Area resilience(app, "Resilience");
   resilience.value("--retries", flags.retries, "N",
                    "Try a failed job up to N more times (default 0)");
@@ -246,7 +266,7 @@ void declare_resilience(CLI::App& app, ResilienceFlags& flags, RunConfig& config
                   "With --joblog: skip jobs the joblog lists as succeeded, run the rest");
 }
 
-void declare_fetch(CLI::App& app, FetchFlags& flags, RunConfig& config) {
+void declare_fetch(const Declaration& app, FetchFlags& flags, RunConfig& config) {
   Area fetch(app, "Fetch (downloads)");
   fetch.flag("--fetch", config.fetch, "Records are URLs (or URL<TAB>PATH) to download");
   fetch.value("-o,--output-dir", config.output_dir, "DIR", "Save downloads in DIR (default: .)");
@@ -264,7 +284,7 @@ void declare_fetch(CLI::App& app, FetchFlags& flags, RunConfig& config) {
               "Trust the certificates in FILE (PEM) instead of the system's");
 }
 
-void declare_hosts(CLI::App& app, HostFlags& flags) {
+void declare_hosts(const Declaration& app, HostFlags& flags) {
   Area remote(app, "Many machines (ssh)");
   remote.values("-S,--sshlogin", flags.sshlogins, "HOSTS",
                 "Run jobs on these hosts: [N/][user@]host[:port],... (':' is this machine; "
@@ -284,7 +304,7 @@ void declare_hosts(CLI::App& app, HostFlags& flags) {
 }
 
 // Output, and the reports besides it.
-void declare_output(CLI::App& app, ReportingFlags& flags, RunConfig& config) {
+void declare_output(const Declaration& app, ReportingFlags& flags, RunConfig& config) {
   Area output(app, "Output");
   output.flag("-k,--keep-order", config.keep_order, "Print output in input order");
   output.flag("--line-buffer,--lb,--linebuffer", config.line_buffer,
@@ -321,7 +341,8 @@ void declare_output(CLI::App& app, ReportingFlags& flags, RunConfig& config) {
                   "Write the summary as JSON to FILE (- stdout)");
 }
 
-void declare_flags(CLI::App& app, OptionFlags& flags, RunConfig& config) {
+void declare_flags(const Declaration& declaration, OptionFlags& flags, RunConfig& config) {
+  CLI::App& app = declaration.app;
   auto formatter = std::make_shared<UsageFormatter>();
   formatter->column_width(30);
   app.formatter(formatter);
@@ -331,14 +352,14 @@ void declare_flags(CLI::App& app, OptionFlags& flags, RunConfig& config) {
   app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
   app.set_version_flag("--version", std::string("taskpool ") + TASKPOOL_VERSION);
   app.footer(help_footer());
-  declare_input(app, flags.input, config);
-  declare_pipe(app, flags.pipe);
-  declare_grouping(app, flags.grouping, config);
-  declare_pool(app, flags.pool, config);
-  declare_resilience(app, flags.resilience, config);
-  declare_fetch(app, flags.fetch, config);
-  declare_hosts(app, flags.hosts);
-  declare_output(app, flags.reporting, config);
+  declare_input(declaration, flags.input, config);
+  declare_pipe(declaration, flags.pipe);
+  declare_grouping(declaration, flags.grouping, config);
+  declare_pool(declaration, flags.pool, config);
+  declare_resilience(declaration, flags.resilience, config);
+  declare_fetch(declaration, flags.fetch, config);
+  declare_hosts(declaration, flags.hosts);
+  declare_output(declaration, flags.reporting, config);
 }
 
 // The arguments before the first input source, last first, as CLI11 takes them.
@@ -387,11 +408,11 @@ ParseOutcome print_and_exit(const std::string& text) {
 
 }  // namespace
 
-ParsedArguments parse_arguments(const std::vector<std::string>& args) {
+ParsedArguments parse_arguments_with(const std::vector<std::string>& args, const FlagWords& words) {
   RunConfig config;
   OptionFlags flags;
   CLI::App app{"taskpool: run commands in parallel through a pool of workers", "taskpool"};
-  declare_flags(app, flags, config);
+  declare_flags({app, words}, flags, config);
   try {
     size_t options_end = 0;
     config.sources = split_sources(args, options_end);
@@ -412,6 +433,15 @@ ParsedArguments parse_arguments(const std::vector<std::string>& args) {
     return {std::nullopt, 255, "", e.what()};
   }
   return {std::move(config), 0, "", ""};
+}
+
+ParsedArguments parse_arguments(const std::vector<std::string>& args) {
+  // Only the flags the words may name are declared (see FlagWords). The outcome is the same as
+  // with every flag, since a flag no word names is not given; all but a run (an error, --help,
+  // --version) is made again with every flag, for their list and a mistyped flag's suggestion.
+  ParsedArguments parsed = parse_arguments_with(args, FlagWords(args));
+  if (parsed.config) return parsed;
+  return parse_arguments_with(args, FlagWords::all());
 }
 
 ParseOutcome parse_command_line(int argc, char** argv) {

@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "cli/flag_words.h"
 #include "core/block_reader.h"
 #include "core/policy.h"
 #include "core/scheduler.h"
@@ -29,6 +30,8 @@ struct RunConfig {
     std::vector<std::string> values;  // for :::
     std::optional<std::string> file;  // for ::::
     bool linked = false;
+
+    bool operator==(const Source&) const = default;
   };
   std::vector<Source> sources;  // in order
   // --link: every source (-a files too) side by side, the shorter ones starting over, until the
@@ -131,6 +134,9 @@ struct RunConfig {
   bool joblog_append = false;  // --joblog +FILE: add to FILE, as GNU parallel
   SummaryWhen summary = SummaryWhen::kAuto;
   std::optional<std::string> summary_json;  // a path, or "-" for stdout
+
+  // Equal configurations run alike (tests compare the parses of command lines).
+  bool operator==(const RunConfig&) const = default;
 };
 
 struct ParseOutcome {
@@ -154,6 +160,10 @@ struct ParsedArguments {
 
 // Parses the arguments that follow the program's name. Prints nothing.
 ParsedArguments parse_arguments(const std::vector<std::string>& args);
+
+// As parse_arguments, with only the flags `words` may name declared (FlagWords::all(): every
+// flag, as parse_arguments does for all but a run): a run's configuration is the same.
+ParsedArguments parse_arguments_with(const std::vector<std::string>& args, const FlagWords& words);
 
 // The -d/--delimiter value as the bytes that end a record: its characters, with GNU parallel's
 // escapes \n \t \r \NNN (octal) \0, and \\ and \xHH; any other backslash is itself.

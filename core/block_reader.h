@@ -19,6 +19,8 @@ namespace taskpool {
 struct RecordBoundary {
   std::string start;
   std::string end = "\n";
+
+  bool operator==(const RecordBoundary&) const = default;
 };
 
 // The first boundary p in `bytes` with from < p <= bytes.size(), or npos. A boundary needs the
@@ -41,6 +43,8 @@ struct BlockOptions {
   size_t records = 0;
   // --header N: the first N lines are not a block but go before every block.
   size_t header_lines = 0;
+
+  bool operator==(const BlockOptions&) const = default;
 };
 
 // Reads `fd` a block at a time. Memory: one block and one read (and a record longer than a

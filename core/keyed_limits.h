@@ -29,6 +29,8 @@ struct KeyedLimit {
   std::map<std::string, LimitRule> overrides;  // per key value (--limit-file)
   // A Retry-After from the other side pauses this limit's key ({host} limits).
   bool pauses_on_retry_after = false;
+
+  bool operator==(const KeyedLimit&) const = default;
 };
 
 // One key's tallies, for the summary.

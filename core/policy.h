@@ -13,6 +13,8 @@ struct RetryPolicy {
   int retries = 0;                             // attempts after the first one
   Duration backoff = std::chrono::seconds(1);  // the delay before the first retry
   Duration backoff_max = std::chrono::seconds(60);
+
+  bool operator==(const RetryPolicy&) const = default;
 };
 
 // The delay before the attempt after `failed_attempt` (1 for the first attempt): backoff doubled
@@ -50,6 +52,8 @@ struct HaltPolicy {
   Count count = Count::kFail;
   uint64_t threshold = 1;  // a number of jobs, or a percentage when `percent`
   bool percent = false;
+
+  bool operator==(const HaltPolicy&) const = default;
 };
 
 // What the run's tallies mean for a halt policy.

@@ -9,10 +9,17 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
+#include <cstdint>
 #include <cstring>
+#include <system_error>
+#include <utility>
+
+#include "tasks/process_start.h"
 
 namespace taskpool {
 
@@ -27,6 +34,8 @@ constexpr size_t kTableBytes = kTableWords * sizeof(uint64_t);
 constexpr char kInOrder = 'q';
 // How often the guardian looks whether the groups it sent SIGTERM to are gone.
 constexpr long kLookNanoseconds = 10'000'000;
+// A guardian started with arguments it cannot read exits so (as a usage error would).
+constexpr int kUsage = 2;
 
 void sleep_a_little() {
   timespec pause{0, kLookNanoseconds};
@@ -50,7 +59,17 @@ bool signal_groups(uint64_t* table, int sig) {
   return any;
 }
 
-// The guardian's life, in the forked child: async-signal-safe calls only.
+// Closes every descriptor but `a` and `b`: the guardian holds no file of taskpool's (a pipe's
+// reader would wait for it).
+void close_all_but(int a, int b) {
+  const auto low = static_cast<unsigned>(std::min(a, b));
+  const auto high = static_cast<unsigned>(std::max(a, b));
+  if (low > 0) close_range(0, low - 1, 0);
+  if (high > low + 1) close_range(low + 1, high - 1, 0);
+  close_range(high + 1, ~0U, 0);
+}
+
+// The guardian's life, in the forked child or the spawned program: async-signal-safe calls only.
 [[noreturn]] void guard(int socket, uint64_t* table, Duration kill_after) {
   // A group of its own, deaf to what is meant for taskpool (the terminal's Ctrl-C and Ctrl-Z,
   // a signal to taskpool's group): it must outlive taskpool, not die or stop with it.
@@ -65,12 +84,10 @@ bool signal_groups(uint64_t* table, int sig) {
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, nullptr);
   prctl(PR_SET_NAME, "taskpool-guard", 0, 0, 0);
-  // Holds no file of taskpool's (a pipe's reader would wait for it) and no directory.
+  // Holds no directory.
   if (chdir("/") != 0) {
     // Stays where it is: a mount it holds is the lesser harm.
   }
-  if (socket > 0) close_range(0, static_cast<unsigned>(socket) - 1, 0);
-  close_range(static_cast<unsigned>(socket) + 1, ~0U, 0);
 
   char word = 0;
   ssize_t n;
@@ -90,11 +107,86 @@ bool signal_groups(uint64_t* table, int sig) {
   _exit(0);
 }
 
+// How a spawned guardian is asked to be one: argv[0] and argv[1], then its socket, its table and
+// kill_after in nanoseconds.
+constexpr const char* kProgramName = "taskpool-guard";
+constexpr const char* kGuardFlag = "--taskpool-guard";
+
+// Starts the guardian as a new run of this same program (/proc/self/exe), which takes its
+// part in Guardian::run_if_asked. Costs taskpool what starting a job costs, where a fork of a
+// taskpool that has read its flags cost it 0.5 to 0.9 ms of a one-job run of 3 (copying its
+// page tables, then a copy of each page it wrote after), and leaves the guardian a memory of its
+// own (a child sharing taskpool's would die with it when the OOM killer picks taskpool).
+// Returns -1 when it cannot (no /proc, say): then the guardian is forked.
+pid_t spawn_self(int socket, int table_file, Duration kill_after) {
+  std::string socket_arg = std::to_string(socket);
+  std::string table_arg = std::to_string(table_file);
+  std::string kill_after_arg =
+      std::to_string(std::chrono::duration_cast<std::chrono::nanoseconds>(kill_after).count());
+  std::string program = kProgramName;
+  std::string flag = kGuardFlag;
+  char* const argv[] = {program.data(),   flag.data(),           socket_arg.data(),
+                        table_arg.data(), kill_after_arg.data(), nullptr};
+  ProcessStart start;
+  start.path = "/proc/self/exe";
+  start.argv = argv;
+  start.envp = environ;  // taskpool's own: nothing in it is read
+  // The two descriptors stay open in it; every other is closed by the guardian itself. A group
+  // of its own from the start, and every signal held until it has made itself deaf to those
+  // meant for taskpool (a Ctrl-C right now must not end it): no handler of taskpool's can run
+  // before the exec, so none needs to be set back.
+  start.dups = {{{socket, socket}, {table_file, table_file}}};
+  start.dup_count = 2;
+  sigfillset(&start.mask);
+  sigemptyset(&start.defaults);
+  start.own_group = true;
+  pid_t pid = -1;
+  return start_process(start, pid) == 0 ? pid : -1;
+}
+
+// The table as a file in memory, or none. Its size may pass the file size limit (`ulimit -f`):
+// that is EFBIG, and SIGXFSZ, which must not end taskpool, is ignored meanwhile.
+UniqueFd make_table_file() {
+  UniqueFd file(memfd_create("taskpool-guard", MFD_CLOEXEC));
+  if (!file.valid()) return file;
+  struct sigaction ignore = {};
+  struct sigaction before = {};
+  ignore.sa_handler = SIG_IGN;
+  sigaction(SIGXFSZ, &ignore, &before);
+  const bool sized = ftruncate(file.get(), kTableBytes) == 0;
+  sigaction(SIGXFSZ, &before, nullptr);
+  return sized ? std::move(file) : UniqueFd();
+}
+
+// The guardian as a fork of taskpool, when it cannot be spawned. REQUIRES: no other thread.
+pid_t fork_guardian(int socket, uint64_t* table, Duration kill_after, std::string& error) {
+  // Signals wait until the guardian is deaf to them, and its group is set from both sides, so
+  // that it is in place whichever runs first.
+  sigset_t all;
+  sigset_t before;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &before);
+  const pid_t pid = fork();
+  if (pid == 0) {
+    close_all_but(socket, socket);
+    guard(socket, table, kill_after);
+  }
+  const int fork_error = errno;
+  if (pid > 0) setpgid(pid, pid);
+  pthread_sigmask(SIG_SETMASK, &before, nullptr);
+  if (pid < 0) error = std::string("fork: ") + std::strerror(fork_error);
+  return pid;
+}
+
 }  // namespace
 
-std::unique_ptr<Guardian> Guardian::start(Duration kill_after, std::string& error) {
+std::unique_ptr<Guardian> Guardian::start(Duration kill_after, std::string& error, Launch launch) {
+  // The table is a file in memory a spawned guardian maps too; or, when that cannot be made
+  // (under `ulimit -f` below its size, say), memory a forked one shares.
+  UniqueFd table_file = launch == Launch::kSpawnSelf ? make_table_file() : UniqueFd();
   void* shared = mmap(nullptr, kTableBytes, PROT_READ | PROT_WRITE,
-                      MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+                      table_file.valid() ? MAP_SHARED : MAP_SHARED | MAP_ANONYMOUS | MAP_NORESERVE,
+                      table_file.get(), 0);
   if (shared == MAP_FAILED) {
     error = std::string("mmap: ") + std::strerror(errno);
     return nullptr;
@@ -106,28 +198,36 @@ std::unique_ptr<Guardian> Guardian::start(Duration kill_after, std::string& erro
     munmap(shared, kTableBytes);
     return nullptr;
   }
-  // Signals wait until the guardian is deaf to them (a Ctrl-C right now must not end it), and
-  // its group is set from both sides, so that it is in place whichever runs first.
-  sigset_t all;
-  sigset_t before;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &before);
-  const pid_t pid = fork();
-  if (pid == 0) {
-    ::close(ends[0]);
-    guard(ends[1], table, kill_after);
-  }
-  const int fork_error = errno;
-  if (pid > 0) setpgid(pid, pid);
-  pthread_sigmask(SIG_SETMASK, &before, nullptr);
-  ::close(ends[1]);
+  UniqueFd ours(ends[0]);
+  UniqueFd theirs(ends[1]);
+  pid_t pid = -1;
+  if (table_file.valid()) pid = spawn_self(theirs.get(), table_file.get(), kill_after);
+  if (pid < 0) pid = fork_guardian(theirs.get(), table, kill_after, error);
   if (pid < 0) {
-    error = std::string("fork: ") + std::strerror(fork_error);
-    ::close(ends[0]);
     munmap(shared, kTableBytes);
     return nullptr;
   }
-  return std::unique_ptr<Guardian>(new Guardian(pid, ends[0], table));
+  return std::unique_ptr<Guardian>(new Guardian(pid, ours.release(), table));
+}
+
+void Guardian::run_if_asked(int argc, char** argv) {
+  if (argc != 5 || std::strcmp(argv[1], kGuardFlag) != 0) return;
+  int socket = -1;
+  int table_file = -1;
+  int64_t kill_after = -1;
+  const auto number = [](const char* text, auto& value) {
+    const char* end = text + std::strlen(text);
+    const auto [at, failure] = std::from_chars(text, end, value);
+    return failure == std::errc() && at == end && value >= 0;
+  };
+  if (!number(argv[2], socket) || !number(argv[3], table_file) || !number(argv[4], kill_after)) {
+    _exit(kUsage);
+  }
+  close_all_but(socket, table_file);
+  void* table = mmap(nullptr, kTableBytes, PROT_READ, MAP_SHARED, table_file, 0);
+  if (table == MAP_FAILED) _exit(kUsage);
+  close(table_file);
+  guard(socket, static_cast<uint64_t*>(table), std::chrono::nanoseconds(kill_after));
 }
 
 Guardian::~Guardian() {

@@ -15,6 +15,8 @@ struct SshLogin {
   std::string user;    // empty: ssh's default
   std::string host;    // a name or an address; an IPv6 address without its brackets
   int port = 0;        // 0: ssh's default
+
+  bool operator==(const SshLogin&) const = default;
 };
 
 // Parses one comma-separated list of sshlogins (one -S value). Throws UsageError naming `flag`

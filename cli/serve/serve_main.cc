@@ -14,6 +14,7 @@
 #include "cli/serve/daemon.h"
 #include "cli/serve/token_file.h"
 #include "core/error.h"
+#include "tasks/guardian.h"
 
 namespace taskpool {
 namespace {
@@ -85,6 +86,8 @@ int serve_main(int argc, char** argv) {
 }  // namespace taskpool
 
 int main(int argc, char** argv) {
+  // A guardian this program started (tasks/guardian.h) is this program too.
+  taskpool::Guardian::run_if_asked(argc, argv);
   try {
     return taskpool::serve_main(argc, argv);
   } catch (const std::exception& e) {  // out of memory, say: said, not a core dump

@@ -65,7 +65,8 @@ struct Owner {
   pid_t guardian = -1;
   std::vector<pid_t> jobs;
 
-  Owner(int jobs_count, int deaf_count, int forgotten, Duration kill_after) {
+  Owner(int jobs_count, int deaf_count, int forgotten, Duration kill_after,
+        Guardian::Launch launch = Guardian::Launch::kSpawnSelf) {
     int fds[2];
     REQUIRE(pipe(fds) == 0);
     pid = fork();
@@ -74,7 +75,7 @@ struct Owner {
       ::close(fds[0]);
       setpgid(0, 0);
       std::string error;
-      const std::unique_ptr<Guardian> g = Guardian::start(kill_after, error);
+      const std::unique_ptr<Guardian> g = Guardian::start(kill_after, error, launch);
       if (!g) _exit(1);
       std::vector<pid_t> pids{g->pid()};
       for (int i = 0; i < jobs_count; ++i) {
@@ -130,6 +131,30 @@ TEST_CASE("guardian: when its owner is killed, the groups it was told of end") {
   CHECK(clock_now() - killed >= 450ms);
   // Its work done, the guardian is gone too.
   CHECK(comes_true([&] { return !group_alive(owner.guardian); }, 10s));
+}
+
+TEST_CASE("guardian: forked (when it cannot be spawned), it ends the groups all the same") {
+  Owner owner(2, 0, 0, 500ms, Guardian::Launch::kFork);
+  std::ifstream cmdline("/proc/" + std::to_string(owner.guardian) + "/cmdline");
+  std::string first;
+  std::getline(cmdline, first, '\0');
+  CHECK(first != "taskpool-guard");  // a copy of its owner, not a new program
+  owner.kill_hard();
+  CHECK(
+      comes_true([&] { return !group_alive(owner.jobs[0]) && !group_alive(owner.jobs[1]); }, 10s));
+  CHECK(comes_true([&] { return !group_alive(owner.guardian); }, 10s));
+}
+
+TEST_CASE("guardian: spawned, it is this program run again as taskpool-guard") {
+  Owner owner(1, 0, 0, 100ms);
+  CHECK(comes_true(
+      [&] {
+        std::ifstream cmdline("/proc/" + std::to_string(owner.guardian) + "/cmdline");
+        std::string first;
+        std::getline(cmdline, first, '\0');
+        return first == "taskpool-guard";
+      },
+      10s));
 }
 
 TEST_CASE("guardian: a group whose end it was told of is left alone") {
