@@ -115,6 +115,7 @@ class FetchExecutor final : public Executor {
   TimePoint timer_ = kNever;                // when libcurl wants to be called for timeouts
   std::vector<void*> idle_easy_;            // CURL*s, reset
   std::unordered_map<WorkerId, std::unique_ptr<Transfer>> transfers_;
+  size_t most_transfers_ = 0;  // the most transfers_ held at once
   std::vector<Completion> ready_;
   FetchProgress ended_;      // what the downloads that ended add to progress()
   std::vector<pollfd> fds_;  // one round's poll set (see poll_once), kept for its memory

@@ -56,8 +56,25 @@ void PartWriter::write(File file) {
 }
 
 std::vector<PartWriter::Written> PartWriter::take() {
+  if (written_count_.load() == 0) return {};
   const std::lock_guard lock(mutex_);
+  written_count_.store(0);
   return std::exchange(written_, {});
+}
+
+// sleeping_ and written_count_ are sequentially consistent: the caller stores sleeping_ and then
+// reads written_count_, the writer stores written_count_ and then reads sleeping_, so at least
+// one of them sees the other's store: a written file either stops the sleep or ends it.
+bool PartWriter::will_sleep() {
+  sleeping_.store(true);
+  if (written_count_.load() == 0) return true;
+  sleeping_.store(false);
+  return false;
+}
+
+void PartWriter::awake(bool woken) {
+  sleeping_.store(false);
+  if (woken) wake_.drain();
 }
 
 bool PartWriter::worth_it() {
@@ -78,10 +95,9 @@ void PartWriter::run() {
     written.buffer = std::move(file.body);
     written.buffer.clear();
     lock.lock();
-    const bool was_empty = written_.empty();
     written_.push_back(std::move(written));
-    // One wake-up for what the fetching thread has not taken yet.
-    if (was_empty) wake_.notify();
+    written_count_.store(written_.size());
+    if (sleeping_.exchange(false)) wake_.notify();  // one wake-up a sleep
   }
 }
 

@@ -4,6 +4,7 @@
 // file were a fifth of the fetching thread's time.)
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <cstddef>
 #include <deque>
@@ -43,11 +44,17 @@ class PartWriter final {
 
   // Thread-safe. The file's Written comes from take() once it is on disk.
   void write(File file);
-  // Readable (POLLIN) when take() has something; drain_wake() after it was seen readable.
-  int wake_fd() const { return wake_.get(); }
-  void drain_wake() const { wake_.drain(); }
   // The files written since the last call. Thread-safe.
   std::vector<Written> take();
+
+  // Waking the caller costs it two system calls, which most files need not pay: it is woken
+  // only from a sleep it announced. Before it sleeps, the caller calls will_sleep(): false when
+  // a file was written meanwhile (take() it instead of sleeping); else wake_fd() becomes readable
+  // (POLLIN) once a file is written, and the caller calls awake() when its sleep ends, saying
+  // whether wake_fd() was readable.
+  bool will_sleep();
+  void awake(bool woken);
+  int wake_fd() const { return wake_.get(); }
 
   // Whether a writer thread can run beside the caller's: more than one CPU to run on.
   static bool worth_it();
@@ -60,6 +67,8 @@ class PartWriter final {
   std::condition_variable work_;
   std::deque<File> files_;        // guarded by mutex_
   std::vector<Written> written_;  // guarded by mutex_
+  std::atomic<size_t> written_count_{0};  // written_.size(), for will_sleep() without the lock
+  std::atomic<bool> sleeping_{false};     // the caller sleeps, and wants a wake-up
   bool stopping_ = false;         // guarded by mutex_
   std::thread thread_;            // last: it runs on the members above
 };
