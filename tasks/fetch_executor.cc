@@ -1,7 +1,6 @@
 #include "tasks/fetch_executor.h"
 
 #include <fcntl.h>
-#include <malloc.h>
 #include <poll.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -28,17 +27,6 @@ TimePoint steady_now() { return std::chrono::steady_clock::now(); }
 
 CURLM* multi_of(void* multi) { return static_cast<CURLM*>(multi); }
 
-// libcurl allocates each transfer's receive buffer (512 KiB, see set_transfer_limits) when the
-// transfer starts and frees it when it ends. malloc's defaults would give that memory back to the
-// system at each free and fault it in again at the next transfer (2000 files of 4 KiB: a fifth
-// of the fetching thread's system time in brk and page faults); kept, it serves the next
-// transfer. What the run holds at its peak is unchanged: -j buffers at once.
-void keep_freed_buffers() {
-  constexpr int kKept = 64 << 20;
-  mallopt(M_MMAP_THRESHOLD, 1 << 20);  // a buffer comes from the heap, not a mapping of its own
-  mallopt(M_TRIM_THRESHOLD, kKept);    // freed memory up to this is kept for the next ones
-}
-
 }  // namespace
 
 int on_socket(void* /*easy*/, int socket, int what, void* user, void* /*socket_data*/) {
@@ -63,7 +51,6 @@ int on_timer(void* /*multi*/, long timeout_ms, void* user) {
 FetchExecutor::FetchExecutor(FetchOptions options, const sigset_t& original_mask)
     : options_(std::move(options)), original_mask_(original_mask), wake_(options_.wake_fd) {
   const CurlApi& curl = curl_api();
-  keep_freed_buffers();
   std::error_code error;
   std::filesystem::create_directories(options_.output_dir, error);
   if (error || !std::filesystem::is_directory(options_.output_dir)) {
@@ -174,7 +161,8 @@ void FetchExecutor::start(const Attempt& attempt) {
     // counted while files are being written, few, it would close connections the next transfers
     // then open again. Kept for the most transfers this run has had at once instead.
     most_transfers_ = transfers_.size();
-    curl_api().multi_setopt(multi_of(multi_), CURLMOPT_MAXCONNECTS, static_cast<long>(4 * most_transfers_));
+    curl_api().multi_setopt(multi_of(multi_), CURLMOPT_MAXCONNECTS,
+                            static_cast<long>(4 * most_transfers_));
   }
 }
 

@@ -17,8 +17,8 @@ PartWriter::Written write_part_and_rename(const PartWriter::File& file) {
   PartWriter::Written written;
   written.worker = file.worker;
   // O_NOFOLLOW: a NAME.part that is a symbolic link must not send the data somewhere else.
-  UniqueFd fd(::open(file.part_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW,
-                     0666));
+  UniqueFd fd(
+      ::open(file.part_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC | O_NOFOLLOW, 0666));
   if (!fd.valid()) {
     written.write_error = errno;
     return written;

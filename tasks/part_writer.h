@@ -65,12 +65,12 @@ class PartWriter final {
   WakeFd wake_;
   std::mutex mutex_;
   std::condition_variable work_;
-  std::deque<File> files_;        // guarded by mutex_
-  std::vector<Written> written_;  // guarded by mutex_
+  std::deque<File> files_;                // guarded by mutex_
+  std::vector<Written> written_;          // guarded by mutex_
   std::atomic<size_t> written_count_{0};  // written_.size(), for will_sleep() without the lock
   std::atomic<bool> sleeping_{false};     // the caller sleeps, and wants a wake-up
-  bool stopping_ = false;         // guarded by mutex_
-  std::thread thread_;            // last: it runs on the members above
+  bool stopping_ = false;                 // guarded by mutex_
+  std::thread thread_;                    // last: it runs on the members above
 };
 
 // Puts `file` on disk as the inline path of a download does: NAME.part made (never through a
