@@ -29,8 +29,6 @@ CURLM* multi_of(void* multi) { return static_cast<CURLM*>(multi); }
 
 }  // namespace
 
-namespace {}  // namespace
-
 int on_socket(void* /*easy*/, int socket, int what, void* user, void* /*socket_data*/) {
   auto* self = static_cast<FetchExecutor*>(user);
   if (what == CURL_POLL_REMOVE) {
@@ -147,12 +145,25 @@ void FetchExecutor::start(const Attempt& attempt) {
     return fail_now(std::move(completion), CURLE_OUT_OF_MEMORY, "libcurl: no easy handle", false);
   }
   transfer->easy = easy;
+  transfer->may_hold_body = use_writer_ && !transfer->fd.valid();
+  if (transfer->may_hold_body && !spare_bodies_.empty()) {
+    transfer->body = std::move(spare_bodies_.back());
+    spare_bodies_.pop_back();
+  }
   setup(*transfer);
   if (curl_api().multi_add_handle(multi_of(multi_), easy) != CURLM_OK) {
     return fail_now(std::move(completion), CURLE_FAILED_INIT, "libcurl: cannot add a transfer",
                     false);
   }
   transfers_[attempt.worker] = std::move(transfer);
+  if (transfers_.size() > most_transfers_) {
+    // libcurl keeps 4 idle connections a transfer it holds, counted when a connection goes idle;
+    // counted while files are being written, few, it would close connections the next transfers
+    // then open again. Kept for the most transfers this run has had at once instead.
+    most_transfers_ = transfers_.size();
+    curl_api().multi_setopt(multi_of(multi_), CURLMOPT_MAXCONNECTS,
+                            static_cast<long>(4 * most_transfers_));
+  }
 }
 
 int FetchExecutor::open_part(Transfer& transfer) const {
@@ -197,7 +208,7 @@ void FetchExecutor::setup(Transfer& transfer) {
   // proxy from https_proxy, http_proxy, all_proxy and no_proxy, as curl does).
   curl.easy_setopt(easy, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
   if (!options_.ca_file.empty()) curl.easy_setopt(easy, CURLOPT_CAINFO, options_.ca_file.c_str());
-  set_limits(easy);
+  set_transfer_limits(easy, options_);
   if (transfer.part.have > 0) {
     // A Range header rather than CURLOPT_RESUME_FROM, which fails when the server answers with
     // the whole file: taking that answer costs no second request. If-Range makes a server
@@ -209,39 +220,6 @@ void FetchExecutor::setup(Transfer& transfer) {
           curl.slist_append(nullptr, ("If-Range: " + transfer.part.validator).c_str());
       curl.easy_setopt(easy, CURLOPT_HTTPHEADER, transfer.headers);
     }
-  }
-}
-
-void FetchExecutor::set_limits(void* easy_handle) const {
-  const CurlApi& curl = curl_api();
-  CURL* easy = static_cast<CURL*>(easy_handle);
-  const auto milliseconds = [](Duration d) {
-    return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
-  };
-  if (options_.connect_timeout > Duration::zero()) {
-    curl.easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, milliseconds(options_.connect_timeout));
-  }
-  if (options_.timeout > Duration::zero()) {
-    curl.easy_setopt(easy, CURLOPT_TIMEOUT_MS, milliseconds(options_.timeout));
-  }
-  if (options_.stall_timeout > Duration::zero()) {
-    // Below 1 byte a second for the whole time: nothing arrives. libcurl counts whole seconds.
-    const auto seconds = std::chrono::ceil<std::chrono::seconds>(options_.stall_timeout).count();
-    curl.easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl.easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, static_cast<long>(seconds));
-  }
-  if (options_.limit_rate == 0) {
-    // libcurl's largest reads (its default is 16 KiB): fewer calls into it and fewer, larger
-    // writes for large files. Against 256 KiB, 20 files of 50 MiB from nginx on 127.0.0.1 came
-    // 18% sooner with 20% less system time. libcurl holds the buffer only while a transfer runs.
-    curl.easy_setopt(easy, CURLOPT_BUFFERSIZE, 512L * 1024);
-  } else {
-    curl.easy_setopt(easy, CURLOPT_MAX_RECV_SPEED_LARGE,
-                     static_cast<curl_off_t>(options_.limit_rate));
-    // libcurl reads up to 100 buffers in a row before it looks at the rate again; small buffers
-    // keep that burst near half a second's worth, so the limit holds for small files too.
-    const long buffer = std::clamp<long long>(options_.limit_rate / 200, 1024, CURL_MAX_READ_SIZE);
-    curl.easy_setopt(easy, CURLOPT_BUFFERSIZE, buffer);
   }
 }
 
@@ -258,6 +236,8 @@ bool FetchExecutor::start_over(Transfer& transfer) {
   transfer.head = ResponseHead();
   transfer.judged = false;
   transfer.refused.reset();
+  transfer.holds_body = false;
+  transfer.body.clear();
   transfer.total.reset();
   transfer.retry_after.reset();
   transfer.completion.detail.stdout_bytes = 0;
@@ -280,6 +260,44 @@ void FetchExecutor::finish(Transfer& transfer, int code) {
       range_refused || (transfer.refused && transfer.refused->kind == Verdict::Kind::kStartOver);
   if (starts_over && !transfer.restarted && start_over(transfer)) return;
   transfer.fd.reset();
+  if (code == CURLE_OK && transfer.holds_body &&
+      transfer.body.size() == transfer.total.value_or(0)) {
+    return hand_to_writer(transfer);
+  }
+  end(transfer, code);
+}
+
+void FetchExecutor::hand_to_writer(Transfer& transfer) {
+  if (!writer_) writer_ = std::make_unique<PartWriter>();
+  transfer.writing = true;
+  writer_->write(PartWriter::File{transfer.completion.worker, transfer.url, transfer.part_path,
+                                  transfer.record_path, transfer.final_path,
+                                  std::move(transfer.body)});
+}
+
+void FetchExecutor::collect_written() {
+  if (!writer_) return;
+  for (PartWriter::Written& written : writer_->take()) {
+    spare_bodies_.push_back(std::move(written.buffer));
+    const auto it = transfers_.find(written.worker);
+    if (it == transfers_.end()) continue;
+    Transfer& transfer = *it->second;
+    transfer.writing = false;
+    transfer.holds_body = false;
+    transfer.record_kept = false;  // the writer removed it
+    transfer.write_error = written.write_error;
+    if (written.rename_error != 0) {
+      rename_failed(transfer, written.rename_error);
+    } else {
+      transfer.renamed = written.write_error == 0;
+    }
+    end(transfer, written.write_error == 0 ? CURLE_OK : CURLE_WRITE_ERROR);
+  }
+}
+
+void FetchExecutor::end(Transfer& transfer, int code) {
+  Completion& completion = transfer.completion;
+  const long http_status = completion.detail.http_status;
   completion.end = steady_now();
   if (code == CURLE_OK) {
     complete(transfer);
@@ -322,14 +340,20 @@ void FetchExecutor::complete(Transfer& transfer) {
                        " bytes of " + std::to_string(*transfer.total);
     return;
   }
+  if (transfer.renamed || completion.exit_status != 0) return;  // by the PartWriter
   // The record goes first: a .part without one is started over, never taken for another's.
-  ::unlink(transfer.record_path.c_str());
+  if (transfer.record_kept) ::unlink(transfer.record_path.c_str());
   if (::rename(transfer.part_path.c_str(), transfer.final_path.c_str()) != 0) {
-    completion.exit_status = CURLE_WRITE_ERROR;
-    completion.permanent = true;
-    completion.error = transfer.url + ": cannot rename " + transfer.part_path + " to " +
-                       transfer.final_path + ": " + std::strerror(errno);
+    rename_failed(transfer, errno);
   }
+}
+
+void FetchExecutor::rename_failed(Transfer& transfer, int error) {
+  Completion& completion = transfer.completion;
+  completion.exit_status = CURLE_WRITE_ERROR;
+  completion.permanent = true;
+  completion.error = transfer.url + ": cannot rename " + transfer.part_path + " to " +
+                     transfer.final_path + ": " + std::strerror(error);
 }
 
 void FetchExecutor::fail(Transfer& transfer, int code, long http_status) {
@@ -382,6 +406,7 @@ void FetchExecutor::cancel(WorkerId worker, CancelMode mode) {
   const auto it = transfers_.find(worker);
   if (it == transfers_.end()) return;
   Transfer& transfer = *it->second;
+  if (transfer.writing) return;  // too late: it completes once written
   curl_api().multi_remove_handle(multi_of(multi_), transfer.easy);
   transfer.completion.signal = mode == CancelMode::kKill ? 9 : 15;
   transfer.completion.end = steady_now();
@@ -396,13 +421,21 @@ void FetchExecutor::cancel(WorkerId worker, CancelMode mode) {
 bool FetchExecutor::poll_once(TimePoint deadline, std::span<pollfd> also_watch) {
   fds_.clear();
   fds_.push_back({wake_.get(), POLLIN, 0});
+  fds_.push_back({-1, POLLIN, 0});  // the writer's wake-up, when it is to wake this sleep
+  const size_t first_socket = fds_.size();
   for (const auto& [socket, events] : sockets_) fds_.push_back({socket, events, 0});
   const size_t first_watched = fds_.size();
   for (const pollfd& fd : also_watch) fds_.push_back({fd.fd, fd.events, 0});
   const TimePoint until = std::min(deadline, timer_);
   const timespec timeout = timespec_until(until);
+  if (writer_ && !writer_->will_sleep()) {
+    collect_written();  // written meanwhile: no sleep
+    return !ready_.empty();
+  }
+  if (writer_) fds_[1].fd = writer_->wake_fd();
   const int n =
       ppoll(fds_.data(), fds_.size(), until == kNever ? nullptr : &timeout, &original_mask_);
+  if (writer_) writer_->awake(n > 0 && fds_[1].revents != 0);
   if (n < 0) {
     if (errno == EINTR) return true;  // a signal: the scheduler looks at it
     throw system_error("ppoll");
@@ -417,7 +450,7 @@ bool FetchExecutor::poll_once(TimePoint deadline, std::span<pollfd> also_watch) 
     collect_done();
     return true;
   }
-  for (size_t i = 1; i < first_watched; ++i) {
+  for (size_t i = first_socket; i < first_watched; ++i) {
     if (fds_[i].revents == 0) continue;
     int events = 0;
     if (fds_[i].revents & (POLLIN | POLLHUP)) events |= CURL_CSELECT_IN;
@@ -426,7 +459,7 @@ bool FetchExecutor::poll_once(TimePoint deadline, std::span<pollfd> also_watch) 
     drive(fds_[i].fd, events);
   }
   if (watched) collect_done();
-  return watched;
+  return watched || !ready_.empty();
 }
 
 WaitResult FetchExecutor::wait(TimePoint deadline, std::span<pollfd> also_watch) {
@@ -437,6 +470,7 @@ WaitResult FetchExecutor::wait(TimePoint deadline, std::span<pollfd> also_watch)
       drive(CURL_SOCKET_TIMEOUT, 0);
     }
     collect_done();
+    collect_written();
     if (!ready_.empty()) break;
     if (steady_now() >= deadline) break;
     if (poll_once(deadline, also_watch)) break;

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/executor.h"
+#include "tasks/part_writer.h"
 #include "tasks/wake_fd.h"
 
 namespace taskpool {
@@ -54,6 +55,11 @@ struct FetchOptions {
 // --continue resumes a .part only for its URL, asking for the rest with If-Range. Signal handling
 // as ProcessExecutor: the caller blocks the signals it handles and passes the mask from before;
 // wait() unblocks it only inside ppoll. Not thread-safe, except wake().
+//
+// A body that comes whole in its first piece (most small files) needs no record: where there is
+// more than one CPU, a thread of the executor's own (PartWriter) writes its .part and renames it,
+// and the download completes once NAME is there. A cancel that comes while it is written is too
+// late to stop it: that download completes.
 // How far the downloads are, for --progress: the bytes received, and what is known of the files'
 // sizes (from Content-Length, or a finished file's size).
 struct FetchProgress {
@@ -83,10 +89,13 @@ class FetchExecutor final : public Executor {
  private:
   int open_part(Transfer& transfer) const;  // 0, or the errno
   void setup(Transfer& transfer);
-  void set_limits(void* easy_handle) const;  // CURL*
   void finish(Transfer& transfer, int curl_code);
+  void end(Transfer& transfer, int curl_code);  // the download's completion, ready
+  void hand_to_writer(Transfer& transfer);
+  void collect_written();
   bool start_over(Transfer& transfer);  // asks again for the whole file, in the same attempt
   void complete(Transfer& transfer);
+  void rename_failed(Transfer& transfer, int error);
   void fail(Transfer& transfer, int curl_code, long http_status);
   void drive(int socket, int events);
   void collect_done();
@@ -106,9 +115,14 @@ class FetchExecutor final : public Executor {
   TimePoint timer_ = kNever;                // when libcurl wants to be called for timeouts
   std::vector<void*> idle_easy_;            // CURL*s, reset
   std::unordered_map<WorkerId, std::unique_ptr<Transfer>> transfers_;
+  size_t most_transfers_ = 0;  // the most transfers_ held at once
   std::vector<Completion> ready_;
   FetchProgress ended_;      // what the downloads that ended add to progress()
   std::vector<pollfd> fds_;  // one round's poll set (see poll_once), kept for its memory
+  // Writes the small files when there is a CPU for it (made at the first of them).
+  bool use_writer_ = PartWriter::worth_it();
+  std::unique_ptr<PartWriter> writer_;
+  std::vector<std::string> spare_bodies_;  // memory for Transfer::body, back from the writer
 
   friend int on_socket(void*, int, int, void*, void*);
   friend int on_timer(void*, long, void*);

@@ -9,6 +9,8 @@
 #include <cstring>
 #include <ctime>
 
+#include "core/file_io.h"
+
 namespace taskpool {
 namespace {
 
@@ -39,7 +41,8 @@ bool begin_part(FetchExecutor::Transfer& transfer, size_t first_piece) {
   }
   transfer.part = PartState();
   ::unlink(transfer.record_path.c_str());
-  if (!transfer.total || *transfer.total != first_piece) {
+  transfer.record_kept = !transfer.total || *transfer.total != first_piece;
+  if (transfer.record_kept) {
     // Without a record (a file system that refuses it) the .part is never continued, only redone.
     write_part_record(transfer.record_path,
                       PartRecord{transfer.url, transfer.head.validator(), transfer.total});
@@ -58,6 +61,12 @@ bool accept_response(FetchExecutor::Transfer& transfer, size_t first_piece) {
     case Verdict::Kind::kAppend:
       return true;
     case Verdict::Kind::kWhole:
+      if (transfer.may_hold_body && first_piece > 0 && transfer.total == first_piece) {
+        // Whole in this piece, and no .part of it open: the PartWriter writes it, once it ended.
+        transfer.part = PartState();
+        transfer.holds_body = true;
+        return true;
+      }
       return begin_part(transfer, first_piece);
     default:
       transfer.refused = std::move(verdict);
@@ -108,16 +117,13 @@ size_t on_transfer_body(char* data, size_t size, size_t count, void* user) {
   auto* transfer = static_cast<FetchExecutor::Transfer*>(user);
   const size_t total = size * count;
   if (!transfer->judged && !accept_response(*transfer, total)) return 0;  // CURLE_WRITE_ERROR
-  size_t written = 0;
-  while (written < total) {
-    const ssize_t n = ::write(transfer->fd.get(), data + written, total - written);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      transfer->write_error = errno;
-      return 0;  // libcurl ends the transfer with CURLE_WRITE_ERROR
-    }
-    written += static_cast<size_t>(n);
+  if (transfer->holds_body) {
+    transfer->body.append(data, total);
+    transfer->completion.detail.stdout_bytes += total;
+    return total;
   }
+  transfer->write_error = write_to_end(transfer->fd.get(), std::string_view(data, total));
+  if (transfer->write_error != 0) return 0;  // libcurl ends the transfer with CURLE_WRITE_ERROR
   transfer->completion.detail.stdout_bytes += total;
   return total;
 }
@@ -135,6 +141,38 @@ size_t on_transfer_header(char* data, size_t size, size_t count, void* user) {
   }
   transfer->head.add(line);
   return size * count;
+}
+
+void set_transfer_limits(CURL* easy, const FetchOptions& options) {
+  const CurlApi& curl = curl_api();
+  const auto milliseconds = [](Duration d) {
+    return static_cast<long>(std::chrono::duration_cast<std::chrono::milliseconds>(d).count());
+  };
+  if (options.connect_timeout > Duration::zero()) {
+    curl.easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, milliseconds(options.connect_timeout));
+  }
+  if (options.timeout > Duration::zero()) {
+    curl.easy_setopt(easy, CURLOPT_TIMEOUT_MS, milliseconds(options.timeout));
+  }
+  if (options.stall_timeout > Duration::zero()) {
+    // Below 1 byte a second for the whole time: nothing arrives. libcurl counts whole seconds.
+    const auto seconds = std::chrono::ceil<std::chrono::seconds>(options.stall_timeout).count();
+    curl.easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
+    curl.easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, static_cast<long>(seconds));
+  }
+  if (options.limit_rate == 0) {
+    // libcurl's largest reads (its default is 16 KiB): fewer calls into it and fewer, larger
+    // writes for large files. Against 256 KiB, 20 files of 50 MiB from nginx on 127.0.0.1 came
+    // 18% sooner with 20% less system time. libcurl holds the buffer only while a transfer runs.
+    curl.easy_setopt(easy, CURLOPT_BUFFERSIZE, 512L * 1024);
+  } else {
+    curl.easy_setopt(easy, CURLOPT_MAX_RECV_SPEED_LARGE,
+                     static_cast<curl_off_t>(options.limit_rate));
+    // libcurl reads up to 100 buffers in a row before it looks at the rate again; small buffers
+    // keep that burst near half a second's worth, so the limit holds for small files too.
+    const long buffer = std::clamp<long long>(options.limit_rate / 200, 1024, CURL_MAX_READ_SIZE);
+    curl.easy_setopt(easy, CURLOPT_BUFFERSIZE, buffer);
+  }
 }
 
 void remove_part(const FetchExecutor::Transfer& transfer) {

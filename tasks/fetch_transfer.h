@@ -32,6 +32,14 @@ struct FetchExecutor::Transfer {
   std::optional<Verdict> refused;  // the judgement that stopped the transfer
   std::optional<uint64_t> total;   // the file's size, when the server said it
   bool restarted = false;
+  // NAME.part.meta may be there: set until the .part is begun without one.
+  bool record_kept = true;
+  // A body that comes whole in its first piece may be kept here and written by the PartWriter.
+  bool may_hold_body = false;
+  bool holds_body = false;  // it is: body has it, and nothing of it is on disk yet
+  bool writing = false;     // body is with the PartWriter: the download ends when it is on disk
+  bool renamed = false;     // the PartWriter put it on disk as NAME
+  std::string body;
   int write_error = 0;
   std::optional<Duration> retry_after;
   Completion completion;
@@ -51,6 +59,8 @@ bool accept_response(FetchExecutor::Transfer& transfer, size_t first_piece);
 size_t on_transfer_body(char* data, size_t size, size_t count, void* user);
 // CURLOPT_HEADERFUNCTION: the header lines of each response.
 size_t on_transfer_header(char* data, size_t size, size_t count, void* user);
+// The options' time limits, rate limit and receive buffer, on a transfer's handle.
+void set_transfer_limits(CURL* easy, const FetchOptions& options);
 // Removes NAME.part and its record.
 void remove_part(const FetchExecutor::Transfer& transfer);
 

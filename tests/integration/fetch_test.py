@@ -640,6 +640,22 @@ class ExistingFileTest(FetchCase):
         self.assertDownloaded("a.bin", self.data)
         self.assertEqual(sorted(p.name for p in self.out.iterdir()), ["a.bin"])
 
+    def test_a_directory_in_the_way_fails_the_download_with_overwrite(self):
+        # A small file (written whole in one piece, by the executor's writer where there are
+        # two CPUs) and a larger one: the same error, and the directory is left as it was.
+        small = self.serve_random("s.bin", 4096)
+        self.assertEqual(len(small), 4096)
+        for name in ("s.bin", "a.bin"):
+            (self.out / name).mkdir()
+            (self.out / name / "kept").write_text("the user's\n")
+        urls = [self.url("/s.bin"), self.url("/a.bin")]
+        r = self.fetch("--overwrite", "--joblog", self.log, urls=urls)
+        self.assertExit(r, 2)  # two downloads failed
+        for name, url in zip(("s.bin", "a.bin"), urls):
+            self.assertIn(f"cannot rename {self.out / name}.part to {self.out / name}", r.err)
+            self.assertEqual((self.out / name / "kept").read_text(), "the user's\n")
+            self.assertJoblog(self.log, url, 23)
+
     def test_existing_complete_file_counts_as_done_with_continue(self):
         (self.out / "a.bin").write_bytes(self.data)
         before = (self.out / "a.bin").stat().st_mtime_ns

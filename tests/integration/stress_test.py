@@ -33,7 +33,7 @@ from process_support import (Background, SurvivorCheck, processes_with_arg, read
                              unique_seconds, wait_until)
 
 sys.path.insert(0, str(REPO / "tests"))
-from fetch_server import FetchServer  # noqa: E402
+from fetch_server import FetchServer, generated_bytes  # noqa: E402
 from fetch_test import fetch_env  # noqa: E402
 
 LONG = os.environ.get("TASKPOOL_STRESS_LONG") == "1"
@@ -696,6 +696,23 @@ class FetchFullDiskTest(TaskpoolTestCase, TmpfsMixin):
         self.check_truncated(r, out, "No space left on device")
         gets = [q for q in self.server.requests() if q.method == "GET"]
         self.assertEqual(len(gets), 1, "a full disk is not retried")
+
+
+    def test_small_files_to_a_full_file_system(self):
+        # 4 KiB files come whole in one piece and are written by the executor's writer (where
+        # there are two CPUs): those that do not fit fail with the reason, and every file that
+        # has its name is whole.
+        out = self.small_tmpfs("64k")
+        urls = [self.server.url(f"/gen/4096/f{i:02}") for i in range(40)]
+        r = taskpool("--fetch", "-j8", "-o", out, ":::", *urls, env=fetch_env(),
+                     timeout=PATIENCE)
+        self.assertIn("No space left on device", r.err)
+        named = [p for p in out.iterdir() if not p.name.endswith((".part", ".meta"))]
+        self.assertGreater(len(named), 0, "nothing fitted")
+        self.assertLess(len(named), len(urls), "everything fitted")
+        self.assertExit(r, len(urls) - len(named), "the downloads that did not fit fail")
+        for path in named:
+            self.assertEqual(path.read_bytes(), generated_bytes(4096), path.name)
 
 
 @requires_prlimit
