@@ -307,6 +307,8 @@ void fill_remote_files(const HostFlags& flags, RunConfig& config) {
   config.return_files = flags.returns;
   config.basefiles = flags.basefiles;
   config.cleanup = flags.cleanup || !flags.trc.empty();
+  config.onall = flags.onall;
+  config.nonall = flags.nonall;
   if (flags.transfer || !flags.trc.empty()) config.transfer_files.emplace_back("{}");
   for (const std::string& file : flags.trc) config.return_files.push_back(file);
   for (const auto* list : {&config.transfer_files, &config.return_files, &config.basefiles}) {

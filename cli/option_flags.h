@@ -90,6 +90,8 @@ struct HostFlags {
   bool cleanup = false;                    // --cleanup
   std::vector<std::string> trc;            // --trc F: --transfer --return F --cleanup
   std::vector<std::string> basefiles;      // --basefile/--bf
+  bool onall = false;                      // --onall
+  bool nonall = false;                     // --nonall
   bool slurm = false;                      // --slurm
   std::string slurm_alloc;                 // --slurm-alloc, read when given
   std::string heartbeat;                   // --heartbeat, read when given

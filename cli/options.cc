@@ -284,6 +284,8 @@ void declare_hosts(CLI::App& app, HostFlags& flags) {
   remote.values("--trc", flags.trc, "FILE", "--transfer --return FILE --cleanup");
   remote.values("--basefile,--bf", flags.basefiles, "FILE",
                 "Send FILE to each host before its first job");
+  remote.flag("--onall", flags.onall, "Run every job on every host, one host after another");
+  remote.flag("--nonall", flags.nonall, "Run the command once on every host, with no argument");
   Area slurm(app, "A Slurm cluster");
   slurm.flag("--slurm", flags.slurm,
              "Run jobs on the nodes of this Slurm allocation, one srun step per node (workers: "

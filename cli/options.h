@@ -120,6 +120,9 @@ struct RunConfig {
   std::vector<std::string> return_files;
   std::vector<std::string> basefiles;
   bool cleanup = false;
+  // --onall: every job on every host; --nonall: the command once on every host (cli/onall.h).
+  bool onall = false;
+  bool nonall = false;
   // --slurm: the hosts are the nodes of the Slurm allocation taskpool runs in, each reached
   // through one `taskpool agent` step; --slurm-alloc ARGS: an allocation of its own, taken with
   // `salloc --no-kill --no-shell ARGS` and released at the end (cli/slurm.h fills `hosts` and

@@ -235,5 +235,56 @@ class BasefileTest(FilesCase):
         self.assertEqual(r.out, "")
 
 
+class OnAllTest(FilesCase):
+
+    def setUp(self):
+        super().setUp()
+        for host in self.hosts.hosts:
+            (host.home / "host-name").write_text(host.name + "\n")
+
+    def logins(self):
+        return ",".join(h.login for h in self.hosts.hosts)
+
+    def test_onall_runs_every_job_on_every_host_grouped_by_host(self):
+        line = 'echo {} $(cat host-name)'
+        r = self.run_taskpool("-S", self.logins(), "--onall", line, ":::", "a", "b c")
+        self.assertExit(r, 0)
+        self.assertEqual(r.out, "a h1\nb c h1\na h2\nb c h2\n")
+        if gnu_parallel():
+            gnu_s = [arg for h in self.hosts.hosts for arg in ("-S", self.gnu_login(h))]
+            ref = parallel(*gnu_s, "-j1", "--onall", line, ":::", "a", "b c", env=self.env())
+            self.assertEqual((r.out, r.code), (ref.out, ref.code), "as GNU parallel")
+
+    def test_nonall_runs_the_command_once_per_host_without_argument(self):
+        line = 'echo "[$#]" $(cat host-name)'
+        r = self.run_taskpool("-S", self.logins(), "--nonall", line)
+        self.assertExit(r, 0)
+        self.assertEqual(r.out, "[0] h1\n[0] h2\n")
+        if gnu_parallel():
+            gnu_s = [arg for h in self.hosts.hosts for arg in ("-S", self.gnu_login(h))]
+            ref = parallel(*gnu_s, "-j1", "--nonall", line, env=self.env())
+            self.assertEqual(r.out, ref.out, "as GNU parallel")
+
+    def test_tag_names_the_host_and_failures_add_up(self):
+        a, b = self.hosts.hosts
+        joblog = self.path("joblog")
+        r = self.run_taskpool("-S", self.logins(), "--onall", "--tag", "--joblog", joblog,
+                              'echo {}; [ {} = ok ]', ":::", "ok", "bad")
+        self.assertExit(r, 2, "one failed job per host")
+        self.assertEqual(r.out, f"{a.login}\tok\n{a.login}\tbad\n{b.login}\tok\n{b.login}\tbad\n")
+        rows = [line.split("\t") for line in joblog.read_text().splitlines()[1:]]
+        self.assertEqual([(row[0], row[1], row[6]) for row in rows],
+                         [("1", a.login, "0"), ("2", a.login, "1"), ("1", b.login, "0"),
+                          ("2", b.login, "1")])
+
+    def test_usage_errors(self):
+        r = taskpool("--onall", "echo", ":::", "1")
+        self.assertExit(r, 255)
+        self.assertIn("--onall and --nonall run on the hosts of -S/--sshlogin", r.err)
+        r = self.run_taskpool("-S", self.hosts.hosts[0].login, "--nonall", "echo", ":::", "1")
+        self.assertExit(r, 255)
+        self.assertIn("--nonall runs the command with no argument", r.err)
+
+
 if __name__ == "__main__":
     unittest.main()
