@@ -313,7 +313,8 @@ void fill_remote_files(const HostFlags& flags, RunConfig& config) {
   for (const std::string& file : flags.trc) config.return_files.push_back(file);
   for (const auto* list : {&config.transfer_files, &config.return_files, &config.basefiles}) {
     for (const std::string& file : *list) {
-      if (file.empty()) throw UsageError("--transferfile, --return, --basefile: a file name is empty");
+      if (file.empty())
+        throw UsageError("--transferfile, --return, --basefile: a file name is empty");
     }
   }
 }

@@ -20,9 +20,8 @@ namespace {
 
 bool is_name(std::string_view name) {
   if (name.empty() || (std::isdigit(static_cast<unsigned char>(name.front())) != 0)) return false;
-  return std::ranges::all_of(name, [](char c) {
-    return c == '_' || std::isalnum(static_cast<unsigned char>(c)) != 0;
-  });
+  return std::ranges::all_of(
+      name, [](char c) { return c == '_' || std::isalnum(static_cast<unsigned char>(c)) != 0; });
 }
 
 std::set<std::string, std::less<>> read_ignored(const std::string& path) {
@@ -39,7 +38,8 @@ std::set<std::string, std::less<>> read_ignored(const std::string& path) {
 
 }  // namespace
 
-EnvVars remote_env(const std::vector<std::string>& names, const std::vector<std::string>& environment,
+EnvVars remote_env(const std::vector<std::string>& names,
+                   const std::vector<std::string>& environment,
                    const std::string& ignored_vars_path) {
   EnvVars vars;
   const auto add = [&](const std::string& name, std::string value) {

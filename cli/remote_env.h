@@ -15,7 +15,8 @@ using EnvVars = std::vector<std::pair<std::string, std::string>>;
 // name a line, as `parallel --record-env` writes it). `environment` is environ's form
 // (NAME=VALUE). Throws UsageError for a name that is not a shell variable's, or when '_' is
 // given and the file cannot be read.
-EnvVars remote_env(const std::vector<std::string>& names, const std::vector<std::string>& environment,
+EnvVars remote_env(const std::vector<std::string>& names,
+                   const std::vector<std::string>& environment,
                    const std::string& ignored_vars_path);
 
 // remote_env() of this process's environment and ~/.parallel/ignored_vars.

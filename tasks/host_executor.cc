@@ -72,9 +72,9 @@ struct HostExecutor::Host {
   std::vector<Connection> connections;
   bool down = false;
   std::string reason;
-  bool based = true;      // its --basefile files were sent (or there are none)
-  pid_t basefiles = -1;   // the local script sending them, while it runs
-  std::string base_log;   // that script's stderr
+  bool based = true;     // its --basefile files were sent (or there are none)
+  pid_t basefiles = -1;  // the local script sending them, while it runs
+  std::string base_log;  // that script's stderr
 };
 
 struct HostExecutor::Remote {

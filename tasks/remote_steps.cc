@@ -67,7 +67,8 @@ std::string send_step(std::string_view flag, const std::string& path, const Host
     return "fail " + shell_quote(problem + ": not a regular file") + "\n";
   }
   const std::string there = shell_quote(p.there);
-  std::string remote = fmt::format("cat > {} && chmod {:o} -- {}", there, st.st_mode & 07777, there);
+  std::string remote =
+      fmt::format("cat > {} && chmod {:o} -- {}", there, st.st_mode & 07777, there);
   if (const std::string dir = parent(p.there); !dir.empty()) {
     remote = "mkdir -p -- " + shell_quote(dir) + " && " + remote;
   }
@@ -79,15 +80,15 @@ std::string send_step(std::string_view flag, const std::string& path, const Host
 std::string return_step(const std::string& path, const HostSteps& steps) {
   const TransferPath p = transfer_path(path);
   const std::string part = shell_quote(p.here + ".taskpool-part");
-  const std::string problem = fmt::format("--return: cannot bring '{}' back from {} to '{}'",
-                                          p.there, steps.host, p.here);
+  const std::string problem =
+      fmt::format("--return: cannot bring '{}' back from {} to '{}'", p.there, steps.host, p.here);
   std::string step;
   if (const std::string dir = parent(p.here); !dir.empty()) {
     step = "mkdir -p -- " + shell_quote(dir) + " && ";
   }
-  step += fmt::format("{} {} </dev/null > {} && mv -f -- {} {}", ssh_words(steps),
-                      shell_quote("cat -- " + shell_quote(p.there)), part, part,
-                      shell_quote(p.here));
+  step +=
+      fmt::format("{} {} </dev/null > {} && mv -f -- {} {}", ssh_words(steps),
+                  shell_quote("cat -- " + shell_quote(p.there)), part, part, shell_quote(p.here));
   return fmt::format("{} || {{ rm -f -- {}; warn {}; [ \"$s\" -ne 0 ] || s=255; }}\n", step, part,
                      shell_quote(problem));
 }
@@ -160,8 +161,7 @@ std::string basefile_script(const std::vector<std::string>& files, const HostSte
   return script;
 }
 
-std::string basefile_cleanup_script(const std::vector<std::string>& files,
-                                    const HostSteps& steps) {
+std::string basefile_cleanup_script(const std::vector<std::string>& files, const HostSteps& steps) {
   return cleanup_step(files, steps);
 }
 

@@ -1,0 +1,44 @@
+#include "cli/remote_env.h"
+
+#include <doctest/doctest.h>
+#include <stdlib.h>
+
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "core/error.h"
+#include "core/file_io.h"
+#include "core/unique_fd.h"
+
+namespace taskpool {
+namespace {
+
+const std::vector<std::string> kEnvironment = {
+    "HOME=/root", "A=1", "B=two words", "EMPTY=", "_=/usr/bin/env", "weird-name=x"};
+
+TEST_CASE("--env names: their values here, in the order given, each once; unset ones left out") {
+  const EnvVars vars = remote_env({"B", "A", "UNSET", "B", "EMPTY"}, kEnvironment, "/nonexistent");
+  CHECK(vars == EnvVars{{"B", "two words"}, {"A", "1"}, {"EMPTY", ""}});
+}
+
+TEST_CASE("--env refuses a name that is not a variable's") {
+  CHECK_THROWS_AS(remote_env({"A-B"}, kEnvironment, "/nonexistent"), UsageError);
+  CHECK_THROWS_AS(remote_env({"1A"}, kEnvironment, "/nonexistent"), UsageError);
+  CHECK_THROWS_AS(remote_env({""}, kEnvironment, "/nonexistent"), UsageError);
+}
+
+TEST_CASE("--env _: everything but the ignored variables, '_' and names no shell takes") {
+  char path[] = "/tmp/taskpool-ignored-XXXXXX";
+  REQUIRE(UniqueFd(mkstemp(path)).valid());
+  REQUIRE(write_whole_file(path, "HOME\nB  \n\n") == 0);
+  const EnvVars vars = remote_env({"_"}, kEnvironment, path);
+  CHECK(vars == EnvVars{{"A", "1"}, {"EMPTY", ""}});
+  std::remove(path);
+  CHECK_THROWS_WITH_AS(remote_env({"_"}, kEnvironment, "/nonexistent/ignored_vars"),
+                       doctest::Contains("--env _: cannot read '/nonexistent/ignored_vars'"),
+                       UsageError);
+}
+
+}  // namespace
+}  // namespace taskpool
