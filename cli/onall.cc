@@ -1,6 +1,7 @@
 #include "cli/onall.h"
 
 #include <algorithm>
+#include <utility>
 #include <vector>
 
 #include "cli/compare.h"
@@ -41,7 +42,9 @@ int run_on_all_hosts(const RunConfig& config, const Limits& limits, Signals& sig
   int failed = 0;
   for (size_t host = 0; host < all.hosts.size(); ++host) {
     const RunConfig one = host_config(all, host);
-    Run run(one, make_plan(one, limits), signals, guardian, records);
+    RunPlan plan = make_plan(one, limits);
+    plan.input.read_inline = true;  // the records are in memory
+    Run run(one, std::move(plan), signals, guardian, records);
     const RunOutcome outcome = run.run();
     if (outcome.broken_pipe) signals.die_of_broken_pipe();
     const int status = finish_run(outcome);

@@ -114,7 +114,7 @@ HostExecutor::HostExecutor(HostExecutorOptions options, const sigset_t& original
     auto host = std::make_unique<Host>();
     host->login = options_.hosts[h];
     host->based = options_.basefiles.empty() || host->login.local;
-    host->base_log = fmt::format("{}/h{}.base.log", directory_, h);
+    if (!host->login.local) host->base_log = fmt::format("{}/h{}.base.log", directory_, h);
     if (!host->login.local) {
       const int count = (workers[h] + kSessionsPerConnection - 1) / kSessionsPerConnection;
       for (int c = 0; c < count; ++c) {
@@ -158,7 +158,7 @@ HostExecutor::~HostExecutor() {
       ::unlink(connection.socket.c_str());
       ::unlink(connection.log.c_str());
     }
-    ::unlink(host->base_log.c_str());
+    if (!host->base_log.empty()) ::unlink(host->base_log.c_str());
   }
   if (!directory_.empty()) ::rmdir(directory_.c_str());
 }

@@ -52,9 +52,9 @@ class FilesCase(TaskpoolTestCase):
     def env(self, extra=None):
         return test_env({"TMPDIR": str(self.sockets), **(extra or {})})
 
-    def run_taskpool(self, *args, env=None):
+    def run_taskpool(self, *args, env=None, input=None):
         return taskpool("--ssh", self.hosts.ssh_command, *args, env=env or self.env(),
-                        cwd=self.work)
+                        cwd=self.work, input=input)
 
     def home_files(self, host):
         return sorted(str(p.relative_to(host.home)) for p in host.home.rglob("*"))
@@ -254,6 +254,12 @@ class OnAllTest(FilesCase):
             gnu_s = [arg for h in self.hosts.hosts for arg in ("-S", self.gnu_login(h))]
             ref = parallel(*gnu_s, "-j1", "--onall", line, ":::", "a", "b c", env=self.env())
             self.assertEqual((r.out, r.code), (ref.out, ref.code), "as GNU parallel")
+
+    def test_onall_reads_standard_input_once_for_all_hosts(self):
+        r = self.run_taskpool("-S", self.logins(), "--onall", "echo {} $(cat host-name)",
+                              input=b"x\ny\n")
+        self.assertExit(r, 0)
+        self.assertEqual(r.out, "x h1\ny h1\nx h2\ny h2\n")
 
     def test_nonall_runs_the_command_once_per_host_without_argument(self):
         line = 'echo "[$#]" $(cat host-name)'
