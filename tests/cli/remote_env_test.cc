@@ -14,28 +14,29 @@
 namespace taskpool {
 namespace {
 
-const std::vector<std::string> kEnvironment = {
-    "HOME=/root", "A=1", "B=two words", "EMPTY=", "_=/usr/bin/env", "weird-name=x"};
+std::vector<std::string> environment() {
+  return {"HOME=/root", "A=1", "B=two words", "EMPTY=", "_=/usr/bin/env", "weird-name=x"};
+}
 
 TEST_CASE("--env names: their values here, in the order given, each once; unset ones left out") {
-  const EnvVars vars = remote_env({"B", "A", "UNSET", "B", "EMPTY"}, kEnvironment, "/nonexistent");
+  const EnvVars vars = remote_env({"B", "A", "UNSET", "B", "EMPTY"}, environment(), "/nonexistent");
   CHECK(vars == EnvVars{{"B", "two words"}, {"A", "1"}, {"EMPTY", ""}});
 }
 
 TEST_CASE("--env refuses a name that is not a variable's") {
-  CHECK_THROWS_AS(remote_env({"A-B"}, kEnvironment, "/nonexistent"), UsageError);
-  CHECK_THROWS_AS(remote_env({"1A"}, kEnvironment, "/nonexistent"), UsageError);
-  CHECK_THROWS_AS(remote_env({""}, kEnvironment, "/nonexistent"), UsageError);
+  CHECK_THROWS_AS(remote_env({"A-B"}, environment(), "/nonexistent"), UsageError);
+  CHECK_THROWS_AS(remote_env({"1A"}, environment(), "/nonexistent"), UsageError);
+  CHECK_THROWS_AS(remote_env({""}, environment(), "/nonexistent"), UsageError);
 }
 
 TEST_CASE("--env _: everything but the ignored variables, '_' and names no shell takes") {
   char path[] = "/tmp/taskpool-ignored-XXXXXX";
   REQUIRE(UniqueFd(mkstemp(path)).valid());
   REQUIRE(write_whole_file(path, "HOME\nB  \n\n") == 0);
-  const EnvVars vars = remote_env({"_"}, kEnvironment, path);
+  const EnvVars vars = remote_env({"_"}, environment(), path);
   CHECK(vars == EnvVars{{"A", "1"}, {"EMPTY", ""}});
   std::remove(path);
-  CHECK_THROWS_WITH_AS(remote_env({"_"}, kEnvironment, "/nonexistent/ignored_vars"),
+  CHECK_THROWS_WITH_AS(remote_env({"_"}, environment(), "/nonexistent/ignored_vars"),
                        doctest::Contains("--env _: cannot read '/nonexistent/ignored_vars'"),
                        UsageError);
 }

@@ -201,8 +201,8 @@ class TransferTest(FilesCase):
             (self.work / f"{n}.out").unlink()
         ref = parallel("-S", self.gnu_login(a), "--trc", "{}.out", line, ":::", *self.NAMES,
                        cwd=self.work, env=self.env())
-        self.assertEqual((mine.code, got), (ref.code, {n: (self.work / f"{n}.out").read_text()
-                                                       for n in self.NAMES}))
+        theirs = {n: (self.work / f"{n}.out").read_text() for n in self.NAMES}
+        self.assertEqual((mine.code, got), (ref.code, theirs))
 
 
 class BasefileTest(FilesCase):
