@@ -48,4 +48,13 @@ Command with_input_file(const CommandTemplate& command, const Job& job, WorkerId
   return made;
 }
 
+void add_transfer_files(const RunPlan& plan, const Job& job, WorkerId worker, Command& command) {
+  for (const CommandTemplate& file : plan.send_files) {
+    command.send_files.push_back(file.expand_text(job, worker));
+  }
+  for (const CommandTemplate& file : plan.return_files) {
+    command.return_files.push_back(file.expand_text(job, worker));
+  }
+}
+
 }  // namespace taskpool

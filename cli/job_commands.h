@@ -24,4 +24,7 @@ void refuse_if_longer(Command& command, size_t max_line, const Job& job);
 // --cat: the job's block goes to a temporary file of its own, which {} names.
 Command with_input_file(const CommandTemplate& command, const Job& job, WorkerId worker);
 
+// --transferfile and --return: the job's files, its replacement strings replaced.
+void add_transfer_files(const RunPlan& plan, const Job& job, WorkerId worker, Command& command);
+
 }  // namespace taskpool

@@ -18,6 +18,7 @@
 #include "cli/control.h"
 #include "cli/header.h"
 #include "cli/limits.h"
+#include "cli/onall.h"
 #include "cli/options.h"
 #include "cli/outcome.h"
 #include "cli/plan.h"
@@ -94,6 +95,8 @@ int run_taskpool(const RunConfig& given) {
   // fork), comes back to taskpool when its parent ends: reaped, and ended with the run.
   if (plan.executor.become_subreaper) become_child_subreaper();
   if (plan.compare) return run_compare(config, plan, signals, guardian.get());
+  if (config.onall || config.nonall)
+    return run_on_all_hosts(config, limits, signals, guardian.get());
   // --shuf: the whole input first, then its jobs in a random order (numbered in that order).
   std::vector<Record> shuffled;
   if (config.shuffle) {

@@ -11,6 +11,7 @@
 #include "cli/option_limits.h"
 #include "cli/option_rules.h"
 #include "cli/option_values.h"
+#include "cli/remote_env.h"
 #include "cli/timeline.h"
 #include "core/command.h"
 #include "core/error.h"
@@ -299,6 +300,25 @@ void fill_slurm(const OptionFlags& flags, RunConfig& config) {
   }
 }
 
+// --env, --transferfile, --return, --cleanup, --basefile and their shorthands.
+void fill_remote_files(const HostFlags& flags, RunConfig& config) {
+  config.remote_env = remote_env(flags.env);
+  config.transfer_files = flags.transferfiles;
+  config.return_files = flags.returns;
+  config.basefiles = flags.basefiles;
+  config.cleanup = flags.cleanup || !flags.trc.empty();
+  config.onall = flags.onall;
+  config.nonall = flags.nonall;
+  if (flags.transfer || !flags.trc.empty()) config.transfer_files.emplace_back("{}");
+  for (const std::string& file : flags.trc) config.return_files.push_back(file);
+  for (const auto* list : {&config.transfer_files, &config.return_files, &config.basefiles}) {
+    for (const std::string& file : *list) {
+      if (file.empty())
+        throw UsageError("--transferfile, --return, --basefile: a file name is empty");
+    }
+  }
+}
+
 // -S and --ssh (--sshloginfile: read_flag_files).
 void fill_hosts(const OptionFlags& flags, RunConfig& config) {
   for (const std::string& list : flags.hosts.sshlogins) {
@@ -315,6 +335,7 @@ void fill_hosts(const OptionFlags& flags, RunConfig& config) {
     }
     config.ssh = std::move(*words);
   }
+  fill_remote_files(flags.hosts, config);
   fill_slurm(flags, config);
 }
 

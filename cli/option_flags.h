@@ -83,6 +83,15 @@ struct HostFlags {
   std::vector<std::string> sshlogins;      // -S, one list of hosts each
   std::vector<std::string> sshloginfiles;  // --sshloginfile
   std::string ssh;                         // --ssh, read when given
+  std::vector<std::string> env;            // --env, each a name or '_'
+  std::vector<std::string> transferfiles;  // --transferfile/--tf
+  bool transfer = false;                   // --transfer: --transferfile {}
+  std::vector<std::string> returns;        // --return
+  bool cleanup = false;                    // --cleanup
+  std::vector<std::string> trc;            // --trc F: --transfer --return F --cleanup
+  std::vector<std::string> basefiles;      // --basefile/--bf
+  bool onall = false;                      // --onall
+  bool nonall = false;                     // --nonall
   bool slurm = false;                      // --slurm
   std::string slurm_alloc;                 // --slurm-alloc, read when given
   std::string heartbeat;                   // --heartbeat, read when given

@@ -38,6 +38,15 @@ constexpr std::array kRules = [] {
       FlagRule{kFetch, kCompare, "--fetch and --compare exclude each other"},
       FlagRule{kFetch, kGrouping,
                "--fetch downloads one URL per job; -n, -N, -L, -X and -m do not apply"},
+      FlagRule{kOnAll, kNoHosts,
+               "--onall and --nonall run on the hosts of -S/--sshlogin: give them"},
+      FlagRule{kOnAll, kCompare, "--compare runs on this machine; leave out --onall and --nonall"},
+      FlagRule{kOnAll, kResume,
+               "--resume and --onall/--nonall exclude each other (the joblog has a job per host)"},
+      FlagRule{kOnAll, kControl, "--control and --onall/--nonall exclude each other"},
+      FlagRule{
+          kOnAll, kRunFiles,
+          "--summary-json and --timeline describe one run; --onall and --nonall make one a host"},
       FlagRule{kSsh, kNoHosts, "--ssh is for -S/--sshlogin or --sshloginfile"},
       FlagRule{kHosts, kFetch,
                "--fetch downloads on this machine; -S/--sshlogin and --sshloginfile do not apply"},
@@ -142,6 +151,8 @@ Facts facts_of(const OptionFlags& flags, const RunConfig& config) {
   set(kFiles, config.files);
   set(kLineBuffer, config.line_buffer);
   set(kShuffle, config.shuffle);
+  set(kOnAll, flags.hosts.onall || flags.hosts.nonall);
+  set(kRunFiles, config.summary_json.has_value() || config.timeline.has_value());
   return facts;
 }
 

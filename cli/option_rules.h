@@ -56,6 +56,8 @@ enum class Fact {
   kFiles,           // --files
   kLineBuffer,      // --line-buffer
   kShuffle,         // --shuf
+  kOnAll,           // --onall or --nonall
+  kRunFiles,        // --summary-json or --timeline
   kCount
 };
 

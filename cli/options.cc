@@ -292,6 +292,20 @@ void declare_hosts(const Declaration& app, HostFlags& flags) {
   remote.values("--sshloginfile,--slf", flags.sshloginfiles, "FILE",
                 "Read hosts from FILE, one a line");
   remote.value("--ssh", flags.ssh, "CMD", "The ssh command that reaches the hosts (default: ssh)");
+  remote.values("--env", flags.env, "VAR",
+                "Copy variable VAR into the remote commands' environment ('_': all but those in "
+                "~/.parallel/ignored_vars)");
+  remote.values("--transferfile,--tf", flags.transferfiles, "FILE",
+                "Send FILE ({} replaced) to the job's host before it runs");
+  remote.flag("--transfer", flags.transfer, "Send the record's file: --transferfile {}");
+  remote.values("--return", flags.returns, "FILE",
+                "Bring FILE ({} replaced) back from the job's host after it ran");
+  remote.flag("--cleanup", flags.cleanup, "Remove the files sent and brought back from the hosts");
+  remote.values("--trc", flags.trc, "FILE", "--transfer --return FILE --cleanup");
+  remote.values("--basefile,--bf", flags.basefiles, "FILE",
+                "Send FILE to each host before its first job");
+  remote.flag("--onall", flags.onall, "Run every job on every host, one host after another");
+  remote.flag("--nonall", flags.nonall, "Run the command once on every host, with no argument");
   Area slurm(app, "A Slurm cluster");
   slurm.flag("--slurm", flags.slurm,
              "Run jobs on the nodes of this Slurm allocation, one srun step per node (workers: "

@@ -114,6 +114,18 @@ struct RunConfig {
   // --ssh, the ssh command as words.
   std::vector<SshLogin> hosts;
   std::vector<std::string> ssh = {"ssh"};
+  // --env: the variables (name, value) set for each remote command; those not set here are
+  // left out. --transferfile and --return: templates of the files each job sends to its host
+  // and brings back; --basefile: files each host gets before its first job; --cleanup: all of
+  // them are removed from the hosts after use. Only for jobs on other machines.
+  std::vector<std::pair<std::string, std::string>> remote_env;
+  std::vector<std::string> transfer_files;
+  std::vector<std::string> return_files;
+  std::vector<std::string> basefiles;
+  bool cleanup = false;
+  // --onall: every job on every host; --nonall: the command once on every host (cli/onall.h).
+  bool onall = false;
+  bool nonall = false;
   // --slurm: the hosts are the nodes of the Slurm allocation taskpool runs in, each reached
   // through one `taskpool agent` step; --slurm-alloc ARGS: an allocation of its own, taken with
   // `salloc --no-kill --no-shell ARGS` and released at the end (cli/slurm.h fills `hosts` and

@@ -314,6 +314,11 @@ RunPlan make_plan(const RunConfig& config, const Limits& limits) {
   key.append_record = false;
   for (const KeyedLimit& limit : config.limits)
     plan.limit_keys.emplace_back(std::vector{limit.name}, key);
+  key.plus = config.plus;
+  for (const std::string& file : config.transfer_files)
+    plan.send_files.emplace_back(std::vector{file}, key);
+  for (const std::string& file : config.return_files)
+    plan.return_files.emplace_back(std::vector{file}, key);
   return plan;
 }
 

@@ -133,6 +133,9 @@ struct RunPlan {
   std::optional<size_t> max_line;
   // Each --limit's template, which makes a job's key for it (SchedulerOptions::limit_keys).
   std::vector<CommandTemplate> limit_keys;
+  // --transferfile and --return, with -S: the files of each job (Command::send_files).
+  std::vector<CommandTemplate> send_files;
+  std::vector<CommandTemplate> return_files;
 };
 
 // The plan for `config` on a machine with `limits`.

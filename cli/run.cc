@@ -187,6 +187,9 @@ void Run::Parts::make_executor() {
       options.hosts = config.hosts;
       options.worker_host = plan.pool.worker_host;
       options.ssh = config.ssh;
+      options.env = config.remote_env;
+      options.basefiles = config.basefiles;
+      options.cleanup = config.cleanup;
       options.process = process_options();
       options.on_host_down = [this](const SshLogin& host, const std::string& reason) {
         messages->host_down(host, reason);
@@ -358,6 +361,7 @@ AttemptPayload Run::Parts::build(const Job& job, WorkerId worker) const {
   Command command = plan.command.expand(job, worker);
   if (plan.max_line) refuse_if_longer(command, *plan.max_line, job);
   command.input = job.record.input;
+  add_transfer_files(plan, job, worker, command);
   return command;
 }
 

@@ -43,6 +43,11 @@ struct Command {
   // --cat: `input` goes to this file (named in `line`) before the command starts, not to its
   // standard input; the file is removed when the attempt ends.
   std::string input_file;
+  // Files the command needs where it runs and files it makes there, as given (their
+  // replacement strings replaced): with -S, sent to its host before it runs (--transferfile)
+  // and brought back after (--return). Ignored where commands run on this machine.
+  std::vector<std::string> send_files;
+  std::vector<std::string> return_files;
 };
 
 // Splits `line` into words when it is a simple command the shell would run as a plain exec:

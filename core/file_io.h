@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace taskpool {
 
@@ -27,5 +28,8 @@ int write_to_end(int fd, std::string_view data);
 // Returns 0 or the errno of the open, the write or the close.
 int write_whole_file(const std::string& path, std::string_view data, int flags = 0,
                      mode_t mode = 0666);
+
+// The lines of `text` that say something, without their trailing blanks and '\r'.
+std::vector<std::string> nonblank_lines(std::string_view text);
 
 }  // namespace taskpool

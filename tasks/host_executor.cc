@@ -19,6 +19,7 @@
 #include "core/unique_fd.h"
 #include "tasks/pipes.h"
 #include "tasks/program_path.h"
+#include "tasks/remote_steps.h"
 #include "tasks/spawn.h"
 
 namespace taskpool {
@@ -40,58 +41,7 @@ constexpr Duration kConnectLimit = 60s;
 // here (the connection may be hung).
 constexpr Duration kLocalKillDelay = 1s;
 
-// Runs "$1" (the command line) in a process group of its own and passes on what the channel
-// asks: "TERM" or "KILL" lines become that signal to the group; the channel's end becomes
-// SIGTERM, then SIGKILL two seconds later. Exits with the command's status (128 + N when a
-// signal killed it, and then what is left of its group is killed). One line, for any login shell
-// that reads POSIX quoting; `wait` is silenced, or dash reports "Terminated" on the job's stderr.
-constexpr const char* kWrapper =
-    "exec 3<&0 </dev/null; "
-    "if command -v setsid >/dev/null 2>&1; then setsid /bin/sh -c \"$1\" 3<&- & "
-    "else /bin/sh -c \"$1\" 3<&- & fi; p=$!; "
-    "( while IFS= read -r m; do case $m in TERM|KILL) "
-    "kill -s \"$m\" -- \"-$p\" 2>/dev/null || kill -s \"$m\" \"$p\" 2>/dev/null;; esac; done; "
-    "trap \"\" TERM; kill -s TERM -- \"-$p\" 2>/dev/null || kill -s TERM \"$p\" 2>/dev/null; "
-    "sleep 2; kill -s KILL -- \"-$p\" 2>/dev/null || kill -s KILL \"$p\" 2>/dev/null "
-    ") <&3 >/dev/null 2>&1 & w=$!; exec 3<&-; "
-    "wait \"$p\" 2>/dev/null; s=$?; kill \"$w\" 2>/dev/null; "
-    "[ \"$s\" -gt 128 ] && kill -s KILL -- \"-$p\" 2>/dev/null; exit \"$s\"";
-
 TimePoint now() { return std::chrono::steady_clock::now(); }
-
-// Where the private directory goes: $TMPDIR when its path leaves room for a Unix socket's name
-// (108 bytes, with ssh's temporary suffix), else /tmp.
-std::string temp_root() {
-  const char* dir = std::getenv("TMPDIR");
-  if (dir != nullptr && *dir == '/' && std::strlen(dir) <= 48) return dir;
-  return "/tmp";
-}
-
-// The last line ssh wrote to its log that says something.
-std::string last_words(const std::string& path) {
-  std::string text;
-  const UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd.valid()) return {};
-  char buffer[4096];
-  // Only its end is kept: ssh -v can write a lot.
-  for (ssize_t n; (n = ::read(fd.get(), buffer, sizeof buffer)) != 0;) {
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) break;
-    text.append(buffer, static_cast<size_t>(n));
-    if (text.size() > 65536) text.erase(0, text.size() - 4096);
-  }
-  std::string last;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t end = text.find('\n', start);
-    if (end == std::string::npos) end = text.size();
-    std::string line = text.substr(start, end - start);
-    while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-    if (!line.empty()) last = line;
-    start = end + 1;
-  }
-  return last;
-}
 
 Completion not_run(WorkerId worker, bool lost, std::string error) {
   Completion c;
@@ -105,19 +55,7 @@ Completion not_run(WorkerId worker, bool lost, std::string error) {
   return c;
 }
 
-std::vector<std::string> login_args(const SshLogin& login) {
-  std::vector<std::string> args;
-  if (!login.user.empty()) args.insert(args.end(), {"-l", login.user});
-  if (login.port != 0) args.insert(args.end(), {"-p", std::to_string(login.port)});
-  args.push_back(login.host);
-  return args;
-}
-
 }  // namespace
-
-std::string remote_command(const std::string& line) {
-  return "/bin/sh -c " + shell_quote(kWrapper) + " sh " + shell_quote(line);
-}
 
 struct HostExecutor::Connection {
   std::string socket;
@@ -134,6 +72,9 @@ struct HostExecutor::Host {
   std::vector<Connection> connections;
   bool down = false;
   std::string reason;
+  bool based = true;     // its --basefile files were sent (or there are none)
+  pid_t basefiles = -1;  // the local script sending them, while it runs
+  std::string base_log;  // that script's stderr
 };
 
 struct HostExecutor::Remote {
@@ -162,16 +103,18 @@ HostExecutor::HostExecutor(HostExecutorOptions options, const sigset_t& original
   const bool remote =
       std::ranges::any_of(options_.hosts, [](const SshLogin& h) { return !h.local; });
   if (remote) {
-    std::string pattern = temp_root() + "/taskpool-ssh-XXXXXX";
+    std::string pattern = socket_root() + "/taskpool-ssh-XXXXXX";
     if (mkdtemp(pattern.data()) == nullptr) {
       throw system_error("cannot make a private directory for ssh's control sockets in " +
-                         temp_root());
+                         socket_root());
     }
     directory_ = pattern;
   }
   for (size_t h = 0; h < options_.hosts.size(); ++h) {
     auto host = std::make_unique<Host>();
     host->login = options_.hosts[h];
+    host->based = options_.basefiles.empty() || host->login.local;
+    if (!host->login.local) host->base_log = fmt::format("{}/h{}.base.log", directory_, h);
     if (!host->login.local) {
       const int count = (workers[h] + kSessionsPerConnection - 1) / kSessionsPerConnection;
       for (int c = 0; c < count; ++c) {
@@ -199,6 +142,11 @@ HostExecutor::HostExecutor(HostExecutorOptions options, const sigset_t& original
 HostExecutor::~HostExecutor() {
   processes_.reset();  // kills and reaps the ssh clients and local jobs still running
   for (auto& host : hosts_) {
+    if (host->basefiles > 0) kill(host->basefiles, SIGKILL);
+    reap_by(host->basefiles, now());
+  }
+  if (options_.cleanup && !options_.basefiles.empty()) remove_basefiles();
+  for (auto& host : hosts_) {
     for (Connection& connection : host->connections) {
       if (connection.pid > 0) kill(connection.pid, SIGTERM);
     }
@@ -206,25 +154,61 @@ HostExecutor::~HostExecutor() {
   const TimePoint give_up = now() + 2s;
   for (auto& host : hosts_) {
     for (Connection& connection : host->connections) {
-      while (connection.pid > 0) {
-        int status;
-        const pid_t reaped = waitpid(connection.pid, &status, WNOHANG);
-        if (reaped == connection.pid || (reaped < 0 && errno != EINTR)) {
-          connection.pid = -1;
-        } else if (now() >= give_up) {
-          kill(connection.pid, SIGKILL);
-          while (waitpid(connection.pid, &status, 0) < 0 && errno == EINTR) {
-          }
-          connection.pid = -1;
-        } else {
-          std::this_thread::sleep_for(5ms);
-        }
-      }
+      reap_by(connection.pid, give_up);
       ::unlink(connection.socket.c_str());
       ::unlink(connection.log.c_str());
     }
+    if (!host->base_log.empty()) ::unlink(host->base_log.c_str());
   }
   if (!directory_.empty()) ::rmdir(directory_.c_str());
+}
+
+// Waits for `pid` to end until `give_up`, then kills it; sets it to -1.
+void HostExecutor::reap_by(pid_t& pid, TimePoint give_up) {
+  while (pid > 0) {
+    int status;
+    const pid_t reaped = waitpid(pid, &status, WNOHANG);
+    if (reaped == pid || (reaped < 0 && errno != EINTR)) {
+      pid = -1;
+    } else if (now() >= give_up) {
+      kill(pid, SIGKILL);
+      while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+      }
+      pid = -1;
+    } else {
+      std::this_thread::sleep_for(5ms);
+    }
+  }
+}
+
+// --cleanup: the --basefile files leave every host that got them, all hosts at once.
+void HostExecutor::remove_basefiles() {
+  std::vector<pid_t> pids;
+  for (auto& host : hosts_) {
+    if (host->login.local || host->down || !host->based) continue;
+    const auto ready = std::ranges::find_if(
+        host->connections, [](const Connection& c) { return c.ready && c.pid > 0; });
+    if (ready == host->connections.end()) continue;
+    const std::string script =
+        basefile_cleanup_script(options_.basefiles, host_steps(*host, *ready));
+    const pid_t pid = spawn_tied("/bin/sh", {"/bin/sh", "-c", script}, original_mask_, -1, -1, -1);
+    if (pid > 0) pids.push_back(pid);
+  }
+  const TimePoint give_up = now() + 10s;
+  for (pid_t& pid : pids) reap_by(pid, give_up);
+}
+
+HostSteps HostExecutor::host_steps(const Host& host, const Connection& connection) const {
+  HostSteps steps;
+  steps.ssh = options_.ssh;
+  steps.ssh[0] = ssh_path_;
+  for (const char* arg : {"-S"}) steps.ssh.emplace_back(arg);
+  steps.ssh.push_back(connection.socket);
+  for (const char* arg : {"-o", "ControlMaster=no", "-T"}) steps.ssh.emplace_back(arg);
+  for (std::string& arg : ssh_login_args(host.login)) steps.ssh.push_back(std::move(arg));
+  steps.host = host.login.text;
+  steps.cleanup = options_.cleanup;
+  return steps;
 }
 
 int HostExecutor::start_master(Host& host, Connection& connection) {
@@ -237,7 +221,7 @@ int HostExecutor::start_master(Host& host, Connection& connection) {
        {"-o", "ControlPersist=no", "-o", "ServerAliveInterval=10", "-o", "ServerAliveCountMax=3"}) {
     argv.emplace_back(arg);
   }
-  for (std::string& arg : login_args(host.login)) argv.push_back(std::move(arg));
+  for (std::string& arg : ssh_login_args(host.login)) argv.push_back(std::move(arg));
   const UniqueFd log(
       ::open(connection.log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
   const UniqueFd null(::open("/dev/null", O_RDWR | O_CLOEXEC));
@@ -269,7 +253,9 @@ void HostExecutor::start(const Attempt& attempt) {
   remote->connection = worker_connection_[index];
   Remote& r = *remote;
   remotes_.push_back(std::move(remote));
-  if (host.connections[static_cast<size_t>(r.connection)].ready && !spawn(r)) remotes_.pop_back();
+  if (host.based && host.connections[static_cast<size_t>(r.connection)].ready && !spawn(r)) {
+    remotes_.pop_back();
+  }
 }
 
 bool HostExecutor::spawn(Remote& remote) {
@@ -292,14 +278,14 @@ bool HostExecutor::spawn(Remote& remote) {
   set_nonblocking(control.write.get());
 
   Attempt attempt = remote.attempt;
-  std::vector<std::string>& argv = attempt.command.argv;
-  argv = options_.ssh;
-  argv[0] = ssh_path_;
-  for (const char* arg : {"-S"}) argv.emplace_back(arg);
-  argv.push_back(connection.socket);
-  for (const char* arg : {"-o", "ControlMaster=no", "-T"}) argv.emplace_back(arg);
-  for (std::string& arg : login_args(host.login)) argv.push_back(std::move(arg));
-  argv.push_back(remote_command(remote.attempt.command.line));
+  const HostSteps steps = host_steps(host, connection);
+  const std::string line = remote_command(env_exports(options_.env) + attempt.command.line);
+  if (has_file_steps(attempt.command)) {
+    attempt.command.argv = {"/bin/sh", "-c", attempt_script(attempt.command, steps, line)};
+  } else {
+    attempt.command.argv = steps.ssh;
+    attempt.command.argv.push_back(line);
+  }
   processes_->start(attempt, control.read.get());
   remote.control = std::move(control.write);
   remote.spawned = true;
@@ -393,13 +379,56 @@ void HostExecutor::check_masters() {
       }
       if (!connection.ready && ::access(connection.socket.c_str(), F_OK) == 0) {
         connection.ready = true;
-        std::erase_if(remotes_, [&](const std::unique_ptr<Remote>& remote) {
-          return !remote->spawned && remote->host == static_cast<int>(h) &&
-                 remote->connection == static_cast<int>(c) && !spawn(*remote);
-        });
+        if (!host.based && host.basefiles < 0) send_basefiles(static_cast<int>(h), connection);
+        if (host.based) spawn_waiting(static_cast<int>(h), static_cast<int>(c));
       }
     }
+    if (host.basefiles > 0) check_basefiles(static_cast<int>(h));
   }
+}
+
+void HostExecutor::spawn_waiting(int host, int connection) {
+  std::erase_if(remotes_, [&](const std::unique_ptr<Remote>& remote) {
+    return !remote->spawned && remote->host == host && remote->connection == connection &&
+           !spawn(*remote);
+  });
+}
+
+// Starts the script that sends --basefile to a host, through its first connection made.
+void HostExecutor::send_basefiles(int h, const Connection& connection) {
+  Host& host = *hosts_[static_cast<size_t>(h)];
+  const std::string script = basefile_script(options_.basefiles, host_steps(host, connection));
+  const UniqueFd log(::open(host.base_log.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+  const UniqueFd null(::open("/dev/null", O_RDWR | O_CLOEXEC));
+  pid_t pid = -1;
+  if (log.valid() && null.valid()) {
+    pid = spawn_tied("/bin/sh", {"/bin/sh", "-c", script}, original_mask_, null.get(), null.get(),
+                     log.get());
+  }
+  if (pid < 0) {
+    host_down(h, fmt::format("--basefile: cannot start sending: {}", std::strerror(errno)));
+    return;
+  }
+  host.basefiles = pid;
+  processes_->leave_alone(pid);
+}
+
+void HostExecutor::check_basefiles(int h) {
+  Host& host = *hosts_[static_cast<size_t>(h)];
+  int status = 0;
+  if (waitpid(host.basefiles, &status, WNOHANG) != host.basefiles) return;
+  processes_->leave_alone(host.basefiles, false);
+  host.basefiles = -1;
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0) {
+    host.based = true;
+    for (size_t c = 0; c < host.connections.size(); ++c) {
+      if (host.connections[c].ready) spawn_waiting(h, static_cast<int>(c));
+    }
+    return;
+  }
+  std::string reason = last_words(host.base_log);
+  if (reason.starts_with("taskpool: ")) reason.erase(0, 10);
+  host_down(h, reason.empty() ? "--basefile: the files could not be sent" : reason);
 }
 
 void HostExecutor::host_down(int host_index, const std::string& reason) {

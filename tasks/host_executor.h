@@ -10,6 +10,7 @@
 
 #include "core/executor.h"
 #include "tasks/process_executor.h"
+#include "tasks/remote_steps.h"
 #include "tasks/sshlogin.h"
 
 namespace taskpool {
@@ -22,6 +23,13 @@ struct HostExecutorOptions {
   // Called (inside wait()) when a host goes down: its connection could not be made or died.
   std::function<void(const SshLogin& host, const std::string& reason)> on_host_down;
   ProcessExecutorOptions process;  // for the local ssh clients and the jobs of ':'
+  // --env: variables set for each remote command, in this order.
+  std::vector<std::pair<std::string, std::string>> env;
+  // --basefile: sent to each host once its connection is made, before its first job (a file
+  // that cannot be sent takes the host down). --cleanup: removed from it at the end, as the
+  // files of each attempt (Command::send_files, return_files) are after it.
+  std::vector<std::string> basefiles;
+  bool cleanup = false;
 };
 
 // Each remote host gets one OpenSSH control master per kSessionsPerConnection of its workers
@@ -78,6 +86,12 @@ class HostExecutor final : public Executor {
   struct Host;
   struct Remote;
   int start_master(Host& host, Connection& connection);  // 0, or fork's errno
+  HostSteps host_steps(const Host& host, const Connection& connection) const;
+  void spawn_waiting(int host, int connection);  // the attempts waiting for that connection
+  void send_basefiles(int host, const Connection& connection);
+  void check_basefiles(int host);
+  void remove_basefiles();
+  static void reap_by(pid_t& pid, TimePoint give_up);
   bool spawn(Remote& remote);  // false: it could not start, its completion is ready
   void check_masters();
   void host_down(int host_index, const std::string& reason);
@@ -103,9 +117,5 @@ class HostExecutor final : public Executor {
   std::vector<Down> down_;
   std::unique_ptr<ProcessExecutor> processes_;
 };
-
-// The command line `line` as one string for the remote login shell: `/bin/sh -c WRAPPER sh LINE`
-// with WRAPPER and LINE each quoted once (see HostExecutor).
-std::string remote_command(const std::string& line);
 
 }  // namespace taskpool

@@ -137,6 +137,15 @@ std::vector<UsageCase> kept_output_rule_cases() {
       {{"--delay", "0", "echo"}, "--delay: '0' is not a duration above zero"},
       {{"--nice", "20", "echo"}, "--nice: '20' is not a niceness from -20 to 19"},
       {{"--nice", "x", "echo"}, "--nice: 'x' is not a niceness from -20 to 19"},
+      {{"--onall", "echo"}, "--onall and --nonall run on the hosts of -S/--sshlogin: give them"},
+      {{"--nonall", "-S", "h", "--compare", "echo"},
+       "--compare runs on this machine; leave out --onall and --nonall"},
+      {{"--onall", "-S", "h", "--resume", "--joblog", "log", "echo"},
+       "--resume and --onall/--nonall exclude each other (the joblog has a job per host)"},
+      {{"--onall", "-S", "h", "--control", "sock", "echo"},
+       "--control and --onall/--nonall exclude each other"},
+      {{"--onall", "-S", "h", "--summary-json", "s.json", "echo"},
+       "--summary-json and --timeline describe one run; --onall and --nonall make one a host"},
   };
 }
 

@@ -63,5 +63,11 @@ TEST_CASE("file_io: failures are errnos, not aborts") {
   CHECK(read_whole_file(dir.path + "/link", text, SIZE_MAX, O_NOFOLLOW) == ELOOP);
 }
 
+TEST_CASE("nonblank_lines: the lines that say something, trailing blanks and CR dropped") {
+  CHECK(nonblank_lines("").empty());
+  CHECK(nonblank_lines("a\n\n  \nb c \r\nlast") == std::vector<std::string>{"a", "b c", "last"});
+  CHECK(nonblank_lines("  lead\n") == std::vector<std::string>{"  lead"});
+}
+
 }  // namespace
 }  // namespace taskpool
