@@ -171,7 +171,8 @@ void declare_grouping(CLI::App& app, GroupingFlags& flags, RunConfig& config) {
   records.value("-I", config.replace, "STR", "Use STR instead of {} for the record");
   records.flag("--plus", config.plus,
                "More replacement strings: {..} {...} {/..} {/...} {+/} {+.} {+..} {+...} "
-               "{:-STR} {:N} {:N:M}");
+               "{:-STR} {:N} {:N:M}, bash's {#STR} {%STR} {/STR/NEW} {^STR} {,STR} and their "
+               "doubles (STR: plain text)");
   records.flag("-q,--quote", config.quote,
                "Each command word is one word for the shell, its syntax quoted");
   records.value("-E", config.eof_string, "STR", "Stop reading input at a record equal to STR");
