@@ -152,7 +152,8 @@ void declare_pipe(CLI::App& app, PipeFlags& flags) {
              "Blocks of about SIZE bytes (k, M, G: KiB, MiB, GiB; default 1M)");
   pipe.flag("--cat", flags.cat,
             "Each block in a temporary file instead, {} its name (removed after the job)");
-  pipe.value("--recstart", flags.recstart, "STR", "Records start with STR (default: anything; alone: --recend '')");
+  pipe.value("--recstart", flags.recstart, "STR",
+             "Records start with STR (default: anything; alone: --recend '')");
   pipe.value("--recend", flags.recend, "STR", "Records end with STR (default \\n)");
 }
 

@@ -38,8 +38,8 @@ struct ValueTransform {
   // at the end of the value.
   enum class At { kFirst, kAll, kStart, kEnd };
   Kind kind = Kind::kNone;
-  std::string text;   // kDefault's STR; kReplace's STR
-  std::string with;   // kReplace's NEW ("" to remove STR; STR in upper or lower case)
+  std::string text;  // kDefault's STR; kReplace's STR
+  std::string with;  // kReplace's NEW ("" to remove STR; STR in upper or lower case)
   At at = At::kFirst;
   size_t from = 0;    // kDropFirst, kSubstring
   size_t length = 0;  // kSubstring

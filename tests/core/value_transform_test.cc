@@ -100,8 +100,7 @@ TEST_CASE("--plus strings after a field number, and from the end") {
 
 TEST_CASE("without --plus its strings are text") {
   CHECK(text_of({"{..}", "{+/}", "{:-x}", "{.}"}, {"a.b.c"}, false) == "{..} {+/} {:-x} a.b");
-  CHECK(text_of({"{#a}", "{%c}", "{/a/b}", "{^a}"}, {"a.b.c"}, false) ==
-        "{#a} {%c} {/a/b} {^a}");
+  CHECK(text_of({"{#a}", "{%c}", "{/a/b}", "{^a}"}, {"a.b.c"}, false) == "{#a} {%c} {/a/b} {^a}");
 }
 
 TEST_CASE("{-N} counts fields from the end, with every transform") {
