@@ -231,7 +231,12 @@ void fill_pipe(const OptionFlags& flags, RunConfig& config) {
   if (flags.was_given("--block")) {
     blocks.block_size = static_cast<size_t>(parse_bytes("--block", pipe.block));
   }
-  if (flags.was_given("--recstart")) blocks.boundary.start = parse_delimiter(pipe.recstart);
+  // As GNU parallel: --recstart alone splits before every STR (no end needed), --recend alone
+  // after every STR, both where the one is followed by the other.
+  if (flags.was_given("--recstart")) {
+    blocks.boundary.start = parse_delimiter(pipe.recstart);
+    blocks.boundary.end.clear();
+  }
   if (flags.was_given("--recend")) blocks.boundary.end = parse_delimiter(pipe.recend);
   if (blocks.boundary.start.empty() && blocks.boundary.end.empty()) {
     throw UsageError("--recstart and --recend are both empty: records could end anywhere");

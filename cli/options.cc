@@ -172,7 +172,8 @@ void declare_pipe(const Declaration& app, PipeFlags& flags) {
              "Blocks of about SIZE bytes (k, M, G: KiB, MiB, GiB; default 1M)");
   pipe.flag("--cat", flags.cat,
             "Each block in a temporary file instead, {} its name (removed after the job)");
-  pipe.value("--recstart", flags.recstart, "STR", "Records start with STR (default: anything)");
+  pipe.value("--recstart", flags.recstart, "STR",
+             "Records start with STR (default: anything; alone: --recend '')");
   pipe.value("--recend", flags.recend, "STR", "Records end with STR (default \\n)");
 }
 
@@ -191,7 +192,8 @@ void declare_grouping(const Declaration& app, GroupingFlags& flags, RunConfig& c
   records.value("-I", config.replace, "STR", "Use STR instead of {} for the record");
   records.flag("--plus", config.plus,
                "More replacement strings: {..} {...} {/..} {/...} {+/} {+.} {+..} {+...} "
-               "{:-STR} {:N} {:N:M}");
+               "{:-STR} {:N} {:N:M}, bash's {#STR} {%STR} {/STR/NEW} {^STR} {,STR} and their "
+               "doubles (STR: plain text)");
   records.flag("-q,--quote", config.quote,
                "Each command word is one word for the shell, its syntax quoted");
   records.value("-E", config.eof_string, "STR", "Stop reading input at a record equal to STR");

@@ -41,6 +41,85 @@ std::optional<size_t> parse_size(std::string_view digits) {
 }
 
 // {:-STR}, {:N}, {:N:M}: `spec` is what follows the colon.
+std::string ascii_case(std::string_view s, bool upper) {
+  std::string out(s);
+  for (char& c : out) {
+    if (upper && c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+    if (!upper && c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+  }
+  return out;
+}
+
+ValueTransform replacing(std::string_view text, std::string with, ValueTransform::At at) {
+  ValueTransform t;
+  t.kind = ValueTransform::Kind::kReplace;
+  t.text = std::string(text);
+  t.with = std::move(with);
+  t.at = at;
+  return t;
+}
+
+// {/STR/NEW} {//STR/NEW} {/#STR/NEW} {/%STR/NEW}, `spec` after the first slash. STR is not empty
+// and ends at the next slash (after its first byte); {/STR/NEW}'s holds no '#' or '%'.
+std::optional<ValueTransform> parse_substitution(std::string_view spec) {
+  using At = ValueTransform::At;
+  At at = At::kFirst;
+  if (spec.size() > 1 && (spec[0] == '/' || spec[0] == '#' || spec[0] == '%')) {
+    at = spec[0] == '/' ? At::kAll : spec[0] == '#' ? At::kStart : At::kEnd;
+    spec.remove_prefix(1);
+  }
+  const size_t slash = spec.find('/', 1);
+  if (spec.empty() || slash == std::string_view::npos) return std::nullopt;
+  const std::string_view text = spec.substr(0, slash);
+  if (at == At::kFirst && text.find_first_of("#%/") != std::string_view::npos) return std::nullopt;
+  return replacing(text, std::string(spec.substr(slash + 1)), at);
+}
+
+// The Bash-like strings but {:...}: {#STR} {##STR} {%STR} {%%STR} {/STR/NEW}... {^STR} {,,STR}.
+std::optional<ValueTransform> parse_bash_edit(std::string_view inside) {
+  using At = ValueTransform::At;
+  if (inside.size() < 2) return std::nullopt;
+  const char first = inside[0];
+  const bool doubled = inside.size() > 2 && inside[1] == first;
+  const std::string_view text = inside.substr(doubled ? 2 : 1);
+  if (text.empty()) return std::nullopt;
+  switch (first) {
+    case '#':  // {##} is not one: the number of jobs in GNU parallel
+      if (text[0] == '#') return std::nullopt;
+      return replacing(text, "", At::kStart);
+    case '%':
+      return replacing(text, "", At::kEnd);
+    case '/':
+      return parse_substitution(inside.substr(1));
+    case '^':
+    case ',':
+      return replacing(text, ascii_case(text, first == '^'), doubled ? At::kAll : At::kStart);
+    default:
+      return std::nullopt;
+  }
+}
+
+// `value` with `text` replaced by `with` where `at` says.
+std::string replace_text(std::string_view value, const ValueTransform& t) {
+  using At = ValueTransform::At;
+  const std::string_view text = t.text;
+  if (t.at == At::kStart || t.at == At::kEnd) {
+    const bool found = t.at == At::kStart ? value.starts_with(text) : value.ends_with(text);
+    if (!found) return std::string(value);
+    const size_t from = t.at == At::kStart ? 0 : value.size() - text.size();
+    return std::string(value.substr(0, from)) + t.with +
+           std::string(value.substr(from + text.size()));
+  }
+  std::string out;
+  size_t pos = 0;
+  for (size_t hit = value.find(text); hit != std::string_view::npos; hit = value.find(text, pos)) {
+    out.append(value.substr(pos, hit - pos)).append(t.with);
+    pos = hit + text.size();
+    if (t.at == At::kFirst) break;
+  }
+  return out.append(value.substr(pos));
+}
+
 std::optional<ValueTransform> parse_bash_like(std::string_view spec) {
   ValueTransform t;
   if (spec.starts_with('-') && spec.size() > 1) {
@@ -152,6 +231,8 @@ std::string ValueTransform::apply(std::string_view value) const {
       return from >= value.size() ? "" : std::string(value.substr(from));
     case Kind::kSubstring:
       return from >= value.size() ? "" : std::string(value.substr(from, length));
+    case Kind::kReplace:
+      return replace_text(value, *this);
   }
   return std::string(value);
 }
@@ -177,8 +258,9 @@ std::optional<ValueTransform> parse_transform(std::string_view inside, bool plus
       return t;
     }
   }
-  if (plus && inside.starts_with(':')) return parse_bash_like(inside.substr(1));
-  return std::nullopt;
+  if (!plus) return std::nullopt;
+  if (inside.starts_with(':')) return parse_bash_like(inside.substr(1));
+  return parse_bash_edit(inside);
 }
 
 }  // namespace taskpool

@@ -1,5 +1,8 @@
 // What a replacement string does to a value: GNU parallel's {.} {/} {//} {/.}, and with --plus
-// {..} {...} {/..} {/...} {+/} {+.} {+..} {+...} {:-STR} {:N} {:N:M}. Pure functions.
+// {..} {...} {/..} {/...} {+/} {+.} {+..} {+...} {:-STR} {:N} {:N:M} and the Bash-like {#STR}
+// {##STR} {%STR} {%%STR} {/STR/NEW} {//STR/NEW} {/#STR/NEW} {/%STR/NEW} {^STR} {^^STR} {,STR}
+// {,,STR}. STR is literal text (GNU parallel reads it as a Perl regular expression: the same
+// where it holds none of . * + ? [ ] ( ) | \ ^ $). Pure functions.
 #pragma once
 
 #include <cstddef>
@@ -29,9 +32,15 @@ struct ValueTransform {
     kDefault,     // {:-STR} STR when the value is empty (or "0", as Perl's ||=)
     kDropFirst,   // {:N}   without the first N bytes
     kSubstring,   // {:N:M} M bytes from byte N
+    kReplace,     // {#STR} {%STR} {/STR/NEW} {^STR} ...: `text` becomes `with`, where `at` says
   };
+  // Where kReplace replaces `text`: its first occurrence, all of them, only at the start or only
+  // at the end of the value.
+  enum class At { kFirst, kAll, kStart, kEnd };
   Kind kind = Kind::kNone;
-  std::string text;   // kDefault's STR
+  std::string text;  // kDefault's STR; kReplace's STR
+  std::string with;  // kReplace's NEW ("" to remove STR; STR in upper or lower case)
+  At at = At::kFirst;
   size_t from = 0;    // kDropFirst, kSubstring
   size_t length = 0;  // kSubstring
 

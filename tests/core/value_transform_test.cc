@@ -65,13 +65,42 @@ TEST_CASE("--plus: {:-STR} {:N} {:N:M}, as bash's") {
   CHECK(plus_of("{:1:}", "ab") == "{:1:}");
 }
 
+TEST_CASE("--plus: {#STR} {%STR} {/STR/NEW} {^STR} {,STR} and their doubles, as GNU parallel's") {
+  // The values of GNU parallel's tutorial and what it prints for them.
+  CHECK(plus_of("{#bc}", "abcAaAdef") == "abcAaAdef");
+  CHECK(plus_of("{#abc}", "abcAaAdef") == "AaAdef");
+  CHECK(plus_of("{##ab}", "abcAaAdef") == "cAaAdef");
+  CHECK(plus_of("{%de}", "abcAaAdef") == "abcAaAdef");
+  CHECK(plus_of("{%def}", "abcAaAdef") == "abcAaA");
+  CHECK(plus_of("{%%def}", "abcAaAdef") == "abcAaA");
+  CHECK(plus_of("{/def/ghi}", "abcAaAdef") == "abcAaAghi");
+  CHECK(plus_of("{/a/}", "abcAaAdef") == "bcAaAdef");
+  CHECK(plus_of("{//a/X}", "abcAaAdef") == "XbcAXAdef");
+  CHECK(plus_of("{/#a/X}", "abcAaAdef") == "XbcAaAdef");
+  CHECK(plus_of("{/%f/X}", "abcAaAdef") == "abcAaAdeX");
+  CHECK(plus_of("{/a/b/c}", "aXa.ab") == "b/cXa.ab");  // NEW may hold a slash
+  CHECK(plus_of("{^a}", "abcAaAdef") == "AbcAaAdef");
+  CHECK(plus_of("{^^a}", "abcAaAdef") == "AbcAAAdef");
+  CHECK(plus_of("{,A}", "AbcAaAdef") == "abcAaAdef");
+  CHECK(plus_of("{,,A}", "AbcAaAdef") == "abcaaadef");
+  CHECK(plus_of("{^ab}", "aXa.ab") == "aXa.ab");
+  // Not replacement strings, as in GNU parallel: they stay text.
+  CHECK(plus_of("{##}", "x") == "{##}");
+  CHECK(plus_of("{###x}", "x") == "{###x}");
+  CHECK(plus_of("{/#/x}", "x") == "{/#/x}");
+  CHECK(plus_of("{/#%/x}", "%a") == "xa");
+  CHECK(plus_of("{/a}", "x") == "{/a}");
+}
+
 TEST_CASE("--plus strings after a field number, and from the end") {
   CHECK(text_of({"{2..}", "{-1+.}", "{1:-z}"}, {"a.b.c", "d.e.f"}) == "d f a.b.c");
   CHECK(text_of({"{2:-z}"}, {"a", ""}) == "z");
+  CHECK(text_of({"{1#a}", "{-1%.c}"}, {"ab", "b.c"}) == "b b");
 }
 
 TEST_CASE("without --plus its strings are text") {
   CHECK(text_of({"{..}", "{+/}", "{:-x}", "{.}"}, {"a.b.c"}, false) == "{..} {+/} {:-x} a.b");
+  CHECK(text_of({"{#a}", "{%c}", "{/a/b}", "{^a}"}, {"a.b.c"}, false) == "{#a} {%c} {/a/b} {^a}");
 }
 
 TEST_CASE("{-N} counts fields from the end, with every transform") {

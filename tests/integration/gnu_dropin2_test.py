@@ -180,6 +180,15 @@ class SameAsGnuParallelTest(XargsHabitsCase):
         r = self.same("--plus", "-k", "printf", "%s_", *strings, "\\n", ":::", *values)
         self.assertIn("a.tar.gz_a_a.tar.gz_a_a.tar.gz__gz_tar.gz__", r.out)
 
+    def test_plus_bash_like_strings(self):
+        # GNU parallel's tutorial's values, and values with slashes, spaces and quotes.
+        strings = ["{#bc}", "{#abc}", "{##ab}", "{%de}", "{%def}", "{%%def}", "{/def/ghi}",
+                   "{/a/}", "{//a/X}", "{/#a/X}", "{/%f/X}", "{/a/b/c}", "{^a}", "{^^a}", "{,A}",
+                   "{,,A}", "{1#a}", "{-1%.gz}"]
+        values = ["abcAaAdef", "AbcAaAdef", "a/b c.tar.gz", "it's \"a\"", "", "aaa"]
+        r = self.same("--plus", "-k", "printf", "%s_", *strings, "\\n", ":::", *values)
+        self.assertIn("abcAaAdef_AaAdef_cAaAdef_abcAaAdef_abcAaA_abcAaA_abcAaAghi_", r.out)
+
     def test_plus_strings_on_numbered_fields(self):
         self.same("--plus", "-k", "echo", "{2..}", "{-1+.}", "{1:-z}", "{2/..}", ":::", "a.b.c",
                   "", ":::", "d.e.f", "g/h.i.j")

@@ -41,6 +41,14 @@ class PipeSameAsGnuParallelTest(XargsHabitsCase):
         self.same("--pipe", "--recstart", ">", "--recend", "", "--block", "10", "-k", SHOW_BLOCK,
                   input=fasta)
 
+    def test_recstart_alone_splits_before_each_start_wherever_it_is(self):
+        # GNU parallel's tutorial: --recstart alone needs no newline before the start.
+        r = self.same("-kN1", "--recstart", "/", "--pipe", "echo JOB{#};cat;echo END",
+                      input=b"/foo, bar/, /baz, qux/,\n")
+        self.assertEqual(r.out.count("JOB"), 4)
+        self.same("--pipe", "--recstart", ">", "--block", "10", "-k", SHOW_BLOCK,
+                  input=b">a>b\nAC>GT\n>c\nGG\n")
+
     def test_empty_input_runs_nothing(self):
         r = self.same("--pipe", "echo", "ran", input=b"")
         self.assertEqual(r.out, "")
