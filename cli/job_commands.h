@@ -23,7 +23,6 @@ void refuse_if_longer(Command& command, size_t max_line, const Job& job);
 
 // --cat: the job's block goes to a temporary file of its own, which {} names; --fifo (`fifo`):
 // to a named pipe of its own, which {} names.
-Command with_input_file(const CommandTemplate& command, const Job& job, WorkerId worker,
-                        bool fifo);
+Command with_input_file(const CommandTemplate& command, const Job& job, WorkerId worker, bool fifo);
 
 }  // namespace taskpool

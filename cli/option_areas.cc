@@ -402,7 +402,8 @@ void fill_config(const OptionFlags& given, RunConfig& config) {
   fill_hosts(flags, config);
   if ((config.max_load || config.memfree != 0) &&
       (!config.hosts.empty() || config.slurm || config.slurm_alloc)) {
-    throw UsageError("--load and --memfree read this machine: not with -S, --slurm or --slurm-alloc");
+    throw UsageError(
+        "--load and --memfree read this machine: not with -S, --slurm or --slurm-alloc");
   }
   fill_pipe(flags, config);
   check_flag_rules(facts_of(flags, config), config);

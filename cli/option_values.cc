@@ -87,9 +87,11 @@ std::optional<double> parse_decimal(std::string_view text) {
 
 std::optional<double> parse_timeout_percent(const std::string& value) {
   if (!value.ends_with('%')) return std::nullopt;
-  const std::optional<double> percent = parse_decimal(std::string_view(value).substr(0, value.size() - 1));
+  const std::optional<double> percent =
+      parse_decimal(std::string_view(value).substr(0, value.size() - 1));
   if (!percent || *percent <= 0) {
-    throw UsageError("--timeout: '" + value + "' is not a percentage above zero (N%: of the "
+    throw UsageError("--timeout: '" + value +
+                     "' is not a percentage above zero (N%: of the "
                      "median runtime of the jobs that succeeded)");
   }
   return percent;
@@ -97,14 +99,14 @@ std::optional<double> parse_timeout_percent(const std::string& value) {
 
 double parse_load(const std::string& value, int cpus) {
   std::string_view text = value;
-  const char sign = !text.empty() && (text.front() == '+' || text.front() == '-') ? text.front() : 0;
+  char sign = '\0';
+  if (text.starts_with('+') || text.starts_with('-')) sign = text.front();
   if (sign != 0) text.remove_prefix(1);
   const bool percent = sign == 0 && text.ends_with('%');
   if (percent) text.remove_suffix(1);
   // GNU parallel takes whole numbers with a sign or a %, fractions only bare.
-  const std::optional<double> number = sign != 0 || percent
-                                           ? std::optional<double>(parse_whole_number(text))
-                                           : parse_decimal(text);
+  const std::optional<double> number =
+      sign != 0 || percent ? std::optional<double>(parse_whole_number(text)) : parse_decimal(text);
   if (!number || *number > 1e6) {
     throw UsageError("--load: '" + value +
                      "' is not a number of running processes (N, +N or -N: the CPUs plus or "

@@ -58,9 +58,9 @@ struct RunConfig {
   // of one job (-N: `blocks.records` records a block).
   enum class Pipe { kNone, kStdin, kPart } pipe = Pipe::kNone;
   BlockOptions blocks;
-  bool pipe_cat = false;  // --cat: each block in a temporary file, {} its name, not on stdin
+  bool pipe_cat = false;   // --cat: each block in a temporary file, {} its name, not on stdin
   bool pipe_fifo = false;  // --fifo: each block through a named pipe, {} its name, not on stdin
-  int jobs = 1;           // -j; without it the CPUs, or kFetchDefaultJobs with --fetch
+  int jobs = 1;            // -j; without it the CPUs, or kFetchDefaultJobs with --fetch
   // -j FILE: the number of workers is read from FILE, and again whenever it changes.
   std::optional<std::string> jobs_file;
   // The live pool: --control SOCKET, --priority-col N (1-based), --queue-size N, --feedback,

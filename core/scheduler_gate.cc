@@ -21,7 +21,8 @@ void Scheduler::note_success(const Completion& completion) {
   if (options_.timeout_percent <= 0 || !completion.started) return;
   successes_.add(completion.runtime());
   // The median moved: so does the limit of the attempts running now.
-  for (auto& slot : running_) {
+  // cppcheck-suppress constVariable ; the slot's timeout is what changes
+  for (std::optional<Running>& slot : running_) {
     if (!slot || slot->timed_out || slot->stopped || slot->short_of_memory) continue;
     slot->timeout_at = timeout_for(slot->started);
   }
@@ -36,19 +37,15 @@ bool Scheduler::gate_allows(TimePoint now) {
 void Scheduler::check_memory(TimePoint now) {
   if (!gate_.kills() || running_count_ == 0) return;
   // One at a time: the memory of the one terminated last is free only once it has ended.
-  const auto ending = [](const std::optional<Running>& slot) {
-    return slot && (slot->short_of_memory || slot->stopped || slot->timed_out);
+  const auto killed = [](const std::optional<Running>& slot) {
+    return slot && slot->short_of_memory;
   };
-  if (std::ranges::any_of(running_, [](const std::optional<Running>& slot) {
-        return slot && slot->short_of_memory;
-      })) {
-    return;
-  }
+  if (std::ranges::any_of(running_, killed)) return;
   if (!gate_.memory_short(now)) return;
   // The youngest: the job read last, as GNU parallel takes it.
   std::optional<Running>* youngest = nullptr;
   for (auto& slot : running_) {
-    if (!slot || ending(slot)) continue;
+    if (!slot || slot->stopped || slot->timed_out) continue;
     if (youngest == nullptr || slot->job.seq > (*youngest)->job.seq) youngest = &slot;
   }
   if (youngest == nullptr) return;

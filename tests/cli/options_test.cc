@@ -648,7 +648,8 @@ TEST_CASE("--header with --pipe: lines before every block, not column names; --f
   CHECK_FALSE(colon.header);  // nothing is read as column names
   CHECK(config_of({"--pipepart", "-a", "f", "--header", "3", "cat"}).blocks.header_lines == 3);
   CHECK(config_of({"--header", ":", "cat"}).blocks.header_lines == 0);
-  CHECK(usage_error_of({"--pipe", "--header", "x.*", "cat"}).starts_with("--pipe takes --header :"));
+  CHECK(
+      usage_error_of({"--pipe", "--header", "x.*", "cat"}).starts_with("--pipe takes --header :"));
   CHECK(config_of({"--pipe", "--fifo", "cat"}).pipe_fifo);
   CHECK(usage_error_of({"--fifo", "cat"}) == "--fifo needs --pipe or --pipepart");
   CHECK(usage_error_of({"--pipe", "--fifo", "--cat", "cat"}) ==

@@ -64,9 +64,7 @@ TEST_CASE("--timeout N%: no limit before the first success, then N% of the media
 
   // Runtimes 1, 1 and 9 s succeed under 1000% (the limit is 10 s after the first), then a 12 s
   // attempt is ended at 10 s: the median is 1 s (the mean, 3.7 s, would allow 37 s).
-  GateRun median(4, [](uint64_t seq, int) {
-    return lasting(seq <= 2 ? 1s : seq == 3 ? 9s : 12s);
-  });
+  GateRun median(4, [](uint64_t seq, int) { return lasting(seq <= 2 ? 1s : seq == 3 ? 9s : 12s); });
   options.timeout_percent = 1000;
   stats = median.run(options);
   CHECK(stats.timed_out == 1);
@@ -115,9 +113,7 @@ TEST_CASE("--load: jobs started since the reading count as running processes") {
 
 TEST_CASE("--memfree: no job starts while less than SIZE is available") {
   GateRun run(2, [](uint64_t, int) { return lasting(1s); });
-  run.readings->memory_now = [&run] {
-    return uint64_t{run.since_start() < 5 ? 60u : 100u};
-  };
+  run.readings->memory_now = [&run] { return uint64_t{run.since_start() < 5 ? 60u : 100u}; };
   SchedulerOptions options = run.options(2);
   options.gate.memfree = 100;
   const RunStats stats = run.run(options);

@@ -16,7 +16,8 @@ namespace {
 
 struct ProcDir {
   ProcDir() {
-    std::string pattern = (std::filesystem::temp_directory_path() / "taskpool-proc-XXXXXX").string();
+    std::string pattern =
+        (std::filesystem::temp_directory_path() / "taskpool-proc-XXXXXX").string();
     REQUIRE(::mkdtemp(pattern.data()) != nullptr);
     path = pattern;
   }
@@ -42,8 +43,9 @@ TEST_CASE("the memory available: MemAvailable, else MemFree + Buffers + Cached")
   ProcReadings readings(dir.path);
   dir.write("meminfo", "MemTotal: 1000 kB\nMemFree: 10 kB\nMemAvailable:     300 kB\n");
   CHECK(readings.available_memory() == 300u * 1024);
-  dir.write("meminfo", "MemTotal: 1000 kB\nMemFree: 10 kB\nBuffers: 5 kB\nCached: 100 kB\n"
-                       "SwapCached: 7 kB\n");
+  dir.write("meminfo",
+            "MemTotal: 1000 kB\nMemFree: 10 kB\nBuffers: 5 kB\nCached: 100 kB\n"
+            "SwapCached: 7 kB\n");
   CHECK(readings.available_memory() == 115u * 1024);
 }
 
@@ -56,8 +58,8 @@ TEST_CASE("readings that cannot be taken stop the run at the start, naming the f
     open_machine_readings(true, true);
     FAIL("no error");
   } catch (const Error& e) {
-    CHECK(std::string(e.what()) == "--load: cannot read the processes running from '" +
-                                       dir.path + "/stat' (procs_running, procs_blocked)");
+    CHECK(std::string(e.what()) == "--load: cannot read the processes running from '" + dir.path +
+                                       "/stat' (procs_running, procs_blocked)");
   }
   ::unsetenv("TASKPOOL_PROC_DIR");
 }
