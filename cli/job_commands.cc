@@ -38,13 +38,15 @@ void refuse_if_longer(Command& command, size_t max_line, const Job& job) {
       command.line.substr(0, command.line.find_first_of(" \t\n")), job.seq, record, size, max_line);
 }
 
-Command with_input_file(const CommandTemplate& command, const Job& job, WorkerId worker) {
+Command with_input_file(const CommandTemplate& command, const Job& job, WorkerId worker,
+                        bool fifo) {
   const char* dir = std::getenv("TMPDIR");
-  const std::string path = fmt::format(
-      "{}/taskpool-cat-{}-{}", dir != nullptr && *dir != '\0' ? dir : "/tmp", getpid(), job.seq);
+  const std::string path =
+      fmt::format("{}/taskpool-{}-{}-{}", dir != nullptr && *dir != '\0' ? dir : "/tmp",
+                  fifo ? "fifo" : "cat", getpid(), job.seq);
   Command made = command.expand(Job{job.seq, Record({path})}, worker);
   made.input = job.record.input;
-  made.input_file = path;
+  (fifo ? made.input_fifo : made.input_file) = path;
   return made;
 }
 

@@ -1,5 +1,5 @@
 // The commands of jobs that do not run as their template says: a refused record's, a command
-// line longer than -s allows, and --cat's (the block in a file of its own).
+// line longer than -s allows, and --cat's and --fifo's (the block in a file of its own).
 #pragma once
 
 #include <cstddef>
@@ -21,8 +21,9 @@ Command refused_command(bool fetch, const CommandTemplate& command, const Record
 // it (they stop the run there; here the other jobs still run).
 void refuse_if_longer(Command& command, size_t max_line, const Job& job);
 
-// --cat: the job's block goes to a temporary file of its own, which {} names.
-Command with_input_file(const CommandTemplate& command, const Job& job, WorkerId worker);
+// --cat: the job's block goes to a temporary file of its own, which {} names; --fifo (`fifo`):
+// to a named pipe of its own, which {} names.
+Command with_input_file(const CommandTemplate& command, const Job& job, WorkerId worker, bool fifo);
 
 // --transferfile and --return: the job's files, its replacement strings replaced.
 void add_transfer_files(const RunPlan& plan, const Job& job, WorkerId worker, Command& command);

@@ -29,6 +29,7 @@
 #include "core/error.h"
 #include "tasks/adopted.h"
 #include "tasks/guardian.h"
+#include "tasks/machine_readings.h"
 
 namespace taskpool {
 namespace {
@@ -89,6 +90,10 @@ int run_taskpool(const RunConfig& given) {
     plan = make_plan(config, limits);
   }
   std::fputs(plan.descriptors.warning.c_str(), stderr);
+  GateOptions& gate = plan.scheduler.gate;
+  if (gate.max_load || gate.memfree != 0) {
+    gate.readings = open_machine_readings(gate.max_load.has_value(), gate.memfree != 0);
+  }
   const std::unique_ptr<Guardian> guardian = start_guardian(plan, config.kill_after);
   Signals signals;
   // What a job leaves running after it, out of its process group (setsid, a daemon's double

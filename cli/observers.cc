@@ -49,6 +49,7 @@ std::string download_problem(const Attempt& attempt, const Completion& completio
 
 std::string outcome(const Completion& completion) {
   if (completion.timed_out) return "timed out";
+  if (completion.short_of_memory) return "was ended for lack of memory (--memfree)";
   if (!completion.started) return completion.error;
   if (completion.signal != 0) return fmt::format("was killed by signal {}", completion.signal);
   return fmt::format("exited with status {}", completion.exit_status);
@@ -103,6 +104,7 @@ void MessageObserver::name_failure(const Attempt& attempt, const Completion& com
   std::string how = completion.signal != 0 ? fmt::format("killed by signal {}", completion.signal)
                                            : fmt::format("exit status {}", completion.exit_status);
   if (completion.stopped) how += " when the run stopped";
+  if (completion.short_of_memory) how += ": less than half of --memfree was available";
   say(fmt::format("taskpool: job {} failed ({}): {}\n", attempt.seq, how, attempt.command.line));
 }
 

@@ -124,6 +124,10 @@ void fill_pool(const OptionFlags& flags, RunConfig& config) {
     config.max_records = parse_count("--max-records", pool.max_records, UINT64_MAX - 1);
     if (config.max_records == 0) throw UsageError("--max-records: 0 leaves nothing to run");
   }
+  if (flags.was_given("--load")) config.max_load = parse_load(pool.load, cpu_count());
+  if (flags.was_given("--memfree")) {
+    config.memfree = static_cast<uint64_t>(parse_bytes("--memfree", pool.memfree));
+  }
   if (config.control && config.control->empty()) {
     throw UsageError("--control: the socket path is empty");
   }
@@ -135,7 +139,12 @@ void fill_resilience(const OptionFlags& flags, RunConfig& config) {
   config.retry.backoff = parse_duration("--backoff", given.backoff);
   config.retry.backoff_max = parse_duration("--backoff-max", given.backoff_max);
   if (flags.was_given("--timeout")) {
-    config.timeout = parse_duration_above_zero("--timeout", given.timeout);
+    const std::optional<double> percent = parse_timeout_percent(given.timeout);
+    if (percent) {
+      config.timeout_percent = *percent;
+    } else {
+      config.timeout = parse_duration_above_zero("--timeout", given.timeout);
+    }
   }
   config.kill_after = parse_duration("--kill-after", given.kill_after);
   if (flags.was_given("--rate")) config.rate = parse_rate("--rate", given.rate);
@@ -215,11 +224,23 @@ void fill_fetch(const OptionFlags& flags, RunConfig& config) {
   }
 }
 
+// --header with --pipe: ':' is the first line, N the first N lines, put before every block.
+size_t pipe_header_lines(const std::string& header, std::string_view name) {
+  if (header == ":") return 1;
+  const std::optional<uint64_t> lines = parse_whole_number(header);
+  if (!lines || *lines > 1000000) {
+    throw UsageError(fmt::format(
+        "{} takes --header : (the first line) or --header N (the first N lines), not '{}'", name,
+        header));
+  }
+  return *lines;
+}
+
 // --pipe, --pipepart and their flags; -N gives a block's records there.
 void fill_pipe(const OptionFlags& flags, RunConfig& config) {
   const PipeFlags& pipe = flags.pipe;
   if (!pipe.pipe && !pipe.part) {
-    for (const char* flag : {"--block", "--recstart", "--recend", "--cat"}) {
+    for (const char* flag : {"--block", "--recstart", "--recend", "--cat", "--fifo"}) {
       if (flags.was_given(flag))
         throw UsageError(std::string(flag) + " needs --pipe or --pipepart");
     }
@@ -227,6 +248,8 @@ void fill_pipe(const OptionFlags& flags, RunConfig& config) {
   }
   config.pipe = pipe.part ? RunConfig::Pipe::kPart : RunConfig::Pipe::kStdin;
   config.pipe_cat = pipe.cat;
+  config.pipe_fifo = pipe.fifo;
+  if (pipe.cat && pipe.fifo) throw UsageError("--cat and --fifo exclude each other: give one");
   BlockOptions& blocks = config.blocks;
   if (flags.was_given("--block")) {
     blocks.block_size = static_cast<size_t>(parse_bytes("--block", pipe.block));
@@ -242,6 +265,11 @@ void fill_pipe(const OptionFlags& flags, RunConfig& config) {
     throw UsageError("--recstart and --recend are both empty: records could end anywhere");
   }
   const std::string_view name = pipe.part ? "--pipepart" : "--pipe";
+  if (config.header) {
+    // Not column names: the lines that go before every block (read with the blocks).
+    blocks.header_lines = pipe_header_lines(*config.header, name);
+    config.header.reset();
+  }
   const auto refuse = [name](bool broken, std::string_view why) {
     if (broken) throw UsageError(fmt::format("{} {}", name, why));
   };
@@ -398,6 +426,11 @@ void fill_config(const OptionFlags& given, RunConfig& config) {
   fill_reporting(flags, config);
   fill_fetch(flags, config);
   fill_hosts(flags, config);
+  if ((config.max_load || config.memfree != 0) &&
+      (!config.hosts.empty() || config.slurm || config.slurm_alloc)) {
+    throw UsageError(
+        "--load and --memfree read this machine: not with -S, --slurm or --slurm-alloc");
+  }
   fill_pipe(flags, config);
   check_flag_rules(facts_of(flags, config), config);
   read_flag_files(flags, config);

@@ -23,6 +23,7 @@ struct PipeFlags {
   bool pipe = false;  // --pipe, --spreadstdin
   bool part = false;  // --pipepart, --pipe-part
   bool cat = false;   // --cat
+  bool fifo = false;  // --fifo
   std::string block;
   std::string recstart;
   std::string recend;
@@ -50,6 +51,8 @@ struct PoolFlags {
   std::string priority_col;  // --priority-col, --queue-size, --max-records: empty if not given
   std::string queue_size;
   std::string max_records;
+  std::string load;  // --load, --memfree: read when given
+  std::string memfree;
 };
 
 struct ResilienceFlags {

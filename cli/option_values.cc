@@ -1,5 +1,6 @@
 #include "cli/option_values.h"
 
+#include <algorithm>
 #include <charconv>
 #include <optional>
 #include <string_view>
@@ -65,6 +66,57 @@ Duration parse_duration_above_zero(const char* flag, const std::string& value) {
     throw UsageError(std::string(flag) + ": '" + value + "' is not a duration above zero");
   }
   return duration;
+}
+
+namespace {
+
+// Digits with an optional fraction, as GNU parallel's \d+(\.\d+)?: no sign, exponent or blank.
+std::optional<double> parse_decimal(std::string_view text) {
+  const size_t dot = text.find('.');
+  if (!parse_whole_number(text.substr(0, dot))) return std::nullopt;
+  if (dot != std::string_view::npos && !parse_whole_number(text.substr(dot + 1))) {
+    return std::nullopt;
+  }
+  double number = 0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), number);
+  if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return number;
+}
+
+}  // namespace
+
+std::optional<double> parse_timeout_percent(const std::string& value) {
+  if (!value.ends_with('%')) return std::nullopt;
+  const std::optional<double> percent =
+      parse_decimal(std::string_view(value).substr(0, value.size() - 1));
+  if (!percent || *percent <= 0) {
+    throw UsageError("--timeout: '" + value +
+                     "' is not a percentage above zero (N%: of the "
+                     "median runtime of the jobs that succeeded)");
+  }
+  return percent;
+}
+
+double parse_load(const std::string& value, int cpus) {
+  std::string_view text = value;
+  char sign = '\0';
+  if (text.starts_with('+') || text.starts_with('-')) sign = text.front();
+  if (sign != 0) text.remove_prefix(1);
+  const bool percent = sign == 0 && text.ends_with('%');
+  if (percent) text.remove_suffix(1);
+  // GNU parallel takes whole numbers with a sign or a %, fractions only bare.
+  const std::optional<double> number =
+      sign != 0 || percent ? std::optional<double>(parse_whole_number(text)) : parse_decimal(text);
+  if (!number || *number > 1e6) {
+    throw UsageError("--load: '" + value +
+                     "' is not a number of running processes (N, +N or -N: the CPUs plus or "
+                     "minus N, N%: of the CPUs)");
+  }
+  double load = *number;
+  if (sign == '+') load = cpus + *number;
+  if (sign == '-') load = cpus - *number;
+  if (percent) load = cpus * *number / 100;
+  return std::max(load, 0.01);
 }
 
 namespace {

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
 
 #include "core/scheduler.h"
@@ -22,5 +23,13 @@ DispatchMode parse_mode(const std::string& value);
 
 // A duration as parse_duration reads it, but not 0 (--timeout, --deadline: 0 would end at once).
 Duration parse_duration_above_zero(const char* flag, const std::string& value);
+
+// --timeout N%: the percentage N (digits with an optional fraction, above 0) when `value` ends in
+// %, nullopt when it does not (a duration, then).
+std::optional<double> parse_timeout_percent(const std::string& value);
+
+// --load as GNU parallel takes it: N processes (a fraction too), +N or -N (the CPUs plus or minus
+// N), N% (of the CPUs); below 0.01 it is 0.01 (0 is 0.01, as in GNU parallel).
+double parse_load(const std::string& value, int cpus);
 
 }  // namespace taskpool

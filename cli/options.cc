@@ -172,6 +172,8 @@ void declare_pipe(const Declaration& app, PipeFlags& flags) {
              "Blocks of about SIZE bytes (k, M, G: KiB, MiB, GiB; default 1M)");
   pipe.flag("--cat", flags.cat,
             "Each block in a temporary file instead, {} its name (removed after the job)");
+  pipe.flag("--fifo", flags.fifo,
+            "Each block through a named pipe instead, {} its name (removed after the job)");
   pipe.value("--recstart", flags.recstart, "STR",
              "Records start with STR (default: anything; alone: --recend '')");
   pipe.value("--recend", flags.recend, "STR", "Records end with STR (default \\n)");
@@ -219,6 +221,12 @@ void declare_pool(const Declaration& app, PoolFlags& flags, RunConfig& config) {
              "batch: start N, wait for all N, repeat");
   pool.flag("--compare", config.compare,
             "Run the input in batch mode, then pool mode, and compare (input held in memory)");
+  pool.value("--load", flags.load, "N",
+             "Start a job only while fewer than N processes run on the machine (+N, -N, N%: "
+             "of the CPUs)");
+  pool.value("--memfree", flags.memfree, "SIZE",
+             "Start a job only while SIZE of memory is available; below SIZE/2 end the "
+             "youngest job");
 
   Area live(app, "Live pool");
   live.value("--control", config.control, "SOCKET",
@@ -242,7 +250,9 @@ void declare_resilience(const Declaration& app, ResilienceFlags& flags, RunConfi
                    "Delay before the first retry, doubling each time (1s)");
   resilience.value("--backoff-max", flags.backoff_max, "DUR",
                    "Longest delay between retries (60s)");
-  resilience.value("--timeout", flags.timeout, "DUR", "End an attempt that runs longer than DUR");
+  resilience.value("--timeout", flags.timeout, "DUR|N%",
+                   "End an attempt that runs longer than DUR (N%: than N% of the median "
+                   "runtime of the jobs that succeeded)");
   resilience.value("--kill-after", flags.kill_after, "DUR", "SIGKILL this long after SIGTERM (5s)");
   resilience.flag("--keep-background", config.keep_background,
                   "Let what a job leaves running (daemons) live on after it");

@@ -61,8 +61,9 @@ struct RunConfig {
   // of one job (-N: `blocks.records` records a block).
   enum class Pipe { kNone, kStdin, kPart } pipe = Pipe::kNone;
   BlockOptions blocks;
-  bool pipe_cat = false;  // --cat: each block in a temporary file, {} its name, not on stdin
-  int jobs = 1;           // -j; without it the CPUs, or kFetchDefaultJobs with --fetch
+  bool pipe_cat = false;   // --cat: each block in a temporary file, {} its name, not on stdin
+  bool pipe_fifo = false;  // --fifo: each block through a named pipe, {} its name, not on stdin
+  int jobs = 1;            // -j; without it the CPUs, or kFetchDefaultJobs with --fetch
   // -j FILE: the number of workers is read from FILE, and again whenever it changes.
   std::optional<std::string> jobs_file;
   // The live pool: --control SOCKET, --priority-col N (1-based), --queue-size N, --feedback,
@@ -88,6 +89,7 @@ struct RunConfig {
   bool files = false;  // --files: each job's stdout to a file, its name printed
   RetryPolicy retry;
   Duration timeout{0};
+  double timeout_percent = 0;  // --timeout N%: N, of the median runtime of the successful jobs
   Duration kill_after = std::chrono::seconds(5);
   // --keep-background: a job's background processes live on after it (not ended with it, nor at
   // the end of the run).
@@ -97,6 +99,10 @@ struct RunConfig {
   // --limit (and --max-per-host, --limit-file): per key, at most N at once or N a second.
   std::vector<KeyedLimit> limits;
   int nice = 0;  // --nice N: jobs run under `nice -n N`
+  // --load N: start jobs only while fewer processes run on the machine; --memfree SIZE: only
+  // while that much memory is available (0: no rule).
+  std::optional<double> max_load;
+  uint64_t memfree = 0;
   Duration deadline{0};
   Duration grace = std::chrono::seconds(5);
   HaltPolicy halt;

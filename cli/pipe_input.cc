@@ -23,7 +23,11 @@ class PartSource final : public ValueSource {
   PartSource(std::shared_ptr<const UniqueFd> file, uint64_t size, const BlockOptions& options,
              const std::string& name)
       : file_(std::move(file)),
-        cutter_(file_->get(), size, options.boundary, options.block_size, name) {}
+        cutter_(file_->get(), size, options.boundary, options.block_size, name) {
+    if (options.header_lines > 0) {
+      header_ = std::make_shared<const std::string>(cutter_.take_header(options.header_lines));
+    }
+  }
 
   std::optional<std::string> next() override {
     last_ = cutter_.next();
@@ -36,6 +40,7 @@ class PartSource final : public ValueSource {
     input->file = file_;
     input->offset = last_->offset;
     input->length = last_->length;
+    input->header = header_;
     return input;
   }
 
@@ -43,6 +48,7 @@ class PartSource final : public ValueSource {
   std::shared_ptr<const UniqueFd> file_;
   PartCutter cutter_;
   std::optional<PartCutter::Range> last_;
+  std::shared_ptr<const std::string> header_;  // --header: before every range
 };
 
 // The one input a --pipe run reads: -a FILE, :::: FILE, or stdin ("-").

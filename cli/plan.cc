@@ -87,6 +87,9 @@ SchedulerOptions scheduler_options(const RunConfig& config, const PoolLayout& po
   options.mode = config.mode;
   options.retry = config.retry;
   options.timeout = config.timeout;
+  options.timeout_percent = config.timeout_percent;
+  options.gate.max_load = config.max_load;
+  options.gate.memfree = config.memfree;
   options.kill_after = config.kill_after;
   options.rate = config.rate;
   options.burst = config.burst;
@@ -287,9 +290,9 @@ RunPlan make_plan(const RunConfig& config, const Limits& limits) {
   words.spread = template_spread(config);
   words.quote_words = config.quote;
   if (config.pipe != RunConfig::Pipe::kNone) {
-    // A job's record is its stdin: {} stands for nothing (--cat: the file's name), and nothing
-    // is appended.
-    if (!config.pipe_cat) words.spread = CommandTemplate::Spread::kNone;
+    // A job's record is its stdin: {} stands for nothing (--cat, --fifo: the file's name), and
+    // nothing is appended.
+    if (!config.pipe_cat && !config.pipe_fifo) words.spread = CommandTemplate::Spread::kNone;
     words.append_record = false;
   }
   plan.command = CommandTemplate(config.command, words);

@@ -357,7 +357,9 @@ AttemptPayload Run::Parts::build(const Job& job, WorkerId worker) const {
     return refused_command(config.fetch, plan.command, plan.input.bound, job, worker);
   }
   if (config.fetch) return FetchNamer::download(job);
-  if (config.pipe_cat) return with_input_file(plan.command, job, worker);
+  if (config.pipe_cat || config.pipe_fifo) {
+    return with_input_file(plan.command, job, worker, config.pipe_fifo);
+  }
   Command command = plan.command.expand(job, worker);
   if (plan.max_line) refuse_if_longer(command, *plan.max_line, job);
   command.input = job.record.input;

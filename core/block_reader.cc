@@ -177,6 +177,34 @@ std::optional<PartCutter::Range> PartCutter::next() {
   return range;
 }
 
+std::string PartCutter::take_header(size_t lines) {
+  std::string bytes;
+  size_t end = 0;  // after the last whole line of the header found so far
+  for (size_t counted = 0; counted < lines;) {
+    const size_t at = bytes.find('\n', end);
+    if (at != std::string::npos) {
+      end = at + 1;
+      ++counted;
+      continue;
+    }
+    const size_t old_size = bytes.size();
+    bytes.resize(old_size + kBlockReadChunk);
+    ssize_t n;
+    do {
+      n = ::pread(fd_, bytes.data() + old_size, kBlockReadChunk, static_cast<off_t>(old_size));
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) throw Error("cannot read " + name_ + ": " + std::strerror(errno));
+    bytes.resize(old_size + static_cast<size_t>(n));
+    if (n == 0) {
+      end = bytes.size();  // the file ends within the header: all of it is the header
+      break;
+    }
+  }
+  bytes.resize(end);
+  pos_ = end;
+  return bytes;
+}
+
 BlockSource::BlockSource(int fd, bool owns_fd, BlockOptions options, std::string name, int stop_fd)
     : owned_(owns_fd ? fd : -1), reader_(fd, std::move(options), std::move(name), stop_fd) {}
 

@@ -97,6 +97,9 @@ class PartCutter {
   // The next range, or nullopt at the end of the file. Throws Error naming the file when a read
   // fails.
   std::optional<Range> next();
+  // --header N: the first `lines` lines are no range; returns them (read once, from the start).
+  // REQUIRES: next() was not called yet.
+  std::string take_header(size_t lines);
 
  private:
   // The end of the range whose nominal end is `target`, or the file's end.

@@ -13,16 +13,17 @@
 
 namespace taskpool {
 
-// What a job reads on its standard input (--pipe, --pipepart), shared by its attempts: `bytes`,
-// or, with `file` set, `length` bytes of that file from `offset` (the file stays open while a
-// job may read it).
+// What a job reads on its standard input (--pipe, --pipepart), shared by its attempts: `header`
+// (--pipepart's --header lines), then `bytes`, or, with `file` set, `length` bytes of that file
+// from `offset` (the file stays open while a job may read it).
 struct JobInput {
   std::string bytes;
   std::shared_ptr<const UniqueFd> file;
   uint64_t offset = 0;
   uint64_t length = 0;
+  std::shared_ptr<const std::string> header;
 
-  uint64_t size() const { return file ? length : bytes.size(); }
+  uint64_t size() const { return (header ? header->size() : 0) + (file ? length : bytes.size()); }
 };
 
 // A command for one attempt. `line` is always set: it is what the shell would run, what
@@ -48,6 +49,10 @@ struct Command {
   // and brought back after (--return). Ignored where commands run on this machine.
   std::vector<std::string> send_files;
   std::vector<std::string> return_files;
+  // --fifo: `input` goes to the command through this named pipe (named in `line`), which a shell
+  // around the command makes and fills from its standard input; the command's own standard input
+  // is /dev/null. Removed when the attempt ends.
+  std::string input_fifo;
 };
 
 // Splits `line` into words when it is a simple command the shell would run as a plain exec:

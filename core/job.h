@@ -98,6 +98,9 @@ struct Completion {
   // was stopped (deadline, --halt now, a second signal).
   bool timed_out = false;
   bool stopped = false;
+  // Set by the scheduler: it ended the attempt, the youngest running, because less than half of
+  // --memfree was available.
+  bool short_of_memory = false;
   // Set by executors whose attempts know more: trying again cannot help (a 404), or the other
   // side asked for this delay before trying again (Retry-After).
   bool permanent = false;

@@ -18,20 +18,6 @@ std::function<double()> default_random() {
 
 }  // namespace
 
-std::vector<int> interleave_groups(const std::vector<int>& sizes) {
-  std::vector<int> groups;
-  std::vector<int> left = sizes;
-  for (bool more = true; more;) {
-    more = false;
-    for (size_t g = 0; g < left.size(); ++g) {
-      if (left[g] <= 0) continue;
-      groups.push_back(static_cast<int>(g));
-      more = --left[g] > 0 || more;
-    }
-  }
-  return groups;
-}
-
 Scheduler::Scheduler(SchedulerOptions options, Clock& clock, Executor& executor, JobSource& source,
                      CommandBuilder build, RunObserver& observer, StopCheck stop_check)
     : options_(std::move(options)),
@@ -43,7 +29,8 @@ Scheduler::Scheduler(SchedulerOptions options, Clock& clock, Executor& executor,
       stop_check_(std::move(stop_check)),
       ready_(options_.priority),
       feed_gate_(options_.window),
-      limits_(options_.limits) {
+      limits_(options_.limits),
+      gate_(options_.gate) {
   assert(options_.workers >= 1);
   // The reorder window must hold at least one full set of workers, or -k would idle them.
   if (options_.keep_order_window != 0) {
@@ -228,6 +215,7 @@ void Scheduler::start_ready_jobs(TimePoint now) {
       if (!limits_.empty()) wake_at_ = key_wake_;  // it knows of the retries held back too
       return;
     }
+    if (!gate_allows(now)) return;
     if (bucket_ && !bucket_->try_take(now)) {
       wake_at_ = bucket_->next_token(now);
       return;
@@ -286,7 +274,9 @@ void Scheduler::start_next(TimePoint now, bool retry) {
   AttemptPayload payload = build_(slot.job, worker);
   slot.attempt.command = std::move(payload.command);
   slot.attempt.download = std::move(payload.download);
-  if (options_.timeout > Duration::zero()) slot.timeout_at = now + options_.timeout;
+  slot.started = now;
+  slot.timeout_at = timeout_for(now);
+  gate_.started();
   executor_.start(slot.attempt);
   observer_.on_start(slot.job, slot.attempt);
   running_[static_cast<size_t>(worker - 1)] = std::move(slot);
@@ -294,6 +284,7 @@ void Scheduler::start_next(TimePoint now, bool retry) {
 }
 
 void Scheduler::check_timers(TimePoint now) {
+  check_memory(now);
   for (auto& slot : running_) {
     if (!slot) continue;
     if (now >= slot->kill_at) {
@@ -333,6 +324,8 @@ void Scheduler::handle(Completion completion) {
   // An executor may know of a timeout itself (a download's own); the scheduler's is the other.
   completion.timed_out = completion.timed_out || done.timed_out;
   completion.stopped = done.stopped;
+  completion.short_of_memory = done.short_of_memory;
+  if (done.short_of_memory) gate_.expire();  // what it freed decides whether another must go
   if (completion.timed_out) ++stats_.timed_out;
 
   // An attempt that could not start at all (a missing program) would fail the same way again,
@@ -435,6 +428,7 @@ void Scheduler::finish_job(const Job& job, const Attempt& attempt, Completion& c
   ++stats_.jobs;
   if (completion.succeeded()) {
     ++stats_.succeeded;
+    note_success(completion);
   } else {
     ++stats_.failed;
   }
@@ -489,7 +483,7 @@ void Scheduler::apply_stop(StopRequest request, StopCause cause) {
 }
 
 TimePoint Scheduler::next_wakeup() const {
-  TimePoint at = std::min({wake_at_, next_tick_, live_at_});
+  TimePoint at = std::min({wake_at_, next_tick_, live_at_, gate_wakeup()});
   if (stop_ != StopRequest::kImmediate) at = std::min(at, deadline_at_);
   for (const auto& slot : running_) {
     if (slot) at = std::min({at, slot->timeout_at, slot->kill_at});

@@ -16,6 +16,7 @@
 #include "core/keyed_limits.h"
 #include "core/policy.h"
 #include "core/ready_jobs.h"
+#include "core/start_gate.h"
 #include "core/stats.h"
 #include "core/time.h"
 
@@ -86,6 +87,10 @@ struct SchedulerOptions {
   uint64_t keep_order_window = 0;
   RetryPolicy retry;
   Duration timeout{0};  // per attempt; 0: none
+  // --timeout N%: an attempt is ended as by `timeout` once it runs longer than timeout_percent %
+  // of the median runtime of the jobs that succeeded so far, as GNU parallel's (no limit before
+  // the first success). 0: none.
+  double timeout_percent = 0;
   // From SIGTERM to SIGKILL, for timeouts and for an immediate stop.
   Duration kill_after = std::chrono::seconds(5);
   std::optional<double> rate;  // attempt starts per second
@@ -136,6 +141,11 @@ struct SchedulerOptions {
   // searched among the first `window` ready jobs, the keys served least recently first.
   std::vector<KeyedLimit> limits;
   std::function<std::vector<std::string>(const Job&)> limit_keys;
+  // --load, --memfree: no job (nor retry) starts while the gate is closed, and while less than
+  // half of memfree is available the youngest job is terminated (as a timeout is, one at a
+  // time; Completion::short_of_memory), as GNU parallel does. Its attempt failed: it is retried
+  // as --retries says.
+  GateOptions gate;
 };
 
 // A snapshot of a running pool (Scheduler::status()).
@@ -223,10 +233,12 @@ class Scheduler {
     Job job;
     Attempt attempt;
     TimePoint first_start{};
+    TimePoint started{};            // this attempt's start
     TimePoint timeout_at = kNever;  // when it gets SIGTERM for running too long
     TimePoint kill_at = kNever;     // when it gets SIGKILL
     bool timed_out = false;
     bool stopped = false;
+    bool short_of_memory = false;  // terminated as the youngest while memory was short
   };
   // A job whose attempt failed, waiting for its retry without holding a worker.
   struct Waiting {
@@ -284,6 +296,12 @@ class Scheduler {
   void fill_window();
   void wait_for_executor();
   void take_fed(std::vector<FedRecord>& fed);
+  // --timeout N%, --load, --memfree (scheduler_gate.cc).
+  TimePoint timeout_for(TimePoint started) const;
+  void note_success(const Completion& completion);
+  bool gate_allows(TimePoint now);
+  void check_memory(TimePoint now);
+  TimePoint gate_wakeup() const;
 
   SchedulerOptions options_;
   Clock& clock_;
@@ -333,6 +351,8 @@ class Scheduler {
   std::unordered_map<uint64_t, KeyWait> key_waits_;  // jobs held back by a key, by seq
   TimePoint wake_at_ = kNever;  // when start_ready_jobs can start something it could not now
   std::optional<Shortage> shortage_;
+  StartGate gate_;
+  Histogram successes_;  // the runtimes of the attempts that succeeded, for --timeout N%
   TimePoint next_tick_ = kNever;
   size_t batch_left_ = 0;              // batch mode: attempts of the current batch not started yet
   bool halt_counts_failures_ = false;  // the exit status is the count of failed jobs

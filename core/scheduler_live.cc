@@ -1,11 +1,25 @@
 // The scheduler's live methods (SchedulerOptions::live, on_watched) and the records jobs feed
-// back through the executor's wait; and the bookkeeping of -k's window.
+// back through the executor's wait; the bookkeeping of -k's window; the worker groups' layout.
 #include <algorithm>
 #include <functional>
 
 #include "core/scheduler.h"
 
 namespace taskpool {
+
+std::vector<int> interleave_groups(const std::vector<int>& sizes) {
+  std::vector<int> groups;
+  std::vector<int> left = sizes;
+  for (bool more = true; more;) {
+    more = false;
+    for (size_t g = 0; g < left.size(); ++g) {
+      if (left[g] <= 0) continue;
+      groups.push_back(static_cast<int>(g));
+      more = --left[g] > 0 || more;
+    }
+  }
+  return groups;
+}
 
 bool Scheduler::set_workers(int workers) {
   if (grouped_) return false;

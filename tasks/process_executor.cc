@@ -45,7 +45,7 @@ struct ProcessExecutor::Child {
   ChildOutput err{Stream::kStderr};
   FeedPipe feed;
   StdinFeed in;            // --pipe: what the child reads on its stdin
-  std::string input_file;  // --cat: the file it reads instead, removed once it has ended
+  std::string input_file;  // --cat, --fifo: the file it reads instead, removed once it has ended
 
   ~Child() {
     if (!input_file.empty()) ::unlink(input_file.c_str());
@@ -218,9 +218,11 @@ void ProcessExecutor::start(const Attempt& attempt, int stdin_fd) {
   const Command& command = attempt.command;
   if (auto error = nul_byte_error(command)) return not_started(completion, {126, *error});
   // A function bash exported (`export -f NAME`) is run by the shell, before any program NAME.
-  const bool direct = !command.argv.empty() && !exported_function(command.argv.front());
+  const bool direct = !command.argv.empty() && !exported_function(command.argv.front()) &&
+                      command.input_fifo.empty();
   std::vector<std::string> shell_argv;
   if (!direct) shell_argv = {shell(), "-c", command.line};
+  if (!command.input_fifo.empty()) shell_argv = fifo_argv(shell(), command);
   std::vector<std::string> niced;
   if (options_.nice != 0) {
     niced = {"nice", "-n", std::to_string(options_.nice)};
@@ -241,6 +243,7 @@ void ProcessExecutor::start(const Attempt& attempt, int stdin_fd) {
     }
     child->input_file = command.input_file;
   } else if (command.input) {
+    child->input_file = command.input_fifo;  // --fifo: removed, whatever the command did
     if (const int error = child->in.open(command.input, input); error != 0) {
       return not_started(completion, pipe_failure(error, argv.front()));
     }

@@ -31,6 +31,13 @@ ssize_t copy_range(int from, uint64_t offset, int to, size_t size) {
 
 // Writes up to `size` bytes of `input` from `done`; returns what write(2) returns.
 ssize_t write_input(const JobInput& input, uint64_t done, int to, size_t size) {
+  if (input.header) {
+    const std::string& header = *input.header;
+    if (done < header.size()) {
+      return ::write(to, header.data() + done, std::min<uint64_t>(size, header.size() - done));
+    }
+    done -= header.size();
+  }
   if (!input.file) return ::write(to, input.bytes.data() + done, size);
   const int from = input.file->get();
   auto offset = static_cast<loff_t>(input.offset + done);
@@ -40,6 +47,23 @@ ssize_t write_input(const JobInput& input, uint64_t done, int to, size_t size) {
 }
 
 }  // namespace
+
+std::vector<std::string> fifo_argv(const std::string& shell, const Command& command) {
+  // The background cat gets the block on descriptor 3 (an asynchronous command's stdin would be
+  // /dev/null); it ends when the command has read it all, or is ended when the command is done
+  // without reading it all (or opening the pipe at all).
+  static constexpr char kScript[] =
+      "mkfifo -m 600 \"$1\" || exit 126\n"
+      "exec 3<&0 0</dev/null\n"
+      "cat <&3 >\"$1\" 3<&- &\n"
+      "exec 3<&-\n"
+      "(eval \"$2\")\n"
+      "s=$?\n"
+      "kill $! 2>/dev/null\n"
+      "wait $! 2>/dev/null\n"
+      "exit $s\n";
+  return {shell, "-c", kScript, shell, command.input_fifo, command.line};
+}
 
 int write_input_file(const JobInput& input, const std::string& path) {
   const UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600));

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "core/command.h"
 #include "core/unique_fd.h"
@@ -14,6 +15,11 @@ namespace taskpool {
 // Writes all of `input` to the new file `path` (--cat). Returns 0 or the errno of the failure (the
 // file is removed then).
 int write_input_file(const JobInput& input, const std::string& path);
+
+// --fifo: the argv that runs `command.line` in `shell` with the named pipe command.input_fifo
+// made and filled from the standard input (as GNU parallel's --fifo, the command's exit status;
+// a command that never opens the pipe does not hang it).
+std::vector<std::string> fifo_argv(const std::string& shell, const Command& command);
 
 struct StdinFeed {
   // Makes the pipe for `input`: the child's end goes to `child_end`. Returns 0, or make_pipe's

@@ -616,3 +616,45 @@ TEST_CASE("--help and --version: the text for standard output, exit status 0, no
 
 }  // namespace
 }  // namespace taskpool
+
+namespace taskpool {
+namespace {
+
+TEST_CASE("--load, --memfree and --timeout N%, as GNU parallel takes them") {
+  const double cpus = cpu_count();
+  CHECK(*config_of({"--load", "3", "echo"}).max_load == 3.0);
+  CHECK(*config_of({"--load", "2.5", "echo"}).max_load == 2.5);
+  CHECK(*config_of({"--load", "0", "echo"}).max_load == doctest::Approx(0.01));
+  CHECK(*config_of({"--load", "+2", "echo"}).max_load == cpus + 2);
+  CHECK(*config_of({"--load", "-1", "echo"}).max_load == std::max(0.01, cpus - 1));
+  CHECK(*config_of({"--load", "50%", "echo"}).max_load == doctest::Approx(cpus / 2));
+  CHECK_FALSE(config_of({"echo"}).max_load);
+  CHECK(config_of({"--memfree", "2M", "echo"}).memfree == 2u << 20);
+  const RunConfig percent = config_of({"--timeout", "150%", "echo"});
+  CHECK(percent.timeout_percent == 150);
+  CHECK(percent.timeout == Duration::zero());
+  CHECK(config_of({"--timeout", "2.5%", "echo"}).timeout_percent == 2.5);
+  CHECK(usage_error_of({"--load", "1x", "echo"}).starts_with("--load: '1x' is not a number"));
+  CHECK(usage_error_of({"--load", "+1.5", "echo"}).starts_with("--load: '+1.5'"));
+  CHECK(usage_error_of({"--memfree", "0", "echo"}).starts_with("--memfree: '0'"));
+  CHECK(usage_error_of({"--timeout", "x%", "echo"}).starts_with("--timeout: 'x%' is not a"));
+  CHECK(usage_error_of({"--load", "2", "-S", "h", "echo"}).find("not with -S") !=
+        std::string::npos);
+}
+
+TEST_CASE("--header with --pipe: lines before every block, not column names; --fifo") {
+  const RunConfig colon = config_of({"--pipe", "--header", ":", "cat"});
+  CHECK(colon.blocks.header_lines == 1);
+  CHECK_FALSE(colon.header);  // nothing is read as column names
+  CHECK(config_of({"--pipepart", "-a", "f", "--header", "3", "cat"}).blocks.header_lines == 3);
+  CHECK(config_of({"--header", ":", "cat"}).blocks.header_lines == 0);
+  CHECK(
+      usage_error_of({"--pipe", "--header", "x.*", "cat"}).starts_with("--pipe takes --header :"));
+  CHECK(config_of({"--pipe", "--fifo", "cat"}).pipe_fifo);
+  CHECK(usage_error_of({"--fifo", "cat"}) == "--fifo needs --pipe or --pipepart");
+  CHECK(usage_error_of({"--pipe", "--fifo", "--cat", "cat"}) ==
+        "--cat and --fifo exclude each other: give one");
+}
+
+}  // namespace
+}  // namespace taskpool

@@ -63,14 +63,15 @@ class PipeSameAsGnuParallelTest(XargsHabitsCase):
     def test_seq_and_slot_replacement_strings(self):
         self.same("--pipe", "-N2", "-k", "-j1", "cat >/dev/null; echo {#} {%}", input=seq(1, 6))
 
-    def test_cat_gives_each_block_as_a_file(self):
+    def test_cat_and_fifo_give_each_block_as_a_file(self):
         data = self.write("data.txt", seq(1, 3000))
         for how in (["--pipe"], ["--pipepart", "-a", data]):
-            with self.subTest(how=how):
-                r = self.same(*how, "--cat", "--block", "5000", "-k", "wc -l < {}",
-                              input=seq(1, 3000))
-                self.assertGreater(len(r.out.split()), 2)
-                self.assertEqual(sum(int(n) for n in r.out.split()), 3000)
+            for flag in ("--cat", "--fifo"):
+                with self.subTest(how=how, flag=flag):
+                    r = self.same(*how, flag, "--block", "5000", "-k", "wc -l < {}",
+                                  input=seq(1, 3000))
+                    self.assertGreater(len(r.out.split()), 2)
+                    self.assertEqual(sum(int(n) for n in r.out.split()), 3000)
 
     def test_pipepart_blocks_join_to_the_file_as_gnu_parallel_s(self):
         data = self.write("data.txt", seq(1, 50000))
