@@ -142,11 +142,13 @@ SchedulerOptions Daemon::scheduler_options() {
   options.workers = config_.workers > 0 ? config_.workers : cpu_count();
   options.kill_after = config_.kill_after;
   options.tick_interval = kTick;
-  // At the top of every turn: what the last wait brought is committed (submits answered, ends
-  // recorded). The turn's starts are committed before their processes start, by
-  // StoreJobs::before_start, with whatever else the turn changed.
+  // The turn's starts are committed before their processes start (StoreJobs::before_start),
+  // with whatever else the turn changed. At the top of the turn, requests that wait for a
+  // commit (submits) are committed and answered first, so that starting the turn's jobs does not
+  // hold up their answers; the ends of the last wait alone wait for the turn's commit: a pool
+  // busy with short jobs syncs once a turn, not twice.
   options.live = [this](Scheduler&, TimePoint now) {
-    flush();
+    if (api_.answers_waiting()) flush();
     return std::min(server_.next_deadline(), store_.next_rate_start(now));
   };
   // Before every wait: the rest of the turn is committed too (cancels, the ends of jobs that
