@@ -85,7 +85,7 @@ class TurnObserver final : public RunObserver {
     Turn turn;
     turn.executor_starts = executor_.starts.size();
     for (const StartingAttempt& s : starting) {
-      turn.jobs.push_back({s.job->seq, s.attempt->number, s.attempt->worker});
+      turn.jobs.emplace_back(s.job->seq, s.attempt->number, s.attempt->worker);
       CHECK(s.attempt->seq == s.job->seq);
       CHECK(s.attempt->command.line ==
             "job " + s.job->record.fields.at(0) + " on " + std::to_string(s.attempt->worker));

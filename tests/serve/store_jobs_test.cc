@@ -114,9 +114,10 @@ TEST_CASE("a job's start, with its attempt number, is committed before its proce
   options.retry.backoff = 0s;
   run.run(options);
   REQUIRE(seen.size() == 3);
-  for (const auto& [id, rows] : seen) {
-    REQUIRE(rows.size() == (id == 2 ? 2 : 1));
-    for (const CommittedRow& row : rows) {
+  for (const auto& entry : seen) {
+    const uint64_t id = entry.first;  // not a structured binding: doctest's checks capture it
+    REQUIRE(entry.second.size() == (id == 2 ? 2 : 1));
+    for (const CommittedRow& row : entry.second) {
       CHECK_MESSAGE(row.state == static_cast<int64_t>(JobState::kRunning), "job ", id);
       CHECK_MESSAGE(row.started, "job ", id);
     }
