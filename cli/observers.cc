@@ -9,6 +9,9 @@
 
 namespace taskpool {
 
+void ObserverFanOut::before_start(std::span<const StartingAttempt> starting) {
+  for (RunObserver* o : observers_) o->before_start(starting);
+}
 void ObserverFanOut::on_start(const Job& job, const Attempt& attempt) {
   for (RunObserver* o : observers_) o->on_start(job, attempt);
 }

@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -28,6 +29,7 @@ class ObserverFanOut final : public RunObserver {
  public:
   void add(RunObserver& observer) { observers_.push_back(&observer); }
 
+  void before_start(std::span<const StartingAttempt> starting) override;
   void on_start(const Job& job, const Attempt& attempt) override;
   void on_retry(const Job& job, const Attempt& attempt, const Completion& completion,
                 Duration delay) override;

@@ -39,10 +39,21 @@ class JobSource {
   virtual uint64_t records_seen() const { return 0; }
 };
 
+// An attempt the scheduler is about to start (RunObserver::before_start).
+struct StartingAttempt {
+  const Job* job;
+  const Attempt* attempt;
+};
+
 // What the scheduler reports while it runs. Called on the scheduler's thread.
 class RunObserver {
  public:
   virtual ~RunObserver() = default;
+  // The attempts one turn of the loop starts, all of them, before the executor starts any (then
+  // on_start for each, right after the executor started it). What is recorded here is known
+  // before any of their processes runs: a job server makes their starts durable with one commit
+  // for the turn, so that a crash cannot take back the start of a job that ran.
+  virtual void before_start(std::span<const StartingAttempt> /*starting*/) {}
   virtual void on_start(const Job& /*job*/, const Attempt& /*attempt*/) {}
   // An attempt failed and the job will be tried again after `delay`. Its output is dropped after
   // this call (only the last attempt's output is printed, as GNU parallel does).
@@ -277,7 +288,10 @@ class Scheduler {
   Waiting take_retry();
   void key_started(const Job& job, TimePoint now);
   void key_ended(const Job& job, const Completion& completion, TimePoint now);
+  // Starts what may start now (scheduler_start.cc): picks the jobs and retries for the free
+  // workers, tells the observer, then the executor.
   void start_ready_jobs(TimePoint now);
+  void pick_ready_jobs(TimePoint now);
   void start_next(TimePoint now, bool retry);
   void check_timers(TimePoint now);
   void handle(Completion completion);
@@ -314,6 +328,7 @@ class Scheduler {
   RunStats stats_;
   std::vector<std::optional<Running>> running_;  // index: worker - 1
   size_t running_count_ = 0;
+  std::vector<WorkerId> starting_;          // picked by this turn, not yet given to the executor
   std::vector<bool> group_down_;            // index: group
   int live_workers_ = 0;                    // workers whose group is not down
   std::vector<WorkerId> free_workers_;      // a min-heap: the lowest free worker starts next

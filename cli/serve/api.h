@@ -61,10 +61,10 @@ class Api final : public HttpHandler {
   std::optional<Response> handle(const Request& request) override;
   void closed(uint64_t request_id) override;
 
-  // Once a loop turn, after the requests and the pool's reports: commits the turn, answers the
-  // requests that waited for it, sends its events. Throws Error when the commit fails; the
-  // requests that waited get 503, and the turn's changes are lost (the daemon must stop: the
-  // store's recovery sorts out the jobs it started).
+  // At least once a loop turn, after the requests and the pool's reports, and before the turn's
+  // jobs start: commits the turn, answers the requests that waited for it, sends its events. Throws
+  // Error when the commit fails; the requests that waited get 503, and the turn's changes are lost
+  // (the daemon must stop: the store's recovery sorts out the jobs it started).
   void commit();
 
   // The pool's side. Up to `max_jobs` jobs to start now (they are running from here on).
@@ -75,6 +75,8 @@ class Api final : public HttpHandler {
   // A running job ended (its output's sizes are filled in here).
   void job_ended(uint64_t id, JobEnd end);
 
+  // Requests wait for the next commit() to be answered.
+  bool answers_waiting() const { return !waiting_.empty(); }
   bool draining() const { return draining_; }
   // Submits get 503 from now on, as while draining (the daemon is stopping).
   void stop_accepting() { draining_ = true; }

@@ -9,7 +9,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -17,11 +16,11 @@
 #include "cli/serve/http.h"
 #include "cli/serve/output_store.h"
 #include "cli/serve/store.h"
+#include "cli/serve/store_jobs.h"
 #include "cli/signals.h"
 #include "core/error.h"
 #include "core/file_io.h"
 #include "core/scheduler.h"
-#include "core/template.h"
 #include "tasks/guardian.h"
 #include "tasks/process_executor.h"
 
@@ -35,107 +34,6 @@ using namespace std::chrono_literals;
 constexpr Duration kTick = 250ms;
 // Runs of the HTTP server in one turn while it has answers to send (each run may resume more).
 constexpr int kMaxFlushes = 8;
-
-// The store as the scheduler's job source and observer, and the API's pool. Each job is known to
-// the scheduler by its store id, Record::key: the id travels with the job through every attempt,
-// observer call and command, with no map from the scheduler's sequence numbers to keep in step.
-class StoreJobs final : public JobSource, public RunObserver, public JobControl {
- public:
-  StoreJobs(Clock& clock, const std::string& command) : clock_(clock) {
-    if (!command.empty()) fixed_.emplace(std::vector<std::string>{command});
-  }
-  void attach(Api& api, Scheduler& scheduler) {
-    api_ = &api;
-    scheduler_ = &scheduler;
-  }
-  // Takes no more jobs: the daemon stops. Jobs that end stopped from now on stay running in the
-  // store, which the next daemon's recovery requeues or fails as their group says.
-  void close() { closed_ = true; }
-
-  State poll(Record& out) override {
-    if (closed_) return State::kNotYet;
-    std::vector<RunnableJob> jobs = api_->take_runnable(1, clock_.now());
-    if (jobs.empty()) return State::kNotYet;
-    RunnableJob& job = jobs.front();
-    out = Record(std::move(job.fields));
-    out.key = job.id;
-    running_[job.id] = Running{std::move(job.command)};
-    return State::kReady;
-  }
-
-  // The job's command, its id standing for {#}.
-  AttemptPayload build(const Job& job, WorkerId worker) const {
-    const Job numbered{job.record.key, job.record};
-    if (fixed_) return fixed_->expand(numbered, worker);
-    const CommandTemplate own(std::vector<std::string>{running_.at(job.record.key).command});
-    return own.expand(numbered, worker);
-  }
-
-  void on_start(const Job& job, const Attempt& attempt) override {
-    const auto worker = static_cast<size_t>(attempt.worker);
-    if (by_worker_.size() < worker) by_worker_.resize(worker);
-    by_worker_[worker - 1] = job.record.key;
-    running_.at(job.record.key).seq = job.seq;
-    if (attempt.number > 1) api_->attempt_started(job.record.key);
-  }
-
-  void on_job_end(const Job& job, const Attempt& attempt, Completion& completion) override {
-    const auto found = running_.find(job.record.key);
-    const bool cancelled = found->second.cancelled;
-    running_.erase(found);
-    if (completion.stopped && !cancelled && closed_) return;
-    JobEnd end;
-    end.exit_status = completion.exit_status;
-    end.signal = completion.signal;
-    end.cancelled = cancelled;
-    end.attempts = attempt.number;
-    if (!completion.started) {
-      end.reason = completion.error;
-    } else if (completion.timed_out) {
-      end.reason = "timed out";
-    }
-    api_->job_ended(job.record.key, end);
-  }
-
-  // A running job's output, as its lines come.
-  void output(WorkerId worker, Stream stream, std::string_view data) {
-    const uint64_t id = by_worker_.at(static_cast<size_t>(worker - 1));
-    try {
-      api_->output(id, stream == Stream::kStdout ? OutputStream::kStdout : OutputStream::kStderr,
-                   data);
-    } catch (const Error& e) {
-      if (!output_failed_) {
-        std::fputs(fmt::format("taskpool serve: job {}: {}\n", id, e.what()).c_str(), stderr);
-      }
-      output_failed_ = true;
-    }
-  }
-
-  // Called by the API, on the loop's thread, for a running job.
-  void cancel(uint64_t id) override {
-    const auto found = running_.find(id);
-    if (found == running_.end() || found->second.seq == 0) return;
-    found->second.cancelled = true;
-    scheduler_->cancel_job(found->second.seq);
-  }
-
- private:
-  struct Running {
-    // cppcheck-suppress unusedStructMember ; read by build(), through running_.at()
-    std::string command;  // its own template, when the server has none
-    uint64_t seq = 0;     // the scheduler's number for it, once started
-    bool cancelled = false;
-  };
-
-  Clock& clock_;
-  std::optional<CommandTemplate> fixed_;
-  Api* api_ = nullptr;
-  Scheduler* scheduler_ = nullptr;
-  std::unordered_map<uint64_t, Running> running_;
-  std::vector<uint64_t> by_worker_;  // the job on each worker (index: worker - 1)
-  bool closed_ = false;
-  bool output_failed_ = false;
-};
 
 int cpu_count() {
   const long cpus = sysconf(_SC_NPROCESSORS_ONLN);
@@ -244,14 +142,18 @@ SchedulerOptions Daemon::scheduler_options() {
   options.workers = config_.workers > 0 ? config_.workers : cpu_count();
   options.kill_after = config_.kill_after;
   options.tick_interval = kTick;
-  // At the top of every turn, before any job starts: what the last wait brought is committed
-  // (submits answered, ends recorded), so no job runs that a crash could still take back.
+  // The turn's starts are committed before their processes start (StoreJobs::before_start),
+  // with whatever else the turn changed. At the top of the turn, requests that wait for a
+  // commit (submits) are committed and answered first, so that starting the turn's jobs does not
+  // hold up their answers; the ends of the last wait alone wait for the turn's commit: a pool
+  // busy with short jobs syncs once a turn, not twice.
   options.live = [this](Scheduler&, TimePoint now) {
-    flush();
+    if (api_.answers_waiting()) flush();
     return std::min(server_.next_deadline(), store_.next_rate_start(now));
   };
-  // Before every wait: the jobs this turn started are committed too. A server with work left
-  // after the flush's runs (its socket out of the poll set meanwhile) ends the wait at once.
+  // Before every wait: the rest of the turn is committed too (cancels, the ends of jobs that
+  // could not start). A server with work left after the flush's runs (its socket out of the poll
+  // set meanwhile) ends the wait at once.
   options.watch = [this](std::vector<pollfd>& fds) {
     flush();
     if (server_.next_deadline() <= clock_.now()) signals_.wake();

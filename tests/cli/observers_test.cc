@@ -33,6 +33,9 @@ class TracingObserver final : public RunObserver {
  public:
   TracingObserver(std::string name, std::vector<std::string>& trace)
       : name_(std::move(name)), trace_(trace) {}
+  void before_start(std::span<const StartingAttempt> starting) override {
+    trace_.push_back(name_ + ".before_start " + std::to_string(starting.size()));
+  }
   void on_start(const Job&, const Attempt&) override { trace_.push_back(name_ + ".start"); }
   void on_job_end(const Job&, const Attempt&, Completion&) override {
     trace_.push_back(name_ + ".end");
@@ -72,11 +75,13 @@ TEST_CASE("the fan-out calls its observers in the order they were added, for eve
   const Job job = testing::job(1, {"x"});
   const Attempt attempt{1, 1, 1, Command{"echo x", {}}};
   Completion completion;
+  const std::vector<StartingAttempt> starting{{&job, &attempt}};
+  fan_out.before_start(starting);
   fan_out.on_start(job, attempt);
   fan_out.on_job_end(job, attempt, completion);
   fan_out.on_tick(TimePoint{});
-  CHECK(trace ==
-        std::vector<std::string>{"a.start", "b.start", "a.end", "b.end", "a.tick", "b.tick"});
+  CHECK(trace == std::vector<std::string>{"a.before_start 1", "b.before_start 1", "a.start",
+                                          "b.start", "a.end", "b.end", "a.tick", "b.tick"});
 }
 
 TEST_CASE(

@@ -53,6 +53,7 @@ class FakeExecutor final : public Executor {
       : clock_(clock), script_(std::move(script)) {}
 
   void start(const Attempt& attempt) override {
+    if (on_attempt) on_attempt(attempt);
     Outcome outcome = script_(attempt.seq, attempt.number);
     if (on_worker) on_worker(attempt.worker, outcome);
     const Duration duration = outcome.short_of_resources ? Duration::zero() : outcome.duration;
@@ -131,6 +132,8 @@ class FakeExecutor final : public Executor {
   size_t max_running = 0;
   std::optional<TimePoint> interrupt_at;
   int waits = 0;
+  // Called first as an attempt starts: lets a test look at the world a real process would see.
+  std::function<void(const Attempt&)> on_attempt;
   // Called after the script, with the worker the attempt got: lets a test fail a host.
   std::function<void(WorkerId, Outcome&)> on_worker;
   // Called as an attempt ends, before its completion is returned: lets a job feed records.

@@ -3,6 +3,10 @@
 #include <doctest/doctest.h>
 
 #include <random>
+#include <span>
+#include <string>
+#include <tuple>
+#include <vector>
 
 #include "tests/core/fake_executor.h"
 
@@ -70,6 +74,69 @@ TEST_CASE("pool mode starts the next job the moment a worker is free") {
   CHECK(to_seconds(stats.wall()) == doctest::Approx(3));
   CHECK(stats.jobs == 4);
   CHECK(stats.succeeded == 4);
+}
+
+// Hears of each turn's starts as the scheduler announces them, and of what the executor had
+// been given by then.
+class TurnObserver final : public RunObserver {
+ public:
+  explicit TurnObserver(const FakeExecutor& executor) : executor_(executor) {}
+  void before_start(std::span<const StartingAttempt> starting) override {
+    Turn turn;
+    turn.executor_starts = executor_.starts.size();
+    for (const StartingAttempt& s : starting) {
+      turn.jobs.emplace_back(s.job->seq, s.attempt->number, s.attempt->worker);
+      CHECK(s.attempt->seq == s.job->seq);
+      CHECK(s.attempt->command.line ==
+            "job " + s.job->record.fields.at(0) + " on " + std::to_string(s.attempt->worker));
+    }
+    turns.push_back(std::move(turn));
+  }
+  void on_start(const Job& job, const Attempt&) override {
+    // Each start comes after its turn was announced, and right after the executor's.
+    REQUIRE(!turns.empty());
+    CHECK(executor_.starts.back().seq == job.seq);
+    started_after.push_back(turns.size());
+  }
+
+  struct Turn {
+    size_t executor_starts = 0;  // attempts the executor had started before this turn's
+    std::vector<std::tuple<uint64_t, int, WorkerId>> jobs;  // seq, attempt number, worker
+  };
+  std::vector<Turn> turns;
+  std::vector<size_t> started_after;  // on_start: the number of turns announced then
+
+ private:
+  const FakeExecutor& executor_;
+};
+
+TEST_CASE("a turn's starts are told to the observer together, before the executor starts any") {
+  FakeClock clock;
+  // Job 2's first attempt fails: its retry is a start of a later turn, with its number.
+  FakeExecutor executor(clock, [](uint64_t seq, int attempt) {
+    Outcome o;
+    o.duration = seq == 1 ? 3s : 1s;
+    o.exit_status = seq == 2 && attempt == 1 ? 1 : 0;
+    return o;
+  });
+  ListJobSource source(testing::numbered(4));
+  TurnObserver observer(executor);
+  SchedulerOptions options = with(3);
+  options.retry.retries = 1;
+  options.retry.backoff = 0s;
+  Scheduler scheduler(options, clock, executor, source, testing::command_for, observer);
+  const RunStats stats = scheduler.run();
+  CHECK(stats.succeeded == 4);
+  REQUIRE(observer.turns.size() == 2);
+  // The first turn: three jobs announced while the executor had started none of them.
+  CHECK(observer.turns[0].executor_starts == 0);
+  using Start = std::tuple<uint64_t, int, WorkerId>;
+  CHECK(observer.turns[0].jobs == std::vector<Start>{{1, 1, 1}, {2, 1, 2}, {3, 1, 3}});
+  // After 1 s jobs 2 and 3 end: job 2's retry and job 4 share the next turn.
+  CHECK(observer.turns[1].executor_starts == 3);
+  CHECK(observer.turns[1].jobs == std::vector<Start>{{2, 2, 2}, {4, 1, 3}});
+  CHECK(observer.started_after == std::vector<size_t>{1, 1, 1, 2, 2});
+  REQUIRE(executor.starts.size() == 5);
 }
 
 TEST_CASE("batch mode waits for the whole batch before starting the next") {
