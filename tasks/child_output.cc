@@ -67,8 +67,8 @@ void deliver(const ProcessExecutorOptions& options, Completion& completion, Chil
 
 void read_output(const ProcessExecutorOptions& options, Completion& completion, ChildOutput& output,
                  std::span<char> buffer, size_t limit, std::string& error) {
-  while (output.fd.valid() && limit > 0) {
-    const ssize_t n = ::read(output.fd.get(), buffer.data(), std::min(buffer.size(), limit));
+  while (output.fd >= 0 && limit > 0) {
+    const ssize_t n = ::read(output.fd, buffer.data(), std::min(buffer.size(), limit));
     if (n > 0) {
       const auto size = static_cast<size_t>(n);
       try {
@@ -83,7 +83,7 @@ void read_output(const ProcessExecutorOptions& options, Completion& completion, 
     } else if (n < 0 && errno == EAGAIN) {
       return;
     } else {
-      output.fd.reset();  // end of file, or a read error that no retry would mend
+      output.close();  // end of file, or a read error that no retry would mend
     }
   }
 }
@@ -93,7 +93,7 @@ void finish_output(const ProcessExecutorOptions& options, Completion& completion
   if (const size_t left = available(output.fd); left > 0) {
     read_output(options, completion, output, buffer, left, error);
   }
-  output.fd.reset();
+  output.close();
   try {
     pass_partial(options, completion.worker, output);
   } catch (const Error& e) {

@@ -22,6 +22,7 @@
 #include "tasks/pipes.h"
 #include "tasks/spawn.h"
 #include "tasks/stdin_feed.h"
+#include "tasks/worker_pipes.h"
 
 namespace taskpool {
 
@@ -51,9 +52,10 @@ struct ProcessExecutor::Child {
     if (!input_file.empty()) ::unlink(input_file.c_str());
   }
 
-  // The child has started: its output is read from the pipes' read ends from now on.
+  // The child has started: its output is read from the pipes' read ends from now on (its
+  // worker's, when `kept`).
   void take_output(const ProcessExecutorOptions& options, Pipe& out_pipe, Pipe& err_pipe,
-                   Pipe& feed_pipe) {
+                   Pipe& feed_pipe, const KeptPipes* kept) {
     if (options.output == OutputMode::kLines) {
       out.partial = OutputBuffer(options.memory_limit);
       err.partial = OutputBuffer(options.memory_limit);
@@ -62,8 +64,13 @@ struct ProcessExecutor::Child {
       completion.detail.stdout_data = std::make_unique<OutputBuffer>(options.memory_limit);
       completion.detail.stderr_data = std::make_unique<OutputBuffer>(options.memory_limit);
     }
-    out.fd = std::move(out_pipe.read);
-    err.fd = std::move(err_pipe.read);
+    if (kept != nullptr) {
+      out.borrow(kept->out.read.get());
+      err.borrow(kept->err.read.get());
+    } else {
+      out.take(std::move(out_pipe.read));
+      err.take(std::move(err_pipe.read));
+    }
     feed.fd = std::move(feed_pipe.read);
   }
 
@@ -127,6 +134,10 @@ ProcessExecutor::ProcessExecutor(ProcessExecutorOptions options, const sigset_t&
       attributes_(original_mask),
       programs_(search_path()),
       wake_(options_.wake_fd),
+      kept_((options_.output == OutputMode::kCapture || options_.output == OutputMode::kLines) &&
+                    !options_.keep_background
+                ? options_.kept_pipes
+                : 0),
       dev_null_(above_stdio(::open("/dev/null", O_RDWR | O_CLOEXEC))) {
   if (!dev_null_.valid()) throw system_error("cannot open /dev/null");
   for (char** e = environ; *e != nullptr; ++e) {
@@ -183,20 +194,25 @@ void ProcessExecutor::not_started(Completion& completion, const StartFailure& fa
   ready_.push_back(std::move(completion));
 }
 
-// The child's descriptors: stdin, stdout and stderr (pipes, or /dev/null), and its feedback pipe.
-// Returns 0, or make_pipe's errno.
-int ProcessExecutor::plumb(Dups& dups, int stdin_fd, Pipe& out, Pipe& err, Pipe& feed) {
+// The child's descriptors: stdin, stdout and stderr (pipes, its worker's kept ones or its own,
+// or /dev/null), and its feedback pipe. Returns 0, or make_pipe's errno.
+int ProcessExecutor::plumb(Dups& dups, int stdin_fd, Pipe& out, Pipe& err, Pipe& feed,
+                           WorkerId worker, KeptPipes*& kept) {
   dups.add(stdin_fd, STDIN_FILENO);
   if (options_.output == OutputMode::kDiscard) {
     dups.add(dev_null_.get(), STDOUT_FILENO);
     dups.add(dev_null_.get(), STDERR_FILENO);
   } else if (options_.output != OutputMode::kPassThrough) {
+    int error = 0;
+    kept = kept_.get(worker, error);
+    if (error != 0) return error;
     for (Pipe* pipe : {&out, &err}) {
-      if (const int error = make_pipe(*pipe); error != 0) return error;
+      if (kept != nullptr) break;
+      if (error = make_pipe(*pipe); error != 0) return error;
       set_nonblocking(pipe->read.get());
     }
-    dups.add(out.write.get(), STDOUT_FILENO);
-    dups.add(err.write.get(), STDERR_FILENO);
+    dups.add((kept != nullptr ? kept->out.write : out.write).get(), STDOUT_FILENO);
+    dups.add((kept != nullptr ? kept->err.write : err.write).get(), STDERR_FILENO);
   }
   if (options_.feedback) {
     // Above 3, so that no dup2 before this one overwrites it, nor is it its own target.
@@ -250,10 +266,13 @@ void ProcessExecutor::start(const Attempt& attempt, int stdin_fd) {
   Pipe err;
   Pipe feed;
   Dups dups;
-  if (const int error = plumb(dups, stdin_fd, out, err, feed); error != 0) {
+  KeptPipes* kept = nullptr;
+  if (const int error = plumb(dups, stdin_fd, out, err, feed, attempt.worker, kept); error != 0) {
     return not_started(completion, pipe_failure(error, argv.front()));
   }
-  const FileActions& actions = file_actions_.get(dups);
+  // A worker's kept pipes and /dev/null: the same dups job after job.
+  const bool usual = kept != nullptr && stdin_fd == dev_null_.get() && !options_.feedback;
+  const FileActions& actions = usual ? WorkerPipes::actions(*kept, dups) : file_actions_.get(dups);
   const SpawnAttributes& attributes = attributes_;
   pid_t pid = -1;
   char* const* envp = environment_.get(attempt.seq, attempt.worker);
@@ -270,7 +289,7 @@ void ProcessExecutor::start(const Attempt& attempt, int stdin_fd) {
 
   child->pid = pid;
   if (options_.guardian != nullptr) options_.guardian->watch(pid);
-  child->take_output(options_, out, err, feed);
+  child->take_output(options_, out, err, feed, kept);
   children_.push_back(std::move(child));
   // The write ends close here: from now on only the child (and its children) hold them, so the
   // pipes reach end of file when they are done.
@@ -370,8 +389,8 @@ void ProcessExecutor::poll_set(std::span<const pollfd> also_watch) {
   fds_.push_back({wake_.get(), POLLIN, 0});
   for (const auto& child : children_) {
     for (ChildOutput* output : {&child->out, &child->err}) {
-      if (!output->fd.valid()) continue;
-      fds_.push_back({output->fd.get(), POLLIN, 0});
+      if (output->fd < 0) continue;
+      fds_.push_back({output->fd, POLLIN, 0});
       sources_.emplace_back(child.get(), output);
     }
   }

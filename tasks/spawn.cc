@@ -68,11 +68,15 @@ const FileActions& FileActionsCache::get(const Dups& dups) {
     if (key == dups) return *actions;
   }
   if (entries_.size() == kMaxEntries) entries_.clear();
+  entries_.emplace_back(dups, make_file_actions(dups));
+  return *entries_.back().second;
+}
+
+std::unique_ptr<FileActions> make_file_actions(const Dups& dups) {
   auto actions = std::make_unique<FileActions>();
   for (size_t i = 0; i < dups.size; ++i)
     actions->dup2(dups.pairs.at(i).first, dups.pairs.at(i).second);
-  entries_.emplace_back(dups, std::move(actions));
-  return *entries_.back().second;
+  return actions;
 }
 
 int spawn(const std::string& path, const std::vector<std::string>& argv, const FileActions& actions,

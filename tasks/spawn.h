@@ -62,6 +62,9 @@ struct Dups {
   }
 };
 
+// The file actions that do `dups`.
+std::unique_ptr<FileActions> make_file_actions(const Dups& dups);
+
 // FileActions made once for each set of dups seen: a child's pipes come out of the same few
 // descriptor numbers (the lowest free ones) job after job, and glibc checks each descriptor of a
 // new action against the descriptor limit with a system call (six a job for three dup2s).
