@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <memory>
 
 #include "core/error.h"
 #include "tasks/pipes.h"
@@ -51,9 +52,13 @@ void deliver(const ProcessExecutorOptions& options, Completion& completion, Chil
   (is_stdout ? completion.detail.stdout_bytes : completion.detail.stderr_bytes) += data.size();
   if (output.lost) return;
   switch (options.output) {
-    case OutputMode::kCapture:
-      (is_stdout ? completion.detail.stdout_data : completion.detail.stderr_data)->append(data);
+    case OutputMode::kCapture: {
+      // Made at the first byte: most jobs write nothing on one of their streams.
+      auto& buffer = is_stdout ? completion.detail.stdout_data : completion.detail.stderr_data;
+      if (buffer == nullptr) buffer = std::make_unique<OutputBuffer>(options.memory_limit);
+      buffer->append(data);
       break;
+    }
     case OutputMode::kLines:
       pass_lines(options, completion.worker, output, data);
       break;

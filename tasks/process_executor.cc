@@ -60,10 +60,6 @@ struct ProcessExecutor::Child {
       out.partial = OutputBuffer(options.memory_limit);
       err.partial = OutputBuffer(options.memory_limit);
     }
-    if (options.output == OutputMode::kCapture) {
-      completion.detail.stdout_data = std::make_unique<OutputBuffer>(options.memory_limit);
-      completion.detail.stderr_data = std::make_unique<OutputBuffer>(options.memory_limit);
-    }
     if (kept != nullptr) {
       out.borrow(kept->out.read.get());
       err.borrow(kept->err.read.get());
@@ -276,13 +272,13 @@ void ProcessExecutor::start(const Attempt& attempt, int stdin_fd) {
   const SpawnAttributes& attributes = attributes_;
   pid_t pid = -1;
   char* const* envp = environment_.get(attempt.seq, attempt.worker);
-  int error = spawn(*path, argv, actions, attributes, pid, envp);
+  int error = spawn(*path, argv, actions, attributes, pid, envp, args_);
   if (error == ENOEXEC && direct) {
     // A script without "#!": the shell runs such a file itself, so it goes through the shell.
     shell_argv = {shell(), "-c", command.line};
     path = programs_.resolve(shell());
     if (!path) return not_started(completion, {127, shell() + ": command not found"});
-    error = spawn(*path, shell_argv, actions, attributes, pid, envp);
+    error = spawn(*path, shell_argv, actions, attributes, pid, envp, args_);
   }
   if (error != 0)
     return not_started(completion, spawn_failure(error, *path, argv.front(), command));
@@ -444,8 +440,8 @@ bool ProcessExecutor::serve(std::span<char> buffer, std::span<pollfd> also_watch
 
 WaitResult ProcessExecutor::wait(TimePoint deadline, std::span<pollfd> also_watch) {
   for (pollfd& fd : also_watch) fd.revents = 0;
-  const std::unique_ptr<char[]> storage(new char[kReadChunk]);
-  const std::span<char> buffer(storage.get(), kReadChunk);
+  if (buffer_ == nullptr) buffer_ = std::make_unique<char[]>(kReadChunk);
+  const std::span<char> buffer(buffer_.get(), kReadChunk);
   reap_ended(buffer);
   if (feed_.mode == FeedOrder::Mode::kOneChunk) {
     // Held for a while: jobs may wait on each other, so one chunk of each, now, ends that.

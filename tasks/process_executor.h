@@ -169,6 +169,8 @@ class ProcessExecutor final : public Executor {
   std::vector<std::pair<Child*, ChildOutput*>> sources_;
   std::vector<Child*> feeders_;
   std::vector<StdinFeed*> writers_;  // children's stdin pipes with room to fill
+  std::unique_ptr<char[]> buffer_;   // what wait() reads into, made at the first
+  std::vector<char*> args_;          // a child's argument vector, as spawn() makes it
 };
 
 // Installs the SIGCHLD handler that ProcessExecutor relies on (a no-op handler, so the signal

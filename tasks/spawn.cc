@@ -80,8 +80,9 @@ std::unique_ptr<FileActions> make_file_actions(const Dups& dups) {
 }
 
 int spawn(const std::string& path, const std::vector<std::string>& argv, const FileActions& actions,
-          const SpawnAttributes& attributes, pid_t& pid, char* const* envp) {
-  std::vector<char*> args;
+          const SpawnAttributes& attributes, pid_t& pid, char* const* envp,
+          std::vector<char*>& args) {
+  args.clear();
   args.reserve(argv.size() + 1);
   for (const std::string& arg : argv) args.push_back(const_cast<char*>(arg.c_str()));
   args.push_back(nullptr);

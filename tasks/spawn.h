@@ -79,9 +79,10 @@ class FileActionsCache final {
 
 // Returns 0 and sets `pid`, or returns the errno of the failed spawn or exec (glibc's posix_spawn
 // waits for the exec and reports its failure). `envp`: the child's environment (null: this
-// process's).
+// process's). `args`: room for the argument vector, kept by a caller that spawns often.
 int spawn(const std::string& path, const std::vector<std::string>& argv, const FileActions& actions,
-          const SpawnAttributes& attributes, pid_t& pid, char* const* envp = nullptr);
+          const SpawnAttributes& attributes, pid_t& pid, char* const* envp,
+          std::vector<char*>& args);
 
 // A job's environment, as GNU parallel gives it: this process's, with PARALLEL_SEQ (the job
 // number), PARALLEL_JOBSLOT (the worker, {%}) and PARALLEL_PID (taskpool's pid) set. The
