@@ -127,7 +127,7 @@ struct ProcessExecutor::Child {
 ProcessExecutor::ProcessExecutor(ProcessExecutorOptions options, const sigset_t& original_mask)
     : options_(std::move(options)),
       original_mask_(original_mask),
-      attributes_(original_mask),
+      spawner_(original_mask),
       programs_(search_path()),
       wake_(options_.wake_fd),
       kept_((options_.output == OutputMode::kCapture || options_.output == OutputMode::kLines) &&
@@ -266,19 +266,15 @@ void ProcessExecutor::start(const Attempt& attempt, int stdin_fd) {
   if (const int error = plumb(dups, stdin_fd, out, err, feed, attempt.worker, kept); error != 0) {
     return not_started(completion, pipe_failure(error, argv.front()));
   }
-  // A worker's kept pipes and /dev/null: the same dups job after job.
-  const bool usual = kept != nullptr && stdin_fd == dev_null_.get() && !options_.feedback;
-  const FileActions& actions = usual ? WorkerPipes::actions(*kept, dups) : file_actions_.get(dups);
-  const SpawnAttributes& attributes = attributes_;
   pid_t pid = -1;
   char* const* envp = environment_.get(attempt.seq, attempt.worker);
-  int error = spawn(*path, argv, actions, attributes, pid, envp, args_);
+  int error = spawner_.spawn(*path, argv, dups, envp, pid);
   if (error == ENOEXEC && direct) {
     // A script without "#!": the shell runs such a file itself, so it goes through the shell.
     shell_argv = {shell(), "-c", command.line};
     path = programs_.resolve(shell());
     if (!path) return not_started(completion, {127, shell() + ": command not found"});
-    error = spawn(*path, shell_argv, actions, attributes, pid, envp, args_);
+    error = spawner_.spawn(*path, shell_argv, dups, envp, pid);
   }
   if (error != 0)
     return not_started(completion, spawn_failure(error, *path, argv.front(), command));

@@ -23,7 +23,6 @@
 
 namespace taskpool {
 
-class FileActions;
 struct ChildOutput;
 struct KeptPipes;
 struct Pipe;
@@ -147,8 +146,7 @@ class ProcessExecutor final : public Executor {
 
   ProcessExecutorOptions options_;
   sigset_t original_mask_;
-  SpawnAttributes attributes_;  // every child's: original_mask_, its own process group
-  FileActionsCache file_actions_;
+  Spawner spawner_;             // every child's: original_mask_, its own process group
   JobEnvironment environment_;  // PARALLEL_SEQ, PARALLEL_JOBSLOT, PARALLEL_PID
   ProgramPath programs_;
   WakeFd wake_;
@@ -170,7 +168,6 @@ class ProcessExecutor final : public Executor {
   std::vector<Child*> feeders_;
   std::vector<StdinFeed*> writers_;  // children's stdin pipes with room to fill
   std::unique_ptr<char[]> buffer_;   // what wait() reads into, made at the first
-  std::vector<char*> args_;          // a child's argument vector, as spawn() makes it
 };
 
 // Installs the SIGCHLD handler that ProcessExecutor relies on (a no-op handler, so the signal

@@ -18,12 +18,4 @@ KeptPipes* WorkerPipes::get(WorkerId worker, int& error) {
   return pipes_[index].get();
 }
 
-const FileActions& WorkerPipes::actions(KeptPipes& pipes, const Dups& dups) {
-  if (pipes.actions == nullptr || !(pipes.dups == dups)) {
-    pipes.actions = make_file_actions(dups);
-    pipes.dups = dups;
-  }
-  return *pipes.actions;
-}
-
 }  // namespace taskpool

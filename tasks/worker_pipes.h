@@ -8,17 +8,12 @@
 
 #include "core/job.h"
 #include "tasks/pipes.h"
-#include "tasks/spawn.h"
 
 namespace taskpool {
 
 struct KeptPipes {
   Pipe out;  // the read end non-blocking, as a job's own pipe's
   Pipe err;
-  // The dups of the last job started with these pipes, and their file actions: the same job
-  // after job for a worker (stdin, then these two), so they are made once.
-  Dups dups;
-  std::unique_ptr<FileActions> actions;
 };
 
 // Not thread-safe. Owns the pipes; closes them when it goes.
@@ -31,9 +26,6 @@ class WorkerPipes {
   // when they could not be made: `error` is then make_pipe's errno (the job fails as it would
   // for a pipe of its own).
   KeptPipes* get(WorkerId worker, int& error);
-
-  // The file actions for `dups` with `pipes`: those of the worker's last job when the same.
-  static const FileActions& actions(KeptPipes& pipes, const Dups& dups);
 
  private:
   int workers_;
