@@ -42,13 +42,9 @@ struct ChildPlan {
   int error;  // set by the child: the errno of the step that failed
 };
 
-// The kernel's struct sigaction (rt_sigaction's): SIG_DFL is all zeros.
-struct KernelSigaction {
-  void (*handler)(int);
-  unsigned long flags;
-  void (*restorer)();
-  uint64_t mask;
-};
+// The kernel's struct sigaction (rt_sigaction's: handler, flags, restorer, mask) for SIG_DFL:
+// all zeros.
+constexpr std::array<unsigned long, 4> kDefaultAction{};
 
 [[noreturn]] __attribute__((no_sanitize("address", "thread", "undefined"))) void child_failed(
     ChildPlan& plan) {
@@ -64,9 +60,8 @@ struct KernelSigaction {
 __attribute__((no_sanitize("address", "thread", "undefined"))) int child_main(void* arg) {
   ChildPlan& plan = *static_cast<ChildPlan*>(arg);
   // Every signal is blocked until the mask is set: no handler of taskpool's can run here.
-  const KernelSigaction by_default{};
   for (size_t i = 0; i < plan.default_count; ++i) {
-    syscall(SYS_rt_sigaction, plan.defaults[i], &by_default, nullptr, sizeof(uint64_t));
+    syscall(SYS_rt_sigaction, plan.defaults[i], kDefaultAction.data(), nullptr, sizeof(uint64_t));
   }
   // A group of its own: cancel reaches the command's whole tree, and the terminal's Ctrl-C
   // reaches taskpool alone, which then decides how the commands end.
