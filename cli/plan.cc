@@ -53,7 +53,15 @@ struct DescriptorFit {
   DescriptorPlan plan;
   int jobs;
   uint64_t keep_order_window = UINT64_MAX;
+  int kept_pipes = kMaxKeptPipes;  // see ProcessExecutorOptions::kept_pipes
 };
+
+// Workers that keep their pipes from job to job hold two descriptors more each: they take at
+// most half of the `spare` ones, and never lower -j.
+int kept_pipe_workers(int workers, uint64_t spare) {
+  return static_cast<int>(
+      std::min<uint64_t>(static_cast<uint64_t>(std::min(workers, kMaxKeptPipes)), spare / 4));
+}
 
 DescriptorFit fit_descriptors(const RunConfig& config, const Limits& limits) {
   DescriptorFit fit{{}, config.jobs};
@@ -75,7 +83,9 @@ DescriptorFit fit_descriptors(const RunConfig& config, const Limits& limits) {
         soft, fit.jobs, fit.jobs, config.jobs);
   }
   const uint64_t used = needed();
-  fit.keep_order_window = soft > used ? (soft - used) / 2 : 0;
+  const uint64_t spare = soft > used ? soft - used : 0;
+  fit.kept_pipes = kept_pipe_workers(pool_layout(config, fit.jobs).workers, spare);
+  fit.keep_order_window = (spare - 2 * static_cast<uint64_t>(fit.kept_pipes)) / 2;
   return fit;
 }
 
@@ -303,6 +313,7 @@ RunPlan make_plan(const RunConfig& config, const Limits& limits) {
   plan.input = input_plan(config, plan.command, fit.jobs, plan.pool.workers, limits);
   plan.resume = resume_plan(config, plan.command);
   plan.executor = executor_plan(config);
+  plan.executor.process.kept_pipes = fit.kept_pipes;
   plan.executor.process.shell = limits.shell;
   if (plan.executor.kind == ExecutorKind::kFetch) plan.scheduler.timeout = Duration::zero();
   plan.outputs = output_plan(config);

@@ -8,10 +8,12 @@ namespace taskpool {
 
 namespace {
 
-// Reserved words of POSIX sh and bash: as a first word they start syntax, not a program.
+// Reserved words of POSIX sh and bash: as a first word they start syntax, not a program. Both
+// lists are sorted, for a binary search at every job.
 constexpr std::array<std::string_view, 22> kKeywords = {
-    "!",    "{",  "}",   "[[",       "]]", "case", "coproc", "do",   "done", "elif",  "else",
-    "esac", "fi", "for", "function", "if", "in",   "select", "then", "time", "until", "while"};
+    "!",   "[[",       "]]", "case", "coproc", "do",   "done", "elif",  "else",  "esac", "fi",
+    "for", "function", "if", "in",   "select", "then", "time", "until", "while", "{",    "}"};
+static_assert(std::ranges::is_sorted(kKeywords));
 
 // Builtins of dash and bash. The shell runs these itself, so exec'ing a program of the same name
 // could behave differently (or not exist at all, like `cd`).
@@ -24,6 +26,7 @@ constexpr std::array<std::string_view, 61> kBuiltins = {
     "pwd",    "read",    "readarray", "readonly", "return",   "set",     "shift",    "shopt",
     "source", "suspend", "test",      "times",    "trap",     "true",    "type",     "typeset",
     "ulimit", "umask",   "unalias",   "unset",    "wait"};
+static_assert(std::ranges::is_sorted(kBuiltins));
 
 bool is_plain_byte(unsigned char c) {
   if (c >= 0x80) return true;
@@ -69,6 +72,7 @@ bool builtin_matches_program(const std::vector<std::string>& words) {
 
 std::optional<std::vector<std::string>> split_simple_command(std::string_view line) {
   std::vector<std::string> words;
+  words.reserve(4);  // a program and a few arguments, in one allocation
   std::string word;
   bool in_word = false;
   bool first_word_quoted = false;
@@ -128,13 +132,9 @@ std::optional<std::vector<std::string>> split_simple_command(std::string_view li
   end_word();
   if (words.empty() || words.front().empty()) return std::nullopt;
   const std::string_view first = words.front();
-  if (!first_word_quoted &&
-      std::find(kKeywords.begin(), kKeywords.end(), first) != kKeywords.end()) {
-    return std::nullopt;
-  }
+  if (!first_word_quoted && std::ranges::binary_search(kKeywords, first)) return std::nullopt;
   // A quoted builtin name is still the builtin, so this check ignores quoting.
-  if (std::find(kBuiltins.begin(), kBuiltins.end(), first) != kBuiltins.end() &&
-      !builtin_matches_program(words)) {
+  if (std::ranges::binary_search(kBuiltins, first) && !builtin_matches_program(words)) {
     return std::nullopt;
   }
   return words;

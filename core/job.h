@@ -79,7 +79,8 @@ struct AttemptDetail {
   int http_status = 0;  // downloads: the last HTTP status, 0 when none
   uint64_t stdout_bytes = 0;
   uint64_t stderr_bytes = 0;
-  // The whole output when the executor captured it; null when it was passed through or discarded.
+  // The whole output when the executor captured it; null when it was passed through or
+  // discarded, or when the attempt wrote nothing there.
   std::unique_ptr<OutputBuffer> stdout_data;
   std::unique_ptr<OutputBuffer> stderr_data;
 };

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <memory>
 
 #include "core/error.h"
 #include "tasks/pipes.h"
@@ -51,9 +52,13 @@ void deliver(const ProcessExecutorOptions& options, Completion& completion, Chil
   (is_stdout ? completion.detail.stdout_bytes : completion.detail.stderr_bytes) += data.size();
   if (output.lost) return;
   switch (options.output) {
-    case OutputMode::kCapture:
-      (is_stdout ? completion.detail.stdout_data : completion.detail.stderr_data)->append(data);
+    case OutputMode::kCapture: {
+      // Made at the first byte: most jobs write nothing on one of their streams.
+      auto& buffer = is_stdout ? completion.detail.stdout_data : completion.detail.stderr_data;
+      if (buffer == nullptr) buffer = std::make_unique<OutputBuffer>(options.memory_limit);
+      buffer->append(data);
       break;
+    }
     case OutputMode::kLines:
       pass_lines(options, completion.worker, output, data);
       break;
@@ -67,8 +72,8 @@ void deliver(const ProcessExecutorOptions& options, Completion& completion, Chil
 
 void read_output(const ProcessExecutorOptions& options, Completion& completion, ChildOutput& output,
                  std::span<char> buffer, size_t limit, std::string& error) {
-  while (output.fd.valid() && limit > 0) {
-    const ssize_t n = ::read(output.fd.get(), buffer.data(), std::min(buffer.size(), limit));
+  while (output.fd >= 0 && limit > 0) {
+    const ssize_t n = ::read(output.fd, buffer.data(), std::min(buffer.size(), limit));
     if (n > 0) {
       const auto size = static_cast<size_t>(n);
       try {
@@ -83,7 +88,7 @@ void read_output(const ProcessExecutorOptions& options, Completion& completion, 
     } else if (n < 0 && errno == EAGAIN) {
       return;
     } else {
-      output.fd.reset();  // end of file, or a read error that no retry would mend
+      output.close();  // end of file, or a read error that no retry would mend
     }
   }
 }
@@ -93,7 +98,7 @@ void finish_output(const ProcessExecutorOptions& options, Completion& completion
   if (const size_t left = available(output.fd); left > 0) {
     read_output(options, completion, output, buffer, left, error);
   }
-  output.fd.reset();
+  output.close();
   try {
     pass_partial(options, completion.worker, output);
   } catch (const Error& e) {

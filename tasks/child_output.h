@@ -5,6 +5,7 @@
 #include <cstddef>
 #include <span>
 #include <string>
+#include <utility>
 
 #include "core/job.h"
 #include "core/output_buffer.h"
@@ -16,8 +17,22 @@ namespace taskpool {
 struct ChildOutput {
   explicit ChildOutput(Stream s) : stream(s) {}
 
+  // The pipe is the job's own: it ends when the job and its processes are done with it.
+  void take(UniqueFd pipe) {
+    fd = pipe.get();
+    own = std::move(pipe);
+  }
+  // The pipe is its worker's, kept from job to job (ProcessExecutorOptions::kept_pipes): it
+  // never reaches its end, and stays open when the job is done.
+  void borrow(int pipe) { fd = pipe; }
+  void close() {
+    own.reset();
+    fd = -1;
+  }
+
   Stream stream;
-  UniqueFd fd;  // invalid at end of file, for kDiscard, and once the child has ended
+  int fd = -1;   // what is read: -1 at end of file, for kDiscard, and once the child has ended
+  UniqueFd own;  // fd when the pipe is the job's own
   // kLines: the start of a line whose end has not come yet. A line longer than the memory limit
   // waits in a temporary file, as captured output does.
   OutputBuffer partial;

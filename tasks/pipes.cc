@@ -34,9 +34,9 @@ void set_nonblocking(int fd) {
   if (fcntl(fd, F_SETFL, O_NONBLOCK) != 0) die_on_system_error("fcntl");
 }
 
-size_t available(const UniqueFd& fd) {
+size_t available(int fd) {
   int count = 0;
-  if (!fd.valid() || ioctl(fd.get(), FIONREAD, &count) != 0 || count < 0) return 0;
+  if (fd < 0 || ioctl(fd, FIONREAD, &count) != 0 || count < 0) return 0;
   return static_cast<size_t>(count);
 }
 

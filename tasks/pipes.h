@@ -29,7 +29,8 @@ int above_stdio(int fd, int highest = STDERR_FILENO);
 void set_nonblocking(int fd);
 
 // Bytes waiting in a pipe (0 for an invalid descriptor).
-size_t available(const UniqueFd& fd);
+size_t available(int fd);
+inline size_t available(const UniqueFd& fd) { return available(fd.get()); }
 
 // Whether a failure to make a pipe or a process is for want of something other jobs hold (file
 // descriptors, processes, memory), which they give back when they end.

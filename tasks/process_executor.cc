@@ -22,6 +22,7 @@
 #include "tasks/pipes.h"
 #include "tasks/spawn.h"
 #include "tasks/stdin_feed.h"
+#include "tasks/worker_pipes.h"
 
 namespace taskpool {
 
@@ -51,19 +52,21 @@ struct ProcessExecutor::Child {
     if (!input_file.empty()) ::unlink(input_file.c_str());
   }
 
-  // The child has started: its output is read from the pipes' read ends from now on.
+  // The child has started: its output is read from the pipes' read ends from now on (its
+  // worker's, when `kept`).
   void take_output(const ProcessExecutorOptions& options, Pipe& out_pipe, Pipe& err_pipe,
-                   Pipe& feed_pipe) {
+                   Pipe& feed_pipe, const KeptPipes* kept) {
     if (options.output == OutputMode::kLines) {
       out.partial = OutputBuffer(options.memory_limit);
       err.partial = OutputBuffer(options.memory_limit);
     }
-    if (options.output == OutputMode::kCapture) {
-      completion.detail.stdout_data = std::make_unique<OutputBuffer>(options.memory_limit);
-      completion.detail.stderr_data = std::make_unique<OutputBuffer>(options.memory_limit);
+    if (kept != nullptr) {
+      out.borrow(kept->out.read.get());
+      err.borrow(kept->err.read.get());
+    } else {
+      out.take(std::move(out_pipe.read));
+      err.take(std::move(err_pipe.read));
     }
-    out.fd = std::move(out_pipe.read);
-    err.fd = std::move(err_pipe.read);
     feed.fd = std::move(feed_pipe.read);
   }
 
@@ -124,9 +127,13 @@ struct ProcessExecutor::Child {
 ProcessExecutor::ProcessExecutor(ProcessExecutorOptions options, const sigset_t& original_mask)
     : options_(std::move(options)),
       original_mask_(original_mask),
-      attributes_(original_mask),
+      spawner_(original_mask),
       programs_(search_path()),
       wake_(options_.wake_fd),
+      kept_((options_.output == OutputMode::kCapture || options_.output == OutputMode::kLines) &&
+                    !options_.keep_background
+                ? options_.kept_pipes
+                : 0),
       dev_null_(above_stdio(::open("/dev/null", O_RDWR | O_CLOEXEC))) {
   if (!dev_null_.valid()) throw system_error("cannot open /dev/null");
   for (char** e = environ; *e != nullptr; ++e) {
@@ -183,20 +190,25 @@ void ProcessExecutor::not_started(Completion& completion, const StartFailure& fa
   ready_.push_back(std::move(completion));
 }
 
-// The child's descriptors: stdin, stdout and stderr (pipes, or /dev/null), and its feedback pipe.
-// Returns 0, or make_pipe's errno.
-int ProcessExecutor::plumb(Dups& dups, int stdin_fd, Pipe& out, Pipe& err, Pipe& feed) {
+// The child's descriptors: stdin, stdout and stderr (pipes, its worker's kept ones or its own,
+// or /dev/null), and its feedback pipe. Returns 0, or make_pipe's errno.
+int ProcessExecutor::plumb(Dups& dups, int stdin_fd, Pipe& out, Pipe& err, Pipe& feed,
+                           WorkerId worker, KeptPipes*& kept) {
   dups.add(stdin_fd, STDIN_FILENO);
   if (options_.output == OutputMode::kDiscard) {
     dups.add(dev_null_.get(), STDOUT_FILENO);
     dups.add(dev_null_.get(), STDERR_FILENO);
   } else if (options_.output != OutputMode::kPassThrough) {
+    int error = 0;
+    kept = kept_.get(worker, error);
+    if (error != 0) return error;
     for (Pipe* pipe : {&out, &err}) {
-      if (const int error = make_pipe(*pipe); error != 0) return error;
+      if (kept != nullptr) break;
+      if (error = make_pipe(*pipe); error != 0) return error;
       set_nonblocking(pipe->read.get());
     }
-    dups.add(out.write.get(), STDOUT_FILENO);
-    dups.add(err.write.get(), STDERR_FILENO);
+    dups.add((kept != nullptr ? kept->out.write : out.write).get(), STDOUT_FILENO);
+    dups.add((kept != nullptr ? kept->err.write : err.write).get(), STDERR_FILENO);
   }
   if (options_.feedback) {
     // Above 3, so that no dup2 before this one overwrites it, nor is it its own target.
@@ -253,27 +265,26 @@ void ProcessExecutor::start(const Attempt& attempt, int stdin_fd) {
   Pipe err;
   Pipe feed;
   Dups dups;
-  if (const int error = plumb(dups, stdin_fd, out, err, feed); error != 0) {
+  KeptPipes* kept = nullptr;
+  if (const int error = plumb(dups, stdin_fd, out, err, feed, attempt.worker, kept); error != 0) {
     return not_started(completion, pipe_failure(error, argv.front()));
   }
-  const FileActions& actions = file_actions_.get(dups);
-  const SpawnAttributes& attributes = attributes_;
   pid_t pid = -1;
   char* const* envp = environment_.get(attempt.seq, attempt.worker);
-  int error = spawn(*path, argv, actions, attributes, pid, envp);
+  int error = spawner_.spawn(*path, argv, dups, envp, pid);
   if (error == ENOEXEC && direct) {
     // A script without "#!": the shell runs such a file itself, so it goes through the shell.
     shell_argv = {shell(), "-c", command.line};
     path = programs_.resolve(shell());
     if (!path) return not_started(completion, {127, shell() + ": command not found"});
-    error = spawn(*path, shell_argv, actions, attributes, pid, envp);
+    error = spawner_.spawn(*path, shell_argv, dups, envp, pid);
   }
   if (error != 0)
     return not_started(completion, spawn_failure(error, *path, argv.front(), command));
 
   child->pid = pid;
   if (options_.guardian != nullptr) options_.guardian->watch(pid);
-  child->take_output(options_, out, err, feed);
+  child->take_output(options_, out, err, feed, kept);
   children_.push_back(std::move(child));
   // The write ends close here: from now on only the child (and its children) hold them, so the
   // pipes reach end of file when they are done.
@@ -373,8 +384,8 @@ void ProcessExecutor::poll_set(std::span<const pollfd> also_watch) {
   fds_.push_back({wake_.get(), POLLIN, 0});
   for (const auto& child : children_) {
     for (ChildOutput* output : {&child->out, &child->err}) {
-      if (!output->fd.valid()) continue;
-      fds_.push_back({output->fd.get(), POLLIN, 0});
+      if (output->fd < 0) continue;
+      fds_.push_back({output->fd, POLLIN, 0});
       sources_.emplace_back(child.get(), output);
     }
   }
@@ -428,8 +439,8 @@ bool ProcessExecutor::serve(std::span<char> buffer, std::span<pollfd> also_watch
 
 WaitResult ProcessExecutor::wait(TimePoint deadline, std::span<pollfd> also_watch) {
   for (pollfd& fd : also_watch) fd.revents = 0;
-  const std::unique_ptr<char[]> storage(new char[kReadChunk]);
-  const std::span<char> buffer(storage.get(), kReadChunk);
+  if (buffer_ == nullptr) buffer_ = std::make_unique<char[]>(kReadChunk);
+  const std::span<char> buffer(buffer_.get(), kReadChunk);
   reap_ended(buffer);
   if (feed_.mode == FeedOrder::Mode::kOneChunk) {
     // Held for a while: jobs may wait on each other, so one chunk of each, now, ends that.

@@ -19,11 +19,12 @@
 #include "tasks/program_path.h"
 #include "tasks/spawn.h"
 #include "tasks/wake_fd.h"
+#include "tasks/worker_pipes.h"
 
 namespace taskpool {
 
-class FileActions;
 struct ChildOutput;
+struct KeptPipes;
 struct Pipe;
 struct StartFailure;
 struct StdinFeed;
@@ -37,6 +38,9 @@ enum class OutputMode {
 };
 
 enum class Stream { kStdout, kStderr };
+
+// The most workers that keep their pipes from job to job (ProcessExecutorOptions::kept_pipes).
+inline constexpr int kMaxKeptPipes = 64;
 
 struct ProcessExecutorOptions {
   OutputMode output = OutputMode::kCapture;
@@ -53,6 +57,16 @@ struct ProcessExecutorOptions {
   std::function<std::string()> find_shell;
   int nice = 0;  // not 0: every job runs under `nice -n nice` (--nice), as GNU parallel runs it
   size_t memory_limit = 256 * 1024;  // per captured stream, before spilling to a file
+  // kCapture and kLines, unless background processes are kept: workers 1..kept_pipes keep
+  // their stdout and stderr pipes from one job to the next (two descriptors more each, held for
+  // the whole run), so that a job costs no pipes to make and close. What a job's output holds
+  // is the same: what its processes wrote before it was reaped (its process group is killed
+  // then). A process that left the job's group and writes to the job's output after that
+  // writes into the worker's next job's output, where with a pipe of the job's own it would
+  // get a broken pipe. Above the count, each job has pipes of its own: every descriptor
+  // taskpool holds is copied into each child it starts, and each costs a spawn about as much
+  // as making a pipe saves (doc/DEVELOPING.md).
+  int kept_pipes = kMaxKeptPipes;
   // An eventfd that, besides wake(), ends wait() when written to (a signal handler's); a
   // duplicate is kept. -1: an eventfd of its own.
   int wake_fd = -1;
@@ -121,7 +135,8 @@ class ProcessExecutor final : public Executor {
   // Whether the shell is bash and has a function NAME from the environment (export -f).
   bool exported_function(const std::string& name);
   const std::string& shell();
-  int plumb(Dups& dups, int stdin_fd, Pipe& out, Pipe& err, Pipe& feed);
+  int plumb(Dups& dups, int stdin_fd, Pipe& out, Pipe& err, Pipe& feed, WorkerId worker,
+            KeptPipes*& kept);
   void reap_all(std::span<char> buffer);
   void reap_ended(std::span<char> buffer);
   void read_one_chunk_each(std::span<char> buffer);
@@ -131,11 +146,11 @@ class ProcessExecutor final : public Executor {
 
   ProcessExecutorOptions options_;
   sigset_t original_mask_;
-  SpawnAttributes attributes_;  // every child's: original_mask_, its own process group
-  FileActionsCache file_actions_;
+  Spawner spawner_;             // every child's: original_mask_, its own process group
   JobEnvironment environment_;  // PARALLEL_SEQ, PARALLEL_JOBSLOT, PARALLEL_PID
   ProgramPath programs_;
   WakeFd wake_;
+  WorkerPipes kept_;   // see ProcessExecutorOptions::kept_pipes
   UniqueFd dev_null_;  // every child's stdin, and its stdout and stderr for kDiscard
   std::vector<std::unique_ptr<Child>> children_;  // running ones
   std::vector<Completion> ready_;                 // ended, not yet returned by wait()
@@ -152,6 +167,7 @@ class ProcessExecutor final : public Executor {
   std::vector<std::pair<Child*, ChildOutput*>> sources_;
   std::vector<Child*> feeders_;
   std::vector<StdinFeed*> writers_;  // children's stdin pipes with room to fill
+  std::unique_ptr<char[]> buffer_;   // what wait() reads into, made at the first
 };
 
 // Installs the SIGCHLD handler that ProcessExecutor relies on (a no-op handler, so the signal

@@ -1,15 +1,12 @@
-// Starting a child process with posix_spawn: its signals, its process group, its descriptors.
+// Starting a child process: its signals, its process group, its descriptors.
 #pragma once
 
 #include <signal.h>
-#include <spawn.h>
 #include <sys/types.h>
 
-#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <utility>
 #include <vector>
@@ -18,36 +15,6 @@
 
 namespace taskpool {
 
-// A child's spawn attributes: the signal mask `mask`, default dispositions for the signals
-// taskpool handles or ignores, a process group of its own.
-class SpawnAttributes final {
- public:
-  explicit SpawnAttributes(const sigset_t& mask);
-  ~SpawnAttributes();
-  SpawnAttributes(const SpawnAttributes&) = delete;
-  SpawnAttributes& operator=(const SpawnAttributes&) = delete;
-
-  const posix_spawnattr_t* get() const { return &attributes_; }
-
- private:
-  posix_spawnattr_t attributes_;
-};
-
-// The descriptors a child gets, as dup2s done in order.
-class FileActions final {
- public:
-  FileActions();
-  ~FileActions();
-  FileActions(const FileActions&) = delete;
-  FileActions& operator=(const FileActions&) = delete;
-
-  void dup2(int from, int to);
-  const posix_spawn_file_actions_t* get() const { return &actions_; }
-
- private:
-  posix_spawn_file_actions_t actions_;
-};
-
 // A child's descriptors as the dup2s to do, in order: at most four (stdin, stdout, stderr and the
 // feedback pipe).
 struct Dups {
@@ -55,30 +22,40 @@ struct Dups {
   size_t size = 0;
 
   void add(int from, int to) { pairs.at(size++) = {from, to}; }
-  bool operator==(const Dups& other) const {
-    return size == other.size &&
-           std::equal(pairs.begin(), pairs.begin() + static_cast<std::ptrdiff_t>(size),
-                      other.pairs.begin());
-  }
 };
 
-// FileActions made once for each set of dups seen: a child's pipes come out of the same few
-// descriptor numbers (the lowest free ones) job after job, and glibc checks each descriptor of a
-// new action against the descriptor limit with a system call (six a job for three dup2s).
-class FileActionsCache final {
+// Starts children as posix_spawn does (a vfork: the child borrows taskpool's memory until its
+// exec, so a child costs no copy of it), with less work in each child. glibc's child looks at
+// each of the 64 signals' disposition, two system calls a signal (about 120 a child, more than
+// the rest of its start); a Spawner's child sets back to SIG_DFL only the signals that have a
+// handler when the Spawner is made, and those taskpool ignores: about 10. Every child gets a
+// process group of its own, the signal mask `mask`, and the default disposition for SIGPIPE,
+// SIGXFSZ, SIGINT, SIGTERM, SIGHUP, SIGCHLD and SIGQUIT (an ignored signal stays ignored across
+// exec: a command must not inherit taskpool's SIG_IGN for SIGPIPE, or it would never die writing
+// to a closed pipe).
+// REQUIRES: the caller's signal handlers are installed before the Spawner is made (one installed
+// later would run in a child that got its signal between its setting of the mask and its exec).
+// Not thread-safe: one spawn at a time (they share the child's stack).
+class Spawner final {
  public:
-  const FileActions& get(const Dups& dups);
+  explicit Spawner(const sigset_t& mask);
+  ~Spawner();
+  Spawner(const Spawner&) = delete;
+  Spawner& operator=(const Spawner&) = delete;
+
+  // Starts `path` with `argv` and the environment `envp`, its descriptors as `dups` make them.
+  // Returns 0 and sets `pid`, or returns the errno of the step or the exec that failed (the
+  // child has been reaped then).
+  int spawn(const std::string& path, const std::vector<std::string>& argv, const Dups& dups,
+            char* const* envp, pid_t& pid);
 
  private:
-  static constexpr size_t kMaxEntries = 16;  // more sets of descriptors than this: start over
-  std::vector<std::pair<Dups, std::unique_ptr<FileActions>>> entries_;
+  sigset_t mask_;
+  std::array<int, 64> defaults_{};  // the signals each child sets back to SIG_DFL
+  size_t default_count_ = 0;
+  void* stack_ = nullptr;    // the child's, with a guard page at its low end
+  std::vector<char*> args_;  // the argument vector, kept from one spawn to the next
 };
-
-// Returns 0 and sets `pid`, or returns the errno of the failed spawn or exec (glibc's posix_spawn
-// waits for the exec and reports its failure). `envp`: the child's environment (null: this
-// process's).
-int spawn(const std::string& path, const std::vector<std::string>& argv, const FileActions& actions,
-          const SpawnAttributes& attributes, pid_t& pid, char* const* envp = nullptr);
 
 // A job's environment, as GNU parallel gives it: this process's, with PARALLEL_SEQ (the job
 // number), PARALLEL_JOBSLOT (the worker, {%}) and PARALLEL_PID (taskpool's pid) set. The

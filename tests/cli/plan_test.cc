@@ -201,6 +201,30 @@ TEST_CASE("-j is capped by the hard open-file limit, with a warning") {
   CHECK_FALSE(plan.descriptors.raise_to.has_value());
 }
 
+TEST_CASE("Workers keep their pipes from job to job in the spare descriptors, -j never lower") {
+  RunConfig config = echo_config();
+  config.jobs = 8;
+  CHECK(make_plan(config, roomy_machine()).executor.process.kept_pipes == kMaxKeptPipes);
+  Limits limits = roomy_machine();
+  // 4 open + 16 reserved + 4 per job: 52 needed; of the spare, half at most, two per worker.
+  limits.open_files_soft = limits.open_files_hard = 60;
+  RunPlan plan = make_plan(config, limits);
+  CHECK(plan.scheduler.workers == 8);
+  CHECK(plan.executor.process.kept_pipes == 2);
+  limits.open_files_soft = limits.open_files_hard = 52;
+  plan = make_plan(config, limits);
+  CHECK(plan.scheduler.workers == 8);
+  CHECK(plan.executor.process.kept_pipes == 0);
+  limits.open_files_soft = limits.open_files_hard = 1024;
+  CHECK(make_plan(config, limits).executor.process.kept_pipes == 8);
+  config.jobs = 500;
+  limits.open_files_hard = 100000;
+  // Raised to what the jobs need, which leaves none spare.
+  plan = make_plan(config, limits);
+  CHECK(plan.descriptors.raise_to == 2020);
+  CHECK(plan.executor.process.kept_pipes == 0);
+}
+
 TEST_CASE("-S is not capped: each host keeps its workers") {
   RunConfig config = echo_config();
   config.jobs = 100;
@@ -227,13 +251,16 @@ TEST_CASE("-k: the window is bounded by the descriptors its held output may take
   RunPlan plan = make_plan(config, limits);
   CHECK(plan.scheduler.workers == 995);
   CHECK(plan.scheduler.keep_order_window == 995);
+  CHECK(plan.executor.process.kept_pipes == 0);
   config.jobs = 100;
   limits.open_files_soft = limits.open_files_hard = 1000;
-  // 1000 - (20 + 400) = 580 free, two per held job: 290.
+  // 1000 - (20 + 400) = 580 free, of which 64 workers' kept pipes take 128: two per held job
+  // in the 452 left, 226.
   plan = make_plan(config, limits);
-  CHECK(plan.scheduler.keep_order_window == 290);
+  CHECK(plan.executor.process.kept_pipes == 64);
+  CHECK(plan.scheduler.keep_order_window == 226);
   limits.open_files_soft = limits.open_files_hard = 1500;
-  CHECK(make_plan(config, limits).scheduler.keep_order_window == 540);
+  CHECK(make_plan(config, limits).scheduler.keep_order_window == 476);
   config.keep_order = false;
   CHECK(make_plan(config, limits).scheduler.keep_order_window == 0);
 }

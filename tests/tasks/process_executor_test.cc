@@ -121,8 +121,9 @@ Completion run(ProcessExecutor& executor, const Attempt& attempt) {
   return std::move(collect(executor, 1).front());
 }
 
+// What a captured stream holds (none is made for a stream that got nothing).
 std::string text(const std::unique_ptr<OutputBuffer>& buffer) {
-  REQUIRE(buffer != nullptr);
+  if (buffer == nullptr) return "";
   std::string result;
   buffer->for_each_chunk([&](std::string_view chunk) { result.append(chunk); });
   return result;
@@ -389,6 +390,88 @@ TEST_CASE("process executor: many children at once, each completion on its worke
   CHECK(executor.running() == 0);
 }
 
+// What a job's stdout and stderr are, as /proc shows them ("pipe:[inode]").
+std::pair<std::string, std::string> output_pipes(ProcessExecutor& executor, WorkerId worker) {
+  const Completion c = run(executor, shell_attempt(worker, "readlink /proc/$$/fd/1 /proc/$$/fd/2"));
+  REQUIRE(c.succeeded());
+  std::istringstream links(text(c.detail.stdout_data));
+  std::pair<std::string, std::string> pipes;
+  links >> pipes.first >> pipes.second;
+  CHECK(pipes.first.rfind("pipe:", 0) == 0);
+  CHECK(pipes.second.rfind("pipe:", 0) == 0);
+  CHECK(pipes.first != pipes.second);
+  return pipes;
+}
+
+TEST_CASE("process executor: workers keep their pipes from job to job, up to kept_pipes") {
+  SignalSetup signals;
+  ProcessExecutorOptions options;
+  options.kept_pipes = 2;
+  {
+    ProcessExecutor executor(options, signals.original());
+    const auto first = output_pipes(executor, 1);
+    CHECK(output_pipes(executor, 1) == first);
+    const auto other = output_pipes(executor, 2);
+    CHECK(other.first != first.first);
+    CHECK(output_pipes(executor, 2) == other);
+    // Worker 3 is above the count: a job's pipes are its own.
+    CHECK(output_pipes(executor, 3) != output_pipes(executor, 3));
+  }
+  options.kept_pipes = 2;
+  options.keep_background = true;  // a kept daemon would write into later jobs' output
+  ProcessExecutor executor(options, signals.original());
+  CHECK(output_pipes(executor, 1) != output_pipes(executor, 1));
+}
+
+TEST_CASE("process executor: each of a worker's jobs gets its own output, pipes kept or not") {
+  SignalSetup signals;
+  for (const int kept : {0, 1}) {
+    INFO("kept_pipes " << kept);
+    ProcessExecutorOptions options;
+    options.kept_pipes = kept;
+    ProcessExecutor executor(options, signals.original());
+    // More than a pipe holds, so that the job waits for taskpool to read; then small ones, and
+    // one with no output at all.
+    const Completion big =
+        run(executor, shell_attempt(1, "head -c 300000 /dev/zero | tr '\\0' x; echo e >&2"));
+    CHECK(big.succeeded());
+    CHECK(text(big.detail.stdout_data) == std::string(300000, 'x'));
+    CHECK(text(big.detail.stderr_data) == "e\n");
+    for (int i = 0; i < 5; ++i) {
+      const std::string n = std::to_string(i);
+      const Completion c =
+          run(executor, shell_attempt(1, "echo out" + n + "; echo err" + n + " >&2"));
+      CHECK(text(c.detail.stdout_data) == "out" + n + "\n");
+      CHECK(text(c.detail.stderr_data) == "err" + n + "\n");
+    }
+    const Completion quiet = run(executor, direct_attempt(1, {"true"}));
+    CHECK(quiet.detail.stdout_data == nullptr);
+    CHECK(quiet.detail.stderr_data == nullptr);
+  }
+}
+
+TEST_CASE("process executor: a job that reopens its output (>/dev/stdout) loses none of it") {
+  SignalSetup signals;
+  ProcessExecutor executor({}, signals.original());
+  // With a file for output (as GNU parallel has), the reopening truncates it: a and x are lost.
+  const Completion c = run(executor, shell_attempt(1,
+                                                   "echo a; echo b >/dev/stdout; echo c; "
+                                                   "echo x >&2; echo y >/dev/stderr; echo z >&2"));
+  CHECK(text(c.detail.stdout_data) == "a\nb\nc\n");
+  CHECK(text(c.detail.stderr_data) == "x\ny\nz\n");
+}
+
+TEST_CASE("process executor: a job's background process, ended with it, writes nothing later") {
+  SignalSetup signals;
+  ProcessExecutorOptions options;
+  options.kept_pipes = 1;
+  ProcessExecutor executor(options, signals.original());
+  const Completion first = run(executor, shell_attempt(1, "(sleep 0.3; echo late) & echo early"));
+  CHECK(text(first.detail.stdout_data) == "early\n");
+  const Completion second = run(executor, shell_attempt(1, "sleep 1; echo second"));
+  CHECK(text(second.detail.stdout_data) == "second\n");
+}
+
 TEST_CASE("process executor: a child left alone is left for its owner, and jobs still end") {
   SignalSetup signals;
   ProcessExecutor executor({}, signals.original());
@@ -439,7 +522,7 @@ TEST_CASE("process executor: output past the memory limit spills to a file, byte
   CHECK(c.detail.stdout_data->size() == expected.size());
   CHECK(c.detail.stdout_bytes == expected.size());
   CHECK(text(c.detail.stdout_data) == expected);
-  CHECK_FALSE(c.detail.stderr_data->spilled());
+  CHECK(c.detail.stderr_data == nullptr);  // nothing written there: no buffer made
   CHECK(c.detail.stderr_bytes == 0);
 }
 
@@ -853,8 +936,13 @@ TEST_CASE("process executor: no descriptor outlives its attempt") {
   TempDir tmp;
   const std::string not_executable = tmp.file("not-executable", "true\n", 0644);
   const size_t before = open_fd_count();
+  // Workers 1..10 keep their pipes (two more descriptors each, for the whole run), the others
+  // make theirs for each job.
+  constexpr int kKept = 10;
+  ProcessExecutorOptions options;
+  options.kept_pipes = kKept;
   {
-    ProcessExecutor executor({}, signals.original());
+    ProcessExecutor executor(options, signals.original());
     const size_t idle = open_fd_count();
     constexpr int kJobs = 200;
     constexpr WorkerId kWorkers = 20;
@@ -886,7 +974,7 @@ TEST_CASE("process executor: no descriptor outlives its attempt") {
     }
     REQUIRE(ended == kJobs);
     CHECK(executor.running() == 0);
-    CHECK(open_fd_count() == idle);
+    CHECK(open_fd_count() == idle + 4 * kKept);
   }
   CHECK(open_fd_count() == before);
 }
