@@ -21,6 +21,9 @@ std::string help_entry(std::string_view name, std::string_view description, size
 // to end by kHelpWidth.
 std::string wrap_paragraphs(std::string_view text);
 
+// What --help says after the flags: records, the exit status, examples.
+std::string help_footer();
+
 // The flag of `flags` (each "--name" or "-x") that `typo` most likely meant: a few edits away
 // (a swapped pair of letters counts as one), or nothing when none is close.
 std::optional<std::string> closest_flag(std::string_view typo,

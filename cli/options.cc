@@ -38,27 +38,6 @@ class UsageFormatter final : public CLI::Formatter {
   }
 };
 
-std::string help_footer() {
-  return wrap_paragraphs(R"(
-Records come from ::: lists (every combination when there are several), else from -a files,
-else from standard input. {} is the record, {.} without extension, {/} basename, {//} dirname,
-{/.} basename without extension, {#} the job number, {%} the worker number, {N} the N-th list
-or column ({-N} from the end). A command without any of them gets the record as its last argument; no command
-runs each record as a command line.
-
-Exit status: 0 when every job succeeded, else the number of failed jobs (101 for more than
-100), 255 for invalid usage.
-
---compare needs the input twice, so it holds all of it in memory.
-
-Examples:
-  seq 10 | taskpool -j4 'echo {}; sleep 1'
-  taskpool -k --joblog jobs.log gzip ::: *.log
-  find . -name '*.jpg' | taskpool --bar convert {} {.}.png
-  taskpool --timeout 30s --retries 2 --halt soon,fail=1 ./test.sh ::: unit e2e
-  taskpool --fetch -j 16 -o downloads -a urls.txt)");
-}
-
 // Every flag's spellings ("--jobs", "-j"), for a suggestion when one is mistyped.
 // Every flag, in the order declared: the program's own (--help, --version), then each area's.
 std::vector<const CLI::Option*> all_flags(const CLI::App& app) {

@@ -140,8 +140,9 @@ pid_t spawn_self(int socket, int table_file, Duration kill_after) {
   sigfillset(&start.mask);
   sigemptyset(&start.defaults);
   start.own_group = true;
+  const ChildStack stack;
   pid_t pid = -1;
-  return start_process(start, pid) == 0 ? pid : -1;
+  return start_process(start, stack, pid) == 0 ? pid : -1;
 }
 
 // The table as a file in memory, or none. Its size may pass the file size limit (`ulimit -f`):

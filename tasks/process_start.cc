@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -9,59 +10,55 @@
 #include <cerrno>
 #include <cstdint>
 
+#include "core/error.h"
+
 namespace taskpool {
 
 namespace {
 
-// What the child and its parent share: the request, and the error the child met, if any.
+constexpr size_t kChildStack = 64 * 1024;
+
+size_t page_size() { return static_cast<size_t>(sysconf(_SC_PAGESIZE)); }
+
+// What the child and the thread that waits for it share: the request, and the errno of the step
+// that failed, if one did.
 struct Shared {
   const ProcessStart* start;
   int error;
 };
 
-// The kernel's struct sigaction, for a plain rt_sigaction system call (glibc's sigaction may be
-// interposed; and SIG_DFL needs no restorer).
-struct KernelSigaction {
-  // cppcheck-suppress unusedStructMember ; the kernel reads it
-  void (*handler)(int);
-  // cppcheck-suppress unusedStructMember ; the kernel reads it
-  unsigned long flags;
-  // cppcheck-suppress unusedStructMember ; the kernel reads it
-  void (*restorer)();
-  // cppcheck-suppress unusedStructMember ; the kernel reads it
-  uint64_t mask;
-};
+// The kernel's struct sigaction (rt_sigaction's: handler, flags, restorer, mask) for SIG_DFL:
+// all zeros.
+constexpr std::array<unsigned long, 4> kDefaultAction{};
 
-constexpr size_t kKernelSigsetBytes = sizeof(uint64_t);
+[[noreturn]] __attribute__((no_sanitize("address", "thread", "undefined"))) void child_failed(
+    Shared& shared) {
+  shared.error = errno;
+  syscall(SYS_exit_group, 127);
+  __builtin_unreachable();
+}
 
-// The child, on a stack of the waiting parent's: plain system calls until exec.
-int child(void* argument) {
-  auto* shared = static_cast<Shared*>(argument);
-  const ProcessStart& start = *shared->start;
-  const KernelSigaction default_action{SIG_DFL, 0, nullptr, 0};
+// The child, until its exec. It runs on its own stack but shares taskpool's memory and
+// thread-local storage (the thread that started it waits meanwhile). Every signal is blocked
+// until it sets its mask: no handler of taskpool's can run here before then.
+__attribute__((no_sanitize("address", "thread", "undefined"))) int child(void* argument) {
+  Shared& shared = *static_cast<Shared*>(argument);
+  const ProcessStart& start = *shared.start;
   for (int sig = 1; sig < NSIG; ++sig) {
     if (sigismember(&start.defaults, sig) == 1) {
-      syscall(SYS_rt_sigaction, sig, &default_action, nullptr, kKernelSigsetBytes);
+      syscall(SYS_rt_sigaction, sig, kDefaultAction.data(), nullptr, sizeof(uint64_t));
     }
   }
-  if (start.own_group && syscall(SYS_setpgid, 0, 0) != 0) {
-    shared->error = errno;
-    syscall(SYS_exit_group, 127);
-  }
+  if (start.own_group && syscall(SYS_setpgid, 0, 0) != 0) child_failed(shared);
   for (size_t i = 0; i < start.dup_count; ++i) {
-    const auto [from, to] = start.dups.at(i);
-    const long done =
-        from == to ? syscall(SYS_fcntl, from, F_SETFD, 0) : syscall(SYS_dup2, from, to);
-    if (done < 0) {
-      shared->error = errno;
-      syscall(SYS_exit_group, 127);
-    }
+    const auto [from, to] = start.dups[i];
+    // dup2 onto itself keeps close-on-exec: cleared instead.
+    const long done = from == to ? syscall(SYS_fcntl, to, F_SETFD, 0) : syscall(SYS_dup2, from, to);
+    if (done < 0) child_failed(shared);
   }
-  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &start.mask, nullptr, kKernelSigsetBytes);
+  syscall(SYS_rt_sigprocmask, SIG_SETMASK, &start.mask, nullptr, sizeof(uint64_t));
   syscall(SYS_execve, start.path, start.argv, start.envp);
-  shared->error = errno;
-  syscall(SYS_exit_group, 127);
-  return 127;
+  child_failed(shared);
 }
 
 }  // namespace
@@ -70,7 +67,7 @@ sigset_t signals_to_reset(const sigset_t& ignored_too) {
   sigset_t reset = ignored_too;
   for (int sig = 1; sig < NSIG; ++sig) {
     struct sigaction action = {};
-    if (sigaction(sig, nullptr, &action) != 0) continue;  // not a signal one can ask about
+    if (sigaction(sig, nullptr, &action) != 0) continue;  // glibc's own, SIGKILL, SIGSTOP
     const bool handled = (action.sa_flags & SA_SIGINFO) != 0 ||
                          (action.sa_handler != SIG_DFL && action.sa_handler != SIG_IGN);
     if (handled) sigaddset(&reset, sig);
@@ -78,28 +75,40 @@ sigset_t signals_to_reset(const sigset_t& ignored_too) {
   return reset;
 }
 
-int start_process(const ProcessStart& start, pid_t& pid) {
+ChildStack::ChildStack() {
+  const size_t guard = page_size();
+  base_ = mmap(nullptr, guard + kChildStack, PROT_READ | PROT_WRITE,
+               MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+  if (base_ == MAP_FAILED) die_on_system_error("mmap");
+  if (mprotect(base_, guard, PROT_NONE) != 0) die_on_system_error("mprotect");
+}
+
+ChildStack::~ChildStack() { munmap(base_, page_size() + kChildStack); }
+
+char* ChildStack::top() const { return static_cast<char*>(base_) + page_size() + kChildStack; }
+
+int start_process(const ProcessStart& start, const ChildStack& stack, pid_t& pid) {
+  pid = -1;
   if (start.dup_count > start.dups.size()) return EINVAL;
-  // Every signal held while the child shares this memory: a handler of taskpool's must not run
-  // in it (the child sets the mask it is to have just before exec).
   sigset_t all;
   sigset_t before;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &before);
   Shared shared{&start, 0};
-  // The child runs on this stack while this thread waits for its exec (CLONE_VFORK): a few
-  // system calls' worth is all it needs.
-  alignas(64) char stack[16 * 1024];
-  pid = clone(child, stack + sizeof(stack), CLONE_VM | CLONE_VFORK | SIGCHLD, &shared);
-  const int error = pid < 0 ? errno : shared.error;
+  // CLONE_VFORK: this thread waits until the child has exec'd or exited, so that the stack and
+  // the request stay as they are while it uses them.
+  const pid_t started = clone(child, stack.top(), CLONE_VM | CLONE_VFORK | SIGCHLD, &shared);
+  const int clone_error = errno;
   pthread_sigmask(SIG_SETMASK, &before, nullptr);
-  if (pid > 0 && error != 0) {
+  if (started < 0) return clone_error;
+  if (shared.error != 0) {
     int status = 0;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    while (waitpid(started, &status, 0) < 0 && errno == EINTR) {
     }
-    pid = -1;
+    return shared.error;
   }
-  return error;
+  pid = started;
+  return 0;
 }
 
 }  // namespace taskpool

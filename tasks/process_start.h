@@ -1,7 +1,8 @@
-// Starting a program in a new process as posix_spawn does (a child that shares taskpool's memory
-// until it execs, while the calling thread waits), without what glibc's posix_spawn costs on top:
-// before exec, its child asks for and sets again the disposition of each of the 64 signals (128
-// system calls, every start, the caller waiting); this child sets only those that need it.
+// Starting a program in a new process as posix_spawn does (a child that borrows taskpool's
+// memory until its exec, while the calling thread waits: no copy of that memory), with less work
+// in the child: glibc's asks for and sets again the disposition of each of the 64 signals (about
+// 120 system calls a child, more than the rest of its start); this one sets only those that need
+// it. Jobs start so (Spawner, tasks/spawn.h), and the guardian (tasks/guardian.h).
 #pragma once
 
 #include <signal.h>
@@ -22,19 +23,38 @@ struct ProcessStart {
   std::array<std::pair<int, int>, 4> dups{};
   size_t dup_count = 0;
   sigset_t mask{};         // the child's signal mask
-  sigset_t defaults{};     // signals set back to SIG_DFL in the child (see start_process)
+  sigset_t defaults{};     // signals set back to SIG_DFL in the child (see signals_to_reset)
   bool own_group = false;  // a process group of its own (setpgid(0, 0))
 };
 
-// The signals the child must set back to their defaults: those this process has a handler for
-// (a handler must not run in a child that shares its memory, and exec would drop it anyway),
-// and `ignored_too`, ignored here but not to be in the child. Reads each signal's disposition
-// (64 system calls): made once, by whoever starts many processes.
+// The signals a child must set back to their defaults: `ignored_too` (ignored here, not to be in
+// the child), and those this process has a handler for when it is called: a signal that came
+// between the child's setting of its mask and its exec would run the handler in the child, in
+// taskpool's memory (exec drops them anyway). Reads each signal's disposition: made once, by
+// whoever starts many processes, once its handlers are installed. A child whose mask blocks
+// every signal needs none set back.
 sigset_t signals_to_reset(const sigset_t& ignored_too);
 
-// Starts the child. Returns 0 and sets `pid`, or returns the errno of what failed: the clone,
-// a dup2, or the exec (the child is then reaped). Async-signal-safe calls only in the child,
-// made as plain system calls (no interposed wrapper, such as a sanitizer's, runs in it).
-int start_process(const ProcessStart& start, pid_t& pid);
+// The stack children run on until their exec, made once: with a guard page at its low end, so
+// that a child that overran it faults instead of writing into taskpool's memory.
+class ChildStack final {
+ public:
+  ChildStack();
+  ~ChildStack();
+  ChildStack(const ChildStack&) = delete;
+  ChildStack& operator=(const ChildStack&) = delete;
+
+  char* top() const;
+
+ private:
+  void* base_;
+};
+
+// Starts the child on `stack` (one child at a time on a stack). Returns 0 and sets `pid`, or
+// sets it to -1 and returns the errno of what failed: the clone, a step in the child, or the exec
+// (the child is then reaped). The child makes plain system calls and nothing else: no lock, no
+// allocation, no call a sanitizer intercepts (it would change taskpool's view: its handlers, its
+// descriptors).
+int start_process(const ProcessStart& start, const ChildStack& stack, pid_t& pid);
 
 }  // namespace taskpool

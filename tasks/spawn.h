@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/command.h"
+#include "tasks/process_start.h"
 
 namespace taskpool {
 
@@ -24,24 +25,16 @@ struct Dups {
   void add(int from, int to) { pairs.at(size++) = {from, to}; }
 };
 
-// Starts children as posix_spawn does (a vfork: the child borrows taskpool's memory until its
-// exec, so a child costs no copy of it), with less work in each child. glibc's child looks at
-// each of the 64 signals' disposition, two system calls a signal (about 120 a child, more than
-// the rest of its start); a Spawner's child sets back to SIG_DFL only the signals that have a
-// handler when the Spawner is made, and those taskpool ignores: about 10. Every child gets a
-// process group of its own, the signal mask `mask`, and the default disposition for SIGPIPE,
-// SIGXFSZ, SIGINT, SIGTERM, SIGHUP, SIGCHLD and SIGQUIT (an ignored signal stays ignored across
-// exec: a command must not inherit taskpool's SIG_IGN for SIGPIPE, or it would never die writing
-// to a closed pipe).
-// REQUIRES: the caller's signal handlers are installed before the Spawner is made (one installed
-// later would run in a child that got its signal between its setting of the mask and its exec).
+// Starts jobs (tasks/process_start.h): every child gets a process group of its own, the signal
+// mask `mask`, and the default disposition for SIGPIPE, SIGXFSZ, SIGINT, SIGTERM, SIGHUP, SIGCHLD
+// and SIGQUIT (an ignored signal stays ignored across exec: a command must not inherit
+// taskpool's SIG_IGN for SIGPIPE, or it would never die writing to a closed pipe), and for the
+// signals taskpool has a handler for when the Spawner is made.
+// REQUIRES: the caller's signal handlers are installed before the Spawner is made.
 // Not thread-safe: one spawn at a time (they share the child's stack).
 class Spawner final {
  public:
   explicit Spawner(const sigset_t& mask);
-  ~Spawner();
-  Spawner(const Spawner&) = delete;
-  Spawner& operator=(const Spawner&) = delete;
 
   // Starts `path` with `argv` and the environment `envp`, its descriptors as `dups` make them.
   // Returns 0 and sets `pid`, or returns the errno of the step or the exec that failed (the
@@ -50,10 +43,8 @@ class Spawner final {
             char* const* envp, pid_t& pid);
 
  private:
-  sigset_t mask_;
-  std::array<int, 64> defaults_{};  // the signals each child sets back to SIG_DFL
-  size_t default_count_ = 0;
-  void* stack_ = nullptr;    // the child's, with a guard page at its low end
+  ProcessStart start_;  // what every child shares: its mask, defaults and group
+  ChildStack stack_;
   std::vector<char*> args_;  // the argument vector, kept from one spawn to the next
 };
 

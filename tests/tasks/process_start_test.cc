@@ -46,7 +46,7 @@ std::string output_of(ProcessStart start) {
   REQUIRE(pipe2(fds, O_CLOEXEC) == 0);
   start.dups[start.dup_count++] = {fds[1], STDOUT_FILENO};
   pid_t pid = -1;
-  REQUIRE(start_process(start, pid) == 0);
+  REQUIRE(start_process(start, ChildStack(), pid) == 0);
   close(fds[1]);
   std::string text;
   char buffer[4096];
@@ -69,7 +69,7 @@ std::string status_line(const ProcessStart& start, const std::string& name) {
 TEST_CASE("process start: runs the program, with its exit status") {
   Argv argv({"sh", "-c", "exit 3"});
   pid_t pid = -1;
-  REQUIRE(start_process(request("/bin/sh", argv), pid) == 0);
+  REQUIRE(start_process(request("/bin/sh", argv), ChildStack(), pid) == 0);
   CHECK(pid > 0);
   CHECK(exit_status_of(pid) == 3);
 }
@@ -77,7 +77,7 @@ TEST_CASE("process start: runs the program, with its exit status") {
 TEST_CASE("process start: a program that cannot run is an error, and no child is left") {
   Argv argv({"nothing"});
   pid_t pid = 0;
-  CHECK(start_process(request("/nonexistent/program", argv), pid) == ENOENT);
+  CHECK(start_process(request("/nonexistent/program", argv), ChildStack(), pid) == ENOENT);
   CHECK(pid == -1);  // and reaped
 }
 
@@ -117,7 +117,7 @@ TEST_CASE("process start: a group of its own, the mask and the dispositions aske
   ProcessStart sleeper = request("/bin/sleep", sleep_argv);
   sleeper.own_group = true;
   pid_t pid = -1;
-  REQUIRE(start_process(sleeper, pid) == 0);
+  REQUIRE(start_process(sleeper, ChildStack(), pid) == 0);
   CHECK(getpgid(pid) == pid);
   kill(pid, SIGKILL);
   waitpid(pid, nullptr, 0);
