@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sched.h>
+#include <spawn.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -12,6 +13,17 @@
 
 #include "core/error.h"
 
+#if defined(__SANITIZE_THREAD__)
+#define TASKPOOL_THREAD_SANITIZER 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TASKPOOL_THREAD_SANITIZER 1
+#endif
+#endif
+#ifndef TASKPOOL_THREAD_SANITIZER
+#define TASKPOOL_THREAD_SANITIZER 0
+#endif
+
 namespace taskpool {
 
 namespace {
@@ -20,6 +32,7 @@ constexpr size_t kChildStack = 64 * 1024;
 
 size_t page_size() { return static_cast<size_t>(sysconf(_SC_PAGESIZE)); }
 
+#if !TASKPOOL_THREAD_SANITIZER
 // What the child and the thread that waits for it share: the request, and the errno of the step
 // that failed, if one did.
 struct Shared {
@@ -61,6 +74,8 @@ __attribute__((no_sanitize("address", "thread", "undefined"))) int child(void* a
   child_failed(shared);
 }
 
+#endif
+
 }  // namespace
 
 sigset_t signals_to_reset(const sigset_t& ignored_too) {
@@ -87,6 +102,38 @@ ChildStack::~ChildStack() { munmap(base_, page_size() + kChildStack); }
 
 char* ChildStack::top() const { return static_cast<char*>(base_) + page_size() + kChildStack; }
 
+#if TASKPOOL_THREAD_SANITIZER
+// ThreadSanitizer takes a clone() for a fork and runs its after-fork code in the child, which
+// fails in one that shares taskpool's memory: under it, glibc's posix_spawn (whose own clone it
+// does not see) starts the child, to the same effect.
+int start_process(const ProcessStart& start, const ChildStack& /*stack*/, pid_t& pid) {
+  pid = -1;
+  if (start.dup_count > start.dups.size()) return EINVAL;
+  posix_spawn_file_actions_t actions;
+  posix_spawnattr_t attributes;
+  posix_spawn_file_actions_init(&actions);
+  posix_spawnattr_init(&attributes);
+  for (size_t i = 0; i < start.dup_count; ++i) {
+    // glibc clears close-on-exec for a descriptor given as itself.
+    posix_spawn_file_actions_adddup2(&actions, start.dups.at(i).first, start.dups.at(i).second);
+  }
+  posix_spawnattr_setsigmask(&attributes, &start.mask);
+  posix_spawnattr_setsigdefault(&attributes, &start.defaults);
+  int flags = POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF;
+  if (start.own_group) {
+    posix_spawnattr_setpgroup(&attributes, 0);
+    flags |= POSIX_SPAWN_SETPGROUP;
+  }
+  posix_spawnattr_setflags(&attributes, static_cast<short>(flags));
+  pid_t started = -1;
+  const int error =
+      posix_spawn(&started, start.path, &actions, &attributes, start.argv, start.envp);
+  posix_spawnattr_destroy(&attributes);
+  posix_spawn_file_actions_destroy(&actions);
+  if (error == 0) pid = started;
+  return error;
+}
+#else
 int start_process(const ProcessStart& start, const ChildStack& stack, pid_t& pid) {
   pid = -1;
   if (start.dup_count > start.dups.size()) return EINVAL;
@@ -110,5 +157,6 @@ int start_process(const ProcessStart& start, const ChildStack& stack, pid_t& pid
   pid = started;
   return 0;
 }
+#endif
 
 }  // namespace taskpool

@@ -282,7 +282,11 @@ def guardian_of(pid: int) -> Optional[int]:
         return None
     for child in map(int, children):
         try:
-            if Path(f"/proc/{child}/comm").read_text().strip() == "taskpool-guard":
+            # Its name (comm) is set once it runs; its argv[0] from its exec on (a guardian that
+            # is taskpool's program run again, slow to start under the sanitizers).
+            argv0 = Path(f"/proc/{child}/cmdline").read_bytes().split(b"\0")[0]
+            if (Path(f"/proc/{child}/comm").read_text().strip() == "taskpool-guard"
+                    or argv0 == b"taskpool-guard"):
                 return child
         except OSError:
             continue

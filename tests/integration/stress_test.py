@@ -76,6 +76,15 @@ def comm_of(pid: int) -> Optional[str]:
         return None
 
 
+def is_guardian(pid: int) -> bool:
+    """taskpool's guardian: named taskpool-guard once it runs, its argv[0] so from its exec on."""
+    try:
+        argv0 = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")[0]
+    except OSError:
+        return False
+    return comm_of(pid) == "taskpool-guard" or argv0 == b"taskpool-guard"
+
+
 def state_of(pid: int) -> Optional[str]:
     try:
         stat = Path(f"/proc/{pid}/stat").read_text()
@@ -218,7 +227,7 @@ class ManyJobsTest(TaskpoolTestCase):
             if n:
                 fds.append(n)
             # The jobs: not the guardian, taskpool's child for the whole run.
-            kids = [k for k in children_of(pid) if comm_of(k) != "taskpool-guard"]
+            kids = [k for k in children_of(pid) if not is_guardian(k)]
             children.append(len(kids))
             zombies.append(sum(1 for k in kids if state_of(k) == "Z"))
 
