@@ -70,7 +70,13 @@ std::string send_step(std::string_view flag, const std::string& path, const Host
   std::string remote =
       fmt::format("cat > {} && chmod {:o} -- {}", there, st.st_mode & 07777, there);
   if (const std::string dir = parent(p.there); !dir.empty()) {
-    remote = "mkdir -p -- " + shell_quote(dir) + " && " + remote;
+    // Another job's --cleanup on the host may remove the directory (rmdir -p) between its
+    // mkdir and the file's open: the file is made empty first, a few times if it must be,
+    // and then the directory is no longer empty.
+    remote = fmt::format(
+        "i=0; until mkdir -p -- {} && true > {}; do i=$((i+1)); [ $i -lt 5 ] || exit 1; "
+        "done 2>/dev/null; {}",
+        shell_quote(dir), there, remote);
   }
   return fmt::format("{} {} < {} || fail {}\n", ssh_words(steps), shell_quote(remote),
                      shell_quote(p.here), shell_quote(problem));
