@@ -146,7 +146,7 @@ HostExecutor::~HostExecutor() {
     reap_by(host->basefiles, now());
   }
   if (options_.cleanup && !options_.basefiles.empty()) remove_basefiles();
-  for (auto& host : hosts_) {
+  for (const auto& host : hosts_) {
     for (Connection& connection : host->connections) {
       if (connection.pid > 0) kill(connection.pid, SIGTERM);
     }
@@ -211,7 +211,7 @@ HostSteps HostExecutor::host_steps(const Host& host, const Connection& connectio
   return steps;
 }
 
-int HostExecutor::start_master(Host& host, Connection& connection) {
+int HostExecutor::start_master(const Host& host, Connection& connection) {
   std::vector<std::string> argv = options_.ssh;
   argv[0] = ssh_path_;
   // The user's --ssh options come first, and ssh keeps the first value it gets for an option.
@@ -483,7 +483,7 @@ WaitResult HostExecutor::wait(TimePoint deadline, std::span<pollfd> also_watch) 
   check_masters();
   decide_held();
   const TimePoint current = now();
-  for (auto& remote : remotes_) {
+  for (const auto& remote : remotes_) {
     if (remote->spawned && remote->local_kill_at <= current) {
       remote->local_kill_at = kNever;
       processes_->cancel(remote->attempt.worker, CancelMode::kKill);

@@ -85,7 +85,7 @@ class HostExecutor final : public Executor {
   struct Connection;
   struct Host;
   struct Remote;
-  int start_master(Host& host, Connection& connection);  // 0, or fork's errno
+  int start_master(const Host& host, Connection& connection);  // 0, or fork's errno
   HostSteps host_steps(const Host& host, const Connection& connection) const;
   void spawn_waiting(int host, int connection);  // the attempts waiting for that connection
   void send_basefiles(int host, const Connection& connection);
