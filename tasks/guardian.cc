@@ -135,8 +135,8 @@ pid_t spawn_self(int socket, int table_file, Duration kill_after) {
   // of its own from the start, and every signal held until it has made itself deaf to those
   // meant for taskpool (a Ctrl-C right now must not end it): no handler of taskpool's can run
   // before the exec, so none needs to be set back.
-  start.dups = {{{socket, socket}, {table_file, table_file}}};
-  start.dup_count = 2;
+  start.dups.add(socket, socket);
+  start.dups.add(table_file, table_file);
   sigfillset(&start.mask);
   sigemptyset(&start.defaults);
   start.own_group = true;

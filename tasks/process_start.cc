@@ -63,8 +63,8 @@ __attribute__((no_sanitize("address", "thread", "undefined"))) int child(void* a
     }
   }
   if (start.own_group && syscall(SYS_setpgid, 0, 0) != 0) child_failed(shared);
-  for (size_t i = 0; i < start.dup_count; ++i) {
-    const auto [from, to] = start.dups[i];
+  for (size_t i = 0; i < start.dups.size; ++i) {
+    const auto [from, to] = start.dups.pairs[i];
     // dup2 onto itself keeps close-on-exec: cleared instead.
     const long done = from == to ? syscall(SYS_fcntl, to, F_SETFD, 0) : syscall(SYS_dup2, from, to);
     if (done < 0) child_failed(shared);
@@ -108,14 +108,15 @@ char* ChildStack::top() const { return static_cast<char*>(base_) + page_size() +
 // does not see) starts the child, to the same effect.
 int start_process(const ProcessStart& start, const ChildStack& /*stack*/, pid_t& pid) {
   pid = -1;
-  if (start.dup_count > start.dups.size()) return EINVAL;
+  if (start.dups.size > start.dups.pairs.size()) return EINVAL;
   posix_spawn_file_actions_t actions;
   posix_spawnattr_t attributes;
   posix_spawn_file_actions_init(&actions);
   posix_spawnattr_init(&attributes);
-  for (size_t i = 0; i < start.dup_count; ++i) {
+  for (size_t i = 0; i < start.dups.size; ++i) {
     // glibc clears close-on-exec for a descriptor given as itself.
-    posix_spawn_file_actions_adddup2(&actions, start.dups.at(i).first, start.dups.at(i).second);
+    const auto [from, to] = start.dups.pairs.at(i);
+    posix_spawn_file_actions_adddup2(&actions, from, to);
   }
   posix_spawnattr_setsigmask(&attributes, &start.mask);
   posix_spawnattr_setsigdefault(&attributes, &start.defaults);
@@ -136,7 +137,7 @@ int start_process(const ProcessStart& start, const ChildStack& /*stack*/, pid_t&
 #else
 int start_process(const ProcessStart& start, const ChildStack& stack, pid_t& pid) {
   pid = -1;
-  if (start.dup_count > start.dups.size()) return EINVAL;
+  if (start.dups.size > start.dups.pairs.size()) return EINVAL;
   sigset_t all;
   sigset_t before;
   sigfillset(&all);

@@ -14,14 +14,21 @@
 
 namespace taskpool {
 
+// A child's descriptors as the dup2s to do, in order: at most four (a job's stdin, stdout, stderr
+// and feedback pipe). A descriptor given as itself (from == to) stays open across exec (its
+// close-on-exec is cleared).
+struct Dups {
+  std::array<std::pair<int, int>, 4> pairs{};  // {from, to}
+  size_t size = 0;
+
+  void add(int from, int to) { pairs.at(size++) = {from, to}; }
+};
+
 struct ProcessStart {
   const char* path = nullptr;  // run as it is: no PATH search
   char* const* argv = nullptr;
   char* const* envp = nullptr;
-  // The child's descriptors, as dup2(from, to) in order; from == to keeps `from` open across
-  // exec (clears its close-on-exec).
-  std::array<std::pair<int, int>, 4> dups{};
-  size_t dup_count = 0;
+  Dups dups;               // the child's descriptors
   sigset_t mask{};         // the child's signal mask
   sigset_t defaults{};     // signals set back to SIG_DFL in the child (see signals_to_reset)
   bool own_group = false;  // a process group of its own (setpgid(0, 0))

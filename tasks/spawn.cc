@@ -1,12 +1,7 @@
 #include "tasks/spawn.h"
 
-#include <fcntl.h>
-#include <sched.h>
 #include <signal.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -45,8 +40,7 @@ int Spawner::spawn(const std::string& path, const std::vector<std::string>& argv
   start_.path = path.c_str();
   start_.argv = args_.data();
   start_.envp = envp != nullptr ? envp : environ;
-  start_.dups = dups.pairs;
-  start_.dup_count = dups.size;
+  start_.dups = dups;
   return start_process(start_, stack_, pid);
 }
 

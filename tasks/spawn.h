@@ -16,15 +16,6 @@
 
 namespace taskpool {
 
-// A child's descriptors as the dup2s to do, in order: at most four (stdin, stdout, stderr and the
-// feedback pipe).
-struct Dups {
-  std::array<std::pair<int, int>, 4> pairs{};  // {from, to}
-  size_t size = 0;
-
-  void add(int from, int to) { pairs.at(size++) = {from, to}; }
-};
-
 // Starts jobs (tasks/process_start.h): every child gets a process group of its own, the signal
 // mask `mask`, and the default disposition for SIGPIPE, SIGXFSZ, SIGINT, SIGTERM, SIGHUP, SIGCHLD
 // and SIGQUIT (an ignored signal stays ignored across exec: a command must not inherit

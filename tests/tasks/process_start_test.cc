@@ -44,7 +44,7 @@ int exit_status_of(pid_t pid) {
 std::string output_of(ProcessStart start) {
   int fds[2];
   REQUIRE(pipe2(fds, O_CLOEXEC) == 0);
-  start.dups[start.dup_count++] = {fds[1], STDOUT_FILENO};
+  start.dups.add(fds[1], STDOUT_FILENO);
   pid_t pid = -1;
   REQUIRE(start_process(start, ChildStack(), pid) == 0);
   close(fds[1]);
@@ -88,7 +88,7 @@ TEST_CASE("process start: descriptors as dup2s, and one kept open across exec") 
   REQUIRE(dup3(kept[1], 7, O_CLOEXEC) == 7);
   close(kept[1]);
   ProcessStart start = request("/bin/sh", echo);
-  start.dups[start.dup_count++] = {7, 7};
+  start.dups.add(7, 7);
   CHECK(output_of(start) == "out\n");
   close(7);
   char buffer[16] = {};
