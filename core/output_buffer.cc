@@ -121,7 +121,7 @@ void OutputBuffer::for_each_chunk(const std::function<void(std::string_view)>& s
     if (!memory_.empty()) sink(memory_);
     return;
   }
-  const auto chunk = std::make_unique<char[]>(kReadBackChunk);
+  const auto chunk = std::make_unique_for_overwrite<char[]>(kReadBackChunk);
   uint64_t offset = 0;
   while (offset < size_) {
     const size_t want = static_cast<size_t>(std::min<uint64_t>(kReadBackChunk, size_ - offset));

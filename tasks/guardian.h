@@ -1,15 +1,16 @@
 // The guardian: a small process that ends the running jobs when taskpool itself dies without a
 // chance to (kill -9, the OOM killer, a crash).
 //
-// taskpool starts it before any thread: a new run of its own program (/proc/self/exe, with
-// arguments that Guardian::run_if_asked recognizes; so every program that starts a guardian
-// calls run_if_asked first thing in main), or a fork when that cannot be run. It holds one end of a
-// socket pair whose other end only taskpool holds (close-on-exec, so no job inherits it), and
-// shares a table with taskpool: one bit per process id, set while the job whose process group has
-// that number runs. When taskpool ends in order, it says so on the socket and the guardian exits.
-// When the socket reaches its end without that word, taskpool is gone: the guardian sends SIGTERM
-// (and SIGCONT, for a stopped job) to every group in the table, SIGKILL `kill_after` later to those
-// still there, and exits.
+// taskpool starts it before any thread: the small program taskpool-guard installed beside
+// taskpool (tasks/guard_main.cc); where that is missing, a new run of its own program
+// (/proc/self/exe, with arguments that Guardian::run_if_asked recognizes; so every program that
+// starts a guardian calls run_if_asked first thing in main); a fork when neither can be run. It
+// holds one end of a socket pair whose other end only taskpool holds (close-on-exec, so no job
+// inherits it), and shares a table with taskpool: one bit per process id, set while the job whose
+// process group has that number runs. When taskpool ends in order, it says so on the socket and the
+// guardian exits. When the socket reaches its end without that word, taskpool is gone: the guardian
+// sends SIGTERM (and SIGCONT, for a stopped job) to every group in the table, SIGKILL `kill_after`
+// later to those still there, and exits.
 //
 // Telling it of a job costs a bit set in shared memory, not a system call: the spawn rate is
 // kept. What a cgroup would add (processes that left their job's group) is discussed in
@@ -28,16 +29,19 @@
 
 namespace taskpool {
 
+class DetachedStart;
+
 class Guardian final {
  public:
   enum class Launch {
+    kSpawn,      // taskpool-guard beside this program, or as kSpawnSelf when that fails
     kSpawnSelf,  // a new run of this program, or a fork when that fails
     kFork,       // a fork
   };
   // Starts the guardian. Returns null, with `error` saying why, when it cannot be started (then
   // nothing ends the jobs if taskpool is killed). REQUIRES: no other thread runs yet.
   static std::unique_ptr<Guardian> start(Duration kill_after, std::string& error,
-                                         Launch launch = Launch::kSpawnSelf);
+                                         Launch launch = Launch::kSpawn);
   // When this process was started by `start` to be a guardian, it is one from now on, and this
   // does not return. Otherwise it does nothing.
   static void run_if_asked(int argc, char** argv);
@@ -54,13 +58,16 @@ class Guardian final {
   pid_t pid() const { return pid_; }
 
  private:
-  Guardian(pid_t pid, int socket, uint64_t* table) : pid_(pid), socket_(socket), table_(table) {}
+  Guardian(pid_t pid, int socket, uint64_t* table, std::unique_ptr<DetachedStart> started);
   void mark(pid_t group, bool running);
+  void warn_not_started();
 
   pid_t pid_;
   UniqueFd socket_;
   uint64_t* table_;  // shared with the guardian: bit p is process group p
   uint64_t watched_ = 0;
+  // How it was started, while it may yet turn out not to have started (an exec that failed).
+  std::unique_ptr<DetachedStart> started_;
 };
 
 }  // namespace taskpool

@@ -439,7 +439,7 @@ bool ProcessExecutor::serve(std::span<char> buffer, std::span<pollfd> also_watch
 
 WaitResult ProcessExecutor::wait(TimePoint deadline, std::span<pollfd> also_watch) {
   for (pollfd& fd : also_watch) fd.revents = 0;
-  if (buffer_ == nullptr) buffer_ = std::make_unique<char[]>(kReadChunk);
+  if (buffer_ == nullptr) buffer_ = std::make_unique_for_overwrite<char[]>(kReadChunk);
   const std::span<char> buffer(buffer_.get(), kReadChunk);
   reap_ended(buffer);
   if (feed_.mode == FeedOrder::Mode::kOneChunk) {

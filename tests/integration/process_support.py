@@ -115,15 +115,16 @@ class Background:
     foreground job, with standard output and error going to files."""
 
     def __init__(self, directory: Path, *args: Union[str, os.PathLike],
-                 env: Optional[dict] = None):
-        """Runs taskpool with `args` in `directory`, where its output files go too."""
+                 env: Optional[dict] = None, program: Optional[Path] = None):
+        """Runs taskpool (or `program`, a copy of it) with `args` in `directory`, where its
+        output files go too."""
         self._out_path = directory / "taskpool.stdout"
         self._err_path = directory / "taskpool.stderr"
         self._out = open(self._out_path, "wb")
         self._err = open(self._err_path, "wb")
         self.start = time.monotonic()
         self.proc = subprocess.Popen(
-            [os.fspath(TASKPOOL), *map(os.fspath, args)], stdin=subprocess.DEVNULL,
+            [os.fspath(program or TASKPOOL), *map(os.fspath, args)], stdin=subprocess.DEVNULL,
             stdout=self._out, stderr=self._err, cwd=directory,
             env=env if env is not None else test_env(), start_new_session=True)
 

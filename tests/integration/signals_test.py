@@ -8,13 +8,14 @@ terminal does for Ctrl-C: the jobs, in process groups of their own, only get wha
 forwards."""
 
 import os
+import shutil
 import signal
 import time
 import unittest
 from pathlib import Path
 from typing import Optional
 
-from helpers import TaskpoolTestCase
+from helpers import TASKPOOL, TaskpoolTestCase
 from helpers import sh
 from process_support import (Background, SurvivorCheck, TerminalRun, is_running, joblog_by_seq,
                              read_json, read_pids, unique_seconds, wait_until)
@@ -26,13 +27,15 @@ PATIENCE = 20
 
 class SignalCase(TaskpoolTestCase, SurvivorCheck):
 
-    def start(self, line, *options, workers="2"):
+    def start(self, line, *options, workers="2", program=None):
         """Runs `line` for each of RECORDS in the background, -j2, with a joblog and a JSON
-        summary. The line must write its PIDs to {}.pid once running (see started_line)."""
+        summary. The line must write its PIDs to {}.pid once running (see started_line).
+        `program`: a copy of taskpool to run instead."""
         self.joblog = self.path("joblog")
         self.summary = self.path("summary.json")
         run = Background(self.tmp, f"-j{workers}", "--joblog", self.joblog,
-                         "--summary-json", self.summary, *options, line, ":::", *RECORDS)
+                         "--summary-json", self.summary, *options, line, ":::", *RECORDS,
+                         program=program)
         self.addCleanup(run.kill)
         return run
 
@@ -297,12 +300,12 @@ class KilledTest(SignalCase):
     """taskpool killed with SIGKILL, which it cannot handle: its guardian ends the jobs it left
     (SIGTERM, then SIGKILL after --kill-after), and then itself."""
 
-    def start_five(self, seconds, *options):
+    def start_five(self, seconds, *options, program=None):
         # Jobs 1-4 sleep; job 5's child ignores SIGTERM and sleeps too.
         line = self.started_line(
             f'if [ {{}} = 5 ]; then (trap "" TERM; exec sleep {seconds}) & fi;',
             f"sleep {seconds}")
-        run = self.start(line, *options, workers="5")
+        run = self.start(line, *options, workers="5", program=program)
         self.wait_for_jobs(run, 5)
         return run
 
@@ -322,6 +325,30 @@ class KilledTest(SignalCase):
         self.assertIsNotNone(guardian, "taskpool had no guardian")
         self.assertTrue(wait_until(lambda: not is_running(guardian), PATIENCE),
                         "the guardian outlived its work")
+
+    def test_the_guardian_is_the_program_beside_taskpool_or_else_taskpool_itself(self):
+        # Installed, the guardian is the small program taskpool-guard beside taskpool; a
+        # taskpool copied alone runs itself again as its guardian, which guards as well.
+        alone = self.tmp / "alone"
+        alone.mkdir()
+        shutil.copy(TASKPOOL, alone / "taskpool")
+        for program, guard in ((TASKPOOL, TASKPOOL.parent / "taskpool-guard"),
+                               (alone / "taskpool", alone / "taskpool")):
+            with self.subTest(program=str(program)):
+                for marker in self.tmp.glob("*.pid"):
+                    marker.unlink()
+                seconds = unique_seconds(1000)
+                self.cleanup_processes(seconds)
+                run = self.start_five(seconds, "--kill-after", "1", program=program)
+                guardian = guardian_of(run.pid)
+                self.assertIsNotNone(guardian, "taskpool had no guardian")
+                self.assertTrue(wait_until(
+                    lambda: Path(os.readlink(f"/proc/{guardian}/exe")) == guard.resolve(),
+                    PATIENCE), f"the guardian is not {guard}")
+                pids = self.job_pids()
+                run.proc.send_signal(signal.SIGKILL)
+                self.assertExit(run.wait(PATIENCE), -signal.SIGKILL)
+                self.assertNoSurvivors(seconds, pids, settle=5)
 
     def test_the_guardian_outlives_a_ctrl_c_and_still_ends_the_jobs(self):
         # Ctrl-C reaches taskpool's whole process group: taskpool lets the running jobs finish,

@@ -66,7 +66,7 @@ struct Owner {
   std::vector<pid_t> jobs;
 
   Owner(int jobs_count, int deaf_count, int forgotten, Duration kill_after,
-        Guardian::Launch launch = Guardian::Launch::kSpawnSelf) {
+        Guardian::Launch launch = Guardian::Launch::kSpawn) {
     int fds[2];
     REQUIRE(pipe(fds) == 0);
     pid = fork();
@@ -145,16 +145,50 @@ TEST_CASE("guardian: forked (when it cannot be spawned), it ends the groups all 
   CHECK(comes_true([&] { return !group_alive(owner.guardian); }, 10s));
 }
 
-TEST_CASE("guardian: spawned, it is this program run again as taskpool-guard") {
+// The program a process runs (/proc/PID/exe), or "" once it has ended.
+std::string program_of(pid_t pid) {
+  std::string path(4096, '\0');
+  const ssize_t n =
+      readlink(("/proc/" + std::to_string(pid) + "/exe").c_str(), path.data(), path.size());
+  path.resize(n > 0 ? static_cast<size_t>(n) : 0);
+  return path;
+}
+
+std::string first_argument_of(pid_t pid) {
+  std::ifstream cmdline("/proc/" + std::to_string(pid) + "/cmdline");
+  std::string first;
+  std::getline(cmdline, first, '\0');
+  return first;
+}
+
+TEST_CASE("guardian: spawned, it is the program taskpool-guard beside its owner's") {
   Owner owner(1, 0, 0, 100ms);
-  CHECK(comes_true(
-      [&] {
-        std::ifstream cmdline("/proc/" + std::to_string(owner.guardian) + "/cmdline");
-        std::string first;
-        std::getline(cmdline, first, '\0');
-        return first == "taskpool-guard";
-      },
-      10s));
+  const std::string self = program_of(getpid());
+  const std::string beside = self.substr(0, self.rfind('/') + 1) + "taskpool-guard";
+  CHECK(comes_true([&] { return program_of(owner.guardian) == beside; }, 10s));
+  CHECK(first_argument_of(owner.guardian) == "taskpool-guard");
+  // And it guards.
+  owner.kill_hard();
+  CHECK(comes_true([&] { return !group_alive(owner.jobs[0]); }, 10s));
+}
+
+TEST_CASE("guardian: where taskpool-guard is not to be run, it is its owner's program run again") {
+  Owner owner(1, 0, 0, 100ms, Guardian::Launch::kSpawnSelf);
+  CHECK(comes_true([&] { return program_of(owner.guardian) == program_of(getpid()); }, 10s));
+  CHECK(first_argument_of(owner.guardian) == "taskpool-guard");
+  owner.kill_hard();
+  CHECK(comes_true([&] { return !group_alive(owner.jobs[0]); }, 10s));
+}
+
+TEST_CASE("guardian: killed before its program has started, its owner's jobs still end") {
+  // The owner is killed as soon as it has started its jobs: the guardian's exec may not have
+  // happened yet, and its socket reaches its end all the same once it has.
+  for (int round = 0; round < 5; ++round) {
+    Owner owner(2, 0, 0, 100ms);
+    owner.kill_hard();
+    CHECK(comes_true([&] { return !group_alive(owner.jobs[0]) && !group_alive(owner.jobs[1]); },
+                     10s));
+  }
 }
 
 TEST_CASE("guardian: a group whose end it was told of is left alone") {
