@@ -126,15 +126,24 @@ TEST_CASE("process start: a group of its own, the mask and the dispositions aske
 TEST_CASE("process start: the signals to set back are those handled here, and those asked") {
   struct sigaction handler = {};
   struct sigaction before = {};
+  struct sigaction informed = {};
+  struct sigaction informed_before = {};
   handler.sa_handler = [](int) {};
+  informed.sa_sigaction = [](int, siginfo_t*, void*) {};
+  informed.sa_flags = SA_SIGINFO;
+  const int real_time = SIGRTMIN + 3;
   REQUIRE(sigaction(SIGUSR1, &handler, &before) == 0);
+  REQUIRE(sigaction(real_time, &informed, &informed_before) == 0);
   sigset_t asked;
   sigemptyset(&asked);
   sigaddset(&asked, SIGXFSZ);
   const sigset_t reset = signals_to_reset(asked);
   CHECK(sigismember(&reset, SIGUSR1) == 1);
+  CHECK(sigismember(&reset, real_time) == 1);
   CHECK(sigismember(&reset, SIGXFSZ) == 1);
   CHECK(sigismember(&reset, SIGWINCH) == 0);
+  CHECK(sigismember(&reset, SIGUSR2) == 0);
+  sigaction(real_time, &informed_before, nullptr);
   sigaction(SIGUSR1, &before, nullptr);
 }
 
