@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 #include <new>
 
@@ -114,8 +115,45 @@ DetachedStart::DetachedStart(const Request& request) {
 
 int DetachedStart::failure() const { return block_->failure.load(std::memory_order_acquire); }
 
-#if !TASKPOOL_DETACHED_WAITS
+namespace {
+
+// Starts the child as start_process does, waiting for its exec: where the child cannot share
+// memory with a thread that goes on.
+pid_t start_waiting(DetachedStart::Block& block) {
+  ProcessStart start;
+  start.argv = block.argv.data();
+  start.envp = block.envp.data();
+  for (size_t i = 0; i < block.kept; ++i) start.dups.add(block.keep[i], block.keep[i]);
+  sigfillset(&start.mask);
+  sigemptyset(&start.defaults);
+  start.own_group = block.own_group;
+  const ChildStack stack;
+  int error = ENOENT;
+  for (size_t i = 0; i < block.programs; ++i) {
+    start.path = block.program[i];
+    pid_t pid = -1;
+    error = start_process(start, stack, pid);
+    if (error == 0) return pid;
+  }
+  block.failure.store(error, std::memory_order_release);
+  errno = error;
+  return -1;
+}
+
+// Valgrind runs a program with its preload library (vgpreload_TOOL-PLATFORM.so) in LD_PRELOAD,
+// and ends it at a clone that is neither a thread's nor a fork's.
+bool under_valgrind() {
+  const char* preload = std::getenv("LD_PRELOAD");
+  return preload != nullptr && std::strstr(preload, "/vgpreload_") != nullptr;
+}
+
+}  // namespace
+
 pid_t DetachedStart::start() {
+#if TASKPOOL_DETACHED_WAITS
+  return start_waiting(*block_);
+#else
+  if (under_valgrind()) return start_waiting(*block_);
   sigset_t all;
   sigset_t before;
   sigfillset(&all);
@@ -126,28 +164,7 @@ pid_t DetachedStart::start() {
   pthread_sigmask(SIG_SETMASK, &before, nullptr);
   errno = clone_error;
   return pid;
-}
-#else
-pid_t DetachedStart::start() {
-  ProcessStart start;
-  start.argv = block_->argv.data();
-  start.envp = block_->envp.data();
-  for (size_t i = 0; i < block_->kept; ++i) start.dups.add(block_->keep[i], block_->keep[i]);
-  sigfillset(&start.mask);
-  sigemptyset(&start.defaults);
-  start.own_group = block_->own_group;
-  const ChildStack stack;
-  int error = ENOENT;
-  for (size_t i = 0; i < block_->programs; ++i) {
-    start.path = block_->program[i];
-    pid_t pid = -1;
-    error = start_process(start, stack, pid);
-    if (error == 0) return pid;
-  }
-  block_->failure.store(error, std::memory_order_release);
-  errno = error;
-  return -1;
-}
 #endif
+}
 
 }  // namespace taskpool

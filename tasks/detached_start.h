@@ -5,8 +5,8 @@
 //
 // The child makes raw system calls only: no errno, no lock, nothing that touches the memory the
 // calling thread goes on using. Where that cannot be done (an architecture without the raw
-// calls here, or under ThreadSanitizer, which takes a clone for a fork), start() waits for the
-// exec as start_process does.
+// calls here, or under ThreadSanitizer, which takes a clone for a fork, or under valgrind, which
+// refuses such a clone), start() waits for the exec as start_process does.
 #pragma once
 
 #include <sys/types.h>

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Optional
 
 from helpers import TASKPOOL, TaskpoolTestCase
-from helpers import sh
+from helpers import run, sh
 from process_support import (Background, SurvivorCheck, TerminalRun, is_running, joblog_by_seq,
                              read_json, read_pids, unique_seconds, wait_until)
 
@@ -349,6 +349,16 @@ class KilledTest(SignalCase):
                 run.proc.send_signal(signal.SIGKILL)
                 self.assertExit(run.wait(PATIENCE), -signal.SIGKILL)
                 self.assertNoSurvivors(seconds, pids, settle=5)
+
+    def test_a_run_under_valgrind_starts_its_guardian_the_way_valgrind_allows(self):
+        # Valgrind ends a program at a clone() that is neither a thread's nor a fork's, which is
+        # how taskpool starts its guardian without waiting for it: under valgrind it waits.
+        if shutil.which("valgrind") is None:
+            self.skipTest("valgrind is not installed (scripts/ensure-deps test installs it)")
+        r = run(["valgrind", "--tool=none", "--quiet", TASKPOOL, "echo", ":::", "hi"],
+                cwd=self.tmp, timeout=PATIENCE * 6)
+        self.assertEqual((r.code, r.stdout), (0, b"hi\n"), r.err)
+        self.assertNotIn("Unsupported clone", r.err)
 
     def test_the_guardian_outlives_a_ctrl_c_and_still_ends_the_jobs(self):
         # Ctrl-C reaches taskpool's whole process group: taskpool lets the running jobs finish,
