@@ -136,5 +136,18 @@ TEST_CASE("a --summary-json path that cannot be written fails before anything ru
   CHECK_FALSE(std::filesystem::exists(marker));
 }
 
+TEST_CASE("read_limits: the descriptors open now, each counted once") {
+  const uint64_t before = read_limits().open_files_now;
+  int more[2][2];
+  REQUIRE(pipe(more[0]) == 0);
+  REQUIRE(pipe(more[1]) == 0);
+  CHECK(read_limits().open_files_now == before + 4);
+  for (auto& ends : more) {
+    close(ends[0]);
+    close(ends[1]);
+  }
+  CHECK(read_limits().open_files_now == before);
+}
+
 }  // namespace
 }  // namespace taskpool
