@@ -15,7 +15,7 @@ import unittest
 from pathlib import Path
 from typing import Optional
 
-from helpers import TASKPOOL, TaskpoolTestCase
+from helpers import SANITIZE, TASKPOOL, TaskpoolTestCase
 from helpers import run, sh
 from process_support import (Background, SurvivorCheck, TerminalRun, is_running, joblog_by_seq,
                              read_json, read_pids, unique_seconds, wait_until)
@@ -355,6 +355,8 @@ class KilledTest(SignalCase):
         # how taskpool starts its guardian without waiting for it: under valgrind it waits.
         if shutil.which("valgrind") is None:
             self.skipTest("valgrind is not installed (scripts/ensure-deps test installs it)")
+        if SANITIZE:
+            self.skipTest("valgrind does not run a program built with a sanitizer")
         r = run(["valgrind", "--tool=none", "--quiet", TASKPOOL, "echo", ":::", "hi"],
                 cwd=self.tmp, timeout=PATIENCE * 6)
         self.assertEqual((r.code, r.stdout), (0, b"hi\n"), r.err)
