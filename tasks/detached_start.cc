@@ -140,12 +140,14 @@ pid_t start_waiting(DetachedStart::Block& block) {
   return -1;
 }
 
+#if !TASKPOOL_DETACHED_WAITS
 // Valgrind runs a program with its preload library (vgpreload_TOOL-PLATFORM.so) in LD_PRELOAD,
 // and ends it at a clone that is neither a thread's nor a fork's.
 bool under_valgrind() {
   const char* preload = std::getenv("LD_PRELOAD");
   return preload != nullptr && std::strstr(preload, "/vgpreload_") != nullptr;
 }
+#endif
 
 }  // namespace
 
