@@ -16,6 +16,7 @@
 #include "core/unique_fd.h"
 #include "tasks/dry_run_executor.h"
 #include "tasks/fetch_executor.h"
+#include "tasks/fetch_lanes.h"
 #include "tasks/pipes.h"
 #include "tasks/process_executor.h"
 #include "tasks/refusing_executor.h"
@@ -84,6 +85,14 @@ TEST_CASE("wait watches the caller's descriptors: fetch executor") {
   FetchOptions options;
   options.output_dir = dir.string();
   FetchExecutor executor(options, current_mask());
+  check_watch(executor);
+}
+
+TEST_CASE("wait watches the caller's descriptors: fetch lanes") {
+  FetchOptions options;
+  options.output_dir = std::filesystem::temp_directory_path().string();
+  options.lanes = 2;
+  FetchLanes executor(options, current_mask());
   check_watch(executor);
 }
 
