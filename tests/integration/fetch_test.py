@@ -399,6 +399,32 @@ class FetchLanesTest(FetchCase):
         self.assertEqual(sorted(gets), sorted(u[len(self.url("")):] for u in urls),
                          "each file asked for once")
 
+    def test_a_stop_ends_the_transfers_of_every_lane_and_keeps_their_part_files(self):
+        if len(os.sched_getaffinity(0)) < 2:
+            self.skipTest("one CPU: the downloads run on one thread")
+        names = [f"s{i}.bin" for i in range(12)]
+        for name in names:
+            self.serve_random(name, 64 * 1024)  # 32 s each, at /slow/'s 1 KiB every 0.5 s
+        run = Background(self.tmp, "--fetch", "-j", "16", "-o", self.out, ":::",
+                         *[self.url(f"/slow/{n}") for n in names], env=fetch_env())
+        self.addCleanup(run.kill)
+        parts = [self.out / (n + ".part") for n in names]
+        self.assertTrue(wait_until(lambda: all(p.exists() and p.stat().st_size > 0
+                                               for p in parts), 15),
+                        "no data arrived in every .part")
+        self.assertEqual(len(self.lane_threads(run.pid)), 2)
+        run.signal(signal.SIGINT)
+        time.sleep(0.5)
+        if run.running():
+            run.signal(signal.SIGINT)
+        sent = time.monotonic()
+        r = run.wait(15)
+        self.assertLess(time.monotonic() - sent, 5, "taskpool did not end its transfers promptly")
+        self.assertNotEqual(r.code, 0)
+        for name, part in zip(names, parts):
+            self.assertNotDone(name)
+            self.assertTrue(part.exists(), f"{part.name} was not kept")
+
     def test_progress_adds_up_the_lanes(self):
         if len(os.sched_getaffinity(0)) < 2:
             self.skipTest("one CPU: the downloads run on one thread")

@@ -221,7 +221,7 @@ TEST_CASE("lanes: every completion comes back once, each worker's attempts on on
     CHECK(completions == kJobs);
   }
   CHECK(ended.size() == kJobs);
-  for (const auto& [job, times] : ended) CHECK_MESSAGE(times == 1, "job " << job);
+  for (const auto& entry : ended) CHECK_MESSAGE(entry.second == 1, "job " << entry.first);
   size_t started = 0;
   for (size_t lane = 0; lane < kLanes; ++lane) {
     for (const testing::StartEvent& s : fakes[lane]->starts) {
