@@ -154,6 +154,17 @@ class FetchCase(TaskpoolTestCase):
         self.assertTrue(part.exists() and part.stat().st_size > 0, f"no {part.name} after {r.err}")
         return part.stat().st_size
 
+    def stop_twice(self, run: Background):
+        """Ctrl-C twice, as an impatient user: the transfers end at once, and the run fails."""
+        run.signal(signal.SIGINT)
+        time.sleep(0.5)
+        if run.running():
+            run.signal(signal.SIGINT)
+        sent = time.monotonic()
+        r = run.wait(15)
+        self.assertLess(time.monotonic() - sent, 5, "taskpool did not end its transfers promptly")
+        self.assertNotEqual(r.code, 0)
+
     def gets(self, path: str):
         """The GET requests for `path` (a HEAD request first would be fine)."""
         return [q for q in self.server.requests(path) if q.method == "GET"]
@@ -413,14 +424,7 @@ class FetchLanesTest(FetchCase):
                                                for p in parts), 15),
                         "no data arrived in every .part")
         self.assertEqual(len(self.lane_threads(run.pid)), 2)
-        run.signal(signal.SIGINT)
-        time.sleep(0.5)
-        if run.running():
-            run.signal(signal.SIGINT)
-        sent = time.monotonic()
-        r = run.wait(15)
-        self.assertLess(time.monotonic() - sent, 5, "taskpool did not end its transfers promptly")
-        self.assertNotEqual(r.code, 0)
+        self.stop_twice(run)
         for name, part in zip(names, parts):
             self.assertNotDone(name)
             self.assertTrue(part.exists(), f"{part.name} was not kept")
@@ -689,14 +693,7 @@ class TransferFailureTest(FetchCase):
         part = self.out / "s.bin.part"
         self.assertTrue(wait_until(lambda: part.exists() and part.stat().st_size > 0, 15),
                         "no data arrived in s.bin.part")
-        run.signal(signal.SIGINT)
-        time.sleep(0.5)
-        if run.running():
-            run.signal(signal.SIGINT)
-        sent = time.monotonic()
-        r = run.wait(15)
-        self.assertLess(time.monotonic() - sent, 5, "taskpool did not end its transfer promptly")
-        self.assertNotEqual(r.code, 0)
+        self.stop_twice(run)
         self.assertNotDone("s.bin")
         self.assertTrue(part.exists(), "the .part file was not kept")
 
