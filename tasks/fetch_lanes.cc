@@ -34,7 +34,7 @@ LaneExecutorOptions FetchLanes::lane_options(const FetchOptions& options) {
   progress_.resize(lanes.lanes);
   if (options.progress_every == Duration::zero()) return lanes;
   lanes.wait_at_most = options.progress_every;
-  lanes.after_wait = [this](size_t index, Executor& executor) {
+  lanes.after_wait = [this](size_t index, const Executor& executor) {
     const FetchProgress now = static_cast<const FetchExecutor&>(executor).progress();
     const std::lock_guard lock(mutex_);
     progress_[index] = now;

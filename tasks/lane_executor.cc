@@ -109,12 +109,12 @@ void LaneExecutor::send_orders() {
 // On lane `index`'s thread: orders in, what its executor's waits bring out, until stopped.
 void LaneExecutor::run(size_t index) {
   Lane& lane = *lanes_[index];
-  Executor& executor = *lane.executor;
-  std::vector<Order> orders;
-  size_t running = 0;
   try {
+    Executor& executor = *lane.executor;
+    std::vector<Order> orders;
+    size_t running = 0;
     while (take_orders(lane, orders, running == 0)) {
-      for (Order& order : orders) {
+      for (const Order& order : orders) {
         if (order.cancel) {
           executor.cancel(order.attempt.worker, order.mode);
         } else {

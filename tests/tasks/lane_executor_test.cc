@@ -26,12 +26,6 @@ using namespace std::chrono_literals;
 
 TimePoint lane_now() { return std::chrono::steady_clock::now(); }
 
-sigset_t mask_now() {
-  sigset_t mask;
-  pthread_sigmask(SIG_SETMASK, nullptr, &mask);
-  return mask;
-}
-
 // Passes everything on to an executor the test owns, so that the test can look at it once the
 // lanes are gone.
 class Forward final : public Executor {
@@ -75,7 +69,7 @@ class HeldExecutor final : public Executor {
 
   void start(const Attempt& attempt) override {
     if (attempt.seq == kThrowingSeq) throw std::runtime_error("the executor broke");
-    sigset_t mask = mask_now();
+    sigset_t mask = testing::current_signal_mask();
     const std::lock_guard lock(log_.mutex);
     log_.started.push_back(attempt.worker);
     log_.threads.insert(std::this_thread::get_id());
@@ -136,7 +130,7 @@ struct HeldLanes {
       held[lane] = executor.get();
       return executor;
     };
-    lanes = std::make_unique<LaneExecutor>(std::move(options), mask_now());
+    lanes = std::make_unique<LaneExecutor>(std::move(options), testing::current_signal_mask());
   }
   void start(WorkerId worker, uint64_t seq = 1) {
     Attempt attempt;
@@ -196,7 +190,7 @@ TEST_CASE("lanes: every completion comes back once, each worker's attempts on on
     options.make = [&fakes](size_t lane) -> std::unique_ptr<Executor> {
       return std::make_unique<Forward>(*fakes[lane]);
     };
-    LaneExecutor lanes(std::move(options), mask_now());
+    LaneExecutor lanes(std::move(options), testing::current_signal_mask());
     CHECK(lanes.lanes() == kLanes);
     uint64_t next = 1;
     const auto start = [&](WorkerId worker) {
