@@ -292,6 +292,15 @@ bool grouped(const RunConfig& config) {
   return config.max_args > 0 || config.fill != RunConfig::Fill::kNone;
 }
 
+size_t fetch_lanes(unsigned cpus, int workers) {
+  constexpr int kMinWorkers = 8;
+  constexpr int kWorkersALane = 4;
+  constexpr size_t kMaxLanes = 4;
+  if (cpus < 2 || workers < kMinWorkers) return 1;
+  return std::min(
+      {static_cast<size_t>(cpus), static_cast<size_t>(workers / kWorkersALane), kMaxLanes});
+}
+
 RunPlan make_plan(const RunConfig& config, const Limits& limits) {
   RunPlan plan;
   CommandTemplate::Options words;
@@ -315,11 +324,15 @@ RunPlan make_plan(const RunConfig& config, const Limits& limits) {
   plan.executor = executor_plan(config);
   plan.executor.process.kept_pipes = fit.kept_pipes;
   plan.executor.process.shell = limits.shell;
-  if (plan.executor.kind == ExecutorKind::kFetch) plan.scheduler.timeout = Duration::zero();
+  if (plan.executor.kind == ExecutorKind::kFetch) {
+    plan.scheduler.timeout = Duration::zero();
+    plan.executor.fetch.lanes = fetch_lanes(limits.cpus, plan.pool.workers);
+  }
   plan.outputs = output_plan(config);
   if (config.progress) {
     plan.scheduler.tick_interval =
         limits.stderr_smart_terminal ? std::chrono::milliseconds(100) : config.progress_interval;
+    plan.executor.fetch.progress_every = plan.scheduler.tick_interval;
   }
   plan.compare = config.compare;
   if (!config.fetch) plan.max_line = config.max_chars;

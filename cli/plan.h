@@ -28,6 +28,7 @@ struct Limits {
   size_t arg_max = 131072;             // ARG_MAX
   size_t environment_bytes = 0;        // the environment as exec counts it (strings, pointers)
   bool stderr_smart_terminal = false;  // the progress line is redrawn in place there
+  unsigned cpus = 1;                   // the CPUs this process may run on
   // What runs command lines; empty: the caller's shell (caller_shell()), found when a command
   // first needs one.
   std::string shell;
@@ -164,5 +165,9 @@ size_t max_exec_bytes(const Limits& limits);
 
 // Whether several records may make one job (-n, -N, -L, -X, -m).
 bool grouped(const RunConfig& config);
+
+// The threads --fetch runs its downloads on (FetchOptions::lanes): one unless there are CPUs to
+// spare and at least 8 workers; then at most a lane a CPU, 4 workers a lane, and 4 lanes.
+size_t fetch_lanes(unsigned cpus, int workers);
 
 }  // namespace taskpool

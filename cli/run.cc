@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <functional>
 #include <utility>
 
 #include "cli/caller_shell.h"
@@ -28,7 +29,7 @@
 #include "core/scheduler.h"
 #include "tasks/agent_executor.h"
 #include "tasks/dry_run_executor.h"
-#include "tasks/fetch_executor.h"
+#include "tasks/fetch_lanes.h"
 #include "tasks/host_executor.h"
 #include "tasks/process_executor.h"
 #include "tasks/refusing_executor.h"
@@ -86,9 +87,9 @@ struct Run::Parts {
   ObserverFanOut observers;
 
   std::unique_ptr<Executor> executor;
-  const ProcessExecutor* processes = nullptr;  // when jobs are commands
-  HostExecutor* hosts = nullptr;               // when jobs run on other machines
-  const FetchExecutor* fetcher = nullptr;      // when jobs are downloads
+  const ProcessExecutor* processes = nullptr;     // when jobs are commands
+  HostExecutor* hosts = nullptr;                  // when jobs run on other machines
+  std::function<FetchProgress()> fetch_progress;  // when jobs are downloads
   std::unique_ptr<ControlServer> control;
   std::optional<LiveControl> live;
   std::unique_ptr<RecordFeed> feed;
@@ -138,7 +139,7 @@ void Run::Parts::make_observers() {
       input.read = feed->records_seen();
       input.input_complete = feed->input_done();
       if (!input.input_complete) input.fraction_read = feed->fraction_read();
-      if (fetcher != nullptr) input.bytes = fetcher->progress();
+      if (fetch_progress) input.bytes = fetch_progress();
       return input;
     });
     status = &*progress;
@@ -177,9 +178,7 @@ void Run::Parts::make_executor() {
     case ExecutorKind::kFetch: {
       FetchOptions fetch = plan.executor.fetch;
       fetch.wake_fd = signals.wake_fd();
-      auto downloads = std::make_unique<FetchExecutor>(std::move(fetch), mask);
-      fetcher = downloads.get();
-      executor = std::move(downloads);
+      executor = make_fetch_executor(std::move(fetch), mask, fetch_progress);
       break;
     }
     case ExecutorKind::kHosts: {

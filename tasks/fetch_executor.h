@@ -34,6 +34,12 @@ struct FetchOptions {
   long max_redirects = 10;
   std::string user_agent;
   int wake_fd = -1;  // as ProcessExecutorOptions::wake_fd
+  // Threads the downloads run on (FetchLanes; FetchExecutor runs them on the caller's alone).
+  size_t lanes = 1;
+  // Small files' bodies written by a thread of their own, where PartWriter::worth_it().
+  bool writer_thread = true;
+  // How fresh FetchLanes::progress() is to be kept while downloads run; zero: not asked for.
+  Duration progress_every{0};
 };
 
 // An attempt's Download (Attempt::download) says what to fetch: its URL and its path relative to
@@ -120,7 +126,7 @@ class FetchExecutor final : public Executor {
   FetchProgress ended_;      // what the downloads that ended add to progress()
   std::vector<pollfd> fds_;  // one round's poll set (see poll_once), kept for its memory
   // Writes the small files when there is a CPU for it (made at the first of them).
-  bool use_writer_ = PartWriter::worth_it();
+  bool use_writer_ = options_.writer_thread && PartWriter::worth_it();
   std::unique_ptr<PartWriter> writer_;
   std::vector<std::string> spare_bodies_;  // memory for Transfer::body, back from the writer
 

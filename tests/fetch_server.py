@@ -423,6 +423,9 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # listen()'s backlog: socketserver's 5 drops the connections of a client that opens 64 at
+    # once (-j 64), which then wait for the kernel's retransmissions, for seconds.
+    request_queue_size = 128
     owner: "FetchServer"
     tls: Optional[ssl.SSLContext] = None
 

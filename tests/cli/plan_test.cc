@@ -81,6 +81,34 @@ TEST_CASE("--fetch: the timeout is the transfer's, and the scheduler has none") 
   CHECK(std::string(fetch.input.bound.problem) == "URL too long");
 }
 
+TEST_CASE("--fetch: downloads run on a lane a CPU when -j is large enough to share out") {
+  CHECK(fetch_lanes(1, 64) == 1);  // no CPU to spare
+  CHECK(fetch_lanes(2, 7) == 1);   // too few workers to be worth the threads
+  CHECK(fetch_lanes(2, 8) == 2);
+  CHECK(fetch_lanes(2, 64) == 2);  // a lane a CPU at most
+  CHECK(fetch_lanes(8, 12) == 3);  // 4 workers a lane at least
+  CHECK(fetch_lanes(64, 1000) == 4);
+
+  RunConfig config;
+  config.fetch = true;
+  config.jobs = 64;
+  Limits limits = roomy_machine();
+  limits.cpus = 2;
+  CHECK(make_plan(config, limits).executor.fetch.lanes == 2);
+  config.jobs = 4;
+  CHECK(make_plan(config, limits).executor.fetch.lanes == 1);
+  // Processes have no lanes.
+  config.fetch = false;
+  config.command = {"echo"};
+  config.jobs = 64;
+  CHECK(make_plan(config, limits).executor.fetch.lanes == 1);
+  // --progress: the lanes report at its interval.
+  config.command.clear();
+  config.fetch = true;
+  config.progress = true;
+  CHECK(make_plan(config, limits).executor.fetch.progress_every == config.progress_interval);
+}
+
 TEST_CASE("-S: workers per host, taken in turn, and the joblog's host per worker") {
   RunConfig config = echo_config();
   config.jobs = 2;

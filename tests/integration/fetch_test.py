@@ -154,6 +154,17 @@ class FetchCase(TaskpoolTestCase):
         self.assertTrue(part.exists() and part.stat().st_size > 0, f"no {part.name} after {r.err}")
         return part.stat().st_size
 
+    def stop_twice(self, run: Background):
+        """Ctrl-C twice, as an impatient user: the transfers end at once, and the run fails."""
+        run.signal(signal.SIGINT)
+        time.sleep(0.5)
+        if run.running():
+            run.signal(signal.SIGINT)
+        sent = time.monotonic()
+        r = run.wait(15)
+        self.assertLess(time.monotonic() - sent, 5, "taskpool did not end its transfers promptly")
+        self.assertNotEqual(r.code, 0)
+
     def gets(self, path: str):
         """The GET requests for `path` (a HEAD request first would be fine)."""
         return [q for q in self.server.requests(path) if q.method == "GET"]
@@ -356,6 +367,85 @@ class FetchProgressTest(FetchCase):
         self.assertLess(r.seconds, 8, "16 downloads of a second each did not run at once")
         r = self.fetch("-j", "3", "--summary-json", "-", urls=urls[:3])
         self.assertEqual(json.loads(r.out)["workers"], 3, "-j still sets it")
+
+
+class FetchLanesTest(FetchCase):
+    """With CPUs to spare and -j 8 or more, downloads run on a thread a CPU ("fetch lane"), each
+    with its own connections: every file still comes once and whole, and --progress adds them."""
+
+    def lane_threads(self, pid: int) -> List[str]:
+        names = []
+        for task in Path(f"/proc/{pid}/task").glob("*"):
+            try:
+                names.append((task / "comm").read_text().strip())
+            except OSError:
+                pass  # the thread ended meanwhile
+        return [n for n in names if n == "fetch lane"]
+
+    def test_j64_over_many_files_runs_on_two_lanes_and_gets_every_file(self):
+        if len(os.sched_getaffinity(0)) < 2:
+            self.skipTest("one CPU: the downloads run on one thread")
+        files = {f"s{i:03d}": self.serve_random(f"s{i:03d}", random.Random(i).randrange(0, 9000))
+                 for i in range(400)}
+        # Slow ones first, one a lane at least: they keep the run going while its threads are
+        # looked at.
+        urls = [self.url(f"/delay/1500/s{i:03d}") for i in range(8)]
+        urls += [self.url("/" + name) for name in list(files)[8:]]
+        listing = self.write("urls", "".join(u + "\n" for u in urls))
+        log = self.path("joblog")
+        run = Background(self.tmp, "--fetch", "-j", "64", "-o", self.out, "-a", listing,
+                         "--joblog", log, env=fetch_env())
+        self.addCleanup(kill_group, run.proc)
+        self.assertTrue(wait_until(lambda: len(self.lane_threads(run.pid)) >= 2
+                                   or not run.running(), RUN_TIMEOUT))
+        lanes = self.lane_threads(run.pid)
+        r = run.wait(RUN_TIMEOUT)
+        self.assertExit(r, 0)
+        self.assertEqual(len(lanes), 2, "-j 64 on two CPUs: two fetch lanes")
+        for name, data in files.items():
+            self.assertDownloaded(name, data)
+        self.assertEqual(sorted(p.name for p in self.out.iterdir()), sorted(files))
+        self.assertEqual(len(joblog_rows(log)), len(urls), "one joblog line per URL")
+        gets = [q.path for q in self.server.requests() if q.method == "GET"]
+        self.assertEqual(sorted(gets), sorted(u[len(self.url("")):] for u in urls),
+                         "each file asked for once")
+
+    def test_a_stop_ends_the_transfers_of_every_lane_and_keeps_their_part_files(self):
+        if len(os.sched_getaffinity(0)) < 2:
+            self.skipTest("one CPU: the downloads run on one thread")
+        names = [f"s{i}.bin" for i in range(12)]
+        for name in names:
+            self.serve_random(name, 64 * 1024)  # 32 s each, at /slow/'s 1 KiB every 0.5 s
+        run = Background(self.tmp, "--fetch", "-j", "16", "-o", self.out, ":::",
+                         *[self.url(f"/slow/{n}") for n in names], env=fetch_env())
+        self.addCleanup(run.kill)
+        parts = [self.out / (n + ".part") for n in names]
+        self.assertTrue(wait_until(lambda: all(p.exists() and p.stat().st_size > 0
+                                               for p in parts), 15),
+                        "no data arrived in every .part")
+        self.assertEqual(len(self.lane_threads(run.pid)), 2)
+        self.stop_twice(run)
+        for name, part in zip(names, parts):
+            self.assertNotDone(name)
+            self.assertTrue(part.exists(), f"{part.name} was not kept")
+
+    def test_progress_adds_up_the_lanes(self):
+        if len(os.sched_getaffinity(0)) < 2:
+            self.skipTest("one CPU: the downloads run on one thread")
+        urls = [self.url(f"/gen/{1000 * (i + 1)}/g{i}") for i in range(40)]
+        last = {}
+        for jobs in ("16", "4"):  # two lanes, one
+            out_dir = self.path(f"out{jobs}")
+            code, out = run_on_a_terminal(["--fetch", "--progress", "-j", jobs, "-o", out_dir,
+                                           ":::", *urls], columns=160)
+            self.assertEqual(code, 0, out)
+            lines = [line for line in out.decode().replace("\x1b[K", "").split("\r") if line]
+            last[jobs] = next(line for line in reversed(lines)
+                              if line.startswith("taskpool: 40/40"))
+        self.assertIn("40/40 done (100%), 0 failed, 0 running", last["16"])
+        sizes = [re.search(r", ([^,]+ KiB/[^,]+ KiB), ", line) for line in last.values()]
+        self.assertTrue(all(sizes), last)
+        self.assertEqual(sizes[0].group(1), sizes[1].group(1), last)
 
 
 class HttpFailureTest(FetchCase):
@@ -603,14 +693,7 @@ class TransferFailureTest(FetchCase):
         part = self.out / "s.bin.part"
         self.assertTrue(wait_until(lambda: part.exists() and part.stat().st_size > 0, 15),
                         "no data arrived in s.bin.part")
-        run.signal(signal.SIGINT)
-        time.sleep(0.5)
-        if run.running():
-            run.signal(signal.SIGINT)
-        sent = time.monotonic()
-        r = run.wait(15)
-        self.assertLess(time.monotonic() - sent, 5, "taskpool did not end its transfer promptly")
-        self.assertNotEqual(r.code, 0)
+        self.stop_twice(run)
         self.assertNotDone("s.bin")
         self.assertTrue(part.exists(), "the .part file was not kept")
 

@@ -35,6 +35,13 @@ class ScopedSignalMask {
   sigset_t previous_;
 };
 
+// The calling thread's signal mask, as it is.
+inline sigset_t current_signal_mask() {
+  sigset_t mask;
+  pthread_sigmask(SIG_SETMASK, nullptr, &mask);
+  return mask;
+}
+
 // What the executor's contract asks of its caller: the SIGCHLD handler installed, SIGCHLD blocked
 // outside wait(), and the mask from before passed in.
 class SignalSetup {

@@ -16,10 +16,12 @@
 #include "core/unique_fd.h"
 #include "tasks/dry_run_executor.h"
 #include "tasks/fetch_executor.h"
+#include "tasks/fetch_lanes.h"
 #include "tasks/pipes.h"
 #include "tasks/process_executor.h"
 #include "tasks/refusing_executor.h"
 #include "tests/core/fake_executor.h"
+#include "tests/tasks/executor_test_helpers.h"
 
 namespace taskpool {
 namespace {
@@ -27,12 +29,6 @@ namespace {
 using namespace std::chrono_literals;
 
 TimePoint watch_now() { return std::chrono::steady_clock::now(); }
-
-sigset_t current_mask() {
-  sigset_t mask;
-  pthread_sigmask(SIG_SETMASK, nullptr, &mask);
-  return mask;
-}
 
 // A pipe written to by another thread after `delay`: wait() must return for it, well before its
 // deadline.
@@ -69,7 +65,7 @@ void check_watch(Executor& executor) {
 }
 
 TEST_CASE("wait watches the caller's descriptors: process executor") {
-  ProcessExecutor executor({}, current_mask());
+  ProcessExecutor executor({}, testing::current_signal_mask());
   check_watch(executor);
 }
 
@@ -83,7 +79,15 @@ TEST_CASE("wait watches the caller's descriptors: fetch executor") {
   const std::filesystem::path dir = std::filesystem::temp_directory_path();
   FetchOptions options;
   options.output_dir = dir.string();
-  FetchExecutor executor(options, current_mask());
+  FetchExecutor executor(options, testing::current_signal_mask());
+  check_watch(executor);
+}
+
+TEST_CASE("wait watches the caller's descriptors: fetch lanes") {
+  FetchOptions options;
+  options.output_dir = std::filesystem::temp_directory_path().string();
+  options.lanes = 2;
+  FetchLanes executor(options, testing::current_signal_mask());
   check_watch(executor);
 }
 
