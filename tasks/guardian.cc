@@ -113,36 +113,32 @@ std::unique_ptr<Guardian> Guardian::start(Duration kill_after, std::string& erro
     error = std::string("mmap: ") + std::strerror(errno);
     return nullptr;
   }
-  auto* table = static_cast<uint64_t*>(shared);
+  std::unique_ptr<Guardian> guardian(new Guardian(static_cast<uint64_t*>(shared), kill_after));
+  if (table_file.valid()) {
+    // Spawned at the first job it is to watch (see watch()).
+    guardian->launch_ = launch;
+    guardian->table_file_ = std::move(table_file);
+    return guardian;
+  }
   int ends[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) != 0) {
     error = std::string("socketpair: ") + std::strerror(errno);
-    munmap(shared, kGuardTableBytes);
     return nullptr;
   }
-  UniqueFd ours(ends[0]);
-  UniqueFd theirs(ends[1]);
-  pid_t pid = -1;
-  std::unique_ptr<DetachedStart> started;
-  if (table_file.valid()) {
-    started = spawn_program(launch, theirs.get(), table_file.get(), kill_after, pid);
-  }
-  if (pid < 0) pid = fork_guardian(theirs.get(), table, kill_after, error);
-  if (pid < 0) {
-    munmap(shared, kGuardTableBytes);
-    return nullptr;
-  }
-  return std::unique_ptr<Guardian>(new Guardian(pid, ours.release(), table, std::move(started)));
+  guardian->socket_ = UniqueFd(ends[0]);
+  const UniqueFd theirs(ends[1]);
+  guardian->pid_ = fork_guardian(theirs.get(), guardian->table_, kill_after, error);
+  return guardian->pid_ > 0 ? std::move(guardian) : nullptr;
 }
 
 void Guardian::run_if_asked(int argc, char** argv) {
   if (asks_for_guardian(argc, argv)) run_guardian(argv);
 }
 
-Guardian::Guardian(pid_t pid, int socket, uint64_t* table, std::unique_ptr<DetachedStart> started)
-    : pid_(pid), socket_(socket), table_(table), started_(std::move(started)) {}
+Guardian::Guardian(uint64_t* table, Duration kill_after) : table_(table), kill_after_(kill_after) {}
 
 Guardian::~Guardian() {
+  if (pid_ <= 0) return;  // never started: no job was
   if (watched_ == 0) {
     [[maybe_unused]] const ssize_t n = send(socket_.get(), &kGuardInOrder, 1, MSG_NOSIGNAL);
   }
@@ -157,14 +153,28 @@ Guardian::~Guardian() {
 }
 
 void Guardian::watch(pid_t group) {
-  if (started_ != nullptr && started_->failure() != 0) warn_not_started();
+  if (table_file_.valid()) spawn();
+  if (started_ != nullptr && started_->failure() != 0) warn_not_started(started_->failure());
   mark(group, true);
 }
 
-void Guardian::warn_not_started() {
+void Guardian::spawn() {
+  const UniqueFd table_file = std::move(table_file_);
+  int ends[2];
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) != 0) {
+    warn_not_started(errno);
+    return;
+  }
+  socket_ = UniqueFd(ends[0]);
+  const UniqueFd theirs(ends[1]);
+  started_ = spawn_program(launch_, theirs.get(), table_file.get(), kill_after_, pid_);
+  if (pid_ < 0) warn_not_started(errno);
+}
+
+void Guardian::warn_not_started(int error) {
   std::fputs(fmt::format("taskpool: warning: cannot start the guardian process ({}): jobs "
                          "would outlive a taskpool that is killed\n",
-                         std::strerror(started_->failure()))
+                         std::strerror(error))
                  .c_str(),
              stderr);
   started_.reset();  // said once

@@ -38,8 +38,11 @@ class Guardian final {
     kSpawnSelf,  // a new run of this program, or a fork when that fails
     kFork,       // a fork
   };
-  // Starts the guardian. Returns null, with `error` saying why, when it cannot be started (then
-  // nothing ends the jobs if taskpool is killed). REQUIRES: no other thread runs yet.
+  // Readies the guardian: its table now, its process at the first watch() (a run that starts
+  // no job starts no guardian, and the first job's start is not held up by the guardian's), or
+  // now when it is to be forked. Returns null, with `error` saying why, when it cannot be
+  // readied or forked (then nothing ends the jobs if taskpool is killed); a guardian that cannot
+  // be spawned at the first watch() says so on stderr. REQUIRES: no other thread runs yet.
   static std::unique_ptr<Guardian> start(Duration kill_after, std::string& error,
                                          Launch launch = Launch::kSpawn);
   // When this process was started by `start` to be a guardian, it is one from now on, and this
@@ -55,16 +58,21 @@ class Guardian final {
   void watch(pid_t group);
   void forget(pid_t group);
 
+  // The guardian's process id; -1 until it is started.
   pid_t pid() const { return pid_; }
 
  private:
-  Guardian(pid_t pid, int socket, uint64_t* table, std::unique_ptr<DetachedStart> started);
+  Guardian(uint64_t* table, Duration kill_after);
+  void spawn();
   void mark(pid_t group, bool running);
-  void warn_not_started();
+  void warn_not_started(int error);
 
-  pid_t pid_;
+  pid_t pid_ = -1;
   UniqueFd socket_;
   uint64_t* table_;  // shared with the guardian: bit p is process group p
+  Duration kill_after_;
+  UniqueFd table_file_;  // until the guardian is spawned
+  Launch launch_ = Launch::kSpawn;
   uint64_t watched_ = 0;
   // How it was started, while it may yet turn out not to have started (an exec that failed).
   std::unique_ptr<DetachedStart> started_;

@@ -77,13 +77,14 @@ struct Owner {
       std::string error;
       const std::unique_ptr<Guardian> g = Guardian::start(kill_after, error, launch);
       if (!g) _exit(1);
-      std::vector<pid_t> pids{g->pid()};
+      std::vector<pid_t> pids{-1};
       for (int i = 0; i < jobs_count; ++i) {
         const pid_t job = start_job(i < deaf_count);
         g->watch(job);
         if (i >= jobs_count - forgotten) g->forget(job);
         pids.push_back(job);
       }
+      pids[0] = g->pid();  // started at the first job
       const auto bytes = static_cast<ssize_t>(pids.size() * sizeof(pid_t));
       if (::write(fds[1], pids.data(), static_cast<size_t>(bytes)) != bytes) _exit(1);
       for (;;) pause();
@@ -210,6 +211,29 @@ TEST_CASE("guardian: is in a group of its own, out of reach of its owner's group
   std::this_thread::sleep_for(100ms);
   CHECK(group_alive(owner.guardian));
   CHECK(group_alive(owner.jobs[0]));
+}
+
+TEST_CASE("guardian: its process starts with the first job it is told of") {
+  std::string error;
+  auto guardian = Guardian::start(30s, error);
+  REQUIRE(guardian != nullptr);
+  CHECK(guardian->pid() == -1);  // no job yet: no process
+  const pid_t job = start_job(false);
+  guardian->watch(job);
+  const pid_t started = guardian->pid();
+  CHECK(started > 0);
+  CHECK(comes_true([&] { return first_argument_of(started) == "taskpool-guard"; }, 10s));
+  guardian->forget(job);
+  guardian.reset();
+  kill(-job, SIGKILL);
+  int status = 0;
+  waitpid(job, &status, 0);
+  CHECK(comes_true(
+      [&] {
+        const pid_t reaped = waitpid(started, &status, WNOHANG);
+        return reaped == started || (reaped < 0 && errno == ECHILD);
+      },
+      5s));
 }
 
 TEST_CASE("guardian: an owner that ends in order leaves its guardian ending at once") {
