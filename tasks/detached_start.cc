@@ -163,6 +163,9 @@ pid_t DetachedStart::start() {
   // No CLONE_VFORK: this thread goes on while the child execs.
   const pid_t pid = clone(detached_child, block_->stack_top, CLONE_VM | SIGCHLD, block_);
   const int clone_error = errno;
+  // The group is set from this side too, so that it is in place when start() returns, whichever
+  // runs first (once the child has exec'd this fails, having been done).
+  if (pid > 0 && block_->own_group) setpgid(pid, pid);
   pthread_sigmask(SIG_SETMASK, &before, nullptr);
   errno = clone_error;
   return pid;

@@ -23,7 +23,7 @@ class DetachedStart final {
     std::vector<std::string> programs;  // tried in turn, each run as it is (no PATH search)
     std::vector<std::string> argv;
     std::vector<int> keep_open;  // descriptors the program keeps (close-on-exec cleared)
-    bool own_group = false;      // a process group of its own (setpgid(0, 0))
+    bool own_group = false;      // a process group of its own, in place when start() returns
   };
 
   // Copies `request` into memory of its own. The child's environment is empty and its signal

@@ -76,6 +76,7 @@ TEST_CASE(
   DetachedStart start(request);
   const pid_t pid = start.start();
   REQUIRE(pid > 0);
+  CHECK(getpgid(pid) == pid);  // already, whether or not the child has run yet
   close(kept[1]);
   close(other[1]);
   close(other[0]);
