@@ -30,6 +30,7 @@
 #include "tasks/adopted.h"
 #include "tasks/guardian.h"
 #include "tasks/machine_readings.h"
+#include "tasks/program_path.h"
 
 namespace taskpool {
 namespace {
@@ -68,10 +69,11 @@ std::unique_ptr<Guardian> start_guardian(const RunPlan& plan, Duration kill_afte
 // `taskpool serve ...`: the job server's daemon is a program of its own beside this one
 // (taskpool-serve), so that nothing else taskpool does loads SQLite and libmicrohttpd.
 int exec_daemon(char** argv) {
-  std::string self(4096, '\0');
-  const ssize_t length = readlink("/proc/self/exe", self.data(), self.size());
-  self.resize(length > 0 ? static_cast<size_t>(length) : 0);
-  const std::string program = self.substr(0, self.rfind('/') + 1) + "taskpool-serve";
+  const std::string program = program_beside_own("taskpool-serve");
+  if (program.empty()) {
+    std::fputs("taskpool: serve: cannot find taskpool's own program (/proc/self/exe)\n", stderr);
+    return kUsageStatus;
+  }
   execv(program.c_str(), argv);
   std::fprintf(stderr, "taskpool: serve: cannot run %s: %s\n", program.c_str(),
                std::strerror(errno));

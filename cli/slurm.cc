@@ -144,10 +144,8 @@ std::string env_or_empty(const char* name, const char* other) {
 }
 
 std::string self_path() {
-  std::string self(4096, '\0');
-  const ssize_t length = readlink("/proc/self/exe", self.data(), self.size());
-  if (length <= 0) throw system_error("cannot find taskpool's own program (/proc/self/exe)");
-  self.resize(static_cast<size_t>(length));
+  std::string self = own_program();
+  if (self.empty()) throw system_error("cannot find taskpool's own program (/proc/self/exe)");
   return self;
 }
 

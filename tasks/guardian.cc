@@ -19,21 +19,11 @@
 
 #include "tasks/detached_start.h"
 #include "tasks/guard_loop.h"
-#include "tasks/process_start.h"
+#include "tasks/program_path.h"
 
 namespace taskpool {
 
 namespace {
-
-// The program taskpool-guard beside this one (tasks/guard_main.cc), or "" when this program's
-// path cannot be read.
-std::string guard_program() {
-  std::string self(4096, '\0');
-  const ssize_t length = readlink("/proc/self/exe", self.data(), self.size());
-  if (length <= 0 || static_cast<size_t>(length) >= self.size()) return "";
-  self.resize(static_cast<size_t>(length));
-  return self.substr(0, self.rfind('/') + 1) + kGuardProgramName;
-}
 
 // Starts the guardian, with the socket and the table's file left open in it: the program
 // taskpool-guard beside this one or, where that is missing (a taskpool copied alone, a test's
@@ -48,7 +38,7 @@ std::unique_ptr<DetachedStart> spawn_program(Guardian::Launch launch, int socket
   pid = -1;
   DetachedStart::Request request;
   if (launch == Guardian::Launch::kSpawn) {
-    std::string program = guard_program();
+    std::string program = program_beside_own(kGuardProgramName);
     if (program.empty()) return nullptr;  // no /proc: /proc/self/exe is not there either
     request.programs.push_back(std::move(program));
   }
@@ -121,14 +111,16 @@ std::unique_ptr<Guardian> Guardian::start(Duration kill_after, std::string& erro
     return guardian;
   }
   int ends[2];
-  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) != 0) {
+  if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) == 0) {
+    guardian->socket_ = UniqueFd(ends[0]);
+    const UniqueFd theirs(ends[1]);
+    guardian->pid_ = fork_guardian(theirs.get(), guardian->table_, kill_after, error);
+    if (guardian->pid_ > 0) return guardian;
+  } else {
     error = std::string("socketpair: ") + std::strerror(errno);
-    return nullptr;
   }
-  guardian->socket_ = UniqueFd(ends[0]);
-  const UniqueFd theirs(ends[1]);
-  guardian->pid_ = fork_guardian(theirs.get(), guardian->table_, kill_after, error);
-  return guardian->pid_ > 0 ? std::move(guardian) : nullptr;
+  munmap(shared, kGuardTableBytes);  // no guardian to share it with
+  return nullptr;
 }
 
 void Guardian::run_if_asked(int argc, char** argv) {

@@ -49,4 +49,18 @@ std::optional<std::string> ProgramPath::resolve(const std::string& name) {
   return cache_.emplace(name, search(path_env_, name)).first->second;
 }
 
+std::string own_program() {
+  std::string self(4096, '\0');
+  const ssize_t length = readlink("/proc/self/exe", self.data(), self.size());
+  if (length <= 0 || static_cast<size_t>(length) >= self.size()) return "";
+  self.resize(static_cast<size_t>(length));
+  return self;
+}
+
+std::string program_beside_own(std::string_view name) {
+  const std::string self = own_program();
+  if (self.empty()) return "";
+  return self.substr(0, self.rfind('/') + 1).append(name);
+}
+
 }  // namespace taskpool

@@ -3,6 +3,7 @@
 
 #include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 
 namespace taskpool {
@@ -20,5 +21,11 @@ class ProgramPath {
   std::string path_env_;
   std::unordered_map<std::string, std::optional<std::string>> cache_;
 };
+
+// This process's own program (where /proc/self/exe leads), or "" when that cannot be read.
+std::string own_program();
+// The program `name` in the directory of this process's own (taskpool-serve and taskpool-guard
+// are installed beside taskpool), or "" when that cannot be read.
+std::string program_beside_own(std::string_view name);
 
 }  // namespace taskpool

@@ -144,5 +144,12 @@ TEST_CASE("ProgramPath: many names do not break the bounded cache") {
   CHECK(programs.resolve("prog") == program);
 }
 
+TEST_CASE("own_program: this program's path, and a program's beside it") {
+  const std::string self = own_program();
+  CHECK(self == fs::canonical("/proc/self/exe").string());
+  const std::string dir = fs::path(self).parent_path().string();
+  CHECK(program_beside_own("taskpool-guard") == dir + "/taskpool-guard");
+}
+
 }  // namespace
 }  // namespace taskpool
