@@ -1,7 +1,6 @@
 #include "cli/limits.h"
 
 #include <dirent.h>
-#include <sched.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -9,6 +8,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "cli/live.h"
 #include "cli/progress.h"
 
 namespace taskpool {
@@ -51,11 +51,7 @@ Limits read_limits() {
     limits.environment_bytes += std::strlen(*e) + 1 + sizeof(char*);
   }
   limits.stderr_smart_terminal = is_smart_terminal(STDERR_FILENO);
-  cpu_set_t cpus;
-  CPU_ZERO(&cpus);
-  if (sched_getaffinity(0, sizeof cpus, &cpus) == 0) {
-    limits.cpus = static_cast<unsigned>(std::max(1, CPU_COUNT(&cpus)));
-  }
+  limits.cpus = static_cast<unsigned>(cpu_count());
   return limits;
 }
 
