@@ -42,6 +42,9 @@ long sys_close_range(unsigned low, unsigned high) {
   return raw::call(SYS_close_range, low, high, 0);
 }
 long sys_close(int fd) { return raw::call(SYS_close, fd); }
+long sys_write(int fd, const char* data, size_t size) {
+  return raw::call(SYS_write, fd, raw::arg(data), static_cast<long>(size));
+}
 [[noreturn]] void sys_exit(int status) {
   raw::call(SYS_exit_group, status);
   __builtin_unreachable();
@@ -70,6 +73,7 @@ long sys_read(int fd, char* byte) { return read(fd, byte, 1); }
 long sys_sleep(timespec* pause) { return nanosleep(pause, pause); }
 long sys_close_range(unsigned low, unsigned high) { return close_range(low, high, 0); }
 long sys_close(int fd) { return close(fd); }
+long sys_write(int fd, const char* data, size_t size) { return write(fd, data, size); }
 [[noreturn]] void sys_exit(int status) { _exit(status); }
 void* sys_map_table(int fd) {
   return mmap(nullptr, kGuardTableBytes, PROT_READ, MAP_SHARED, fd, 0);
@@ -165,6 +169,16 @@ void guard(int socket, const uint64_t* table, Duration kill_after) {
   sys_exit(0);
 }
 
+void refuse_to_guard(const char* why) {
+  constexpr char kPrefix[] = "taskpool-guard: ";
+  size_t length = 0;
+  while (why[length] != '\0') ++length;
+  sys_write(2, kPrefix, sizeof kPrefix - 1);
+  sys_write(2, why, length);
+  sys_write(2, "\n", 1);
+  sys_exit(kUsage);
+}
+
 bool asks_for_guardian(int argc, char** argv) {
   return argc == 5 && same_text(argv[1], kGuardFlag);
 }
@@ -175,7 +189,7 @@ void run_guardian(char** argv) {
   int64_t kill_after = -1;
   if (!read_number(argv[2], socket) || !read_number(argv[3], table_file) ||
       !read_number(argv[4], kill_after) || socket > INT32_MAX || table_file > INT32_MAX) {
-    sys_exit(kUsage);
+    refuse_to_guard("its arguments are not taskpool's (a socket, a table and a time)");
   }
   close_all_but(static_cast<int>(socket), static_cast<int>(table_file));
   void* table = sys_map_table(static_cast<int>(table_file));

@@ -25,6 +25,9 @@ inline constexpr const char* kGuardFlag = "--taskpool-guard";
 // Whether argv asks for a guardian.
 bool asks_for_guardian(int argc, char** argv);
 
+// Says on stderr why this process is no guardian ("taskpool-guard: WHY"), and exits with 2.
+[[noreturn]] void refuse_to_guard(const char* why);
+
 // Being the guardian started with `argv`: maps the table, and never returns. Exits with 2 when
 // the arguments or the table cannot be read. REQUIRES: asks_for_guardian(argc, argv).
 [[noreturn]] void run_guardian(char** argv);

@@ -362,6 +362,22 @@ class KilledTest(SignalCase):
         self.assertEqual((r.code, r.stdout), (0, b"hi\n"), r.err)
         self.assertNotIn("Unsupported clone", r.err)
 
+    def test_the_guardian_program_run_by_hand_says_it_is_taskpool_s_and_exits_2(self):
+        guard = TASKPOOL.parent / "taskpool-guard"
+        cases = {
+            (): "only taskpool starts this program",
+            ("--taskpool-guard", "x", "4", "5"): "its arguments are not taskpool's",
+            ("--taskpool-guard", "3", "4", "99999999999999999999"):
+                "its arguments are not taskpool's",
+        }
+        for args, said in cases.items():
+            with self.subTest(args=args):
+                r = run([guard, *args], cwd=self.tmp)
+                self.assertEqual(r.code, 2)
+                self.assertTrue(r.err.startswith(f"taskpool-guard: {said}"), r.err)
+                self.assertEqual(r.err.count("\n"), 1, r.err)
+                self.assertEqual(r.stdout, b"")
+
     def test_the_guardian_outlives_a_ctrl_c_and_still_ends_the_jobs(self):
         # Ctrl-C reaches taskpool's whole process group: taskpool lets the running jobs finish,
         # and its guardian, in a group of its own, is untouched and ends them when a SIGKILL
