@@ -232,6 +232,7 @@ class _Handler(BaseHTTPRequestHandler):
         self._record = record
         self._head = head
         owner._begin(record)
+        self._in_flight = True
         try:
             split = urllib.parse.urlsplit(self.path)
             self._query = urllib.parse.parse_qs(split.query)
@@ -239,7 +240,13 @@ class _Handler(BaseHTTPRequestHandler):
         except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError):
             self.close_connection = True
         finally:
-            owner._end(record)
+            self._land()
+
+    def _land(self) -> None:
+        """The request is no longer in flight (once: see _send_body)."""
+        if self._in_flight:
+            self._in_flight = False
+            self.server.owner._end(self._record)
 
     def _count(self, kind: str) -> int:
         """How many requests for this path reached `kind`, this one included."""
@@ -386,7 +393,15 @@ class _Handler(BaseHTTPRequestHandler):
         if any(m in modes for m in ("reset", "short", "stall")):
             end = start + length // 2
         stop = self.server.owner._stopping
-        for chunk in body.read(start, end):
+        # A whole response is out of flight just before its last bytes go: the client may have
+        # them all, and make its next request, before this thread runs again.
+        whole = not any(m in modes for m in ("reset", "short", "stall", "slow"))
+        chunks = body.read(start, end)
+        chunk = next(chunks, None)
+        while chunk is not None:
+            following = next(chunks, None)
+            if whole and following is None:
+                self._land()
             if "slow" in modes:
                 for i in range(0, len(chunk), SLOW_CHUNK):
                     if stop.is_set():
@@ -396,6 +411,7 @@ class _Handler(BaseHTTPRequestHandler):
                     time.sleep(SLOW_INTERVAL)
             else:
                 self._write(chunk)
+            chunk = following
         if "reset" in modes:
             self._reset()
         elif "short" in modes:
