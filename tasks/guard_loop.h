@@ -2,6 +2,9 @@
 // of the small program taskpool-guard, and of the fallbacks (this program run again, a fork).
 #pragma once
 
+#include <sys/types.h>
+
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 
@@ -16,6 +19,20 @@ inline constexpr size_t kGuardTableWords = kGuardPidLimit / 64;
 inline constexpr size_t kGuardTableBytes = kGuardTableWords * sizeof(uint64_t);
 // What taskpool writes on the socket when it ends in order.
 inline constexpr char kGuardInOrder = 'q';
+
+// Sets or clears group `group`'s bit in `table`; returns whether it changed. One writer at a
+// time (taskpool's spawning thread, or its child while that thread waits for its exec), and the
+// guardian reads only once taskpool is gone: a plain load and store, no locked instruction. Plain
+// memory access only: a child that shares taskpool's memory calls it before its exec.
+[[gnu::always_inline]] inline bool mark_group(uint64_t* table, pid_t group, bool running) {
+  if (group <= 0 || static_cast<uint64_t>(group) >= kGuardPidLimit) return false;
+  std::atomic_ref<uint64_t> word(table[static_cast<size_t>(group) / 64]);
+  const uint64_t bit = uint64_t{1} << (static_cast<uint64_t>(group) % 64);
+  const uint64_t bits = word.load(std::memory_order_relaxed);
+  if (((bits & bit) != 0) == running) return false;
+  word.store(running ? bits | bit : bits & ~bit, std::memory_order_relaxed);
+  return true;
+}
 
 // How a started guardian is asked to be one: argv[0] and argv[1] these, then its socket, its
 // table's file and kill_after in nanoseconds.

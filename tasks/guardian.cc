@@ -144,10 +144,17 @@ Guardian::~Guardian() {
   // one-job run 25 us, a TLB flush on each CPU its children ran on.
 }
 
-void Guardian::watch(pid_t group) {
+uint64_t* Guardian::before_start() {
   if (table_file_.valid()) spawn();
+  return table_;
+}
+
+void Guardian::watch(pid_t group) {
+  if (table_file_.valid()) spawn();  // a caller that did not call before_start()
   if (started_ != nullptr && started_->failure() != 0) warn_not_started(started_->failure());
-  mark(group, true);
+  if (group <= 0 || static_cast<uint64_t>(group) >= kGuardPidLimit) return;
+  mark_group(table_, group, true);  // or its child has already (see before_start())
+  ++watched_;
 }
 
 void Guardian::spawn() {
@@ -172,18 +179,8 @@ void Guardian::warn_not_started(int error) {
   started_.reset();  // said once
 }
 
-void Guardian::forget(pid_t group) { mark(group, false); }
-
-void Guardian::mark(pid_t group, bool running) {
-  if (group <= 0 || static_cast<uint64_t>(group) >= kGuardPidLimit) return;
-  // One writer (this thread), and the guardian reads only once taskpool is gone: a plain load
-  // and store, no locked instruction.
-  std::atomic_ref<uint64_t> word(table_[static_cast<size_t>(group) / 64]);
-  const uint64_t bit = uint64_t{1} << (static_cast<uint64_t>(group) % 64);
-  const uint64_t bits = word.load(std::memory_order_relaxed);
-  if (((bits & bit) != 0) == running) return;
-  word.store(running ? bits | bit : bits & ~bit, std::memory_order_relaxed);
-  running ? ++watched_ : --watched_;
+void Guardian::forget(pid_t group) {
+  if (mark_group(table_, group, false)) --watched_;
 }
 
 }  // namespace taskpool

@@ -13,9 +13,11 @@
 // later to those still there, and exits.
 //
 // Telling it of a job costs a bit set in shared memory, not a system call: the spawn rate is
-// kept. What a cgroup would add (processes that left their job's group) is discussed in
-// doc/DEVELOPING.md; a cgroup needs a living process to kill it too, so the guardian would be
-// needed anyway.
+// kept. The job's child sets it itself, in its own group, before its exec. The socket's other end
+// stays open in that child until then (close-on-exec), so a taskpool killed while a job starts
+// leaves the guardian waiting until the bit is set and the job is in the table. What a cgroup would
+// add (processes that left their job's group) is discussed in doc/DEVELOPING.md; a cgroup needs a
+// living process to kill it too, so the guardian would be needed anyway.
 #pragma once
 
 #include <sys/types.h>
@@ -38,11 +40,11 @@ class Guardian final {
     kSpawnSelf,  // a new run of this program, or a fork when that fails
     kFork,       // a fork
   };
-  // Readies the guardian: its table now, its process at the first watch() (a run that starts
-  // no job starts no guardian, and the first job's start is not held up by the guardian's), or
-  // now when it is to be forked. Returns null, with `error` saying why, when it cannot be
-  // readied or forked (then nothing ends the jobs if taskpool is killed); a guardian that cannot
-  // be spawned at the first watch() says so on stderr. REQUIRES: no other thread runs yet.
+  // Readies the guardian: its table now, its process at the first before_start() (a run that
+  // starts no job starts no guardian), or now when it is to be forked. Returns null, with `error`
+  // saying why, when it cannot be readied or forked (then nothing ends the jobs if taskpool is
+  // killed); a guardian that cannot be spawned at the first job says so on stderr. REQUIRES: no
+  // other thread runs yet.
   static std::unique_ptr<Guardian> start(Duration kill_after, std::string& error,
                                          Launch launch = Launch::kSpawn);
   // When this process was started by `start` to be a guardian, it is one from now on, and this
@@ -54,7 +56,13 @@ class Guardian final {
   Guardian(const Guardian&) = delete;
   Guardian& operator=(const Guardian&) = delete;
 
-  // A job's process group, from its start until its leader is reaped. Not thread-safe.
+  // Before each job's start: starts the guardian's process at the first (a run that starts no
+  // job starts none), and returns the table in which the job's child sets its group's bit before
+  // its exec (ProcessStart::group_table, tasks/process_start.h). A taskpool killed while the child
+  // starts, before watch(), then still has it ended. Not thread-safe.
+  uint64_t* before_start();
+  // A job's process group, from its start until its leader is reaped: once each, after its start
+  // returned. Not thread-safe.
   void watch(pid_t group);
   void forget(pid_t group);
 
@@ -64,7 +72,6 @@ class Guardian final {
  private:
   Guardian(uint64_t* table, Duration kill_after);
   void spawn();
-  void mark(pid_t group, bool running);
   void warn_not_started(int error);
 
   pid_t pid_ = -1;

@@ -271,13 +271,15 @@ void ProcessExecutor::start(const Attempt& attempt, int stdin_fd) {
   }
   pid_t pid = -1;
   char* const* envp = environment_.get(attempt.seq, attempt.worker);
-  int error = spawner_.spawn(*path, argv, dups, envp, pid);
+  uint64_t* group_table =
+      options_.guardian != nullptr ? options_.guardian->before_start() : nullptr;
+  int error = spawner_.spawn(*path, argv, dups, envp, group_table, pid);
   if (error == ENOEXEC && direct) {
     // A script without "#!": the shell runs such a file itself, so it goes through the shell.
     shell_argv = {shell(), "-c", command.line};
     path = programs_.resolve(shell());
     if (!path) return not_started(completion, {127, shell() + ": command not found"});
-    error = spawner_.spawn(*path, shell_argv, dups, envp, pid);
+    error = spawner_.spawn(*path, shell_argv, dups, envp, group_table, pid);
   }
   if (error != 0)
     return not_started(completion, spawn_failure(error, *path, argv.front(), command));

@@ -17,6 +17,7 @@
 
 #include "core/error.h"
 #include "core/file_io.h"
+#include "tasks/guard_loop.h"
 
 #if defined(__SANITIZE_THREAD__)
 #define TASKPOOL_THREAD_SANITIZER 1
@@ -67,7 +68,12 @@ __attribute__((no_sanitize("address", "thread", "undefined"))) int child(void* a
       syscall(SYS_rt_sigaction, sig, kDefaultAction.data(), nullptr, sizeof(uint64_t));
     }
   }
-  if (start.own_group && syscall(SYS_setpgid, 0, 0) != 0) child_failed(shared);
+  if (start.own_group) {
+    if (syscall(SYS_setpgid, 0, 0) != 0) child_failed(shared);
+    if (start.group_table != nullptr) {
+      mark_group(start.group_table, static_cast<pid_t>(syscall(SYS_getpid)), true);
+    }
+  }
   for (size_t i = 0; i < start.dups.size; ++i) {
     const auto [from, to] = start.dups.pairs[i];
     // dup2 onto itself keeps close-on-exec: cleared instead.
@@ -184,6 +190,7 @@ int start_process(const ProcessStart& start, const ChildStack& stack, pid_t& pid
   pthread_sigmask(SIG_SETMASK, &before, nullptr);
   if (started < 0) return clone_error;
   if (shared.error != 0) {
+    if (start.group_table != nullptr) mark_group(start.group_table, started, false);
     int status = 0;
     while (waitpid(started, &status, 0) < 0 && errno == EINTR) {
     }

@@ -10,6 +10,7 @@
 
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <utility>
 
 namespace taskpool {
@@ -32,6 +33,10 @@ struct ProcessStart {
   sigset_t mask{};         // the child's signal mask
   sigset_t defaults{};     // signals set back to SIG_DFL in the child (see signals_to_reset)
   bool own_group = false;  // a process group of its own (setpgid(0, 0))
+  // With own_group, the guardian's table (Guardian::before_start(), tasks/guardian.h): the child
+  // sets its group's bit there once the group is made, before its exec; cleared again here when
+  // the start fails. Not under ThreadSanitizer, whose start has no code of ours in the child.
+  uint64_t* group_table = nullptr;
 };
 
 // The signals a child must set back to their defaults: `ignored_too` (ignored here, not to be in

@@ -33,7 +33,7 @@ Spawner::Spawner(const sigset_t& mask) {
 }
 
 int Spawner::spawn(const std::string& path, const std::vector<std::string>& argv, const Dups& dups,
-                   char* const* envp, pid_t& pid) {
+                   char* const* envp, uint64_t* group_table, pid_t& pid) {
   args_.clear();
   for (const std::string& arg : argv) args_.push_back(const_cast<char*>(arg.c_str()));
   args_.push_back(nullptr);
@@ -41,6 +41,7 @@ int Spawner::spawn(const std::string& path, const std::vector<std::string>& argv
   start_.argv = args_.data();
   start_.envp = envp != nullptr ? envp : environ;
   start_.dups = dups;
+  start_.group_table = group_table;
   return start_process(start_, stack_, pid);
 }
 

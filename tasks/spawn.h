@@ -27,11 +27,12 @@ class Spawner final {
  public:
   explicit Spawner(const sigset_t& mask);
 
-  // Starts `path` with `argv` and the environment `envp`, its descriptors as `dups` make them.
+  // Starts `path` with `argv` and the environment `envp`, its descriptors as `dups` make them,
+  // its group marked in `group_table` (ProcessStart::group_table) when that is not null.
   // Returns 0 and sets `pid`, or returns the errno of the step or the exec that failed (the
   // child has been reaped then).
   int spawn(const std::string& path, const std::vector<std::string>& argv, const Dups& dups,
-            char* const* envp, pid_t& pid);
+            char* const* envp, uint64_t* group_table, pid_t& pid);
 
  private:
   ProcessStart start_;  // what every child shares: its mask, defaults and group

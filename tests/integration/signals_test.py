@@ -8,8 +8,10 @@ terminal does for Ctrl-C: the jobs, in process groups of their own, only get wha
 forwards."""
 
 import os
+import random
 import shutil
 import signal
+import subprocess
 import time
 import unittest
 from pathlib import Path
@@ -325,6 +327,26 @@ class KilledTest(SignalCase):
         self.assertIsNotNone(guardian, "taskpool had no guardian")
         self.assertTrue(wait_until(lambda: not is_running(guardian), PATIENCE),
                         "the guardian outlived its work")
+
+    def test_sigkill_at_any_moment_of_the_start_leaves_no_job_running(self):
+        # Killed while its first jobs start (a child between its clone and its exec, the
+        # guardian's own start): every job that began is ended all the same.
+        if "thread" in SANITIZE:
+            self.skipTest("under ThreadSanitizer glibc's posix_spawn starts the jobs, and a job "
+                          "is marked once its start has returned")
+        rng = random.Random()
+        for round_ in range(30):
+            seconds = unique_seconds(1000)
+            self.cleanup_processes(seconds)
+            proc = subprocess.Popen(
+                [TASKPOOL, "-j3", "--kill-after", "1", "sleep", ":::", seconds, seconds, seconds,
+                 seconds], cwd=self.tmp, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL, start_new_session=True)
+            time.sleep(rng.uniform(0, 0.01))
+            proc.kill()
+            proc.wait(PATIENCE)
+            with self.subTest(round=round_):
+                self.assertNoSurvivors(seconds, settle=5)
 
     def test_the_guardian_is_the_program_beside_taskpool_or_else_taskpool_itself(self):
         # Installed, the guardian is the small program taskpool-guard beside taskpool; a

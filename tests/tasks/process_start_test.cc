@@ -6,9 +6,14 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <cstdint>
 #include <string>
 #include <vector>
+
+#include "tasks/guard_loop.h"
+#include "tests/core/helpers.h"
 
 namespace taskpool {
 namespace {
@@ -121,6 +126,37 @@ TEST_CASE("process start: a group of its own, the mask and the dispositions aske
   CHECK(getpgid(pid) == pid);
   kill(pid, SIGKILL);
   waitpid(pid, nullptr, 0);
+}
+
+TEST_CASE("process start: the child marks its group in the guardian's table before its exec") {
+  if (testing::kThreadSanitizer)
+    return;  // glibc's posix_spawn starts the child: no code of ours in it
+  std::vector<uint64_t> table(kGuardTableWords);
+  const auto marked = [&](pid_t group) {
+    const auto bit = static_cast<size_t>(group);
+    return (table[bit / 64] >> (bit % 64) & 1) != 0;
+  };
+  Argv sleep_argv({"sleep", "10"});
+  ProcessStart sleeper = request("/bin/sleep", sleep_argv);
+  sleeper.own_group = true;
+  sleeper.group_table = table.data();
+  pid_t pid = -1;
+  REQUIRE(start_process(sleeper, ChildStack(), pid) == 0);
+  // This thread has not touched the table: the child did, before its exec (after it, it has a
+  // memory of its own).
+  CHECK(marked(pid));
+  CHECK(std::count_if(table.begin(), table.end(), [](uint64_t w) { return w != 0; }) == 1);
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+
+  // A start that fails leaves no mark: the group is gone.
+  std::fill(table.begin(), table.end(), 0);
+  Argv nothing({"nothing"});
+  ProcessStart failing = request("/nonexistent/program", nothing);
+  failing.own_group = true;
+  failing.group_table = table.data();
+  CHECK(start_process(failing, ChildStack(), pid) == ENOENT);
+  CHECK(std::all_of(table.begin(), table.end(), [](uint64_t w) { return w == 0; }));
 }
 
 TEST_CASE("process start: the signals to set back are those handled here, and those asked") {

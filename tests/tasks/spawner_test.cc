@@ -40,7 +40,7 @@ std::pair<std::string, int> run(Spawner& spawner, const std::vector<std::string>
   dups.add(out.write.get(), STDOUT_FILENO);
   for (const auto& [from, to] : more) dups.add(from, to);
   pid_t pid = -1;
-  REQUIRE(spawner.spawn(argv.front(), argv, dups, nullptr, pid) == 0);
+  REQUIRE(spawner.spawn(argv.front(), argv, dups, nullptr, nullptr, pid) == 0);
   out.write.reset();
   std::string text;
   char buffer[4096];
@@ -91,7 +91,7 @@ TEST_CASE("spawner: the child runs the program with its arguments and environmen
   pid_t pid = -1;
   REQUIRE(spawner.spawn("/bin/sh",
                         {"sh", "-c", "echo \"$0 $1 $TASKPOOL_SPAWNER_TEST\"; exit 3", "a b", "c"},
-                        dups, envp, pid) == 0);
+                        dups, envp, nullptr, pid) == 0);
   out.write.reset();
   char buffer[64] = {};
   CHECK(::read(out.read.get(), buffer, sizeof buffer - 1) > 0);
@@ -143,13 +143,13 @@ TEST_CASE("spawner: a failed exec is its errno, and leaves no child behind") {
   const std::string before = children();
   Dups dups;
   pid_t pid = -1;
-  CHECK(spawner.spawn("/nonexistent/taskpool-test", {"x"}, dups, nullptr, pid) == ENOENT);
-  CHECK(spawner.spawn("/dev/null", {"x"}, dups, nullptr, pid) == EACCES);
+  CHECK(spawner.spawn("/nonexistent/taskpool-test", {"x"}, dups, nullptr, nullptr, pid) == ENOENT);
+  CHECK(spawner.spawn("/dev/null", {"x"}, dups, nullptr, nullptr, pid) == EACCES);
   CHECK(pid == -1);
   CHECK(children() == before);  // reaped: not even a zombie left
   // A descriptor that is not open: the dup2 fails the same way, before the exec.
   dups.add(1000, STDOUT_FILENO);
-  CHECK(spawner.spawn("/bin/true", {"true"}, dups, nullptr, pid) == EBADF);
+  CHECK(spawner.spawn("/bin/true", {"true"}, dups, nullptr, nullptr, pid) == EBADF);
 }
 
 TEST_CASE("spawner: a descriptor given as itself stays open across the exec") {
@@ -167,7 +167,7 @@ TEST_CASE("spawner: many children one after another") {
   Dups dups;
   for (int i = 0; i < 200; ++i) {
     pid_t pid = -1;
-    REQUIRE(spawner.spawn("/bin/true", {"true"}, dups, nullptr, pid) == 0);
+    REQUIRE(spawner.spawn("/bin/true", {"true"}, dups, nullptr, nullptr, pid) == 0);
     CHECK(exit_status(pid) == 0);
   }
 }
