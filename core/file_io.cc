@@ -1,6 +1,8 @@
 #include "core/file_io.h"
 
+#include <dirent.h>
 #include <fcntl.h>
+#include <stdio.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -53,6 +55,29 @@ int write_whole_file(const std::string& path, std::string_view data, int flags, 
   if (const int error = write_to_end(fd.get(), data); error != 0) return error;
   if (::close(fd.release()) != 0) return errno;
   return 0;
+}
+
+int rename_unless_taken(const std::string& from, const std::string& to) {
+  if (renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return 0;
+  if (errno != EINVAL && errno != ENOSYS) return errno;
+  return ::rename(from.c_str(), to.c_str()) == 0 ? 0 : errno;
+}
+
+bool holds_nothing(const std::string& path) {
+  DIR* dir = opendir(path.c_str());
+  if (dir == nullptr) return errno == ENOENT;
+  bool empty = true;
+  errno = 0;
+  while (const dirent* entry = readdir(dir)) {
+    const std::string_view name = entry->d_name;
+    if (name != "." && name != "..") {
+      empty = false;
+      break;
+    }
+  }
+  if (errno != 0) empty = false;  // not read to its end: not known to be empty
+  closedir(dir);
+  return empty;
 }
 
 std::vector<std::string> nonblank_lines(std::string_view text) {

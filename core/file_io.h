@@ -29,6 +29,14 @@ int write_to_end(int fd, std::string_view data);
 int write_whole_file(const std::string& path, std::string_view data, int flags = 0,
                      mode_t mode = 0666);
 
+// Renames `from` to `to` unless `to` exists: 0, or the errno (EEXIST when it does). Where the
+// file system cannot refuse so (EINVAL: some network file systems), a plain rename: a file that
+// appeared at `to` since the caller looked is replaced there.
+int rename_unless_taken(const std::string& from, const std::string& to);
+
+// Whether `path` is a directory that holds no entry, or nothing at all (missing).
+bool holds_nothing(const std::string& path);
+
 // The lines of `text` that say something, without their trailing blanks and '\r'.
 std::vector<std::string> nonblank_lines(std::string_view text);
 

@@ -12,6 +12,7 @@
 #include <string_view>
 
 #include "core/error.h"
+#include "core/file_io.h"
 #include "core/unique_fd.h"
 #include "tasks/curl_api.h"
 #include "tasks/fetch_names.h"
@@ -115,20 +116,14 @@ void FetchExecutor::start(const Attempt& attempt) {
   transfer->part_path = transfer->final_path + std::string(kPartSuffix);
   transfer->record_path = transfer->final_path + std::string(kPartRecordSuffix);
 
+  transfer->clean_slate = options_.fresh_directory && attempt.number == 1;
   struct stat st;
-  if (lstat(transfer->final_path.c_str(), &st) == 0 && !options_.overwrite) {
-    // A file another URL's download left (its origin says so) is not this URL's to keep.
-    const auto origin = options_.resume ? download_origin(transfer->final_path) : std::nullopt;
-    if (options_.resume && (!origin || *origin == url)) {
-      completion.end = steady_now();  // already downloaded: done
-      ready_.push_back(std::move(completion));
-      return;
-    }
-    const std::string why = origin
-                                ? " holds the download of " + *origin + " (--overwrite replaces it)"
-                                : " exists (--overwrite replaces it, --continue keeps it)";
-    return fail_now(std::move(completion), CURLE_WRITE_ERROR,
-                    url + ": " + transfer->final_path + why, true);
+  if (!transfer->clean_slate && !options_.overwrite &&
+      lstat(transfer->final_path.c_str(), &st) == 0) {
+    judge_existing(*transfer, options_.resume);
+    completion.end = steady_now();
+    ready_.push_back(std::move(completion));
+    return;
   }
   if (download.path.find('/') != std::string::npos) {  // made by the constructor otherwise
     std::error_code error;
@@ -170,7 +165,9 @@ int FetchExecutor::open_part(Transfer& transfer) const {
   // Without --continue, or with nothing to continue, the .part is made when the answer's body
   // begins (begin_part).
   struct stat st;
-  if (!options_.resume || lstat(transfer.part_path.c_str(), &st) != 0) return 0;
+  if (!options_.resume || transfer.clean_slate || lstat(transfer.part_path.c_str(), &st) != 0) {
+    return 0;
+  }
   // O_NOFOLLOW: a NAME.part that is a symbolic link must not send the data somewhere else.
   transfer.fd.reset(
       ::open(transfer.part_path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW));
@@ -270,9 +267,9 @@ void FetchExecutor::finish(Transfer& transfer, int code) {
 void FetchExecutor::hand_to_writer(Transfer& transfer) {
   if (!writer_) writer_ = std::make_unique<PartWriter>();
   transfer.writing = true;
-  writer_->write(PartWriter::File{transfer.completion.worker, transfer.url, transfer.part_path,
-                                  transfer.record_path, transfer.final_path,
-                                  std::move(transfer.body)});
+  writer_->write(PartWriter::File{
+      transfer.completion.worker, transfer.url, transfer.part_path, transfer.record_path,
+      transfer.final_path, std::move(transfer.body), transfer.clean_slate, options_.overwrite});
 }
 
 void FetchExecutor::collect_written() {
@@ -287,7 +284,7 @@ void FetchExecutor::collect_written() {
     transfer.record_kept = false;  // the writer removed it
     transfer.write_error = written.write_error;
     if (written.rename_error != 0) {
-      rename_failed(transfer, written.rename_error);
+      renamed_not(transfer, written.rename_error);
     } else {
       transfer.renamed = written.write_error == 0;
     }
@@ -343,9 +340,20 @@ void FetchExecutor::complete(Transfer& transfer) {
   if (transfer.renamed || completion.exit_status != 0) return;  // by the PartWriter
   // The record goes first: a .part without one is started over, never taken for another's.
   if (transfer.record_kept) ::unlink(transfer.record_path.c_str());
-  if (::rename(transfer.part_path.c_str(), transfer.final_path.c_str()) != 0) {
-    rename_failed(transfer, errno);
+  const int error =
+      options_.overwrite
+          ? (::rename(transfer.part_path.c_str(), transfer.final_path.c_str()) == 0 ? 0 : errno)
+          : rename_unless_taken(transfer.part_path, transfer.final_path);
+  if (error != 0) renamed_not(transfer, error);
+}
+
+void FetchExecutor::renamed_not(Transfer& transfer, int error) {
+  if (error == EEXIST) {
+    // A file of that name appeared while it downloaded (another program's): not replaced.
+    remove_part(transfer);
+    return judge_existing(transfer, options_.resume);
   }
+  rename_failed(transfer, error);
 }
 
 void FetchExecutor::rename_failed(Transfer& transfer, int error) {

@@ -40,6 +40,11 @@ struct FetchOptions {
   bool writer_thread = true;
   // How fresh FetchLanes::progress() is to be kept while downloads run; zero: not asked for.
   Duration progress_every{0};
+  // The output directory held nothing when the run began (make_fetch_executor looks): a first
+  // attempt's name there was left by no earlier run, so it starts without looking for a file, a
+  // .part or a .part.meta of that name (two system calls of six a small file; the final rename
+  // still refuses to replace a file that appeared meanwhile).
+  bool fresh_directory = false;
 };
 
 // An attempt's Download (Attempt::download) says what to fetch: its URL and its path relative to
@@ -101,6 +106,8 @@ class FetchExecutor final : public Executor {
   void collect_written();
   bool start_over(Transfer& transfer);  // asks again for the whole file, in the same attempt
   void complete(Transfer& transfer);
+  // The rename to NAME failed with `error`: EEXIST, NAME appeared meanwhile (judge_existing).
+  void renamed_not(Transfer& transfer, int error);
   void rename_failed(Transfer& transfer, int error);
   void fail(Transfer& transfer, int curl_code, long http_status);
   void drive(int socket, int events);

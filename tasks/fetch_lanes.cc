@@ -4,6 +4,8 @@
 #include <memory>
 #include <utility>
 
+#include "core/file_io.h"
+
 namespace taskpool {
 
 namespace {
@@ -62,6 +64,8 @@ FetchProgress FetchLanes::progress() const {
 
 std::unique_ptr<Executor> make_fetch_executor(FetchOptions options, const sigset_t& original_mask,
                                               std::function<FetchProgress()>& progress) {
+  // Looked at once, before any lane writes there.
+  options.fresh_directory = holds_nothing(options.output_dir);
   if (options.lanes > 1) {
     auto lanes = std::make_unique<FetchLanes>(options, original_mask);
     progress = [downloads = lanes.get()] { return downloads->progress(); };

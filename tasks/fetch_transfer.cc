@@ -40,7 +40,7 @@ bool begin_part(FetchExecutor::Transfer& transfer, size_t first_piece) {
     return false;
   }
   transfer.part = PartState();
-  ::unlink(transfer.record_path.c_str());
+  if (!transfer.clean_slate) ::unlink(transfer.record_path.c_str());  // start_over's own
   transfer.record_kept = !transfer.total || *transfer.total != first_piece;
   if (transfer.record_kept) {
     // Without a record (a file system that refuses it) the .part is never continued, only redone.
@@ -173,6 +173,19 @@ void set_transfer_limits(CURL* easy, const FetchOptions& options) {
     const long buffer = std::clamp<long long>(options.limit_rate / 200, 1024, CURL_MAX_READ_SIZE);
     curl.easy_setopt(easy, CURLOPT_BUFFERSIZE, buffer);
   }
+}
+
+void judge_existing(FetchExecutor::Transfer& transfer, bool resume) {
+  // A file another URL's download left (its origin says so) is not this URL's to keep.
+  const auto origin = resume ? download_origin(transfer.final_path) : std::nullopt;
+  if (resume && (!origin || *origin == transfer.url)) return;  // downloaded: done
+  const std::string why = origin
+                              ? " holds the download of " + *origin + " (--overwrite replaces it)"
+                              : " exists (--overwrite replaces it, --continue keeps it)";
+  Completion& completion = transfer.completion;
+  completion.exit_status = CURLE_WRITE_ERROR;
+  completion.permanent = true;
+  completion.error = transfer.url + ": " + transfer.final_path + why;
 }
 
 void remove_part(const FetchExecutor::Transfer& transfer) {

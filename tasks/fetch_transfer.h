@@ -32,6 +32,9 @@ struct FetchExecutor::Transfer {
   std::optional<Verdict> refused;  // the judgement that stopped the transfer
   std::optional<uint64_t> total;   // the file's size, when the server said it
   bool restarted = false;
+  // A first attempt in a directory that held nothing when the run began (fresh_directory): no
+  // earlier run left NAME, NAME.part or NAME.part.meta.
+  bool clean_slate = false;
   // NAME.part.meta may be there: set until the .part is begun without one.
   bool record_kept = true;
   // A body that comes whole in its first piece may be kept here and written by the PartWriter.
@@ -61,6 +64,10 @@ size_t on_transfer_body(char* data, size_t size, size_t count, void* user);
 size_t on_transfer_header(char* data, size_t size, size_t count, void* user);
 // The options' time limits, rate limit and receive buffer, on a transfer's handle.
 void set_transfer_limits(CURL* easy, const FetchOptions& options);
+// NAME is there, and this run did not make it: with --continue (`resume`), a file that is this
+// URL's download, or says nothing of its origin, counts as done; else the attempt fails,
+// permanent (its completion says so).
+void judge_existing(FetchExecutor::Transfer& transfer, bool resume);
 // Removes NAME.part and its record.
 void remove_part(const FetchExecutor::Transfer& transfer);
 

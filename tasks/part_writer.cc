@@ -24,7 +24,7 @@ PartWriter::Written write_part_and_rename(const PartWriter::File& file) {
     return written;
   }
   // A record left by an earlier run describes other bytes: the .part is not to be continued.
-  ::unlink(file.record_path.c_str());
+  if (!file.clean_slate) ::unlink(file.record_path.c_str());
   set_download_origin(fd.get(), file.url);
   written.write_error = write_to_end(fd.get(), file.body);
   if (written.write_error != 0) return written;
@@ -32,7 +32,12 @@ PartWriter::Written write_part_and_rename(const PartWriter::File& file) {
     written.write_error = errno;
     return written;
   }
-  if (::rename(file.part_path.c_str(), file.final_path.c_str()) != 0) written.rename_error = errno;
+  if (file.replace) {
+    if (::rename(file.part_path.c_str(), file.final_path.c_str()) != 0)
+      written.rename_error = errno;
+  } else {
+    written.rename_error = rename_unless_taken(file.part_path, file.final_path);
+  }
   return written;
 }
 

@@ -27,11 +27,13 @@ class PartWriter final {
     std::string record_path;  // NAME.part.meta, removed before the .part is written
     std::string final_path;   // NAME, the .part's name once it is whole
     std::string body;
+    bool clean_slate = false;  // Transfer::clean_slate: NAME.part.meta cannot be there
+    bool replace = false;      // --overwrite: NAME is replaced, not kept, if it appeared
   };
   struct Written {
     WorkerId worker = 0;
     int write_error = 0;   // errno of opening or writing the .part; 0: written
-    int rename_error = 0;  // errno of renaming it to NAME; 0: renamed
+    int rename_error = 0;  // errno of renaming it to NAME (EEXIST: NAME is there); 0: renamed
     std::string buffer;    // the File's body, emptied: its memory serves another body
   };
 

@@ -63,6 +63,37 @@ TEST_CASE("file_io: failures are errnos, not aborts") {
   CHECK(read_whole_file(dir.path + "/link", text, SIZE_MAX, O_NOFOLLOW) == ELOOP);
 }
 
+TEST_CASE("file_io: a rename that would replace a file is refused, the file and the source kept") {
+  ScratchDir dir;
+  const std::string from = dir.path + "/from";
+  const std::string to = dir.path + "/to";
+  REQUIRE(write_whole_file(from, "new") == 0);
+  REQUIRE(write_whole_file(to, "theirs") == 0);
+  CHECK(rename_unless_taken(from, to) == EEXIST);
+  std::string text;
+  CHECK(read_whole_file(to, text) == 0);
+  CHECK(text == "theirs");
+  REQUIRE(std::filesystem::remove(to));
+  CHECK(rename_unless_taken(from, to) == 0);
+  text.clear();
+  CHECK(read_whole_file(to, text) == 0);
+  CHECK(text == "new");
+  CHECK(!std::filesystem::exists(from));
+  CHECK(rename_unless_taken(from, to) == ENOENT);
+}
+
+TEST_CASE("file_io: holds_nothing is true of an empty or missing directory only") {
+  ScratchDir dir;
+  CHECK(holds_nothing(dir.path));
+  CHECK(holds_nothing(dir.path + "/missing"));
+  REQUIRE(write_whole_file(dir.path + "/.hidden", "") == 0);
+  CHECK(!holds_nothing(dir.path));
+  CHECK(!holds_nothing(dir.path + "/.hidden"));  // a file, not a directory
+  std::filesystem::remove(dir.path + "/.hidden");
+  std::filesystem::create_directory(dir.path + "/sub");
+  CHECK(!holds_nothing(dir.path));
+}
+
 TEST_CASE("nonblank_lines: the lines that say something, trailing blanks and CR dropped") {
   CHECK(nonblank_lines("").empty());
   CHECK(nonblank_lines("a\n\n  \nb c \r\nlast") == std::vector<std::string>{"a", "b c", "last"});

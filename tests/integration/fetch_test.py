@@ -751,6 +751,35 @@ class ExistingFileTest(FetchCase):
         self.assertEqual(sent, 0, "the body of a file already there was downloaded again")
         self.assertJoblog(self.log, url, 0)
 
+    def appearing_file_run(self, *flags):
+        """A download into a directory that held nothing when the run began, during which
+        another program puts a file of its name there. Returns the run and that file's bytes."""
+        shutil.rmtree(self.out)
+        self.serve_random("b.bin", 3000)  # 3 pieces, half a second apart
+        run = Background(self.tmp, "--fetch", *flags, "--joblog", self.log, "-o", self.out,
+                         ":::", self.url("/slow/b.bin"), env=fetch_env())
+        self.addCleanup(run.kill)
+        part = self.out / "b.bin.part"
+        self.assertTrue(wait_until(lambda: part.exists() and part.stat().st_size > 0, 15),
+                        "no data arrived in b.bin.part")
+        theirs = b"another program's file\n"
+        (self.out / "b.bin").write_bytes(theirs)
+        return run.wait(), theirs
+
+    def test_a_file_that_appears_while_its_download_runs_is_not_replaced(self):
+        r, theirs = self.appearing_file_run()
+        self.assertExit(r, 1)
+        self.assertEqual((self.out / "b.bin").read_bytes(), theirs, "the file was replaced")
+        self.assertIn(f"{self.out / 'b.bin'} exists", r.err)
+        self.assertEqual(files_under(self.out), [Path("b.bin")], "the .part was left")
+        self.assertJoblog(self.log, self.url("/slow/b.bin"), 23)
+
+    def test_a_file_that_appears_while_its_download_runs_counts_as_done_with_continue(self):
+        r, theirs = self.appearing_file_run("--continue")
+        self.assertExit(r, 0)
+        self.assertEqual((self.out / "b.bin").read_bytes(), theirs, "the file was replaced")
+        self.assertEqual(files_under(self.out), [Path("b.bin")], "the .part was left")
+
     def test_part_file_that_is_a_symbolic_link_is_not_written_through(self):
         victim = self.write("victim", b"a file outside the output directory\n")
         part = self.out / "a.bin.part"

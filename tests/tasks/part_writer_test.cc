@@ -100,6 +100,25 @@ TEST_CASE("PartWriter: a file it cannot put in place says which step failed, and
   CHECK(written[1].rename_error == 0);
 }
 
+TEST_CASE("PartWriter: a file already under the name is kept, unless it is to be replaced") {
+  WriterDir dir;
+  REQUIRE(write_whole_file((dir.path / "k").string(), "theirs") == 0);
+  REQUIRE(write_whole_file((dir.path / "r").string(), "theirs") == 0);
+  PartWriter writer;
+  writer.write(file_in(dir, 1, "k", "ours"));
+  PartWriter::File replaced = file_in(dir, 2, "r", "ours");
+  replaced.replace = true;
+  writer.write(std::move(replaced));
+  auto written = wait_for_written(writer, 2);
+  REQUIRE(written.size() == 2);
+  if (written[0].worker != 1) std::swap(written[0], written[1]);
+  CHECK(written[0].rename_error == EEXIST);
+  CHECK(contents_of(dir.path / "k") == "theirs");
+  CHECK(fs::exists(dir.path / "k.part"));  // the caller's to remove (FetchExecutor::renamed_not)
+  CHECK(written[1].rename_error == 0);
+  CHECK(contents_of(dir.path / "r") == "ours");
+}
+
 TEST_CASE("PartWriter: a file written and not yet taken keeps the caller from sleeping") {
   WriterDir dir;
   PartWriter writer;
