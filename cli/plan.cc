@@ -76,11 +76,21 @@ DescriptorFit fit_descriptors(const RunConfig& config, const Limits& limits) {
   if (soft != limits.open_files_soft) fit.plan.raise_to = soft;
   if (soft == Limits::kUnlimited) return fit;
   if (soft < needed() && config.hosts.empty()) {
-    fit.jobs = static_cast<int>(std::max<uint64_t>(1, jobs_that_fit(soft, base, per_job)));
-    fit.plan.warning = fmt::format(
-        "taskpool: warning: only enough file descriptors (ulimit -n: {}) for {} jobs at once; "
-        "running -j {} instead of -j {} (raise the hard limit, ulimit -Hn, to run more)\n",
-        soft, fit.jobs, fit.jobs, config.jobs);
+    const uint64_t fitting = jobs_that_fit(soft, base, per_job);
+    fit.jobs = static_cast<int>(std::max<uint64_t>(1, fitting));
+    // The reserve is a bound on the safe side: a job may run where none is counted to fit,
+    // and when none can, each fails at once saying why (Completion::own_shortage).
+    fit.plan.warning =
+        fitting == 0 ? fmt::format(
+                           "taskpool: warning: ulimit -n {} may leave no file descriptor for a job "
+                           "(a run holds up to {}, a job {} more); running -j 1 instead of -j {} "
+                           "(raise the limit, ulimit -n, or the hard limit, ulimit -Hn)\n",
+                           soft, base, per_job, config.jobs)
+                     : fmt::format(
+                           "taskpool: warning: only enough file descriptors (ulimit -n: {}) for {} "
+                           "job{} at once; running -j {} instead of -j {} (raise the hard limit, "
+                           "ulimit -Hn, to run more)\n",
+                           soft, fit.jobs, fit.jobs == 1 ? "" : "s", fit.jobs, config.jobs);
   }
   const uint64_t used = needed();
   const uint64_t spare = soft > used ? soft - used : 0;

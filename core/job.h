@@ -117,6 +117,10 @@ struct Completion {
   // did not run and does not count; the scheduler holds back its starts for a while and tries
   // the job again (see Scheduler).
   bool short_of_resources = false;
+  // With short_of_resources: what is short is this process's own (its open-file limit, `ulimit
+  // -n`), which only the run's own jobs can give back as they end: with none of them running,
+  // the job fails at once rather than wait (see Scheduler).
+  bool own_shortage = false;
   AttemptDetail detail;
 
   bool succeeded() const { return started && signal == 0 && exit_status == 0; }

@@ -282,21 +282,29 @@ void Scheduler::short_of_resources(Running done, Completion completion) {
       set_workers(running);
       observer_.on_workers_limited(from, workers_, completion);
     }
+  } else if (completion.own_shortage) {
+    // This process's own limit, with none of the run's jobs holding anything under it: waiting
+    // cannot help.
+    completion.error += " (with none of the run's jobs running to give one back)";
+    return give_up_starting(done, completion);
   } else if (shortage.idle_since == kNever) {
     shortage.idle_since = now;
   } else if (now - shortage.idle_since >= kPatience) {
     // None of the run's jobs holds anything, yet nothing can start: the job fails rather than
     // wait for ever, and so does each next one at once while this lasts.
-    shortage.hold_until = now;
     completion.error +=
         " (nothing could start for " +
         std::to_string(std::chrono::duration_cast<std::chrono::seconds>(kPatience).count()) +
         " s, with none of the run's jobs running)";
-    ++stats_.attempts;
-    finish_job(done.job, done.attempt, completion, done.first_start);
-    return;
+    return give_up_starting(done, completion);
   }
   return_job(std::move(done), std::move(completion));
+}
+
+void Scheduler::give_up_starting(const Running& done, Completion& completion) {
+  shortage_->hold_until = clock_.now();
+  ++stats_.attempts;
+  finish_job(done.job, done.attempt, completion, done.first_start);
 }
 
 void Scheduler::return_job(Running done, Completion completion) {

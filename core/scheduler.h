@@ -187,7 +187,8 @@ std::vector<int> interleave_groups(const std::vector<int>& sizes);
 // jobs are what the machine lets the run have: the pool shrinks to them
 // (RunObserver::on_workers_limited; not with worker groups). When attempts cannot start for
 // kPatience with no job of the run running, the job fails with the executor's error, and so does
-// each next one at once while that lasts.
+// each next one at once while that lasts; at once for a shortage of taskpool's own
+// (Completion::own_shortage), which nothing outside the run can end.
 // Not thread-safe; run() is called once.
 class Scheduler {
  public:
@@ -303,6 +304,8 @@ class Scheduler {
   void retire_group(int group);
   void return_job(Running done, Completion completion);
   void short_of_resources(Running done, Completion completion);
+  // A shortage that waiting will not end: the attempt counts, and its job fails.
+  void give_up_starting(const Running& done, Completion& completion);
   bool shortage_allows_start(TimePoint now);
   bool jobs_left();
   TimePoint next_wakeup() const;

@@ -271,6 +271,7 @@ bool HostExecutor::spawn(Remote& remote) {
     c.exit_status = failure.exit_status;
     c.error = failure.error;
     c.short_of_resources = failure.short_of_resources;
+    c.own_shortage = failure.own_shortage;
     c.start = c.end = now();
     return false;
   }

@@ -81,7 +81,7 @@ StartFailure spawn_failure(int error, const std::string& path, const std::string
   if (lack_of_resources(error)) {
     // No process could be made now (the user's process limit, `ulimit -u`, or memory): the job
     // did not run, and may once other processes end (see Completion::short_of_resources).
-    return {126, path + ": cannot start: " + std::strerror(error), true};
+    return {126, path + ": cannot start: " + std::strerror(error), true, error == EMFILE};
   }
   // The statuses the shell gives for the same failures.
   return {error == ENOENT ? 127 : 126, path + ": " + std::strerror(error)};
@@ -89,7 +89,7 @@ StartFailure spawn_failure(int error, const std::string& path, const std::string
 
 StartFailure pipe_failure(int error, const std::string& program) {
   return {126, program + ": cannot create a pipe: " + std::strerror(error),
-          lack_of_resources(error)};
+          lack_of_resources(error), error == EMFILE};
 }
 
 std::string search_path() {

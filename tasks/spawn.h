@@ -71,6 +71,7 @@ struct StartFailure {
   int exit_status;
   std::string error;
   bool short_of_resources = false;
+  bool own_shortage = false;  // Completion::own_shortage: EMFILE, taskpool's `ulimit -n`
 };
 
 // For a spawn of `path` (for `program`, running `command`) that failed with `error`.

@@ -220,6 +220,22 @@ TEST_CASE("-j is capped by the hard open-file limit, with a warning") {
         "taskpool: warning: only enough file descriptors (ulimit -n: 220) for 50 jobs at once; "
         "running -j 50 instead of -j 100 (raise the hard limit, ulimit -Hn, to run more)\n");
 
+  // Room for one job: "1 job".
+  limits.open_files_soft = limits.open_files_hard = 24;
+  CHECK(make_plan(config, limits).descriptors.warning ==
+        "taskpool: warning: only enough file descriptors (ulimit -n: 24) for 1 job at once; "
+        "running -j 1 instead of -j 100 (raise the hard limit, ulimit -Hn, to run more)\n");
+  // Room for none by the count: -j 1 all the same (the count is on the safe side), said so.
+  limits.open_files_soft = limits.open_files_hard = 12;
+  plan = make_plan(config, limits);
+  CHECK(plan.scheduler.workers == 1);
+  CHECK(plan.descriptors.warning ==
+        "taskpool: warning: ulimit -n 12 may leave no file descriptor for a job (a run holds up "
+        "to 20, a job 4 more); running -j 1 instead of -j 100 (raise the limit, ulimit -n, or the "
+        "hard limit, ulimit -Hn)\n");
+  limits.open_files_soft = 64;
+  limits.open_files_hard = 220;
+
   // --feedback holds a fifth descriptor per job; a dry run none.
   config.feedback = true;
   CHECK(make_plan(config, limits).scheduler.workers == 40);

@@ -42,6 +42,7 @@ struct Outcome {
   // It could not start for a lack of resources (fork's EAGAIN): it comes back at once, not
   // started, as a real executor reports it (duration is ignored).
   bool short_of_resources = false;
+  bool own_shortage = false;  // and it is short of its own (EMFILE), as Completion::own_shortage
   std::optional<Duration> retry_after =
       std::nullopt;  // the other side asks for this pause (Retry-After)
 };
@@ -61,6 +62,7 @@ class FakeExecutor final : public Executor {
         Run{attempt.seq, clock_.now(),        clock_.now() + duration, outcome.exit_status,
             0,           outcome.lost_worker, outcome.never_ran,       outcome.short_of_resources,
             {},          outcome.retry_after};
+    running_[attempt.worker].own_shortage = outcome.own_shortage;
     if (feeds) {
       for (std::string& record : feeds(attempt.seq)) {
         running_[attempt.worker].pipe.push_back(std::move(record));
@@ -158,6 +160,7 @@ class FakeExecutor final : public Executor {
     bool short_of_resources;
     std::deque<std::string> pipe;  // fed records not read yet
     std::optional<Duration> retry_after;
+    bool own_shortage = false;
   };
 
   // Reads fed records as feed_order says; returns whether any came.
@@ -209,8 +212,10 @@ class FakeExecutor final : public Executor {
     if (run.short_of_resources) {
       c.started = false;
       c.short_of_resources = true;
+      c.own_shortage = run.own_shortage;
       c.exit_status = 126;
-      c.error = "job: cannot start: Resource temporarily unavailable";
+      c.error = run.own_shortage ? "job: cannot create a pipe: Too many open files"
+                                 : "job: cannot start: Resource temporarily unavailable";
     }
     return c;
   }

@@ -3,6 +3,7 @@
 // machine lets the run have, and a job that can never start fails after a bounded time.
 #include <doctest/doctest.h>
 
+#include <functional>
 #include <map>
 #include <set>
 
@@ -140,21 +141,33 @@ TEST_CASE("a short shortage neither shrinks the pool nor slows it for long") {
   CHECK(r.executor.starts.back().at - r.start <= 10 * 1500ms + 100ms);
 }
 
-TEST_CASE("a job that can never start, with nothing of the run running, fails in bounded time") {
-  ShortageRun r(3, [](uint64_t, int) {
-    Outcome outcome;
-    outcome.short_of_resources = true;
-    return outcome;
-  });
+// Three jobs on two workers, with retries, that can never start: each fails, trying once.
+RunStats never_starting(ShortageRun& r) {
   SchedulerOptions options;
   options.workers = 2;
   options.retry.retries = 3;
-  const RunStats stats = r.run(options);
+  RunStats stats = r.run(options);
   CHECK(stats.failed == 3);
   CHECK(stats.succeeded == 0);
   CHECK(stats.attempts == 3);
   CHECK(r.observer.exit_statuses == std::vector<int>{126, 126, 126});
-  REQUIRE(r.observer.errors.size() == 3);
+  CHECK(r.observer.errors.size() == 3);
+  return stats;
+}
+
+// A script whose every attempt is short of resources; of taskpool's own with `own`.
+std::function<Outcome(uint64_t, int)> always_short(bool own) {
+  return [own](uint64_t, int) {
+    Outcome outcome;
+    outcome.short_of_resources = true;
+    outcome.own_shortage = own;
+    return outcome;
+  };
+}
+
+TEST_CASE("a job that can never start, with nothing of the run running, fails in bounded time") {
+  ShortageRun r(3, always_short(false));
+  const RunStats stats = never_starting(r);
   for (const std::string& error : r.observer.errors) {
     CHECK(error.find("Resource temporarily unavailable") != std::string::npos);
     CHECK(error.find("nothing could start for 10 s") != std::string::npos);
@@ -166,6 +179,39 @@ TEST_CASE("a job that can never start, with nothing of the run running, fails in
   CHECK(took <= Scheduler::kPatience + Scheduler::kLongestHold);
   CHECK(r.executor.starts.size() < 40);
   CHECK(r.observer.limits.empty());
+}
+
+TEST_CASE("a shortage of taskpool's own, with nothing of the run running, fails the job at once") {
+  // Its open-file limit: only the run's own jobs could give a descriptor back.
+  ShortageRun r(3, always_short(true));
+  const RunStats stats = never_starting(r);
+  for (const std::string& error : r.observer.errors) {
+    CHECK(
+        error.find("Too many open files (with none of the run's jobs running to give one back)") !=
+        std::string::npos);
+  }
+  CHECK(stats.end - r.start < Scheduler::kFirstHold * 4);  // no patience waited out
+  // Two start together: the first back still counts the other as running, and waits once.
+  CHECK(r.executor.starts.size() == 4);
+}
+
+TEST_CASE("a shortage of taskpool's own while jobs run waits for them, as any other") {
+  // The first job holds descriptors for 2 s; the second cannot start until it ends.
+  auto calls = std::make_shared<int>(0);
+  ShortageRun r(2, [calls](uint64_t seq, int) {
+    Outcome outcome;
+    outcome.duration = 2s;
+    if (seq == 2 && ++*calls <= 3) {
+      outcome.short_of_resources = true;
+      outcome.own_shortage = true;
+    }
+    return outcome;
+  });
+  SchedulerOptions options;
+  options.workers = 2;
+  const RunStats stats = r.run(options);
+  CHECK(stats.succeeded == 2);
+  CHECK(stats.failed == 0);
 }
 
 TEST_CASE("a retry short of resources keeps its attempt number") {

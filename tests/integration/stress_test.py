@@ -745,6 +745,28 @@ class DescriptorLimitTest(TaskpoolTestCase):
         self.assertLess(report["workers"], 256 // 2)
         self.assertGreater(report["workers"], 8)
 
+    def test_a_limit_that_leaves_no_descriptor_for_a_job_fails_each_job_at_once(self):
+        # Nothing but the run's own jobs could give a descriptor back, and none runs: each job
+        # fails at once saying why, rather than after a wait.
+        if SANITIZE:
+            self.skipTest("a sanitizer's runtime cannot read /proc/self/maps under ulimit -n 8, "
+                          "and reports its own checks as failures")
+        r = run([*limited("--nofile=8:8"), TASKPOOL, "echo", ":::", "a", "b", "c"], timeout=60)
+        self.assertExit(r, 3)
+        self.assertLess(r.seconds, 5, "the jobs waited for descriptors no one could give back")
+        lines = r.err.splitlines()
+        self.assertIn("ulimit -n 8 may leave no file descriptor for a job", lines[0])
+        self.assertEqual(len(lines), 4, r.err)
+        for line in lines[1:]:
+            self.assertIn("Too many open files (with none of the run's jobs running to give one "
+                          "back)", line)
+        # A limit that leaves one job room: warned of, and the run goes on with -j 1.
+        r = run([*limited("--nofile=24:24"), TASKPOOL, "-j", "8", "echo", ":::", "a", "b"],
+                timeout=60)
+        self.assertExit(r, 0)
+        self.assertEqual(r.stdout, b"a\nb\n")
+        self.assertIn("for 1 job at once; running -j 1 instead of -j 8", r.err)
+
     def test_many_workers_raise_the_soft_limit(self):
         hard = int(subprocess.run([PRLIMIT, "--nofile", "--output=HARD", "--noheadings",
                                    "--pid", str(os.getpid())], capture_output=True, text=True,
