@@ -120,7 +120,7 @@ void FetchExecutor::start(const Attempt& attempt) {
   struct stat st;
   if (!transfer->clean_slate && !options_.overwrite &&
       lstat(transfer->final_path.c_str(), &st) == 0) {
-    judge_existing(*transfer, options_.resume);
+    judge_existing(*transfer, options_.resume, S_ISDIR(st.st_mode));
     completion.end = steady_now();
     ready_.push_back(std::move(completion));
     return;
@@ -348,12 +348,15 @@ void FetchExecutor::complete(Transfer& transfer) {
 }
 
 void FetchExecutor::renamed_not(Transfer& transfer, int error) {
-  if (error == EEXIST) {
+  struct stat st;
+  if (error == EEXIST && lstat(transfer.final_path.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) {
     // A file of that name appeared while it downloaded (another program's): not replaced.
     remove_part(transfer);
-    return judge_existing(transfer, options_.resume);
+    transfer.renamed = true;
+    return judge_existing(transfer, options_.resume, false);
   }
-  rename_failed(transfer, error);
+  // A directory in the way (EEXIST or ENOTEMPTY): the .part stays, as for any failed rename.
+  rename_failed(transfer, error == EEXIST ? EISDIR : error);
 }
 
 void FetchExecutor::rename_failed(Transfer& transfer, int error) {

@@ -175,11 +175,12 @@ void set_transfer_limits(CURL* easy, const FetchOptions& options) {
   }
 }
 
-void judge_existing(FetchExecutor::Transfer& transfer, bool resume) {
+void judge_existing(FetchExecutor::Transfer& transfer, bool resume, bool directory) {
   // A file another URL's download left (its origin says so) is not this URL's to keep.
-  const auto origin = resume ? download_origin(transfer.final_path) : std::nullopt;
-  if (resume && (!origin || *origin == transfer.url)) return;  // downloaded: done
-  const std::string why = origin
+  const auto origin = resume && !directory ? download_origin(transfer.final_path) : std::nullopt;
+  if (resume && !directory && (!origin || *origin == transfer.url)) return;  // downloaded: done
+  const std::string why = directory ? " is a directory"
+                          : origin
                               ? " holds the download of " + *origin + " (--overwrite replaces it)"
                               : " exists (--overwrite replaces it, --continue keeps it)";
   Completion& completion = transfer.completion;

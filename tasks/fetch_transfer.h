@@ -41,7 +41,9 @@ struct FetchExecutor::Transfer {
   bool may_hold_body = false;
   bool holds_body = false;  // it is: body has it, and nothing of it is on disk yet
   bool writing = false;     // body is with the PartWriter: the download ends when it is on disk
-  bool renamed = false;     // the PartWriter put it on disk as NAME
+  // NAME is settled: the PartWriter put it on disk, or a file of that name was found there
+  // (FetchExecutor::renamed_not); nothing is left to rename.
+  bool renamed = false;
   std::string body;
   int write_error = 0;
   std::optional<Duration> retry_after;
@@ -65,9 +67,9 @@ size_t on_transfer_header(char* data, size_t size, size_t count, void* user);
 // The options' time limits, rate limit and receive buffer, on a transfer's handle.
 void set_transfer_limits(CURL* easy, const FetchOptions& options);
 // NAME is there, and this run did not make it: with --continue (`resume`), a file that is this
-// URL's download, or says nothing of its origin, counts as done; else the attempt fails,
-// permanent (its completion says so).
-void judge_existing(FetchExecutor::Transfer& transfer, bool resume);
+// URL's download, or says nothing of its origin, counts as done; else, or when NAME is a
+// `directory`, the attempt fails, permanent (its completion says so).
+void judge_existing(FetchExecutor::Transfer& transfer, bool resume, bool directory);
 // Removes NAME.part and its record.
 void remove_part(const FetchExecutor::Transfer& transfer);
 

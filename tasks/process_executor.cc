@@ -186,7 +186,7 @@ void ProcessExecutor::not_started(Completion& completion, const StartFailure& fa
   completion.exit_status = failure.exit_status;
   completion.error = failure.error;
   completion.short_of_resources = failure.short_of_resources;
-  completion.own_shortage = failure.own_shortage;
+  completion.own_shortage = failure.own_shortage && !options_.descriptors_shared;
   completion.end = now();
   ready_.push_back(std::move(completion));
 }

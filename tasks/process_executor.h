@@ -44,6 +44,10 @@ inline constexpr int kMaxKeptPipes = 64;
 
 struct ProcessExecutorOptions {
   OutputMode output = OutputMode::kCapture;
+  // Other parts of this process hold descriptors that come back on their own (the job server's
+  // connections): a start that fails for this process's open-file limit is waited out as any
+  // shortage, not failed at once when no job runs (Completion::own_shortage).
+  bool descriptors_shared = false;
   // kLines: called with one or more complete lines (each ending in '\n'), or the unterminated
   // rest when the attempt ends. A line longer than memory_limit waits in a temporary file and
   // comes in several calls, one right after the other. On the scheduler's thread, inside wait().

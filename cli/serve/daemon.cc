@@ -93,6 +93,7 @@ ProcessExecutorOptions Daemon::process_options(Guardian* guardian) {
   options.wake_fd = signals_.wake_fd();
   options.guardian = guardian;
   options.kill_after = config_.kill_after;
+  options.descriptors_shared = true;  // its clients' connections
   return options;
 }
 

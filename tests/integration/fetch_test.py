@@ -751,19 +751,27 @@ class ExistingFileTest(FetchCase):
         self.assertEqual(sent, 0, "the body of a file already there was downloaded again")
         self.assertJoblog(self.log, url, 0)
 
-    def appearing_file_run(self, *flags):
+    def appearing_file_run(self, *flags, path="/slow/b.bin", directory=False):
         """A download into a directory that held nothing when the run began, during which
-        another program puts a file of its name there. Returns the run and that file's bytes."""
+        another program puts a file (or a directory) of its name there. /slow/ streams the body
+        into the .part; /delay/ sends it whole after a while, which the executor's writer thread
+        writes where there are two CPUs and -j is small. Returns the run and that file's bytes."""
         shutil.rmtree(self.out)
-        self.serve_random("b.bin", 3000)  # 3 pieces, half a second apart
+        self.serve_random("b.bin", 3000)  # 3 pieces, half a second apart, through /slow/
         run = Background(self.tmp, "--fetch", *flags, "--joblog", self.log, "-o", self.out,
-                         ":::", self.url("/slow/b.bin"), env=fetch_env())
+                         ":::", self.url(path), env=fetch_env())
         self.addCleanup(run.kill)
         part = self.out / "b.bin.part"
-        self.assertTrue(wait_until(lambda: part.exists() and part.stat().st_size > 0, 15),
-                        "no data arrived in b.bin.part")
+        if path.startswith("/slow/"):
+            self.assertTrue(wait_until(lambda: part.exists() and part.stat().st_size > 0, 15),
+                            "no data arrived in b.bin.part")
+        else:  # made (by the run, after it looked) before the request goes
+            self.assertTrue(wait_until(self.out.exists, 15), "the output directory was not made")
         theirs = b"another program's file\n"
-        (self.out / "b.bin").write_bytes(theirs)
+        if directory:
+            (self.out / "b.bin").mkdir()
+        else:
+            (self.out / "b.bin").write_bytes(theirs)
         return run.wait(), theirs
 
     def test_a_file_that_appears_while_its_download_runs_is_not_replaced(self):
@@ -775,10 +783,31 @@ class ExistingFileTest(FetchCase):
         self.assertJoblog(self.log, self.url("/slow/b.bin"), 23)
 
     def test_a_file_that_appears_while_its_download_runs_counts_as_done_with_continue(self):
-        r, theirs = self.appearing_file_run("--continue")
-        self.assertExit(r, 0)
-        self.assertEqual((self.out / "b.bin").read_bytes(), theirs, "the file was replaced")
-        self.assertEqual(files_under(self.out), [Path("b.bin")], "the .part was left")
+        for path in ("/slow/b.bin", "/delay/2000/b.bin"):
+            with self.subTest(path=path):
+                r, theirs = self.appearing_file_run("--continue", "-j1", path=path)
+                self.assertExit(r, 0)
+                self.assertEqual((self.out / "b.bin").read_bytes(), theirs,
+                                 "the file was replaced")
+                self.assertEqual(files_under(self.out), [Path("b.bin")], "the .part was left")
+
+    def test_a_directory_that_appears_at_the_name_fails_the_download_and_keeps_its_part(self):
+        for flags in ([], ["--continue"]):
+            with self.subTest(flags=flags):
+                r, _ = self.appearing_file_run(*flags, "-j1", path="/delay/2000/b.bin",
+                                               directory=True)
+                self.assertExit(r, 1)
+                self.assertIn(f"cannot rename {self.out / 'b.bin'}.part to {self.out / 'b.bin'}: "
+                              "Is a directory", r.err)
+                self.assertTrue((self.out / "b.bin").is_dir())
+                self.assertEqual((self.out / "b.bin.part").stat().st_size, 3000)
+
+    def test_a_directory_at_the_name_is_not_a_download_done_with_continue(self):
+        (self.out / "a.bin").mkdir()
+        r = self.fetch("--continue", "--joblog", self.log, urls=[self.url("/a.bin")])
+        self.assertExit(r, 1)
+        self.assertIn(f"{self.out / 'a.bin'} is a directory", r.err)
+        self.assertJoblog(self.log, self.url("/a.bin"), 23)
 
     def test_part_file_that_is_a_symbolic_link_is_not_written_through(self):
         victim = self.write("victim", b"a file outside the output directory\n")

@@ -907,6 +907,7 @@ TEST_CASE("process executor: running out of descriptors fails that attempt only"
   const auto failed = collect(executor, 1);
   CHECK_FALSE(failed.front().started);
   CHECK(failed.front().short_of_resources);  // other jobs' ending would give descriptors back
+  CHECK(failed.front().own_shortage);        // and only they: this process's own limit
   CHECK(failed.front().exit_status == 126);
   CHECK(failed.front().error.find("echo") != std::string::npos);
   CHECK(failed.front().error.find("Too many open files") != std::string::npos);
@@ -914,6 +915,16 @@ TEST_CASE("process executor: running out of descriptors fails that attempt only"
   const Completion c = run(executor, direct_attempt(1, {"echo", "hi"}));
   CHECK(c.succeeded());
   CHECK(text(c.detail.stdout_data) == "hi\n");
+
+  // Where other parts of the process hold descriptors too (the job server's connections), the
+  // shortage is not the jobs' alone.
+  ProcessExecutorOptions shared;
+  shared.descriptors_shared = true;
+  ProcessExecutor server(shared, signals.original());
+  testing::with_descriptors_left(1, [&] { server.start(direct_attempt(1, {"echo", "hi"})); });
+  const auto waited = collect(server, 1);
+  CHECK(waited.front().short_of_resources);
+  CHECK_FALSE(waited.front().own_shortage);
 }
 
 TEST_CASE("process executor: a feedback pipe that cannot be made fails that attempt only") {
