@@ -44,6 +44,7 @@ size_t page_size() { return static_cast<size_t>(sysconf(_SC_PAGESIZE)); }
 struct Shared {
   const ProcessStart* start;
   int error;
+  pid_t pid;  // the child's, stored by the kernel before the child runs (CLONE_PARENT_SETTID)
 };
 
 // The kernel's struct sigaction (rt_sigaction's: handler, flags, restorer, mask) for SIG_DFL:
@@ -71,7 +72,8 @@ __attribute__((no_sanitize("address", "thread", "undefined"))) int child(void* a
   if (start.own_group) {
     if (syscall(SYS_setpgid, 0, 0) != 0) child_failed(shared);
     if (start.group_table != nullptr) {
-      mark_group(start.group_table, static_cast<pid_t>(syscall(SYS_getpid)), true);
+      // Its own id without a system call; 0 where the memory is a copy (valgrind makes a fork).
+      mark_group(start.group_table, shared.pid, true);
     }
   }
   for (size_t i = 0; i < start.dups.size; ++i) {
@@ -182,10 +184,12 @@ int start_process(const ProcessStart& start, const ChildStack& stack, pid_t& pid
   sigset_t before;
   sigfillset(&all);
   pthread_sigmask(SIG_SETMASK, &all, &before);
-  Shared shared{&start, 0};
+  Shared shared{&start, 0, 0};
   // CLONE_VFORK: this thread waits until the child has exec'd or exited, so that the stack and
   // the request stay as they are while it uses them.
-  const pid_t started = clone(child, stack.top(), CLONE_VM | CLONE_VFORK | SIGCHLD, &shared);
+  const pid_t started =
+      clone(child, stack.top(), CLONE_VM | CLONE_VFORK | CLONE_PARENT_SETTID | SIGCHLD, &shared,
+            &shared.pid);
   const int clone_error = errno;
   pthread_sigmask(SIG_SETMASK, &before, nullptr);
   if (started < 0) return clone_error;
