@@ -160,6 +160,7 @@ ProcessExecutorOptions Run::Parts::process_options() {
   process.wake_fd = signals.wake_fd();
   process.guardian = guardian;
   process.feedback = config.feedback;
+  process.descriptors_shared = config.control.has_value();  // its clients' connections
   if (process.shell.empty()) process.find_shell = caller_shell;
   if (process.output == OutputMode::kLines) {
     process.on_output = [this](WorkerId worker, Stream stream, std::string_view data) {

@@ -766,6 +766,14 @@ class DescriptorLimitTest(TaskpoolTestCase):
         self.assertExit(r, 0)
         self.assertEqual(r.stdout, b"a\nb\n")
         self.assertIn("for 1 job at once; running -j 1 instead of -j 8", r.err)
+        # With --control, the socket's clients hold descriptors too and may give them back: the
+        # job waits the shortage out, as for any other, before it fails.
+        control = self.path("control.sock")
+        r = run([*limited("--nofile=10:10"), TASKPOOL, "--control", control, "echo", ":::", "a"],
+                timeout=60)
+        self.assertExit(r, 1)
+        self.assertIn("Too many open files (nothing could start for 10 s", r.err)
+        self.assertGreater(r.seconds, 9)
 
     def test_many_workers_raise_the_soft_limit(self):
         hard = int(subprocess.run([PRLIMIT, "--nofile", "--output=HARD", "--noheadings",
