@@ -57,9 +57,11 @@ int write_whole_file(const std::string& path, std::string_view data, int flags, 
   return 0;
 }
 
-int rename_unless_taken(const std::string& from, const std::string& to) {
-  if (renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return 0;
-  if (errno != EINVAL && errno != ENOSYS) return errno;
+int rename_file(const std::string& from, const std::string& to, bool replace) {
+  if (!replace) {
+    if (renameat2(AT_FDCWD, from.c_str(), AT_FDCWD, to.c_str(), RENAME_NOREPLACE) == 0) return 0;
+    if (errno != EINVAL && errno != ENOSYS) return errno;
+  }
   return ::rename(from.c_str(), to.c_str()) == 0 ? 0 : errno;
 }
 

@@ -29,10 +29,11 @@ int write_to_end(int fd, std::string_view data);
 int write_whole_file(const std::string& path, std::string_view data, int flags = 0,
                      mode_t mode = 0666);
 
-// Renames `from` to `to` unless `to` exists: 0, or the errno (EEXIST when it does). Where the
-// file system cannot refuse so (EINVAL: some network file systems), a plain rename: a file that
-// appeared at `to` since the caller looked is replaced there.
-int rename_unless_taken(const std::string& from, const std::string& to);
+// Renames `from` to `to`: 0, or the errno. With `replace`, a file at `to` is replaced (rename(2));
+// without, it is kept and the rename fails with EEXIST. Where the file system cannot refuse so
+// (EINVAL: some network file systems), a plain rename: a file that appeared at `to` since the
+// caller looked is replaced there.
+int rename_file(const std::string& from, const std::string& to, bool replace);
 
 // Whether `path` is a directory that holds no entry, or nothing at all (missing).
 bool holds_nothing(const std::string& path);

@@ -340,23 +340,22 @@ void FetchExecutor::complete(Transfer& transfer) {
   if (transfer.renamed || completion.exit_status != 0) return;  // by the PartWriter
   // The record goes first: a .part without one is started over, never taken for another's.
   if (transfer.record_kept) ::unlink(transfer.record_path.c_str());
-  const int error =
-      options_.overwrite
-          ? (::rename(transfer.part_path.c_str(), transfer.final_path.c_str()) == 0 ? 0 : errno)
-          : rename_unless_taken(transfer.part_path, transfer.final_path);
+  const int error = rename_file(transfer.part_path, transfer.final_path, options_.overwrite);
   if (error != 0) renamed_not(transfer, error);
 }
 
 void FetchExecutor::renamed_not(Transfer& transfer, int error) {
   struct stat st;
-  if (error == EEXIST && lstat(transfer.final_path.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) {
+  const bool found = error == EEXIST && lstat(transfer.final_path.c_str(), &st) == 0;
+  if (found && !S_ISDIR(st.st_mode)) {
     // A file of that name appeared while it downloaded (another program's): not replaced.
     remove_part(transfer);
     transfer.renamed = true;
     return judge_existing(transfer, options_.resume, false);
   }
-  // A directory in the way (EEXIST or ENOTEMPTY): the .part stays, as for any failed rename.
-  rename_failed(transfer, error == EEXIST ? EISDIR : error);
+  // A directory in the way (or whatever was there gone again): the .part stays, as for any
+  // failed rename.
+  rename_failed(transfer, found ? EISDIR : error);
 }
 
 void FetchExecutor::rename_failed(Transfer& transfer, int error) {

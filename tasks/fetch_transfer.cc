@@ -40,7 +40,8 @@ bool begin_part(FetchExecutor::Transfer& transfer, size_t first_piece) {
     return false;
   }
   transfer.part = PartState();
-  if (!transfer.clean_slate) ::unlink(transfer.record_path.c_str());  // start_over's own
+  // A clean slate has none from an earlier run, and a restart's own is gone (start_over).
+  if (!transfer.clean_slate) ::unlink(transfer.record_path.c_str());
   transfer.record_kept = !transfer.total || *transfer.total != first_piece;
   if (transfer.record_kept) {
     // Without a record (a file system that refuses it) the .part is never continued, only redone.

@@ -32,12 +32,7 @@ PartWriter::Written write_part_and_rename(const PartWriter::File& file) {
     written.write_error = errno;
     return written;
   }
-  if (file.replace) {
-    if (::rename(file.part_path.c_str(), file.final_path.c_str()) != 0)
-      written.rename_error = errno;
-  } else {
-    written.rename_error = rename_unless_taken(file.part_path, file.final_path);
-  }
+  written.rename_error = rename_file(file.part_path, file.final_path, file.replace);
   return written;
 }
 

@@ -63,23 +63,29 @@ TEST_CASE("file_io: failures are errnos, not aborts") {
   CHECK(read_whole_file(dir.path + "/link", text, SIZE_MAX, O_NOFOLLOW) == ELOOP);
 }
 
-TEST_CASE("file_io: a rename that would replace a file is refused, the file and the source kept") {
+TEST_CASE("file_io: a rename that would replace a file is refused unless asked, the file kept") {
   ScratchDir dir;
   const std::string from = dir.path + "/from";
   const std::string to = dir.path + "/to";
   REQUIRE(write_whole_file(from, "new") == 0);
   REQUIRE(write_whole_file(to, "theirs") == 0);
-  CHECK(rename_unless_taken(from, to) == EEXIST);
+  CHECK(rename_file(from, to, false) == EEXIST);
   std::string text;
   CHECK(read_whole_file(to, text) == 0);
   CHECK(text == "theirs");
   REQUIRE(std::filesystem::remove(to));
-  CHECK(rename_unless_taken(from, to) == 0);
+  CHECK(rename_file(from, to, false) == 0);
   text.clear();
   CHECK(read_whole_file(to, text) == 0);
   CHECK(text == "new");
   CHECK(!std::filesystem::exists(from));
-  CHECK(rename_unless_taken(from, to) == ENOENT);
+  CHECK(rename_file(from, to, false) == ENOENT);
+  // Asked to replace: the file at `to` is replaced.
+  REQUIRE(write_whole_file(from, "newer") == 0);
+  CHECK(rename_file(from, to, true) == 0);
+  text.clear();
+  CHECK(read_whole_file(to, text) == 0);
+  CHECK(text == "newer");
 }
 
 TEST_CASE("file_io: holds_nothing is true of an empty or missing directory only") {
