@@ -56,13 +56,7 @@ std::unique_ptr<Guardian> start_guardian(const RunPlan& plan, Duration kill_afte
   if (!plan.executor.guards_processes) return nullptr;
   std::string error;
   std::unique_ptr<Guardian> guardian = Guardian::start(kill_after, error);
-  if (!guardian) {
-    std::fputs(fmt::format("taskpool: warning: cannot start the guardian process ({}): jobs "
-                           "would outlive a taskpool that is killed\n",
-                           error)
-                   .c_str(),
-               stderr);
-  }
+  if (!guardian) Guardian::warn_not_started("taskpool", error);
   return guardian;
 }
 

@@ -105,7 +105,7 @@ std::unique_ptr<Guardian> Guardian::start(Duration kill_after, std::string& erro
   }
   std::unique_ptr<Guardian> guardian(new Guardian(static_cast<uint64_t*>(shared), kill_after));
   if (table_file.valid()) {
-    // Spawned at the first job it is to watch (see watch()).
+    // Spawned at the first job's start (see before_start()).
     guardian->launch_ = launch;
     guardian->table_file_ = std::move(table_file);
     return guardian;
@@ -151,7 +151,7 @@ uint64_t* Guardian::before_start() {
 
 void Guardian::watch(pid_t group) {
   if (table_file_.valid()) spawn();  // a caller that did not call before_start()
-  if (started_ != nullptr && started_->failure() != 0) warn_not_started(started_->failure());
+  if (started_ != nullptr && started_->failure() != 0) warn_not_spawned(started_->failure());
   if (group <= 0 || static_cast<uint64_t>(group) >= kGuardPidLimit) return;
   mark_group(table_, group, true);  // or its child has already (see before_start())
   ++watched_;
@@ -161,21 +161,25 @@ void Guardian::spawn() {
   const UniqueFd table_file = std::move(table_file_);
   int ends[2];
   if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, ends) != 0) {
-    warn_not_started(errno);
+    warn_not_spawned(errno);
     return;
   }
   socket_ = UniqueFd(ends[0]);
   const UniqueFd theirs(ends[1]);
   started_ = spawn_program(launch_, theirs.get(), table_file.get(), kill_after_, pid_);
-  if (pid_ < 0) warn_not_started(errno);
+  if (pid_ < 0) warn_not_spawned(errno);
 }
 
-void Guardian::warn_not_started(int error) {
-  std::fputs(fmt::format("taskpool: warning: cannot start the guardian process ({}): jobs "
-                         "would outlive a taskpool that is killed\n",
-                         std::strerror(error))
+void Guardian::warn_not_started(std::string_view who, std::string_view why) {
+  std::fputs(fmt::format("{}: warning: cannot start the guardian process ({}): jobs would "
+                         "outlive a {} that is killed\n",
+                         who, why, who)
                  .c_str(),
              stderr);
+}
+
+void Guardian::warn_not_spawned(int error) {
+  warn_not_started("taskpool", std::strerror(error));
   started_.reset();  // said once
 }
 

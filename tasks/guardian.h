@@ -25,6 +25,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 #include "core/time.h"
 #include "core/unique_fd.h"
@@ -47,6 +48,8 @@ class Guardian final {
   // other thread runs yet.
   static std::unique_ptr<Guardian> start(Duration kill_after, std::string& error,
                                          Launch launch = Launch::kSpawn);
+  // Says on stderr that the guardian could not be started, and why: "WHO: warning: ...".
+  static void warn_not_started(std::string_view who, std::string_view why);
   // When this process was started by `start` to be a guardian, it is one from now on, and this
   // does not return. Otherwise it does nothing.
   static void run_if_asked(int argc, char** argv);
@@ -72,7 +75,7 @@ class Guardian final {
  private:
   Guardian(uint64_t* table, Duration kill_after);
   void spawn();
-  void warn_not_started(int error);
+  void warn_not_spawned(int error);
 
   pid_t pid_ = -1;
   UniqueFd socket_;

@@ -211,12 +211,7 @@ int serve(const ServeConfig& config) {
   }
   std::string error;
   const std::unique_ptr<Guardian> guardian = Guardian::start(config.kill_after, error);
-  if (!guardian) {
-    std::fprintf(stderr,
-                 "taskpool serve: warning: cannot start the guardian process (%s): jobs would "
-                 "outlive a server that is killed\n",
-                 error.c_str());
-  }
+  if (!guardian) Guardian::warn_not_started("taskpool serve", error);
   Signals signals;
   Daemon daemon(config, address, signals, guardian.get());
   return daemon.run();
