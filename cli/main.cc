@@ -60,18 +60,40 @@ std::unique_ptr<Guardian> start_guardian(const RunPlan& plan, Duration kill_afte
   return guardian;
 }
 
-// `taskpool serve ...`: the job server's daemon is a program of its own beside this one
-// (taskpool-serve), so that nothing else taskpool does loads SQLite and libmicrohttpd.
-int exec_daemon(char** argv) {
-  const std::string program = program_beside_own("taskpool-serve");
+// Runs the program `name` from beside this one with the same arguments, for `what` (the words
+// of an error); returns only when it cannot, with taskpool's status for a usage error.
+int exec_beside_own(const char* name, const char* what, char** argv) {
+  const std::string program = program_beside_own(name);
   if (program.empty()) {
-    std::fputs("taskpool: serve: cannot find taskpool's own program (/proc/self/exe)\n", stderr);
+    std::fprintf(stderr, "taskpool: %s: cannot find taskpool's own program (/proc/self/exe)\n",
+                 what);
     return kUsageStatus;
   }
   execv(program.c_str(), argv);
-  std::fprintf(stderr, "taskpool: serve: cannot run %s: %s\n", program.c_str(),
+  std::fprintf(stderr, "taskpool: %s: cannot run %s: %s\n", what, program.c_str(),
                std::strerror(errno));
   return kUsageStatus;
+}
+
+// What loads libcurl runs in the dynamically linked taskpool beside a static one (see
+// CMakeLists.txt): the job server's client verbs, and --fetch. Returns the words naming the use,
+// or nullptr when this program does it itself.
+const char* use_for_libcurl_program([[maybe_unused]] const char* verb,
+                                    [[maybe_unused]] const RunConfig* config) {
+#ifdef TASKPOOL_LIBCURL_PROGRAM
+  if (verb != nullptr) return verb;
+  if (config != nullptr && config->fetch) return "--fetch";
+#endif
+  return nullptr;
+}
+
+int exec_libcurl_program(const char* what, char** argv) {
+#ifdef TASKPOOL_LIBCURL_PROGRAM
+  return exec_beside_own(TASKPOOL_LIBCURL_PROGRAM, what, argv);
+#else
+  (void)what, (void)argv;
+  return kUsageStatus;
+#endif
 }
 
 int run_taskpool(const RunConfig& given) {
@@ -132,11 +154,24 @@ int main(int argc, char** argv) {
   if (argc >= 2 && std::strcmp(argv[1], "ctl") == 0) return taskpool::control_client(argc, argv);
   // `taskpool agent`: runs the jobs of a taskpool elsewhere (--slurm), framed on stdin/stdout.
   if (argc >= 2 && std::strcmp(argv[1], "agent") == 0) return taskpool::agent_main(argc, argv);
-  if (argc >= 2 && std::strcmp(argv[1], "serve") == 0) return taskpool::exec_daemon(argv);
+  // `taskpool serve ...`: the job server's daemon is a program of its own beside this one
+  // (taskpool-serve), so that nothing else taskpool does loads SQLite and libmicrohttpd.
+  if (argc >= 2 && std::strcmp(argv[1], "serve") == 0) {
+    return taskpool::exec_beside_own("taskpool-serve", "serve", argv);
+  }
   // `taskpool submit|status|wait|logs|cancel|pause|resume|jobs ...`: a client of a job server.
-  if (argc >= 2 && taskpool::is_client_verb(argv[1])) return taskpool::serve_client(argc, argv);
+  if (argc >= 2 && taskpool::is_client_verb(argv[1])) {
+    if (const char* use = taskpool::use_for_libcurl_program(argv[1], nullptr)) {
+      return taskpool::exec_libcurl_program(use, argv);
+    }
+    return taskpool::serve_client(argc, argv);
+  }
   const taskpool::ParseOutcome parsed = taskpool::parse_command_line(argc, argv);
   if (!parsed.config) return parsed.exit_status;
+  // Nothing is read or started before this point, so the other program starts the run afresh.
+  if (const char* use = taskpool::use_for_libcurl_program(nullptr, &*parsed.config)) {
+    return taskpool::exec_libcurl_program(use, argv);
+  }
   try {
     return taskpool::run_taskpool(*parsed.config);
   } catch (const taskpool::Error& e) {

@@ -89,11 +89,12 @@ bool is_child_subreaper() {
 std::vector<pid_t> child_processes() {
   std::vector<pid_t> children;
   // One thread (the directory's link count is 2 and one a thread): its own list, without
-  // reading the directory.
+  // reading the directory. (Without CONFIG_PROC_CHILDREN the list cannot be opened: below.)
   struct stat task_dir = {};
+  std::string own_list;
   if (stat("/proc/self/task", &task_dir) == 0 && task_dir.st_nlink == 3 &&
-      ::access("/proc/thread-self/children", R_OK) == 0) {
-    add_numbers(read_proc_file("/proc/thread-self/children"), children);
+      read_whole_file("/proc/thread-self/children", own_list) == 0) {
+    add_numbers(own_list, children);
     std::sort(children.begin(), children.end());
     return children;
   }

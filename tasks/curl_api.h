@@ -31,7 +31,8 @@ struct CurlApi {
 };
 
 // Loads libcurl (once) and returns its functions. Throws Error saying how to install it when it
-// cannot be loaded.
+// cannot be loaded. (tasks/curl_api.cc; a statically linked taskpool has tasks/curl_api_static.cc,
+// which always throws.)
 const CurlApi& curl_api();
 
 }  // namespace taskpool
