@@ -33,7 +33,8 @@ struct RunOutcome {
   uint64_t unfinished = 0;
   RecordBound bound;
   std::optional<Timeline> timeline;  // with OutputPlan::draw_timeline
-  // The run as --summary-json has it, without the header (report.h's RunHeader).
+  // The run as --summary-json has it, without the header (report.h's RunHeader); empty unless
+  // the run has --summary-json or is one of --compare's.
   std::string json;
 };
 
