@@ -492,8 +492,7 @@ RunOutcome Run::run() {
                  static_cast<unsigned long long>(p.config.max_records),
                  static_cast<unsigned long long>(stats.not_started));
   }
-  // Made only for a reader: --summary-json, or --compare's own summary of both runs.
-  if (p.summary_file || p.plan.compare) outcome.json = p.summary_json(outcome);
+  if (p.summary_file || p.plan.compare) outcome.json = p.summary_json(outcome);  // for readers
   p.write_summaries(outcome);
   return outcome;
 }
